@@ -1,0 +1,254 @@
+import type { CrdDefinition } from "../crd.js";
+import {
+  array,
+  boolean,
+  duration,
+  enumOf,
+  integer,
+  object,
+  percent,
+  port,
+  string,
+  withRules,
+  titled,
+} from "../schema.js";
+import {
+  ageColumn,
+  CATEGORIES,
+  conditionColumn,
+  conditions,
+  GROUP,
+  labelSelector,
+  observedGeneration,
+  reasonColumn,
+  resourceRequirements,
+  VERSION,
+} from "./common.js";
+
+const builtinCa = titled(
+  "BuiltinCertificateAuthority",
+  withRules(
+    object(
+      "Skiff's own certificate authority. The operator creates an ECDSA P-256 root once and keeps it in a Secret in the root namespace; it is never regenerated while that Secret exists.",
+      {
+        rootValidity: duration("How long the root certificate is valid.", { default: "87600h" }),
+        workloadValidity: duration(
+          "How long each workload certificate is valid. Certificates are renewed at 80% of this.",
+          { default: "24h" },
+        ),
+      },
+    ),
+    {
+      rule: "!has(self.rootValidity) || !has(self.workloadValidity) || duration(self.workloadValidity) < duration(self.rootValidity)",
+      message: "workloadValidity must be shorter than rootValidity",
+      fieldPath: ".workloadValidity",
+    },
+  ),
+);
+
+const certManagerCa = titled(
+  "CertManagerCertificateAuthority",
+  object(
+    "Use cert-manager: the operator requests an intermediate CA Certificate from this issuer and signs workload certificates with it.",
+    {
+      issuerRef: object(
+        "The cert-manager issuer that signs the mesh's intermediate CA.",
+        {
+          name: string("Name of the Issuer or ClusterIssuer.", { minLength: 1, maxLength: 253 }),
+          kind: enumOf("Issuer (in the root namespace) or ClusterIssuer.", ["Issuer", "ClusterIssuer"], {
+            default: "Issuer",
+          }),
+          group: string("API group of the issuer.", { default: "cert-manager.io", maxLength: 253 }),
+        },
+        { required: ["name"] },
+      ),
+    },
+    { required: ["issuerRef"] },
+  ),
+);
+
+const certificateAuthority = titled(
+  "CertificateAuthority",
+  withRules(
+    object(
+      "Where workload certificates come from. Set exactly one of builtin or certManager; the default is the builtin CA.",
+      { builtin: builtinCa, certManager: certManagerCa },
+      { default: { builtin: {} } },
+    ),
+    {
+      rule: "has(self.builtin) != has(self.certManager)",
+      message: "exactly one of builtin or certManager must be set",
+    },
+  ),
+);
+
+const portList = (description: string) =>
+  array(description, port("A port number."), { maxItems: 64, "x-kubernetes-list-type": "set" });
+
+const injection = titled(
+  "Injection",
+  object(
+    "How sidecars are injected into Pods and how their traffic is intercepted.",
+    {
+      namespaceSelector: labelSelector(
+        'Namespaces whose new Pods get a sidecar. The default selects namespaces labelled skiff.dev/injection=enabled. A Pod can opt out with the annotation sidecar.skiff.dev/inject: "false".',
+        { matchLabels: { "skiff.dev/injection": "enabled" } },
+      ),
+      proxy: object(
+        "The Envoy sidecar container.",
+        {
+          image: string("The Envoy image.", { default: "envoyproxy/envoy:v1.36-latest", maxLength: 512 }),
+          resources: resourceRequirements("the sidecar container"),
+          logLevel: enumOf(
+            "Envoy's log level.",
+            ["trace", "debug", "info", "warning", "error", "critical", "off"],
+            { default: "warning" },
+          ),
+          concurrency: integer("Envoy worker threads. 0 means one per CPU the container may use.", {
+            minimum: 0,
+            maximum: 64,
+            default: 2,
+          }),
+        },
+        { default: {} },
+      ),
+      interception: object(
+        "Traffic redirection, set up with iptables by the skiff-init container. Pod annotations can add to these lists.",
+        {
+          excludeInboundPorts: portList("Inbound ports that bypass the sidecar."),
+          excludeOutboundPorts: portList("Outbound destination ports that bypass the sidecar."),
+          excludeOutboundCIDRs: array(
+            "Outbound destination ranges that bypass the sidecar, such as 169.254.169.254/32.",
+            withRules(string("An IPv4 or IPv6 CIDR.", { maxLength: 43 }), {
+              rule: "isCIDR(self)",
+              message: "must be a CIDR such as 10.0.0.0/8 or fd00::/8",
+            }),
+            { maxItems: 64, "x-kubernetes-list-type": "set" },
+          ),
+        },
+        { default: {} },
+      ),
+    },
+    { default: {} },
+  ),
+);
+
+const spec = object("The desired mesh.", {
+  trustDomain: string(
+    "The SPIFFE trust domain. Workload identities are spiffe://<trustDomain>/ns/<namespace>/sa/<serviceaccount>, and authorization principals are written <trustDomain>/ns/<namespace>/sa/<serviceaccount>.",
+    {
+      default: "cluster.local",
+      maxLength: 253,
+      pattern: "^[a-z0-9]([-a-z0-9._]*[a-z0-9])?$",
+    },
+  ),
+  rootNamespace: string(
+    "The namespace where the control plane runs. PeerAuthentication and AuthorizationPolicy objects here apply to the whole mesh.",
+    { default: "skiff-system", maxLength: 63, pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$" },
+  ),
+  controlPlane: object(
+    "The xDS server Deployment that the operator generates.",
+    {
+      replicas: integer("Number of xDS server replicas.", { minimum: 1, maximum: 100, default: 2 }),
+      image: string("The xDS server image. Empty means the operator's own image.", { maxLength: 512 }),
+      resources: resourceRequirements("each xDS server replica"),
+    },
+    { default: {} },
+  ),
+  certificateAuthority,
+  injection,
+  defaults: object(
+    "Mesh-wide defaults that policies override.",
+    {
+      mtlsMode: enumOf(
+        "The mTLS mode where no PeerAuthentication decides. PERMISSIVE accepts both mTLS and plaintext, STRICT accepts only mTLS, DISABLE accepts only plaintext.",
+        ["DISABLE", "PERMISSIVE", "STRICT"],
+        { default: "PERMISSIVE" },
+      ),
+    },
+    { default: {} },
+  ),
+  observability: object(
+    "Telemetry produced by the sidecars.",
+    {
+      accessLog: object(
+        "Envoy access logs, written to the sidecar's stdout.",
+        {
+          enabled: boolean("Whether sidecars write access logs.", { default: true }),
+          format: enumOf("JSON (one object per line) or TEXT (Envoy's default format).", ["JSON", "TEXT"], {
+            default: "JSON",
+          }),
+        },
+        { default: {} },
+      ),
+      tracing: object(
+        "Distributed tracing with OpenTelemetry.",
+        {
+          otlpEndpoint: string("The OTLP/gRPC collector as host:port. Empty turns tracing off.", {
+            maxLength: 512,
+            pattern: "^$|^[^\\s:]+:[0-9]{1,5}$",
+          }),
+          samplingPercent: percent("The share of requests traced.", { default: 1 }),
+        },
+        { default: {} },
+      ),
+      metrics: object(
+        "Prometheus metrics.",
+        {
+          prometheusPort: port("The sidecar port that serves Prometheus metrics.", { default: 15090 }),
+        },
+        { default: {} },
+      ),
+    },
+    { default: {} },
+  ),
+});
+
+const status = object("The observed state of the mesh.", {
+  observedGeneration,
+  conditions,
+  certificateAuthority: object("The active root (or intermediate) CA.", {
+    notAfter: string("When the CA certificate expires.", { format: "date-time" }),
+    fingerprintSHA256: string("SHA-256 fingerprint of the CA certificate, hex with colons.", {
+      maxLength: 128,
+    }),
+  }),
+  controlPlane: object("The xDS server.", {
+    readyReplicas: integer("Replicas of the xDS server that are ready.", { minimum: 0 }),
+    xdsAddress: string("The address sidecars connect to, as host:port.", { maxLength: 512 }),
+  }),
+  meshedNamespaces: integer("How many namespaces the injection selector matches.", { minimum: 0 }),
+  connectedProxies: integer("How many proxies are connected to the xDS server.", { minimum: 0 }),
+});
+
+export const meshCrd: CrdDefinition = {
+  group: GROUP,
+  version: VERSION,
+  kind: "Mesh",
+  plural: "meshes",
+  singular: "mesh",
+  shortNames: ["mesh"],
+  categories: CATEGORIES,
+  scope: "Cluster",
+  description:
+    "Mesh is the cluster-wide configuration of Skiff: trust domain, certificate authority, control plane, sidecar injection and telemetry. There is normally one, named default.",
+  spec: { ...spec, default: {} },
+  status,
+  printerColumns: [
+    {
+      name: "Trust Domain",
+      type: "string",
+      jsonPath: ".spec.trustDomain",
+      description: "The SPIFFE trust domain.",
+    },
+    {
+      name: "Proxies",
+      type: "integer",
+      jsonPath: ".status.connectedProxies",
+      description: "Proxies connected to the xDS server.",
+    },
+    conditionColumn("Ready"),
+    reasonColumn,
+    ageColumn,
+  ],
+};
