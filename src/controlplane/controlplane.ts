@@ -32,12 +32,16 @@ const workDirs = new Set<string>();
 process.on("exit", () => {
   for (const dir of workDirs) rmSync(dir, { recursive: true, force: true });
 });
-// Turn a fatal signal into an orderly exit so the exit hooks above (and the
-// child-process reaper in process.ts) run. Only when nobody else handles it:
-// `skiff dev` and mocha have their own handlers, which end in exit too.
-for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
-  if (process.listenerCount(signal) === 0)
-    process.once(signal, () => process.exit(128 + (signal === "SIGINT" ? 2 : signal === "SIGTERM" ? 15 : 1)));
+// Turn a fatal signal into an orderly exit, so that the exit hook above and
+// the child-process reaper in process.ts run. Only a fallback: when the
+// program has its own handler (`skiff dev` stops gracefully), it decides.
+const EXIT_CODES = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 } as const;
+for (const [signal, code] of Object.entries(EXIT_CODES)) {
+  const fallback = () => {
+    if (process.listenerCount(signal) > 1) return;
+    process.exit(code);
+  };
+  process.on(signal, fallback);
 }
 
 /**

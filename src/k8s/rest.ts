@@ -1,0 +1,101 @@
+import type { KubeConfig, KubernetesObject } from "@kubernetes/client-node";
+import { request as httpsRequest, type RequestOptions } from "node:https";
+import { request as httpRequest } from "node:http";
+
+/** A failed API request, with the server's Status message. */
+export class KubernetesApiError extends Error {
+  constructor(
+    readonly statusCode: number,
+    readonly status: { message?: string; reason?: string; details?: unknown } | undefined,
+    method: string,
+    path: string,
+  ) {
+    super(`${method} ${path}: ${statusCode} ${status?.reason ?? ""}: ${status?.message ?? "(no message)"}`);
+    this.name = "KubernetesApiError";
+  }
+}
+
+interface ApiResourceList {
+  resources: { name: string; kind: string; namespaced: boolean }[];
+}
+
+/**
+ * A small JSON client for the Kubernetes REST API that sends and returns
+ * objects exactly as the server speaks them.
+ *
+ * Why not @kubernetes/client-node's generic KubernetesObjectApi: it runs known
+ * kinds through its typed model serializer, which silently drops wire fields
+ * whose model names differ. A CustomResourceDefinition loses `enum`,
+ * `default` and `x-kubernetes-validations` inside `properties` that way, and
+ * the API server then accepts objects it should reject.
+ */
+export class RestClient {
+  private readonly discovery = new Map<string, Promise<ApiResourceList>>();
+
+  constructor(private readonly kubeConfig: KubeConfig) {}
+
+  async request<T>(
+    method: string,
+    path: string,
+    options: { body?: unknown; contentType?: string; query?: Record<string, string> } = {},
+  ): Promise<T> {
+    const cluster = this.kubeConfig.getCurrentCluster();
+    if (!cluster) throw new Error("kubeconfig has no current cluster");
+    const url = new URL(cluster.server.replace(/\/$/, "") + path);
+    for (const [k, v] of Object.entries(options.query ?? {})) url.searchParams.set(k, v);
+    const payload = options.body === undefined ? undefined : JSON.stringify(options.body);
+    const requestOptions: RequestOptions = {
+      method,
+      headers: {
+        Accept: "application/json",
+        ...(payload ? { "Content-Type": options.contentType ?? "application/json" } : {}),
+      },
+    };
+    await this.kubeConfig.applyToHTTPSOptions(requestOptions);
+    const send = url.protocol === "https:" ? httpsRequest : httpRequest;
+    const { statusCode, text } = await new Promise<{ statusCode: number; text: string }>(
+      (resolve, reject) => {
+        const req = send(url, requestOptions, (res) => {
+          const chunks: Buffer[] = [];
+          res.on("data", (c: Buffer) => chunks.push(c));
+          res.on("end", () =>
+            resolve({ statusCode: res.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8") }),
+          );
+          res.on("error", reject);
+        });
+        req.on("error", reject);
+        req.end(payload);
+      },
+    );
+    const parsed: unknown = text ? JSON.parse(text) : undefined;
+    if (statusCode < 200 || statusCode >= 300) {
+      throw new KubernetesApiError(statusCode, parsed as KubernetesApiError["status"], method, path);
+    }
+    return parsed as T;
+  }
+
+  /** The REST path of an object (or of its collection, without a name), found through discovery. */
+  async path(apiVersion: string, kind: string, namespace?: string, name?: string): Promise<string> {
+    const base = apiVersion.includes("/") ? `/apis/${apiVersion}` : `/api/${apiVersion}`;
+    let list = this.discovery.get(apiVersion);
+    if (!list) {
+      list = this.request<ApiResourceList>("GET", base);
+      this.discovery.set(apiVersion, list);
+      list.catch(() => this.discovery.delete(apiVersion)); // a failed lookup may succeed later (a CRD just installed)
+    }
+    const resource = (await list).resources.find((r) => r.kind === kind && !r.name.includes("/"));
+    if (!resource) {
+      this.discovery.delete(apiVersion);
+      throw new Error(`the API server does not serve ${kind} in ${apiVersion}`);
+    }
+    const scope = resource.namespaced ? `/namespaces/${namespace ?? "default"}` : "";
+    return `${base}${scope}/${resource.name}${name ? `/${name}` : ""}`;
+  }
+
+  async pathOf(obj: KubernetesObject): Promise<string> {
+    if (!obj.apiVersion || !obj.kind || !obj.metadata?.name) {
+      throw new Error("an object needs apiVersion, kind and metadata.name");
+    }
+    return this.path(obj.apiVersion, obj.kind, obj.metadata.namespace, obj.metadata.name);
+  }
+}
