@@ -66,6 +66,11 @@ export class LocalControlPlane {
     return this.apiServer.url;
   }
 
+  /** The process ids of etcd and kube-apiserver. */
+  get processIds(): number[] {
+    return [this.etcd.process.pid, this.apiServer.process.pid].filter((p): p is number => p !== undefined);
+  }
+
   /** A fresh client configuration for the admin user. */
   kubeConfig(): KubeConfig {
     return kubeConfigFromYaml(this.kubeconfig);
@@ -80,6 +85,7 @@ export class LocalControlPlane {
       } catch (error) {
         // The usual cause is another process taking a port we picked; new ports fix it.
         if (attempt >= attempts) throw error;
+        process.stderr.write(`local control plane: attempt ${attempt} failed, retrying: ${String(error)}\n`);
       }
     }
   }

@@ -1,12 +1,9 @@
-import {
-  ApiextensionsV1Api,
-  type KubeConfig,
-  type V1CustomResourceDefinition,
-} from "@kubernetes/client-node";
+import type { KubeConfig, V1CustomResourceDefinition } from "@kubernetes/client-node";
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parseAllDocuments } from "yaml";
 import { ServerSideApplier } from "../k8s/apply.js";
+import { RestClient } from "../k8s/rest.js";
 
 /** Reads every CustomResourceDefinition in a folder of YAML files. */
 export async function readCrds(dir: string): Promise<V1CustomResourceDefinition[]> {
@@ -35,13 +32,16 @@ export async function installCrds(
   timeoutMs = 30_000,
 ): Promise<void> {
   const applier = new ServerSideApplier(kubeConfig, "skiff/controlplane");
-  const api = kubeConfig.makeApiClient(ApiextensionsV1Api);
+  const rest = new RestClient(kubeConfig);
   await Promise.all(crds.map((crd) => applier.apply(crd)));
   const deadline = Date.now() + timeoutMs;
   for (const crd of crds) {
     const name = crd.metadata!.name!;
     for (;;) {
-      const current = await api.readCustomResourceDefinition({ name });
+      const current = await rest.request<V1CustomResourceDefinition>(
+        "GET",
+        `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${name}`,
+      );
       if (isEstablished(current)) break;
       const refused = current.status?.conditions?.find(
         (c) => c.type === "NamesAccepted" && c.status === "False",

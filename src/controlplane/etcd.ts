@@ -34,7 +34,7 @@ export async function startEtcd(binary: string, dir: string, timeoutMs: number):
     process,
     "healthy",
     async () => {
-      const res = await fetch(`${clientUrl}/health`);
+      const res = await fetch(`${clientUrl}/health`, { signal: AbortSignal.timeout(2000) });
       return res.ok && ((await res.json()) as { health?: string }).health === "true";
     },
     timeoutMs,

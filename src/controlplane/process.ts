@@ -44,6 +44,10 @@ export class ManagedProcess {
     running.add(this);
   }
 
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
   get hasExited(): boolean {
     return this.exited;
   }

@@ -32,7 +32,10 @@ interface ApiResourceList {
 export class RestClient {
   private readonly discovery = new Map<string, Promise<ApiResourceList>>();
 
-  constructor(private readonly kubeConfig: KubeConfig) {}
+  constructor(
+    private readonly kubeConfig: KubeConfig,
+    private readonly timeoutMs = 30_000,
+  ) {}
 
   async request<T>(
     method: string,
@@ -63,6 +66,10 @@ export class RestClient {
           );
           res.on("error", reject);
         });
+        // No request may hang forever: a stuck connection becomes an error the caller sees.
+        req.setTimeout(this.timeoutMs, () =>
+          req.destroy(new Error(`${method} ${path}: no answer in ${this.timeoutMs} ms`)),
+        );
         req.on("error", reject);
         req.end(payload);
       },

@@ -1,5 +1,5 @@
 import type { CrdDefinition } from "../crd.js";
-import type { Schema, ValidationRule } from "../schema.js";
+import type { ValidationRule } from "../schema.js";
 import { array, enumOf, integer, object, string, titled, withRules } from "../schema.js";
 import {
   ageColumn,

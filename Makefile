@@ -1,0 +1,71 @@
+# Skiff: a service mesh for Kubernetes. `make help` lists the targets.
+SHELL := /usr/bin/env bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+NODE_MODULES := node_modules/.package-lock.json
+TSX := node_modules/.bin/tsx
+MOCHA := node_modules/.bin/mocha
+
+## help: list the targets
+.PHONY: help
+help:
+	@echo "Usage: make <target>"
+	@echo
+	@sed -n 's/^## //p' $(MAKEFILE_LIST) | awk -F': ' '{printf "  %-18s %s\n", $$1, $$2}'
+
+$(NODE_MODULES): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+## deps: install the npm dependencies (npm ci)
+.PHONY: deps
+deps: $(NODE_MODULES)
+
+## controlplane: build kube-apiserver, etcd and kubectl into ~/.cache/skiff (skipped when KUBEBUILDER_ASSETS is set or they are cached)
+.PHONY: controlplane
+controlplane:
+	@if [ -n "$${KUBEBUILDER_ASSETS:-}" ]; then echo "using KUBEBUILDER_ASSETS=$$KUBEBUILDER_ASSETS"; else hack/controlplane/build.sh >/dev/null; fi
+
+## generate: write all generated files (CRDs, API types)
+.PHONY: generate
+generate: $(NODE_MODULES)
+	$(TSX) hack/generate/main.ts
+
+## verify: fail when generated files are stale, or lint or typecheck fail
+.PHONY: verify
+verify: $(NODE_MODULES)
+	$(TSX) hack/generate/main.ts --check
+	npx tsc --noEmit -p tsconfig.json
+	npx eslint .
+	npx prettier --check . --log-level warn
+	hack/controlplane/verify.sh
+
+## build: compile TypeScript into dist/
+.PHONY: build
+build: $(NODE_MODULES)
+	npx tsc -p tsconfig.build.json
+
+## test: verify, then run the unit and integration tests (the README's test command)
+.PHONY: test
+test: verify test-unit test-integration
+
+## test-unit: unit tests (no API server)
+.PHONY: test-unit
+test-unit: $(NODE_MODULES)
+	$(MOCHA) --config test/unit/.mocharc.json
+
+## test-integration: integration tests against a real etcd and kube-apiserver started on loopback
+.PHONY: test-integration
+test-integration: $(NODE_MODULES) build controlplane
+	$(MOCHA) --config test/integration/.mocharc.json
+
+## dev: run `skiff dev`, a local control plane with the CRDs and samples (Ctrl-C stops it)
+.PHONY: dev
+dev: build controlplane
+	node dist/src/cli/main.js dev
+
+## clean: remove build output (not the cached control-plane binaries)
+.PHONY: clean
+clean:
+	rm -rf dist .skiff

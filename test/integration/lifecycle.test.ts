@@ -1,0 +1,116 @@
+import assert from "node:assert/strict";
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { once } from "node:events";
+import { createInterface } from "node:readline";
+import { repositoryRoot } from "../../src/controlplane/binaries.js";
+import { LocalControlPlane } from "../../src/controlplane/controlplane.js";
+import { childrenOf, isAlive, waitForExit } from "../support/processes.js";
+import { kubectlOk } from "./kubectl.js";
+
+/** Runs a TypeScript entry point in a new Node process, the way `npx tsx` would. */
+function runTs(script: string, args: string[] = []): ChildProcess {
+  return spawn(process.execPath, ["--import", "tsx", script, ...args], {
+    cwd: repositoryRoot(),
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+}
+
+/** The first stdout line that matches. */
+async function lineMatching(child: ChildProcess, pattern: RegExp, timeoutMs = 90_000): Promise<string> {
+  const lines = createInterface({ input: child.stdout! });
+  const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+  try {
+    for await (const line of lines) if (pattern.test(line)) return line;
+    throw new Error(`the process ended without printing ${pattern}`);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+describe("local control plane lifecycle", () => {
+  it("stop() ends etcd and kube-apiserver and removes the work folder", async () => {
+    const plane = await LocalControlPlane.start({ crdDirectory: null });
+    const pids = plane.processIds;
+    assert.equal(pids.length, 2);
+    assert.ok(pids.every(isAlive));
+    await plane.stop();
+    assert.deepEqual(pids.filter(isAlive), []);
+    assert.equal(existsSync(plane.workDir), false);
+  });
+
+  for (const signal of ["SIGTERM", "SIGINT"] as const) {
+    it(`a program killed with ${signal} leaves no process and no folder behind`, async () => {
+      const child = runTs("test/support/hold-control-plane.ts");
+      const { pids, workDir } = JSON.parse(await lineMatching(child, /^\{"pids"/));
+      child.kill(signal);
+      await once(child, "exit");
+      await waitForExit(pids);
+      assert.equal(existsSync(workDir), false, `${workDir} was left behind`);
+    });
+  }
+
+  it("a program killed with SIGKILL leaves no process behind (the kernel's parent-death signal)", async () => {
+    const child = runTs("test/support/hold-control-plane.ts");
+    const { pids, workDir } = JSON.parse(await lineMatching(child, /^\{"pids"/));
+    child.kill("SIGKILL");
+    await waitForExit(pids);
+    rmSync(workDir, { recursive: true, force: true }); // nothing can clean up after SIGKILL but the kernel
+  });
+});
+
+describe("skiff dev", () => {
+  let dir: string;
+  beforeEach(() => (dir = mkdtempSync(join(tmpdir(), "skiff-dev-test-"))));
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("prints READY, serves the samples, and cleans up everything on Ctrl-C", async () => {
+    const kubeconfig = join(dir, "nested", "kubeconfig");
+    const dev = runTs("src/cli/main.ts", ["dev", "--kubeconfig", kubeconfig]);
+    const ready = await lineMatching(dev, /^READY /);
+    assert.match(
+      ready,
+      new RegExp(`^READY kubeconfig=${kubeconfig} apiserver=https://127\\.0\\.0\\.1:\\d+$`),
+    );
+    const servers = childrenOf(dev.pid!);
+    assert.equal(servers.length, 2, "etcd and kube-apiserver run as its children");
+
+    const out = await kubectlOk(["--kubeconfig", kubeconfig, "get", "meshes,tp,pa,ap", "-A", "-o", "name"]);
+    assert.deepEqual(out.trim().split("\n").sort(), [
+      "authorizationpolicy.skiff.dev/reviews-viewer",
+      "mesh.skiff.dev/default",
+      "peerauthentication.skiff.dev/default",
+      "trafficpolicy.skiff.dev/reviews",
+    ]);
+    const namespaces = await kubectlOk([
+      "--kubeconfig",
+      kubeconfig,
+      "get",
+      "ns",
+      "skiff-system",
+      "bookinfo",
+      "-o",
+      "name",
+    ]);
+    assert.equal(namespaces.trim().split("\n").length, 2);
+
+    dev.kill("SIGINT");
+    const [code] = await once(dev, "exit");
+    assert.equal(code, 0);
+    await waitForExit(servers);
+    assert.equal(existsSync(kubeconfig), false, "the kubeconfig of a stopped server is removed");
+  });
+
+  it("--no-samples starts empty", async () => {
+    const kubeconfig = join(dir, "kubeconfig");
+    const dev = runTs("src/cli/main.ts", ["dev", "--no-samples", "--kubeconfig", kubeconfig]);
+    await lineMatching(dev, /^READY /);
+    const out = await kubectlOk(["--kubeconfig", kubeconfig, "get", "skiff", "-A", "-o", "name"]);
+    dev.kill("SIGTERM");
+    const [code] = await once(dev, "exit");
+    assert.equal(out.trim(), "");
+    assert.equal(code, 0);
+  });
+});

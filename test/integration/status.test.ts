@@ -1,0 +1,103 @@
+import assert from "node:assert/strict";
+import { kubectlOk } from "./kubectl.js";
+
+describe("the status subresource", () => {
+  const name = "status-test";
+  const get = async () => JSON.parse(await kubectlOk(["get", "tp", name, "-n", "default", "-o", "json"]));
+
+  before(() =>
+    kubectlOk(
+      ["apply", "-f", "-"],
+      `apiVersion: skiff.dev/v1alpha1
+kind: TrafficPolicy
+metadata: { name: ${name}, namespace: default }
+spec:
+  targetRef: { name: reviews }
+`,
+    ),
+  );
+  after(() => kubectlOk(["delete", "tp", name, "-n", "default"]));
+
+  it("takes a status update without bumping metadata.generation", async () => {
+    const before = await get();
+    const status = {
+      observedGeneration: before.metadata.generation,
+      conditions: [
+        {
+          type: "Accepted",
+          status: "True",
+          reason: "Accepted",
+          message: "the policy is valid",
+          lastTransitionTime: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
+          observedGeneration: before.metadata.generation,
+        },
+      ],
+    };
+    await kubectlOk([
+      "patch",
+      "tp",
+      name,
+      "-n",
+      "default",
+      "--subresource=status",
+      "--type=merge",
+      "-p",
+      JSON.stringify({ status }),
+    ]);
+    const after = await get();
+    assert.equal(after.metadata.generation, before.metadata.generation);
+    assert.equal(after.status.conditions[0].reason, "Accepted");
+    const row = await kubectlOk(["get", "tp", name, "-n", "default", "--no-headers"]);
+    assert.match(row, /^status-test\s+reviews\s+True\s/);
+  });
+
+  it("ignores status written through the main resource, and a spec change bumps the generation", async () => {
+    const before = await get();
+    await kubectlOk([
+      "patch",
+      "tp",
+      name,
+      "-n",
+      "default",
+      "--type=merge",
+      "-p",
+      JSON.stringify({
+        spec: { loadBalancer: { algorithm: "Random" } },
+        status: { observedGeneration: 99 },
+      }),
+    ]);
+    const after = await get();
+    assert.equal(after.metadata.generation, before.metadata.generation + 1);
+    assert.equal(after.status.observedGeneration, before.status.observedGeneration);
+  });
+
+  it("rejects a malformed condition", async () => {
+    const bad = {
+      status: {
+        conditions: [
+          {
+            type: "Accepted",
+            status: "Maybe",
+            reason: "x",
+            message: "",
+            lastTransitionTime: "2026-01-01T00:00:00Z",
+          },
+        ],
+      },
+    };
+    await assert.rejects(
+      kubectlOk([
+        "patch",
+        "tp",
+        name,
+        "-n",
+        "default",
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        JSON.stringify(bad),
+      ]),
+      /status.conditions\[0\].status: Unsupported value: "Maybe"/,
+    );
+  });
+});
