@@ -78,7 +78,7 @@ export async function findBinaries(
 ): Promise<ControlPlaneBinaries> {
   const { build = true, showProgress = true } = options;
   const assets = process.env.KUBEBUILDER_ASSETS;
-  let cacheDir: string | undefined;
+  const cacheDir = await runBuildScript(["--print"], false);
 
   async function find(name: BinaryName): Promise<string | undefined> {
     const override = process.env[OVERRIDE_ENV[name]];
@@ -93,7 +93,6 @@ export async function findBinaries(
       // An explicit assets folder that lacks a server binary is a setup mistake: say so rather than build.
       if (name !== "kubectl") throw new Error(`KUBEBUILDER_ASSETS=${assets} has no executable ${name}`);
     }
-    cacheDir ??= await runBuildScript(["--print"], false);
     const cached = join(cacheDir, name);
     if (await isExecutable(cached)) return cached;
     if (name === "kubectl") return onPath("kubectl");

@@ -10,6 +10,15 @@ export function isAlive(pid: number): boolean {
   }
 }
 
+/** The executable name of a process (its /proc comm), or undefined when it is gone. */
+export function commandName(pid: number): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, "utf8").trim();
+  } catch {
+    return undefined;
+  }
+}
+
 /** The live direct children of a process. */
 export function childrenOf(pid: number): number[] {
   const children: number[] = [];
