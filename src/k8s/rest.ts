@@ -81,8 +81,12 @@ export class RestClient {
     return parsed as T;
   }
 
-  /** The REST path of an object (or of its collection, without a name), found through discovery. */
-  async path(apiVersion: string, kind: string, namespace?: string, name?: string): Promise<string> {
+  /**
+   * The REST path of an object, or of its collection without a name, found
+   * through discovery. A namespaced kind's collection across all namespaces
+   * takes `namespace: null`; an omitted namespace means "default", as kubectl.
+   */
+  async path(apiVersion: string, kind: string, namespace?: string | null, name?: string): Promise<string> {
     const base = apiVersion.includes("/") ? `/apis/${apiVersion}` : `/api/${apiVersion}`;
     let list = this.discovery.get(apiVersion);
     if (!list) {
@@ -95,7 +99,7 @@ export class RestClient {
       this.discovery.delete(apiVersion);
       throw new Error(`the API server does not serve ${kind} in ${apiVersion}`);
     }
-    const scope = resource.namespaced ? `/namespaces/${namespace ?? "default"}` : "";
+    const scope = resource.namespaced && namespace !== null ? `/namespaces/${namespace ?? "default"}` : "";
     return `${base}${scope}/${resource.name}${name ? `/${name}` : ""}`;
   }
 
