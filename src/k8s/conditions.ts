@@ -6,6 +6,10 @@
  * - observedGeneration records which spec the condition describes.
  */
 
+import { kubernetesTime } from "./time.js";
+
+export { kubernetesTime };
+
 export type ConditionStatus = "True" | "False" | "Unknown";
 
 export interface Condition {
@@ -19,11 +23,6 @@ export interface Condition {
 
 /** What a controller decides; the transition time is derived. */
 export type DesiredCondition = Omit<Condition, "lastTransitionTime">;
-
-/** metav1.Time has second precision and serializes as RFC 3339 in UTC. */
-export function kubernetesTime(date: Date): string {
-  return date.toISOString().replace(/\.\d+Z$/, "Z");
-}
 
 export function findCondition(
   conditions: readonly Condition[] | undefined,
