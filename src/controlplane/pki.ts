@@ -1,10 +1,4 @@
-import "reflect-metadata";
-import * as x509 from "@peculiar/x509";
-import { webcrypto } from "node:crypto";
-
-x509.cryptoProvider.set(webcrypto as unknown as Crypto);
-
-const EC = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" } as const;
+import { ECDSA_P256, privateKeyPem, randomSerialNumber, webcrypto, x509 } from "../pki/crypto.js";
 
 /** A certificate and its private key, both PEM. */
 export interface KeyPair {
@@ -22,17 +16,6 @@ export interface LocalPki {
   serviceAccount: { publicPem: string; privatePem: string };
 }
 
-async function keyPem(key: CryptoKey): Promise<string> {
-  const der = await webcrypto.subtle.exportKey("pkcs8", key);
-  return x509.PemConverter.encode(der, "PRIVATE KEY");
-}
-
-function randomSerial(): string {
-  return Buffer.from(webcrypto.getRandomValues(new Uint8Array(16)))
-    .toString("hex")
-    .replace(/^[89a-f]/, "1");
-}
-
 /**
  * Throwaway certificates for a local control plane, as envtest's tinyca makes
  * them: one ECDSA P-256 CA signs the serving and client certificates. They
@@ -41,14 +24,14 @@ function randomSerial(): string {
 export async function createLocalPki(adminUser = "skiff-admin"): Promise<LocalPki> {
   const notBefore = new Date(Date.now() - 60_000);
   const notAfter = new Date(Date.now() + 7 * 24 * 3600_000);
-  const caKeys = await webcrypto.subtle.generateKey(EC, true, ["sign", "verify"]);
+  const caKeys = await webcrypto.subtle.generateKey(ECDSA_P256, true, ["sign", "verify"]);
   const caCert = await x509.X509CertificateGenerator.createSelfSigned({
-    serialNumber: randomSerial(),
+    serialNumber: randomSerialNumber(),
     name: "CN=skiff-local-control-plane,O=skiff",
     notBefore,
     notAfter,
     keys: caKeys,
-    signingAlgorithm: EC,
+    signingAlgorithm: ECDSA_P256,
     extensions: [
       new x509.BasicConstraintsExtension(true, undefined, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
@@ -57,7 +40,7 @@ export async function createLocalPki(adminUser = "skiff-admin"): Promise<LocalPk
   });
 
   async function leaf(subject: string, usage: string, sans: x509.JsonGeneralName[] = []): Promise<KeyPair> {
-    const keys = await webcrypto.subtle.generateKey(EC, true, ["sign", "verify"]);
+    const keys = await webcrypto.subtle.generateKey(ECDSA_P256, true, ["sign", "verify"]);
     const extensions: x509.Extension[] = [
       new x509.BasicConstraintsExtension(false, undefined, true),
       new x509.KeyUsagesExtension(
@@ -69,22 +52,22 @@ export async function createLocalPki(adminUser = "skiff-admin"): Promise<LocalPk
     ];
     if (sans.length > 0) extensions.push(new x509.SubjectAlternativeNameExtension(sans));
     const cert = await x509.X509CertificateGenerator.create({
-      serialNumber: randomSerial(),
+      serialNumber: randomSerialNumber(),
       subject,
       issuer: caCert.subject,
       notBefore,
       notAfter,
       publicKey: keys.publicKey,
       signingKey: caKeys.privateKey,
-      signingAlgorithm: EC,
+      signingAlgorithm: ECDSA_P256,
       extensions,
     });
-    return { certPem: cert.toString("pem"), keyPem: await keyPem(keys.privateKey) };
+    return { certPem: cert.toString("pem"), keyPem: await privateKeyPem(keys.privateKey) };
   }
 
-  const saKeys = await webcrypto.subtle.generateKey(EC, true, ["sign", "verify"]);
+  const saKeys = await webcrypto.subtle.generateKey(ECDSA_P256, true, ["sign", "verify"]);
   return {
-    ca: { certPem: caCert.toString("pem"), keyPem: await keyPem(caKeys.privateKey) },
+    ca: { certPem: caCert.toString("pem"), keyPem: await privateKeyPem(caKeys.privateKey) },
     serving: await leaf("CN=kube-apiserver", x509.ExtendedKeyUsage.serverAuth, [
       { type: "dns", value: "localhost" },
       { type: "ip", value: "127.0.0.1" },
@@ -95,7 +78,7 @@ export async function createLocalPki(adminUser = "skiff-admin"): Promise<LocalPk
         await webcrypto.subtle.exportKey("spki", saKeys.publicKey),
         "PUBLIC KEY",
       ),
-      privatePem: await keyPem(saKeys.privateKey),
+      privatePem: await privateKeyPem(saKeys.privateKey),
     },
   };
 }
