@@ -15,6 +15,17 @@ export class KubernetesApiError extends Error {
   }
 }
 
+/** The API server does not serve a kind (its CRD is not installed, or the group/version is unknown). */
+export class KindNotServedError extends Error {
+  constructor(
+    readonly apiVersion: string,
+    readonly kind: string,
+  ) {
+    super(`the API server does not serve ${kind} in ${apiVersion}`);
+    this.name = "KindNotServedError";
+  }
+}
+
 interface ApiResourceList {
   resources: { name: string; kind: string; namespaced: boolean }[];
 }
@@ -74,11 +85,27 @@ export class RestClient {
         req.end(payload);
       },
     );
-    const parsed: unknown = text ? JSON.parse(text) : undefined;
     if (statusCode < 200 || statusCode >= 300) {
-      throw new KubernetesApiError(statusCode, parsed as KubernetesApiError["status"], method, path);
+      // Errors are usually a JSON Status, but not always (a 404 for an unknown API group is plain text).
+      let status: KubernetesApiError["status"];
+      try {
+        status = JSON.parse(text) as KubernetesApiError["status"];
+      } catch {
+        status = { message: text.trim() };
+      }
+      throw new KubernetesApiError(statusCode, status, method, path);
     }
-    return parsed as T;
+    return (text ? JSON.parse(text) : undefined) as T;
+  }
+
+  /** GET that answers undefined for 404 Not Found. */
+  async getIfExists<T>(path: string): Promise<T | undefined> {
+    try {
+      return await this.request<T>("GET", path);
+    } catch (error) {
+      if (error instanceof KubernetesApiError && error.statusCode === 404) return undefined;
+      throw error;
+    }
   }
 
   /**
@@ -90,14 +117,18 @@ export class RestClient {
     const base = apiVersion.includes("/") ? `/apis/${apiVersion}` : `/api/${apiVersion}`;
     let list = this.discovery.get(apiVersion);
     if (!list) {
-      list = this.request<ApiResourceList>("GET", base);
+      list = this.request<ApiResourceList>("GET", base).catch((error: unknown) => {
+        if (error instanceof KubernetesApiError && error.statusCode === 404)
+          throw new KindNotServedError(apiVersion, kind);
+        throw error;
+      });
       this.discovery.set(apiVersion, list);
       list.catch(() => this.discovery.delete(apiVersion)); // a failed lookup may succeed later (a CRD just installed)
     }
     const resource = (await list).resources.find((r) => r.kind === kind && !r.name.includes("/"));
     if (!resource) {
       this.discovery.delete(apiVersion);
-      throw new Error(`the API server does not serve ${kind} in ${apiVersion}`);
+      throw new KindNotServedError(apiVersion, kind);
     }
     const scope = resource.namespaced && namespace !== null ? `/namespaces/${namespace ?? "default"}` : "";
     return `${base}${scope}/${resource.name}${name ? `/${name}` : ""}`;

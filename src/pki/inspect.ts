@@ -16,7 +16,8 @@ export type CaProblem =
   | "Expired";
 
 /**
- * Checks CA material read from a Secret, without changing anything. A CA that
+ * Checks CA material read from a Secret (tls.crt and tls.key, the layout
+ * cert-manager writes too), without changing anything. A CA that
  * fails is reported, never replaced: replacing it would silently break every
  * workload certificate issued under it.
  *
@@ -24,8 +25,8 @@ export type CaProblem =
  */
 export function inspectCa(certPem: string | undefined, keyPem: string | undefined, now: Date): CaInspection {
   if (!certPem?.trim())
-    return { ok: false, reason: "CertificateMissing", message: "the Secret has no ca.crt" };
-  if (!keyPem?.trim()) return { ok: false, reason: "KeyMissing", message: "the Secret has no ca.key" };
+    return { ok: false, reason: "CertificateMissing", message: "the Secret has no tls.crt" };
+  if (!keyPem?.trim()) return { ok: false, reason: "KeyMissing", message: "the Secret has no tls.key" };
   let cert: X509Certificate;
   try {
     cert = new X509Certificate(certPem);
@@ -33,7 +34,7 @@ export function inspectCa(certPem: string | undefined, keyPem: string | undefine
     return {
       ok: false,
       reason: "InvalidCertificate",
-      message: `ca.crt is not a PEM certificate: ${(error as Error).message}`,
+      message: `tls.crt is not a PEM certificate: ${(error as Error).message}`,
     };
   }
   let key;
@@ -43,20 +44,20 @@ export function inspectCa(certPem: string | undefined, keyPem: string | undefine
     return {
       ok: false,
       reason: "InvalidKey",
-      message: `ca.key is not a PEM private key: ${(error as Error).message}`,
+      message: `tls.key is not a PEM private key: ${(error as Error).message}`,
     };
   }
   if (!cert.ca) {
     return {
       ok: false,
       reason: "NotACertificateAuthority",
-      message: "ca.crt lacks the basic constraint CA:TRUE",
+      message: "tls.crt lacks the basic constraint CA:TRUE",
     };
   }
   const certKey = cert.publicKey.export({ type: "spki", format: "der" });
   const derivedKey = createPublicKey(key).export({ type: "spki", format: "der" });
   if (!certKey.equals(derivedKey)) {
-    return { ok: false, reason: "KeyMismatch", message: "ca.key does not belong to ca.crt" };
+    return { ok: false, reason: "KeyMismatch", message: "tls.key does not belong to tls.crt" };
   }
   const notBefore = new Date(cert.validFrom);
   const notAfter = new Date(cert.validTo);
@@ -64,11 +65,11 @@ export function inspectCa(certPem: string | undefined, keyPem: string | undefine
     return {
       ok: false,
       reason: "NotYetValid",
-      message: `ca.crt is valid only from ${notBefore.toISOString()}`,
+      message: `tls.crt is valid only from ${notBefore.toISOString()}`,
     };
   }
   if (now > notAfter) {
-    return { ok: false, reason: "Expired", message: `ca.crt expired at ${notAfter.toISOString()}` };
+    return { ok: false, reason: "Expired", message: `tls.crt expired at ${notAfter.toISOString()}` };
   }
   return { ok: true, notAfter, fingerprintSHA256: cert.fingerprint256, subject: cert.subject };
 }

@@ -57,7 +57,7 @@ describe("CA inspection reports, and never repairs, a broken CA Secret", () => {
     assert.deepEqual(result, {
       ok: false,
       reason: "KeyMismatch",
-      message: "ca.key does not belong to ca.crt",
+      message: "tls.key does not belong to tls.crt",
     });
   });
 

@@ -1,0 +1,62 @@
+import type { KubeConfig, KubernetesObject } from "@kubernetes/client-node";
+import type { Logger } from "pino";
+import type { Mesh } from "../../api/v1alpha1/generated/mesh.js";
+import { Controller } from "../../k8s/controller.js";
+import { Informer } from "../../k8s/informer.js";
+import { CA_SECRET, MANAGED_BY_LABEL } from "./names.js";
+import { MeshReconciler } from "./reconciler.js";
+
+export interface RunningController {
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the Mesh controller: informers on Meshes and on everything the Mesh
+ * reconciler reads or generates, each event mapped to the Mesh it concerns.
+ * Resolves once every informer has synced.
+ */
+export async function startMeshController(
+  kubeConfig: KubeConfig,
+  options: { operatorImage: string; logger: Logger; concurrency?: number },
+): Promise<RunningController> {
+  const reconciler = new MeshReconciler(kubeConfig, { operatorImage: options.operatorImage });
+  const controller = new Controller("mesh", (request) => reconciler.reconcile(request.name, request.log), {
+    logger: options.logger,
+    concurrency: options.concurrency ?? 1,
+  });
+
+  const meshes = new Informer<Mesh & KubernetesObject>(kubeConfig, "skiff.dev/v1alpha1", "Mesh", {
+    resyncMs: 10 * 60_000,
+  });
+  const everyMesh = () => meshes.list().forEach((m) => controller.enqueueObject(m));
+  const ownerMesh = (obj: KubernetesObject) => {
+    const mesh = obj.metadata?.labels?.[MANAGED_BY_LABEL];
+    if (mesh) controller.enqueue(mesh);
+  };
+  // A namespace gaining or losing the injection label changes which ConfigMaps exist.
+  const namespaces = new Informer(kubeConfig, "v1", "Namespace");
+  // Generated objects: drift (an edit or a deletion) is repaired, and Deployment status feeds ControlPlaneAvailable.
+  const deployments = new Informer(kubeConfig, "apps/v1", "Deployment", { labelSelector: MANAGED_BY_LABEL });
+  const configMaps = new Informer(kubeConfig, "v1", "ConfigMap", { labelSelector: MANAGED_BY_LABEL });
+  const caSecrets = new Informer(kubeConfig, "v1", "Secret", { fieldSelector: `metadata.name=${CA_SECRET}` });
+  meshes.on((event) => controller.enqueueObject(event.object));
+  namespaces.on(everyMesh);
+  deployments.on((event) => ownerMesh(event.object));
+  configMaps.on((event) => ownerMesh(event.object));
+  caSecrets.on(everyMesh);
+  const informers = [meshes, namespaces, deployments, configMaps, caSecrets];
+
+  try {
+    await Promise.all(informers.map((i) => i.start()));
+  } catch (error) {
+    informers.forEach((i) => i.stop());
+    throw error;
+  }
+  controller.start();
+  return {
+    async stop() {
+      informers.forEach((i) => i.stop());
+      await controller.shutdown();
+    },
+  };
+}

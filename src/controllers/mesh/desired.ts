@@ -1,0 +1,235 @@
+import type { KubernetesObject } from "@kubernetes/client-node";
+import { Deployment } from "kubernetes-models/apps/v1";
+import {
+  ClusterRole,
+  ClusterRoleBinding,
+  Role,
+  RoleBinding,
+} from "kubernetes-models/rbac.authorization.k8s.io/v1";
+import { ConfigMap, Namespace, Service, ServiceAccount } from "kubernetes-models/v1";
+import type { Mesh } from "../../api/v1alpha1/generated/mesh.js";
+import { renderBootstrap } from "../../inject/bootstrap.js";
+import {
+  BOOTSTRAP_CONFIGMAP,
+  ENVOY_ADMIN_PORT,
+  MANAGED_BY_LABEL,
+  TRUST_BUNDLE_CONFIGMAP,
+  XDS_GRPC_PORT,
+  XDS_MONITORING_PORT,
+  XDS_NAME,
+} from "./names.js";
+
+/** The Mesh fields the generated objects depend on, with the API server's defaults applied. */
+export interface MeshSettings {
+  name: string;
+  uid: string;
+  rootNamespace: string;
+  replicas: number;
+  /** The xDS server image: spec.controlPlane.image, or the operator's own. */
+  image: string;
+  resources: Record<string, unknown> | undefined;
+}
+
+export function meshSettings(mesh: Mesh, operatorImage: string): MeshSettings {
+  return {
+    name: mesh.metadata.name!,
+    uid: mesh.metadata.uid!,
+    rootNamespace: mesh.spec?.rootNamespace ?? "skiff-system",
+    replicas: mesh.spec?.controlPlane?.replicas ?? 2,
+    image: mesh.spec?.controlPlane?.image || operatorImage,
+    resources: mesh.spec?.controlPlane?.resources as Record<string, unknown> | undefined,
+  };
+}
+
+export function xdsAddress(s: Pick<MeshSettings, "rootNamespace">): string {
+  return `${XDS_NAME}.${s.rootNamespace}.svc:${XDS_GRPC_PORT}`;
+}
+
+function metadata(s: MeshSettings, name: string, namespace?: string) {
+  return {
+    name,
+    ...(namespace ? { namespace } : {}),
+    labels: {
+      "app.kubernetes.io/name": XDS_NAME,
+      "app.kubernetes.io/part-of": "skiff",
+      [MANAGED_BY_LABEL]: s.name,
+    },
+    // The Mesh is cluster-scoped, so it may own objects in any namespace.
+    ownerReferences: [
+      {
+        apiVersion: "skiff.dev/v1alpha1",
+        kind: "Mesh",
+        name: s.name,
+        uid: s.uid,
+        controller: true,
+        blockOwnerDeletion: true,
+      },
+    ],
+  };
+}
+
+const asObject = (model: { toJSON(): unknown; validate(): void }): KubernetesObject => {
+  model.validate();
+  return model.toJSON() as KubernetesObject;
+};
+
+/** Pod labels that select the xDS server; stable across upgrades, since a Deployment's selector is immutable. */
+const XDS_SELECTOR = { "app.kubernetes.io/name": XDS_NAME, "app.kubernetes.io/component": "xds" };
+
+/**
+ * The xDS server in the root namespace: Namespace, ServiceAccount, RBAC,
+ * Deployment and Service. Pure.
+ */
+export function desiredControlPlane(s: MeshSettings): KubernetesObject[] {
+  const ns = s.rootNamespace;
+  const readAll = ["get", "list", "watch"];
+  return [
+    asObject(new Namespace({ metadata: { name: ns, labels: { "app.kubernetes.io/part-of": "skiff" } } })),
+    asObject(new ServiceAccount({ metadata: metadata(s, XDS_NAME, ns) })),
+    asObject(
+      new ClusterRole({
+        metadata: metadata(s, `${XDS_NAME}-${s.name}`),
+        rules: [
+          {
+            apiGroups: [""],
+            resources: ["services", "pods", "namespaces", "serviceaccounts"],
+            verbs: readAll,
+          },
+          { apiGroups: ["discovery.k8s.io"], resources: ["endpointslices"], verbs: readAll },
+          {
+            apiGroups: ["skiff.dev"],
+            resources: ["meshes", "trafficpolicies", "peerauthentications", "authorizationpolicies"],
+            verbs: readAll,
+          },
+          {
+            apiGroups: ["skiff.dev"],
+            resources: [
+              "trafficpolicies/status",
+              "peerauthentications/status",
+              "authorizationpolicies/status",
+            ],
+            verbs: ["patch"],
+          },
+          // Proxies prove their identity with a ServiceAccount token before they get certificates.
+          { apiGroups: ["authentication.k8s.io"], resources: ["tokenreviews"], verbs: ["create"] },
+        ],
+      }),
+    ),
+    asObject(
+      new ClusterRoleBinding({
+        metadata: metadata(s, `${XDS_NAME}-${s.name}`),
+        roleRef: {
+          apiGroup: "rbac.authorization.k8s.io",
+          kind: "ClusterRole",
+          name: `${XDS_NAME}-${s.name}`,
+        },
+        subjects: [{ kind: "ServiceAccount", name: XDS_NAME, namespace: ns }],
+      }),
+    ),
+    asObject(
+      new Role({
+        metadata: metadata(s, XDS_NAME, ns),
+        rules: [
+          { apiGroups: ["coordination.k8s.io"], resources: ["leases"], verbs: ["get", "create", "update"] },
+          {
+            apiGroups: [""],
+            resources: ["secrets"],
+            resourceNames: ["skiff-ca"],
+            verbs: ["get", "watch", "list"],
+          },
+        ],
+      }),
+    ),
+    asObject(
+      new RoleBinding({
+        metadata: metadata(s, XDS_NAME, ns),
+        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: XDS_NAME },
+        subjects: [{ kind: "ServiceAccount", name: XDS_NAME, namespace: ns }],
+      }),
+    ),
+    asObject(
+      new Deployment({
+        metadata: metadata(s, XDS_NAME, ns),
+        spec: {
+          replicas: s.replicas,
+          selector: { matchLabels: XDS_SELECTOR },
+          template: {
+            metadata: { labels: { ...XDS_SELECTOR, "app.kubernetes.io/part-of": "skiff" } },
+            spec: {
+              serviceAccountName: XDS_NAME,
+              securityContext: { runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } },
+              containers: [
+                {
+                  name: "xds",
+                  image: s.image,
+                  args: ["xds"],
+                  ports: [
+                    { name: "grpc-xds", containerPort: XDS_GRPC_PORT },
+                    { name: "http-monitoring", containerPort: XDS_MONITORING_PORT },
+                  ],
+                  env: [
+                    { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
+                    { name: "POD_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
+                    { name: "SKIFF_MESH", value: s.name },
+                  ],
+                  readinessProbe: { httpGet: { path: "/readyz", port: "http-monitoring" }, periodSeconds: 5 },
+                  livenessProbe: {
+                    httpGet: { path: "/healthz", port: "http-monitoring" },
+                    periodSeconds: 10,
+                  },
+                  ...(s.resources ? { resources: s.resources } : {}),
+                  securityContext: {
+                    allowPrivilegeEscalation: false,
+                    readOnlyRootFilesystem: true,
+                    capabilities: { drop: ["ALL"] },
+                  },
+                },
+              ],
+            },
+          },
+        },
+      }),
+    ),
+    asObject(
+      new Service({
+        metadata: metadata(s, XDS_NAME, ns),
+        spec: {
+          selector: XDS_SELECTOR,
+          ports: [
+            { name: "grpc-xds", port: XDS_GRPC_PORT, targetPort: "grpc-xds", appProtocol: "grpc" },
+            { name: "http-monitoring", port: XDS_MONITORING_PORT, targetPort: "http-monitoring" },
+          ],
+        },
+      }),
+    ),
+  ];
+}
+
+/** The trust bundle and Envoy bootstrap ConfigMaps of one meshed namespace. Pure. */
+export function desiredNamespaceConfig(
+  s: MeshSettings,
+  namespace: string,
+  trustBundlePem: string,
+): KubernetesObject[] {
+  const [host, port] = xdsAddress(s).split(":");
+  return [
+    asObject(
+      new ConfigMap({
+        metadata: metadata(s, TRUST_BUNDLE_CONFIGMAP, namespace),
+        data: { "root-cert.pem": trustBundlePem },
+      }),
+    ),
+    asObject(
+      new ConfigMap({
+        metadata: metadata(s, BOOTSTRAP_CONFIGMAP, namespace),
+        data: {
+          "envoy.json": renderBootstrap({
+            xdsHost: host!,
+            xdsPort: Number(port),
+            adminPort: ENVOY_ADMIN_PORT,
+          }),
+        },
+      }),
+    ),
+  ];
+}

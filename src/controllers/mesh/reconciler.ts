@@ -1,0 +1,317 @@
+import type { KubeConfig, KubernetesObject } from "@kubernetes/client-node";
+import type { Logger } from "pino";
+import type { Certificate } from "../../api/certmanager/v1/generated/certificate.js";
+import type { Mesh } from "../../api/v1alpha1/generated/mesh.js";
+import { ServerSideApplier } from "../../k8s/apply.js";
+import { canonicalJson } from "../../k8s/canonical.js";
+import { sameConditions, type Condition } from "../../k8s/conditions.js";
+import { KindNotServedError, KubernetesApiError, RestClient } from "../../k8s/rest.js";
+import { selectorMatches, type LabelSelector } from "../../k8s/selector.js";
+import type { HandlerResult } from "../../k8s/workqueue.js";
+import { inspectCa } from "../../pki/inspect.js";
+import { createRootCa } from "../../pki/root.js";
+import {
+  desiredControlPlane,
+  desiredNamespaceConfig,
+  meshSettings,
+  xdsAddress,
+  type MeshSettings,
+} from "./desired.js";
+import { CA_SECRET, FIELD_MANAGER, MANAGED_BY_LABEL, MESH_FINALIZER, XDS_NAME } from "./names.js";
+import { meshStatus, type MeshObservation } from "./status.js";
+
+/** The kinds the Mesh reconciler generates, for pruning what is no longer desired. */
+const GENERATED_KINDS: { apiVersion: string; kind: string }[] = [
+  { apiVersion: "v1", kind: "ConfigMap" },
+  { apiVersion: "v1", kind: "ServiceAccount" },
+  { apiVersion: "v1", kind: "Service" },
+  { apiVersion: "apps/v1", kind: "Deployment" },
+  { apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role" },
+  { apiVersion: "rbac.authorization.k8s.io/v1", kind: "RoleBinding" },
+  { apiVersion: "rbac.authorization.k8s.io/v1", kind: "ClusterRole" },
+  { apiVersion: "rbac.authorization.k8s.io/v1", kind: "ClusterRoleBinding" },
+];
+
+const CERT_MANAGER_SECRET = "skiff-ca-intermediate";
+const DAY_MS = 24 * 3600_000;
+
+/** Go durations as the CRD allows them (h, m, s, ms, us, ns), in milliseconds. */
+export function durationMs(text: string): number {
+  const units: Record<string, number> = { h: 3600_000, m: 60_000, s: 1000, ms: 1, us: 1e-3, ns: 1e-6 };
+  let total = 0;
+  for (const [, value, unit] of text.matchAll(/([0-9.]+)(h|ms|m|s|us|ns)/g))
+    total += Number(value) * units[unit!]!;
+  return total;
+}
+
+interface Secret extends KubernetesObject {
+  data?: Record<string, string>;
+}
+
+const decode = (b64: string | undefined) =>
+  b64 === undefined ? undefined : Buffer.from(b64, "base64").toString("utf8");
+const identity = (o: KubernetesObject) =>
+  `${o.apiVersion}/${o.kind}/${o.metadata?.namespace ?? ""}/${o.metadata?.name}`;
+
+export interface MeshReconcilerOptions {
+  /** The image the operator runs, used for the xDS server when the Mesh names none. */
+  operatorImage: string;
+  now?: () => Date;
+}
+
+/**
+ * Reconciles one Mesh: the CA, the xDS server, the per-namespace ConfigMaps,
+ * the finalizer and the status. It reads everything it needs, computes the
+ * desired objects with pure functions, applies them, and prunes what it made
+ * before but no longer wants; it never branches on the event that woke it.
+ */
+export class MeshReconciler {
+  private readonly rest: RestClient;
+  private readonly applier: ServerSideApplier;
+  private readonly now: () => Date;
+
+  constructor(
+    kubeConfig: KubeConfig,
+    private readonly options: MeshReconcilerOptions,
+  ) {
+    this.rest = new RestClient(kubeConfig);
+    this.applier = new ServerSideApplier(kubeConfig, FIELD_MANAGER);
+    this.now = options.now ?? (() => new Date());
+  }
+
+  async reconcile(name: string, log: Logger): Promise<HandlerResult> {
+    const mesh = await this.rest.getIfExists<Mesh>(`/apis/skiff.dev/v1alpha1/meshes/${name}`);
+    if (!mesh) return; // deleted; the finalizer already cleaned up
+
+    const finalizers = mesh.metadata.finalizers ?? [];
+    if (mesh.metadata.deletionTimestamp) {
+      if (!finalizers.includes(MESH_FINALIZER)) return;
+      const removed = await this.prune(name, new Set());
+      log.info({ removed }, "mesh deleted: removed generated objects");
+      await this.setFinalizers(
+        mesh,
+        finalizers.filter((f) => f !== MESH_FINALIZER),
+      );
+      return;
+    }
+    if (!finalizers.includes(MESH_FINALIZER)) {
+      await this.setFinalizers(mesh, [...finalizers, MESH_FINALIZER]);
+    }
+
+    const settings = meshSettings(mesh, this.options.operatorImage);
+    const desired = desiredControlPlane(settings);
+    // The namespace first: the CA Secret lives in it.
+    for (const obj of desired) await this.applier.apply(obj);
+
+    const ca = await this.certificateAuthority(mesh, settings, log);
+
+    const namespaces = await this.rest.request<{ items: KubernetesObject[] }>("GET", "/api/v1/namespaces");
+    const selector = (mesh.spec?.injection?.namespaceSelector ?? {}) as LabelSelector;
+    const meshed = namespaces.items
+      .filter((ns) => !ns.metadata?.deletionTimestamp && selectorMatches(selector, ns.metadata?.labels))
+      .map((ns) => ns.metadata!.name!)
+      .sort();
+    if (ca.inspection.ok && ca.trustBundle) {
+      for (const namespace of meshed) {
+        for (const obj of desiredNamespaceConfig(settings, namespace, ca.trustBundle)) {
+          desired.push(obj);
+          await this.applier.apply(obj);
+        }
+      }
+    } else {
+      // Keep what meshed namespaces already have: a broken CA must not strip workloads of their trust bundle.
+      const existing = await this.managedObjects(name, { apiVersion: "v1", kind: "ConfigMap" });
+      desired.push(...existing.filter((cm) => meshed.includes(cm.metadata!.namespace!)));
+    }
+    const removed = await this.prune(name, new Set(desired.map(identity)));
+    if (removed.length) log.info({ removed }, "removed generated objects that are no longer wanted");
+
+    const deployment = await this.rest.getIfExists<{
+      status?: {
+        readyReplicas?: number;
+        conditions?: { type: string; status: string; reason?: string; message?: string }[];
+      };
+    }>(`/apis/apps/v1/namespaces/${settings.rootNamespace}/deployments/${XDS_NAME}`);
+    const observation: MeshObservation = {
+      generation: mesh.metadata.generation ?? 0,
+      ca: ca.inspection,
+      deployment: {
+        available: deployment?.status?.conditions?.find((c) => c.type === "Available"),
+        readyReplicas: deployment?.status?.readyReplicas ?? 0,
+      },
+      meshedNamespaces: meshed.length,
+      configuredNamespaces: ca.inspection.ok ? meshed.length : 0,
+      xdsAddress: xdsAddress(settings),
+    };
+    await this.writeStatus(mesh, observation);
+    // Re-check the CA's validity now and then even when nothing changes.
+    return { requeueAfterMs: 10 * 60_000 };
+  }
+
+  /**
+   * Finds or creates the CA and checks it. The builtin CA is created only when
+   * its Secret does not exist, with a create that fails if another writer got
+   * there first, and is never updated: a broken CA is reported, not replaced.
+   */
+  private async certificateAuthority(
+    mesh: Mesh,
+    s: MeshSettings,
+    log: Logger,
+  ): Promise<{ inspection: MeshObservation["ca"]; trustBundle?: string }> {
+    const authority = mesh.spec?.certificateAuthority;
+    if (authority?.certManager) return this.certManagerAuthority(mesh, s);
+
+    const path = `/api/v1/namespaces/${s.rootNamespace}/secrets`;
+    let secret = await this.rest.getIfExists<Secret>(`${path}/${CA_SECRET}`);
+    if (!secret) {
+      const material = await createRootCa({
+        trustDomain: mesh.spec?.trustDomain ?? "cluster.local",
+        validityMs: durationMs(authority?.builtin?.rootValidity ?? "87600h") || 3650 * DAY_MS,
+        now: this.now(),
+      });
+      const body = {
+        apiVersion: "v1",
+        kind: "Secret",
+        metadata: {
+          name: CA_SECRET,
+          namespace: s.rootNamespace,
+          labels: { [MANAGED_BY_LABEL]: s.name, "app.kubernetes.io/part-of": "skiff" },
+        },
+        type: "kubernetes.io/tls",
+        stringData: { "tls.crt": material.certPem, "tls.key": material.keyPem, "ca.crt": material.certPem },
+      };
+      try {
+        secret = await this.rest.request<Secret>("POST", path, { body });
+        log.info({ secret: `${s.rootNamespace}/${CA_SECRET}` }, "created the mesh root CA");
+      } catch (error) {
+        if (!(error instanceof KubernetesApiError) || error.statusCode !== 409) throw error;
+        secret = await this.rest.request<Secret>("GET", `${path}/${CA_SECRET}`); // created concurrently: use theirs
+      }
+    }
+    const inspection = inspectCa(
+      decode(secret.data?.["tls.crt"]),
+      decode(secret.data?.["tls.key"]),
+      this.now(),
+    );
+    return { inspection, trustBundle: decode(secret.data?.["ca.crt"]) ?? decode(secret.data?.["tls.crt"]) };
+  }
+
+  private async certManagerAuthority(
+    mesh: Mesh,
+    s: MeshSettings,
+  ): Promise<{ inspection: MeshObservation["ca"]; trustBundle?: string }> {
+    const issuerRef = mesh.spec!.certificateAuthority!.certManager!.issuerRef;
+    const certificate: Certificate = {
+      apiVersion: "cert-manager.io/v1",
+      kind: "Certificate",
+      metadata: {
+        name: CERT_MANAGER_SECRET,
+        namespace: s.rootNamespace,
+        labels: { [MANAGED_BY_LABEL]: s.name, "app.kubernetes.io/part-of": "skiff" },
+      },
+      spec: {
+        secretName: CERT_MANAGER_SECRET,
+        commonName: "Skiff intermediate CA",
+        isCA: true,
+        duration: "8760h",
+        renewBefore: "720h",
+        usages: ["cert sign", "crl sign", "digital signature"],
+        privateKey: { algorithm: "ECDSA", size: 256, rotationPolicy: "Never" },
+        issuerRef: {
+          name: issuerRef.name,
+          kind: issuerRef.kind ?? "Issuer",
+          group: issuerRef.group ?? "cert-manager.io",
+        },
+      },
+    };
+    try {
+      await this.applier.apply(certificate as KubernetesObject);
+    } catch (error) {
+      if (error instanceof KindNotServedError) {
+        return {
+          inspection: {
+            ok: false,
+            reason: "CertManagerNotInstalled",
+            message:
+              "the API server does not serve cert-manager.io/v1 Certificate; install cert-manager or use the builtin CA",
+          },
+        };
+      }
+      throw error;
+    }
+    const secret = await this.rest.getIfExists<Secret>(
+      `/api/v1/namespaces/${s.rootNamespace}/secrets/${CERT_MANAGER_SECRET}`,
+    );
+    if (!secret) {
+      return {
+        inspection: {
+          ok: false,
+          reason: "CertificatePending",
+          message: `cert-manager has not issued ${CERT_MANAGER_SECRET} yet`,
+        },
+      };
+    }
+    const inspection = inspectCa(
+      decode(secret.data?.["tls.crt"]),
+      decode(secret.data?.["tls.key"]),
+      this.now(),
+    );
+    return { inspection, trustBundle: decode(secret.data?.["ca.crt"]) };
+  }
+
+  private async setFinalizers(mesh: Mesh, finalizers: string[]): Promise<void> {
+    // The resourceVersion makes this a compare-and-swap: a concurrent change fails it, and the retry reads again.
+    await this.rest.request("PATCH", `/apis/skiff.dev/v1alpha1/meshes/${mesh.metadata.name}`, {
+      body: { metadata: { finalizers, resourceVersion: mesh.metadata.resourceVersion } },
+      contentType: "application/merge-patch+json",
+    });
+  }
+
+  private async managedObjects(
+    mesh: string,
+    type: { apiVersion: string; kind: string },
+  ): Promise<KubernetesObject[]> {
+    const path = await this.rest.path(type.apiVersion, type.kind, null);
+    const list = await this.rest.request<{ items: KubernetesObject[] }>("GET", path, {
+      query: { labelSelector: `${MANAGED_BY_LABEL}=${mesh}` },
+    });
+    return list.items.map((o) => ({ ...o, apiVersion: type.apiVersion, kind: type.kind }));
+  }
+
+  /** Deletes every object this Mesh generated that is not in `keep`; returns what it deleted. */
+  private async prune(mesh: string, keep: Set<string>): Promise<string[]> {
+    const removed: string[] = [];
+    for (const type of GENERATED_KINDS) {
+      for (const obj of await this.managedObjects(mesh, type)) {
+        if (keep.has(identity(obj))) continue;
+        try {
+          await this.rest.request("DELETE", await this.rest.pathOf(obj));
+          removed.push(identity(obj));
+        } catch (error) {
+          if (!(error instanceof KubernetesApiError) || error.statusCode !== 404) throw error;
+        }
+      }
+    }
+    return removed;
+  }
+
+  private async writeStatus(mesh: Mesh, observation: MeshObservation): Promise<void> {
+    const previous = (mesh.status?.conditions ?? []) as Condition[];
+    const status = meshStatus(observation, previous, this.now());
+    // Write only when something changed: an unchanged status costs the API server nothing.
+    const unchanged =
+      sameConditions(previous, status.conditions as Condition[]) &&
+      canonicalJson({ ...mesh.status, conditions: undefined }) ===
+        canonicalJson({ ...status, conditions: undefined });
+    if (unchanged) return;
+    await this.applier.apply(
+      {
+        apiVersion: "skiff.dev/v1alpha1",
+        kind: "Mesh",
+        metadata: { name: mesh.metadata.name },
+        status,
+      } as KubernetesObject,
+      { subresource: "status" },
+    );
+  }
+}

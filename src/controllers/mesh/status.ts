@@ -1,0 +1,107 @@
+import type { MeshStatus } from "../../api/v1alpha1/generated/mesh.js";
+import { setConditions, type Condition, type DesiredCondition } from "../../k8s/conditions.js";
+import type { CaInspection } from "../../pki/inspect.js";
+
+/** What the reconciler found, for the status to report. */
+export interface MeshObservation {
+  generation: number;
+  /** The CA check, or why there is no CA to check (such as cert-manager missing). */
+  ca: CaInspection | { ok: false; reason: string; message: string };
+  /** The xDS Deployment's Available condition and ready replicas, if the Deployment controller has reported. */
+  deployment: { available?: { status: string; reason?: string; message?: string }; readyReplicas: number };
+  meshedNamespaces: number;
+  /** Namespaces whose trust bundle and bootstrap were written this pass. */
+  configuredNamespaces: number;
+  xdsAddress: string;
+}
+
+export const MESH_CONDITIONS = [
+  "Ready",
+  "CertificateAuthorityReady",
+  "ControlPlaneAvailable",
+  "InjectionConfigured",
+];
+
+function caCondition(o: MeshObservation): DesiredCondition {
+  return o.ca.ok
+    ? {
+        type: "CertificateAuthorityReady",
+        status: "True",
+        reason: "CertificateAuthorityReady",
+        message: `${o.ca.subject}, valid until ${o.ca.notAfter.toISOString()}`,
+      }
+    : { type: "CertificateAuthorityReady", status: "False", reason: o.ca.reason, message: o.ca.message };
+}
+
+function controlPlaneCondition(o: MeshObservation): DesiredCondition {
+  const available = o.deployment.available;
+  if (!available) {
+    return {
+      type: "ControlPlaneAvailable",
+      status: "Unknown",
+      reason: "DeploymentPending",
+      message: "the xDS server Deployment has not reported availability yet",
+    };
+  }
+  // Mirrors the Deployment's own Available condition.
+  return {
+    type: "ControlPlaneAvailable",
+    status: available.status === "True" ? "True" : available.status === "False" ? "False" : "Unknown",
+    reason: available.reason || (available.status === "True" ? "Available" : "Unavailable"),
+    message: available.message || `${o.deployment.readyReplicas} xDS replicas ready`,
+  };
+}
+
+function injectionCondition(o: MeshObservation): DesiredCondition {
+  if (!o.ca.ok) {
+    return {
+      type: "InjectionConfigured",
+      status: "False",
+      reason: "TrustBundleUnavailable",
+      message: "meshed namespaces get their trust bundle once the certificate authority is ready",
+    };
+  }
+  return {
+    type: "InjectionConfigured",
+    status: "True",
+    reason: "Configured",
+    message: `trust bundle and Envoy bootstrap written to ${o.configuredNamespaces} of ${o.meshedNamespaces} meshed namespaces`,
+  };
+}
+
+/**
+ * The Mesh status for an observation. Ready is True only when every other
+ * condition is; otherwise it carries the reason of the first that is not.
+ * Pure: `now` only stamps transitions.
+ */
+export function meshStatus(o: MeshObservation, previous: readonly Condition[], now: Date): MeshStatus {
+  const parts = [caCondition(o), controlPlaneCondition(o), injectionCondition(o)];
+  const blocking = parts.find((c) => c.status !== "True");
+  const ready: DesiredCondition = blocking
+    ? {
+        type: "Ready",
+        status: "False",
+        reason: blocking.reason,
+        message: `${blocking.type}: ${blocking.message}`,
+      }
+    : { type: "Ready", status: "True", reason: "Ready", message: "the mesh is ready" };
+  const conditions = setConditions(
+    previous,
+    [ready, ...parts].map((c) => ({ ...c, observedGeneration: o.generation })),
+    now,
+  );
+  return {
+    observedGeneration: o.generation,
+    conditions,
+    ...(o.ca.ok
+      ? {
+          certificateAuthority: {
+            notAfter: o.ca.notAfter.toISOString().replace(/\.\d+Z$/, "Z"),
+            fingerprintSHA256: o.ca.fingerprintSHA256,
+          },
+        }
+      : {}),
+    controlPlane: { readyReplicas: o.deployment.readyReplicas, xdsAddress: o.xdsAddress },
+    meshedNamespaces: o.meshedNamespaces,
+  };
+}

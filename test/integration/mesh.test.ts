@@ -1,0 +1,237 @@
+import assert from "node:assert/strict";
+import { X509Certificate } from "node:crypto";
+import { pino } from "pino";
+import type { KubernetesObject } from "@kubernetes/client-node";
+import type { Mesh } from "../../src/api/v1alpha1/generated/mesh.js";
+import { LocalControlPlane } from "../../src/controlplane/controlplane.js";
+import { startMeshController, type RunningController } from "../../src/controllers/mesh/controller.js";
+import { ServerSideApplier } from "../../src/k8s/apply.js";
+import { RestClient } from "../../src/k8s/rest.js";
+import { createRootCa } from "../../src/pki/root.js";
+import { eventually } from "./kubectl.js";
+
+interface Secret extends KubernetesObject {
+  data: Record<string, string>;
+}
+interface ConfigMap extends KubernetesObject {
+  data: Record<string, string>;
+}
+
+const logger = pino({ level: "error" }, pino.destination(2));
+const condition = (mesh: Mesh | undefined, type: string) =>
+  mesh?.status?.conditions?.find((c) => c.type === type) as
+    { status: string; reason: string; message: string } | undefined;
+
+describe("the Mesh reconciler on a real API server", function () {
+  let plane: LocalControlPlane;
+  let rest: RestClient;
+  let controller: RunningController | undefined;
+  const start = async () =>
+    (controller = await startMeshController(plane.kubeConfig(), { operatorImage: "skiff:test", logger }));
+  const getMesh = (name = "default") => rest.getIfExists<Mesh>(`/apis/skiff.dev/v1alpha1/meshes/${name}`);
+  const caSecret = () => rest.request<Secret>("GET", "/api/v1/namespaces/skiff-system/secrets/skiff-ca");
+  const apply = (obj: object) =>
+    new ServerSideApplier(plane.kubeConfig(), "test").apply(obj as KubernetesObject);
+
+  before(async () => {
+    plane = await LocalControlPlane.start();
+    rest = new RestClient(plane.kubeConfig());
+    await start();
+    await apply({ apiVersion: "skiff.dev/v1alpha1", kind: "Mesh", metadata: { name: "default" }, spec: {} });
+  });
+  after(async () => {
+    await controller?.stop();
+    await plane?.stop();
+  });
+
+  it("creates the root CA, the xDS server and a finalizer, and reports them in status", async () => {
+    const mesh = await eventually(async () => {
+      const m = await getMesh();
+      assert.equal(condition(m, "CertificateAuthorityReady")?.status, "True");
+      return m!;
+    });
+    assert.ok(mesh.metadata.finalizers?.includes("skiff.dev/mesh-cleanup"));
+    assert.equal(mesh.status?.observedGeneration, mesh.metadata.generation);
+    // No kube-controller-manager runs here, so the Deployment never reports.
+    assert.deepEqual(
+      {
+        status: condition(mesh, "ControlPlaneAvailable")?.status,
+        reason: condition(mesh, "ControlPlaneAvailable")?.reason,
+      },
+      { status: "Unknown", reason: "DeploymentPending" },
+    );
+    assert.equal(condition(mesh, "Ready")?.status, "False");
+    assert.equal(condition(mesh, "Ready")?.reason, "DeploymentPending");
+    assert.equal(mesh.status?.controlPlane?.xdsAddress, "skiff-xds.skiff-system.svc:15010");
+
+    const secret = await caSecret();
+    const cert = new X509Certificate(Buffer.from(secret.data["tls.crt"]!, "base64"));
+    assert.ok(cert.ca);
+    assert.equal(mesh.status?.certificateAuthority?.fingerprintSHA256, cert.fingerprint256);
+
+    for (const path of [
+      "/apis/apps/v1/namespaces/skiff-system/deployments/skiff-xds",
+      "/api/v1/namespaces/skiff-system/services/skiff-xds",
+      "/api/v1/namespaces/skiff-system/serviceaccounts/skiff-xds",
+      "/apis/rbac.authorization.k8s.io/v1/clusterroles/skiff-xds-default",
+      "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/skiff-xds-default",
+      "/apis/rbac.authorization.k8s.io/v1/namespaces/skiff-system/roles/skiff-xds",
+    ]) {
+      const obj = await rest.request<KubernetesObject>("GET", path);
+      assert.equal(obj.metadata?.labels?.["skiff.dev/managed-by"], "default", path);
+    }
+    const deployment = await rest.request<{
+      spec: { replicas: number; template: { spec: { containers: { image: string }[] } } };
+    }>("GET", "/apis/apps/v1/namespaces/skiff-system/deployments/skiff-xds");
+    assert.equal(deployment.spec.replicas, 2);
+    assert.equal(deployment.spec.template.spec.containers[0]!.image, "skiff:test");
+  });
+
+  it("mirrors the Deployment's Available condition into ControlPlaneAvailable and Ready", async () => {
+    // Play the Deployment controller's part, which this control plane does not run.
+    await rest.request("PATCH", "/apis/apps/v1/namespaces/skiff-system/deployments/skiff-xds/status", {
+      contentType: "application/merge-patch+json",
+      body: {
+        status: {
+          replicas: 2,
+          readyReplicas: 2,
+          availableReplicas: 2,
+          conditions: [
+            {
+              type: "Available",
+              status: "True",
+              reason: "MinimumReplicasAvailable",
+              message: "Deployment has minimum availability.",
+              lastUpdateTime: "2026-01-01T00:00:00Z",
+              lastTransitionTime: "2026-01-01T00:00:00Z",
+            },
+          ],
+        },
+      },
+    });
+    const mesh = await eventually(async () => {
+      const m = await getMesh();
+      assert.equal(condition(m, "Ready")?.status, "True");
+      return m!;
+    });
+    assert.equal(condition(mesh, "ControlPlaneAvailable")?.reason, "MinimumReplicasAvailable");
+    assert.equal(mesh.status?.controlPlane?.readyReplicas, 2);
+  });
+
+  it("writes the trust bundle and bootstrap into namespaces that gain the label, and removes them when it goes", async () => {
+    await apply({
+      apiVersion: "v1",
+      kind: "Namespace",
+      metadata: { name: "books", labels: { "skiff.dev/injection": "enabled" } },
+    });
+    const bundle = await eventually(() =>
+      rest.request<ConfigMap>("GET", "/api/v1/namespaces/books/configmaps/skiff-trust-bundle"),
+    );
+    const secret = await caSecret();
+    assert.equal(bundle.data["root-cert.pem"], Buffer.from(secret.data["ca.crt"]!, "base64").toString());
+    const bootstrap = await rest.request<ConfigMap>(
+      "GET",
+      "/api/v1/namespaces/books/configmaps/skiff-envoy-bootstrap",
+    );
+    const envoy = JSON.parse(bootstrap.data["envoy.json"]!);
+    assert.equal(
+      envoy.static_resources.clusters[0].load_assignment.endpoints[0].lb_endpoints[0].endpoint.address
+        .socket_address.address,
+      "skiff-xds.skiff-system.svc",
+    );
+    await eventually(async () => assert.equal((await getMesh())?.status?.meshedNamespaces, 1));
+
+    await rest.request("PATCH", "/api/v1/namespaces/books", {
+      contentType: "application/merge-patch+json",
+      body: { metadata: { labels: { "skiff.dev/injection": null } } },
+    });
+    await eventually(async () => {
+      assert.equal(
+        await rest.getIfExists("/api/v1/namespaces/books/configmaps/skiff-trust-bundle"),
+        undefined,
+      );
+      assert.equal(
+        await rest.getIfExists("/api/v1/namespaces/books/configmaps/skiff-envoy-bootstrap"),
+        undefined,
+      );
+    });
+  });
+
+  it("repairs a deleted generated object but never regenerates the CA, across a restart", async () => {
+    const before = (await caSecret()).data;
+    await controller!.stop();
+    await rest.request("DELETE", "/apis/apps/v1/namespaces/skiff-system/deployments/skiff-xds");
+    await start();
+    await eventually(() =>
+      rest.request("GET", "/apis/apps/v1/namespaces/skiff-system/deployments/skiff-xds"),
+    );
+    assert.deepEqual((await caSecret()).data, before);
+  });
+
+  it("reports an edited CA Secret and does not replace it", async () => {
+    const original = (await caSecret()).data;
+    const stranger = await createRootCa({ trustDomain: "other", validityMs: 3600_000, now: new Date() });
+    await rest.request("PATCH", "/api/v1/namespaces/skiff-system/secrets/skiff-ca", {
+      contentType: "application/merge-patch+json",
+      body: { data: { "tls.key": Buffer.from(stranger.keyPem).toString("base64") } },
+    });
+    const mesh = await eventually(async () => {
+      const m = await getMesh();
+      assert.equal(condition(m, "CertificateAuthorityReady")?.reason, "KeyMismatch");
+      return m!;
+    });
+    assert.equal(condition(mesh, "Ready")?.reason, "KeyMismatch");
+    assert.equal(
+      (await caSecret()).data["tls.key"],
+      Buffer.from(stranger.keyPem).toString("base64"),
+      "left as the user made it",
+    );
+
+    await rest.request("PATCH", "/api/v1/namespaces/skiff-system/secrets/skiff-ca", {
+      contentType: "application/merge-patch+json",
+      body: { data: { "tls.key": original["tls.key"] } },
+    });
+    await eventually(async () =>
+      assert.equal(condition(await getMesh(), "CertificateAuthorityReady")?.status, "True"),
+    );
+  });
+
+  it("says so when cert-manager is asked for but not installed", async () => {
+    await apply({
+      apiVersion: "skiff.dev/v1alpha1",
+      kind: "Mesh",
+      metadata: { name: "with-cert-manager" },
+      spec: {
+        rootNamespace: "skiff-cm",
+        certificateAuthority: { certManager: { issuerRef: { name: "mesh-ca" } } },
+        injection: { namespaceSelector: { matchLabels: { "never-matches": "x" } } },
+      },
+    });
+    await eventually(async () => {
+      const ca = condition(await getMesh("with-cert-manager"), "CertificateAuthorityReady");
+      assert.equal(ca?.reason, "CertManagerNotInstalled");
+      assert.equal(ca?.status, "False");
+    });
+    await rest.request("DELETE", "/apis/skiff.dev/v1alpha1/meshes/with-cert-manager");
+    await eventually(async () => assert.equal(await getMesh("with-cert-manager"), undefined));
+  });
+
+  it("removes what it generated when the Mesh is deleted, keeping the CA", async () => {
+    await apply({
+      apiVersion: "v1",
+      kind: "Namespace",
+      metadata: { name: "books", labels: { "skiff.dev/injection": "enabled" } },
+    });
+    await eventually(() => rest.request("GET", "/api/v1/namespaces/books/configmaps/skiff-trust-bundle"));
+    await rest.request("DELETE", "/apis/skiff.dev/v1alpha1/meshes/default");
+    await eventually(async () => assert.equal(await getMesh(), undefined));
+    for (const path of [
+      "/apis/apps/v1/namespaces/skiff-system/deployments/skiff-xds",
+      "/apis/rbac.authorization.k8s.io/v1/clusterroles/skiff-xds-default",
+      "/api/v1/namespaces/books/configmaps/skiff-trust-bundle",
+    ]) {
+      assert.equal(await rest.getIfExists(path), undefined, path);
+    }
+    assert.ok(await caSecret(), "the CA survives, so a recreated Mesh keeps its identity");
+  });
+});

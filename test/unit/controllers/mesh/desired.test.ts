@@ -1,0 +1,80 @@
+import assert from "node:assert/strict";
+import {
+  desiredControlPlane,
+  desiredNamespaceConfig,
+  meshSettings,
+} from "../../../../src/controllers/mesh/desired.js";
+import { durationMs } from "../../../../src/controllers/mesh/reconciler.js";
+import type { Mesh } from "../../../../src/api/v1alpha1/generated/mesh.js";
+
+const mesh: Mesh = {
+  apiVersion: "skiff.dev/v1alpha1",
+  kind: "Mesh",
+  metadata: { name: "default", uid: "1234" },
+  spec: { rootNamespace: "mesh-system", controlPlane: { replicas: 3 } },
+};
+
+describe("Mesh desired objects", () => {
+  const settings = meshSettings(mesh, "skiff:1.0");
+
+  it("are deterministic, labelled, and owned by the Mesh (except the namespace)", () => {
+    const objects = desiredControlPlane(settings);
+    assert.deepEqual(desiredControlPlane(settings), objects);
+    assert.deepEqual(
+      objects.map((o) => `${o.kind}/${o.metadata!.namespace ?? ""}/${o.metadata!.name}`),
+      [
+        "Namespace//mesh-system",
+        "ServiceAccount/mesh-system/skiff-xds",
+        "ClusterRole//skiff-xds-default",
+        "ClusterRoleBinding//skiff-xds-default",
+        "Role/mesh-system/skiff-xds",
+        "RoleBinding/mesh-system/skiff-xds",
+        "Deployment/mesh-system/skiff-xds",
+        "Service/mesh-system/skiff-xds",
+      ],
+    );
+    for (const o of objects.slice(1)) {
+      assert.equal(o.metadata!.labels!["skiff.dev/managed-by"], "default");
+      assert.equal(o.metadata!.ownerReferences![0]!.uid, "1234");
+    }
+    assert.equal(
+      objects[0]!.metadata!.ownerReferences,
+      undefined,
+      "deleting a Mesh never deletes a namespace",
+    );
+  });
+
+  it("run the operator's image unless the Mesh names one, with the Mesh's replicas", () => {
+    const deployment = desiredControlPlane(settings).find((o) => o.kind === "Deployment") as unknown as {
+      spec: { replicas: number; template: { spec: { containers: { image: string; args: string[] }[] } } };
+    };
+    assert.equal(deployment.spec.replicas, 3);
+    assert.equal(deployment.spec.template.spec.containers[0]!.image, "skiff:1.0");
+    assert.deepEqual(deployment.spec.template.spec.containers[0]!.args, ["xds"]);
+    const named = meshSettings(
+      { ...mesh, spec: { ...mesh.spec, controlPlane: { image: "registry/skiff:2" } } },
+      "skiff:1.0",
+    );
+    assert.equal(named.image, "registry/skiff:2");
+  });
+
+  it("give each meshed namespace the trust bundle and a bootstrap pointing at the xDS Service", () => {
+    const [bundle, bootstrap] = desiredNamespaceConfig(settings, "books", "PEM") as unknown as {
+      data: Record<string, string>;
+    }[];
+    assert.deepEqual(bundle!.data, { "root-cert.pem": "PEM" });
+    const envoy = JSON.parse(bootstrap!.data["envoy.json"]!);
+    assert.equal(envoy.dynamic_resources.ads_config.api_type, "DELTA_GRPC");
+    assert.deepEqual(
+      envoy.static_resources.clusters[0].load_assignment.endpoints[0].lb_endpoints[0].endpoint.address
+        .socket_address,
+      { address: "skiff-xds.mesh-system.svc", port_value: 15010 },
+    );
+  });
+
+  it("parses the CRD's Go durations", () => {
+    assert.equal(durationMs("87600h"), 87600 * 3600_000);
+    assert.equal(durationMs("1h30m"), 5400_000);
+    assert.equal(durationMs("500ms"), 500);
+  });
+});

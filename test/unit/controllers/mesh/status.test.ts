@@ -1,0 +1,84 @@
+import assert from "node:assert/strict";
+import { meshStatus, type MeshObservation } from "../../../../src/controllers/mesh/status.js";
+
+const now = new Date("2026-11-25T12:00:00Z");
+const healthy: MeshObservation = {
+  generation: 3,
+  ca: {
+    ok: true,
+    notAfter: new Date("2036-11-25T12:00:00.500Z"),
+    fingerprintSHA256: "AB:CD",
+    subject: "O=cluster.local",
+  },
+  deployment: {
+    available: { status: "True", reason: "MinimumReplicasAvailable", message: "ok" },
+    readyReplicas: 2,
+  },
+  meshedNamespaces: 4,
+  configuredNamespaces: 4,
+  xdsAddress: "skiff-xds.skiff-system.svc:15010",
+};
+const byType = (status: ReturnType<typeof meshStatus>) =>
+  Object.fromEntries((status.conditions ?? []).map((c) => [c.type, `${c.status}/${c.reason}`]));
+
+describe("Mesh status", () => {
+  it("is Ready when the CA, the control plane and injection all are", () => {
+    const status = meshStatus(healthy, [], now);
+    assert.deepEqual(byType(status), {
+      Ready: "True/Ready",
+      CertificateAuthorityReady: "True/CertificateAuthorityReady",
+      ControlPlaneAvailable: "True/MinimumReplicasAvailable",
+      InjectionConfigured: "True/Configured",
+    });
+    assert.ok(status.conditions!.every((c) => c.observedGeneration === 3));
+    assert.deepEqual(status.certificateAuthority, {
+      notAfter: "2036-11-25T12:00:00Z",
+      fingerprintSHA256: "AB:CD",
+    });
+    assert.equal(status.meshedNamespaces, 4);
+  });
+
+  it("carries the first failing condition's reason into Ready", () => {
+    const status = meshStatus(
+      { ...healthy, ca: { ok: false, reason: "KeyMismatch", message: "tls.key does not belong to tls.crt" } },
+      [],
+      now,
+    );
+    assert.equal(byType(status).Ready, "False/KeyMismatch");
+    assert.equal(byType(status).InjectionConfigured, "False/TrustBundleUnavailable");
+    assert.equal(status.certificateAuthority, undefined);
+  });
+
+  it("mirrors a Deployment that has not reported as Unknown, and an unavailable one as False", () => {
+    assert.equal(
+      byType(meshStatus({ ...healthy, deployment: { readyReplicas: 0 } }, [], now)).ControlPlaneAvailable,
+      "Unknown/DeploymentPending",
+    );
+    const unavailable = meshStatus(
+      {
+        ...healthy,
+        deployment: {
+          available: { status: "False", reason: "MinimumReplicasUnavailable" },
+          readyReplicas: 0,
+        },
+      },
+      [],
+      now,
+    );
+    assert.equal(byType(unavailable).ControlPlaneAvailable, "False/MinimumReplicasUnavailable");
+    assert.equal(byType(unavailable).Ready, "False/MinimumReplicasUnavailable");
+  });
+
+  it("keeps transition times of conditions whose status did not change", () => {
+    const first = meshStatus(healthy, [], now);
+    const later = meshStatus(
+      { ...healthy, meshedNamespaces: 5, configuredNamespaces: 5 },
+      first.conditions as never,
+      new Date("2026-11-26T00:00:00Z"),
+    );
+    assert.deepEqual(
+      later.conditions!.map((c) => c.lastTransitionTime),
+      first.conditions!.map((c) => c.lastTransitionTime),
+    );
+  });
+});
