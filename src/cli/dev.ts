@@ -6,11 +6,14 @@ import { repositoryRoot } from "../controlplane/binaries.js";
 import { LocalControlPlane } from "../controlplane/controlplane.js";
 import { applyManifests, readManifests } from "../k8s/manifests.js";
 import { createLogger } from "../observability/logger.js";
+import { startOperator, type RunningOperator } from "../operator/operator.js";
+import { operatorImage } from "./image.js";
 
 export const DEV_USAGE = `Usage: skiff dev [--kubeconfig PATH] [--no-samples]
 
 Runs a local Skiff control plane: a real etcd and kube-apiserver on loopback,
-with Skiff's CRDs installed and config/samples applied. Prints
+with Skiff's CRDs installed, config/samples applied and the operator running
+in-process. Prints
   READY kubeconfig=<path> apiserver=<url>
 when it is usable, and serves until interrupted (Ctrl-C), then removes
 everything it started.
@@ -54,6 +57,7 @@ export async function runDev(argv: string[]): Promise<number> {
     await plane?.stop();
     return 130;
   }
+  let operator: RunningOperator | undefined;
   try {
     const kubeConfig = plane.kubeConfig();
     await kubeConfig
@@ -64,10 +68,19 @@ export async function runDev(argv: string[]): Promise<number> {
       await applyManifests(kubeConfig, "skiff/dev", samples);
       log.info({ count: samples.length }, "applied config/samples");
     }
+    operator = await startOperator(kubeConfig, {
+      logger: log,
+      image: await operatorImage(),
+      httpAddress: "127.0.0.1:0",
+      leaderElection: true,
+      leaseNamespace: ROOT_NAMESPACE,
+    });
+    log.info({ metrics: `http://127.0.0.1:${operator.httpPort}/metrics` }, "operator running");
     console.log(`READY kubeconfig=${plane.kubeconfigPath} apiserver=${plane.apiServerUrl}`);
     const signal = await stopped;
     log.info({ signal }, "stopping");
   } finally {
+    await operator?.stop();
     await plane.stop();
     await rm(plane.kubeconfigPath, { force: true });
   }

@@ -1,12 +1,14 @@
 #!/usr/bin/env node
 import { runDev } from "./dev.js";
+import { runOperator } from "./operator.js";
 import { runValidate } from "./validate.js";
 import { runVersion } from "./version.js";
 
 const USAGE = `Usage: skiff <command> [options]
 
 Commands:
-  dev        run a local control plane with Skiff's CRDs and samples
+  operator   run Skiff's controllers against a cluster
+  dev        run a local control plane with the operator, Skiff's CRDs and samples
   validate   check Skiff objects in YAML files against the API schema, offline
   version    print the version
 
@@ -14,6 +16,7 @@ Run 'skiff <command> --help' for a command's options.`;
 
 const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   dev: runDev,
+  operator: runOperator,
   validate: runValidate,
   version: runVersion,
 };

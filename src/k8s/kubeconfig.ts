@@ -31,3 +31,16 @@ export function kubeConfigFromYaml(yaml: string): KubeConfig {
   kc.loadFromString(yaml);
   return kc;
 }
+
+/**
+ * The client configuration, as kubectl and controller-runtime find it: an
+ * explicit path, else $KUBECONFIG, else ~/.kube/config, else the in-cluster
+ * ServiceAccount.
+ */
+export function loadKubeConfig(path?: string): KubeConfig {
+  const kc = new KubeConfig();
+  if (path) kc.loadFromFile(path);
+  else kc.loadFromDefault();
+  if (!kc.getCurrentCluster()) throw new Error("no Kubernetes cluster configured (kubeconfig or in-cluster)");
+  return kc;
+}

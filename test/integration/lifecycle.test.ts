@@ -8,7 +8,7 @@ import { createInterface } from "node:readline";
 import { repositoryRoot } from "../../src/controlplane/binaries.js";
 import { LocalControlPlane } from "../../src/controlplane/controlplane.js";
 import { childrenOf, commandName, isAlive, waitForExit } from "../support/processes.js";
-import { kubectlOk } from "./kubectl.js";
+import { eventually, kubectlOk } from "./kubectl.js";
 
 const spawned = new Set<ChildProcess>();
 
@@ -117,6 +117,17 @@ describe("skiff dev", () => {
       "-o",
       "name",
     ]);
+    // The operator runs inside skiff dev: the sample Mesh gets its CA.
+    await eventually(async () => {
+      const mesh = JSON.parse(
+        await kubectlOk(["--kubeconfig", kubeconfig, "get", "mesh", "default", "-o", "json"]),
+      );
+      assert.equal(
+        mesh.status?.conditions?.find((c: { type: string }) => c.type === "CertificateAuthorityReady")
+          ?.status,
+        "True",
+      );
+    });
     assert.equal(namespaces.trim().split("\n").length, 2);
 
     dev.kill("SIGINT");

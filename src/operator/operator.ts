@@ -1,0 +1,101 @@
+import type { KubeConfig } from "@kubernetes/client-node";
+import type { Logger } from "pino";
+import { hostname } from "node:os";
+import { randomUUID } from "node:crypto";
+import { startMeshController, type RunningController } from "../controllers/mesh/controller.js";
+import { LeaderElector } from "../k8s/leaderelection.js";
+import { startProbeServer, type ProbeServer } from "../observability/server.js";
+
+export interface OperatorOptions {
+  logger: Logger;
+  /** The image this operator runs; the default xDS server image. */
+  image: string;
+  /** host:port for /healthz, /readyz and /metrics; port 0 picks a free one. */
+  httpAddress: string;
+  leaderElection: boolean;
+  /** Where the leader-election Lease lives (the operator's own namespace). */
+  leaseNamespace: string;
+}
+
+export interface RunningOperator {
+  /** The bound port of the probe and metrics server. */
+  httpPort: number;
+  isLeader(): boolean;
+  /** Drains reconciles in flight, releases the lease and closes the server. */
+  stop(): Promise<void>;
+}
+
+function splitAddress(address: string): { host: string; port: number } {
+  const colon = address.lastIndexOf(":");
+  return { host: address.slice(0, colon) || "0.0.0.0", port: Number(address.slice(colon + 1)) };
+}
+
+/**
+ * `skiff operator`: the controllers, behind leader election. A replica that is
+ * not the leader serves health and metrics but reconciles nothing; it is
+ * ready, so a rolling update never waits on leadership.
+ */
+export async function startOperator(
+  kubeConfig: KubeConfig,
+  options: OperatorOptions,
+): Promise<RunningOperator> {
+  const log = options.logger;
+  let controllers: RunningController[] = [];
+  let transition: Promise<void> = Promise.resolve();
+  let leading = false;
+
+  const startControllers = () =>
+    (transition = transition.then(async () => {
+      log.info("started leading: starting controllers");
+      controllers = [await startMeshController(kubeConfig, { operatorImage: options.image, logger: log })];
+    }));
+  const stopControllers = () =>
+    (transition = transition.then(async () => {
+      const running = controllers;
+      controllers = [];
+      await Promise.all(running.map((c) => c.stop()));
+    }));
+
+  const { host, port } = splitAddress(options.httpAddress);
+  // Ready when it can do its job: a standby always can; a leader once its informers have synced.
+  const server: ProbeServer = await startProbeServer({
+    host,
+    port,
+    ready: () => !leading || controllers.length > 0,
+  });
+
+  let elector: LeaderElector | undefined;
+  if (options.leaderElection) {
+    elector = new LeaderElector(kubeConfig, {
+      namespace: options.leaseNamespace,
+      name: "skiff-operator",
+      identity: `${hostname()}_${randomUUID().slice(0, 8)}`,
+      onStartedLeading: () => {
+        leading = true;
+        startControllers().catch((error: unknown) =>
+          log.error({ err: error }, "controllers failed to start"),
+        );
+      },
+      onStoppedLeading: () => {
+        leading = false;
+        log.warn("stopped leading: stopping controllers");
+        void stopControllers();
+      },
+      onError: (error) => log.warn({ err: error }, "leader election"),
+    });
+    elector.start();
+  } else {
+    leading = true;
+    await startControllers();
+  }
+
+  return {
+    httpPort: server.port,
+    isLeader: () => leading,
+    async stop() {
+      await elector?.stop();
+      await stopControllers();
+      await server.close();
+    },
+  };
+}

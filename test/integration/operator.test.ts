@@ -1,0 +1,69 @@
+import assert from "node:assert/strict";
+import { pino } from "pino";
+import type { KubernetesObject } from "@kubernetes/client-node";
+import { LocalControlPlane } from "../../src/controlplane/controlplane.js";
+import { ServerSideApplier } from "../../src/k8s/apply.js";
+import { RestClient } from "../../src/k8s/rest.js";
+import { startOperator, type RunningOperator } from "../../src/operator/operator.js";
+import { eventually } from "./kubectl.js";
+
+const logger = pino({ level: "error" }, pino.destination(2));
+
+describe("skiff operator", () => {
+  let plane: LocalControlPlane;
+  const operators: RunningOperator[] = [];
+  const start = async () => {
+    const operator = await startOperator(plane.kubeConfig(), {
+      logger,
+      image: "skiff:test",
+      httpAddress: "127.0.0.1:0",
+      leaderElection: true,
+      leaseNamespace: "kube-system",
+    });
+    operators.push(operator);
+    return operator;
+  };
+
+  before(async () => (plane = await LocalControlPlane.start()));
+  after(async () => {
+    await Promise.all(operators.map((o) => o.stop()));
+    await plane?.stop();
+  });
+
+  it("reconciles only on the leader, serves probes and metrics on every replica, and hands over on stop", async () => {
+    const first = await start();
+    await eventually(async () => assert.ok(first.isLeader()));
+    const second = await start();
+
+    await new ServerSideApplier(plane.kubeConfig(), "test").apply({
+      apiVersion: "skiff.dev/v1alpha1",
+      kind: "Mesh",
+      metadata: { name: "default" },
+      spec: {},
+    } as KubernetesObject);
+    const rest = new RestClient(plane.kubeConfig());
+    await eventually(async () => {
+      const mesh = await rest.request<{ status?: { conditions?: { type: string; status: string }[] } }>(
+        "GET",
+        "/apis/skiff.dev/v1alpha1/meshes/default",
+      );
+      assert.equal(
+        mesh.status?.conditions?.find((c) => c.type === "CertificateAuthorityReady")?.status,
+        "True",
+      );
+    });
+    assert.equal(second.isLeader(), false);
+
+    for (const operator of [first, second]) {
+      const base = `http://127.0.0.1:${operator.httpPort}`;
+      assert.equal((await fetch(`${base}/healthz`)).status, 200);
+      assert.equal((await fetch(`${base}/readyz`)).status, 200, "a standby is ready too");
+    }
+    const metrics = await (await fetch(`http://127.0.0.1:${first.httpPort}/metrics`)).text();
+    assert.match(metrics, /^skiff_reconcile_total\{controller="mesh",result="requeue"\} [1-9]/m);
+
+    await first.stop();
+    operators.splice(operators.indexOf(first), 1);
+    await eventually(async () => assert.ok(second.isLeader()), 15_000);
+  });
+});
