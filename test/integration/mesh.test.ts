@@ -30,6 +30,14 @@ describe("the Mesh reconciler on a real API server", function () {
     (controller = await startMeshController(plane.kubeConfig(), { operatorImage: "skiff:test", logger }));
   const getMesh = (name = "default") => rest.getIfExists<Mesh>(`/apis/skiff.dev/v1alpha1/meshes/${name}`);
   const caSecret = () => rest.request<Secret>("GET", "/api/v1/namespaces/skiff-system/secrets/skiff-ca");
+  const meshEvents = async () =>
+    (
+      await rest.request<{
+        items: { reason: string; type: string; regarding: { kind: string; name: string } }[];
+      }>("GET", "/apis/events.k8s.io/v1/namespaces/default/events")
+    ).items
+      .filter((e) => e.regarding.kind === "Mesh" && e.regarding.name === "default")
+      .map((e) => `${e.type}/${e.reason}`);
   const apply = (obj: object) =>
     new ServerSideApplier(plane.kubeConfig(), "test").apply(obj as KubernetesObject);
 
@@ -84,6 +92,9 @@ describe("the Mesh reconciler on a real API server", function () {
       spec: { replicas: number; template: { spec: { containers: { image: string }[] } } };
     }>("GET", "/apis/apps/v1/namespaces/skiff-system/deployments/skiff-xds");
     assert.equal(deployment.spec.replicas, 2);
+    await eventually(async () =>
+      assert.ok((await meshEvents()).includes("Normal/CertificateAuthorityCreated")),
+    );
     assert.equal(deployment.spec.template.spec.containers[0]!.image, "skiff:test");
   });
 
@@ -181,6 +192,7 @@ describe("the Mesh reconciler on a real API server", function () {
       return m!;
     });
     assert.equal(condition(mesh, "Ready")?.reason, "KeyMismatch");
+    await eventually(async () => assert.ok((await meshEvents()).includes("Warning/KeyMismatch")));
     assert.equal(
       (await caSecret()).data["tls.key"],
       Buffer.from(stranger.keyPem).toString("base64"),

@@ -1,7 +1,9 @@
 import type { KubeConfig, KubernetesObject } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import type { Mesh } from "../../api/v1alpha1/generated/mesh.js";
+import { hostname } from "node:os";
 import { Controller } from "../../k8s/controller.js";
+import { EventRecorder } from "../../k8s/events.js";
 import { Informer } from "../../k8s/informer.js";
 import { CA_SECRET, MANAGED_BY_LABEL } from "./names.js";
 import { MeshReconciler } from "./reconciler.js";
@@ -17,9 +19,12 @@ export interface RunningController {
  */
 export async function startMeshController(
   kubeConfig: KubeConfig,
-  options: { operatorImage: string; logger: Logger; concurrency?: number },
+  options: { operatorImage: string; logger: Logger; concurrency?: number; instance?: string },
 ): Promise<RunningController> {
-  const reconciler = new MeshReconciler(kubeConfig, { operatorImage: options.operatorImage });
+  const reconciler = new MeshReconciler(kubeConfig, {
+    operatorImage: options.operatorImage,
+    events: new EventRecorder(kubeConfig, "skiff.dev/mesh-controller", options.instance ?? hostname()),
+  });
   const controller = new Controller("mesh", (request) => reconciler.reconcile(request.name, request.log), {
     logger: options.logger,
     concurrency: options.concurrency ?? 1,

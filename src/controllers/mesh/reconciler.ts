@@ -4,6 +4,7 @@ import type { Certificate } from "../../api/certmanager/v1/generated/certificate
 import type { Mesh } from "../../api/v1alpha1/generated/mesh.js";
 import { ServerSideApplier } from "../../k8s/apply.js";
 import { canonicalJson } from "../../k8s/canonical.js";
+import { conditionTransitionEvents, type EventRecorder, type EventSpec } from "../../k8s/events.js";
 import { sameConditions, type Condition } from "../../k8s/conditions.js";
 import { KindNotServedError, KubernetesApiError, RestClient } from "../../k8s/rest.js";
 import { selectorMatches, type LabelSelector } from "../../k8s/selector.js";
@@ -56,6 +57,8 @@ const identity = (o: KubernetesObject) =>
 export interface MeshReconcilerOptions {
   /** The image the operator runs, used for the xDS server when the Mesh names none. */
   operatorImage: string;
+  /** Records significant transitions as Events; optional so tests of other behaviour need none. */
+  events?: EventRecorder;
   now?: () => Date;
 }
 
@@ -143,7 +146,7 @@ export class MeshReconciler {
       configuredNamespaces: ca.inspection.ok ? meshed.length : 0,
       xdsAddress: xdsAddress(settings),
     };
-    await this.writeStatus(mesh, observation);
+    await this.writeStatus(mesh, observation, log);
     // Re-check the CA's validity now and then even when nothing changes.
     return { requeueAfterMs: 10 * 60_000 };
   }
@@ -183,6 +186,12 @@ export class MeshReconciler {
       try {
         secret = await this.rest.request<Secret>("POST", path, { body });
         log.info({ secret: `${s.rootNamespace}/${CA_SECRET}` }, "created the mesh root CA");
+        await this.event(mesh, log, {
+          type: "Normal",
+          reason: "CertificateAuthorityCreated",
+          action: "Create",
+          note: `created the root CA in Secret ${s.rootNamespace}/${CA_SECRET}`,
+        });
       } catch (error) {
         if (!(error instanceof KubernetesApiError) || error.statusCode !== 409) throw error;
         secret = await this.rest.request<Secret>("GET", `${path}/${CA_SECRET}`); // created concurrently: use theirs
@@ -295,7 +304,13 @@ export class MeshReconciler {
     return removed;
   }
 
-  private async writeStatus(mesh: Mesh, observation: MeshObservation): Promise<void> {
+  private async event(mesh: Mesh, log: Logger, event: EventSpec): Promise<void> {
+    await this.options.events
+      ?.record(mesh as KubernetesObject, event)
+      .catch((error: unknown) => log.warn({ err: error, reason: event.reason }, "could not record an event"));
+  }
+
+  private async writeStatus(mesh: Mesh, observation: MeshObservation, log: Logger): Promise<void> {
     const previous = (mesh.status?.conditions ?? []) as Condition[];
     const status = meshStatus(observation, previous, this.now());
     // Write only when something changed: an unchanged status costs the API server nothing.
@@ -313,5 +328,8 @@ export class MeshReconciler {
       } as KubernetesObject,
       { subresource: "status" },
     );
+    for (const event of conditionTransitionEvents(previous, status.conditions as Condition[])) {
+      await this.event(mesh, log, event);
+    }
   }
 }
