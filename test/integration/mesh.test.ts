@@ -8,6 +8,7 @@ import { startMeshController, type RunningController } from "../../src/controlle
 import { ServerSideApplier } from "../../src/k8s/apply.js";
 import { RestClient } from "../../src/k8s/rest.js";
 import { createRootCa } from "../../src/pki/root.js";
+import { registry } from "../../src/observability/metrics.js";
 import { eventually } from "./kubectl.js";
 
 interface Secret extends KubernetesObject {
@@ -18,6 +19,14 @@ interface ConfigMap extends KubernetesObject {
 }
 
 const logger = pino({ level: "error" }, pino.destination(2));
+
+/** Mesh reconciles so far in this process, whatever their result. */
+async function reconcileCount(): Promise<number> {
+  const metric = (await registry.getMetricsAsJSON()).find((m) => m.name === "skiff_reconcile_total");
+  return (metric?.values ?? [])
+    .filter((v) => v.labels.controller === "mesh")
+    .reduce((sum, v) => sum + Number(v.value), 0);
+}
 const condition = (mesh: Mesh | undefined, type: string) =>
   mesh?.status?.conditions?.find((c) => c.type === type) as
     { status: string; reason: string; message: string } | undefined;
@@ -87,6 +96,11 @@ describe("the Mesh reconciler on a real API server", function () {
     ]) {
       const obj = await rest.request<KubernetesObject>("GET", path);
       assert.equal(obj.metadata?.labels?.["skiff.dev/managed-by"], "default", path);
+      assert.deepEqual(
+        obj.metadata?.ownerReferences?.map((o) => [o.kind, o.name, o.uid, o.controller]),
+        [["Mesh", "default", mesh.metadata.uid, true]],
+        path,
+      );
     }
     const deployment = await rest.request<{
       spec: { replicas: number; template: { spec: { containers: { image: string }[] } } };
@@ -208,24 +222,73 @@ describe("the Mesh reconciler on a real API server", function () {
     );
   });
 
-  it("says so when cert-manager is asked for but not installed", async () => {
+  it("writes nothing on a reconcile that has nothing to do", async () => {
+    const paths = [
+      "/apis/skiff.dev/v1alpha1/meshes/default",
+      "/api/v1/namespaces/skiff-system/secrets/skiff-ca",
+      "/apis/apps/v1/namespaces/skiff-system/deployments/skiff-xds",
+      "/api/v1/namespaces/skiff-system/services/skiff-xds",
+      "/apis/rbac.authorization.k8s.io/v1/clusterroles/skiff-xds-default",
+    ];
+    const versions = () =>
+      Promise.all(
+        paths.map(async (p) => (await rest.request<KubernetesObject>("GET", p)).metadata!.resourceVersion),
+      );
+    // Let the previous tests' changes settle: two reads a second apart agree.
+    const before = await eventually(async () => {
+      const first = await versions();
+      await new Promise((r) => setTimeout(r, 1000));
+      assert.deepEqual(await versions(), first);
+      return first;
+    });
+    const reconciles = await reconcileCount();
+    // A restart resyncs everything: every Mesh is reconciled again.
+    await controller!.stop();
+    await start();
+    await eventually(async () => assert.ok((await reconcileCount()) > reconciles));
+    assert.deepEqual(await versions(), before);
+  });
+
+  it("propagates a spec change", async () => {
     await apply({
       apiVersion: "skiff.dev/v1alpha1",
       kind: "Mesh",
-      metadata: { name: "with-cert-manager" },
-      spec: {
-        rootNamespace: "skiff-cm",
-        certificateAuthority: { certManager: { issuerRef: { name: "mesh-ca" } } },
-        injection: { namespaceSelector: { matchLabels: { "never-matches": "x" } } },
-      },
+      metadata: { name: "default" },
+      spec: { controlPlane: { replicas: 3 } },
     });
     await eventually(async () => {
-      const ca = condition(await getMesh("with-cert-manager"), "CertificateAuthorityReady");
-      assert.equal(ca?.reason, "CertManagerNotInstalled");
-      assert.equal(ca?.status, "False");
+      const d = await rest.request<{ spec: { replicas: number } }>(
+        "GET",
+        "/apis/apps/v1/namespaces/skiff-system/deployments/skiff-xds",
+      );
+      assert.equal(d.spec.replicas, 3);
+      const m = await getMesh();
+      assert.equal(m?.status?.observedGeneration, m?.metadata.generation);
     });
-    await rest.request("DELETE", "/apis/skiff.dev/v1alpha1/meshes/with-cert-manager");
-    await eventually(async () => assert.equal(await getMesh("with-cert-manager"), undefined));
+  });
+
+  it("gives a second Mesh Ready=False with reason MeshAlreadyExists, and generates nothing for it", async () => {
+    await apply({
+      apiVersion: "skiff.dev/v1alpha1",
+      kind: "Mesh",
+      metadata: { name: "second" },
+      spec: { rootNamespace: "skiff-second" },
+    });
+    const second = await eventually(async () => {
+      const m = await getMesh("second");
+      assert.equal(condition(m, "Ready")?.reason, "MeshAlreadyExists");
+      return m!;
+    });
+    assert.equal(condition(second, "Ready")?.status, "False");
+    assert.match(condition(second, "Ready")!.message, /Mesh default is this cluster's mesh/);
+    assert.equal(second.metadata.finalizers, undefined);
+    assert.equal(await rest.getIfExists("/api/v1/namespaces/skiff-second"), undefined);
+    assert.equal(
+      await rest.getIfExists("/apis/rbac.authorization.k8s.io/v1/clusterroles/skiff-xds-second"),
+      undefined,
+    );
+    await rest.request("DELETE", "/apis/skiff.dev/v1alpha1/meshes/second");
+    await eventually(async () => assert.equal(await getMesh("second"), undefined));
   });
 
   it("removes what it generated when the Mesh is deleted, keeping the CA", async () => {
@@ -245,5 +308,25 @@ describe("the Mesh reconciler on a real API server", function () {
       assert.equal(await rest.getIfExists(path), undefined, path);
     }
     assert.ok(await caSecret(), "the CA survives, so a recreated Mesh keeps its identity");
+  });
+
+  it("says so when cert-manager is asked for but not installed", async () => {
+    await apply({
+      apiVersion: "skiff.dev/v1alpha1",
+      kind: "Mesh",
+      metadata: { name: "default" },
+      spec: {
+        rootNamespace: "skiff-cm",
+        certificateAuthority: { certManager: { issuerRef: { name: "mesh-ca" } } },
+        injection: { namespaceSelector: { matchLabels: { "never-matches": "x" } } },
+      },
+    });
+    await eventually(async () => {
+      const ca = condition(await getMesh("default"), "CertificateAuthorityReady");
+      assert.equal(ca?.reason, "CertManagerNotInstalled");
+      assert.equal(ca?.status, "False");
+    });
+    await rest.request("DELETE", "/apis/skiff.dev/v1alpha1/meshes/default");
+    await eventually(async () => assert.equal(await getMesh("default"), undefined));
   });
 });

@@ -44,7 +44,8 @@ export async function startMeshController(
   const deployments = new Informer(kubeConfig, "apps/v1", "Deployment", { labelSelector: MANAGED_BY_LABEL });
   const configMaps = new Informer(kubeConfig, "v1", "ConfigMap", { labelSelector: MANAGED_BY_LABEL });
   const caSecrets = new Informer(kubeConfig, "v1", "Secret", { fieldSelector: `metadata.name=${CA_SECRET}` });
-  meshes.on((event) => controller.enqueueObject(event.object));
+  // Every Mesh, not just the one that changed: deleting the cluster's Mesh hands the role to the next.
+  meshes.on(everyMesh);
   namespaces.on(everyMesh);
   deployments.on((event) => ownerMesh(event.object));
   configMaps.on((event) => ownerMesh(event.object));

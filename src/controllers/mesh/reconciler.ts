@@ -1,11 +1,16 @@
 import type { KubeConfig, KubernetesObject } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import type { Certificate } from "../../api/certmanager/v1/generated/certificate.js";
-import type { Mesh } from "../../api/v1alpha1/generated/mesh.js";
+import type { Mesh, MeshStatus } from "../../api/v1alpha1/generated/mesh.js";
 import { ServerSideApplier } from "../../k8s/apply.js";
 import { canonicalJson } from "../../k8s/canonical.js";
 import { conditionTransitionEvents, type EventRecorder, type EventSpec } from "../../k8s/events.js";
-import { sameConditions, type Condition } from "../../k8s/conditions.js";
+import {
+  sameConditions,
+  setConditions,
+  type Condition,
+  type DesiredCondition,
+} from "../../k8s/conditions.js";
 import { KindNotServedError, KubernetesApiError, RestClient } from "../../k8s/rest.js";
 import { selectorMatches, type LabelSelector } from "../../k8s/selector.js";
 import type { HandlerResult } from "../../k8s/workqueue.js";
@@ -19,6 +24,7 @@ import {
   type MeshSettings,
 } from "./desired.js";
 import { CA_SECRET, FIELD_MANAGER, MANAGED_BY_LABEL, MESH_FINALIZER, XDS_NAME } from "./names.js";
+import { activeMeshOtherThan } from "./singleton.js";
 import { meshStatus, type MeshObservation } from "./status.js";
 
 /** The kinds the Mesh reconciler generates, for pruning what is no longer desired. */
@@ -97,6 +103,37 @@ export class MeshReconciler {
       );
       return;
     }
+
+    const all = await this.rest.request<{ items: KubernetesObject[] }>(
+      "GET",
+      "/apis/skiff.dev/v1alpha1/meshes",
+    );
+    const active = activeMeshOtherThan(name, all.items);
+    if (active) {
+      // A second Mesh generates nothing; it only says why.
+      if (finalizers.includes(MESH_FINALIZER)) {
+        await this.prune(name, new Set());
+        await this.setFinalizers(
+          mesh,
+          finalizers.filter((f) => f !== MESH_FINALIZER),
+        );
+      }
+      await this.writeConditions(
+        mesh,
+        [
+          {
+            type: "Ready",
+            status: "False",
+            reason: "MeshAlreadyExists",
+            message: `Mesh ${active} is this cluster's mesh; a cluster has one Mesh`,
+            observedGeneration: mesh.metadata.generation ?? 0,
+          },
+        ],
+        log,
+      );
+      return;
+    }
+
     if (!finalizers.includes(MESH_FINALIZER)) {
       await this.setFinalizers(mesh, [...finalizers, MESH_FINALIZER]);
     }
@@ -310,9 +347,31 @@ export class MeshReconciler {
       .catch((error: unknown) => log.warn({ err: error, reason: event.reason }, "could not record an event"));
   }
 
+  private async writeConditions(mesh: Mesh, desired: DesiredCondition[], log: Logger): Promise<void> {
+    const previous = (mesh.status?.conditions ?? []) as Condition[];
+    const conditions = setConditions([], desired, this.now()).map((c) => {
+      const old = previous.find((p) => p.type === c.type);
+      return old && old.status === c.status ? { ...c, lastTransitionTime: old.lastTransitionTime } : c;
+    });
+    await this.applyStatus(
+      mesh,
+      previous,
+      { observedGeneration: mesh.metadata.generation ?? 0, conditions },
+      log,
+    );
+  }
+
   private async writeStatus(mesh: Mesh, observation: MeshObservation, log: Logger): Promise<void> {
     const previous = (mesh.status?.conditions ?? []) as Condition[];
-    const status = meshStatus(observation, previous, this.now());
+    await this.applyStatus(mesh, previous, meshStatus(observation, previous, this.now()), log);
+  }
+
+  private async applyStatus(
+    mesh: Mesh,
+    previous: Condition[],
+    status: MeshStatus,
+    log: Logger,
+  ): Promise<void> {
     // Write only when something changed: an unchanged status costs the API server nothing.
     const unchanged =
       sameConditions(previous, status.conditions as Condition[]) &&
