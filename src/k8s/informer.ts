@@ -107,6 +107,8 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
   /** Lists, starts watching, and resolves once the cache holds the initial list. */
   async start(): Promise<void> {
     await this.relist();
+    // Stopped while listing (a sibling informer failed): start nothing that would outlive us.
+    if (this.stopped) return;
     this.synced = true;
     this.watch();
     if (this.options.resyncMs) {

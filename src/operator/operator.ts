@@ -44,16 +44,30 @@ export async function startOperator(
   let transition: Promise<void> = Promise.resolve();
   let leading = false;
 
-  const startControllers = () =>
+  let retryTimer: NodeJS.Timeout | undefined;
+  // Transitions run one at a time and never reject, so a failed start cannot wedge a later stop.
+  const startControllers = (): Promise<void> =>
     (transition = transition.then(async () => {
-      log.info("started leading: starting controllers");
-      controllers = [await startMeshController(kubeConfig, { operatorImage: options.image, logger: log })];
+      if (!leading || controllers.length > 0) return;
+      try {
+        log.info("starting controllers");
+        controllers = [await startMeshController(kubeConfig, { operatorImage: options.image, logger: log })];
+      } catch (error) {
+        // Typically missing CRDs or permissions: say so, and try again while still leading.
+        log.error({ err: error }, "controllers failed to start; retrying in 5s");
+        retryTimer = setTimeout(() => void startControllers(), 5_000);
+      }
     }));
-  const stopControllers = () =>
+  const stopControllers = (): Promise<void> =>
     (transition = transition.then(async () => {
+      clearTimeout(retryTimer);
       const running = controllers;
       controllers = [];
-      await Promise.all(running.map((c) => c.stop()));
+      await Promise.all(
+        running.map((c) =>
+          c.stop().catch((error: unknown) => log.error({ err: error }, "stopping a controller")),
+        ),
+      );
     }));
 
   const { host, port } = splitAddress(options.httpAddress);
@@ -72,9 +86,7 @@ export async function startOperator(
       identity: `${hostname()}_${randomUUID().slice(0, 8)}`,
       onStartedLeading: () => {
         leading = true;
-        startControllers().catch((error: unknown) =>
-          log.error({ err: error }, "controllers failed to start"),
-        );
+        void startControllers();
       },
       onStoppedLeading: () => {
         leading = false;
@@ -94,6 +106,7 @@ export async function startOperator(
     isLeader: () => leading,
     async stop() {
       await elector?.stop();
+      leading = false;
       await stopControllers();
       await server.close();
     },

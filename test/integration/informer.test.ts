@@ -115,4 +115,23 @@ describe("informer against a real API server", () => {
     await eventually(async () => assert.deepEqual(added, ["while-disconnected"]), 10_000);
     assert.equal(informer.relists, 1, "resumed by watching, not by relisting");
   });
+
+  it("starts nothing when stopped while it lists", async () => {
+    const stopped = new Informer<V1ConfigMap>(controlPlane().kubeConfig(), "v1", "ConfigMap", {
+      namespace: "default",
+      resyncMs: 10,
+    });
+    const events: string[] = [];
+    stopped.on((e) => events.push(e.type));
+    const starting = stopped.start();
+    stopped.stop();
+    await starting;
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(stopped.hasSynced, false);
+    assert.deepEqual(
+      events.filter((t) => t === "update"),
+      [],
+      "no resync timer was left running",
+    );
+  });
 });

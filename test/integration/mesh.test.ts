@@ -57,8 +57,11 @@ describe("the Mesh reconciler on a real API server", function () {
     await apply({ apiVersion: "skiff.dev/v1alpha1", kind: "Mesh", metadata: { name: "default" }, spec: {} });
   });
   after(async () => {
-    await controller?.stop();
-    await plane?.stop();
+    try {
+      await controller?.stop();
+    } finally {
+      await plane?.stop(); // a control plane left running would keep mocha from exiting
+    }
   });
 
   it("creates the root CA, the xDS server and a finalizer, and reports them in status", async () => {

@@ -26,8 +26,11 @@ describe("skiff operator", () => {
 
   before(async () => (plane = await LocalControlPlane.start()));
   after(async () => {
-    await Promise.all(operators.map((o) => o.stop()));
-    await plane?.stop();
+    try {
+      await Promise.all(operators.map((o) => o.stop()));
+    } finally {
+      await plane?.stop(); // a control plane left running would keep mocha from exiting
+    }
   });
 
   it("reconciles only on the leader, serves probes and metrics on every replica, and hands over on stop", async () => {
