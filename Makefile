@@ -60,6 +60,11 @@ test-unit: $(NODE_MODULES)
 test-integration: $(NODE_MODULES) build controlplane
 	$(MOCHA) --config test/integration/.mocharc.json
 
+## bench: benchmarks (outside `make test`): Mesh reconcile latency and operator memory
+.PHONY: bench
+bench: build controlplane
+	$(TSX) test/bench/mesh-reconcile.ts
+
 ## dev: run `skiff dev`, a local control plane with the CRDs and samples (Ctrl-C stops it)
 .PHONY: dev
 dev: build controlplane

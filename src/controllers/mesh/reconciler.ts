@@ -140,8 +140,10 @@ export class MeshReconciler {
 
     const settings = meshSettings(mesh, this.options.operatorImage);
     const desired = desiredControlPlane(settings);
-    // The namespace first: the CA Secret lives in it.
-    for (const obj of desired) await this.applier.apply(obj);
+    // The namespace first (everything else lives in it), then the rest at once.
+    const [namespace, ...rest] = desired;
+    await this.applier.apply(namespace!);
+    await Promise.all(rest.map((obj) => this.applier.apply(obj)));
 
     const ca = await this.certificateAuthority(mesh, settings, log);
 
@@ -152,12 +154,9 @@ export class MeshReconciler {
       .map((ns) => ns.metadata!.name!)
       .sort();
     if (ca.inspection.ok && ca.trustBundle) {
-      for (const namespace of meshed) {
-        for (const obj of desiredNamespaceConfig(settings, namespace, ca.trustBundle)) {
-          desired.push(obj);
-          await this.applier.apply(obj);
-        }
-      }
+      const perNamespace = meshed.flatMap((ns) => desiredNamespaceConfig(settings, ns, ca.trustBundle!));
+      desired.push(...perNamespace);
+      await Promise.all(perNamespace.map((obj) => this.applier.apply(obj)));
     } else {
       // Keep what meshed namespaces already have: a broken CA must not strip workloads of their trust bundle.
       const existing = await this.managedObjects(name, { apiVersion: "v1", kind: "ConfigMap" });
@@ -326,19 +325,20 @@ export class MeshReconciler {
 
   /** Deletes every object this Mesh generated that is not in `keep`; returns what it deleted. */
   private async prune(mesh: string, keep: Set<string>): Promise<string[]> {
-    const removed: string[] = [];
-    for (const type of GENERATED_KINDS) {
-      for (const obj of await this.managedObjects(mesh, type)) {
-        if (keep.has(identity(obj))) continue;
+    const existing = (
+      await Promise.all(GENERATED_KINDS.map((type) => this.managedObjects(mesh, type)))
+    ).flat();
+    const unwanted = existing.filter((obj) => !keep.has(identity(obj)));
+    await Promise.all(
+      unwanted.map(async (obj) => {
         try {
           await this.rest.request("DELETE", await this.rest.pathOf(obj));
-          removed.push(identity(obj));
         } catch (error) {
           if (!(error instanceof KubernetesApiError) || error.statusCode !== 404) throw error;
         }
-      }
-    }
-    return removed;
+      }),
+    );
+    return unwanted.map(identity);
   }
 
   private async event(mesh: Mesh, log: Logger, event: EventSpec): Promise<void> {
