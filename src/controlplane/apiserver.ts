@@ -37,8 +37,10 @@ export async function startApiServer(
   etcdUrl: string,
   pki: LocalPki,
   timeoutMs: number,
+  /** Reuse a port (a restart keeps clients' kubeconfigs valid); default: a free one. */
+  fixedPort?: number,
 ): Promise<RunningApiServer> {
-  const port = await freePort();
+  const port = fixedPort ?? (await freePort());
   const url = `https://127.0.0.1:${port}`;
   const file = (name: string) => join(dir, name);
   await Promise.all([

@@ -8,7 +8,7 @@ import { startApiServer, type RunningApiServer } from "./apiserver.js";
 import { findBinaries, repositoryRoot, type ControlPlaneBinaries } from "./binaries.js";
 import { installCrds, readCrds } from "./crds.js";
 import { startEtcd, type RunningEtcd } from "./etcd.js";
-import { createLocalPki } from "./pki.js";
+import { createLocalPki, type LocalPki } from "./pki.js";
 
 export interface LocalControlPlaneOptions {
   /** Folder of CRD YAML to install; defaults to the repository's crds/. Set to null to install none. */
@@ -55,7 +55,8 @@ export class LocalControlPlane {
     readonly binaries: ControlPlaneBinaries,
     readonly workDir: string,
     private readonly etcd: RunningEtcd,
-    private readonly apiServer: RunningApiServer,
+    private apiServer: RunningApiServer,
+    private readonly pki: LocalPki,
     /** The kubeconfig, with certificates embedded. */
     readonly kubeconfig: string,
     /** Where the kubeconfig file is. */
@@ -64,6 +65,28 @@ export class LocalControlPlane {
 
   get apiServerUrl(): string {
     return this.apiServer.url;
+  }
+
+  get etcdUrl(): string {
+    return this.etcd.clientUrl;
+  }
+
+  /**
+   * Stops kube-apiserver and starts it again on the same port with the same
+   * data, as a control-plane upgrade or crash would: every watch breaks, and
+   * clients must resume or relist.
+   */
+  async restartApiServer(): Promise<void> {
+    const port = Number(new URL(this.apiServer.url).port);
+    await this.apiServer.process.stop();
+    this.apiServer = await startApiServer(
+      this.binaries.kubeApiserver,
+      join(this.workDir, "kube-apiserver"),
+      this.etcd.clientUrl,
+      this.pki,
+      startTimeoutMs(),
+      port,
+    );
   }
 
   /** The process ids of etcd and kube-apiserver. */
@@ -112,7 +135,15 @@ export class LocalControlPlane {
       const kubeconfigPath = resolve(options.kubeconfigPath ?? join(workDir, "kubeconfig"));
       await mkdir(dirname(kubeconfigPath), { recursive: true });
       await writeFile(kubeconfigPath, kubeconfig, { mode: 0o600 });
-      const plane = new LocalControlPlane(binaries, workDir, etcd, apiServer, kubeconfig, kubeconfigPath);
+      const plane = new LocalControlPlane(
+        binaries,
+        workDir,
+        etcd,
+        apiServer,
+        pki,
+        kubeconfig,
+        kubeconfigPath,
+      );
       const crdDirectory =
         options.crdDirectory === undefined ? join(repositoryRoot(), "crds") : options.crdDirectory;
       if (crdDirectory !== null) await installCrds(plane.kubeConfig(), await readCrds(crdDirectory));

@@ -1,4 +1,5 @@
 import { Watch, type KubeConfig, type KubernetesObject } from "@kubernetes/client-node";
+import { informerRelists } from "../observability/metrics.js";
 import { RestClient } from "./rest.js";
 
 export type InformerEvent<T> =
@@ -159,6 +160,7 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
     for (const item of items) this.cache.set(objectKey(item), item);
     this.resourceVersion = resourceVersion;
     this.relists++;
+    informerRelists.inc({ kind: this.kind });
     for (const event of events) this.emit(event);
   }
 

@@ -50,3 +50,10 @@ export const reconcileDuration = new Histogram({
   buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
   registers: [registry],
 });
+
+export const informerRelists = new Counter({
+  name: "skiff_informer_relists_total",
+  help: "Full lists by an informer: the first, and each after a 410 Gone; a resumed watch needs none.",
+  labelNames: ["kind"] as const,
+  registers: [registry],
+});
