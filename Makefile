@@ -27,6 +27,11 @@ deps: $(NODE_MODULES)
 controlplane:
 	@if [ -n "$${KUBEBUILDER_ASSETS:-}" ]; then echo "using KUBEBUILDER_ASSETS=$$KUBEBUILDER_ASSETS"; else hack/controlplane/build.sh >/dev/null; fi
 
+## envoyvalidate: build the Envoy config validator (go-control-plane ValidateAll) into ~/.cache/skiff
+.PHONY: envoyvalidate
+envoyvalidate:
+	@hack/envoyvalidate/build.sh >/dev/null
+
 ## generate: write all generated files (CRDs, API types)
 .PHONY: generate
 generate: $(NODE_MODULES)
@@ -57,7 +62,7 @@ test-unit: $(NODE_MODULES)
 
 ## test-integration: integration tests against a real etcd and kube-apiserver started on loopback
 .PHONY: test-integration
-test-integration: $(NODE_MODULES) build controlplane
+test-integration: $(NODE_MODULES) build controlplane envoyvalidate
 	$(MOCHA) --config test/integration/.mocharc.json
 
 ## bench: benchmarks (outside `make test`): Mesh reconcile latency and operator memory

@@ -9,6 +9,7 @@ import { ServerSideApplier } from "../../src/k8s/apply.js";
 import { RestClient } from "../../src/k8s/rest.js";
 import { createRootCa } from "../../src/pki/root.js";
 import { registry } from "../../src/observability/metrics.js";
+import { envoyViolations } from "../support/envoy-validator.js";
 import { eventually } from "./kubectl.js";
 
 interface Secret extends KubernetesObject {
@@ -166,6 +167,10 @@ describe("the Mesh reconciler on a real API server", function () {
       envoy.static_resources.clusters[0].load_assignment.endpoints[0].lb_endpoints[0].endpoint.address
         .socket_address.address,
       "skiff-xds.skiff-system.svc",
+    );
+    assert.deepEqual(
+      envoyViolations("envoy.config.bootstrap.v3.Bootstrap", bootstrap.data["envoy.json"]!),
+      [],
     );
     await eventually(async () => assert.equal((await getMesh())?.status?.meshedNamespaces, 1));
 
