@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import type { KubernetesObject } from "@kubernetes/client-node";
-import { repositoryRoot } from "../../src/controlplane/binaries.js";
 import { LocalControlPlane } from "../../src/controlplane/controlplane.js";
 import { ServerSideApplier } from "../../src/k8s/apply.js";
 import { RestClient } from "../../src/k8s/rest.js";
+import { spawnOperator } from "../support/operator.js";
 import { eventually } from "./kubectl.js";
 
 const KILLS = Number(process.env.CRASH_KILLS ?? 20);
@@ -28,21 +28,11 @@ describe("the operator killed at random points", function () {
   let plane: LocalControlPlane;
   let operator: ChildProcess | undefined;
   const startOperator = () =>
-    (operator = spawn(
-      process.execPath,
-      [
-        "--import",
-        "tsx",
-        "src/cli/main.ts",
-        "operator",
-        "--kubeconfig",
-        plane.kubeconfigPath,
-        "--http-address",
-        "127.0.0.1:0",
-        "--leader-elect=false",
-      ],
-      { cwd: repositoryRoot(), stdio: "ignore", env: { ...process.env, SKIFF_LOG_LEVEL: "silent" } },
-    ));
+    (operator = spawnOperator(plane.kubeconfigPath, [
+      "--http-address",
+      "127.0.0.1:0",
+      "--leader-elect=false",
+    ]));
 
   before(async () => (plane = await LocalControlPlane.start()));
   after(async () => {

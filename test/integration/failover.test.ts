@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import type { KubernetesObject } from "@kubernetes/client-node";
-import { repositoryRoot } from "../../src/controlplane/binaries.js";
 import { LocalControlPlane } from "../../src/controlplane/controlplane.js";
 import { freePort } from "../../src/controlplane/ports.js";
 import { ServerSideApplier } from "../../src/k8s/apply.js";
 import { RestClient } from "../../src/k8s/rest.js";
+import { spawnOperator } from "../support/operator.js";
 import { eventually } from "./kubectl.js";
 
 interface Replica {
@@ -30,24 +30,7 @@ describe("two operator replicas", function () {
 
   async function startReplica(): Promise<Replica> {
     const port = await freePort();
-    const child = spawn(
-      process.execPath,
-      [
-        "--import",
-        "tsx",
-        "src/cli/main.ts",
-        "operator",
-        "--kubeconfig",
-        plane.kubeconfigPath,
-        "--http-address",
-        `127.0.0.1:${port}`,
-      ],
-      {
-        cwd: repositoryRoot(),
-        stdio: "ignore",
-        env: { ...process.env, SKIFF_LOG_LEVEL: "silent", POD_NAMESPACE: "default" },
-      },
-    );
+    const child = spawnOperator(plane.kubeconfigPath, ["--http-address", `127.0.0.1:${port}`]);
     const replica = { process: child, port };
     replicas.push(replica);
     await eventually(async () => assert.equal((await fetch(`http://127.0.0.1:${port}/healthz`)).status, 200));

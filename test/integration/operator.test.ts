@@ -5,6 +5,7 @@ import { LocalControlPlane } from "../../src/controlplane/controlplane.js";
 import { ServerSideApplier } from "../../src/k8s/apply.js";
 import { RestClient } from "../../src/k8s/rest.js";
 import { startOperator, type RunningOperator } from "../../src/operator/operator.js";
+import { meshConditionStatus } from "../support/operator.js";
 import { eventually } from "./kubectl.js";
 
 const logger = pino({ level: "error" }, pino.destination(2));
@@ -46,14 +47,7 @@ describe("skiff operator", () => {
     } as KubernetesObject);
     const rest = new RestClient(plane.kubeConfig());
     await eventually(async () => {
-      const mesh = await rest.request<{ status?: { conditions?: { type: string; status: string }[] } }>(
-        "GET",
-        "/apis/skiff.dev/v1alpha1/meshes/default",
-      );
-      assert.equal(
-        mesh.status?.conditions?.find((c) => c.type === "CertificateAuthorityReady")?.status,
-        "True",
-      );
+      assert.equal(await meshConditionStatus(rest, "CertificateAuthorityReady"), "True");
     });
     assert.equal(second.isLeader(), false);
 
@@ -62,8 +56,11 @@ describe("skiff operator", () => {
       assert.equal((await fetch(`${base}/healthz`)).status, 200);
       assert.equal((await fetch(`${base}/readyz`)).status, 200, "a standby is ready too");
     }
-    const metrics = await (await fetch(`http://127.0.0.1:${first.httpPort}/metrics`)).text();
-    assert.match(metrics, /^skiff_reconcile_total\{controller="mesh",result="requeue"\} [1-9]/m);
+    // Counted when the reconcile returns, a moment after its status write (events are recorded in between).
+    await eventually(async () => {
+      const metrics = await (await fetch(`http://127.0.0.1:${first.httpPort}/metrics`)).text();
+      assert.match(metrics, /^skiff_reconcile_total\{controller="mesh",result="requeue"\} [1-9]/m);
+    });
 
     await first.stop();
     operators.splice(operators.indexOf(first), 1);

@@ -10,6 +10,7 @@ import { kubeConfigFromYaml } from "../../src/k8s/kubeconfig.js";
 import { applyManifests, readManifests } from "../../src/k8s/manifests.js";
 import { RestClient } from "../../src/k8s/rest.js";
 import { startOperator, type RunningOperator } from "../../src/operator/operator.js";
+import { meshConditionStatus } from "../support/operator.js";
 import { eventually } from "./kubectl.js";
 
 const RBAC = join(repositoryRoot(), "config", "rbac");
@@ -94,11 +95,7 @@ describe("the operator's RBAC (config/rbac)", () => {
         spec: {},
       } as KubernetesObject);
       await eventually(async () => {
-        const mesh = await rest.request<{ status?: { conditions?: { type: string; status: string }[] } }>(
-          "GET",
-          "/apis/skiff.dev/v1alpha1/meshes/default",
-        );
-        assert.equal(mesh.status?.conditions?.find((c) => c.type === "InjectionConfigured")?.status, "True");
+        assert.equal(await meshConditionStatus(rest, "InjectionConfigured"), "True");
         await rest.request("GET", "/api/v1/namespaces/books/configmaps/skiff-trust-bundle");
       });
       await rest.request("DELETE", "/apis/skiff.dev/v1alpha1/meshes/default");

@@ -6,6 +6,7 @@ import { startMeshController, type RunningController } from "../../src/controlle
 import { ServerSideApplier } from "../../src/k8s/apply.js";
 import { RestClient } from "../../src/k8s/rest.js";
 import { registry } from "../../src/observability/metrics.js";
+import { meshConditionStatus } from "../support/operator.js";
 import { eventually } from "./kubectl.js";
 
 async function relists(kind: string): Promise<number> {
@@ -58,14 +59,7 @@ describe("an API server restart with expired watches", () => {
       spec: {},
     } as KubernetesObject);
     await eventually(async () => {
-      const mesh = await rest().request<{ status?: { conditions?: { type: string; status: string }[] } }>(
-        "GET",
-        "/apis/skiff.dev/v1alpha1/meshes/default",
-      );
-      assert.equal(
-        mesh.status?.conditions?.find((c) => c.type === "CertificateAuthorityReady")?.status,
-        "True",
-      );
+      assert.equal(await meshConditionStatus(rest(), "CertificateAuthorityReady"), "True");
     });
     const before = await relists("Namespace");
 

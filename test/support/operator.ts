@@ -1,0 +1,29 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { repositoryRoot } from "../../src/controlplane/binaries.js";
+import type { RestClient } from "../../src/k8s/rest.js";
+
+/** Runs `skiff operator` from source in a process of its own, with its logs silenced. */
+export function spawnOperator(kubeconfigPath: string, args: string[]): ChildProcess {
+  return spawn(
+    process.execPath,
+    ["--import", "tsx", "src/cli/main.ts", "operator", "--kubeconfig", kubeconfigPath, ...args],
+    {
+      cwd: repositoryRoot(),
+      stdio: "ignore",
+      env: { ...process.env, SKIFF_LOG_LEVEL: "silent", POD_NAMESPACE: "default" },
+    },
+  );
+}
+
+/** The status of one condition of a Mesh, or undefined while it has none. */
+export async function meshConditionStatus(
+  rest: RestClient,
+  type: string,
+  name = "default",
+): Promise<string | undefined> {
+  const mesh = await rest.request<{ status?: { conditions?: { type: string; status: string }[] } }>(
+    "GET",
+    `/apis/skiff.dev/v1alpha1/meshes/${name}`,
+  );
+  return mesh.status?.conditions?.find((c) => c.type === type)?.status;
+}
