@@ -15,9 +15,10 @@ describe("leader election on a Lease", () => {
       namespace: "default",
       name,
       identity,
-      leaseDurationMs: 1_000,
-      renewDeadlineMs: 700,
-      retryPeriodMs: 100,
+      // Short, for a quick test, but with room for a slow API server on a busy 2-core machine.
+      leaseDurationMs: 2_000,
+      renewDeadlineMs: 1_500,
+      retryPeriodMs: 150,
       onStartedLeading: () => log.push(`${identity} leads`),
       onStoppedLeading: () => log.push(`${identity} stops`),
     });
@@ -30,7 +31,7 @@ describe("leader election on a Lease", () => {
     const candidates = ["a", "b", "c"].map((id) => candidate("one-leader", id, log));
     candidates.forEach((c) => c.start());
     await eventually(async () => assert.equal(candidates.filter((c) => c.isLeader).length, 1), 10_000);
-    await new Promise((r) => setTimeout(r, 2_500)); // more than two lease durations
+    await new Promise((r) => setTimeout(r, 4_500)); // more than two lease durations
     assert.equal(candidates.filter((c) => c.isLeader).length, 1);
     assert.equal(log.length, 1, `leadership changed hands: ${log.join(", ")}`);
 
@@ -38,7 +39,7 @@ describe("leader election on a Lease", () => {
       spec: { holderIdentity: string; leaseDurationSeconds: number };
     }>("GET", "/apis/coordination.k8s.io/v1/namespaces/default/leases/one-leader");
     assert.equal(lease.spec.holderIdentity, log[0]!.split(" ")[0]);
-    assert.equal(lease.spec.leaseDurationSeconds, 1);
+    assert.equal(lease.spec.leaseDurationSeconds, 2);
   });
 
   it("hands over promptly when the leader stops and releases the lease", async () => {
