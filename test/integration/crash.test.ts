@@ -5,7 +5,7 @@ import type { KubernetesObject } from "@kubernetes/client-node";
 import { LocalControlPlane } from "../../src/controlplane/controlplane.js";
 import { ServerSideApplier } from "../../src/k8s/apply.js";
 import { RestClient } from "../../src/k8s/rest.js";
-import { spawnOperator } from "../support/operator.js";
+import { applyMesh, spawnOperator } from "../support/operator.js";
 import { eventually } from "./kubectl.js";
 
 const KILLS = Number(process.env.CRASH_KILLS ?? 20);
@@ -64,12 +64,7 @@ describe("the operator killed at random points", function () {
           },
         } as KubernetesObject);
       }
-      await admin.apply({
-        apiVersion: "skiff.dev/v1alpha1",
-        kind: "Mesh",
-        metadata: { name: "default" },
-        spec: { controlPlane: { replicas: 1 + kill } },
-      } as KubernetesObject);
+      await applyMesh(admin, { controlPlane: { replicas: 1 + kill } });
 
       const child = startOperator();
       await new Promise((r) => setTimeout(r, 500 + next() * 2500)); // from start-up into the first reconciles

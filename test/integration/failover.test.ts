@@ -1,12 +1,11 @@
 import assert from "node:assert/strict";
 import type { ChildProcess } from "node:child_process";
 import { once } from "node:events";
-import type { KubernetesObject } from "@kubernetes/client-node";
 import { LocalControlPlane } from "../../src/controlplane/controlplane.js";
 import { freePort } from "../../src/controlplane/ports.js";
 import { ServerSideApplier } from "../../src/k8s/apply.js";
 import { RestClient } from "../../src/k8s/rest.js";
-import { spawnOperator } from "../support/operator.js";
+import { applyMesh, spawnOperator } from "../support/operator.js";
 import { eventually } from "./kubectl.js";
 
 interface Replica {
@@ -50,13 +49,7 @@ describe("two operator replicas", function () {
     const [a, b] = [await startReplica(), await startReplica()];
     const admin = new ServerSideApplier(plane.kubeConfig(), "test");
     const rest = new RestClient(plane.kubeConfig());
-    const setReplicas = (n: number) =>
-      admin.apply({
-        apiVersion: "skiff.dev/v1alpha1",
-        kind: "Mesh",
-        metadata: { name: "default" },
-        spec: { controlPlane: { replicas: n } },
-      } as KubernetesObject);
+    const setReplicas = (n: number) => applyMesh(admin, { controlPlane: { replicas: n } });
     const deploymentReplicas = async () =>
       (
         await rest.request<{ spec: { replicas: number } }>(

@@ -1,11 +1,10 @@
 import assert from "node:assert/strict";
 import { pino } from "pino";
-import type { KubernetesObject } from "@kubernetes/client-node";
 import { LocalControlPlane } from "../../src/controlplane/controlplane.js";
 import { ServerSideApplier } from "../../src/k8s/apply.js";
 import { RestClient } from "../../src/k8s/rest.js";
 import { startOperator, type RunningOperator } from "../../src/operator/operator.js";
-import { meshConditionStatus } from "../support/operator.js";
+import { applyMesh, meshConditionStatus } from "../support/operator.js";
 import { eventually } from "./kubectl.js";
 
 const logger = pino({ level: "error" }, pino.destination(2));
@@ -39,12 +38,7 @@ describe("skiff operator", () => {
     await eventually(async () => assert.ok(first.isLeader()));
     const second = await start();
 
-    await new ServerSideApplier(plane.kubeConfig(), "test").apply({
-      apiVersion: "skiff.dev/v1alpha1",
-      kind: "Mesh",
-      metadata: { name: "default" },
-      spec: {},
-    } as KubernetesObject);
+    await applyMesh(new ServerSideApplier(plane.kubeConfig(), "test"));
     const rest = new RestClient(plane.kubeConfig());
     await eventually(async () => {
       assert.equal(await meshConditionStatus(rest, "CertificateAuthorityReady"), "True");

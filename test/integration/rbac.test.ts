@@ -10,7 +10,7 @@ import { kubeConfigFromYaml } from "../../src/k8s/kubeconfig.js";
 import { applyManifests, readManifests } from "../../src/k8s/manifests.js";
 import { RestClient } from "../../src/k8s/rest.js";
 import { startOperator, type RunningOperator } from "../../src/operator/operator.js";
-import { meshConditionStatus } from "../support/operator.js";
+import { applyMesh, meshConditionStatus } from "../support/operator.js";
 import { eventually } from "./kubectl.js";
 
 const RBAC = join(repositoryRoot(), "config", "rbac");
@@ -88,12 +88,7 @@ describe("the operator's RBAC (config/rbac)", () => {
         kind: "Namespace",
         metadata: { name: "books", labels: { "skiff.dev/injection": "enabled" } },
       } as KubernetesObject);
-      await admin.apply({
-        apiVersion: "skiff.dev/v1alpha1",
-        kind: "Mesh",
-        metadata: { name: "default" },
-        spec: {},
-      } as KubernetesObject);
+      await applyMesh(admin);
       await eventually(async () => {
         assert.equal(await meshConditionStatus(rest, "InjectionConfigured"), "True");
         await rest.request("GET", "/api/v1/namespaces/books/configmaps/skiff-trust-bundle");

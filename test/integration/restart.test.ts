@@ -6,7 +6,7 @@ import { startMeshController, type RunningController } from "../../src/controlle
 import { ServerSideApplier } from "../../src/k8s/apply.js";
 import { RestClient } from "../../src/k8s/rest.js";
 import { registry } from "../../src/observability/metrics.js";
-import { meshConditionStatus } from "../support/operator.js";
+import { applyMesh, meshConditionStatus } from "../support/operator.js";
 import { eventually } from "./kubectl.js";
 
 async function relists(kind: string): Promise<number> {
@@ -52,12 +52,7 @@ describe("an API server restart with expired watches", () => {
   it("ends in convergence, with no update lost", async () => {
     const admin = () => new ServerSideApplier(plane.kubeConfig(), "test");
     const rest = () => new RestClient(plane.kubeConfig());
-    await admin().apply({
-      apiVersion: "skiff.dev/v1alpha1",
-      kind: "Mesh",
-      metadata: { name: "default" },
-      spec: {},
-    } as KubernetesObject);
+    await applyMesh(admin());
     await eventually(async () => {
       assert.equal(await meshConditionStatus(rest(), "CertificateAuthorityReady"), "True");
     });

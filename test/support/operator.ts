@@ -1,5 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { repositoryRoot } from "../../src/controlplane/binaries.js";
+import type { KubernetesObject } from "@kubernetes/client-node";
+import type { ServerSideApplier } from "../../src/k8s/apply.js";
 import type { RestClient } from "../../src/k8s/rest.js";
 
 /** Runs `skiff operator` from source in a process of its own, with its logs silenced. */
@@ -26,4 +28,14 @@ export async function meshConditionStatus(
     `/apis/skiff.dev/v1alpha1/meshes/${name}`,
   );
   return mesh.status?.conditions?.find((c) => c.type === type)?.status;
+}
+
+/** Server-side applies a Mesh (named default unless said otherwise) with the given spec. */
+export function applyMesh(applier: ServerSideApplier, spec: Record<string, unknown> = {}, name = "default") {
+  return applier.apply({
+    apiVersion: "skiff.dev/v1alpha1",
+    kind: "Mesh",
+    metadata: { name },
+    spec,
+  } as KubernetesObject);
 }
