@@ -3,6 +3,7 @@
 // binary is available to run it.
 //
 //	envoyvalidate -type envoy.config.bootstrap.v3.Bootstrap file.json...
+//	envoyvalidate -export-descriptors out.binpb full.type.Name...
 //
 // Each file holds one message in protojson. Unknown fields are errors, and
 // every google.protobuf.Any inside (typed_config and friends) is unpacked and
@@ -74,7 +75,11 @@ func validateAnys(m protoreflect.Message, path string) []string {
 
 func run() error {
 	typeName := flag.String("type", "envoy.config.bootstrap.v3.Bootstrap", "the full name of the message in each file")
+	exportTo := flag.String("export-descriptors", "", "write a FileDescriptorSet for the named types to this file instead of validating")
 	flag.Parse()
+	if *exportTo != "" {
+		return exportDescriptors(*exportTo, flag.Args())
+	}
 	mt, err := protoregistry.GlobalTypes.FindMessageByName(protoreflect.FullName(*typeName))
 	if err != nil {
 		return fmt.Errorf("unknown message type %s: %w", *typeName, err)

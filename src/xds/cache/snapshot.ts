@@ -1,0 +1,54 @@
+import type { JsonObject } from "@bufbuild/protobuf";
+
+/**
+ * The contract between the pipeline (compile -> translate -> cache) and the
+ * ADS server. The server knows nothing about Kubernetes or the IR: it serves
+ * encoded resources, per proxy, and reports what each proxy ACKed or NACKed.
+ */
+
+/** One Envoy resource, encoded to protobuf bytes once per version and shared by every proxy. */
+export interface EncodedResource {
+  /** For example type.googleapis.com/envoy.config.cluster.v3.Cluster. */
+  readonly typeUrl: string;
+  readonly name: string;
+  /** A content hash: equal bytes have equal versions. */
+  readonly version: string;
+  /** The resource message's protobuf encoding, the value of its Any. */
+  readonly bytes: Uint8Array;
+}
+
+/** The resources one proxy should have, by type URL, then by name. */
+export interface Snapshot {
+  /** Identifies the pipeline generation this snapshot came from. */
+  readonly generation: number;
+  readonly resources: ReadonlyMap<string, ReadonlyMap<string, EncodedResource>>;
+}
+
+/** Who a proxy is, from the Node in its first request. */
+export interface ProxyNode {
+  readonly id: string;
+  readonly cluster: string;
+  /** node.metadata as JSON; GENERATOR=grpc marks a proxyless gRPC client, as in Istio. */
+  readonly metadata: JsonObject;
+}
+
+/** What the pipeline offers the ADS server. */
+export interface SnapshotSource {
+  /** The current snapshot for a proxy. Called on connect and after every change. */
+  snapshotFor(node: ProxyNode): Snapshot;
+  /** Calls listener after each new pipeline generation; returns an unsubscribe function. */
+  subscribe(listener: (generation: number) => void): () => void;
+}
+
+/** A proxy's answer to one response, as the server saw it. */
+export interface ProxyResponseStatus {
+  readonly proxyId: string;
+  readonly typeUrl: string;
+  /** The pipeline generation the answered response was built from. */
+  readonly generation: number;
+  /** The resource names in the answered response (for delta, the ones it added or changed). */
+  readonly resourceNames: readonly string[];
+  readonly acked: boolean;
+  /** error_detail.message of a NACK. */
+  readonly errorDetail?: string;
+}
