@@ -29,7 +29,7 @@ export interface Schema {
   required?: string[];
   additionalProperties?: Schema | boolean;
   items?: Schema;
-  enum?: readonly (string | number)[];
+  enum?: readonly (string | number | boolean)[];
   pattern?: string;
   minimum?: number;
   maximum?: number;

@@ -56,23 +56,46 @@ const pathMatch = titled(
   ),
 );
 
-const keyValueMatch = (what: string, nameDescription: string, namePattern?: string) =>
+/**
+ * A header or query parameter condition. Envoy can negate and test for the
+ * absence of headers, but not of query parameters, so the query form has no
+ * invert and allows only present: true: the API never accepts a condition
+ * the proxies would silently ignore.
+ */
+const keyValueMatch = (
+  what: string,
+  nameDescription: string,
+  options: { namePattern?: string; negatable: boolean },
+) =>
   withRules(
     object(
-      `Matches one ${what}. Set exactly one of exact, prefix, regex or present. With invert, the match is negated.`,
+      options.negatable
+        ? `Matches one ${what}. Set exactly one of exact, prefix, regex or present. With invert, the match is negated.`
+        : `Matches one ${what}. Set exactly one of exact, prefix, regex or present.`,
       {
         name: string(nameDescription, {
           minLength: 1,
           maxLength: 256,
-          ...(namePattern ? { pattern: namePattern } : {}),
+          ...(options.namePattern ? { pattern: options.namePattern } : {}),
         }),
         exact: string(`The ${what} must equal this.`, { maxLength: 4096 }),
         prefix: string(`The ${what} must start with this.`, { maxLength: 4096, minLength: 1 }),
         regex: string(`The ${what} must match this. ${REGEX_NOTE}`, { maxLength: 1024, minLength: 1 }),
-        present: boolean(`true: the ${what} must be present, with any value. false: it must be absent.`),
-        invert: boolean("Negate the match: the rule matches when the condition above does not hold.", {
-          default: false,
-        }),
+        ...(options.negatable
+          ? {
+              present: boolean(
+                `true: the ${what} must be present, with any value. false: it must be absent.`,
+              ),
+              invert: boolean("Negate the match: the rule matches when the condition above does not hold.", {
+                default: false,
+              }),
+            }
+          : {
+              present: boolean(
+                `Must be true: the ${what} must be present, with any value. Envoy cannot match an absent ${what}.`,
+                { enum: [true] },
+              ),
+            }),
       },
       { required: ["name"] },
     ),
@@ -91,13 +114,16 @@ const httpMatch = titled(
         keyValueMatch(
           "header",
           "The header name, in lower case. Pseudo-headers such as :authority are allowed.",
-          "^:?[a-z0-9!#$%&'*+.^_`|~-]+$",
+          {
+            namePattern: "^:?[a-z0-9!#$%&'*+.^_`|~-]+$",
+            negatable: true,
+          },
         ),
         { maxItems: 16, "x-kubernetes-list-type": "atomic" },
       ),
       queryParams: array(
         "Query parameter conditions; all must hold.",
-        keyValueMatch("query parameter", "The query parameter name."),
+        keyValueMatch("query parameter", "The query parameter name.", { negatable: false }),
         { maxItems: 16, "x-kubernetes-list-type": "atomic" },
       ),
     },

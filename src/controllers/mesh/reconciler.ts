@@ -1,6 +1,7 @@
 import type { KubeConfig, KubernetesObject } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import type { Certificate } from "../../api/certmanager/v1/generated/certificate.js";
+import { durationMs } from "../../api/duration.js";
 import type { Mesh, MeshStatus } from "../../api/v1alpha1/generated/mesh.js";
 import { ServerSideApplier } from "../../k8s/apply.js";
 import { canonicalJson } from "../../k8s/canonical.js";
@@ -41,15 +42,6 @@ const GENERATED_KINDS: { apiVersion: string; kind: string }[] = [
 
 const CERT_MANAGER_SECRET = "skiff-ca-intermediate";
 const DAY_MS = 24 * 3600_000;
-
-/** Go durations as the CRD allows them (h, m, s, ms, us, ns), in milliseconds. */
-export function durationMs(text: string): number {
-  const units: Record<string, number> = { h: 3600_000, m: 60_000, s: 1000, ms: 1, us: 1e-3, ns: 1e-6 };
-  let total = 0;
-  for (const [, value, unit] of text.matchAll(/([0-9.]+)(h|ms|m|s|us|ns)/g))
-    total += Number(value) * units[unit!]!;
-  return total;
-}
 
 interface Secret extends KubernetesObject {
   data?: Record<string, string>;

@@ -252,7 +252,7 @@ export interface HTTPMatch {
    *
    * @maxItems 16
    *
-   * Items: Matches one query parameter. Set exactly one of exact, prefix, regex or present. With invert, the match is negated.
+   * Items: Matches one query parameter. Set exactly one of exact, prefix, regex or present.
    */
   queryParams?: {
     /**
@@ -272,13 +272,9 @@ export interface HTTPMatch {
      */
     regex?: string;
     /**
-     * true: the query parameter must be present, with any value. false: it must be absent.
+     * Must be true: the query parameter must be present, with any value. Envoy cannot match an absent query parameter.
      */
-    present?: boolean;
-    /**
-     * Negate the match: the rule matches when the condition above does not hold.
-     */
-    invert?: boolean;
+    present?: true;
   }[];
 }
 /**

@@ -4,7 +4,7 @@ import {
   desiredNamespaceConfig,
   meshSettings,
 } from "../../../../src/controllers/mesh/desired.js";
-import { durationMs } from "../../../../src/controllers/mesh/reconciler.js";
+import { durationMs } from "../../../../src/api/duration.js";
 import type { Mesh } from "../../../../src/api/v1alpha1/generated/mesh.js";
 
 const mesh: Mesh = {

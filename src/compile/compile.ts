@@ -1,0 +1,153 @@
+import type { TrafficPolicy } from "../api/v1alpha1/generated/trafficpolicy.js";
+import type { MeshModel, ServiceModel, WorkloadModel } from "../ir/model.js";
+import { subsetEndpoints } from "../ir/queries.js";
+import { selectorMatches, type LabelSelector } from "../k8s/selector.js";
+import type { PolicyFinding, PolicyFindings } from "./findings.js";
+import { byNamespacedName, endpointsByService, servicePorts } from "./services.js";
+import { CLUSTER_DOMAIN, type ClusterState } from "./state.js";
+import { trafficModel } from "./traffic.js";
+
+export interface CompileResult {
+  readonly model: MeshModel;
+  /** One entry per TrafficPolicy, sorted by namespace then name. */
+  readonly findings: readonly PolicyFindings[];
+}
+
+const DEFAULT_INJECTION_SELECTOR: LabelSelector = { matchLabels: { "skiff.dev/injection": "enabled" } };
+
+/**
+ * Cluster state to the mesh model, and what was found about each policy.
+ * Pure: the same state gives an equal result, whatever the input order.
+ */
+export function compile(state: ClusterState): CompileResult {
+  const endpoints = endpointsByService(state.endpointSlices, state.pods);
+  const { winners, findings: conflictFindings } = resolveConflicts(state.trafficPolicies);
+
+  const services: ServiceModel[] = state.services
+    .map((service) => {
+      const namespace = service.metadata?.namespace ?? "";
+      const name = service.metadata?.name ?? "";
+      const clusterIP = service.spec?.clusterIP;
+      const policy = winners.get(`${namespace}/${name}`);
+      return {
+        namespace,
+        name,
+        hostname: `${name}.${namespace}.svc.${CLUSTER_DOMAIN}`,
+        ...(clusterIP && clusterIP !== "None" ? { clusterIP } : {}),
+        ports: servicePorts(service),
+        endpoints: endpoints.get(`${namespace}/${name}`) ?? [],
+        ...(policy ? { traffic: trafficModel(policy) } : {}),
+      };
+    })
+    .filter((s) => s.ports.length > 0)
+    .sort(byNamespacedName);
+
+  const findings = state.trafficPolicies
+    .map((policy): PolicyFindings => {
+      const source = {
+        namespace: policy.metadata.namespace ?? "",
+        name: policy.metadata.name ?? "",
+        generation: policy.metadata.generation ?? 0,
+      };
+      const key = `${source.namespace}/${source.name}`;
+      const accepted = conflictFindings.get(key) ?? {
+        type: "Accepted",
+        status: "True",
+        reason: "Accepted",
+        message: "The policy is valid and governs its target.",
+      };
+      return { kind: "TrafficPolicy", source, findings: [accepted, resolvedRefs(policy, services)] };
+    })
+    .sort((a, b) => byNamespacedName(a.source, b.source));
+
+  return {
+    model: { clusterDomain: CLUSTER_DOMAIN, services, workloads: workloads(state) },
+    findings,
+  };
+}
+
+/**
+ * At most one TrafficPolicy governs a Service: the oldest, ties broken by
+ * name. The others are Accepted=False/Conflicted, naming the winner.
+ */
+function resolveConflicts(policies: readonly TrafficPolicy[]) {
+  const byTarget = new Map<string, TrafficPolicy[]>();
+  for (const policy of policies) {
+    const key = `${policy.metadata.namespace}/${policy.spec.targetRef.name}`;
+    byTarget.set(key, [...(byTarget.get(key) ?? []), policy]);
+  }
+  const winners = new Map<string, TrafficPolicy>();
+  const findings = new Map<string, PolicyFinding>();
+  for (const [target, contenders] of byTarget) {
+    const [winner, ...losers] = [...contenders].sort(
+      (a, b) =>
+        (a.metadata.creationTimestamp ?? "").localeCompare(b.metadata.creationTimestamp ?? "") ||
+        (a.metadata.name ?? "").localeCompare(b.metadata.name ?? ""),
+    );
+    winners.set(target, winner!);
+    for (const loser of losers) {
+      findings.set(`${loser.metadata.namespace}/${loser.metadata.name}`, {
+        type: "Accepted",
+        status: "False",
+        reason: "Conflicted",
+        message: `TrafficPolicy ${winner!.metadata.name} is older and already targets Service ${loser.spec.targetRef.name}.`,
+      });
+    }
+  }
+  return { winners, findings };
+}
+
+function resolvedRefs(policy: TrafficPolicy, services: readonly ServiceModel[]): PolicyFinding {
+  const namespace = policy.metadata.namespace ?? "";
+  const target = services.find((s) => s.namespace === namespace && s.name === policy.spec.targetRef.name);
+  if (!target)
+    return {
+      type: "ResolvedRefs",
+      status: "False",
+      reason: "BackendNotFound",
+      message: `Service ${namespace}/${policy.spec.targetRef.name} does not exist.`,
+    };
+  // The policy's own subsets, even when another policy governs the Service.
+  const empty = trafficModel(policy).subsets.filter((subset) => subsetEndpoints(target, subset).length === 0);
+  if (empty.length > 0)
+    return {
+      type: "ResolvedRefs",
+      status: "False",
+      reason: "SubsetHasNoEndpoints",
+      message: `No ready endpoint of Service ${target.name} matches subset ${empty.map((s) => s.name).join(", ")}.`,
+    };
+  return {
+    type: "ResolvedRefs",
+    status: "True",
+    reason: "ResolvedRefs",
+    message: "The target and its subsets resolve.",
+  };
+}
+
+/** Pods in meshed namespaces that have an IP: the workloads whose sidecars need an inbound side. */
+function workloads(state: ClusterState): WorkloadModel[] {
+  if (!state.mesh) return [];
+  const selector =
+    (state.mesh.spec?.injection?.namespaceSelector as LabelSelector | undefined) ??
+    DEFAULT_INJECTION_SELECTOR;
+  const meshed = new Set(
+    state.namespaces
+      .filter((ns) => selectorMatches(selector, ns.metadata?.labels))
+      .map((ns) => ns.metadata?.name),
+  );
+  return state.pods
+    .filter(
+      (p) =>
+        meshed.has(p.metadata?.namespace) &&
+        p.status?.podIP &&
+        p.status.phase !== "Succeeded" &&
+        p.status.phase !== "Failed",
+    )
+    .map((p) => ({
+      key: `${p.metadata?.namespace}/${p.metadata?.name}`,
+      address: p.status!.podIP!,
+      labels: { ...p.metadata?.labels },
+      serviceAccount: p.spec?.serviceAccountName ?? "default",
+    }))
+    .sort((a, b) => a.key.localeCompare(b.key));
+}

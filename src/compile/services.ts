@@ -1,0 +1,69 @@
+import type { IEndpointSlice } from "kubernetes-models/discovery.k8s.io/v1";
+import type { IPod, IService } from "kubernetes-models/v1";
+import type { EndpointModel, ServicePortModel } from "../ir/model.js";
+import { portProtocol } from "./protocol.js";
+
+const SERVICE_NAME_LABEL = "kubernetes.io/service-name";
+
+export const byNamespacedName = (
+  a: { namespace: string; name: string },
+  b: { namespace: string; name: string },
+) => a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name);
+
+export function servicePorts(service: IService): ServicePortModel[] {
+  return (service.spec?.ports ?? [])
+    .map((p) => ({ name: p.name ?? "", port: p.port, protocol: portProtocol(p.name, p.appProtocol) }))
+    .sort((a, b) => a.port - b.port);
+}
+
+/**
+ * The ready endpoints of each Service, from its EndpointSlices, labelled with
+ * their Pods' labels so that subsets can select them.
+ *
+ * - Only the first address of an endpoint is used: Kubernetes says the
+ *   addresses of one endpoint are fungible, and kube-proxy does the same.
+ * - An endpoint whose `ready` condition is unset counts as ready, as the
+ *   EndpointSlice API specifies; FQDN slices are skipped.
+ * - An address listed by several slices (one per port set) gets the union of
+ *   their ports.
+ */
+export function endpointsByService(
+  slices: readonly IEndpointSlice[],
+  pods: readonly IPod[],
+): Map<string, EndpointModel[]> {
+  const podLabels = new Map(
+    pods.map((p) => [`${p.metadata?.namespace}/${p.metadata?.name}`, p.metadata?.labels ?? {}]),
+  );
+  const byService = new Map<string, Map<string, EndpointModel>>();
+  for (const slice of slices) {
+    const service = slice.metadata?.labels?.[SERVICE_NAME_LABEL];
+    if (!service || slice.addressType === "FQDN") continue;
+    const key = `${slice.metadata?.namespace}/${service}`;
+    const endpoints = byService.get(key) ?? new Map<string, EndpointModel>();
+    byService.set(key, endpoints);
+    const ports: Record<string, number> = {};
+    for (const p of slice.ports ?? []) if (p.port !== undefined) ports[p.name ?? ""] = p.port;
+    for (const endpoint of slice.endpoints ?? []) {
+      const address = endpoint.addresses[0];
+      if (address === undefined || endpoint.conditions?.ready === false) continue;
+      const target = endpoint.targetRef;
+      const workload =
+        target?.kind === "Pod"
+          ? `${target.namespace ?? slice.metadata?.namespace}/${target.name}`
+          : undefined;
+      const previous = endpoints.get(address);
+      endpoints.set(address, {
+        address,
+        ports: { ...previous?.ports, ...ports },
+        labels: (workload && podLabels.get(workload)) || {},
+        ...(workload ? { workload } : {}),
+      });
+    }
+  }
+  return new Map(
+    [...byService].map(([key, endpoints]) => [
+      key,
+      [...endpoints.values()].sort((a, b) => a.address.localeCompare(b.address)),
+    ]),
+  );
+}

@@ -1,0 +1,10 @@
+import type { RetryModel } from "./model.js";
+
+/**
+ * Istio's retry policy: for a rule that sets none, for requests that match no
+ * rule, and for Services without a policy.
+ */
+export const DEFAULT_RETRY: RetryModel = {
+  attempts: 2,
+  retryOn: ["connect-failure", "refused-stream", "unavailable", "cancelled", "retriable-status-codes"],
+};

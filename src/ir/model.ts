@@ -1,0 +1,187 @@
+/**
+ * The mesh model: what the data plane should do, as plain data. It holds no
+ * Kubernetes and no Envoy types; `compile` builds it from cluster state and
+ * `translate` turns it into Envoy resources. Durations are milliseconds and
+ * percentages are numbers from 0 to 100. Every list is sorted, so equal
+ * cluster states give equal models.
+ */
+
+export interface MeshModel {
+  /** DNS suffix of Service hostnames, such as cluster.local. */
+  readonly clusterDomain: string;
+  /** Services, sorted by namespace then name. */
+  readonly services: readonly ServiceModel[];
+  /** Pods that run a sidecar-capable workload with an IP, sorted by namespace then name. */
+  readonly workloads: readonly WorkloadModel[];
+}
+
+export interface ServiceModel {
+  readonly namespace: string;
+  readonly name: string;
+  /** The fully qualified name, such as reviews.bookinfo.svc.cluster.local. */
+  readonly hostname: string;
+  /** The ClusterIP; undefined for a headless Service. */
+  readonly clusterIP?: string;
+  readonly ports: readonly ServicePortModel[];
+  /** Ready endpoints, sorted by address. */
+  readonly endpoints: readonly EndpointModel[];
+  /** The traffic rules of the TrafficPolicy that governs this Service; undefined when none does. */
+  readonly traffic?: TrafficModel;
+}
+
+/** How traffic on a port is understood: HTTP/1.1, HTTP/2 (gRPC) or opaque TCP. */
+export type PortProtocol = "HTTP" | "HTTP2" | "TCP";
+
+export interface ServicePortModel {
+  /** The Service port's name; "" when unnamed. */
+  readonly name: string;
+  readonly port: number;
+  readonly protocol: PortProtocol;
+}
+
+export interface EndpointModel {
+  readonly address: string;
+  /** The endpoint's port for each Service port name. */
+  readonly ports: Readonly<Record<string, number>>;
+  /** The labels of the Pod behind the endpoint; subsets select on them. */
+  readonly labels: Readonly<Record<string, string>>;
+  /** namespace/name of the Pod behind the endpoint, when known. */
+  readonly workload?: string;
+}
+
+/** A Pod that may run a sidecar: its inbound side is configured from the Services that select it. */
+export interface WorkloadModel {
+  /** namespace/name. */
+  readonly key: string;
+  readonly address: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly serviceAccount: string;
+}
+
+/** Where a policy came from, so that proxy ACKs can be mapped back to it. */
+export interface PolicySource {
+  readonly namespace: string;
+  readonly name: string;
+  readonly generation: number;
+}
+
+export interface TrafficModel {
+  readonly source: PolicySource;
+  /** Subsets, sorted by name. */
+  readonly subsets: readonly SubsetModel[];
+  /** HTTP rules in order; the first that matches decides. */
+  readonly http: readonly HttpRuleModel[];
+  /** Where TCP connections go; undefined sends them to the whole Service. */
+  readonly tcp?: readonly WeightedDestination[];
+  readonly loadBalancer: LoadBalancerModel;
+  readonly connectionPool?: ConnectionPoolModel;
+  readonly outlierDetection?: OutlierDetectionModel;
+  /** A token bucket on the inbound side of every endpoint. */
+  readonly localRateLimit?: LocalRateLimitModel;
+}
+
+export interface SubsetModel {
+  readonly name: string;
+  readonly labels: Readonly<Record<string, string>>;
+}
+
+export interface HttpRuleModel {
+  /** The rule's name, or its index in the policy when it has none. */
+  readonly name: string;
+  /** The rule applies when any match holds; empty means every request. */
+  readonly matches: readonly RequestMatch[];
+  readonly destinations: readonly WeightedDestination[];
+  readonly timeoutMs?: number;
+  /** undefined turns retries off. */
+  readonly retry?: RetryModel;
+  readonly fault?: FaultModel;
+  readonly mirror?: { readonly subset?: string; readonly percent: number };
+  readonly requestHeaders?: HeaderMutation;
+  readonly responseHeaders?: HeaderMutation;
+  readonly rewrite?: { readonly uriPrefix?: string; readonly authority?: string };
+}
+
+export interface RequestMatch {
+  readonly path?: StringMatch;
+  readonly method?: string;
+  readonly headers: readonly ValueMatch[];
+  readonly queryParams: readonly ValueMatch[];
+}
+
+export type StringMatch =
+  | { readonly kind: "Exact"; readonly value: string }
+  | { readonly kind: "Prefix"; readonly value: string }
+  | { readonly kind: "Regex"; readonly value: string };
+
+/** A header or query parameter condition. */
+export interface ValueMatch {
+  readonly name: string;
+  readonly match: StringMatch | { readonly kind: "Present"; readonly present: boolean };
+  readonly invert: boolean;
+}
+
+export interface WeightedDestination {
+  /** undefined: every endpoint of the Service. */
+  readonly subset?: string;
+  readonly weight: number;
+}
+
+export interface RetryModel {
+  readonly attempts: number;
+  readonly perTryTimeoutMs?: number;
+  readonly retryOn: readonly string[];
+}
+
+export interface FaultModel {
+  readonly delay?: { readonly delayMs: number; readonly percent: number };
+  readonly abort?: {
+    readonly status:
+      { readonly kind: "Http"; readonly code: number } | { readonly kind: "Grpc"; readonly code: number };
+    readonly percent: number;
+  };
+}
+
+export interface HeaderMutation {
+  /** Sorted by name. */
+  readonly set: readonly { readonly name: string; readonly value: string }[];
+  readonly add: readonly { readonly name: string; readonly value: string }[];
+  readonly remove: readonly string[];
+}
+
+export type LoadBalancerModel =
+  | { readonly kind: "RoundRobin" }
+  | { readonly kind: "LeastRequest" }
+  | { readonly kind: "Random" }
+  | { readonly kind: "RingHash"; readonly hash: HashModel }
+  | { readonly kind: "Maglev"; readonly hash: HashModel };
+
+export type HashModel =
+  | { readonly kind: "Header"; readonly name: string }
+  | { readonly kind: "Cookie"; readonly name: string; readonly ttlMs?: number; readonly path?: string }
+  | { readonly kind: "SourceIP" }
+  | { readonly kind: "QueryParam"; readonly name: string };
+
+export interface ConnectionPoolModel {
+  readonly maxConnections?: number;
+  readonly connectTimeoutMs?: number;
+  readonly maxPendingRequests?: number;
+  readonly maxRequests?: number;
+  readonly maxRequestsPerConnection?: number;
+  readonly maxRetries?: number;
+  readonly idleTimeoutMs?: number;
+}
+
+export interface OutlierDetectionModel {
+  readonly consecutive5xxErrors?: number;
+  readonly consecutiveGatewayErrors?: number;
+  readonly intervalMs?: number;
+  readonly baseEjectionTimeMs?: number;
+  readonly maxEjectionPercent?: number;
+}
+
+export interface LocalRateLimitModel {
+  readonly maxTokens: number;
+  readonly tokensPerFill: number;
+  readonly fillIntervalMs: number;
+  readonly statusCode: number;
+}

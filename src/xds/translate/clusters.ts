@@ -1,0 +1,139 @@
+import type { JsonObject } from "@bufbuild/protobuf";
+import type {
+  ConnectionPoolModel,
+  LoadBalancerModel,
+  OutlierDetectionModel,
+  PortProtocol,
+  ServiceModel,
+} from "../../ir/model.js";
+import { ADS_SOURCE, compact, duration, socketAddress, typed } from "./json.js";
+import {
+  inboundClusterName,
+  INBOUND_PASSTHROUGH_CLUSTER,
+  outboundClusterName,
+  PASSTHROUGH_CLUSTER,
+} from "./names.js";
+import { CLUSTER_TYPE, type EnvoyResource } from "./resource.js";
+
+/** Istio's default connect timeout. */
+const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+
+const LB_POLICY: Record<LoadBalancerModel["kind"], string> = {
+  RoundRobin: "ROUND_ROBIN",
+  LeastRequest: "LEAST_REQUEST",
+  Random: "RANDOM",
+  RingHash: "RING_HASH",
+  Maglev: "MAGLEV",
+};
+
+/** One EDS cluster per Service port for the whole Service, and one per port and subset. */
+export function outboundClusters(service: ServiceModel): EnvoyResource[] {
+  const traffic = service.traffic;
+  const subsets = [undefined, ...(traffic?.subsets.map((s) => s.name) ?? [])];
+  return service.ports.flatMap((port) =>
+    subsets.map((subset) => {
+      const name = outboundClusterName(port.port, subset, service.hostname);
+      return {
+        typeUrl: CLUSTER_TYPE,
+        name,
+        json: compact({
+          name,
+          type: "EDS",
+          eds_cluster_config: { eds_config: ADS_SOURCE, service_name: name },
+          connect_timeout: duration(traffic?.connectionPool?.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS),
+          lb_policy: LB_POLICY[traffic?.loadBalancer.kind ?? "RoundRobin"],
+          circuit_breakers: traffic?.connectionPool ? circuitBreakers(traffic.connectionPool) : undefined,
+          outlier_detection: traffic?.outlierDetection
+            ? outlierDetection(traffic.outlierDetection)
+            : undefined,
+          typed_extension_protocol_options: protocolOptions(port.protocol, traffic?.connectionPool),
+        }),
+      };
+    }),
+  );
+}
+
+function circuitBreakers(pool: ConnectionPoolModel): JsonObject | undefined {
+  const threshold = compact({
+    max_connections: pool.maxConnections,
+    max_pending_requests: pool.maxPendingRequests,
+    max_requests: pool.maxRequests,
+    max_retries: pool.maxRetries,
+  });
+  return Object.keys(threshold).length > 0 ? { thresholds: [threshold] } : undefined;
+}
+
+/**
+ * Envoy enforces consecutive gateway failures only when told to, and runs
+ * success-rate ejection unless told not to; as in Istio, exactly the
+ * detectors the policy names are enforced.
+ */
+function outlierDetection(o: OutlierDetectionModel): JsonObject {
+  return compact({
+    consecutive_5xx: o.consecutive5xxErrors,
+    enforcing_consecutive_5xx:
+      o.consecutive5xxErrors === undefined ? undefined : o.consecutive5xxErrors > 0 ? 100 : 0,
+    consecutive_gateway_failure: o.consecutiveGatewayErrors,
+    enforcing_consecutive_gateway_failure:
+      o.consecutiveGatewayErrors === undefined ? undefined : o.consecutiveGatewayErrors > 0 ? 100 : 0,
+    enforcing_success_rate: 0,
+    interval: o.intervalMs === undefined ? undefined : duration(o.intervalMs),
+    base_ejection_time: o.baseEjectionTimeMs === undefined ? undefined : duration(o.baseEjectionTimeMs),
+    max_ejection_percent: o.maxEjectionPercent === undefined ? undefined : Math.round(o.maxEjectionPercent),
+  });
+}
+
+/** HTTP/2 toward gRPC and HTTP/2 ports, and the connection-level pool settings. */
+function protocolOptions(
+  protocol: PortProtocol,
+  pool: ConnectionPoolModel | undefined,
+): JsonObject | undefined {
+  const common = compact({
+    idle_timeout: pool?.idleTimeoutMs === undefined ? undefined : duration(pool.idleTimeoutMs),
+    max_requests_per_connection: pool?.maxRequestsPerConnection || undefined,
+  });
+  if (protocol !== "HTTP2" && (protocol === "TCP" || Object.keys(common).length === 0)) return undefined;
+  return {
+    "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": typed(
+      "envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+      compact({
+        common_http_protocol_options: Object.keys(common).length > 0 ? common : undefined,
+        explicit_http_config:
+          protocol === "HTTP2" ? { http2_protocol_options: {} } : { http_protocol_options: {} },
+      }),
+    ),
+  };
+}
+
+/** The local application behind a sidecar, on one port. */
+export function inboundCluster(port: number, protocol: PortProtocol): EnvoyResource {
+  const name = inboundClusterName(port);
+  return {
+    typeUrl: CLUSTER_TYPE,
+    name,
+    json: compact({
+      name,
+      type: "STATIC",
+      connect_timeout: duration(DEFAULT_CONNECT_TIMEOUT_MS),
+      load_assignment: {
+        cluster_name: name,
+        endpoints: [{ lb_endpoints: [{ endpoint: { address: socketAddress("127.0.0.1", port) } }] }],
+      },
+      typed_extension_protocol_options: protocolOptions(protocol, undefined),
+    }),
+  };
+}
+
+/** Connections to destinations outside the mesh go where they were headed. */
+export function passthroughClusters(): EnvoyResource[] {
+  return [PASSTHROUGH_CLUSTER, INBOUND_PASSTHROUGH_CLUSTER].map((name) => ({
+    typeUrl: CLUSTER_TYPE,
+    name,
+    json: {
+      name,
+      type: "ORIGINAL_DST",
+      lb_policy: "CLUSTER_PROVIDED",
+      connect_timeout: duration(DEFAULT_CONNECT_TIMEOUT_MS),
+    },
+  }));
+}

@@ -1,0 +1,33 @@
+/**
+ * Names of generated Envoy resources. They follow Istio's conventions, so
+ * that people who read Envoy config dumps or stats recognise them.
+ */
+
+/** outbound|<port>|<subset>|<hostname>; the subset is empty for the whole Service. */
+export function outboundClusterName(port: number, subset: string | undefined, hostname: string): string {
+  return `outbound|${port}|${subset ?? ""}|${hostname}`;
+}
+
+/** inbound|<port>||: the local application's port behind the sidecar. */
+export function inboundClusterName(port: number): string {
+  return `inbound|${port}||`;
+}
+
+/** <hostname>:<port>: the route configuration, and the proxyless gRPC listener, for one Service port. */
+export function hostPortName(hostname: string, port: number): string {
+  return `${hostname}:${port}`;
+}
+
+/** <ClusterIP>_<port>: a sidecar's outbound listener for one Service port. */
+export function outboundListenerName(address: string, port: number): string {
+  return `${address}_${port}`;
+}
+
+export const VIRTUAL_OUTBOUND = "virtualOutbound";
+export const VIRTUAL_INBOUND = "virtualInbound";
+export const PASSTHROUGH_CLUSTER = "PassthroughCluster";
+export const INBOUND_PASSTHROUGH_CLUSTER = "InboundPassthroughCluster";
+
+/** Where iptables sends a sidecar's outbound and inbound connections. */
+export const OUTBOUND_CAPTURE_PORT = 15001;
+export const INBOUND_CAPTURE_PORT = 15006;

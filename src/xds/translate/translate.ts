@@ -1,0 +1,41 @@
+import type { MeshModel } from "../../ir/model.js";
+import { outboundClusters, passthroughClusters } from "./clusters.js";
+import { clusterLoadAssignments } from "./endpoints.js";
+import { inboundResources } from "./inbound.js";
+import { outboundListeners, proxylessListeners, virtualOutboundListener } from "./listeners.js";
+import type { EnvoyResource } from "./resource.js";
+import { routeConfigurations } from "./routes.js";
+
+/**
+ * Everything the mesh model asks of the data plane, grouped by who receives
+ * it. A proxy's view is `shared` plus its kind's group (plus, for a sidecar,
+ * its own inbound resources).
+ */
+export interface MeshResources {
+  /** Outbound clusters, their endpoints and the route configurations: every proxy may use them. */
+  readonly shared: readonly EnvoyResource[];
+  /** api_listeners for proxyless gRPC clients. */
+  readonly proxyless: readonly EnvoyResource[];
+  /** Outbound listeners and the passthrough clusters, for Envoy sidecars. */
+  readonly sidecar: readonly EnvoyResource[];
+  /** Each workload's (namespace/name) inbound listener and local clusters. */
+  readonly inbound: ReadonlyMap<string, readonly EnvoyResource[]>;
+}
+
+/** The mesh model as Envoy resources. Pure: equal models give identical output. */
+export function translate(model: MeshModel): MeshResources {
+  return {
+    shared: model.services.flatMap((s) => [
+      ...outboundClusters(s),
+      ...clusterLoadAssignments(s),
+      ...routeConfigurations(s),
+    ]),
+    proxyless: model.services.flatMap(proxylessListeners),
+    sidecar: [
+      virtualOutboundListener(),
+      ...model.services.flatMap(outboundListeners),
+      ...passthroughClusters(),
+    ],
+    inbound: new Map(model.workloads.map((w) => [w.key, inboundResources(model, w)])),
+  };
+}
