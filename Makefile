@@ -32,10 +32,11 @@ controlplane:
 envoyvalidate:
 	@hack/envoyvalidate/build.sh >/dev/null
 
-## generate: write all generated files (CRDs, API types)
+## generate: write all generated files (CRDs, API types, the Envoy descriptor set)
 .PHONY: generate
 generate: $(NODE_MODULES)
 	$(TSX) hack/generate/main.ts
+	hack/envoyvalidate/export-descriptors.sh
 
 ## verify: fail when generated files are stale, or lint or typecheck fail
 .PHONY: verify
@@ -45,19 +46,21 @@ verify: $(NODE_MODULES)
 	npx eslint .
 	npx prettier --check . --log-level warn
 	hack/controlplane/verify.sh
+	hack/envoyvalidate/export-descriptors.sh --check
 
 ## build: compile TypeScript into dist/
 .PHONY: build
 build: $(NODE_MODULES)
 	npx tsc -p tsconfig.build.json
+	cp src/xds/protos/envoy.binpb dist/src/xds/protos/
 
 ## test: verify, then run the unit and integration tests (the README's test command)
 .PHONY: test
 test: verify test-unit test-integration
 
-## test-unit: unit tests (no API server)
+## test-unit: unit tests (no API server; the golden tests use the Envoy validator)
 .PHONY: test-unit
-test-unit: $(NODE_MODULES)
+test-unit: $(NODE_MODULES) envoyvalidate
 	$(MOCHA) --config test/unit/.mocharc.json
 
 ## test-integration: integration tests against a real etcd and kube-apiserver started on loopback
