@@ -57,3 +57,44 @@ export const informerRelists = new Counter({
   labelNames: ["kind"] as const,
   registers: [registry],
 });
+
+export const xdsConnectedProxies = new Gauge({
+  name: "skiff_xds_connected_proxies",
+  help: "ADS streams whose first request identified a proxy and that are still open.",
+  registers: [registry],
+});
+
+export const xdsPushes = new Counter({
+  name: "skiff_xds_pushes_total",
+  help: "xDS responses sent to proxies, by short type (cds, eds, lds, rds, sds, other).",
+  labelNames: ["type"] as const,
+  registers: [registry],
+});
+
+export const xdsPushDuration = new Histogram({
+  name: "skiff_xds_push_duration_seconds",
+  help: "How long pushing one new generation to one proxy took (snapshot, selection, framing, write).",
+  buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+  registers: [registry],
+});
+
+export const xdsNacks = new Counter({
+  name: "skiff_xds_nacks_total",
+  help: "xDS responses a proxy rejected (NACKed), by short type.",
+  labelNames: ["type"] as const,
+  registers: [registry],
+});
+
+export const xdsResourceEncodes = new Counter({
+  name: "skiff_xds_resource_encodes_total",
+  help: "Envoy resources encoded to protobuf, by type; each distinct resource version is encoded once, however many proxies receive it.",
+  labelNames: ["type"] as const,
+  registers: [registry],
+});
+
+export const xdsConvergence = new Histogram({
+  name: "skiff_xds_convergence_seconds",
+  help: "From a cluster change seen by the xDS server to the last connected proxy's ACK of a configuration containing it.",
+  buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+  registers: [registry],
+});

@@ -31,7 +31,8 @@ export function envoyRegistry(): FileRegistry {
 
 export function messageType(fullName: string): DescMessage {
   const desc = envoyRegistry().getMessage(fullName);
-  if (!desc) throw new Error(`the Envoy descriptor set has no message ${fullName}; add it to envoy-types.txt`);
+  if (!desc)
+    throw new Error(`the Envoy descriptor set has no message ${fullName}; add it to envoy-types.txt`);
   return desc;
 }
 

@@ -1,0 +1,72 @@
+import type { MeshResources } from "../translate/translate.js";
+import type { EnvoyResource } from "../translate/resource.js";
+import { proxyIdentity } from "../node.js";
+import { EncodedResourceCache } from "./encoded-resources.js";
+import type { EncodedResource, ProxyNode, Snapshot, SnapshotSource } from "./snapshot.js";
+
+/**
+ * The pipeline's latest translation, as per-proxy snapshots. Proxies of the
+ * same kind (all proxyless clients; each sidecar workload) share one Snapshot
+ * object per generation, and all snapshots share the encoded buffers.
+ */
+export class MeshSnapshots implements SnapshotSource {
+  private readonly cache = new EncodedResourceCache();
+  private readonly listeners = new Set<(generation: number) => void>();
+  private generation = 0;
+  private encoded = new Map<EnvoyResource, EncodedResource>();
+  private resources: MeshResources = { shared: [], proxyless: [], sidecar: [], inbound: new Map() };
+  private views = new Map<string, Snapshot>();
+
+  get currentGeneration(): number {
+    return this.generation;
+  }
+
+  /** Publishes a new translation and tells every subscriber; returns its generation. */
+  publish(resources: MeshResources): number {
+    this.encoded = this.cache.encodeGeneration([
+      ...resources.shared,
+      ...resources.proxyless,
+      ...resources.sidecar,
+      ...[...resources.inbound.values()].flat(),
+    ]);
+    this.resources = resources;
+    this.views = new Map();
+    this.generation += 1;
+    for (const listener of this.listeners) listener(this.generation);
+    return this.generation;
+  }
+
+  snapshotFor(node: ProxyNode): Snapshot {
+    const identity = proxyIdentity(node);
+    const key = identity.kind === "proxyless" ? "proxyless" : `sidecar ${identity.workload ?? ""}`;
+    let view = this.views.get(key);
+    if (!view) {
+      const own =
+        identity.kind === "proxyless"
+          ? this.resources.proxyless
+          : [
+              ...this.resources.sidecar,
+              ...(identity.workload ? (this.resources.inbound.get(identity.workload) ?? []) : []),
+            ];
+      view = this.snapshotOf([...this.resources.shared, ...own]);
+      this.views.set(key, view);
+    }
+    return view;
+  }
+
+  subscribe(listener: (generation: number) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private snapshotOf(resources: readonly EnvoyResource[]): Snapshot {
+    const byType = new Map<string, Map<string, EncodedResource>>();
+    for (const resource of resources) {
+      const encoded = this.encoded.get(resource)!;
+      let ofType = byType.get(resource.typeUrl);
+      if (!ofType) byType.set(resource.typeUrl, (ofType = new Map()));
+      ofType.set(resource.name, encoded);
+    }
+    return { generation: this.generation, resources: byType };
+  }
+}

@@ -1,0 +1,128 @@
+import type { KubeConfig, KubernetesObject } from "@kubernetes/client-node";
+import type { IEndpointSlice } from "kubernetes-models/discovery.k8s.io/v1";
+import type { INamespace, IPod, IService } from "kubernetes-models/v1";
+import type { Logger } from "pino";
+import type { Mesh } from "../api/v1alpha1/generated/mesh.js";
+import type { TrafficPolicy } from "../api/v1alpha1/generated/trafficpolicy.js";
+import { compile, type CompileResult } from "../compile/compile.js";
+import { activeMeshOtherThan } from "../controllers/mesh/singleton.js";
+import { Informer } from "../k8s/informer.js";
+import { MeshSnapshots } from "./cache/mesh-snapshots.js";
+import { translate } from "./translate/translate.js";
+
+/** One run of compile and translate, published to the proxies. */
+export interface PipelineRun {
+  readonly generation: number;
+  readonly result: CompileResult;
+  /** When the earliest cluster change folded into this run was seen (performance.now()). */
+  readonly changeSeenAt: number;
+}
+
+export interface PipelineOptions {
+  logger: Logger;
+  /** The longest a change waits for others to coalesce with it. */
+  debounceMs?: number;
+}
+
+type Obj<T> = T & KubernetesObject;
+
+/**
+ * informers -> compile -> translate -> cache. Changes are coalesced: the
+ * first change after a quiet period starts a timer of debounceMs, and every
+ * change until it fires is folded into one run. A run always reads the whole
+ * state from the informer caches, so it never depends on which events came.
+ */
+export class XdsPipeline {
+  readonly snapshots = new MeshSnapshots();
+  private readonly informers;
+  private readonly runListeners = new Set<(run: PipelineRun) => void>();
+  private timer: NodeJS.Timeout | undefined;
+  private firstChangeAt: number | undefined;
+  private stopped = false;
+  private latest: PipelineRun | undefined;
+
+  constructor(
+    kubeConfig: KubeConfig,
+    private readonly options: PipelineOptions,
+  ) {
+    this.informers = {
+      meshes: new Informer<Obj<Mesh>>(kubeConfig, "skiff.dev/v1alpha1", "Mesh"),
+      namespaces: new Informer<Obj<INamespace>>(kubeConfig, "v1", "Namespace"),
+      services: new Informer<Obj<IService>>(kubeConfig, "v1", "Service"),
+      endpointSlices: new Informer<Obj<IEndpointSlice>>(kubeConfig, "discovery.k8s.io/v1", "EndpointSlice"),
+      pods: new Informer<Obj<IPod>>(kubeConfig, "v1", "Pod"),
+      trafficPolicies: new Informer<Obj<TrafficPolicy>>(kubeConfig, "skiff.dev/v1alpha1", "TrafficPolicy"),
+    };
+  }
+
+  /** Starts the informers and resolves after the first run has been published. */
+  async start(): Promise<void> {
+    const all = Object.values(this.informers) as Informer[];
+    try {
+      await Promise.all(all.map((i) => i.start()));
+    } catch (error) {
+      all.forEach((i) => i.stop());
+      throw error;
+    }
+    for (const informer of all) informer.on(() => this.changed());
+    this.run(performance.now());
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    for (const informer of Object.values(this.informers) as Informer[]) informer.stop();
+  }
+
+  /** Calls listener after every run, and at once with the latest run if there was one. */
+  onRun(listener: (run: PipelineRun) => void): () => void {
+    this.runListeners.add(listener);
+    if (this.latest) listener(this.latest);
+    return () => this.runListeners.delete(listener);
+  }
+
+  private changed(): void {
+    if (this.stopped) return;
+    this.firstChangeAt ??= performance.now();
+    this.timer ??= setTimeout(() => {
+      this.timer = undefined;
+      const seenAt = this.firstChangeAt!;
+      this.firstChangeAt = undefined;
+      this.run(seenAt);
+    }, this.options.debounceMs ?? 50);
+  }
+
+  private run(changeSeenAt: number): void {
+    try {
+      this.publish(changeSeenAt);
+    } catch (error) {
+      // A bug in compile or translate must not take down the proxies' config
+      // source: they keep the last good generation, and the error is loud.
+      this.options.logger.error(
+        { err: error },
+        "compiling the mesh failed; proxies keep the previous configuration",
+      );
+    }
+  }
+
+  private publish(changeSeenAt: number): void {
+    const started = performance.now();
+    const meshes = this.informers.meshes.list();
+    const active = meshes.find((m) => activeMeshOtherThan(m.metadata?.name ?? "", meshes) === undefined);
+    const result = compile({
+      ...(active ? { mesh: active } : {}),
+      namespaces: this.informers.namespaces.list(),
+      services: this.informers.services.list(),
+      endpointSlices: this.informers.endpointSlices.list(),
+      pods: this.informers.pods.list(),
+      trafficPolicies: this.informers.trafficPolicies.list(),
+    });
+    const generation = this.snapshots.publish(translate(result.model));
+    this.latest = { generation, result, changeSeenAt };
+    this.options.logger.debug(
+      { generation, services: result.model.services.length, ms: Math.round(performance.now() - started) },
+      "published a new xDS generation",
+    );
+    for (const listener of this.runListeners) listener(this.latest);
+  }
+}

@@ -1,0 +1,164 @@
+import { EventEmitter } from "node:events";
+import { Server, ServerCredentials, status as GrpcStatus, type ChannelOptions } from "@grpc/grpc-js";
+import type { Logger } from "pino";
+import type { ProxyResponseStatus, SnapshotSource } from "../cache/snapshot.js";
+import { createLogger } from "../../observability/logger.js";
+import { xdsConnectedProxies } from "../../observability/metrics.js";
+import type { AdsCall, AdsStream, StreamHooks } from "./ads-stream.js";
+import { DeltaStream } from "./delta-stream.js";
+import type { ProxyState } from "./proxy-state.js";
+import { adsServiceDefinition } from "./service-definition.js";
+import { SotwStream } from "./sotw-stream.js";
+
+export type { ProxyState, ProxyTypeStatus, Nack } from "./proxy-state.js";
+
+export interface AdsServerOptions {
+  logger?: Logger;
+  /** Called for every ACK and NACK; exceptions are logged, not propagated to the stream. */
+  onResponseStatus?: (status: ProxyResponseStatus) => void;
+  /** Defaults to insecure (plaintext); the caller supplies mTLS credentials. */
+  credentials?: ServerCredentials;
+  /** Server-initiated HTTP/2 pings on idle connections find dead proxies (default 30 s). */
+  keepaliveTimeMs?: number;
+  /** A ping not answered within this closes the connection (default 10 s). */
+  keepaliveTimeoutMs?: number;
+  /** Largest request accepted (default 4 MiB): requests are small, a huge one is a bug or an attack. */
+  maxReceiveMessageBytes?: number;
+  /** Largest response sent (default 64 MiB): a SotW EDS or CDS response of a big mesh is large. */
+  maxSendMessageBytes?: number;
+  /** Any further grpc-js options; they override the ones above. */
+  channelOptions?: ChannelOptions;
+  /** How long stop() waits for streams to finish before cutting connections (default 5 s). */
+  shutdownGraceMs?: number;
+}
+
+export interface AdsServerEvents {
+  connect: [ProxyState];
+  disconnect: [ProxyState];
+}
+
+const MiB = 1024 * 1024;
+
+/**
+ * The Aggregated Discovery Service: serves each connected proxy the
+ * snapshot the source computes for it, over SotW or delta ADS, and pushes
+ * on every new generation. Emits "connect" when a stream's first request
+ * identifies a proxy and "disconnect" when that stream ends.
+ */
+export class AdsServer extends EventEmitter<AdsServerEvents> {
+  private readonly log: Logger;
+  private readonly streams = new Set<AdsStream>();
+  private readonly hooks: StreamHooks;
+  private server?: Server;
+  private unsubscribe?: () => void;
+  private pushScheduled = false;
+  private nextStreamId = 1;
+
+  constructor(
+    private readonly source: SnapshotSource,
+    private readonly options: AdsServerOptions = {},
+  ) {
+    super();
+    this.log = options.logger ?? createLogger("xds");
+    this.hooks = {
+      source,
+      logger: this.log,
+      identified: (stream) => {
+        xdsConnectedProxies.inc();
+        this.safely("connect listener", () => this.emit("connect", stream.state()!));
+      },
+      closed: (stream) => {
+        this.streams.delete(stream);
+        if (!stream.node) return;
+        xdsConnectedProxies.dec();
+        this.safely("disconnect listener", () => this.emit("disconnect", stream.state()!));
+      },
+      responseStatus: (status) =>
+        this.safely("onResponseStatus", () => this.options.onResponseStatus?.(status)),
+    };
+  }
+
+  /** Binds (e.g. "127.0.0.1:0") and starts serving; resolves with the bound port. */
+  async start(address: string): Promise<number> {
+    if (this.server) throw new Error("the ADS server is already started");
+    const server = new Server(this.channelOptions());
+    server.addService(adsServiceDefinition, {
+      StreamAggregatedResources: (call: AdsCall) =>
+        this.accept(new SotwStream(this.nextStreamId++, "sotw", call, this.hooks)),
+      DeltaAggregatedResources: (call: AdsCall) =>
+        this.accept(new DeltaStream(this.nextStreamId++, "delta", call, this.hooks)),
+    });
+    const credentials = this.options.credentials ?? ServerCredentials.createInsecure();
+    const port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync(address, credentials, (err, bound) => (err ? reject(err) : resolve(bound))),
+    );
+    this.server = server;
+    this.unsubscribe = this.source.subscribe(() => this.schedulePush());
+    this.log.info({ address, port }, "ADS server listening");
+    return port;
+  }
+
+  /** Ends every stream with UNAVAILABLE (proxies reconnect elsewhere) and shuts the server down. */
+  async stop(): Promise<void> {
+    this.unsubscribe?.();
+    this.unsubscribe = undefined;
+    const server = this.server;
+    if (!server) return;
+    this.server = undefined;
+    for (const stream of [...this.streams])
+      stream.close(GrpcStatus.UNAVAILABLE, "the xDS server is shutting down");
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        server.forceShutdown();
+        resolve();
+      }, this.options.shutdownGraceMs ?? 5000);
+      server.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  /** The identified proxies on open streams, with per-type response status. */
+  proxies(): ProxyState[] {
+    return [...this.streams].flatMap((s) => s.state() ?? []);
+  }
+
+  private channelOptions(): ChannelOptions {
+    // grpc-js 1.14's server does not read grpc.keepalive_permit_without_calls
+    // or grpc.http2.min_ping_interval_without_data_ms (client-side options
+    // there), so they are not set; channelOptions can still pass them.
+    return {
+      "grpc.keepalive_time_ms": this.options.keepaliveTimeMs ?? 30_000,
+      "grpc.keepalive_timeout_ms": this.options.keepaliveTimeoutMs ?? 10_000,
+      "grpc.max_receive_message_length": this.options.maxReceiveMessageBytes ?? 4 * MiB,
+      "grpc.max_send_message_length": this.options.maxSendMessageBytes ?? 64 * MiB,
+      ...this.options.channelOptions,
+    };
+  }
+
+  private accept(stream: AdsStream): void {
+    this.streams.add(stream);
+  }
+
+  /**
+   * Generations that arrive in one turn of the event loop are pushed once,
+   * from the newest snapshot, and never inside the source's own callback.
+   */
+  private schedulePush(): void {
+    if (this.pushScheduled) return;
+    this.pushScheduled = true;
+    setImmediate(() => {
+      this.pushScheduled = false;
+      for (const stream of [...this.streams]) stream.push();
+    });
+  }
+
+  private safely(what: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.log.error({ err }, `${what} threw`);
+    }
+  }
+}

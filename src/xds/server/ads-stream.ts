@@ -1,0 +1,265 @@
+import { status as GrpcStatus, type ServerDuplexStream } from "@grpc/grpc-js";
+import type { Logger } from "pino";
+import type { ProxyNode, ProxyResponseStatus, Snapshot, SnapshotSource } from "../cache/snapshot.js";
+import { xdsNacks, xdsPushDuration, xdsPushes } from "../../observability/metrics.js";
+import type { ProxyState, ResponseTracker, SentResponse } from "./proxy-state.js";
+import { inPushOrder, isKnownType, shortType } from "./type-urls.js";
+import { NonceSource } from "./versions.js";
+import { proxyNode } from "./wire.js";
+
+/** What a stream needs from the server that owns it. */
+export interface StreamHooks {
+  readonly source: SnapshotSource;
+  readonly logger: Logger;
+  identified(stream: AdsStream): void;
+  closed(stream: AdsStream): void;
+  responseStatus(status: ProxyResponseStatus): void;
+}
+
+/** The per-type state both protocol variants keep. */
+export interface TypeState {
+  readonly tracker: ResponseTracker;
+  /** The last response kept resources the snapshot no longer has; see AdsStream.push. */
+  removalsHeld: boolean;
+}
+
+/** The fields every decoded request has. */
+export interface AdsRequest {
+  readonly node?: { readonly id: string; readonly cluster: string };
+  readonly typeUrl: string;
+}
+
+export type AdsCall = ServerDuplexStream<Buffer, Uint8Array>;
+
+/**
+ * One ADS stream: the lifecycle, validation and push scheduling that SotW
+ * and delta share. Subclasses decode requests, keep their subscriptions and
+ * decide what a response for a type carries.
+ *
+ * Flow control is one outstanding response per type: a type is only
+ * responded to when the proxy has answered (ACK or NACK) the previous
+ * response of that type, and every answer recomputes from the latest
+ * snapshot, so the proxy always gets the newest state without a queue of
+ * intermediate ones.
+ */
+export abstract class AdsStream<S extends TypeState = TypeState, R extends AdsRequest = AdsRequest> {
+  node?: ProxyNode;
+  readonly connectedAt = new Date();
+  protected snapshot: Snapshot = { generation: 0, resources: new Map() };
+  protected readonly types = new Map<string, S>();
+  protected readonly nonces: NonceSource;
+  /** Types that were awaiting an answer when a push came, and still owe the proxy that push. */
+  private readonly owed = new Set<string>();
+  protected log: Logger;
+  private closed = false;
+
+  constructor(
+    readonly id: number,
+    readonly protocol: "sotw" | "delta",
+    private readonly call: AdsCall,
+    protected readonly hooks: StreamHooks,
+  ) {
+    this.nonces = new NonceSource(id);
+    this.log = hooks.logger.child({ stream: id, protocol, peer: call.getPeer() });
+    call.on("data", (bytes: Buffer) => this.receive(bytes));
+    // The proxy half-closed: nothing more will be asked, so finish cleanly.
+    call.on("end", () => this.end());
+    call.on("cancelled", () => this.cleanup("cancelled by the proxy"));
+    call.on("close", () => this.cleanup("closed"));
+    call.on("error", (err: Error) => this.cleanup(`stream error: ${err.message}`));
+  }
+
+  /** Decodes one request; throws on malformed bytes. */
+  protected abstract decode(bytes: Uint8Array): R;
+  /** Applies one valid request of an identified proxy. */
+  protected abstract handle(request: R): void;
+  /**
+   * Sends the type's response if it would tell the proxy something new.
+   * With holdRemovals, resources the proxy has that the snapshot dropped are
+   * kept (SotW) or not yet removed (delta), and removalsHeld is set.
+   */
+  protected abstract respond(state: S, holdRemovals: boolean): void;
+
+  get isOpen(): boolean {
+    return !this.closed;
+  }
+
+  /**
+   * Pushes a new generation. Every changed type is written in
+   * make-before-break order (CDS, EDS, SDS, LDS, RDS) with its additions and
+   * changes only; what the snapshot dropped is removed once no type owes the
+   * proxy part of this push any more, so a cluster is never removed before
+   * the listeners and routes that stopped using it were sent. A type still
+   * awaiting an answer owes its part until the proxy answers.
+   */
+  push(): void {
+    if (this.closed || !this.node) return;
+    const stopTimer = xdsPushDuration.startTimer();
+    try {
+      this.snapshot = this.hooks.source.snapshotFor(this.node);
+      for (const typeUrl of inPushOrder(this.types.keys())) {
+        const state = this.types.get(typeUrl)!;
+        if (state.tracker.awaitingAnswer) this.owed.add(typeUrl);
+        else this.respond(state, true);
+      }
+      this.releaseRemovals();
+    } catch (err) {
+      this.internalError(err);
+    } finally {
+      stopTimer();
+    }
+  }
+
+  /** Ends the stream with a status, as on server shutdown. */
+  close(code: GrpcStatus, details: string): void {
+    this.fail(code, details);
+  }
+
+  state(): ProxyState | undefined {
+    if (!this.node) return undefined;
+    return {
+      streamId: this.id,
+      protocol: this.protocol,
+      node: this.node,
+      peer: this.call.getPeer(),
+      connectedAt: this.connectedAt,
+      types: inPushOrder(this.types.keys()).map((t) => this.types.get(t)!.tracker.status()),
+      syncedGeneration: this.syncedGeneration(),
+    };
+  }
+
+  /**
+   * The snapshot generation the proxy is known to run: every type it
+   * subscribes to has been evaluated against that generation, nothing is
+   * outstanding, owed or held back, and the proxy's last answer of each type
+   * was an ACK. Undefined while any of that is not yet true, or after a NACK.
+   */
+  private syncedGeneration(): number | undefined {
+    if (this.owed.size > 0) return undefined;
+    for (const state of this.types.values()) {
+      const status = state.tracker.status();
+      if (status.awaitingAnswer || state.removalsHeld) return undefined;
+      if (status.lastNack && status.lastNack.generation >= (status.lastAckedGeneration ?? -1))
+        return undefined;
+    }
+    return this.snapshot.generation;
+  }
+
+  protected get generation(): number {
+    return this.snapshot.generation;
+  }
+
+  protected newType(typeUrl: string): void {
+    if (!isKnownType(typeUrl))
+      this.log.info({ typeUrl }, "proxy subscribed to a type Skiff does not produce");
+  }
+
+  /**
+   * Called after every request that was not ignored: responds for the type
+   * if it has no response outstanding (otherwise its answer will call this).
+   * Removals stay held while some type still owes part of a push.
+   */
+  protected update(state: S): void {
+    if (state.tracker.awaitingAnswer) return;
+    const owedPush = this.owed.delete(state.tracker.typeUrl);
+    this.respond(state, owedPush || this.owed.size > 0);
+    this.releaseRemovals();
+  }
+
+  private releaseRemovals(): void {
+    if (this.owed.size > 0) return;
+    for (const typeUrl of inPushOrder(this.types.keys())) {
+      const state = this.types.get(typeUrl)!;
+      if (state.removalsHeld && !state.tracker.awaitingAnswer) this.respond(state, false);
+    }
+  }
+
+  protected write(state: S, bytes: Uint8Array, sent: SentResponse): void {
+    state.tracker.sent(sent);
+    xdsPushes.inc({ type: shortType(state.tracker.typeUrl) });
+    this.log.debug(
+      { typeUrl: state.tracker.typeUrl, nonce: sent.nonce, version: sent.version },
+      "sent response",
+    );
+    this.call.write(bytes);
+  }
+
+  /** Records an ACK or NACK of the outstanding response, if the nonce names it. */
+  protected answered(state: S, nonce: string, errorDetail: { message: string } | undefined): void {
+    const status = state.tracker.answer(this.node!.id, nonce, errorDetail);
+    if (!status) return;
+    if (!status.acked) {
+      xdsNacks.inc({ type: shortType(status.typeUrl) });
+      this.log.warn(
+        { typeUrl: status.typeUrl, generation: status.generation, error: status.errorDetail },
+        "proxy rejected a response",
+      );
+    }
+    this.hooks.responseStatus(status);
+  }
+
+  private receive(bytes: Buffer): void {
+    if (this.closed) return;
+    let request: R;
+    try {
+      request = this.decode(bytes);
+    } catch (err) {
+      this.fail(GrpcStatus.INVALID_ARGUMENT, `malformed request: ${(err as Error).message}`);
+      return;
+    }
+    try {
+      if (!this.node) {
+        if (!request.node?.id) {
+          this.fail(
+            GrpcStatus.INVALID_ARGUMENT,
+            "the first request on a stream must carry a node with an id",
+          );
+          return;
+        }
+        this.identify(request.node);
+      }
+      if (request.typeUrl === "") {
+        this.fail(GrpcStatus.INVALID_ARGUMENT, "type_url is required on an aggregated stream");
+        return;
+      }
+      this.handle(request);
+    } catch (err) {
+      this.internalError(err);
+    }
+  }
+
+  private identify(node: NonNullable<AdsRequest["node"]>): void {
+    const proxy = proxyNode(node);
+    // Identified (and counted as connected) only once its snapshot exists.
+    this.snapshot = this.hooks.source.snapshotFor(proxy);
+    this.node = proxy;
+    this.log = this.log.child({ proxy: proxy.id });
+    this.hooks.identified(this);
+  }
+
+  private internalError(err: unknown): void {
+    this.log.error({ err }, "ADS stream failed");
+    this.fail(GrpcStatus.INTERNAL, "internal error in the xDS server");
+  }
+
+  /** Ends the stream with a non-OK status; grpc-js sends the status of an emitted error. */
+  private fail(code: GrpcStatus, details: string): void {
+    if (this.closed) return;
+    this.log.warn({ code: GrpcStatus[code], details }, "closing ADS stream");
+    this.cleanup(details);
+    this.call.emit("error", { code, details, name: "AdsError", message: details });
+  }
+
+  private end(): void {
+    if (this.closed) return;
+    this.cleanup("the proxy ended the stream");
+    this.call.end();
+  }
+
+  private cleanup(reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.log.info({ reason }, "ADS stream closed");
+    this.hooks.closed(this);
+  }
+}

@@ -1,0 +1,31 @@
+import type { ServiceDefinition } from "@grpc/grpc-js";
+
+/**
+ * The AggregatedDiscoveryService, declared by hand: both methods are
+ * bidirectional streams of raw bytes. Decoding is left to the stream
+ * handlers (see wire.ts) so that a malformed request ends the stream with
+ * INVALID_ARGUMENT, and responses arrive here already encoded.
+ */
+export const ADS_SERVICE = "envoy.service.discovery.v3.AggregatedDiscoveryService";
+export const SOTW_PATH = `/${ADS_SERVICE}/StreamAggregatedResources`;
+export const DELTA_PATH = `/${ADS_SERVICE}/DeltaAggregatedResources`;
+
+const toBuffer = (bytes: Uint8Array): Buffer => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+const passThrough = (bytes: Buffer): Buffer => bytes;
+
+function bidi(path: string) {
+  return {
+    path,
+    requestStream: true,
+    responseStream: true,
+    requestSerialize: toBuffer,
+    requestDeserialize: passThrough,
+    responseSerialize: toBuffer,
+    responseDeserialize: passThrough,
+  };
+}
+
+export const adsServiceDefinition: ServiceDefinition = {
+  StreamAggregatedResources: bidi(SOTW_PATH),
+  DeltaAggregatedResources: bidi(DELTA_PATH),
+};

@@ -1,0 +1,165 @@
+import assert from "node:assert/strict";
+import { xdsNacks } from "../../../../src/observability/metrics.js";
+import { typeUrl } from "../../../../src/xds/protos/registry.js";
+import { CLUSTER, ENDPOINTS, fixtures as f } from "../../../support/fake-snapshot-source.js";
+import { Harness, counterValue, eventually } from "./harness.js";
+
+const CDS = typeUrl(CLUSTER);
+const EDS = typeUrl(ENDPOINTS);
+
+describe("ADS server, incremental (delta)", () => {
+  let h: Harness;
+  beforeEach(async () => (h = await new Harness().start()));
+  afterEach(() => h.stop());
+
+  it("sends every resource with its version to a wildcard subscription on connect", async () => {
+    const c1 = f.cluster(h.source, "c1");
+    const c2 = f.cluster(h.source, "c2");
+    const gen = h.source.set(c1, c2);
+    const proxy = h.delta();
+    proxy.request({ typeUrl: CDS });
+    const r = await proxy.next();
+    assert.equal(r.typeUrl, CDS);
+    assert.deepEqual(
+      r.resources.map((x) => [x.name, x.version, x.typeUrl]),
+      [
+        ["c1", c1.version, CDS],
+        ["c2", c2.version, CDS],
+      ],
+    );
+    assert.deepEqual(r.resources[1]!.value, c2.bytes);
+    assert.deepEqual(r.removedResources, []);
+    assert.equal(r.systemVersionInfo, String(gen));
+    proxy.ack(r);
+    await eventually(() => h.statuses.length === 1);
+    assert.deepEqual(h.statuses[0], {
+      proxyId: "proxy-1",
+      typeUrl: CDS,
+      generation: gen,
+      resourceNames: ["c1", "c2"],
+      acked: true,
+    });
+  });
+
+  it("sends only changed resources on a change, and removals after the additions", async () => {
+    h.source.set(f.cluster(h.source, "c0"), f.cluster(h.source, "c1"), f.cluster(h.source, "c2"));
+    const proxy = h.delta();
+    proxy.request({ typeUrl: CDS, subscribe: ["*"] });
+    const r1 = await proxy.next();
+    proxy.ack(r1);
+
+    const c1b = f.cluster(h.source, "c1", "4s");
+    h.source.set(f.cluster(h.source, "c0"), c1b, f.cluster(h.source, "c3"));
+    const r2 = await proxy.next();
+    assert.deepEqual(r2.names, ["c1", "c3"], "c0 is unchanged and not resent");
+    assert.equal(r2.resources[0]!.version, c1b.version);
+    assert.deepEqual(r2.removedResources, [], "c2's removal waits for the additions to be answered");
+    assert.notEqual(r2.nonce, r1.nonce);
+    proxy.ack(r2);
+    const r3 = await proxy.next();
+    assert.deepEqual(r3.names, []);
+    assert.deepEqual(r3.removedResources, ["c2"]);
+    proxy.ack(r3);
+
+    // A change that only removes is sent at once.
+    h.source.set(f.cluster(h.source, "c0"), c1b);
+    const r4 = await proxy.next();
+    assert.deepEqual(r4.names, []);
+    assert.deepEqual(r4.removedResources, ["c3"]);
+    proxy.ack(r4);
+    await proxy.expectNothing();
+  });
+
+  it("on reconnect with initial_resource_versions, resends nothing unchanged and removes what is gone", async () => {
+    const c1 = f.cluster(h.source, "c1");
+    const c2 = f.cluster(h.source, "c2", "2s");
+    h.source.set(c1, c2, f.cluster(h.source, "c3"));
+
+    const proxy = h.delta();
+    proxy.request({
+      typeUrl: CDS,
+      initialResourceVersions: { c1: c1.version, c2: "an-old-version", gone: "v1" },
+    });
+    const r = await proxy.next();
+    assert.deepEqual(r.names, ["c2", "c3"]);
+    assert.deepEqual(r.removedResources, ["gone"]);
+
+    const again = h.delta({ id: "proxy-2" });
+    again.request({
+      typeUrl: CDS,
+      subscribe: ["*"],
+      initialResourceVersions: { c1: c1.version, c2: c2.version },
+    });
+    const up = await again.next();
+    assert.deepEqual(up.names, ["c3"]);
+    assert.deepEqual(up.removedResources, []);
+
+    const current = h.delta({ id: "proxy-3" });
+    current.request({
+      typeUrl: CDS,
+      initialResourceVersions: Object.fromEntries(
+        r.resources.map((x) => [x.name, x.version!]).concat([["c1", c1.version]]),
+      ),
+    });
+    const nothing = await current.next();
+    assert.deepEqual(
+      [nothing.names, nothing.removedResources],
+      [[], []],
+      "an empty answer ends the initial fetch",
+    );
+  });
+
+  it("serves named subscriptions: absent names are reported removed, unsubscribed ones are no longer pushed", async () => {
+    h.source.set(f.endpoints(h.source, "a"), f.endpoints(h.source, "b"));
+    const proxy = h.delta();
+    proxy.request({ typeUrl: EDS, subscribe: ["a", "missing"] });
+    const r1 = await proxy.next();
+    assert.deepEqual(r1.names, ["a"]);
+    assert.deepEqual(r1.removedResources, ["missing"]);
+
+    proxy.request({ typeUrl: EDS, subscribe: ["b"], responseNonce: r1.nonce });
+    const r2 = await proxy.next();
+    assert.deepEqual(r2.names, ["b"]);
+    assert.deepEqual(r2.removedResources, [], "missing was already reported");
+
+    proxy.request({ typeUrl: EDS, unsubscribe: ["a"], responseNonce: r2.nonce });
+    h.source.set(f.endpoints(h.source, "a", "10.1.1.1"), f.endpoints(h.source, "b"));
+    await proxy.expectNothing();
+
+    h.source.set(
+      f.endpoints(h.source, "a", "10.1.1.1"),
+      f.endpoints(h.source, "b"),
+      f.endpoints(h.source, "missing"),
+    );
+    const r3 = await proxy.next();
+    assert.deepEqual(r3.names, ["missing"], "a name reported absent is sent once it exists");
+  });
+
+  it("records a NACK without resending the rejected versions, and sends the next change", async () => {
+    h.source.set(f.cluster(h.source, "c1"));
+    const proxy = h.delta();
+    proxy.request({ typeUrl: CDS });
+    proxy.ack(await proxy.next());
+
+    const nacksBefore = await counterValue(xdsNacks, "cds");
+    const gen2 = h.source.set(f.cluster(h.source, "c1", "7s"));
+    const r2 = await proxy.next();
+    proxy.nack(r2, "rejected c1");
+    await eventually(() => h.statuses.length === 2);
+    assert.deepEqual(h.statuses[1], {
+      proxyId: "proxy-1",
+      typeUrl: CDS,
+      generation: gen2,
+      resourceNames: ["c1"],
+      acked: false,
+      errorDetail: "rejected c1",
+    });
+    assert.equal(await counterValue(xdsNacks, "cds"), nacksBefore + 1);
+    await proxy.expectNothing();
+
+    h.source.set(f.cluster(h.source, "c1", "8s"));
+    const r3 = await proxy.next();
+    assert.deepEqual(r3.names, ["c1"]);
+    assert.notEqual(r3.resources[0]!.version, r2.resources[0]!.version);
+  });
+});
