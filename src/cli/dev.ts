@@ -7,14 +7,15 @@ import { LocalControlPlane } from "../controlplane/controlplane.js";
 import { applyManifests, readManifests } from "../k8s/manifests.js";
 import { createLogger } from "../observability/logger.js";
 import { startOperator, type RunningOperator } from "../operator/operator.js";
+import { startXdsServer, type RunningXdsServer } from "../xds/xds-server.js";
 import { operatorImage } from "./image.js";
 
 export const DEV_USAGE = `Usage: skiff dev [--kubeconfig PATH] [--no-samples]
 
 Runs a local Skiff control plane: a real etcd and kube-apiserver on loopback,
-with Skiff's CRDs installed, config/samples applied and the operator running
-in-process. Prints
-  READY kubeconfig=<path> apiserver=<url>
+with Skiff's CRDs installed, config/samples applied, and the operator and the
+xDS server running in-process. Prints
+  READY kubeconfig=<path> apiserver=<url> xds=<host:port>
 when it is usable, and serves until interrupted (Ctrl-C), then removes
 everything it started.
 
@@ -58,6 +59,7 @@ export async function runDev(argv: string[]): Promise<number> {
     return 130;
   }
   let operator: RunningOperator | undefined;
+  let xds: RunningXdsServer | undefined;
   try {
     const kubeConfig = plane.kubeConfig();
     await kubeConfig
@@ -76,10 +78,14 @@ export async function runDev(argv: string[]): Promise<number> {
       leaseNamespace: ROOT_NAMESPACE,
     });
     log.info({ metrics: `http://127.0.0.1:${operator.httpPort}/metrics` }, "operator running");
-    console.log(`READY kubeconfig=${plane.kubeconfigPath} apiserver=${plane.apiServerUrl}`);
+    xds = await startXdsServer(kubeConfig, { logger: log, address: "127.0.0.1:0" });
+    console.log(
+      `READY kubeconfig=${plane.kubeconfigPath} apiserver=${plane.apiServerUrl} xds=127.0.0.1:${xds.port}`,
+    );
     const signal = await stopped;
     log.info({ signal }, "stopping");
   } finally {
+    await xds?.stop();
     await operator?.stop();
     await plane.stop();
     await rm(plane.kubeconfigPath, { force: true });

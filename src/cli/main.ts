@@ -3,12 +3,14 @@ import { runDev } from "./dev.js";
 import { runOperator } from "./operator.js";
 import { runValidate } from "./validate.js";
 import { runVersion } from "./version.js";
+import { runXds } from "./xds.js";
 
 const USAGE = `Usage: skiff <command> [options]
 
 Commands:
   operator   run Skiff's controllers against a cluster
-  dev        run a local control plane with the operator, Skiff's CRDs and samples
+  xds        serve Envoy configuration to the mesh's proxies over ADS
+  dev        run a local control plane with the operator, the xDS server, Skiff's CRDs and samples
   validate   check Skiff objects in YAML files against the API schema, offline
   version    print the version
 
@@ -19,6 +21,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   operator: runOperator,
   validate: runValidate,
   version: runVersion,
+  xds: runXds,
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -74,6 +74,11 @@ export class XdsPipeline {
     for (const informer of Object.values(this.informers) as Informer[]) informer.stop();
   }
 
+  /** The TrafficPolicies as last seen, with their current status. */
+  trafficPolicy(namespace: string, name: string): TrafficPolicy | undefined {
+    return this.informers.trafficPolicies.get(namespace, name);
+  }
+
   /** Calls listener after every run, and at once with the latest run if there was one. */
   onRun(listener: (run: PipelineRun) => void): () => void {
     this.runListeners.add(listener);

@@ -1,6 +1,10 @@
 import type { KubeConfig } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import { xdsConvergence } from "../observability/metrics.js";
+import { hostname } from "node:os";
+import { randomUUID } from "node:crypto";
+import { TrafficPolicyStatusWriter } from "../controllers/trafficpolicy/status-writer.js";
+import { LeaderElector } from "../k8s/leaderelection.js";
 import { ConvergenceTracker } from "./convergence.js";
 import { XdsPipeline } from "./pipeline.js";
 import { AdsServer } from "./server/ads-server.js";
@@ -11,6 +15,12 @@ export interface XdsServerOptions {
   address: string;
   /** The longest a cluster change waits to be coalesced with others (default 50 ms). */
   debounceMs?: number;
+  /**
+   * With several replicas, only the holder of the skiff-xds-status Lease in
+   * this namespace writes TrafficPolicy status. Omitted: this replica writes
+   * it unconditionally (one replica, as in `skiff dev` and the tests).
+   */
+  statusLeaseNamespace?: string;
 }
 
 export interface RunningXdsServer {
@@ -38,8 +48,21 @@ export async function startXdsServer(
   const convergence = new ConvergenceTracker((seconds) => xdsConvergence.observe(seconds));
   const ads = new AdsServer(pipeline.snapshots, {
     logger: options.logger,
-    onResponseStatus: () => convergence.check(ads.proxies()),
+    onResponseStatus: () => {
+      convergence.check(ads.proxies());
+      statusWriter?.proxyAnswered();
+    },
   });
+  let statusWriter: TrafficPolicyStatusWriter | undefined;
+  const startStatus = () => {
+    statusWriter ??= new TrafficPolicyStatusWriter(kubeConfig, pipeline, ads, { logger: options.logger });
+    statusWriter.start();
+  };
+  const stopStatus = async () => {
+    const writer = statusWriter;
+    statusWriter = undefined;
+    await writer?.stop();
+  };
   pipeline.onRun((run) => {
     convergence.started(run.generation, run.changeSeenAt);
     // After the server's push (also scheduled with setImmediate): a generation
@@ -53,11 +76,27 @@ export async function startXdsServer(
     pipeline.stop();
     throw error;
   }
+  let elector: LeaderElector | undefined;
+  if (options.statusLeaseNamespace) {
+    elector = new LeaderElector(kubeConfig, {
+      namespace: options.statusLeaseNamespace,
+      name: "skiff-xds-status",
+      identity: `${hostname()}_${randomUUID().slice(0, 8)}`,
+      onStartedLeading: startStatus,
+      onStoppedLeading: () => void stopStatus(),
+      onError: (error) => options.logger.warn({ err: error }, "status leader election"),
+    });
+    elector.start();
+  } else {
+    startStatus();
+  }
   return {
     port,
     pipeline,
     ads,
     async stop() {
+      await elector?.stop();
+      await stopStatus();
       await ads.stop();
       pipeline.stop();
     },

@@ -1,3 +1,5 @@
+import { LISTENER_TYPE } from "../../src/xds/translate/resource.js";
+import { SotwClient } from "../support/ads-client.js";
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
@@ -88,8 +90,21 @@ describe("skiff dev", () => {
     const ready = await lineMatching(dev, /^READY /);
     assert.match(
       ready,
-      new RegExp(`^READY kubeconfig=${kubeconfig} apiserver=https://127\\.0\\.0\\.1:\\d+$`),
+      new RegExp(
+        `^READY kubeconfig=${kubeconfig} apiserver=https://127\\.0\\.0\\.1:\\d+ xds=127\\.0\\.0\\.1:\\d+$`,
+      ),
     );
+    // The xDS address serves ADS: a proxy subscribing to listeners gets an answer.
+    const ads = new SotwClient(/ xds=(\S+)$/.exec(ready)![1]!, {
+      id: "sidecar~10.0.0.1~probe.default~default.svc.cluster.local",
+    });
+    try {
+      ads.request({ typeUrl: LISTENER_TYPE });
+      const listeners = await ads.next();
+      assert.ok(listeners.names.includes("virtualOutbound"), `listeners: ${listeners.names.join(", ")}`);
+    } finally {
+      ads.close();
+    }
     // Other children come and go (tsx's esbuild service), so look for the servers by name.
     const servers = childrenOf(dev.pid!).filter((pid) =>
       ["etcd", "kube-apiserver"].includes(commandName(pid) ?? ""),

@@ -21,6 +21,10 @@ export interface TypeState {
   readonly tracker: ResponseTracker;
   /** The last response kept resources the snapshot no longer has; see AdsStream.push. */
   removalsHeld: boolean;
+  /** Subscribed to every resource of the type. */
+  wildcard: boolean;
+  /** Resources subscribed by name. */
+  readonly names: ReadonlySet<string>;
 }
 
 /** The fields every decoded request has. */
@@ -123,7 +127,10 @@ export abstract class AdsStream<S extends TypeState = TypeState, R extends AdsRe
       node: this.node,
       peer: this.call.getPeer(),
       connectedAt: this.connectedAt,
-      types: inPushOrder(this.types.keys()).map((t) => this.types.get(t)!.tracker.status()),
+      types: inPushOrder(this.types.keys()).map((t) => {
+        const state = this.types.get(t)!;
+        return { ...state.tracker.status(), wildcard: state.wildcard, names: [...state.names].sort() };
+      }),
       syncedGeneration: this.syncedGeneration(),
     };
   }

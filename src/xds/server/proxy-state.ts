@@ -33,6 +33,10 @@ export interface ProxyTypeStatus {
   readonly lastNack?: Nack;
   /** A response was sent and the proxy has not answered it yet. */
   readonly awaitingAnswer: boolean;
+  /** Subscribed to every resource of the type (filled in by the stream). */
+  readonly wildcard?: boolean;
+  /** Resources subscribed by name (filled in by the stream). */
+  readonly names?: readonly string[];
 }
 
 export interface ProxyState {

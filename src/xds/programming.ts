@@ -1,0 +1,56 @@
+import type { ServiceModel } from "../ir/model.js";
+import type { ProxyState } from "./server/ads-server.js";
+import { hostPortName, outboundClusterName, outboundListenerName } from "./translate/names.js";
+import { CLUSTER_TYPE, LISTENER_TYPE, ROUTE_TYPE } from "./translate/resource.js";
+
+/** How the proxies that send traffic to one Service have taken one configuration generation. */
+export interface Programming {
+  readonly targeted: number;
+  readonly acked: number;
+  readonly nacked: number;
+  readonly lastNackMessage: string;
+}
+
+/**
+ * Counts, among connected proxies, those whose configuration includes the
+ * Service (they subscribe, by name or wildcard, to one of its listeners,
+ * routes or clusters), those that run `generation` or newer in full, and
+ * those whose latest answer since `generation` was a NACK. Pure.
+ */
+export function programmingOf(
+  service: ServiceModel,
+  generation: number,
+  proxies: readonly ProxyState[],
+): Programming {
+  const names = new Set(
+    service.ports.flatMap((p) => [
+      hostPortName(service.hostname, p.port),
+      outboundClusterName(p.port, undefined, service.hostname),
+      ...(service.clusterIP ? [outboundListenerName(service.clusterIP, p.port)] : []),
+    ]),
+  );
+  let targeted = 0;
+  let acked = 0;
+  let nacked = 0;
+  let lastNack: { at: Date; message: string } | undefined;
+  for (const proxy of proxies) {
+    const relevant = proxy.types.filter((t) => [LISTENER_TYPE, ROUTE_TYPE, CLUSTER_TYPE].includes(t.typeUrl));
+    if (!relevant.some((t) => t.wildcard || t.names?.some((n) => names.has(n)))) continue;
+    targeted += 1;
+    if ((proxy.syncedGeneration ?? -1) >= generation) acked += 1;
+    const nack = proxy.types
+      .map((t) =>
+        t.lastNack &&
+        t.lastNack.generation >= generation &&
+        t.lastNack.generation >= (t.lastAckedGeneration ?? -1)
+          ? t.lastNack
+          : undefined,
+      )
+      .find((n) => n !== undefined);
+    if (nack) {
+      nacked += 1;
+      if (!lastNack || nack.at > lastNack.at) lastNack = nack;
+    }
+  }
+  return { targeted, acked, nacked, lastNackMessage: lastNack?.message ?? "" };
+}
