@@ -24,8 +24,9 @@ export function servicePorts(service: IService): ServicePortModel[] {
  *   addresses of one endpoint are fungible, and kube-proxy does the same.
  * - An endpoint whose `ready` condition is unset counts as ready, as the
  *   EndpointSlice API specifies; FQDN slices are skipped.
- * - An address listed by several slices (one per port set) gets the union of
- *   their ports.
+ * - An endpoint listed by several slices (one per port set) gets the union
+ *   of their ports. Endpoints are told apart by address and Pod, so Pods
+ *   that share an address (host networking) stay separate.
  */
 export function endpointsByService(
   slices: readonly IEndpointSlice[],
@@ -51,8 +52,9 @@ export function endpointsByService(
         target?.kind === "Pod"
           ? `${target.namespace ?? slice.metadata?.namespace}/${target.name}`
           : undefined;
-      const previous = endpoints.get(address);
-      endpoints.set(address, {
+      const key = `${address}/${workload ?? ""}`;
+      const previous = endpoints.get(key);
+      endpoints.set(key, {
         address,
         ports: { ...previous?.ports, ...ports },
         labels: (workload && podLabels.get(workload)) || {},
@@ -63,7 +65,9 @@ export function endpointsByService(
   return new Map(
     [...byService].map(([key, endpoints]) => [
       key,
-      [...endpoints.values()].sort((a, b) => a.address.localeCompare(b.address)),
+      [...endpoints.values()].sort(
+        (a, b) => a.address.localeCompare(b.address) || (a.workload ?? "").localeCompare(b.workload ?? ""),
+      ),
     ]),
   );
 }
