@@ -2,7 +2,19 @@ import assert from "node:assert/strict";
 import { networkInterfaces } from "node:os";
 import { pino } from "pino";
 import { startXdsServer, type RunningXdsServer } from "../../../src/xds/xds-server.js";
-import { startBackend, runXdsClient, type BackendHandle } from "../../support/grpc/spawn.js";
+import type { ProxyNode } from "../../../src/xds/cache/snapshot.js";
+import { registry } from "../../../src/observability/metrics.js";
+import { decodeMessage, messageToJson } from "../../../src/xds/protos/registry.js";
+import {
+  CLUSTER_TYPE,
+  ENDPOINT_TYPE,
+  LISTENER_TYPE,
+  messageName,
+  ROUTE_TYPE,
+} from "../../../src/xds/translate/resource.js";
+import { DeltaClient, SotwClient } from "../../support/ads-client.js";
+import { envoyViolationsOfMany } from "../../support/envoy-validator.js";
+import { startBackend, runXdsClient, startXdsClient, type BackendHandle } from "../../support/grpc/spawn.js";
 import { controlPlane } from "../controlplane.fixture.js";
 import { eventually, kubectlOk } from "../kubectl.js";
 
@@ -223,5 +235,218 @@ spec:
     await programmed();
     const patient = await runXdsClient({ target: TARGET, xdsServer: xdsAddress, mode: "calls", calls: 20 });
     assert.deepEqual(patient.byStatus, { OK: 20 }, JSON.stringify(patient));
+  });
+
+  it("takes an endpoint removal and addition to connected clients, and measures how long it takes", async () => {
+    await policy(`  http:
+    - name: all
+      route: [{}]`);
+    await programmed();
+    const measure = async (change: () => Promise<unknown>, expect: string[]) => {
+      const client = startXdsClient({
+        target: TARGET,
+        xdsServer: xdsAddress,
+        mode: "until",
+        expectBackends: expect,
+        timeoutMs: 30_000,
+      });
+      assert.ok((await client.ready).ready, "the client got its configuration");
+      const written = Date.now();
+      await change();
+      const result = await client.result;
+      return result.convergedAtEpochMs - written;
+    };
+    const removal = await measure(
+      () => kubectlOk(["delete", "endpointslice", "-n", NS, "reviews-flaky", "reviews-slow", "reviews-v3"]),
+      ["v1", "v2"],
+    );
+    const addition = await measure(
+      () => kubectlOk(["apply", "-f", "-"], endpointSlice(backends.get("v3")!)),
+      ["v1", "v2", "v3"],
+    );
+    console.log(
+      `      EndpointSlice change to a client's traffic: removal ${removal} ms, addition ${addition} ms`,
+    );
+    assert.ok(removal < 10_000 && addition < 10_000, `removal ${removal} ms, addition ${addition} ms`);
+    const convergence = await registry.getSingleMetric("skiff_xds_convergence_seconds")!.get();
+    const count =
+      (convergence.values as { metricName?: string; value: number }[]).find(
+        (v) => v.metricName === "skiff_xds_convergence_seconds_count",
+      )?.value ?? 0;
+    assert.ok(count > 0, "convergence to the last ACK was measured");
+  });
+
+  it("serves delta ADS: a change sends only the resources that changed", async () => {
+    await policy(`  http:
+    - name: all
+      route: [{}]`);
+    await programmed();
+    const proxy = new DeltaClient(xdsAddress, { id: `sidecar~10.9.0.1~probe.${NS}~${NS}.svc.cluster.local` });
+    try {
+      proxy.request({ typeUrl: CLUSTER_TYPE, subscribe: ["*"] });
+      const clusters = await proxy.next();
+      assert.ok(
+        clusters.names.includes(`outbound|9080|v1|reviews.${NS}.svc.cluster.local`),
+        clusters.names.join(),
+      );
+      proxy.ack(clusters);
+      proxy.request({
+        typeUrl: ENDPOINT_TYPE,
+        subscribe: clusters.names.filter((n) => n.startsWith("outbound|")),
+      });
+      const endpoints = await proxy.next();
+      proxy.ack(endpoints);
+      await kubectlOk(["delete", "endpointslice", "-n", NS, "reviews-v2"]);
+      const change = await proxy.next();
+      assert.equal(change.typeUrl, ENDPOINT_TYPE);
+      assert.deepEqual(
+        [...change.names].sort(),
+        [
+          `outbound|9080||reviews.${NS}.svc.cluster.local`,
+          `outbound|9080|v2|reviews.${NS}.svc.cluster.local`,
+        ].sort(),
+        "only the whole-Service and v2 assignments changed",
+      );
+      proxy.ack(change);
+    } finally {
+      proxy.close();
+      await kubectlOk(["apply", "-f", "-"], endpointSlice(backends.get("v2")!));
+    }
+  });
+
+  it("encodes each resource version once, however many proxies connect", async () => {
+    const encodes = async () =>
+      (await registry.getSingleMetric("skiff_xds_resource_encodes_total")!.get()).values.reduce(
+        (a, v) => a + v.value,
+        0,
+      );
+    const before = await encodes();
+    const results = await Promise.all(
+      [1, 2, 3].map((i) =>
+        runXdsClient({
+          target: TARGET,
+          xdsServer: xdsAddress,
+          mode: "calls",
+          calls: 10,
+          nodeId: `grpc~fanout-${i}`,
+        }),
+      ),
+    );
+    for (const r of results) assert.equal(r.byStatus.OK, 10, JSON.stringify(r));
+    assert.equal(await encodes(), before, "three more proxies caused no encode");
+  });
+
+  it("passes Envoy's proto validation on a live snapshot", () => {
+    const nodes: ProxyNode[] = [
+      { id: `sidecar~10.9.0.2~reviews-v1.${NS}~${NS}.svc.cluster.local`, cluster: "", metadata: {} },
+      { id: "grpc~validator", cluster: "", metadata: { GENERATOR: "grpc" } },
+    ];
+    const items = nodes.flatMap((node) =>
+      [...xds.pipeline.snapshots.snapshotFor(node).resources.values()].flatMap((byName) =>
+        [...byName.values()].map((r) => {
+          const type = messageName(r.typeUrl);
+          return {
+            label: `${node.id} ${r.name}`,
+            typeName: type,
+            json: JSON.stringify(messageToJson(type, decodeMessage(type, r.bytes))),
+          };
+        }),
+      ),
+    );
+    assert.ok(items.length >= 20, `${items.length} resources`);
+    assert.deepEqual(envoyViolationsOfMany(items), []);
+  });
+
+  it("reports a missing target and a conflict in status, and leaves the governing policy alone", async () => {
+    const apply = (name: string, target: string) =>
+      kubectlOk(
+        ["apply", "-f", "-"],
+        `apiVersion: skiff.dev/v1alpha1
+kind: TrafficPolicy
+metadata: { name: ${name}, namespace: ${NS} }
+spec:
+  targetRef: { kind: Service, name: ${target} }
+`,
+      );
+    await apply("ghost", "ghost");
+    await apply("reviews-latecomer", "reviews");
+    const condition = async (name: string, type: string) => {
+      const tp = JSON.parse(await kubectlOk(["get", "tp", name, "-n", NS, "-o", "json"]));
+      return tp.status?.conditions?.find((c: { type: string }) => c.type === type);
+    };
+    await eventually(async () => {
+      const refs = await condition("ghost", "ResolvedRefs");
+      assert.deepEqual([refs?.status, refs?.reason], ["False", "BackendNotFound"]);
+      const accepted = await condition("reviews-latecomer", "Accepted");
+      assert.deepEqual([accepted?.status, accepted?.reason], ["False", "Conflicted"]);
+      assert.match(accepted.message, /reviews/);
+    });
+    assert.equal((await condition("reviews", "Accepted"))?.status, "True");
+    const result = await runXdsClient({ target: TARGET, xdsServer: xdsAddress, mode: "calls", calls: 20 });
+    assert.equal(result.byStatus.OK, 20, "the governing policy still routes");
+    await kubectlOk(["delete", "tp", "-n", NS, "ghost", "reviews-latecomer"]);
+  });
+
+  it("reports a proxy's NACK as Programmed=False/Nacked, and other proxies keep working", async () => {
+    const proxy = new SotwClient(xdsAddress, { id: "grpc~nacker", metadata: { GENERATOR: "grpc" } });
+    try {
+      proxy.request({ typeUrl: LISTENER_TYPE, resourceNames: [`reviews.${NS}.svc.cluster.local:9080`] });
+      proxy.ack(await proxy.next());
+      proxy.request({ typeUrl: ROUTE_TYPE, resourceNames: [`reviews.${NS}.svc.cluster.local:9080`] });
+      proxy.ack(await proxy.next());
+      await policy(`  http:
+    - name: all
+      route: [{}]
+      timeout: 3s`);
+      const routes = await proxy.next();
+      proxy.nack(routes, "route rejected by the test proxy");
+      await eventually(async () => {
+        const tp = JSON.parse(await kubectlOk(["get", "tp", "reviews", "-n", NS, "-o", "json"]));
+        const programmedCondition = tp.status?.conditions?.find(
+          (c: { type: string }) => c.type === "Programmed",
+        );
+        assert.equal(programmedCondition?.reason, "Nacked", JSON.stringify(tp.status));
+        assert.match(programmedCondition.message, /route rejected by the test proxy/);
+        assert.equal(tp.status.proxies.nacked, 1);
+      });
+      const others = await runXdsClient({ target: TARGET, xdsServer: xdsAddress, mode: "calls", calls: 20 });
+      assert.equal(others.byStatus.OK, 20, "another proxy is not disturbed by the NACK");
+    } finally {
+      proxy.close();
+    }
+    await programmed();
+  });
+
+  it("marks a policy change Programmed once a connected proxy has ACKed it, and measures how long it takes", async () => {
+    const proxy = new SotwClient(xdsAddress, { id: "grpc~acker", metadata: { GENERATOR: "grpc" } });
+    const name = `reviews.${NS}.svc.cluster.local:9080`;
+    let acking = true;
+    try {
+      proxy.request({ typeUrl: LISTENER_TYPE, resourceNames: [name] });
+      proxy.ack(await proxy.next());
+      proxy.request({ typeUrl: ROUTE_TYPE, resourceNames: [name] });
+      // ACK everything, as a healthy proxy does.
+      const acker = (async () => {
+        while (acking) proxy.ack(await proxy.next(60_000));
+      })().catch(() => {});
+      const written = Date.now();
+      await policy(`  http:
+    - name: all
+      route: [{}]
+      timeout: 4s`);
+      await eventually(async () => {
+        const tp = JSON.parse(await kubectlOk(["get", "tp", "reviews", "-n", NS, "-o", "json"]));
+        const condition = tp.status?.conditions?.find((c: { type: string }) => c.type === "Programmed");
+        assert.equal(tp.status?.observedGeneration, tp.metadata.generation);
+        assert.equal(condition?.status, "True", JSON.stringify(tp.status));
+        assert.deepEqual([tp.status.proxies.targeted, tp.status.proxies.acked], [1, 1]);
+      }, 30_000);
+      console.log(`      TrafficPolicy change to Programmed (one proxy ACKed): ${Date.now() - written} ms`);
+      acking = false;
+      void acker;
+    } finally {
+      acking = false;
+      proxy.close();
+    }
   });
 });

@@ -1,0 +1,156 @@
+import assert from "node:assert/strict";
+import type { PolicyFindings } from "../../../../src/compile/findings.js";
+import { trafficPolicyStatus } from "../../../../src/controllers/trafficpolicy/status.js";
+import type { ServiceModel } from "../../../../src/ir/model.js";
+import { programmingOf } from "../../../../src/xds/programming.js";
+import type { ProxyState } from "../../../../src/xds/server/ads-server.js";
+
+const accepted: PolicyFindings = {
+  kind: "TrafficPolicy",
+  source: { namespace: "bookinfo", name: "reviews", generation: 4 },
+  findings: [
+    { type: "Accepted", status: "True", reason: "Accepted", message: "ok" },
+    { type: "ResolvedRefs", status: "True", reason: "ResolvedRefs", message: "ok" },
+  ],
+};
+const now = new Date("2026-11-25T12:00:00Z");
+const condition = (status: ReturnType<typeof trafficPolicyStatus>, type: string) =>
+  status.conditions?.find((c) => c.type === type);
+
+describe("TrafficPolicy status", () => {
+  it("is Programmed when every targeted proxy runs the generation", () => {
+    const status = trafficPolicyStatus(
+      accepted,
+      { targeted: 2, acked: 2, nacked: 0, lastNackMessage: "" },
+      [],
+      now,
+    );
+    assert.deepEqual(
+      status.conditions?.map((c) => [c.type, c.status, c.reason, c.observedGeneration]),
+      [
+        ["Accepted", "True", "Accepted", 4],
+        ["ResolvedRefs", "True", "ResolvedRefs", 4],
+        ["Programmed", "True", "Programmed", 4],
+      ],
+    );
+    assert.deepEqual(status.proxies, { targeted: 2, acked: 2, nacked: 0 });
+    assert.equal(status.observedGeneration, 4);
+  });
+
+  it("is Pending while some proxies have not ACKed, and Nacked with the proxy's message after a NACK", () => {
+    const pending = trafficPolicyStatus(
+      accepted,
+      { targeted: 3, acked: 1, nacked: 0, lastNackMessage: "" },
+      [],
+      now,
+    );
+    assert.deepEqual(
+      [condition(pending, "Programmed")?.status, condition(pending, "Programmed")?.reason],
+      ["False", "Pending"],
+    );
+    const nacked = trafficPolicyStatus(
+      accepted,
+      { targeted: 3, acked: 2, nacked: 1, lastNackMessage: "bad regex" },
+      [],
+      now,
+    );
+    assert.equal(condition(nacked, "Programmed")?.reason, "Nacked");
+    assert.match(condition(nacked, "Programmed")!.message, /1 of 3 proxies rejected.*bad regex/);
+    assert.equal(nacked.proxies?.lastNackMessage, "bad regex");
+  });
+
+  it("is not Programmed when not Accepted, whatever the proxies did", () => {
+    const conflicted: PolicyFindings = {
+      ...accepted,
+      findings: [{ type: "Accepted", status: "False", reason: "Conflicted", message: "older policy wins" }],
+    };
+    const status = trafficPolicyStatus(
+      conflicted,
+      { targeted: 1, acked: 1, nacked: 0, lastNackMessage: "" },
+      [],
+      now,
+    );
+    assert.deepEqual(
+      [condition(status, "Programmed")?.status, condition(status, "Programmed")?.reason],
+      ["False", "NotAccepted"],
+    );
+  });
+
+  it("keeps lastTransitionTime while a status holds", () => {
+    const first = trafficPolicyStatus(
+      accepted,
+      { targeted: 0, acked: 0, nacked: 0, lastNackMessage: "" },
+      [],
+      now,
+    );
+    const later = trafficPolicyStatus(
+      accepted,
+      { targeted: 1, acked: 1, nacked: 0, lastNackMessage: "" },
+      first.conditions as never,
+      new Date("2026-11-25T13:00:00Z"),
+    );
+    assert.equal(condition(later, "Programmed")?.lastTransitionTime, "2026-11-25T12:00:00Z");
+  });
+});
+
+describe("programming counts", () => {
+  const service: ServiceModel = {
+    namespace: "bookinfo",
+    name: "reviews",
+    hostname: "reviews.bookinfo.svc.cluster.local",
+    clusterIP: "10.96.0.10",
+    ports: [{ name: "grpc", port: 9080, protocol: "HTTP2" }],
+    endpoints: [],
+  };
+  const proxy = (
+    id: string,
+    types: Partial<ProxyState["types"][number]>[],
+    syncedGeneration?: number,
+  ): ProxyState => ({
+    streamId: 1,
+    protocol: "sotw",
+    node: { id, cluster: "", metadata: {} },
+    peer: "",
+    connectedAt: now,
+    types: types.map((t) => ({ typeUrl: "", awaitingAnswer: false, ...t })),
+    ...(syncedGeneration === undefined ? {} : { syncedGeneration }),
+  });
+  const RDS = "type.googleapis.com/envoy.config.route.v3.RouteConfiguration";
+  const CDS = "type.googleapis.com/envoy.config.cluster.v3.Cluster";
+
+  it("targets proxies that subscribe to the Service's routes or clusters, by name or wildcard", () => {
+    const result = programmingOf(service, 5, [
+      proxy("by-name", [{ typeUrl: RDS, names: ["reviews.bookinfo.svc.cluster.local:9080"] }], 5),
+      proxy("wildcard", [{ typeUrl: CDS, wildcard: true, names: [] }], 4),
+      proxy("elsewhere", [{ typeUrl: RDS, names: ["ratings.bookinfo.svc.cluster.local:9080"] }], 5),
+    ]);
+    assert.deepEqual(result, { targeted: 2, acked: 1, nacked: 0, lastNackMessage: "" });
+  });
+
+  it("counts a NACK of this generation or later, unless a later ACK superseded it", () => {
+    const nack = { generation: 6, version: "x", message: "rejected", at: now };
+    const result = programmingOf(service, 5, [
+      proxy("nacked", [
+        {
+          typeUrl: RDS,
+          names: ["reviews.bookinfo.svc.cluster.local:9080"],
+          lastNack: nack,
+          lastAckedGeneration: 5,
+        },
+      ]),
+      proxy(
+        "recovered",
+        [
+          {
+            typeUrl: RDS,
+            names: ["reviews.bookinfo.svc.cluster.local:9080"],
+            lastNack: nack,
+            lastAckedGeneration: 7,
+          },
+        ],
+        7,
+      ),
+    ]);
+    assert.deepEqual(result, { targeted: 2, acked: 1, nacked: 1, lastNackMessage: "rejected" });
+  });
+});
