@@ -1,4 +1,5 @@
 import { durationMs } from "../api/duration.js";
+import { GRPC_STATUS } from "../api/v1alpha1/trafficpolicy.js";
 import type {
   ConnectionPool,
   Destination,
@@ -24,26 +25,6 @@ import type {
   WeightedDestination,
 } from "../ir/model.js";
 import { DEFAULT_RETRY } from "../ir/defaults.js";
-
-const GRPC_CODES = [
-  "OK",
-  "CANCELLED",
-  "UNKNOWN",
-  "INVALID_ARGUMENT",
-  "DEADLINE_EXCEEDED",
-  "NOT_FOUND",
-  "ALREADY_EXISTS",
-  "PERMISSION_DENIED",
-  "RESOURCE_EXHAUSTED",
-  "FAILED_PRECONDITION",
-  "ABORTED",
-  "OUT_OF_RANGE",
-  "UNIMPLEMENTED",
-  "INTERNAL",
-  "UNAVAILABLE",
-  "DATA_LOSS",
-  "UNAUTHENTICATED",
-];
 
 const ms = (text: string | undefined) => (text === undefined ? undefined : durationMs(text));
 const defined = <T extends object>(o: T) =>
@@ -162,7 +143,7 @@ function fault(f: FaultInjection): FaultModel {
       ? {
           status:
             f.abort.grpcStatus !== undefined
-              ? { kind: "Grpc" as const, code: GRPC_CODES.indexOf(f.abort.grpcStatus) }
+              ? { kind: "Grpc" as const, code: GRPC_STATUS.indexOf(f.abort.grpcStatus) + 1 }
               : { kind: "Http" as const, code: f.abort.httpStatus ?? 503 },
           percent: f.abort.percent ?? 100,
         }

@@ -201,7 +201,8 @@ const retries = titled(
   ),
 );
 
-const GRPC_STATUS = [
+/** gRPC status names in code order, from 1 (CANCELLED): a name's index plus one is its code. */
+export const GRPC_STATUS = [
   "CANCELLED",
   "UNKNOWN",
   "INVALID_ARGUMENT",

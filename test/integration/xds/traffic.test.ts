@@ -14,7 +14,13 @@ import {
 } from "../../../src/xds/translate/resource.js";
 import { DeltaClient, SotwClient } from "../../support/ads-client.js";
 import { envoyViolationsOfMany } from "../../support/envoy-validator.js";
-import { startBackend, runXdsClient, startXdsClient, type BackendHandle } from "../../support/grpc/spawn.js";
+import {
+  startBackend,
+  runXdsClient,
+  startXdsClient,
+  type BackendHandle,
+  type CallsResult,
+} from "../../support/grpc/spawn.js";
 import { controlPlane } from "../controlplane.fixture.js";
 import { eventually, kubectlOk } from "../kubectl.js";
 
@@ -61,6 +67,14 @@ metadata: { name: reviews-${backend.name}, namespace: ${NS}, labels: { app: revi
 spec: { containers: [{ name: app, image: reviews }] }
 `;
 }
+
+/** Runs a proxyless gRPC client that makes calls to reviews through Skiff's xDS server. */
+let calls: (spec: {
+  calls: number;
+  concurrency?: number;
+  metadata?: Record<string, string>;
+  nodeId?: string;
+}) => Promise<CallsResult>;
 
 function policy(spec: string): Promise<string> {
   return kubectlOk(
@@ -114,6 +128,7 @@ spec:
       logger: pino({ level: "warn" }),
     });
     xdsAddress = `127.0.0.1:${xds.port}`;
+    calls = (spec) => runXdsClient({ target: TARGET, xdsServer: xdsAddress, mode: "calls", ...spec });
   });
 
   after(async () => {
@@ -130,13 +145,7 @@ spec:
     - name: canary
       route: [{ subset: v1, weight: 90 }, { subset: v2, weight: 10 }]`);
     await programmed();
-    const result = await runXdsClient({
-      target: TARGET,
-      xdsServer: xdsAddress,
-      mode: "calls",
-      calls: 1000,
-      concurrency: 20,
-    });
+    const result = await calls({ calls: 1000, concurrency: 20 });
     assert.equal(result.byStatus.OK, 1000, JSON.stringify(result));
     const v2 = result.byBackend.v2 ?? 0;
     // Binomial(1000, 0.1): mean 100, sd 9.5; five sd either side.
@@ -152,14 +161,8 @@ spec:
     - name: everyone
       route: [{ subset: v1 }]`);
     await programmed();
-    const testers = await runXdsClient({
-      target: TARGET,
-      xdsServer: xdsAddress,
-      mode: "calls",
-      calls: 50,
-      metadata: { "x-user": "tester" },
-    });
-    const others = await runXdsClient({ target: TARGET, xdsServer: xdsAddress, mode: "calls", calls: 50 });
+    const testers = await calls({ calls: 50, metadata: { "x-user": "tester" } });
+    const others = await calls({ calls: 50 });
     assert.deepEqual(testers.byBackend, { v3: 50 });
     assert.deepEqual(others.byBackend, { v1: 50 });
   });
@@ -170,13 +173,7 @@ spec:
       route: [{ subset: flaky }]
       retries: { attempts: 3, retryOn: [unavailable] }`);
     await programmed();
-    const retried = await runXdsClient({
-      target: TARGET,
-      xdsServer: xdsAddress,
-      mode: "calls",
-      calls: 200,
-      concurrency: 1,
-    });
+    const retried = await calls({ calls: 200, concurrency: 1 });
     assert.deepEqual(retried.byStatus, { OK: 200 }, JSON.stringify(retried));
 
     await policy(`  http:
@@ -184,13 +181,7 @@ spec:
       route: [{ subset: flaky }]
       retries: { attempts: 0 }`);
     await programmed();
-    const bare = await runXdsClient({
-      target: TARGET,
-      xdsServer: xdsAddress,
-      mode: "calls",
-      calls: 200,
-      concurrency: 1,
-    });
+    const bare = await calls({ calls: 200, concurrency: 1 });
     assert.ok((bare.byStatus.UNAVAILABLE ?? 0) >= 80, JSON.stringify(bare.byStatus));
   });
 
@@ -202,13 +193,7 @@ spec:
       fault:
         abort: { grpcStatus: UNAVAILABLE, percent: 30 }`);
     await programmed();
-    const result = await runXdsClient({
-      target: TARGET,
-      xdsServer: xdsAddress,
-      mode: "calls",
-      calls: 1000,
-      concurrency: 20,
-    });
+    const result = await calls({ calls: 1000, concurrency: 20 });
     const aborted = result.byStatus.UNAVAILABLE ?? 0;
     // Binomial(1000, 0.3): mean 300, sd 14.5; five sd either side.
     assert.ok(
@@ -225,7 +210,7 @@ spec:
       timeout: 100ms
       retries: { attempts: 0 }`);
     await programmed();
-    const limited = await runXdsClient({ target: TARGET, xdsServer: xdsAddress, mode: "calls", calls: 20 });
+    const limited = await calls({ calls: 20 });
     assert.deepEqual(limited.byStatus, { DEADLINE_EXCEEDED: 20 }, JSON.stringify(limited));
 
     await policy(`  http:
@@ -233,7 +218,7 @@ spec:
       route: [{ subset: slow }]
       timeout: 5s`);
     await programmed();
-    const patient = await runXdsClient({ target: TARGET, xdsServer: xdsAddress, mode: "calls", calls: 20 });
+    const patient = await calls({ calls: 20 });
     assert.deepEqual(patient.byStatus, { OK: 20 }, JSON.stringify(patient));
   });
 
@@ -269,11 +254,13 @@ spec:
     );
     assert.ok(removal < 10_000 && addition < 10_000, `removal ${removal} ms, addition ${addition} ms`);
     const convergence = await registry.getSingleMetric("skiff_xds_convergence_seconds")!.get();
-    const count =
-      (convergence.values as { metricName?: string; value: number }[]).find(
-        (v) => v.metricName === "skiff_xds_convergence_seconds_count",
-      )?.value ?? 0;
-    assert.ok(count > 0, "convergence to the last ACK was measured");
+    const values = convergence.values as { metricName?: string; value: number }[];
+    const total = (suffix: string) =>
+      values.find((v) => v.metricName === `skiff_xds_convergence_seconds_${suffix}`)?.value ?? 0;
+    assert.ok(total("count") > 0, "convergence to the last ACK was measured");
+    console.log(
+      `      change seen by the xDS server to the last proxy's ACK: mean ${((1000 * total("sum")) / total("count")).toFixed(0)} ms over ${total("count")} generations`,
+    );
   });
 
   it("serves delta ADS: a change sends only the resources that changed", async () => {
@@ -321,17 +308,7 @@ spec:
         0,
       );
     const before = await encodes();
-    const results = await Promise.all(
-      [1, 2, 3].map((i) =>
-        runXdsClient({
-          target: TARGET,
-          xdsServer: xdsAddress,
-          mode: "calls",
-          calls: 10,
-          nodeId: `grpc~fanout-${i}`,
-        }),
-      ),
-    );
+    const results = await Promise.all([1, 2, 3].map((i) => calls({ calls: 10, nodeId: `grpc~fanout-${i}` })));
     for (const r of results) assert.equal(r.byStatus.OK, 10, JSON.stringify(r));
     assert.equal(await encodes(), before, "three more proxies caused no encode");
   });
@@ -382,7 +359,7 @@ spec:
       assert.match(accepted.message, /reviews/);
     });
     assert.equal((await condition("reviews", "Accepted"))?.status, "True");
-    const result = await runXdsClient({ target: TARGET, xdsServer: xdsAddress, mode: "calls", calls: 20 });
+    const result = await calls({ calls: 20 });
     assert.equal(result.byStatus.OK, 20, "the governing policy still routes");
     await kubectlOk(["delete", "tp", "-n", NS, "ghost", "reviews-latecomer"]);
   });
@@ -409,7 +386,7 @@ spec:
         assert.match(programmedCondition.message, /route rejected by the test proxy/);
         assert.equal(tp.status.proxies.nacked, 1);
       });
-      const others = await runXdsClient({ target: TARGET, xdsServer: xdsAddress, mode: "calls", calls: 20 });
+      const others = await calls({ calls: 20 });
       assert.equal(others.byStatus.OK, 20, "another proxy is not disturbed by the NACK");
     } finally {
       proxy.close();
