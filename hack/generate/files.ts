@@ -15,6 +15,20 @@ export function crdYaml(crd: CrdDefinition): string {
 }
 
 /**
+ * crds/kustomization.yaml, listing the generated CRDs (file names relative to
+ * crds/), so that `kubectl apply -k crds` and config/crd install exactly the
+ * CRDs that `make generate` wrote, and a renamed kind cannot go stale there.
+ */
+export function crdKustomizationYaml(crdFiles: string[]): string {
+  const kustomization = {
+    apiVersion: "kustomize.config.k8s.io/v1beta1",
+    kind: "Kustomization",
+    resources: [...crdFiles].sort(),
+  };
+  return `${YAML_BANNER}\n${stringify(kustomization, { lineWidth: 0 })}`;
+}
+
+/**
  * json-schema-to-typescript knows nothing of the Kubernetes extensions, so
  * spell out the TypeScript they mean.
  */
@@ -53,7 +67,9 @@ async function typesFor(schema: Schema, name: string, header: string): Promise<s
 /** Every generated file, keyed by its path relative to the repository root. */
 export async function generatedFiles(): Promise<Map<string, string>> {
   const files = new Map<string, string>();
+  const crdFiles: string[] = [];
   for (const crd of CRDS) {
+    crdFiles.push(`${crd.group}_${crd.plural}.yaml`);
     files.set(`crds/${crd.group}_${crd.plural}.yaml`, crdYaml(crd));
     const header = `/** Types for ${crd.group}/${crd.version} ${crd.kind}, from src/api/${crd.version}/${crd.singular}.ts. */\n`;
     const metadataImport = `import type { KubernetesObjectMetadata } from "../../metadata.js";\n`;
@@ -73,6 +89,7 @@ export async function generatedFiles(): Promise<Map<string, string>> {
       await typesFor(withMetadata, crd.kind, header + metadataImport),
     );
   }
+  files.set("crds/kustomization.yaml", crdKustomizationYaml(crdFiles));
   for (const [file, schema] of Object.entries(CERT_MANAGER_SCHEMAS)) {
     const header = `/** Types for the cert-manager.io/v1 fields Skiff uses, from src/api/certmanager/v1/schemas.ts. */\n`;
     files.set(

@@ -5,6 +5,7 @@
  *
  * Outputs:
  * - crds/skiff.dev_<plural>.yaml                  the CustomResourceDefinitions
+ * - crds/kustomization.yaml                       lists them (kubectl apply -k crds; config/crd uses it)
  * - src/api/v1alpha1/generated/<singular>.ts      TypeScript types for each kind
  * - src/api/certmanager/v1/generated/<kind>.ts    types for the cert-manager subset Skiff uses
  */

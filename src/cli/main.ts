@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { runDev } from "./dev.js";
+import { runIptables } from "./iptables.js";
 import { runOperator } from "./operator.js";
 import { runValidate } from "./validate.js";
 import { runVersion } from "./version.js";
@@ -11,6 +12,7 @@ Commands:
   operator   run Skiff's controllers against a cluster
   xds        serve Envoy configuration to the mesh's proxies over ADS
   dev        run a local control plane with the operator, the xDS server, Skiff's CRDs and samples
+  iptables   redirect the Pod's traffic through its Envoy sidecar (run by the skiff-init container)
   validate   check Skiff objects in YAML files against the API schema, offline
   version    print the version
 
@@ -18,6 +20,7 @@ Run 'skiff <command> --help' for a command's options.`;
 
 const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   dev: runDev,
+  iptables: runIptables,
   operator: runOperator,
   validate: runValidate,
   version: runVersion,

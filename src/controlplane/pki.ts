@@ -1,10 +1,7 @@
-import { ECDSA_P256, privateKeyPem, randomSerialNumber, webcrypto, x509 } from "../pki/crypto.js";
+import { ECDSA_P256, privateKeyPem, webcrypto, x509 } from "../pki/crypto.js";
+import { createSelfSignedCa, issueLeaf, type KeyPair } from "../pki/issue.js";
 
-/** A certificate and its private key, both PEM. */
-export interface KeyPair {
-  certPem: string;
-  keyPem: string;
-}
+export type { KeyPair };
 
 export interface LocalPki {
   ca: KeyPair;
@@ -24,50 +21,13 @@ export interface LocalPki {
 export async function createLocalPki(adminUser = "skiff-admin"): Promise<LocalPki> {
   const notBefore = new Date(Date.now() - 60_000);
   const notAfter = new Date(Date.now() + 7 * 24 * 3600_000);
-  const caKeys = await webcrypto.subtle.generateKey(ECDSA_P256, true, ["sign", "verify"]);
-  const caCert = await x509.X509CertificateGenerator.createSelfSigned({
-    serialNumber: randomSerialNumber(),
-    name: "CN=skiff-local-control-plane,O=skiff",
-    notBefore,
-    notAfter,
-    keys: caKeys,
-    signingAlgorithm: ECDSA_P256,
-    extensions: [
-      new x509.BasicConstraintsExtension(true, undefined, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
-      await x509.SubjectKeyIdentifierExtension.create(caKeys.publicKey),
-    ],
-  });
-
-  async function leaf(subject: string, usage: string, sans: x509.JsonGeneralName[] = []): Promise<KeyPair> {
-    const keys = await webcrypto.subtle.generateKey(ECDSA_P256, true, ["sign", "verify"]);
-    const extensions: x509.Extension[] = [
-      new x509.BasicConstraintsExtension(false, undefined, true),
-      new x509.KeyUsagesExtension(
-        x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment,
-        true,
-      ),
-      new x509.ExtendedKeyUsageExtension([usage]),
-      await x509.AuthorityKeyIdentifierExtension.create(caCert),
-    ];
-    if (sans.length > 0) extensions.push(new x509.SubjectAlternativeNameExtension(sans));
-    const cert = await x509.X509CertificateGenerator.create({
-      serialNumber: randomSerialNumber(),
-      subject,
-      issuer: caCert.subject,
-      notBefore,
-      notAfter,
-      publicKey: keys.publicKey,
-      signingKey: caKeys.privateKey,
-      signingAlgorithm: ECDSA_P256,
-      extensions,
-    });
-    return { certPem: cert.toString("pem"), keyPem: await privateKeyPem(keys.privateKey) };
-  }
+  const ca = await createSelfSignedCa("CN=skiff-local-control-plane,O=skiff", notBefore, notAfter);
+  const leaf = (subject: string, usage: string, sans: x509.JsonGeneralName[] = []) =>
+    issueLeaf(ca, { subject, usage, sans, notBefore, notAfter });
 
   const saKeys = await webcrypto.subtle.generateKey(ECDSA_P256, true, ["sign", "verify"]);
   return {
-    ca: { certPem: caCert.toString("pem"), keyPem: await privateKeyPem(caKeys.privateKey) },
+    ca: ca.pair,
     serving: await leaf("CN=kube-apiserver", x509.ExtendedKeyUsage.serverAuth, [
       { type: "dns", value: "localhost" },
       { type: "ip", value: "127.0.0.1" },

@@ -1,10 +1,13 @@
 /**
  * The Envoy bootstrap that sidecars start from (the file in each meshed
  * namespace's bootstrap ConfigMap). It holds only what cannot come over xDS:
- * where the xDS server is, and the admin endpoint. Everything else (listeners,
- * clusters, secrets) arrives over ADS. The node id and cluster are not in the
- * file: the sidecar passes them as --service-node and --service-cluster from
- * downward-API environment variables, so one file serves every Pod.
+ * where the xDS server is, the admin endpoint, the Prometheus and health
+ * listeners that must answer before (and regardless of) any xDS push, the
+ * OTLP collector's cluster, and the overload manager. Everything else
+ * (listeners, clusters, secrets through SDS) arrives over ADS. The node id and
+ * cluster are not in the file: the sidecar passes them as --service-node and
+ * --service-cluster from downward-API environment variables (see
+ * sidecarArgs), so one file serves every Pod.
  *
  * Pure: same input, byte-identical output.
  */
@@ -13,14 +16,75 @@ export interface BootstrapInputs {
   /** The xDS server's DNS name, such as skiff-xds.skiff-system.svc. */
   xdsHost: string;
   xdsPort: number;
+  /** Envoy's admin port, bound to 127.0.0.1 only. */
   adminPort: number;
+  /** The port of the 0.0.0.0 listener that serves /stats/prometheus. Default 15090. */
+  prometheusPort?: number;
+  /** The port of the 0.0.0.0 listener that serves /healthz/ready (the readiness probe). Default 15021. */
+  healthPort?: number;
+  /**
+   * The Mesh's observability.tracing.otlpEndpoint (host:port). When set, the
+   * bootstrap has the `skiff-otlp` cluster (OTLP over gRPC, so HTTP/2) for the
+   * OpenTelemetry tracer of the HCMs that arrive over xDS; those HCMs apply
+   * the sampling percentage. Empty or absent: no tracing cluster.
+   */
+  otlpEndpoint?: string;
+  /**
+   * The heap size the overload manager measures against: the sidecar
+   * container's memory limit (see memoryQuantityBytes). Default 1 GiB.
+   */
+  maxHeapSizeBytes?: number;
+  /** The most downstream connections the sidecar holds open, over all listeners. Default 100000. */
+  maxDownstreamConnections?: number;
 }
 
 export const XDS_CLUSTER = "skiff-xds";
+export const ADMIN_CLUSTER = "skiff-admin";
+export const OTLP_CLUSTER = "skiff-otlp";
+export const PROMETHEUS_LISTENER = "skiff-prometheus";
+export const HEALTH_LISTENER = "skiff-health";
 
+export const DEFAULT_PROMETHEUS_PORT = 15090;
+export const DEFAULT_HEALTH_PORT = 15021;
+export const DEFAULT_MAX_HEAP_SIZE_BYTES = 1024 * 1024 * 1024;
+export const DEFAULT_MAX_DOWNSTREAM_CONNECTIONS = 100_000;
+
+/** Where the sidecar mounts the bootstrap ConfigMap's envoy.json. */
+export const BOOTSTRAP_PATH = "/etc/skiff/bootstrap/envoy.json";
+
+const FIXED_HEAP = "envoy.resource_monitors.fixed_heap";
+// The overload manager knows this proactive monitor by this name; its
+// extension (envoy.resource_monitors.downstream_connections) is picked by the
+// typed_config. It replaces the deprecated overload.global_downstream_max_connections
+// runtime key.
+const DOWNSTREAM_CONNECTIONS = "envoy.resource_monitors.global_downstream_max_connections";
+
+/**
+ * The bootstrap JSON (protojson field names; 64-bit integers as strings, as
+ * protojson writes them).
+ *
+ * - Throws on an otlpEndpoint that is not host:port, or on ports or limits out of range.
+ */
 export function renderBootstrap(inputs: BootstrapInputs): string {
+  const prometheusPort = inputs.prometheusPort ?? DEFAULT_PROMETHEUS_PORT;
+  const healthPort = inputs.healthPort ?? DEFAULT_HEALTH_PORT;
+  const maxHeap = inputs.maxHeapSizeBytes ?? DEFAULT_MAX_HEAP_SIZE_BYTES;
+  const maxConnections = inputs.maxDownstreamConnections ?? DEFAULT_MAX_DOWNSTREAM_CONNECTIONS;
+  for (const [name, port] of [
+    ["xdsPort", inputs.xdsPort],
+    ["adminPort", inputs.adminPort],
+    ["prometheusPort", prometheusPort],
+    ["healthPort", healthPort],
+  ] as const)
+    assertPort(name, port);
+  if (!Number.isSafeInteger(maxHeap) || maxHeap <= 0)
+    throw new Error(`maxHeapSizeBytes: ${maxHeap} is not a positive integer`);
+  if (!Number.isSafeInteger(maxConnections) || maxConnections <= 0)
+    throw new Error(`maxDownstreamConnections: ${maxConnections} is not a positive integer`);
+  const otlp = inputs.otlpEndpoint ? hostPort(inputs.otlpEndpoint) : undefined;
+
   const bootstrap = {
-    admin: { address: { socket_address: { address: "127.0.0.1", port_value: inputs.adminPort } } },
+    admin: { address: socketAddress("127.0.0.1", inputs.adminPort) },
     dynamic_resources: {
       ads_config: {
         api_type: "DELTA_GRPC",
@@ -32,34 +96,210 @@ export function renderBootstrap(inputs: BootstrapInputs): string {
       lds_config: { ads: {}, resource_api_version: "V3" },
     },
     static_resources: {
+      listeners: [
+        adminProxyListener(PROMETHEUS_LISTENER, prometheusPort, {
+          match: { prefix: "/stats/prometheus" },
+          route: { cluster: ADMIN_CLUSTER },
+        }),
+        // Envoy's /ready answers 200 once the server is LIVE, which is after
+        // the first CDS and LDS responses were applied.
+        adminProxyListener(HEALTH_LISTENER, healthPort, {
+          match: { path: "/healthz/ready" },
+          route: { cluster: ADMIN_CLUSTER, prefix_rewrite: "/ready" },
+        }),
+      ],
       clusters: [
+        dnsCluster(XDS_CLUSTER, inputs.xdsHost, inputs.xdsPort),
         {
-          name: XDS_CLUSTER,
-          type: "STRICT_DNS",
+          name: ADMIN_CLUSTER,
+          type: "STATIC",
           connect_timeout: "1s",
-          typed_extension_protocol_options: {
-            "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
-              "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
-              explicit_http_config: { http2_protocol_options: {} },
-            },
-          },
-          load_assignment: {
-            cluster_name: XDS_CLUSTER,
-            endpoints: [
-              {
-                lb_endpoints: [
-                  {
-                    endpoint: {
-                      address: { socket_address: { address: inputs.xdsHost, port_value: inputs.xdsPort } },
-                    },
-                  },
-                ],
-              },
-            ],
+          load_assignment: endpoints(ADMIN_CLUSTER, "127.0.0.1", inputs.adminPort),
+        },
+        ...(otlp ? [dnsCluster(OTLP_CLUSTER, otlp.host, otlp.port)] : []),
+      ],
+    },
+    overload_manager: {
+      refresh_interval: "0.250s",
+      resource_monitors: [
+        {
+          name: FIXED_HEAP,
+          typed_config: {
+            "@type": "type.googleapis.com/envoy.extensions.resource_monitors.fixed_heap.v3.FixedHeapConfig",
+            max_heap_size_bytes: String(maxHeap),
           },
         },
+        {
+          name: DOWNSTREAM_CONNECTIONS,
+          typed_config: {
+            "@type":
+              "type.googleapis.com/envoy.extensions.resource_monitors.downstream_connections.v3.DownstreamConnectionsConfig",
+            max_active_downstream_connections: String(maxConnections),
+          },
+        },
+      ],
+      actions: [
+        heapAction("envoy.overload_actions.shrink_heap", 0.95),
+        heapAction("envoy.overload_actions.stop_accepting_requests", 0.98),
       ],
     },
   };
   return JSON.stringify(bootstrap, null, 2) + "\n";
+}
+
+/** A listener on 0.0.0.0 with one route to the admin endpoint; anything else gets a 404. */
+function adminProxyListener(name: string, port: number, route: Record<string, unknown>) {
+  return {
+    name,
+    address: socketAddress("0.0.0.0", port),
+    filter_chains: [
+      {
+        filters: [
+          {
+            name: "envoy.filters.network.http_connection_manager",
+            typed_config: {
+              "@type":
+                "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+              stat_prefix: name,
+              route_config: {
+                name,
+                virtual_hosts: [{ name, domains: ["*"], routes: [route] }],
+              },
+              http_filters: [
+                {
+                  name: "envoy.filters.http.router",
+                  typed_config: {
+                    "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router",
+                  },
+                },
+              ],
+            },
+          },
+        ],
+      },
+    ],
+  };
+}
+
+/** A STRICT_DNS cluster that speaks HTTP/2 (gRPC) to one host. */
+function dnsCluster(name: string, host: string, port: number) {
+  return {
+    name,
+    type: "STRICT_DNS",
+    connect_timeout: "1s",
+    typed_extension_protocol_options: {
+      "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+        "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+        explicit_http_config: { http2_protocol_options: {} },
+      },
+    },
+    load_assignment: endpoints(name, host, port),
+  };
+}
+
+function endpoints(cluster: string, host: string, port: number) {
+  return {
+    cluster_name: cluster,
+    endpoints: [{ lb_endpoints: [{ endpoint: { address: socketAddress(host, port) } }] }],
+  };
+}
+
+function socketAddress(address: string, port: number) {
+  return { socket_address: { address, port_value: port } };
+}
+
+function heapAction(name: string, threshold: number) {
+  return { name, triggers: [{ name: FIXED_HEAP, threshold: { value: threshold } }] };
+}
+
+function assertPort(name: string, port: number): void {
+  if (!Number.isInteger(port) || port < 1 || port > 65535)
+    throw new Error(`${name}: ${port} is not a port number (1-65535)`);
+}
+
+/** host:port, as the Mesh's otlpEndpoint is written (a DNS name or IPv4 address; no IPv6 literal). */
+function hostPort(endpoint: string): { host: string; port: number } {
+  const match = /^([^\s:]+):([0-9]{1,5})$/.exec(endpoint);
+  const port = Number(match?.[2]);
+  if (!match || port < 1 || port > 65535)
+    throw new Error(
+      `otlpEndpoint: "${endpoint}" is not host:port, such as otel-collector.observability:4317`,
+    );
+  return { host: match[1]!, port };
+}
+
+/**
+ * A Kubernetes memory quantity (such as 512Mi, 1G, 1.5Gi, 1e9 or 1073741824)
+ * in bytes, rounded up; for maxHeapSizeBytes from the sidecar's
+ * resources.limits.memory. Throws on anything else.
+ */
+export function memoryQuantityBytes(quantity: string | number): number {
+  const text = String(quantity).trim();
+  const match = /^([0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:([eE][0-9]+)|(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E|m))?$/.exec(
+    text,
+  );
+  if (!match) throw new Error(`"${text}" is not a Kubernetes memory quantity such as 512Mi`);
+  const multipliers: Record<string, number> = {
+    Ki: 2 ** 10,
+    Mi: 2 ** 20,
+    Gi: 2 ** 30,
+    Ti: 2 ** 40,
+    Pi: 2 ** 50,
+    Ei: 2 ** 60,
+    k: 1e3,
+    M: 1e6,
+    G: 1e9,
+    T: 1e12,
+    P: 1e15,
+    E: 1e18,
+    m: 1e-3,
+  };
+  const multiplier = match[2] ? 10 ** Number(match[2].slice(1)) : match[3] ? multipliers[match[3]]! : 1;
+  return Math.ceil(Number(match[1]) * multiplier);
+}
+
+export type ProxyLogLevel = "trace" | "debug" | "info" | "warning" | "error" | "critical" | "off";
+
+export interface SidecarArgsInputs {
+  /** The Mesh's injection.proxy.logLevel. Default warning. */
+  logLevel?: ProxyLogLevel;
+  /** The Mesh's injection.proxy.concurrency; 0 means one worker per CPU. Default 2. */
+  concurrency?: number;
+  /** The cluster's DNS domain, in the node id. Default cluster.local. */
+  clusterDomain?: string;
+  /**
+   * Envoy's --service-cluster, which the OpenTelemetry tracer reports as the
+   * service name and stats use as the local cluster. Istio uses
+   * <workload>.<namespace>; the injector may pass that. Default: the Pod's namespace.
+   */
+  serviceCluster?: string;
+}
+
+/**
+ * The Envoy container's arguments. The node id is the one the xDS server
+ * parses, `sidecar~<pod IP>~<pod>.<namespace>~<namespace>.svc.<domain>`,
+ * written with Kubernetes $(VAR) expansion of the container's downward-API
+ * environment: POD_IP (status.podIP), POD_NAME (metadata.name) and
+ * POD_NAMESPACE (metadata.namespace). Pure.
+ *
+ * With concurrency 0, Envoy gets --cpuset-threads instead of --concurrency:
+ * one worker per CPU in the container's cpuset (all of the node's CPUs unless
+ * the kubelet pins CPUs; a CPU limit alone does not narrow it).
+ */
+export function sidecarArgs(inputs: SidecarArgsInputs = {}): string[] {
+  const concurrency = inputs.concurrency ?? 2;
+  if (!Number.isInteger(concurrency) || concurrency < 0)
+    throw new Error(`concurrency: ${concurrency} is not a non-negative integer`);
+  const domain = inputs.clusterDomain ?? "cluster.local";
+  return [
+    "-c",
+    BOOTSTRAP_PATH,
+    "--service-node",
+    `sidecar~$(POD_IP)~$(POD_NAME).$(POD_NAMESPACE)~$(POD_NAMESPACE).svc.${domain}`,
+    "--service-cluster",
+    inputs.serviceCluster ?? "$(POD_NAMESPACE)",
+    "--log-level",
+    inputs.logLevel ?? "warning",
+    ...(concurrency > 0 ? ["--concurrency", String(concurrency)] : ["--cpuset-threads"]),
+  ];
 }

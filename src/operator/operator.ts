@@ -5,6 +5,7 @@ import { randomUUID } from "node:crypto";
 import { startMeshController, type RunningController } from "../controllers/mesh/controller.js";
 import { LeaderElector } from "../k8s/leaderelection.js";
 import { startProbeServer, type ProbeServer } from "../observability/server.js";
+import { startWebhook, type RunningWebhook, type WebhookOptions } from "../webhook/webhook.js";
 
 export interface OperatorOptions {
   logger: Logger;
@@ -15,11 +16,15 @@ export interface OperatorOptions {
   leaderElection: boolean;
   /** Where the leader-election Lease lives (the operator's own namespace). */
   leaseNamespace: string;
+  /** Serve the admission webhooks (on every replica, leader or not). */
+  webhook?: Omit<WebhookOptions, "logger" | "image">;
 }
 
 export interface RunningOperator {
   /** The bound port of the probe and metrics server. */
   httpPort: number;
+  /** The admission webhooks, when they run. */
+  webhook?: RunningWebhook;
   isLeader(): boolean;
   /** Drains reconciles in flight, releases the lease and closes the server. */
   stop(): Promise<void>;
@@ -70,6 +75,11 @@ export async function startOperator(
       );
     }));
 
+  // Admission must work on every replica the Service may pick, so the webhooks do not wait for leadership.
+  const webhook: RunningWebhook | undefined = options.webhook
+    ? await startWebhook(kubeConfig, { ...options.webhook, logger: log, image: options.image })
+    : undefined;
+
   const { host, port } = splitAddress(options.httpAddress);
   // Ready when it can do its job: a standby always can; a leader once its informers have synced.
   const server: ProbeServer = await startProbeServer({
@@ -103,11 +113,13 @@ export async function startOperator(
 
   return {
     httpPort: server.port,
+    ...(webhook ? { webhook } : {}),
     isLeader: () => leading,
     async stop() {
       await elector?.stop();
       leading = false;
       await stopControllers();
+      await webhook?.stop();
       await server.close();
     },
   };

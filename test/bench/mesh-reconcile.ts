@@ -33,6 +33,8 @@ const operator = spawn(
     plane.kubeconfigPath,
     "--http-address",
     "127.0.0.1:0",
+    "--webhook-address",
+    "127.0.0.1:0",
   ],
   {
     stdio: ["ignore", "ignore", "inherit"],

@@ -4,11 +4,25 @@ import type { KubernetesObject } from "@kubernetes/client-node";
 import type { ServerSideApplier } from "../../src/k8s/apply.js";
 import type { RestClient } from "../../src/k8s/rest.js";
 
-/** Runs `skiff operator` from source in a process of its own, with its logs silenced. */
+/**
+ * Runs `skiff operator` from source in a process of its own, with its logs
+ * silenced. Its webhooks listen on a free port, so several replicas can run
+ * side by side; `args` may override that.
+ */
 export function spawnOperator(kubeconfigPath: string, args: string[]): ChildProcess {
   return spawn(
     process.execPath,
-    ["--import", "tsx", "src/cli/main.ts", "operator", "--kubeconfig", kubeconfigPath, ...args],
+    [
+      "--import",
+      "tsx",
+      "src/cli/main.ts",
+      "operator",
+      "--kubeconfig",
+      kubeconfigPath,
+      "--webhook-address",
+      "127.0.0.1:0",
+      ...args,
+    ],
     {
       cwd: repositoryRoot(),
       stdio: "ignore",

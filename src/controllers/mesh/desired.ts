@@ -8,7 +8,14 @@ import {
 } from "kubernetes-models/rbac.authorization.k8s.io/v1";
 import { ConfigMap, Namespace, Service, ServiceAccount } from "kubernetes-models/v1";
 import type { Mesh } from "../../api/v1alpha1/generated/mesh.js";
-import { renderBootstrap } from "../../inject/bootstrap.js";
+import {
+  DEFAULT_HEALTH_PORT,
+  DEFAULT_MAX_DOWNSTREAM_CONNECTIONS,
+  DEFAULT_MAX_HEAP_SIZE_BYTES,
+  DEFAULT_PROMETHEUS_PORT,
+  memoryQuantityBytes,
+  renderBootstrap,
+} from "../../inject/bootstrap.js";
 import {
   BOOTSTRAP_CONFIGMAP,
   ENVOY_ADMIN_PORT,
@@ -28,6 +35,8 @@ export interface MeshSettings {
   /** The xDS server image: spec.controlPlane.image, or the operator's own. */
   image: string;
   resources: Record<string, unknown> | undefined;
+  /** What the sidecars' Envoy bootstrap takes from the Mesh. */
+  proxy: { prometheusPort: number; otlpEndpoint: string; maxHeapSizeBytes: number };
 }
 
 export function meshSettings(mesh: Mesh, operatorImage: string): MeshSettings {
@@ -38,7 +47,20 @@ export function meshSettings(mesh: Mesh, operatorImage: string): MeshSettings {
     replicas: mesh.spec?.controlPlane?.replicas ?? 2,
     image: mesh.spec?.controlPlane?.image || operatorImage,
     resources: mesh.spec?.controlPlane?.resources as Record<string, unknown> | undefined,
+    proxy: {
+      prometheusPort: mesh.spec?.observability?.metrics?.prometheusPort ?? DEFAULT_PROMETHEUS_PORT,
+      otlpEndpoint: mesh.spec?.observability?.tracing?.otlpEndpoint ?? "",
+      // Envoy's heap limit follows the sidecar's memory limit, when there is one.
+      maxHeapSizeBytes: proxyMemoryLimit(mesh) ?? DEFAULT_MAX_HEAP_SIZE_BYTES,
+    },
   };
+}
+
+function proxyMemoryLimit(mesh: Mesh): number | undefined {
+  const limits = (
+    mesh.spec?.injection?.proxy?.resources as { limits?: Record<string, string | number> } | undefined
+  )?.limits;
+  return limits?.memory === undefined ? undefined : memoryQuantityBytes(limits.memory);
 }
 
 export function xdsAddress(s: Pick<MeshSettings, "rootNamespace">): string {
@@ -227,6 +249,11 @@ export function desiredNamespaceConfig(
             xdsHost: host!,
             xdsPort: Number(port),
             adminPort: ENVOY_ADMIN_PORT,
+            prometheusPort: s.proxy.prometheusPort,
+            healthPort: DEFAULT_HEALTH_PORT,
+            otlpEndpoint: s.proxy.otlpEndpoint,
+            maxHeapSizeBytes: s.proxy.maxHeapSizeBytes,
+            maxDownstreamConnections: DEFAULT_MAX_DOWNSTREAM_CONNECTIONS,
           }),
         },
       }),

@@ -6,6 +6,7 @@ import type {
   PortProtocol,
   ServiceModel,
 } from "../../ir/model.js";
+import { INBOUND_PASSTHROUGH_SOURCE } from "../../inject/iptables.js";
 import { ADS_SOURCE, compact, duration, socketAddress, typed } from "./json.js";
 import {
   inboundClusterName,
@@ -124,16 +125,25 @@ export function inboundCluster(port: number, protocol: PortProtocol): EnvoyResou
   };
 }
 
-/** Connections to destinations outside the mesh go where they were headed. */
+/**
+ * Connections to destinations outside the mesh go where they were headed.
+ * Inbound ones leave from 127.0.0.6, which skiff-init's iptables rules let
+ * through to the application; from any other address they would be captured
+ * again and loop back into the proxy (Istio does the same).
+ */
 export function passthroughClusters(): EnvoyResource[] {
   return [PASSTHROUGH_CLUSTER, INBOUND_PASSTHROUGH_CLUSTER].map((name) => ({
     typeUrl: CLUSTER_TYPE,
     name,
-    json: {
+    json: compact({
       name,
       type: "ORIGINAL_DST",
       lb_policy: "CLUSTER_PROVIDED",
       connect_timeout: duration(DEFAULT_CONNECT_TIMEOUT_MS),
-    },
+      upstream_bind_config:
+        name === INBOUND_PASSTHROUGH_CLUSTER
+          ? { source_address: { address: INBOUND_PASSTHROUGH_SOURCE.ipv4, port_value: 0 } }
+          : undefined,
+    }),
   }));
 }

@@ -1,0 +1,155 @@
+import type { IContainer, IPod, IVolume } from "kubernetes-models/v1";
+import { PROXY_UID } from "./iptables.js";
+
+/** Annotations and names that injection reads and writes. */
+export const INJECT_ANNOTATION = "sidecar.skiff.dev/inject";
+export const STATUS_ANNOTATION = "sidecar.skiff.dev/status";
+export const HOLD_ANNOTATION = "proxy.skiff.dev/holdApplicationUntilProxyStarts";
+export const PROXY_CONTAINER = "skiff-proxy";
+export const INIT_CONTAINER = "skiff-init";
+export const TOKEN_AUDIENCE = "skiff";
+
+const BOOTSTRAP_VOLUME = "skiff-bootstrap";
+const TRUST_VOLUME = "skiff-trust-bundle";
+const TOKEN_VOLUME = "skiff-token";
+
+/** What a sidecar needs, from the Mesh and the operator. */
+export interface SidecarSettings {
+  proxyImage: string;
+  proxyResources?: IContainer["resources"];
+  /** Envoy's arguments (see sidecarArgs in bootstrap.ts). */
+  proxyArgs: string[];
+  /** The Skiff image, for the init container. */
+  initImage: string;
+  /** `skiff iptables` arguments for this Pod (Mesh interception merged with the Pod's annotations). */
+  initArgs: string[];
+  bootstrapConfigMap: string;
+  trustBundleConfigMap: string;
+}
+
+export type JsonPatchOperation = { op: "add"; path: string; value: unknown };
+
+/** Why a Pod gets no sidecar, or undefined when it should get one. */
+export function skipReason(pod: IPod): string | undefined {
+  const annotations = pod.metadata?.annotations ?? {};
+  if (annotations[INJECT_ANNOTATION] === "false") return `the Pod opted out (${INJECT_ANNOTATION}: "false")`;
+  if (
+    annotations[STATUS_ANNOTATION] !== undefined ||
+    pod.spec?.containers.some((c) => c.name === PROXY_CONTAINER)
+  )
+    return "the Pod already has a sidecar";
+  if (pod.spec?.hostNetwork)
+    return "the Pod uses the host network, where iptables redirection would capture the node's traffic";
+  return undefined;
+}
+
+/**
+ * The JSON patch that adds Skiff's sidecar to a Pod: the skiff-init
+ * container (iptables), the skiff-proxy container (Envoy), their volumes and
+ * the status annotation. Only additions, so the patch never rewrites what the
+ * user wrote. Pure; returns [] when skipReason says so.
+ *
+ * With proxy.skiff.dev/holdApplicationUntilProxyStarts: "true" the proxy is a
+ * native sidecar (an init container with restartPolicy: Always and a startup
+ * probe), which Kubernetes starts and waits for before the application
+ * containers.
+ */
+export function sidecarPatch(pod: IPod, settings: SidecarSettings): JsonPatchOperation[] {
+  if (skipReason(pod)) return [];
+  const hold = pod.metadata?.annotations?.[HOLD_ANNOTATION] === "true";
+  const proxy = proxyContainer(settings, hold);
+  const init = initContainer(settings);
+  const ops: JsonPatchOperation[] = [];
+  const append = (path: string, present: boolean, values: unknown[]) => {
+    if (present) for (const value of values) ops.push({ op: "add", path: `${path}/-`, value });
+    else ops.push({ op: "add", path, value: values });
+  };
+  // iptables first, so nothing the Pod runs later can bypass the proxy.
+  if (pod.spec?.initContainers?.length) ops.push({ op: "add", path: "/spec/initContainers/0", value: init });
+  else ops.push({ op: "add", path: "/spec/initContainers", value: [init] });
+  if (hold) ops.push({ op: "add", path: "/spec/initContainers/1", value: proxy });
+  else append("/spec/containers", true, [proxy]);
+  append("/spec/volumes", Boolean(pod.spec?.volumes?.length), volumes(settings));
+  // A projected token needs a named ServiceAccount. The ServiceAccount
+  // admission plugin names "default" before webhooks run, but where it is
+  // off the Pod would be rejected; name the same account it would.
+  if (!pod.spec?.serviceAccountName)
+    ops.push({ op: "add", path: "/spec/serviceAccountName", value: "default" });
+  if (pod.metadata?.annotations)
+    ops.push({ op: "add", path: `/metadata/annotations/${escape(STATUS_ANNOTATION)}`, value: "injected" });
+  else ops.push({ op: "add", path: "/metadata/annotations", value: { [STATUS_ANNOTATION]: "injected" } });
+  return ops;
+}
+
+const escape = (key: string) => key.replace(/~/g, "~0").replace(/\//g, "~1");
+
+function proxyContainer(s: SidecarSettings, hold: boolean): IContainer {
+  const probe = { httpGet: { path: "/healthz/ready", port: 15021 }, periodSeconds: 2, failureThreshold: 30 };
+  return {
+    name: PROXY_CONTAINER,
+    image: s.proxyImage,
+    args: s.proxyArgs,
+    ...(hold ? { restartPolicy: "Always", startupProbe: probe } : {}),
+    env: [
+      { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
+      { name: "POD_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
+      { name: "POD_IP", valueFrom: { fieldRef: { fieldPath: "status.podIP" } } },
+    ],
+    ports: [
+      { name: "skiff-outbound", containerPort: 15001, protocol: "TCP" },
+      { name: "skiff-inbound", containerPort: 15006, protocol: "TCP" },
+      { name: "http-envoy-prom", containerPort: 15090, protocol: "TCP" },
+      { name: "skiff-health", containerPort: 15021, protocol: "TCP" },
+    ],
+    readinessProbe: {
+      httpGet: { path: "/healthz/ready", port: 15021 },
+      periodSeconds: 5,
+      failureThreshold: 3,
+    },
+    ...(s.proxyResources ? { resources: s.proxyResources } : {}),
+    securityContext: {
+      runAsUser: PROXY_UID,
+      runAsGroup: PROXY_UID,
+      runAsNonRoot: true,
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ["ALL"] },
+    },
+    volumeMounts: [
+      { name: BOOTSTRAP_VOLUME, mountPath: "/etc/skiff/bootstrap", readOnly: true },
+      { name: TRUST_VOLUME, mountPath: "/etc/skiff/trust", readOnly: true },
+      { name: TOKEN_VOLUME, mountPath: "/var/run/secrets/skiff/tokens", readOnly: true },
+    ],
+  };
+}
+
+/** Sets up iptables, so it needs NET_ADMIN and NET_RAW, and root; it exits before the Pod's own containers start. */
+function initContainer(s: SidecarSettings): IContainer {
+  return {
+    name: INIT_CONTAINER,
+    image: s.initImage,
+    args: ["iptables", ...s.initArgs],
+    securityContext: {
+      runAsUser: 0,
+      runAsNonRoot: false,
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { add: ["NET_ADMIN", "NET_RAW"], drop: ["ALL"] },
+    },
+  };
+}
+
+function volumes(s: SidecarSettings): IVolume[] {
+  return [
+    { name: BOOTSTRAP_VOLUME, configMap: { name: s.bootstrapConfigMap } },
+    { name: TRUST_VOLUME, configMap: { name: s.trustBundleConfigMap } },
+    {
+      name: TOKEN_VOLUME,
+      projected: {
+        sources: [
+          { serviceAccountToken: { audience: TOKEN_AUDIENCE, expirationSeconds: 3600, path: "token" } },
+        ],
+      },
+    },
+  ];
+}

@@ -1,0 +1,79 @@
+import { ECDSA_P256, privateKeyPem, randomSerialNumber, webcrypto, x509 } from "./crypto.js";
+
+/** A certificate and its private key, both PEM. */
+export interface KeyPair {
+  certPem: string;
+  keyPem: string;
+}
+
+/** A CA that can sign: its certificate and private key as objects. */
+export interface SigningCa {
+  cert: x509.X509Certificate;
+  privateKey: CryptoKey;
+}
+
+/** A self-signed ECDSA P-256 CA for certificates that never leave Skiff's own machinery (webhooks, local control planes). */
+export async function createSelfSignedCa(
+  subject: string,
+  notBefore: Date,
+  notAfter: Date,
+): Promise<SigningCa & { pair: KeyPair }> {
+  const keys = await webcrypto.subtle.generateKey(ECDSA_P256, true, ["sign", "verify"]);
+  const cert = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: randomSerialNumber(),
+    name: subject,
+    notBefore,
+    notAfter,
+    keys,
+    signingAlgorithm: ECDSA_P256,
+    extensions: [
+      new x509.BasicConstraintsExtension(true, undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+    ],
+  });
+  return {
+    cert,
+    privateKey: keys.privateKey,
+    pair: { certPem: cert.toString("pem"), keyPem: await privateKeyPem(keys.privateKey) },
+  };
+}
+
+/** Reads a CA back from PEM, to sign with it. */
+export async function signingCaFromPem(pair: KeyPair): Promise<SigningCa> {
+  const cert = new x509.X509Certificate(pair.certPem);
+  const der = x509.PemConverter.decodeFirst(pair.keyPem);
+  const privateKey = await webcrypto.subtle.importKey("pkcs8", der, ECDSA_P256, true, ["sign"]);
+  return { cert, privateKey };
+}
+
+/** Issues an ECDSA P-256 leaf certificate for one extended key usage, with optional SANs. */
+export async function issueLeaf(
+  ca: SigningCa,
+  options: { subject: string; usage: string; sans?: x509.JsonGeneralName[]; notBefore: Date; notAfter: Date },
+): Promise<KeyPair> {
+  const keys = await webcrypto.subtle.generateKey(ECDSA_P256, true, ["sign", "verify"]);
+  const extensions: x509.Extension[] = [
+    new x509.BasicConstraintsExtension(false, undefined, true),
+    new x509.KeyUsagesExtension(
+      x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment,
+      true,
+    ),
+    new x509.ExtendedKeyUsageExtension([options.usage]),
+    await x509.AuthorityKeyIdentifierExtension.create(ca.cert),
+  ];
+  if (options.sans && options.sans.length > 0)
+    extensions.push(new x509.SubjectAlternativeNameExtension(options.sans));
+  const cert = await x509.X509CertificateGenerator.create({
+    serialNumber: randomSerialNumber(),
+    subject: options.subject,
+    issuer: ca.cert.subject,
+    notBefore: options.notBefore,
+    notAfter: options.notAfter,
+    publicKey: keys.publicKey,
+    signingKey: ca.privateKey,
+    signingAlgorithm: ECDSA_P256,
+    extensions,
+  });
+  return { certPem: cert.toString("pem"), keyPem: await privateKeyPem(keys.privateKey) };
+}

@@ -1,0 +1,35 @@
+import type { IPod } from "kubernetes-models/v1";
+import type { Mesh } from "../api/v1alpha1/generated/mesh.js";
+import { BOOTSTRAP_CONFIGMAP, TRUST_BUNDLE_CONFIGMAP } from "../controllers/mesh/names.js";
+import { sidecarArgs, type ProxyLogLevel } from "../inject/bootstrap.js";
+import { iptablesArgs, interceptionOptions } from "../inject/interception.js";
+import type { SidecarSettings } from "../inject/sidecar.js";
+import type { LabelSelector } from "../k8s/selector.js";
+
+/** The Mesh API's default injection selector, for a Mesh that does not set one. */
+export const DEFAULT_INJECTION_SELECTOR: LabelSelector = {
+  matchLabels: { "skiff.dev/injection": "enabled" },
+};
+
+/**
+ * A Pod's sidecar settings from the Mesh (its defaults are filled in by the
+ * API server) and the Pod's annotations. Pure. Throws, naming the annotation,
+ * when an annotation is malformed: the injector rejects such a Pod rather
+ * than intercept more traffic than the user asked.
+ */
+export function injectionSettings(mesh: Mesh, pod: IPod, skiffImage: string): SidecarSettings {
+  const proxy = mesh.spec?.injection?.proxy;
+  const interception = interceptionOptions(mesh.spec, pod.metadata?.annotations);
+  return {
+    proxyImage: proxy?.image ?? "envoyproxy/envoy:v1.36-latest",
+    ...(proxy?.resources ? { proxyResources: proxy.resources as SidecarSettings["proxyResources"] } : {}),
+    proxyArgs: sidecarArgs({
+      ...(proxy?.logLevel ? { logLevel: proxy.logLevel as ProxyLogLevel } : {}),
+      ...(proxy?.concurrency !== undefined ? { concurrency: proxy.concurrency } : {}),
+    }),
+    initImage: skiffImage,
+    initArgs: iptablesArgs(interception),
+    bootstrapConfigMap: BOOTSTRAP_CONFIGMAP,
+    trustBundleConfigMap: TRUST_BUNDLE_CONFIGMAP,
+  };
+}
