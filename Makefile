@@ -68,12 +68,13 @@ test-unit: $(NODE_MODULES) envoyvalidate
 test-integration: $(NODE_MODULES) build controlplane envoyvalidate
 	$(MOCHA) --config test/integration/.mocharc.json
 
-## bench: benchmarks (outside `make test`): Mesh reconcile latency and operator memory
+## bench: benchmarks (outside `make test`): Mesh reconcile latency, operator memory, workload certificate issuance
 .PHONY: bench
 bench: build controlplane
 	$(TSX) test/bench/mesh-reconcile.ts
+	$(TSX) test/bench/workload-cert.ts
 
-## dev: run `skiff dev`, a local control plane with the CRDs and samples (Ctrl-C stops it)
+## dev: run `skiff dev`: a local control plane, the operator, the xDS server, the samples and a traffic demo (Ctrl-C stops it)
 .PHONY: dev
 dev: build controlplane
 	node dist/src/cli/main.js dev

@@ -75,10 +75,12 @@ export async function startOperator(
       );
     }));
 
-  // Admission must work on every replica the Service may pick, so the webhooks do not wait for leadership.
-  const webhook: RunningWebhook | undefined = options.webhook
-    ? await startWebhook(kubeConfig, { ...options.webhook, logger: log, image: options.image })
+  // Admission must work on every replica the Service may pick, so the webhooks
+  // do not wait for leadership; nor does leader election wait for them.
+  const webhookStarting: Promise<RunningWebhook> | undefined = options.webhook
+    ? startWebhook(kubeConfig, { ...options.webhook, logger: log, image: options.image })
     : undefined;
+  webhookStarting?.catch(() => {}); // awaited below; a failure surfaces there
 
   const { host, port } = splitAddress(options.httpAddress);
   // Ready when it can do its job: a standby always can; a leader once its informers have synced.
@@ -111,6 +113,16 @@ export async function startOperator(
     await startControllers();
   }
 
+  let webhook: RunningWebhook | undefined;
+  try {
+    webhook = await webhookStarting;
+  } catch (error) {
+    await elector?.stop();
+    leading = false;
+    await stopControllers();
+    await server.close();
+    throw error;
+  }
   return {
     httpPort: server.port,
     ...(webhook ? { webhook } : {}),

@@ -47,10 +47,18 @@ export async function signingCaFromPem(pair: KeyPair): Promise<SigningCa> {
   return { cert, privateKey };
 }
 
-/** Issues an ECDSA P-256 leaf certificate for one extended key usage, with optional SANs. */
+/** Issues an ECDSA P-256 leaf certificate for the given extended key usages, with optional SANs. */
 export async function issueLeaf(
   ca: SigningCa,
-  options: { subject: string; usage: string; sans?: x509.JsonGeneralName[]; notBefore: Date; notAfter: Date },
+  options: {
+    subject: string;
+    usage: string | string[];
+    sans?: x509.JsonGeneralName[];
+    /** Mark the SAN extension critical, as SPIFFE requires when the subject is empty. */
+    criticalSans?: boolean;
+    notBefore: Date;
+    notAfter: Date;
+  },
 ): Promise<KeyPair> {
   const keys = await webcrypto.subtle.generateKey(ECDSA_P256, true, ["sign", "verify"]);
   const extensions: x509.Extension[] = [
@@ -59,11 +67,11 @@ export async function issueLeaf(
       x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment,
       true,
     ),
-    new x509.ExtendedKeyUsageExtension([options.usage]),
+    new x509.ExtendedKeyUsageExtension(Array.isArray(options.usage) ? options.usage : [options.usage]),
     await x509.AuthorityKeyIdentifierExtension.create(ca.cert),
   ];
   if (options.sans && options.sans.length > 0)
-    extensions.push(new x509.SubjectAlternativeNameExtension(options.sans));
+    extensions.push(new x509.SubjectAlternativeNameExtension(options.sans, options.criticalSans ?? false));
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber: randomSerialNumber(),
     subject: options.subject,

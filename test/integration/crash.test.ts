@@ -32,6 +32,8 @@ describe("the operator killed at random points", function () {
       "--http-address",
       "127.0.0.1:0",
       "--leader-elect=false",
+      // This test is about the reconciler; the webhooks would only delay it.
+      "--webhook-address=",
     ]));
 
   before(async () => (plane = await LocalControlPlane.start()));

@@ -115,12 +115,16 @@ describe("skiff dev", () => {
       "etcd and kube-apiserver run as its children",
     );
 
+    // The traffic demo's proxyless gRPC client reaches reviews v1 through the xDS server, and says so.
+    assert.match(await lineMatching(dev, /^ {2}v1 /, 60_000), /^ {2}v1\s+\d+\s+\d+\.\d%$/);
+
     const out = await kubectlOk(["--kubeconfig", kubeconfig, "get", "meshes,tp,pa,ap", "-A", "-o", "name"]);
     assert.deepEqual(out.trim().split("\n").sort(), [
       "authorizationpolicy.skiff.dev/reviews-viewer",
       "mesh.skiff.dev/default",
       "peerauthentication.skiff.dev/default",
-      "trafficpolicy.skiff.dev/reviews",
+      "trafficpolicy.skiff.dev/reviews", // bookinfo's, from config/samples
+      "trafficpolicy.skiff.dev/reviews", // skiff-demo's, from the traffic demo
     ]);
     const namespaces = await kubectlOk([
       "--kubeconfig",
