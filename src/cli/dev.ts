@@ -93,7 +93,11 @@ export async function runDev(argv: string[]): Promise<number> {
     });
     await installLocalWebhooks(kubeConfig, operator.webhook!.port, operator.webhook!.caBundle());
     log.info({ metrics: `http://127.0.0.1:${operator.httpPort}/metrics` }, "operator running");
-    xds = await startXdsServer(kubeConfig, { logger: log, address: "127.0.0.1:0" });
+    xds = await startXdsServer(kubeConfig, {
+      logger: log,
+      address: "127.0.0.1:0",
+      caNamespace: ROOT_NAMESPACE,
+    });
     console.log(
       `READY kubeconfig=${plane.kubeconfigPath} apiserver=${plane.apiServerUrl} xds=127.0.0.1:${xds.port}`,
     );

@@ -1,11 +1,4 @@
 #!/usr/bin/env node
-import { runDev } from "./dev.js";
-import { runIptables } from "./iptables.js";
-import { runOperator } from "./operator.js";
-import { runValidate } from "./validate.js";
-import { runVersion } from "./version.js";
-import { runXds } from "./xds.js";
-
 const USAGE = `Usage: skiff <command> [options]
 
 Commands:
@@ -14,17 +7,25 @@ Commands:
   dev        run a local control plane with the operator, the xDS server, Skiff's CRDs and samples
   iptables   redirect the Pod's traffic through its Envoy sidecar (run by the skiff-init container)
   validate   check Skiff objects in YAML files against the API schema, offline
+  simulate   evaluate a request against routing, mTLS and authorization policies in YAML files, offline
   version    print the version
 
 Run 'skiff <command> --help' for a command's options.`;
 
-const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
-  dev: runDev,
-  iptables: runIptables,
-  operator: runOperator,
-  validate: runValidate,
-  version: runVersion,
-  xds: runXds,
+/**
+ * Each command is loaded only when it runs: `skiff operator` should not pay
+ * for the xDS server's gRPC stack, nor `skiff iptables` in an init container
+ * for any of it.
+ */
+type Command = (argv: string[]) => Promise<number>;
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  dev: async () => (await import("./dev.js")).runDev,
+  iptables: async () => (await import("./iptables.js")).runIptables,
+  operator: async () => (await import("./operator.js")).runOperator,
+  simulate: async () => (await import("./simulate.js")).runSimulate,
+  validate: async () => (await import("./validate.js")).runValidate,
+  version: async () => (await import("./version.js")).runVersion,
+  xds: async () => (await import("./xds.js")).runXds,
 };
 
 async function main(argv: string[]): Promise<number> {
@@ -33,12 +34,12 @@ async function main(argv: string[]): Promise<number> {
     console.log(USAGE);
     return command ? 0 : 2;
   }
-  const run = COMMANDS[command];
-  if (!run) {
+  const load = COMMANDS[command];
+  if (!load) {
     console.error(`skiff: unknown command '${command}'\n\n${USAGE}`);
     return 2;
   }
-  return run(rest);
+  return (await load())(rest);
 }
 
 main(process.argv.slice(2)).then(

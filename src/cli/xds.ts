@@ -53,6 +53,9 @@ export async function runXds(argv: string[]): Promise<number> {
       logger,
       address: values.address,
       debounceMs,
+      statusLeaseNamespace: values["status-lease-namespace"] ?? process.env.POD_NAMESPACE ?? "skiff-system",
+      // The Mesh reconciler runs the xDS server in the root namespace, next to the CA Secret.
+      caNamespace: process.env.POD_NAMESPACE ?? "skiff-system",
     });
     logger.info({ port: server.port, httpPort: probes.port }, "xDS server running");
     const signal = await new Promise<string>((resolve) => {

@@ -25,10 +25,3 @@ export function issueWorkloadCertificate(
     notAfter: new Date(options.now.getTime() + options.validityMs),
   });
 }
-
-/** When a certificate should be replaced: at 80% of its lifetime, as Istio does. */
-export function renewalTime(certPem: string): Date {
-  const cert = new x509.X509Certificate(certPem);
-  const start = cert.notBefore.getTime();
-  return new Date(start + 0.8 * (cert.notAfter.getTime() - start));
-}

@@ -74,6 +74,12 @@ export class XdsPipeline {
     for (const informer of Object.values(this.informers) as Informer[]) informer.stop();
   }
 
+  /** The Mesh in force: the oldest one not being deleted. */
+  activeMesh(): Mesh | undefined {
+    const meshes = this.informers.meshes.list();
+    return meshes.find((m) => activeMeshOtherThan(m.metadata?.name ?? "", meshes) === undefined);
+  }
+
   /** The TrafficPolicies as last seen, with their current status. */
   trafficPolicy(namespace: string, name: string): TrafficPolicy | undefined {
     return this.informers.trafficPolicies.get(namespace, name);
@@ -112,8 +118,7 @@ export class XdsPipeline {
 
   private publish(changeSeenAt: number): void {
     const started = performance.now();
-    const meshes = this.informers.meshes.list();
-    const active = meshes.find((m) => activeMeshOtherThan(m.metadata?.name ?? "", meshes) === undefined);
+    const active = this.activeMesh();
     const result = compile({
       ...(active ? { mesh: active } : {}),
       namespaces: this.informers.namespaces.list(),

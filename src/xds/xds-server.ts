@@ -5,7 +5,15 @@ import { hostname } from "node:os";
 import { randomUUID } from "node:crypto";
 import { TrafficPolicyStatusWriter } from "../controllers/trafficpolicy/status-writer.js";
 import { LeaderElector } from "../k8s/leaderelection.js";
+import type { KubernetesObject } from "@kubernetes/client-node";
+import { durationMs } from "../api/duration.js";
+import { CA_SECRET } from "../controllers/mesh/names.js";
+import { Informer } from "../k8s/informer.js";
+import { RestClient } from "../k8s/rest.js";
 import { ConvergenceTracker } from "./convergence.js";
+import { identityFromToken } from "./identity/token-review.js";
+import { WorkloadCertificates, type MeshCa } from "./identity/workload-certificates.js";
+import { workloadSecrets } from "./translate/secrets.js";
 import { XdsPipeline } from "./pipeline.js";
 import { AdsServer } from "./server/ads-server.js";
 
@@ -21,6 +29,10 @@ export interface XdsServerOptions {
    * it unconditionally (one replica, as in `skiff dev` and the tests).
    */
   statusLeaseNamespace?: string;
+  /** Where the mesh CA Secret (skiff-ca) is read from: the root namespace, where the xDS server runs. */
+  caNamespace: string;
+  /** Overrides the Mesh's workloadValidity (tests of rotation). */
+  workloadValidityMs?: number;
 }
 
 export interface RunningXdsServer {
@@ -46,8 +58,55 @@ export async function startXdsServer(
   });
   await pipeline.start();
   const convergence = new ConvergenceTracker((seconds) => xdsConvergence.observe(seconds));
+  const caSecrets = new Informer<KubernetesObject & { data?: Record<string, string> }>(
+    kubeConfig,
+    "v1",
+    "Secret",
+    {
+      fieldSelector: `metadata.name=${CA_SECRET}`,
+    },
+  );
+  await caSecrets.start();
+  const meshCa = (): MeshCa | undefined => {
+    const mesh = pipeline.activeMesh();
+    const data = caSecrets.get(options.caNamespace, CA_SECRET)?.data ?? {};
+    const decode = (key: string) =>
+      data[key] ? Buffer.from(data[key], "base64").toString("utf8") : undefined;
+    const certPem = decode("tls.crt");
+    const keyPem = decode("tls.key");
+    if (!certPem || !keyPem) return undefined;
+    return {
+      signer: { certPem, keyPem },
+      trustBundlePem: decode("ca.crt") ?? certPem,
+      trustDomain: mesh?.spec?.trustDomain ?? "cluster.local",
+      workloadValidityMs:
+        options.workloadValidityMs ??
+        durationMs(mesh?.spec?.certificateAuthority?.builtin?.workloadValidity ?? "24h"),
+    };
+  };
+  const rest = new RestClient(kubeConfig);
+  const certificates = new WorkloadCertificates(
+    meshCa,
+    (identity, pair, ca) =>
+      pipeline.snapshots.publishSecrets(identity, workloadSecrets(pair, ca.trustBundlePem)),
+    (identity) =>
+      ads
+        .proxies()
+        .some(
+          (p) =>
+            p.node.identity?.namespace === identity.namespace &&
+            p.node.identity.serviceAccount === identity.serviceAccount,
+        ),
+    options.logger,
+  );
   const ads = new AdsServer(pipeline.snapshots, {
     logger: options.logger,
+    // Certificates go only to proxies that proved their ServiceAccount with a token.
+    authenticate: async (_node, metadata) => {
+      const identity = await identityFromToken(rest, metadata);
+      if (identity) await certificates.ensure(identity);
+      return identity;
+    },
     onResponseStatus: () => {
       convergence.check(ads.proxies());
       statusWriter?.proxyAnswered();
@@ -74,6 +133,8 @@ export async function startXdsServer(
     port = await ads.start(options.address);
   } catch (error) {
     pipeline.stop();
+    caSecrets.stop();
+    certificates.stop();
     throw error;
   }
   let elector: LeaderElector | undefined;
@@ -98,6 +159,8 @@ export async function startXdsServer(
       await elector?.stop();
       await stopStatus();
       await ads.stop();
+      certificates.stop();
+      caSecrets.stop();
       pipeline.stop();
     },
   };

@@ -1,5 +1,5 @@
 import { create, fromBinary, toBinary, type JsonObject } from "@bufbuild/protobuf";
-import { Client, credentials, type ClientDuplexStream, type StatusObject } from "@grpc/grpc-js";
+import { Client, credentials, Metadata, type ClientDuplexStream, type StatusObject } from "@grpc/grpc-js";
 import { decodeMessage, messageType } from "../../src/xds/protos/registry.js";
 
 /**
@@ -87,12 +87,17 @@ abstract class AdsTestStream<Resp> {
     address: string,
     path: string,
     protected readonly node: ClientNode | null,
+    /** A ServiceAccount token, sent as `authorization: Bearer <token>`, as a sidecar does. */
+    token?: string,
   ) {
     this.client = new Client(address, credentials.createInsecure());
+    const metadata = new Metadata();
+    if (token !== undefined) metadata.set("authorization", `Bearer ${token}`);
     this.call = this.client.makeBidiStreamRequest(
       path,
       (b: Buffer) => b,
       (b: Buffer) => b,
+      metadata,
     );
     this.status = new Promise((resolve) => this.call.on("status", resolve));
     // A non-OK status is also emitted as an error; it is read through `status`.
@@ -165,8 +170,8 @@ export class SotwClient extends AdsTestStream<SotwResponse> {
   private readonly subscriptions = new Map<string, readonly string[]>();
 
   /** A null node sends none at all, which the server must reject. */
-  constructor(address: string, node: ClientNode | null = { id: "proxy-1" }) {
-    super(address, `${SERVICE}/StreamAggregatedResources`, node);
+  constructor(address: string, node: ClientNode | null = { id: "proxy-1" }, token?: string) {
+    super(address, `${SERVICE}/StreamAggregatedResources`, node, token);
   }
 
   protected decode(bytes: Buffer): SotwResponse {
@@ -229,8 +234,8 @@ export interface DeltaRequestInit {
 /** A DeltaAggregatedResources client. */
 export class DeltaClient extends AdsTestStream<DeltaResponse> {
   /** A null node sends none at all, which the server must reject. */
-  constructor(address: string, node: ClientNode | null = { id: "proxy-1" }) {
-    super(address, `${SERVICE}/DeltaAggregatedResources`, node);
+  constructor(address: string, node: ClientNode | null = { id: "proxy-1" }, token?: string) {
+    super(address, `${SERVICE}/DeltaAggregatedResources`, node, token);
   }
 
   protected decode(bytes: Buffer): DeltaResponse {

@@ -51,6 +51,9 @@ const ports = (description: string) =>
   array(description, portValue, { minItems: 1, maxItems: 64, "x-kubernetes-list-type": "atomic" });
 
 const PRINCIPALS_NEED_MTLS = "Needs mTLS: without it the peer has no identity and the field never matches.";
+/** Envoy's and Istio's behaviour: a negated identity check holds for a peer that has no identity. */
+const NOT_PRINCIPALS_WITHOUT_MTLS =
+  "Without mTLS the peer has no identity, so this condition holds: a plaintext request is never excluded by it.";
 
 const notEmpty = (fields: string[], what: string): ValidationRule => ({
   rule: fields.map((f) => `has(self.${f})`).join(" || "),
@@ -74,9 +77,9 @@ const source = titled(
         principals: values(
           `Peer identities, written <trustDomain>/ns/<namespace>/sa/<serviceaccount>. ${PRINCIPALS_NEED_MTLS}`,
         ),
-        notPrincipals: values(`Peer identities that must not match. ${PRINCIPALS_NEED_MTLS}`),
+        notPrincipals: values(`Peer identities that must not match. ${NOT_PRINCIPALS_WITHOUT_MTLS}`),
         namespaces: values(`Namespaces of the peer. ${PRINCIPALS_NEED_MTLS}`),
-        notNamespaces: values(`Namespaces the peer must not be in. ${PRINCIPALS_NEED_MTLS}`),
+        notNamespaces: values(`Namespaces the peer must not be in. ${NOT_PRINCIPALS_WITHOUT_MTLS}`),
         ipBlocks: ipBlocks("The peer's IP address (the connection's source) is in one of these."),
         notIpBlocks: ipBlocks("The peer's IP address is in none of these."),
       },

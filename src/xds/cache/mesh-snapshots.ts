@@ -2,7 +2,7 @@ import type { MeshResources } from "../translate/translate.js";
 import type { EnvoyResource } from "../translate/resource.js";
 import { proxyIdentity } from "../node.js";
 import { EncodedResourceCache } from "./encoded-resources.js";
-import type { EncodedResource, ProxyNode, Snapshot, SnapshotSource } from "./snapshot.js";
+import type { EncodedResource, ProxyNode, Snapshot, SnapshotSource, WorkloadIdentity } from "./snapshot.js";
 
 /**
  * The pipeline's latest translation, as per-proxy snapshots. Proxies of the
@@ -16,6 +16,8 @@ export class MeshSnapshots implements SnapshotSource {
   private encoded = new Map<EnvoyResource, EncodedResource>();
   private resources: MeshResources = { shared: [], proxyless: [], sidecar: [], inbound: new Map() };
   private views = new Map<string, Snapshot>();
+  /** SDS Secrets per verified identity (namespace/serviceAccount). */
+  private readonly secrets = new Map<string, readonly EnvoyResource[]>();
 
   get currentGeneration(): number {
     return this.generation;
@@ -23,13 +25,25 @@ export class MeshSnapshots implements SnapshotSource {
 
   /** Publishes a new translation and tells every subscriber; returns its generation. */
   publish(resources: MeshResources): number {
+    this.resources = resources;
+    return this.republish();
+  }
+
+  /** Publishes an identity's certificate and trust bundle (SDS), for the proxies that proved that identity. */
+  publishSecrets(identity: WorkloadIdentity, resources: readonly EnvoyResource[]): number {
+    this.secrets.set(`${identity.namespace}/${identity.serviceAccount}`, resources);
+    return this.republish();
+  }
+
+  private republish(): number {
+    const resources = this.resources;
     this.encoded = this.cache.encodeGeneration([
       ...resources.shared,
       ...resources.proxyless,
       ...resources.sidecar,
       ...[...resources.inbound.values()].flat(),
+      ...[...this.secrets.values()].flat(),
     ]);
-    this.resources = resources;
     this.views = new Map();
     this.generation += 1;
     for (const listener of this.listeners) listener(this.generation);
@@ -38,7 +52,9 @@ export class MeshSnapshots implements SnapshotSource {
 
   snapshotFor(node: ProxyNode): Snapshot {
     const identity = proxyIdentity(node);
-    const key = identity.kind === "proxyless" ? "proxyless" : `sidecar ${identity.workload ?? ""}`;
+    // Only a verified identity (from the proxy's token) gets certificates; the node's claims never do.
+    const verified = node.identity ? `${node.identity.namespace}/${node.identity.serviceAccount}` : "";
+    const key = `${identity.kind === "proxyless" ? "proxyless" : `sidecar ${identity.workload ?? ""}`} ${verified}`;
     let view = this.views.get(key);
     if (!view) {
       const own =
@@ -48,7 +64,8 @@ export class MeshSnapshots implements SnapshotSource {
               ...this.resources.sidecar,
               ...(identity.workload ? (this.resources.inbound.get(identity.workload) ?? []) : []),
             ];
-      view = this.snapshotOf([...this.resources.shared, ...own]);
+      const secrets = verified ? (this.secrets.get(verified) ?? []) : [];
+      view = this.snapshotOf([...this.resources.shared, ...own, ...secrets]);
       this.views.set(key, view);
     }
     return view;

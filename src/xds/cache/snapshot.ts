@@ -24,12 +24,20 @@ export interface Snapshot {
   readonly resources: ReadonlyMap<string, ReadonlyMap<string, EncodedResource>>;
 }
 
+/** A workload identity that the server has verified (not what the node claims). */
+export interface WorkloadIdentity {
+  readonly namespace: string;
+  readonly serviceAccount: string;
+}
+
 /** Who a proxy is, from the Node in its first request. */
 export interface ProxyNode {
   readonly id: string;
   readonly cluster: string;
   /** node.metadata as JSON; GENERATOR=grpc marks a proxyless gRPC client, as in Istio. */
   readonly metadata: JsonObject;
+  /** The identity the proxy proved with its ServiceAccount token; absent when it presented none. */
+  readonly identity?: WorkloadIdentity;
 }
 
 /** What the pipeline offers the ADS server. */

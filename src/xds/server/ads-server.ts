@@ -30,6 +30,8 @@ export interface AdsServerOptions {
   channelOptions?: ChannelOptions;
   /** How long stop() waits for streams to finish before cutting connections (default 5 s). */
   shutdownGraceMs?: number;
+  /** Verifies proxies' credentials (see StreamHooks.authenticate); without it, no proxy has an identity. */
+  authenticate?: StreamHooks["authenticate"];
 }
 
 export interface AdsServerEvents {
@@ -75,6 +77,7 @@ export class AdsServer extends EventEmitter<AdsServerEvents> {
       },
       responseStatus: (status) =>
         this.safely("onResponseStatus", () => this.options.onResponseStatus?.(status)),
+      ...(options.authenticate ? { authenticate: options.authenticate } : {}),
     };
   }
 

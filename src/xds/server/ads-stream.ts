@@ -1,6 +1,12 @@
-import { status as GrpcStatus, type ServerDuplexStream } from "@grpc/grpc-js";
+import { status as GrpcStatus, type Metadata, type ServerDuplexStream } from "@grpc/grpc-js";
 import type { Logger } from "pino";
-import type { ProxyNode, ProxyResponseStatus, Snapshot, SnapshotSource } from "../cache/snapshot.js";
+import type {
+  ProxyNode,
+  ProxyResponseStatus,
+  Snapshot,
+  SnapshotSource,
+  WorkloadIdentity,
+} from "../cache/snapshot.js";
 import { xdsNacks, xdsPushDuration, xdsPushes } from "../../observability/metrics.js";
 import type { ProxyState, ResponseTracker, SentResponse } from "./proxy-state.js";
 import { inPushOrder, isKnownType, shortType } from "./type-urls.js";
@@ -14,6 +20,12 @@ export interface StreamHooks {
   identified(stream: AdsStream): void;
   closed(stream: AdsStream): void;
   responseStatus(status: ProxyResponseStatus): void;
+  /**
+   * Verifies who the proxy is from its call metadata (a ServiceAccount
+   * token). Resolves undefined for a proxy that presented no credentials,
+   * and rejects for one whose credentials are invalid.
+   */
+  authenticate?(node: ProxyNode, metadata: Metadata): Promise<WorkloadIdentity | undefined>;
 }
 
 /** The per-type state both protocol variants keep. */
@@ -56,6 +68,8 @@ export abstract class AdsStream<S extends TypeState = TypeState, R extends AdsRe
   private readonly owed = new Set<string>();
   protected log: Logger;
   private closed = false;
+  /** Requests that arrived while the proxy's credentials were being checked, in order. */
+  private waiting: R[] | undefined;
 
   constructor(
     readonly id: number,
@@ -214,17 +228,23 @@ export abstract class AdsStream<S extends TypeState = TypeState, R extends AdsRe
       this.fail(GrpcStatus.INVALID_ARGUMENT, `malformed request: ${(err as Error).message}`);
       return;
     }
-    try {
-      if (!this.node) {
-        if (!request.node?.id) {
-          this.fail(
-            GrpcStatus.INVALID_ARGUMENT,
-            "the first request on a stream must carry a node with an id",
-          );
-          return;
-        }
-        this.identify(request.node);
+    if (this.waiting) {
+      this.waiting.push(request);
+      return;
+    }
+    if (!this.node) {
+      if (!request.node?.id) {
+        this.fail(GrpcStatus.INVALID_ARGUMENT, "the first request on a stream must carry a node with an id");
+        return;
       }
+      this.authenticateThenHandle(proxyNode(request.node), request);
+      return;
+    }
+    this.handleChecked(request);
+  }
+
+  private handleChecked(request: R): void {
+    try {
       if (request.typeUrl === "") {
         this.fail(GrpcStatus.INVALID_ARGUMENT, "type_url is required on an aggregated stream");
         return;
@@ -235,8 +255,39 @@ export abstract class AdsStream<S extends TypeState = TypeState, R extends AdsRe
     }
   }
 
-  private identify(node: NonNullable<AdsRequest["node"]>): void {
-    const proxy = proxyNode(node);
+  /**
+   * Checks the proxy's credentials before anything is served: requests that
+   * arrive meanwhile wait, in order. Invalid credentials end the stream with
+   * UNAUTHENTICATED; none at all serve the proxy without an identity (no
+   * certificates).
+   */
+  private authenticateThenHandle(claimed: ProxyNode, first: R): void {
+    const authenticate = this.hooks.authenticate;
+    if (!authenticate) {
+      this.identify(claimed);
+      this.handleChecked(first);
+      return;
+    }
+    this.waiting = [first];
+    authenticate(claimed, this.call.metadata).then(
+      (identity) => {
+        if (this.closed) return;
+        const waiting = this.waiting ?? [];
+        this.waiting = undefined;
+        try {
+          this.identify(identity ? { ...claimed, identity } : claimed);
+        } catch (err) {
+          this.internalError(err);
+          return;
+        }
+        for (const request of waiting) if (!this.closed) this.handleChecked(request);
+      },
+      (err: unknown) =>
+        this.fail(GrpcStatus.UNAUTHENTICATED, `invalid credentials: ${(err as Error).message}`),
+    );
+  }
+
+  private identify(proxy: ProxyNode): void {
     // Identified (and counted as connected) only once its snapshot exists.
     this.snapshot = this.hooks.source.snapshotFor(proxy);
     this.node = proxy;

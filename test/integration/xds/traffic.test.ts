@@ -125,6 +125,7 @@ spec:
     await kubectlOk(["apply", "-f", "-"], [...backends.values()].map(endpointSlice).join("---\n"));
     xds = await startXdsServer(controlPlane().kubeConfig(), {
       address: "127.0.0.1:0",
+      caNamespace: NS,
       logger: pino({ level: "warn" }),
     });
     xdsAddress = `127.0.0.1:${xds.port}`;

@@ -99,7 +99,7 @@ export interface Source {
    */
   principals?: string[];
   /**
-   * Peer identities that must not match. Needs mTLS: without it the peer has no identity and the field never matches. Each value is an exact match, a prefix match (abc*), a suffix match (*abc), or * for any non-empty value.
+   * Peer identities that must not match. Without mTLS the peer has no identity, so this condition holds: a plaintext request is never excluded by it. Each value is an exact match, a prefix match (abc*), a suffix match (*abc), or * for any non-empty value.
    *
    * @minItems 1
    * @maxItems 64
@@ -117,7 +117,7 @@ export interface Source {
    */
   namespaces?: string[];
   /**
-   * Namespaces the peer must not be in. Needs mTLS: without it the peer has no identity and the field never matches. Each value is an exact match, a prefix match (abc*), a suffix match (*abc), or * for any non-empty value.
+   * Namespaces the peer must not be in. Without mTLS the peer has no identity, so this condition holds: a plaintext request is never excluded by it. Each value is an exact match, a prefix match (abc*), a suffix match (*abc), or * for any non-empty value.
    *
    * @minItems 1
    * @maxItems 64

@@ -1,0 +1,93 @@
+import type { EffectiveMtlsMode, Labels, PeerAuthenticationModel } from "../ir/security.js";
+import { labelsInclude } from "./match.js";
+
+/** A workload, as policies see it: where it runs and its labels. */
+export interface WorkloadRef {
+  readonly namespace: string;
+  readonly labels: Labels;
+}
+
+/** The effective mode and what decided it. */
+export interface MtlsDecision {
+  readonly mode: EffectiveMtlsMode;
+  /** `namespace/name` of the PeerAuthentication that decided; null for the Mesh default. */
+  readonly policy: string | null;
+  /** The level that decided. */
+  readonly level: "Port" | "Workload" | "Namespace" | "Mesh" | "Default";
+}
+
+/**
+ * The mTLS mode that a workload's port accepts, with Istio's precedence
+ * (ComposePeerAuthentication in istio/istio, pilot/pkg/security/authn):
+ *
+ * - Levels: the mesh (no selector, in the root namespace), then the
+ *   workload's namespace (no selector), then the workload (a selector in the
+ *   workload's namespace that its labels satisfy). A narrower level overrides
+ *   a wider one; UNSET at a level inherits the level above.
+ * - A selector policy in the root namespace is ignored, as Istio ignores it.
+ * - At one level the oldest policy (creationTimestamp, then name) decides;
+ *   the others are Conflicted in their status.
+ * - portLevel only counts on the workload-level policy; UNSET there inherits
+ *   the workload's mode.
+ * - When no policy decides, the Mesh's defaults.mtlsMode applies (Istio's
+ *   built-in default is PERMISSIVE, which is also the Mesh's default).
+ */
+export function mtlsDecision(
+  peerAuthentications: readonly PeerAuthenticationModel[],
+  rootNamespace: string,
+  workload: WorkloadRef,
+  port: number | undefined,
+  meshDefault: EffectiveMtlsMode,
+): MtlsDecision {
+  const oldest = (candidates: PeerAuthenticationModel[]) =>
+    candidates.sort(
+      (a, b) => a.created.localeCompare(b.created) || a.source.name.localeCompare(b.source.name),
+    )[0];
+  const selectorless = peerAuthentications.filter((p) => p.scope.kind !== "Workload");
+  const mesh = oldest(selectorless.filter((p) => p.source.namespace === rootNamespace));
+  const namespace =
+    workload.namespace === rootNamespace
+      ? undefined
+      : oldest(selectorless.filter((p) => p.source.namespace === workload.namespace));
+  const selected =
+    workload.namespace === rootNamespace
+      ? undefined
+      : oldest(
+          peerAuthentications.filter(
+            (p) =>
+              p.scope.kind === "Workload" &&
+              p.source.namespace === workload.namespace &&
+              labelsInclude(workload.labels, p.scope.matchLabels),
+          ),
+        );
+
+  let decision: MtlsDecision = { mode: meshDefault, policy: null, level: "Default" };
+  const levels: [PeerAuthenticationModel | undefined, MtlsDecision["level"]][] = [
+    [mesh, "Mesh"],
+    [namespace, "Namespace"],
+    [selected, "Workload"],
+  ];
+  for (const [policy, level] of levels) {
+    if (policy && policy.mode !== "UNSET")
+      decision = { mode: policy.mode, policy: `${policy.source.namespace}/${policy.source.name}`, level };
+  }
+  const portMode = selected && port !== undefined ? selected.portLevel[String(port)] : undefined;
+  if (selected && portMode !== undefined && portMode !== "UNSET")
+    decision = {
+      mode: portMode,
+      policy: `${selected.source.namespace}/${selected.source.name}`,
+      level: "Port",
+    };
+  return decision;
+}
+
+/** The mode alone; see {@link mtlsDecision}. */
+export function effectiveMtls(
+  peerAuthentications: readonly PeerAuthenticationModel[],
+  rootNamespace: string,
+  workload: WorkloadRef,
+  port: number | undefined,
+  meshDefault: EffectiveMtlsMode,
+): EffectiveMtlsMode {
+  return mtlsDecision(peerAuthentications, rootNamespace, workload, port, meshDefault).mode;
+}

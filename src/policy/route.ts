@@ -1,0 +1,164 @@
+import type {
+  RequestMatch,
+  StringMatch,
+  TrafficModel,
+  ValueMatch,
+  WeightedDestination,
+} from "../ir/model.js";
+
+/** An HTTP request, as routing sees it. */
+export interface RouteRequest {
+  readonly method: string;
+  /** The :path header: the path with its query string, if any. */
+  readonly path: string;
+  /** Request headers; names are compared case-insensitively. Repeat a header by joining with ",". */
+  readonly headers: Readonly<Record<string, string>>;
+  /** The :authority header, for matchers that name it. */
+  readonly host?: string;
+}
+
+/** Where a request goes: a rule of the TrafficPolicy, or the whole Service when none matches. */
+export type RouteResult =
+  | {
+      readonly kind: "Rule";
+      /** The rule's index in spec.http (or spec.tcp). */
+      readonly index: number;
+      /** The rule's name, or its index when it has none. */
+      readonly name: string;
+      /** The rule's destinations with their weights, in the order written. */
+      readonly destinations: readonly WeightedDestination[];
+    }
+  | {
+      readonly kind: "Default";
+      /** Every endpoint of the Service: one destination without subset, weight 100. */
+      readonly destinations: readonly WeightedDestination[];
+    };
+
+const DEFAULT_ROUTE: RouteResult = { kind: "Default", destinations: [{ weight: 100 }] };
+
+/**
+ * The HTTP rule that takes a request: the first whose matches include one
+ * that holds (a rule without matches takes everything), or the default route
+ * to the whole Service. `traffic` is undefined when no TrafficPolicy governs
+ * the Service.
+ */
+export function routeHttp(traffic: TrafficModel | undefined, request: RouteRequest): RouteResult {
+  const index = (traffic?.http ?? []).findIndex(
+    (rule) => rule.matches.length === 0 || rule.matches.some((m) => requestMatches(m, request)),
+  );
+  const rule = traffic?.http[index];
+  if (!rule) return DEFAULT_ROUTE;
+  return { kind: "Rule", index, name: rule.name, destinations: rule.destinations };
+}
+
+/** Where a TCP connection goes: the policy's tcp route, or the whole Service. */
+export function routeTcp(traffic: TrafficModel | undefined): RouteResult {
+  if (!traffic?.tcp) return DEFAULT_ROUTE;
+  return { kind: "Rule", index: 0, name: "0", destinations: traffic.tcp };
+}
+
+/** The destination that takes most of the traffic: the highest weight, the first on a tie. */
+export function primaryDestination(destinations: readonly WeightedDestination[]): WeightedDestination {
+  return destinations.reduce<WeightedDestination>(
+    (best, d) => (d.weight > best.weight ? d : best),
+    destinations[0] ?? { weight: 100 },
+  );
+}
+
+/**
+ * Whether a request satisfies one match, with Envoy's route semantics (the
+ * conditions of one match are ANDed):
+ *
+ * - path `exact` and `regex` compare the path without its query string;
+ *   `prefix` compares the start of the whole :path, as Envoy does;
+ * - the method is an exact match on :method;
+ * - a header string matcher never matches an absent header, even inverted
+ *   (Envoy's treat_missing_header_as_empty defaults to false); `present`
+ *   checks presence, and `invert` negates it;
+ * - a query parameter matcher looks at the parameter's first value, decoded.
+ */
+export function requestMatches(match: RequestMatch, request: RouteRequest): boolean {
+  const path = request.path;
+  const pathOnly = path.split("?", 1)[0]!;
+  if (match.path) {
+    const ok =
+      match.path.kind === "Prefix" ? path.startsWith(match.path.value) : stringMatches(match.path, pathOnly);
+    if (!ok) return false;
+  }
+  if (match.method !== undefined && request.method !== match.method) return false;
+  if (!match.headers.every((h) => headerMatches(h, headerValue(request, h.name)))) return false;
+  const query = queryParams(path);
+  return match.queryParams.every((q) => {
+    const value = query.get(q.name);
+    if (value === undefined) return false;
+    return q.match.kind === "Present" ? q.match.present : stringMatches(q.match, value);
+  });
+}
+
+function headerMatches(h: ValueMatch, value: string | undefined): boolean {
+  if (h.match.kind === "Present") return ((value !== undefined) === h.match.present) !== h.invert;
+  if (value === undefined) return false;
+  return stringMatches(h.match, value) !== h.invert;
+}
+
+function headerValue(request: RouteRequest, name: string): string | undefined {
+  const wanted = name.toLowerCase();
+  if (wanted === ":method") return request.method;
+  if (wanted === ":path") return request.path;
+  if (wanted === ":authority" && request.host !== undefined) return request.host;
+  for (const [k, v] of Object.entries(request.headers)) if (k.toLowerCase() === wanted) return v;
+  if (wanted === ":authority") return headerValue(request, "host");
+  return undefined;
+}
+
+function stringMatches(m: StringMatch, value: string): boolean {
+  switch (m.kind) {
+    case "Exact":
+      return value === m.value;
+    case "Prefix":
+      return value.startsWith(m.value);
+    case "Regex":
+      return re2(m.value).test(value);
+  }
+}
+
+const compiled = new Map<string, RegExp>();
+
+/**
+ * An RE2 pattern as a JavaScript RegExp that must match the whole value, as
+ * Envoy's safe_regex does. This is an approximation: the common syntax
+ * (classes, groups, alternation, repetition, `\d`, `\w`, `\s`) means the same
+ * in both, and a leading `(?i)` becomes the `i` flag. JavaScript also accepts
+ * what RE2 refuses (lookaround, backreferences), and Unicode classes such as
+ * `\pL` are not supported. Throws on a pattern JavaScript cannot compile.
+ */
+export function re2(pattern: string): RegExp {
+  let re = compiled.get(pattern);
+  if (!re) {
+    const caseless = pattern.startsWith("(?i)");
+    re = new RegExp(`^(?:${caseless ? pattern.slice(4) : pattern})$`, caseless ? "i" : "");
+    compiled.set(pattern, re);
+  }
+  return re;
+}
+
+/** The first value of each query parameter, percent-decoded; `+` stays a `+`, as in Envoy. */
+function queryParams(path: string): Map<string, string> {
+  const params = new Map<string, string>();
+  const query = path.includes("?") ? path.slice(path.indexOf("?") + 1).split("#", 1)[0]! : "";
+  for (const pair of query.split("&")) {
+    if (pair === "") continue;
+    const eq = pair.indexOf("=");
+    const name = decode(eq === -1 ? pair : pair.slice(0, eq));
+    if (!params.has(name)) params.set(name, eq === -1 ? "" : decode(pair.slice(eq + 1)));
+  }
+  return params;
+}
+
+function decode(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}

@@ -1,0 +1,112 @@
+import type { Logger } from "pino";
+import { signingCaFromPem, type KeyPair } from "../../pki/issue.js";
+import { issueWorkloadCertificate } from "../../pki/workload.js";
+import type { WorkloadIdentity } from "../cache/snapshot.js";
+
+export interface MeshCa {
+  /** The CA that signs workload certificates (the builtin root, or cert-manager's intermediate). */
+  signer: KeyPair;
+  /** Every root the mesh trusts, for ROOTCA. */
+  trustBundlePem: string;
+  trustDomain: string;
+  workloadValidityMs: number;
+}
+
+/** Certificates are replaced at 80% of their validity, as Istio does. */
+const RENEW_AT_FRACTION = 0.8;
+
+const identityKey = (i: WorkloadIdentity) => `${i.namespace}/${i.serviceAccount}`;
+
+/**
+ * One certificate per workload identity, issued when the first proxy of
+ * that identity connects and re-issued at 80% of its life (as Istio does),
+ * then handed to `onIssued` so the new one reaches connected proxies over
+ * their existing streams. An identity with no connected proxy, that nobody
+ * has asked for during a whole validity period, is forgotten.
+ */
+export class WorkloadCertificates {
+  private readonly issued = new Map<string, { pair: KeyPair; timer: NodeJS.Timeout; lastUsed: number }>();
+  private readonly inFlight = new Map<string, Promise<KeyPair>>();
+  private stopped = false;
+
+  constructor(
+    private readonly ca: () => MeshCa | undefined,
+    private readonly onIssued: (identity: WorkloadIdentity, pair: KeyPair, ca: MeshCa) => void,
+    private readonly inUse: (identity: WorkloadIdentity) => boolean,
+    private readonly logger: Logger,
+  ) {}
+
+  /** The identity's current certificate, issuing one first if there is none. */
+  async ensure(identity: WorkloadIdentity): Promise<KeyPair> {
+    const key = identityKey(identity);
+    const current = this.issued.get(key);
+    if (current) {
+      current.lastUsed = Date.now();
+      return current.pair;
+    }
+    let pending = this.inFlight.get(key);
+    if (!pending) {
+      pending = this.issue(identity).finally(() => this.inFlight.delete(key));
+      this.inFlight.set(key, pending);
+    }
+    return pending;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const entry of this.issued.values()) clearTimeout(entry.timer);
+    this.issued.clear();
+  }
+
+  private async issue(identity: WorkloadIdentity): Promise<KeyPair> {
+    const ca = this.ca();
+    if (!ca) throw new Error("the mesh CA is not available yet");
+    const started = performance.now();
+    const pair = await issueWorkloadCertificate(await signingCaFromPem(ca.signer), {
+      trustDomain: ca.trustDomain,
+      namespace: identity.namespace,
+      serviceAccount: identity.serviceAccount,
+      validityMs: ca.workloadValidityMs,
+      now: new Date(),
+    });
+    const key = identityKey(identity);
+    const previous = this.issued.get(key);
+    clearTimeout(previous?.timer);
+    // 80% of the validity from issuance (the certificate's notBefore is backdated for clock skew, so
+    // it is not the start); never sooner than a second, so a tiny validity cannot spin.
+    const renewIn = Math.max(1000, RENEW_AT_FRACTION * ca.workloadValidityMs - (performance.now() - started));
+    const timer = setTimeout(() => void this.renew(identity), renewIn);
+    timer.unref();
+    this.issued.set(key, { pair, timer, lastUsed: previous?.lastUsed ?? Date.now() });
+    this.logger.debug(
+      { identity: key, ms: Math.round(performance.now() - started), renewInMs: renewIn },
+      "issued a workload certificate",
+    );
+    this.onIssued(identity, pair, ca);
+    return pair;
+  }
+
+  private async renew(identity: WorkloadIdentity): Promise<void> {
+    if (this.stopped) return;
+    const key = identityKey(identity);
+    const entry = this.issued.get(key);
+    if (
+      entry &&
+      !this.inUse(identity) &&
+      Date.now() - entry.lastUsed > (this.ca()?.workloadValidityMs ?? 0)
+    ) {
+      this.issued.delete(key); // nobody asked for it for a whole lifetime
+      return;
+    }
+    try {
+      await this.issue(identity);
+    } catch (error) {
+      // The current certificate is still valid for a fifth of its life: retry soon.
+      this.logger.error(
+        { err: error, identity: key },
+        "renewing a workload certificate failed; retrying in 10 s",
+      );
+      setTimeout(() => void this.renew(identity), 10_000).unref();
+    }
+  }
+}

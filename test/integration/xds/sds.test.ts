@@ -1,0 +1,178 @@
+import assert from "node:assert/strict";
+import { X509Certificate } from "node:crypto";
+import { status as GrpcStatus } from "@grpc/grpc-js";
+import { pino } from "pino";
+import { RestClient } from "../../../src/k8s/rest.js";
+import { createRootCa } from "../../../src/pki/root.js";
+import { decodeMessage, messageToJson } from "../../../src/xds/protos/registry.js";
+import { SECRET_TYPE } from "../../../src/xds/translate/resource.js";
+import { startXdsServer, type RunningXdsServer } from "../../../src/xds/xds-server.js";
+import { SotwClient, type SotwResponse } from "../../support/ads-client.js";
+import { envoyViolationsOfMany } from "../../support/envoy-validator.js";
+import { controlPlane } from "../controlplane.fixture.js";
+import { kubectlOk } from "../kubectl.js";
+
+/**
+ * Certificates over SDS, on the proxy's ADS stream, only after the proxy
+ * proved its ServiceAccount with a projected token (audience skiff) that the
+ * real API server accepts in a TokenReview.
+ */
+const NS = "e2e-sds";
+const VALIDITY_MS = 4000;
+
+type SecretJson = {
+  name: string;
+  tlsCertificate?: { certificateChain: { inlineString: string } };
+  validationContext?: { trustedCa: { inlineString: string } };
+};
+const secrets = (response: SotwResponse) =>
+  response.resources.map(
+    (r) =>
+      messageToJson(
+        "envoy.extensions.transport_sockets.tls.v3.Secret",
+        decodeMessage("envoy.extensions.transport_sockets.tls.v3.Secret", r.value),
+      ) as SecretJson,
+  );
+const workloadCert = (response: SotwResponse) =>
+  new X509Certificate(
+    secrets(response).find((s) => s.name === "default")!.tlsCertificate!.certificateChain.inlineString,
+  );
+
+describe("workload certificates over SDS, for proxies that prove who they are", function () {
+  this.timeout(60_000);
+  let xds: RunningXdsServer;
+  let address: string;
+  let rootPem: string;
+  const rest = () => new RestClient(controlPlane().kubeConfig());
+  const token = async (serviceAccount: string, audience = "skiff") =>
+    (
+      await rest().request<{ status: { token: string } }>(
+        "POST",
+        `/api/v1/namespaces/${NS}/serviceaccounts/${serviceAccount}/token`,
+        {
+          body: {
+            apiVersion: "authentication.k8s.io/v1",
+            kind: "TokenRequest",
+            spec: { audiences: [audience], expirationSeconds: 600 },
+          },
+        },
+      )
+    ).status.token;
+  const subscribe = (proxy: SotwClient) =>
+    proxy.request({ typeUrl: SECRET_TYPE, resourceNames: ["default", "ROOTCA"] });
+
+  before(async () => {
+    await kubectlOk(["create", "namespace", NS]);
+    await kubectlOk(["create", "serviceaccount", "-n", NS, "reviews"]);
+    await kubectlOk(["create", "serviceaccount", "-n", NS, "ratings"]);
+    const root = await createRootCa({ trustDomain: "cluster.local", validityMs: 3600_000, now: new Date() });
+    rootPem = root.certPem;
+    await kubectlOk([
+      "create",
+      "secret",
+      "generic",
+      "skiff-ca",
+      "-n",
+      NS,
+      `--from-literal=tls.crt=${root.certPem}`,
+      `--from-literal=tls.key=${root.keyPem}`,
+    ]);
+    xds = await startXdsServer(controlPlane().kubeConfig(), {
+      address: "127.0.0.1:0",
+      logger: pino({ level: "silent" }),
+      caNamespace: NS,
+      workloadValidityMs: VALIDITY_MS,
+    });
+    address = `127.0.0.1:${xds.port}`;
+  });
+
+  after(async () => {
+    await xds?.stop();
+    await kubectlOk(["delete", "namespace", NS, "--wait=false"]);
+  });
+
+  it("gives a proxy with a valid token its ServiceAccount's SPIFFE certificate and the trust bundle", async () => {
+    const started = Date.now();
+    const proxy = new SotwClient(
+      address,
+      { id: `sidecar~10.0.0.1~reviews-v1.${NS}~${NS}.svc.cluster.local` },
+      await token("reviews"),
+    );
+    try {
+      subscribe(proxy);
+      const response = await proxy.next(10_000);
+      console.log(`      token review, issuance and first SDS response: ${Date.now() - started} ms`);
+      assert.equal(workloadCert(response).subjectAltName, `URI:spiffe://cluster.local/ns/${NS}/sa/reviews`);
+      assert.ok(workloadCert(response).checkIssued(new X509Certificate(rootPem)));
+      assert.equal(
+        secrets(response).find((s) => s.name === "ROOTCA")?.validationContext?.trustedCa.inlineString,
+        rootPem,
+      );
+      const violations = envoyViolationsOfMany(
+        secrets(response).map((secret) => ({
+          label: secret.name,
+          typeName: "envoy.extensions.transport_sockets.tls.v3.Secret",
+          json: JSON.stringify(secret),
+        })),
+      );
+      assert.deepEqual(violations, [], "the SDS Secrets pass Envoy's proto validation");
+      proxy.ack(response);
+    } finally {
+      proxy.close();
+    }
+  });
+
+  it("never gives a proxy another ServiceAccount's certificate, whatever its node claims", async () => {
+    // The node id names a reviews Pod; the token is ratings'.
+    const proxy = new SotwClient(
+      address,
+      { id: `sidecar~10.0.0.1~reviews-v1.${NS}~${NS}.svc.cluster.local` },
+      await token("ratings"),
+    );
+    try {
+      subscribe(proxy);
+      assert.equal(
+        workloadCert(await proxy.next(10_000)).subjectAltName,
+        `URI:spiffe://cluster.local/ns/${NS}/sa/ratings`,
+      );
+    } finally {
+      proxy.close();
+    }
+  });
+
+  it("refuses a token minted for another audience, and gives a proxy without a token no certificate", async () => {
+    const wrongAudience = new SotwClient(address, { id: "sidecar~x" }, await token("reviews", "kubernetes"));
+    try {
+      subscribe(wrongAudience);
+      const status = await wrongAudience.status;
+      assert.equal(status.code, GrpcStatus.UNAUTHENTICATED, status.details);
+    } finally {
+      wrongAudience.close();
+    }
+    const anonymous = new SotwClient(address, { id: "sidecar~y" });
+    try {
+      subscribe(anonymous);
+      assert.deepEqual((await anonymous.next(10_000)).resources, []);
+    } finally {
+      anonymous.close();
+    }
+  });
+
+  it("rotates the certificate at 80% of its life on the same stream", async () => {
+    const proxy = new SotwClient(address, { id: "sidecar~rotating" }, await token("reviews"));
+    try {
+      subscribe(proxy);
+      const first = await proxy.next(10_000);
+      proxy.ack(first);
+      // Validity 4 s: the next certificate comes about 3.2 s after the first was issued.
+      const second = await proxy.next(10_000);
+      const lifetime = Date.parse(workloadCert(second).validTo) - Date.parse(workloadCert(first).validTo);
+      assert.ok(lifetime >= 2000, `renewed ${lifetime} ms later: at 80% of 4 s, not at once`);
+      proxy.ack(second);
+      assert.notEqual(workloadCert(second).serialNumber, workloadCert(first).serialNumber);
+      assert.equal(workloadCert(second).subjectAltName, `URI:spiffe://cluster.local/ns/${NS}/sa/reviews`);
+    } finally {
+      proxy.close();
+    }
+  });
+});

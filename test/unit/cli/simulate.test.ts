@@ -1,0 +1,271 @@
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { promisify } from "node:util";
+
+const ROOT = join(import.meta.dirname, "..", "..", "..");
+const FIXTURES = join(ROOT, "test", "testdata", "simulate");
+const BOOKINFO = join(FIXTURES, "bookinfo");
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `skiff simulate` as a user would, on the bookinfo fixtures plus `args`. */
+async function simulate(...args: string[]): Promise<Run> {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(
+      process.execPath,
+      ["--import", "tsx", join(ROOT, "src", "cli", "main.ts"), "simulate", "-f", BOOKINFO, ...args],
+      { cwd: ROOT },
+    );
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code?: number; stdout?: string; stderr?: string };
+    return { code: e.code ?? -1, stdout: e.stdout ?? "", stderr: e.stderr ?? "" };
+  }
+}
+
+const REVIEWS = "reviews.bookinfo.svc.cluster.local";
+
+describe("skiff simulate", function () {
+  this.timeout(60_000);
+
+  it("allows productpage to read reviews over mTLS, with the exact JSON shape, and exits 0", async () => {
+    const run = await simulate(
+      "--from",
+      "bookinfo/bookinfo-productpage",
+      "--to",
+      "reviews.bookinfo:9080",
+      "--path",
+      "/reviews/1",
+      "-o",
+      "json",
+    );
+    assert.equal(run.code, 0, run.stderr);
+    assert.deepEqual(JSON.parse(run.stdout), {
+      route: {
+        policy: "bookinfo/reviews",
+        rule: "canary",
+        destination: { service: REVIEWS, subset: "v1" },
+        destinations: [
+          { service: REVIEWS, subset: "v2", weight: 10 },
+          { service: REVIEWS, subset: "v1", weight: 90 },
+        ],
+      },
+      mtls: { serverMode: "STRICT", clientUsesMtls: true },
+      authorization: {
+        decision: "ALLOW",
+        policy: "bookinfo/reviews-viewer",
+        rule: 0,
+        reason: "allowed by ALLOW policy bookinfo/reviews-viewer, rule 0",
+      },
+    });
+  });
+
+  it("routes by header and reports no TrafficPolicy as null", async () => {
+    const tester = JSON.parse(
+      (
+        await simulate(
+          "--from",
+          "bookinfo/bookinfo-productpage",
+          "--to",
+          "reviews.bookinfo:9080",
+          "--path",
+          "/reviews/1",
+          "-H",
+          "End-User: jason",
+          "-o",
+          "json",
+        )
+      ).stdout,
+    );
+    assert.deepEqual(tester.route.destination, { service: REVIEWS, subset: "v3" });
+    assert.equal(tester.route.rule, "testers");
+
+    const details = JSON.parse(
+      (
+        await simulate(
+          "--from",
+          "bookinfo/bookinfo-productpage",
+          "--to",
+          "details.bookinfo:9080",
+          "-o",
+          "json",
+        )
+      ).stdout,
+    );
+    assert.deepEqual(details.route, {
+      policy: null,
+      rule: null,
+      destination: { service: "details.bookinfo.svc.cluster.local", subset: null },
+      destinations: [{ service: "details.bookinfo.svc.cluster.local", subset: null, weight: 100 }],
+    });
+    assert.deepEqual(details.mtls, { serverMode: "PERMISSIVE", clientUsesMtls: true });
+  });
+
+  it("denies an identity the ALLOW policy does not name, and exits 3", async () => {
+    const run = await simulate(
+      "--from",
+      "bookinfo/bookinfo-ratings",
+      "--to",
+      "reviews.bookinfo:9080",
+      "--path",
+      "/reviews/1",
+      "-o",
+      "json",
+    );
+    assert.equal(run.code, 3);
+    assert.deepEqual(JSON.parse(run.stdout).authorization, {
+      decision: "DENY",
+      policy: null,
+      rule: null,
+      reason:
+        "no ALLOW policy matches the request, and one applies to the workload (bookinfo/reviews-viewer)",
+    });
+  });
+
+  it("denies a plaintext client of a STRICT port", async () => {
+    for (const client of [
+      ["--from", "bookinfo/bookinfo-productpage", "--plaintext"],
+      ["--from-ip", "192.168.7.7"],
+    ]) {
+      const run = await simulate(
+        ...client,
+        "--to",
+        "reviews.bookinfo:9080",
+        "--path",
+        "/reviews/1",
+        "-o",
+        "json",
+      );
+      assert.equal(run.code, 3);
+      const result = JSON.parse(run.stdout);
+      assert.deepEqual(result.mtls, { serverMode: "STRICT", clientUsesMtls: false });
+      assert.deepEqual(result.authorization, {
+        decision: "DENY",
+        policy: null,
+        rule: null,
+        reason: "plaintext connection to a STRICT port",
+      });
+    }
+  });
+
+  it("attributes a DENY: notPrincipals ['*'] catches plaintext; a root-namespace policy applies mesh-wide", async () => {
+    const admin = await simulate(
+      "--from-ip",
+      "192.168.7.7",
+      "--to",
+      "details.bookinfo:9080",
+      "--path",
+      "/admin/x",
+      "-o",
+      "json",
+    );
+    assert.equal(admin.code, 3);
+    assert.equal(JSON.parse(admin.stdout).authorization.policy, "bookinfo/details-admin");
+
+    const meshAdmin = await simulate(
+      "--from",
+      "bookinfo/bookinfo-productpage",
+      "--to",
+      "details.bookinfo:9080",
+      "--path",
+      "/admin/x",
+    );
+    assert.equal(meshAdmin.code, 0, "an mTLS client has a principal");
+
+    const debug = await simulate(
+      "--from",
+      "bookinfo/bookinfo-productpage",
+      "--to",
+      "reviews.bookinfo:9080",
+      "--path",
+      "/debug/vars",
+      "-o",
+      "json",
+    );
+    assert.equal(debug.code, 3);
+    assert.deepEqual(JSON.parse(debug.stdout).authorization.policy, "skiff-system/deny-debug");
+  });
+
+  it("follows portLevelMtls at the container port: ratings' port is plaintext, so principals never match", async () => {
+    const run = await simulate(
+      "--from",
+      "bookinfo/bookinfo-reviews",
+      "--to",
+      "ratings.bookinfo:80",
+      "--path",
+      "/ratings/1",
+      "-o",
+      "json",
+    );
+    assert.equal(run.code, 3);
+    const result = JSON.parse(run.stdout);
+    assert.deepEqual(result.mtls, { serverMode: "DISABLE", clientUsesMtls: false });
+    assert.equal(result.authorization.decision, "DENY");
+  });
+
+  it("treats a TCP port as Istio does: a DENY rule's HTTP-only paths are dropped", async () => {
+    const run = await simulate("--from", "bookinfo/bookinfo-reviews", "--to", "mongodb.bookinfo:27017");
+    assert.equal(run.code, 3);
+    assert.match(run.stdout, /DENY: denied by DENY policy skiff-system\/deny-debug, rule 0/);
+    assert.match(run.stdout, /audited: +bookinfo\/audit-mongodb\/0/);
+  });
+
+  it("prints readable text by default", async () => {
+    const run = await simulate(
+      "--from",
+      "bookinfo/bookinfo-productpage",
+      "--to",
+      "reviews.bookinfo:9080",
+      "--path",
+      "/reviews/1",
+    );
+    assert.equal(run.code, 0);
+    const lines = run.stdout.trim().split("\n");
+    assert.match(
+      lines[0]!,
+      /^route: +bookinfo\/reviews rule canary -> reviews\.bookinfo\.svc\.cluster\.local subset v1/,
+    );
+    assert.match(lines[1]!, /^workload: +bookinfo\/reviews-v1-5c7b8 port 9080/);
+    assert.match(lines[2]!, /^mtls: +server STRICT .*cluster\.local\/ns\/bookinfo\/sa\/bookinfo-productpage/);
+    assert.match(lines[3]!, /^authorization: +ALLOW/);
+  });
+
+  for (const file of [
+    "ap-bad-ip-block.yaml",
+    "ap-unknown-action.yaml",
+    "pa-port-level-without-selector.yaml",
+    "tp-bad-regex.yaml",
+  ]) {
+    it(`exits 2 on ${file}, naming the field`, async () => {
+      const path = join(FIXTURES, "invalid", file);
+      const field = /^# expect-field: (.*)$/m.exec(readFileSync(path, "utf8"))![1]!;
+      const run = await simulate(
+        "-f",
+        path,
+        "--from",
+        "bookinfo/bookinfo-productpage",
+        "--to",
+        "reviews.bookinfo:9080",
+      );
+      assert.equal(run.code, 2);
+      assert.equal(run.stdout, "");
+      assert.ok(run.stderr.includes(`: ${field}: `), run.stderr);
+    });
+  }
+
+  it("exits 2 on bad arguments and unknown targets", async () => {
+    assert.equal((await simulate("--to", "reviews.bookinfo:9080")).code, 2, "no client");
+    assert.equal((await simulate("--from", "a/b", "--to", "reviews")).code, 2, "no port");
+    const unknown = await simulate("--from", "a/b", "--to", "nothing.bookinfo:80");
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /Service bookinfo\/nothing is not in the files/);
+    assert.equal((await simulate("--from", "a/b", "--to", "reviews.bookinfo:81")).code, 2, "no such port");
+    assert.equal((await simulate("--from", "a/b", "--to", "reviews.bookinfo:9080", "-H", "nocolon")).code, 2);
+  });
+});

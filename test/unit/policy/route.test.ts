@@ -1,0 +1,149 @@
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parse } from "yaml";
+import type { TrafficPolicy } from "../../../src/api/v1alpha1/generated/trafficpolicy.js";
+import { trafficModel } from "../../../src/compile/traffic.js";
+import type { RequestMatch } from "../../../src/ir/model.js";
+import { primaryDestination, re2, requestMatches, routeHttp, routeTcp } from "../../../src/policy/route.js";
+
+const SAMPLE = join(
+  import.meta.dirname,
+  "..",
+  "..",
+  "..",
+  "config",
+  "samples",
+  "skiff.dev_v1alpha1_trafficpolicy.yaml",
+);
+const reviews = trafficModel(parse(readFileSync(SAMPLE, "utf8")) as TrafficPolicy);
+const get = (path: string, headers: Record<string, string> = {}) => ({ method: "GET", path, headers });
+
+describe("routeHttp: the first matching rule of a TrafficPolicy", () => {
+  it("takes the first rule whose match holds: the testers' header", () => {
+    const route = routeHttp(reviews, get("/reviews/1", { "End-User": "jason" }));
+    assert.deepEqual(route, {
+      kind: "Rule",
+      index: 0,
+      name: "testers",
+      destinations: [{ subset: "v3", weight: 100 }],
+    });
+  });
+
+  it("returns every weighted destination, and the heaviest as primary", () => {
+    const route = routeHttp(reviews, get("/reviews/1"));
+    assert.equal(route.kind === "Rule" && route.name, "canary");
+    assert.deepEqual(route.destinations, [
+      { subset: "v2", weight: 10 },
+      { subset: "v1", weight: 90 },
+    ]);
+    assert.deepEqual(primaryDestination(route.destinations), { subset: "v1", weight: 90 });
+  });
+
+  it("checks every condition of a match: the method", () => {
+    const route = routeHttp(reviews, { method: "POST", path: "/reviews/1", headers: {} });
+    assert.equal(route.kind === "Rule" && route.name, "default");
+  });
+
+  it("falls back to the whole Service without a policy or a matching rule", () => {
+    assert.deepEqual(routeHttp(undefined, get("/")), { kind: "Default", destinations: [{ weight: 100 }] });
+    assert.deepEqual(
+      routeHttp({ ...reviews, http: reviews.http.slice(0, 2) }, get("/ratings")).kind,
+      "Default",
+    );
+  });
+
+  it("routes TCP by the policy's tcp route", () => {
+    assert.deepEqual(routeTcp(reviews), { kind: "Default", destinations: [{ weight: 100 }] });
+    assert.deepEqual(routeTcp({ ...reviews, tcp: [{ subset: "v1", weight: 100 }] }).destinations, [
+      { subset: "v1", weight: 100 },
+    ]);
+  });
+});
+
+describe("requestMatches: Envoy's route match semantics", () => {
+  const match = (m: Partial<RequestMatch>): RequestMatch => ({ headers: [], queryParams: [], ...m });
+  const header = (name: string, m: RequestMatch["headers"][number]["match"], invert = false) =>
+    match({ headers: [{ name, match: m, invert }] });
+
+  const cases: [string, RequestMatch, { path?: string; headers?: Record<string, string> }, boolean][] = [
+    [
+      "exact path ignores the query",
+      match({ path: { kind: "Exact", value: "/a" } }),
+      { path: "/a?x=1" },
+      true,
+    ],
+    ["prefix path", match({ path: { kind: "Prefix", value: "/api" } }), { path: "/api/v1" }, true],
+    [
+      "prefix is on the characters, not segments",
+      match({ path: { kind: "Prefix", value: "/api" } }),
+      { path: "/apis" },
+      true,
+    ],
+    [
+      "regex must match the whole path",
+      match({ path: { kind: "Regex", value: "/v[0-9]" } }),
+      { path: "/v1/x" },
+      false,
+    ],
+    [
+      "regex without the query",
+      match({ path: { kind: "Regex", value: "/v[0-9]+" } }),
+      { path: "/v12?q" },
+      true,
+    ],
+    ["header exact", header("x-user", { kind: "Exact", value: "a" }), { headers: { "X-User": "a" } }, true],
+    [
+      "header regex is a full match",
+      header("x-user", { kind: "Regex", value: "a" }),
+      { headers: { "x-user": "ab" } },
+      false,
+    ],
+    [
+      "header regex (?i)",
+      header("x-user", { kind: "Regex", value: "(?i)ab.*" }),
+      { headers: { "x-user": "ABC" } },
+      true,
+    ],
+    [
+      "inverted header on another value",
+      header("x-user", { kind: "Exact", value: "a" }, true),
+      { headers: { "x-user": "b" } },
+      true,
+    ],
+    // Envoy: an absent header never matches a string matcher, inverted or not (treat_missing_header_as_empty is false).
+    ["inverted header when absent", header("x-user", { kind: "Exact", value: "a" }, true), {}, false],
+    ["present", header("x-user", { kind: "Present", present: true }), { headers: { "x-user": "" } }, true],
+    ["present: false on an absent header", header("x-user", { kind: "Present", present: false }), {}, true],
+    [
+      "inverted present on an absent header",
+      header("x-user", { kind: "Present", present: true }, true),
+      {},
+      true,
+    ],
+    [
+      "query parameter, decoded",
+      match({ queryParams: [{ name: "q", match: { kind: "Exact", value: "a b" }, invert: false }] }),
+      { path: "/?q=a%20b&q=c" },
+      true,
+    ],
+    [
+      "query parameter absent",
+      match({ queryParams: [{ name: "q", match: { kind: "Present", present: true }, invert: false }] }),
+      { path: "/?other=1" },
+      false,
+    ],
+  ];
+  for (const [name, m, request, expected] of cases) {
+    it(name, () => {
+      assert.equal(
+        requestMatches(m, { method: "GET", path: request.path ?? "/", headers: request.headers ?? {} }),
+        expected,
+      );
+    });
+  }
+
+  it("refuses regexes JavaScript cannot compile", () => {
+    assert.throws(() => re2("(unclosed"));
+  });
+});
