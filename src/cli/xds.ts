@@ -2,7 +2,7 @@ import { parseArgs } from "node:util";
 import { loadKubeConfig } from "../k8s/kubeconfig.js";
 import { createLogger } from "../observability/logger.js";
 import { startProbeServer } from "../observability/server.js";
-import { startXdsServer } from "../xds/xds-server.js";
+import { startXdsServer, type XdsServerOptions } from "../xds/xds-server.js";
 
 const USAGE = `Usage: skiff xds [options]
 
@@ -17,7 +17,14 @@ compiles them, and pushes every change to the connected proxies.
   --status-lease-namespace   namespace of the skiff-xds-status Lease that elects the replica writing
                              TrafficPolicy status (default: $POD_NAMESPACE or skiff-system)`;
 
-export async function runXds(argv: string[]): Promise<number> {
+/** The parsed command line, or a usage error; pure, so what reaches startXdsServer is testable. */
+export function xdsArguments(
+  argv: string[],
+  env: Record<string, string | undefined>,
+):
+  | { help: true }
+  | { error: string }
+  | { kubeconfig?: string; httpAddress: string; options: Omit<XdsServerOptions, "logger"> } {
   const { values } = parseArgs({
     args: argv,
     options: {
@@ -29,34 +36,44 @@ export async function runXds(argv: string[]): Promise<number> {
       help: { type: "boolean", short: "h", default: false },
     },
   });
-  if (values.help) {
+  if (values.help) return { help: true };
+  const debounceMs = Number(values["debounce-ms"]);
+  if (!Number.isInteger(debounceMs) || debounceMs < 0)
+    return { error: `--debounce-ms must be a whole number of milliseconds, not '${values["debounce-ms"]}'` };
+  // The Mesh reconciler runs the xDS server in the root namespace, next to the CA Secret.
+  const namespace = env.POD_NAMESPACE ?? "skiff-system";
+  return {
+    ...(values.kubeconfig ? { kubeconfig: values.kubeconfig } : {}),
+    httpAddress: values["http-address"],
+    options: {
+      address: values.address,
+      debounceMs,
+      statusLeaseNamespace: values["status-lease-namespace"] ?? namespace,
+      caNamespace: namespace,
+    },
+  };
+}
+
+export async function runXds(argv: string[]): Promise<number> {
+  const parsed = xdsArguments(argv, process.env);
+  if ("help" in parsed) {
     console.log(USAGE);
     return 0;
   }
-  const debounceMs = Number(values["debounce-ms"]);
-  if (!Number.isInteger(debounceMs) || debounceMs < 0) {
-    console.error(
-      `skiff xds: --debounce-ms must be a whole number of milliseconds, not '${values["debounce-ms"]}'`,
-    );
+  if ("error" in parsed) {
+    console.error(`skiff xds: ${parsed.error}`);
     return 2;
   }
   const logger = createLogger("skiff-xds");
-  const colon = values["http-address"].lastIndexOf(":");
+  const colon = parsed.httpAddress.lastIndexOf(":");
   const probes = await startProbeServer({
-    host: values["http-address"].slice(0, colon) || "0.0.0.0",
-    port: Number(values["http-address"].slice(colon + 1)),
+    host: parsed.httpAddress.slice(0, colon) || "0.0.0.0",
+    port: Number(parsed.httpAddress.slice(colon + 1)),
     ready: () => server !== undefined,
   });
   let server: Awaited<ReturnType<typeof startXdsServer>> | undefined;
   try {
-    server = await startXdsServer(loadKubeConfig(values.kubeconfig), {
-      logger,
-      address: values.address,
-      debounceMs,
-      statusLeaseNamespace: values["status-lease-namespace"] ?? process.env.POD_NAMESPACE ?? "skiff-system",
-      // The Mesh reconciler runs the xDS server in the root namespace, next to the CA Secret.
-      caNamespace: process.env.POD_NAMESPACE ?? "skiff-system",
-    });
+    server = await startXdsServer(loadKubeConfig(parsed.kubeconfig), { logger, ...parsed.options });
     logger.info({ port: server.port, httpPort: probes.port }, "xDS server running");
     const signal = await new Promise<string>((resolve) => {
       process.once("SIGINT", resolve);

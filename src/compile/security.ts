@@ -1,3 +1,4 @@
+import { CONDITION_KEYS } from "../api/v1alpha1/authorizationpolicy.js";
 import { isIP } from "node:net";
 import type { IPod } from "kubernetes-models/v1";
 import type {
@@ -337,16 +338,6 @@ export function securityIssues(obj: { kind?: string }): ValidationIssue[] {
 
 const IP_MESSAGE = "must be an IP address such as 10.1.2.3 or a CIDR such as 10.0.0.0/16";
 const PORT_MESSAGE = "must be a port number from 1 to 65535";
-const CONDITION_KEYS = [
-  "request.headers[<name>]",
-  "source.ip",
-  "remote.ip",
-  "source.namespace",
-  "source.principal",
-  "destination.ip",
-  "destination.port",
-  "connection.sni",
-];
 
 export function authorizationPolicyIssues(ap: AuthorizationPolicy): ValidationIssue[] {
   const issues: ValidationIssue[] = [];

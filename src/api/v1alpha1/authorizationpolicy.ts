@@ -115,7 +115,8 @@ const operation = titled(
   ),
 );
 
-const CONDITION_KEYS = [
+/** The `when` keys Skiff can evaluate; see API.md. */
+export const CONDITION_KEYS = [
   "request.headers[<name>]",
   "source.ip",
   "remote.ip",
