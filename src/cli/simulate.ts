@@ -214,6 +214,8 @@ export function simulate(
     endpointSlices: state.endpointSlices,
     pods: state.pods,
     trafficPolicies: state.trafficPolicies,
+    peerAuthentications: state.peerAuthentications,
+    authorizationPolicies: state.authorizationPolicies,
   });
 
   const target =

@@ -2,7 +2,10 @@ import type { TrafficPolicy } from "../api/v1alpha1/generated/trafficpolicy.js";
 import type { MeshModel, ServiceModel, WorkloadModel } from "../ir/model.js";
 import { subsetEndpoints } from "../ir/queries.js";
 import { selectorMatches, type LabelSelector } from "../k8s/selector.js";
+import type { SecurityModel } from "../ir/security.js";
+import { appliesTo } from "../policy/authorization.js";
 import type { PolicyFinding, PolicyFindings } from "./findings.js";
+import { compileSecurity, type SecurityPolicyFindings } from "./security.js";
 import { byNamespacedName, endpointsByService, servicePorts } from "./services.js";
 import { CLUSTER_DOMAIN, type ClusterState } from "./state.js";
 import { trafficModel } from "./traffic.js";
@@ -11,6 +14,8 @@ export interface CompileResult {
   readonly model: MeshModel;
   /** One entry per TrafficPolicy, sorted by namespace then name. */
   readonly findings: readonly PolicyFindings[];
+  /** One entry per PeerAuthentication and AuthorizationPolicy. */
+  readonly securityFindings: readonly SecurityPolicyFindings[];
 }
 
 const DEFAULT_INJECTION_SELECTOR: LabelSelector = { matchLabels: { "skiff.dev/injection": "enabled" } };
@@ -21,6 +26,12 @@ const DEFAULT_INJECTION_SELECTOR: LabelSelector = { matchLabels: { "skiff.dev/in
  */
 export function compile(state: ClusterState): CompileResult {
   const endpoints = endpointsByService(state.endpointSlices, state.pods);
+  const security = compileSecurity({
+    ...(state.mesh ? { mesh: state.mesh } : {}),
+    peerAuthentications: state.peerAuthentications,
+    authorizationPolicies: state.authorizationPolicies,
+    pods: state.pods,
+  });
   const { winners, findings: conflictFindings } = resolveConflicts(state.trafficPolicies);
 
   const services: ServiceModel[] = state.services
@@ -61,7 +72,13 @@ export function compile(state: ClusterState): CompileResult {
     .sort((a, b) => byNamespacedName(a.source, b.source));
 
   return {
-    model: { clusterDomain: CLUSTER_DOMAIN, services, workloads: workloads(state) },
+    model: {
+      clusterDomain: CLUSTER_DOMAIN,
+      trustDomain: security.model.trustDomain,
+      services,
+      workloads: workloads(state, security.model),
+    },
+    securityFindings: security.findings,
     findings,
   };
 }
@@ -125,7 +142,7 @@ function resolvedRefs(policy: TrafficPolicy, services: readonly ServiceModel[]):
 }
 
 /** Pods in meshed namespaces that have an IP: the workloads whose sidecars need an inbound side. */
-function workloads(state: ClusterState): WorkloadModel[] {
+function workloads(state: ClusterState, security: SecurityModel): WorkloadModel[] {
   if (!state.mesh) return [];
   const selector =
     (state.mesh.spec?.injection?.namespaceSelector as LabelSelector | undefined) ??
@@ -143,11 +160,18 @@ function workloads(state: ClusterState): WorkloadModel[] {
         p.status.phase !== "Succeeded" &&
         p.status.phase !== "Failed",
     )
-    .map((p) => ({
-      key: `${p.metadata?.namespace}/${p.metadata?.name}`,
-      address: p.status!.podIP!,
-      labels: { ...p.metadata?.labels },
-      serviceAccount: p.spec?.serviceAccountName ?? "default",
-    }))
+    .map((p) => {
+      const namespace = p.metadata?.namespace ?? "";
+      const labels = { ...p.metadata?.labels };
+      return {
+        key: `${namespace}/${p.metadata?.name}`,
+        address: p.status!.podIP!,
+        labels,
+        serviceAccount: p.spec?.serviceAccountName ?? "default",
+        authorization: security.authorizationPolicies.filter((policy) =>
+          appliesTo(policy, security.rootNamespace, { namespace, labels }),
+        ),
+      };
+    })
     .sort((a, b) => a.key.localeCompare(b.key));
 }

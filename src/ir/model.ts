@@ -5,10 +5,13 @@
  * percentages are numbers from 0 to 100. Every list is sorted, so equal
  * cluster states give equal models.
  */
+import type { AuthorizationPolicyModel } from "./security.js";
 
 export interface MeshModel {
   /** DNS suffix of Service hostnames, such as cluster.local. */
   readonly clusterDomain: string;
+  /** The SPIFFE trust domain. */
+  readonly trustDomain: string;
   /** Services, sorted by namespace then name. */
   readonly services: readonly ServiceModel[];
   /** Pods that run a sidecar-capable workload with an IP, sorted by namespace then name. */
@@ -56,6 +59,8 @@ export interface WorkloadModel {
   readonly address: string;
   readonly labels: Readonly<Record<string, string>>;
   readonly serviceAccount: string;
+  /** The AuthorizationPolicies that apply to this workload (its namespace's, and the root namespace's). */
+  readonly authorization: readonly AuthorizationPolicyModel[];
 }
 
 /** Where a policy came from, so that proxy ACKs can be mapped back to it. */

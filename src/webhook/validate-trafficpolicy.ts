@@ -44,6 +44,9 @@ export async function validateTrafficPolicy(
     endpointSlices: slices.items,
     pods: pods.items,
     trafficPolicies: [...policies.items.filter((p) => p.metadata.name !== incoming.metadata.name), incoming],
+    // Security does not affect TrafficPolicy findings.
+    peerAuthentications: [],
+    authorizationPolicies: [],
   });
   const own = findings.find((f) => f.source.name === incoming.metadata.name);
   const warnings = (own?.findings ?? [])

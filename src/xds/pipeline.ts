@@ -3,6 +3,8 @@ import type { IEndpointSlice } from "kubernetes-models/discovery.k8s.io/v1";
 import type { INamespace, IPod, IService } from "kubernetes-models/v1";
 import type { Logger } from "pino";
 import type { Mesh } from "../api/v1alpha1/generated/mesh.js";
+import type { AuthorizationPolicy } from "../api/v1alpha1/generated/authorizationpolicy.js";
+import type { PeerAuthentication } from "../api/v1alpha1/generated/peerauthentication.js";
 import type { TrafficPolicy } from "../api/v1alpha1/generated/trafficpolicy.js";
 import { compile, type CompileResult } from "../compile/compile.js";
 import { activeMeshOtherThan } from "../controllers/mesh/singleton.js";
@@ -52,6 +54,16 @@ export class XdsPipeline {
       endpointSlices: new Informer<Obj<IEndpointSlice>>(kubeConfig, "discovery.k8s.io/v1", "EndpointSlice"),
       pods: new Informer<Obj<IPod>>(kubeConfig, "v1", "Pod"),
       trafficPolicies: new Informer<Obj<TrafficPolicy>>(kubeConfig, "skiff.dev/v1alpha1", "TrafficPolicy"),
+      peerAuthentications: new Informer<Obj<PeerAuthentication>>(
+        kubeConfig,
+        "skiff.dev/v1alpha1",
+        "PeerAuthentication",
+      ),
+      authorizationPolicies: new Informer<Obj<AuthorizationPolicy>>(
+        kubeConfig,
+        "skiff.dev/v1alpha1",
+        "AuthorizationPolicy",
+      ),
     };
   }
 
@@ -126,6 +138,8 @@ export class XdsPipeline {
       endpointSlices: this.informers.endpointSlices.list(),
       pods: this.informers.pods.list(),
       trafficPolicies: this.informers.trafficPolicies.list(),
+      peerAuthentications: this.informers.peerAuthentications.list(),
+      authorizationPolicies: this.informers.authorizationPolicies.list(),
     });
     const generation = this.snapshots.publish(translate(result.model));
     this.latest = { generation, result, changeSeenAt };

@@ -28,5 +28,7 @@ export function clusterStateFromFiles(...files: string[]): ClusterState {
     endpointSlices: ofKind("EndpointSlice"),
     pods: ofKind("Pod"),
     trafficPolicies: ofKind("TrafficPolicy"),
+    peerAuthentications: ofKind("PeerAuthentication"),
+    authorizationPolicies: ofKind("AuthorizationPolicy"),
   };
 }

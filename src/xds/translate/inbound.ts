@@ -1,5 +1,6 @@
 import type { JsonObject } from "@bufbuild/protobuf";
 import type { LocalRateLimitModel, MeshModel, PortProtocol, WorkloadModel } from "../../ir/model.js";
+import { rbacFilters } from "./authorization.js";
 import { inboundCluster } from "./clusters.js";
 import { duration, socketAddress, typed } from "./json.js";
 import { HCM_FILTER, passthroughChain, ROUTER_FILTER, TCP_PROXY_FILTER } from "./listeners.js";
@@ -54,50 +55,65 @@ export function inboundResources(model: MeshModel, workload: WorkloadModel): Env
           typed_config: typed("envoy.extensions.filters.listener.original_dst.v3.OriginalDst"),
         },
       ],
-      filter_chains: ports.map(inboundChain),
+      filter_chains: ports.map((port) => inboundChain(model, workload, port)),
       default_filter_chain: passthroughChain(INBOUND_PASSTHROUGH_CLUSTER),
     },
   };
   return [listener, ...ports.map((p) => inboundCluster(p.port, p.protocol))];
 }
 
-function inboundChain(served: ServedPort): JsonObject {
+/**
+ * One served port's filter chain. The workload's AuthorizationPolicies come
+ * first (RBAC, which denies before anything else runs), then the local rate
+ * limit, then the router or TCP proxy.
+ */
+function inboundChain(model: MeshModel, workload: WorkloadModel, served: ServedPort): JsonObject {
   const cluster = inboundClusterName(served.port);
-  const filter =
+  const rbac = (protocol: "HTTP" | "TCP") =>
+    workload.authorization.length > 0
+      ? rbacFilters(workload.authorization, { trustDomain: model.trustDomain, protocol })
+      : [];
+  const filters =
     served.protocol === "TCP"
-      ? {
-          name: TCP_PROXY_FILTER,
-          typed_config: typed("envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy", {
-            stat_prefix: cluster,
-            cluster,
-          }),
-        }
-      : {
-          name: HCM_FILTER,
-          typed_config: typed(
-            "envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
-            {
+      ? [
+          ...rbac("TCP"),
+          {
+            name: TCP_PROXY_FILTER,
+            typed_config: typed("envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy", {
               stat_prefix: cluster,
-              route_config: {
-                name: cluster,
-                virtual_hosts: [
-                  {
-                    name: "inbound",
-                    domains: ["*"],
-                    routes: [{ match: { prefix: "/" }, route: { cluster, timeout: "0s" } }],
-                  },
+              cluster,
+            }),
+          },
+        ]
+      : [
+          {
+            name: HCM_FILTER,
+            typed_config: typed(
+              "envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+              {
+                stat_prefix: cluster,
+                route_config: {
+                  name: cluster,
+                  virtual_hosts: [
+                    {
+                      name: "inbound",
+                      domains: ["*"],
+                      routes: [{ match: { prefix: "/" }, route: { cluster, timeout: "0s" } }],
+                    },
+                  ],
+                  validate_clusters: false,
+                },
+                http_filters: [
+                  ...rbac("HTTP"),
+                  ...(served.rateLimit ? [localRateLimit(cluster, served.rateLimit)] : []),
+                  ROUTER_FILTER,
                 ],
-                validate_clusters: false,
+                upgrade_configs: [{ upgrade_type: "websocket" }],
               },
-              http_filters: [
-                ...(served.rateLimit ? [localRateLimit(cluster, served.rateLimit)] : []),
-                ROUTER_FILTER,
-              ],
-              upgrade_configs: [{ upgrade_type: "websocket" }],
-            },
-          ),
-        };
-  return { name: cluster, filter_chain_match: { destination_port: served.port }, filters: [filter] };
+            ),
+          },
+        ];
+  return { name: cluster, filter_chain_match: { destination_port: served.port }, filters };
 }
 
 function localRateLimit(statPrefix: string, limit: LocalRateLimitModel): JsonObject {
