@@ -1,9 +1,10 @@
 import type { TrafficPolicy } from "../api/v1alpha1/generated/trafficpolicy.js";
-import type { MeshModel, ServiceModel, WorkloadModel } from "../ir/model.js";
+import type { EndpointModel, MeshModel, ServiceModel, WorkloadModel } from "../ir/model.js";
 import { subsetEndpoints } from "../ir/queries.js";
 import { selectorMatches, type LabelSelector } from "../k8s/selector.js";
 import type { SecurityModel } from "../ir/security.js";
 import { appliesTo } from "../policy/authorization.js";
+import { effectiveMtls } from "../policy/mtls.js";
 import type { PolicyFinding, PolicyFindings } from "./findings.js";
 import { compileSecurity, type SecurityPolicyFindings } from "./security.js";
 import { byNamespacedName, endpointsByService, servicePorts } from "./services.js";
@@ -33,6 +34,8 @@ export function compile(state: ClusterState): CompileResult {
     pods: state.pods,
   });
   const { winners, findings: conflictFindings } = resolveConflicts(state.trafficPolicies);
+  const meshWorkloads = workloads(state, security.model, endpoints);
+  const workloadsByKey = new Map(meshWorkloads.map((w) => [w.key, w]));
 
   const services: ServiceModel[] = state.services
     .map((service) => {
@@ -46,7 +49,7 @@ export function compile(state: ClusterState): CompileResult {
         hostname: `${name}.${namespace}.svc.${CLUSTER_DOMAIN}`,
         ...(clusterIP && clusterIP !== "None" ? { clusterIP } : {}),
         ports: servicePorts(service),
-        endpoints: endpoints.get(`${namespace}/${name}`) ?? [],
+        endpoints: (endpoints.get(`${namespace}/${name}`) ?? []).map((e) => withMtls(e, workloadsByKey)),
         ...(policy ? { traffic: trafficModel(policy) } : {}),
       };
     })
@@ -76,7 +79,7 @@ export function compile(state: ClusterState): CompileResult {
       clusterDomain: CLUSTER_DOMAIN,
       trustDomain: security.model.trustDomain,
       services,
-      workloads: workloads(state, security.model),
+      workloads: meshWorkloads,
     },
     securityFindings: security.findings,
     findings,
@@ -141,8 +144,34 @@ function resolvedRefs(policy: TrafficPolicy, services: readonly ServiceModel[]):
   };
 }
 
-/** Pods in meshed namespaces that have an IP: the workloads whose sidecars need an inbound side. */
-function workloads(state: ClusterState, security: SecurityModel): WorkloadModel[] {
+/**
+ * An endpoint with what it accepts on each port, for clients' auto mTLS: the
+ * mode of its workload at the endpoint's target port. An endpoint whose Pod
+ * is not a meshed workload has no sidecar to terminate TLS, so it gets none
+ * (plaintext).
+ */
+function withMtls(endpoint: EndpointModel, workloads: ReadonlyMap<string, WorkloadModel>): EndpointModel {
+  const workload = endpoint.workload === undefined ? undefined : workloads.get(endpoint.workload);
+  if (!workload) return endpoint;
+  const mtls = Object.fromEntries(
+    Object.entries(endpoint.ports).map(([name, port]) => [
+      name,
+      workload.mtls.portModes[port] ?? workload.mtls.mode,
+    ]),
+  );
+  return { ...endpoint, mtls };
+}
+
+/**
+ * Pods in meshed namespaces that have an IP: the workloads whose sidecars need
+ * an inbound side. Each gets the mTLS mode of every port a Service targets on
+ * it, with PeerAuthentication's precedence (`effectiveMtls`).
+ */
+function workloads(
+  state: ClusterState,
+  security: SecurityModel,
+  endpoints: ReadonlyMap<string, readonly EndpointModel[]>,
+): WorkloadModel[] {
   if (!state.mesh) return [];
   const selector =
     (state.mesh.spec?.injection?.namespaceSelector as LabelSelector | undefined) ??
@@ -152,6 +181,14 @@ function workloads(state: ClusterState, security: SecurityModel): WorkloadModel[
       .filter((ns) => selectorMatches(selector, ns.metadata?.labels))
       .map((ns) => ns.metadata?.name),
   );
+  const targetPorts = new Map<string, Set<number>>();
+  for (const list of endpoints.values())
+    for (const endpoint of list) {
+      if (endpoint.workload === undefined) continue;
+      const ports = targetPorts.get(endpoint.workload) ?? new Set<number>();
+      for (const port of Object.values(endpoint.ports)) ports.add(port);
+      targetPorts.set(endpoint.workload, ports);
+    }
   return state.pods
     .filter(
       (p) =>
@@ -163,14 +200,28 @@ function workloads(state: ClusterState, security: SecurityModel): WorkloadModel[
     .map((p) => {
       const namespace = p.metadata?.namespace ?? "";
       const labels = { ...p.metadata?.labels };
+      const key = `${namespace}/${p.metadata?.name}`;
+      const mode = (port: number | undefined) =>
+        effectiveMtls(
+          security.peerAuthentications,
+          security.rootNamespace,
+          { namespace, labels },
+          port,
+          security.defaultMtlsMode,
+        );
+      const ports = [...(targetPorts.get(key) ?? [])].sort((a, b) => a - b);
       return {
-        key: `${namespace}/${p.metadata?.name}`,
+        key,
         address: p.status!.podIP!,
         labels,
         serviceAccount: p.spec?.serviceAccountName ?? "default",
         authorization: security.authorizationPolicies.filter((policy) =>
           appliesTo(policy, security.rootNamespace, { namespace, labels }),
         ),
+        mtls: {
+          mode: mode(undefined),
+          portModes: Object.fromEntries(ports.map((port) => [port, mode(port)])),
+        },
       };
     })
     .sort((a, b) => a.key.localeCompare(b.key));

@@ -18,7 +18,8 @@ export function servicePorts(service: IService): ServicePortModel[] {
 
 /**
  * The ready endpoints of each Service, from its EndpointSlices, labelled with
- * their Pods' labels so that subsets can select them.
+ * their Pods' labels so that subsets can select them, and with their Pods'
+ * ServiceAccounts, the identities clients verify under mTLS.
  *
  * - Only the first address of an endpoint is used: Kubernetes says the
  *   addresses of one endpoint are fungible, and kube-proxy does the same.
@@ -32,9 +33,7 @@ export function endpointsByService(
   slices: readonly IEndpointSlice[],
   pods: readonly IPod[],
 ): Map<string, EndpointModel[]> {
-  const podLabels = new Map(
-    pods.map((p) => [`${p.metadata?.namespace}/${p.metadata?.name}`, p.metadata?.labels ?? {}]),
-  );
+  const podsByKey = new Map(pods.map((p) => [`${p.metadata?.namespace}/${p.metadata?.name}`, p]));
   const byService = new Map<string, Map<string, EndpointModel>>();
   for (const slice of slices) {
     const service = slice.metadata?.labels?.[SERVICE_NAME_LABEL];
@@ -54,11 +53,14 @@ export function endpointsByService(
           : undefined;
       const key = `${address}/${workload ?? ""}`;
       const previous = endpoints.get(key);
+      const pod = workload === undefined ? undefined : podsByKey.get(workload);
       endpoints.set(key, {
         address,
         ports: { ...previous?.ports, ...ports },
-        labels: (workload && podLabels.get(workload)) || {},
+        labels: pod?.metadata?.labels ?? {},
         ...(workload ? { workload } : {}),
+        // As the ServiceAccount admission plugin (and the injector) would fill it in.
+        ...(pod ? { serviceAccount: pod.spec?.serviceAccountName ?? "default" } : {}),
       });
     }
   }

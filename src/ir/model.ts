@@ -5,7 +5,7 @@
  * percentages are numbers from 0 to 100. Every list is sorted, so equal
  * cluster states give equal models.
  */
-import type { AuthorizationPolicyModel } from "./security.js";
+import type { AuthorizationPolicyModel, EffectiveMtlsMode } from "./security.js";
 
 export interface MeshModel {
   /** DNS suffix of Service hostnames, such as cluster.local. */
@@ -50,6 +50,23 @@ export interface EndpointModel {
   readonly labels: Readonly<Record<string, string>>;
   /** namespace/name of the Pod behind the endpoint, when known. */
   readonly workload?: string;
+  /** The ServiceAccount of the Pod behind the endpoint ("default" when it names none); undefined when no Pod is known. */
+  readonly serviceAccount?: string;
+  /**
+   * What the endpoint accepts on each Service port (keyed like `ports`, by
+   * Service port name): its workload's effective mTLS mode at the target
+   * port. Undefined for an endpoint that is not a meshed workload (no Pod, or
+   * a Pod outside the meshed namespaces), which only speaks plaintext.
+   */
+  readonly mtls?: Readonly<Record<string, EffectiveMtlsMode>>;
+}
+
+/** What a workload's sidecar accepts inbound, decided by PeerAuthentication (see `effectiveMtls`). */
+export interface WorkloadMtlsModel {
+  /** The mode of a port with no port-level override. */
+  readonly mode: EffectiveMtlsMode;
+  /** The mode of each port that a Service targets on this workload, keyed by container port. */
+  readonly portModes: Readonly<Record<number, EffectiveMtlsMode>>;
 }
 
 /** A Pod that may run a sidecar: its inbound side is configured from the Services that select it. */
@@ -61,6 +78,8 @@ export interface WorkloadModel {
   readonly serviceAccount: string;
   /** The AuthorizationPolicies that apply to this workload (its namespace's, and the root namespace's). */
   readonly authorization: readonly AuthorizationPolicyModel[];
+  /** The inbound mTLS mode, per served port. */
+  readonly mtls: WorkloadMtlsModel;
 }
 
 /** Where a policy came from, so that proxy ACKs can be mapped back to it. */

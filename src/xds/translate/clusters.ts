@@ -1,20 +1,28 @@
 import type { JsonObject } from "@bufbuild/protobuf";
 import type {
   ConnectionPoolModel,
+  EndpointModel,
   LoadBalancerModel,
   OutlierDetectionModel,
   PortProtocol,
   ServiceModel,
+  ServicePortModel,
+  SubsetModel,
 } from "../../ir/model.js";
+import { subsetEndpoints } from "../../ir/queries.js";
 import { INBOUND_PASSTHROUGH_SOURCE } from "../../inject/iptables.js";
+import { acceptsMtls, TLS_MODE_MESH } from "./endpoints.js";
 import { ADS_SOURCE, compact, duration, socketAddress, typed } from "./json.js";
 import {
   inboundClusterName,
   INBOUND_PASSTHROUGH_CLUSTER,
   outboundClusterName,
+  outboundSni,
   PASSTHROUGH_CLUSTER,
+  spiffeId,
 } from "./names.js";
 import { CLUSTER_TYPE, type EnvoyResource } from "./resource.js";
+import { RAW_BUFFER_SOCKET, upstreamTlsSocket } from "./secrets.js";
 
 /** Istio's default connect timeout. */
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
@@ -27,13 +35,17 @@ const LB_POLICY: Record<LoadBalancerModel["kind"], string> = {
   Maglev: "MAGLEV",
 };
 
-/** One EDS cluster per Service port for the whole Service, and one per port and subset. */
-export function outboundClusters(service: ServiceModel): EnvoyResource[] {
+/**
+ * One EDS cluster per Service port for the whole Service, and one per port
+ * and subset. A cluster with an endpoint that accepts mTLS gets auto mTLS
+ * (see {@link autoMtls}).
+ */
+export function outboundClusters(service: ServiceModel, trustDomain: string): EnvoyResource[] {
   const traffic = service.traffic;
-  const subsets = [undefined, ...(traffic?.subsets.map((s) => s.name) ?? [])];
+  const subsets = [undefined, ...(traffic?.subsets ?? [])];
   return service.ports.flatMap((port) =>
     subsets.map((subset) => {
-      const name = outboundClusterName(port.port, subset, service.hostname);
+      const name = outboundClusterName(port.port, subset?.name, service.hostname);
       return {
         typeUrl: CLUSTER_TYPE,
         name,
@@ -48,10 +60,56 @@ export function outboundClusters(service: ServiceModel): EnvoyResource[] {
             ? outlierDetection(traffic.outlierDetection)
             : undefined,
           typed_extension_protocol_options: protocolOptions(port.protocol, traffic?.connectionPool),
+          transport_socket_matches: autoMtls(service, port, subset, trustDomain),
         }),
       };
     }),
   );
+}
+
+/**
+ * Auto mTLS, as Istio does it: the client picks TLS per endpoint, so STRICT
+ * on the server never causes a 503 and plaintext-only endpoints keep working.
+ *
+ * - `transport_socket_matches` holds the TLS socket for endpoints whose EDS
+ *   metadata says `tlsMode: skiff` (their sidecar accepts mTLS on that port:
+ *   STRICT or PERMISSIVE), then raw_buffer for every other endpoint (not
+ *   meshed, or DISABLE).
+ * - The TLS socket verifies the server's SPIFFE ID against the
+ *   ServiceAccounts of this cluster's mTLS endpoints.
+ * - A cluster with no such endpoint gets no matches: plaintext, as before.
+ * - Never a top-level `transport_socket`: proxyless gRPC clients share these
+ *   clusters, and grpc-js-xds NACKs a cluster transport_socket that names
+ *   SDS secrets (it only takes certificate-provider instances) while it
+ *   ignores transport_socket_matches. So proxyless clients stay plaintext.
+ */
+function autoMtls(
+  service: ServiceModel,
+  port: ServicePortModel,
+  subset: SubsetModel | undefined,
+  trustDomain: string,
+): JsonObject[] | undefined {
+  const capable = subsetEndpoints(service, subset).filter(
+    (e) => e.ports[port.name] !== undefined && acceptsMtls(e, port.name),
+  );
+  if (capable.length === 0) return undefined;
+  const sans = [...new Set(capable.map((e) => endpointIdentity(e, service.namespace, trustDomain)))].sort();
+  const alpn = port.protocol === "HTTP2" ? ["h2"] : port.protocol === "HTTP" ? ["http/1.1"] : [];
+  const sni = outboundSni(port.port, subset?.name, service.hostname);
+  return [
+    {
+      name: `tlsMode-${TLS_MODE_MESH}`,
+      match: { tlsMode: TLS_MODE_MESH },
+      transport_socket: upstreamTlsSocket(sans, sni, alpn),
+    },
+    { name: "tlsMode-disabled", match: {}, transport_socket: RAW_BUFFER_SOCKET },
+  ];
+}
+
+/** The SPIFFE ID of the Pod behind an endpoint; its namespace is the Pod's, from `namespace/name`. */
+function endpointIdentity(endpoint: EndpointModel, serviceNamespace: string, trustDomain: string): string {
+  const namespace = endpoint.workload?.split("/")[0] ?? serviceNamespace;
+  return spiffeId(trustDomain, namespace, endpoint.serviceAccount ?? "default");
 }
 
 function circuitBreakers(pool: ConnectionPoolModel): JsonObject | undefined {

@@ -1,12 +1,27 @@
-import type { ServiceModel } from "../../ir/model.js";
+import type { EndpointModel, ServiceModel } from "../../ir/model.js";
 import { subsetEndpoints } from "../../ir/queries.js";
 import { socketAddress } from "./json.js";
 import { outboundClusterName } from "./names.js";
 import { ENDPOINT_TYPE, type EnvoyResource } from "./resource.js";
 
+/** The metadata namespace Envoy reads for a cluster's transport_socket_matches. */
+export const TRANSPORT_SOCKET_MATCH = "envoy.transport_socket_match";
+/** The tlsMode of endpoints that accept mTLS, as Istio's `tlsMode: istio`. */
+export const TLS_MODE_MESH = "skiff";
+
+/** Whether the endpoint's sidecar accepts mTLS on this Service port (STRICT or PERMISSIVE). */
+export function acceptsMtls(endpoint: EndpointModel, portName: string): boolean {
+  const mode = endpoint.mtls?.[portName];
+  return mode === "STRICT" || mode === "PERMISSIVE";
+}
+
 /**
  * One ClusterLoadAssignment per outbound cluster. The locality carries an
  * explicit weight because gRPC clients ignore localities without one.
+ * Endpoints that accept mTLS carry `tlsMode: skiff` in the
+ * `envoy.transport_socket_match` metadata, which selects the cluster's TLS
+ * transport socket for them (Istio's auto mTLS); the others get none and
+ * fall to plaintext.
  */
 export function clusterLoadAssignments(service: ServiceModel): EnvoyResource[] {
   const subsets = [undefined, ...(service.traffic?.subsets ?? [])];
@@ -18,6 +33,9 @@ export function clusterLoadAssignments(service: ServiceModel): EnvoyResource[] {
         .map((e) => ({
           endpoint: { address: socketAddress(e.address, e.ports[port.name]!) },
           health_status: "HEALTHY",
+          ...(acceptsMtls(e, port.name)
+            ? { metadata: { filter_metadata: { [TRANSPORT_SOCKET_MATCH]: { tlsMode: TLS_MODE_MESH } } } }
+            : {}),
         }));
       return {
         typeUrl: ENDPOINT_TYPE,

@@ -1,6 +1,7 @@
 import type { JsonObject } from "@bufbuild/protobuf";
 import type { LocalRateLimitModel, MeshModel, PortProtocol, WorkloadModel } from "../../ir/model.js";
-import { rbacFilters } from "./authorization.js";
+import type { EffectiveMtlsMode } from "../../ir/security.js";
+import { NETWORK_RBAC_FILTER, NETWORK_RBAC_TYPE, rbacFilters } from "./authorization.js";
 import { inboundCluster } from "./clusters.js";
 import { duration, socketAddress, typed } from "./json.js";
 import { HCM_FILTER, passthroughChain, ROUTER_FILTER, TCP_PROXY_FILTER } from "./listeners.js";
@@ -11,12 +12,15 @@ import {
   VIRTUAL_INBOUND,
 } from "./names.js";
 import { LISTENER_TYPE, type EnvoyResource } from "./resource.js";
+import { downstreamTlsSocket } from "./secrets.js";
 
 /** One port the workload serves, as the Services that select it describe it. */
 interface ServedPort {
   readonly port: number;
   readonly protocol: PortProtocol;
   readonly rateLimit?: LocalRateLimitModel;
+  /** What the port accepts: the workload's PeerAuthentication decision for it. */
+  readonly mtls: EffectiveMtlsMode;
 }
 
 /**
@@ -33,15 +37,31 @@ function servedPorts(model: MeshModel, workload: WorkloadModel): ServedPort[] {
       const port = endpoint.ports[servicePort.name];
       if (port === undefined || ports.has(port)) continue;
       const rateLimit = service.traffic?.localRateLimit;
-      ports.set(port, { port, protocol: servicePort.protocol, ...(rateLimit ? { rateLimit } : {}) });
+      ports.set(port, {
+        port,
+        protocol: servicePort.protocol,
+        ...(rateLimit ? { rateLimit } : {}),
+        mtls: workload.mtls.portModes[port] ?? workload.mtls.mode,
+      });
     }
   }
   return [...ports.values()].sort((a, b) => a.port - b.port);
 }
 
-/** A sidecar's inbound side: virtualInbound, with one filter chain per served port, and the local clusters. */
+/**
+ * A sidecar's inbound side: virtualInbound, with the filter chains of each
+ * served port (see {@link inboundChains}), and the local clusters.
+ *
+ * - When a port takes mTLS, the TLS inspector tells TLS from plaintext
+ *   (`transport_protocol`). Like Istio, a connection that sends nothing
+ *   within the listener filter timeout (server-first protocols) continues as
+ *   plaintext instead of being closed.
+ * - Ports that no Service targets pass through in plaintext, whatever the
+ *   mode (known gap: Istio applies the mesh or namespace mode there too).
+ */
 export function inboundResources(model: MeshModel, workload: WorkloadModel): EnvoyResource[] {
   const ports = servedPorts(model, workload);
+  const inspectTls = ports.some((p) => p.mtls !== "DISABLE");
   const listener: EnvoyResource = {
     typeUrl: LISTENER_TYPE,
     name: VIRTUAL_INBOUND,
@@ -54,8 +74,17 @@ export function inboundResources(model: MeshModel, workload: WorkloadModel): Env
           name: "envoy.filters.listener.original_dst",
           typed_config: typed("envoy.extensions.filters.listener.original_dst.v3.OriginalDst"),
         },
+        ...(inspectTls
+          ? [
+              {
+                name: "envoy.filters.listener.tls_inspector",
+                typed_config: typed("envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector"),
+              },
+            ]
+          : []),
       ],
-      filter_chains: ports.map((port) => inboundChain(model, workload, port)),
+      ...(inspectTls ? { continue_on_listener_filters_timeout: true } : {}),
+      filter_chains: ports.flatMap((port) => inboundChains(model, workload, port)),
       default_filter_chain: passthroughChain(INBOUND_PASSTHROUGH_CLUSTER),
     },
   };
@@ -63,11 +92,75 @@ export function inboundResources(model: MeshModel, workload: WorkloadModel): Env
 }
 
 /**
- * One served port's filter chain. The workload's AuthorizationPolicies come
+ * One served port's filter chains, by its mTLS mode. Their match sets differ
+ * (Envoy rejects duplicates):
+ *
+ * - DISABLE: one chain on the port alone, so TLS passes through to the
+ *   application untouched, as in Istio.
+ * - PERMISSIVE: `inbound|<port>||mtls` for `transport_protocol: tls`, which
+ *   terminates mTLS, and `inbound|<port>||` for `raw_buffer`, plaintext.
+ * - STRICT: the mTLS chain, and `inbound|<port>||plaintext-denied` for
+ *   `raw_buffer`, which closes plaintext connections. Without it they would
+ *   fall to the passthrough default chain and reach the application with no
+ *   TLS at all.
+ *
+ * The mTLS and plaintext chains carry the same filters.
+ */
+function inboundChains(model: MeshModel, workload: WorkloadModel, served: ServedPort): JsonObject[] {
+  const chain = inboundChain(model, workload, served);
+  const name = inboundClusterName(served.port);
+  if (served.mtls === "DISABLE")
+    return [{ name, filter_chain_match: { destination_port: served.port }, filters: chain }];
+  const mtls = {
+    name: `${name}mtls`,
+    filter_chain_match: { destination_port: served.port, transport_protocol: "tls" },
+    transport_socket: downstreamTlsSocket(),
+    filters: chain,
+  };
+  const plaintext = { destination_port: served.port, transport_protocol: "raw_buffer" };
+  return served.mtls === "PERMISSIVE"
+    ? [mtls, { name, filter_chain_match: plaintext, filters: chain }]
+    : [
+        mtls,
+        { name: `${name}plaintext-denied`, filter_chain_match: plaintext, filters: denyAll(served.port) },
+      ];
+}
+
+/**
+ * Closes a connection as soon as it is accepted, as Istio does with
+ * plaintext toward a STRICT port: an RBAC filter that denies every
+ * connection (so the intent, and the `rbac.denied` stat when data arrives,
+ * are explicit), then direct_response with no payload, which is terminal
+ * (Envoy requires a terminal last network filter) and closes without ever
+ * opening an upstream connection to the application.
+ */
+function denyAll(port: number): JsonObject[] {
+  return [
+    {
+      name: NETWORK_RBAC_FILTER,
+      typed_config: typed(NETWORK_RBAC_TYPE, {
+        stat_prefix: `inbound_${port}_strict_mtls.`,
+        rules: {
+          action: "DENY",
+          policies: {
+            "skiff/strict-mtls-plaintext": { permissions: [{ any: true }], principals: [{ any: true }] },
+          },
+        },
+      }),
+    },
+    {
+      name: "envoy.filters.network.direct_response",
+      typed_config: typed("envoy.extensions.filters.network.direct_response.v3.Config"),
+    },
+  ];
+}
+
+/**
+ * One served port's network filters. The workload's AuthorizationPolicies come
  * first (RBAC, which denies before anything else runs), then the local rate
  * limit, then the router or TCP proxy.
  */
-function inboundChain(model: MeshModel, workload: WorkloadModel, served: ServedPort): JsonObject {
+function inboundChain(model: MeshModel, workload: WorkloadModel, served: ServedPort): JsonObject[] {
   const cluster = inboundClusterName(served.port);
   const rbac = (protocol: "HTTP" | "TCP") =>
     workload.authorization.length > 0
@@ -113,7 +206,7 @@ function inboundChain(model: MeshModel, workload: WorkloadModel, served: ServedP
             ),
           },
         ];
-  return { name: cluster, filter_chain_match: { destination_port: served.port }, filters };
+  return filters;
 }
 
 function localRateLimit(statPrefix: string, limit: LocalRateLimitModel): JsonObject {

@@ -31,3 +31,16 @@ export const INBOUND_PASSTHROUGH_CLUSTER = "InboundPassthroughCluster";
 /** Where iptables sends a sidecar's outbound and inbound connections. */
 export const OUTBOUND_CAPTURE_PORT = 15001;
 export const INBOUND_CAPTURE_PORT = 15006;
+
+/**
+ * outbound_.<port>_.<subset>_.<hostname>: the SNI a client sends under mTLS,
+ * Istio's convention (the subset is empty for the whole Service).
+ */
+export function outboundSni(port: number, subset: string | undefined, hostname: string): string {
+  return `outbound_.${port}_.${subset ?? ""}_.${hostname}`;
+}
+
+/** spiffe://<trustDomain>/ns/<namespace>/sa/<serviceAccount>: the URI SAN of a workload certificate. */
+export function spiffeId(trustDomain: string, namespace: string, serviceAccount: string): string {
+  return `spiffe://${trustDomain}/ns/${namespace}/sa/${serviceAccount}`;
+}

@@ -1,3 +1,5 @@
+import type { JsonObject } from "@bufbuild/protobuf";
+import { ADS_SOURCE, compact, typed } from "./json.js";
 import type { EnvoyResource } from "./resource.js";
 import { SECRET_TYPE } from "./resource.js";
 
@@ -29,3 +31,73 @@ export function workloadSecrets(
     },
   ];
 }
+
+const TLS_SOCKET = "envoy.transport_sockets.tls";
+const TLS_TYPE = "envoy.extensions.transport_sockets.tls.v3";
+
+/** An SDS secret by name, fetched over the ADS stream (SDS over ADS). */
+const sdsSecret = (name: string): JsonObject => ({ name, sds_config: ADS_SOURCE });
+
+/**
+ * The server side of mTLS on a sidecar's inbound chain:
+ *
+ * - presents the workload certificate (`default`) and requires a client
+ *   certificate that chains to the mesh's trust bundle (`ROOTCA`); any mesh
+ *   identity is accepted here, and AuthorizationPolicy decides who may do
+ *   what with the identity it then sees;
+ * - offers h2 and http/1.1 by ALPN, as Istio's inbound does.
+ */
+export function downstreamTlsSocket(): JsonObject {
+  return {
+    name: TLS_SOCKET,
+    typed_config: typed(`${TLS_TYPE}.DownstreamTlsContext`, {
+      require_client_certificate: true,
+      common_tls_context: {
+        tls_certificate_sds_secret_configs: [sdsSecret(WORKLOAD_SECRET)],
+        validation_context_sds_secret_config: sdsSecret(ROOT_CA_SECRET),
+        alpn_protocols: ["h2", "http/1.1"],
+      },
+    }),
+  };
+}
+
+/**
+ * The client side of mTLS toward mesh endpoints:
+ *
+ * - presents the workload certificate, and verifies the server's chain
+ *   against `ROOTCA` and its URI SAN against `sans` (the SPIFFE IDs of the
+ *   endpoints' ServiceAccounts), so a certificate of another identity is
+ *   refused even when the mesh CA signed it;
+ * - sends Istio's SNI, and ALPN only where the port has an application
+ *   protocol (HTTP/2 or HTTP/1.1; none for opaque TCP).
+ */
+export function upstreamTlsSocket(sans: readonly string[], sni: string, alpn: readonly string[]): JsonObject {
+  return {
+    name: TLS_SOCKET,
+    typed_config: typed(
+      `${TLS_TYPE}.UpstreamTlsContext`,
+      compact({
+        common_tls_context: compact({
+          tls_certificate_sds_secret_configs: [sdsSecret(WORKLOAD_SECRET)],
+          combined_validation_context: {
+            default_validation_context: {
+              match_typed_subject_alt_names: sans.map((san) => ({
+                san_type: "URI",
+                matcher: { exact: san },
+              })),
+            },
+            validation_context_sds_secret_config: sdsSecret(ROOT_CA_SECRET),
+          },
+          alpn_protocols: alpn.length > 0 ? [...alpn] : undefined,
+        }),
+        sni,
+      }),
+    ),
+  };
+}
+
+/** Plaintext, named explicitly where a transport socket match must pick it. */
+export const RAW_BUFFER_SOCKET: JsonObject = {
+  name: "envoy.transport_sockets.raw_buffer",
+  typed_config: typed("envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer"),
+};

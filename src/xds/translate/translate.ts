@@ -26,7 +26,7 @@ export interface MeshResources {
 export function translate(model: MeshModel): MeshResources {
   return {
     shared: model.services.flatMap((s) => [
-      ...outboundClusters(s),
+      ...outboundClusters(s, model.trustDomain),
       ...clusterLoadAssignments(s),
       ...routeConfigurations(s),
     ]),
