@@ -17,6 +17,8 @@ export interface CompileResult {
   readonly findings: readonly PolicyFindings[];
   /** One entry per PeerAuthentication and AuthorizationPolicy. */
   readonly securityFindings: readonly SecurityPolicyFindings[];
+  /** The valid PeerAuthentications and AuthorizationPolicies. */
+  readonly security: SecurityModel;
 }
 
 const DEFAULT_INJECTION_SELECTOR: LabelSelector = { matchLabels: { "skiff.dev/injection": "enabled" } };
@@ -82,6 +84,7 @@ export function compile(state: ClusterState): CompileResult {
       workloads: meshWorkloads,
     },
     securityFindings: security.findings,
+    security: security.model,
     findings,
   };
 }

@@ -12,6 +12,9 @@ import { Informer } from "../k8s/informer.js";
 import { MeshSnapshots } from "./cache/mesh-snapshots.js";
 import { translate } from "./translate/translate.js";
 
+export type PolicyKind = "TrafficPolicy" | "PeerAuthentication" | "AuthorizationPolicy";
+export type PolicyObject = TrafficPolicy | PeerAuthentication | AuthorizationPolicy;
+
 /** One run of compile and translate, published to the proxies. */
 export interface PipelineRun {
   readonly generation: number;
@@ -92,9 +95,14 @@ export class XdsPipeline {
     return meshes.find((m) => activeMeshOtherThan(m.metadata?.name ?? "", meshes) === undefined);
   }
 
-  /** The TrafficPolicies as last seen, with their current status. */
-  trafficPolicy(namespace: string, name: string): TrafficPolicy | undefined {
-    return this.informers.trafficPolicies.get(namespace, name);
+  /** A policy as last seen, with its current status. */
+  policy(kind: PolicyKind, namespace: string, name: string): PolicyObject | undefined {
+    const informer = {
+      TrafficPolicy: this.informers.trafficPolicies,
+      PeerAuthentication: this.informers.peerAuthentications,
+      AuthorizationPolicy: this.informers.authorizationPolicies,
+    }[kind] as Informer<Obj<PolicyObject>>;
+    return informer.get(namespace, name);
   }
 
   /** Calls listener after every run, and at once with the latest run if there was one. */

@@ -1,4 +1,5 @@
 import type { ServiceModel } from "../ir/model.js";
+import { proxyIdentity } from "./node.js";
 import type { ProxyState } from "./server/ads-server.js";
 import { hostPortName, outboundClusterName, outboundListenerName } from "./translate/names.js";
 import { CLUSTER_TYPE, LISTENER_TYPE, ROUTE_TYPE } from "./translate/resource.js";
@@ -29,14 +30,36 @@ export function programmingOf(
       ...(service.clusterIP ? [outboundListenerName(service.clusterIP, p.port)] : []),
     ]),
   );
-  let targeted = 0;
+  const targeted = proxies.filter((proxy) =>
+    proxy.types
+      .filter((t) => [LISTENER_TYPE, ROUTE_TYPE, CLUSTER_TYPE].includes(t.typeUrl))
+      .some((t) => t.wildcard || t.names?.some((n) => names.has(n))),
+  );
+  return count(targeted, generation);
+}
+
+/** The same counts for the sidecars of some workloads (namespace/name), which enforce a security policy. */
+export function programmingOfWorkloads(
+  workloads: ReadonlySet<string>,
+  generation: number,
+  proxies: readonly ProxyState[],
+): Programming {
+  return count(
+    proxies.filter((proxy) => {
+      const identity = proxyIdentity(proxy.node);
+      return (
+        identity.kind === "sidecar" && identity.workload !== undefined && workloads.has(identity.workload)
+      );
+    }),
+    generation,
+  );
+}
+
+function count(targeted: readonly ProxyState[], generation: number): Programming {
   let acked = 0;
   let nacked = 0;
   let lastNack: { at: Date; message: string } | undefined;
-  for (const proxy of proxies) {
-    const relevant = proxy.types.filter((t) => [LISTENER_TYPE, ROUTE_TYPE, CLUSTER_TYPE].includes(t.typeUrl));
-    if (!relevant.some((t) => t.wildcard || t.names?.some((n) => names.has(n)))) continue;
-    targeted += 1;
+  for (const proxy of targeted) {
     if ((proxy.syncedGeneration ?? -1) >= generation) acked += 1;
     const nack = proxy.types
       .map((t) =>
@@ -52,5 +75,5 @@ export function programmingOf(
       if (!lastNack || nack.at > lastNack.at) lastNack = nack;
     }
   }
-  return { targeted, acked, nacked, lastNackMessage: lastNack?.message ?? "" };
+  return { targeted: targeted.length, acked, nacked, lastNackMessage: lastNack?.message ?? "" };
 }

@@ -3,7 +3,7 @@ import type { Logger } from "pino";
 import { xdsConvergence } from "../observability/metrics.js";
 import { hostname } from "node:os";
 import { randomUUID } from "node:crypto";
-import { TrafficPolicyStatusWriter } from "../controllers/trafficpolicy/status-writer.js";
+import { PolicyStatusWriter } from "../controllers/policystatus/status-writer.js";
 import { LeaderElector } from "../k8s/leaderelection.js";
 import type { KubernetesObject } from "@kubernetes/client-node";
 import { durationMs } from "../api/duration.js";
@@ -112,9 +112,9 @@ export async function startXdsServer(
       statusWriter?.proxyAnswered();
     },
   });
-  let statusWriter: TrafficPolicyStatusWriter | undefined;
+  let statusWriter: PolicyStatusWriter | undefined;
   const startStatus = () => {
-    statusWriter ??= new TrafficPolicyStatusWriter(kubeConfig, pipeline, ads, { logger: options.logger });
+    statusWriter ??= new PolicyStatusWriter(kubeConfig, pipeline, ads, { logger: options.logger });
     statusWriter.start();
   };
   const stopStatus = async () => {

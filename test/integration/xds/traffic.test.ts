@@ -427,4 +427,37 @@ spec:
       proxy.close();
     }
   });
+
+  it("writes PeerAuthentication and AuthorizationPolicy status too", async () => {
+    await kubectlOk(
+      ["apply", "-f", "-"],
+      `apiVersion: skiff.dev/v1alpha1
+kind: PeerAuthentication
+metadata: { name: default, namespace: ${NS} }
+spec:
+  mtls: { mode: STRICT }
+---
+apiVersion: skiff.dev/v1alpha1
+kind: AuthorizationPolicy
+metadata: { name: reviews-viewer, namespace: ${NS} }
+spec:
+  selector: { matchLabels: { app: reviews } }
+  rules:
+    - from: [{ source: { principals: ["cluster.local/ns/${NS}/sa/productpage"] } }]
+`,
+    );
+    await eventually(async () => {
+      for (const kind of ["pa/default", "ap/reviews-viewer"]) {
+        const policy = JSON.parse(await kubectlOk(["get", kind, "-n", NS, "-o", "json"]));
+        assert.equal(policy.status?.observedGeneration, policy.metadata.generation, kind);
+        const accepted = policy.status.conditions.find((c: { type: string }) => c.type === "Accepted");
+        assert.equal(accepted?.status, "True", `${kind}: ${JSON.stringify(policy.status)}`);
+        // No Mesh selects this namespace for injection, so no workload runs a sidecar here.
+        assert.equal(policy.status.workloads, 0, kind);
+      }
+      const ap = JSON.parse(await kubectlOk(["get", "ap", "reviews-viewer", "-n", NS, "-o", "json"]));
+      const programmed = ap.status.conditions.find((c: { type: string }) => c.type === "Programmed");
+      assert.equal(programmed?.status, "True", JSON.stringify(ap.status));
+    });
+  });
 });

@@ -1,27 +1,26 @@
 import type { KubeConfig, KubernetesObject } from "@kubernetes/client-node";
 import type { Logger } from "pino";
-import type { TrafficPolicyStatus } from "../../api/v1alpha1/generated/trafficpolicy.js";
-import type { PolicyFindings } from "../../compile/findings.js";
 import { ServerSideApplier } from "../../k8s/apply.js";
 import { canonicalJson } from "../../k8s/canonical.js";
 import { sameConditions, type Condition } from "../../k8s/conditions.js";
-import type { XdsPipeline, PipelineRun } from "../../xds/pipeline.js";
-import { programmingOf } from "../../xds/programming.js";
+import type { PolicySource } from "../../ir/model.js";
+import type { PipelineRun, PolicyKind, XdsPipeline } from "../../xds/pipeline.js";
 import type { AdsServer } from "../../xds/server/ads-server.js";
-import { trafficPolicyStatus } from "./status.js";
+import { statusTargets, type StatusTarget } from "./targets.js";
 
 export const STATUS_FIELD_MANAGER = "skiff/xds";
 
 /**
- * Writes TrafficPolicy status from the xDS server, which is the only place
- * that knows both what compile found and what the proxies answered. It runs
- * in the xDS replica that holds the status Lease, after every pipeline run
- * and every proxy answer, coalesced, and writes only what changed.
+ * Writes the status of TrafficPolicies, PeerAuthentications and
+ * AuthorizationPolicies from the xDS server, the only place that knows both
+ * what compile found and what the proxies answered. It runs in the xDS
+ * replica that holds the status Lease, after every pipeline run and every
+ * proxy answer, coalesced, and writes only what changed.
  */
-export class TrafficPolicyStatusWriter {
+export class PolicyStatusWriter {
   private readonly applier: ServerSideApplier;
   /** For each policy, its generation and the first pipeline generation that carried it. */
-  private readonly carriedSince = new Map<string, { generation: number; pipelineGeneration: number }>();
+  private readonly carried = new Map<string, { generation: number; pipelineGeneration: number }>();
   private latest: PipelineRun | undefined;
   private timer: NodeJS.Timeout | undefined;
   private writing = Promise.resolve();
@@ -41,13 +40,14 @@ export class TrafficPolicyStatusWriter {
     this.unsubscribe.push(
       this.pipeline.onRun((run) => {
         this.latest = run;
-        for (const found of run.result.findings) {
-          const key = `${found.source.namespace}/${found.source.name}`;
-          if (this.carriedSince.get(key)?.generation !== found.source.generation)
-            this.carriedSince.set(key, {
-              generation: found.source.generation,
-              pipelineGeneration: run.generation,
-            });
+        const sources: [PolicyKind, PolicySource][] = [
+          ...run.result.findings.map((f): [PolicyKind, PolicySource] => [f.kind, f.source]),
+          ...run.result.securityFindings.map((f): [PolicyKind, PolicySource] => [f.kind, f.source]),
+        ];
+        for (const [kind, source] of sources) {
+          const key = `${kind}/${source.namespace}/${source.name}`;
+          if (this.carried.get(key)?.generation !== source.generation)
+            this.carried.set(key, { generation: source.generation, pipelineGeneration: run.generation });
         }
         this.schedule();
       }),
@@ -84,43 +84,41 @@ export class TrafficPolicyStatusWriter {
   private async writeAll(): Promise<void> {
     const run = this.latest;
     if (!run || this.stopped) return;
-    const proxies = this.ads.proxies();
+    const carriedSince = (kind: PolicyKind, source: PolicySource) =>
+      this.carried.get(`${kind}/${source.namespace}/${source.name}`)?.pipelineGeneration ?? run.generation;
     let failed = false;
-    for (const found of run.result.findings) {
+    for (const target of statusTargets(run.result, carriedSince, this.ads.proxies())) {
       try {
-        await this.write(found, run, proxies);
+        await this.write(target);
       } catch (error) {
         failed = true;
-        this.options.logger.warn({ err: error, policy: found.source }, "writing TrafficPolicy status failed");
+        this.options.logger.warn(
+          { err: error, kind: target.kind, policy: target.source },
+          "writing a policy's status failed",
+        );
       }
     }
     // A failed write is retried with the next change, or in a second at the latest.
     if (failed && !this.stopped) setTimeout(() => this.schedule(), 1000);
   }
 
-  private async write(found: PolicyFindings, run: PipelineRun, proxies: ReturnType<AdsServer["proxies"]>) {
-    const { namespace, name } = found.source;
-    const current = this.pipeline.trafficPolicy(namespace, name);
+  private async write(target: StatusTarget): Promise<void> {
+    const { namespace, name, generation } = target.source;
+    const current = this.pipeline.policy(target.kind, namespace, name);
     // The informer has a newer object than this run compiled: the next run will cover it.
-    if (!current || (current.metadata.generation ?? 0) !== found.source.generation) return;
-    const service = run.result.model.services.find(
-      (s) => s.namespace === namespace && s.name === current.spec.targetRef.name,
-    );
-    const since = this.carriedSince.get(`${namespace}/${name}`)?.pipelineGeneration ?? run.generation;
-    const programming = service
-      ? programmingOf(service, since, proxies)
-      : { targeted: 0, acked: 0, nacked: 0, lastNackMessage: "" };
-    const previous = (current.status?.conditions ?? []) as Condition[];
-    const status: TrafficPolicyStatus = trafficPolicyStatus(found, programming, previous, new Date());
+    if (!current || (current.metadata.generation ?? 0) !== generation) return;
+    const currentStatus = (current.status ?? {}) as { conditions?: Condition[] };
+    const previous = currentStatus.conditions ?? [];
+    const status = target.status(current, previous, new Date()) as { conditions?: Condition[] };
     const unchanged =
-      sameConditions(previous, status.conditions as Condition[]) &&
-      canonicalJson({ ...current.status, conditions: undefined }) ===
+      sameConditions(previous, status.conditions) &&
+      canonicalJson({ ...currentStatus, conditions: undefined }) ===
         canonicalJson({ ...status, conditions: undefined });
     if (unchanged) return;
     await this.applier.apply(
       {
         apiVersion: "skiff.dev/v1alpha1",
-        kind: "TrafficPolicy",
+        kind: target.kind,
         metadata: { name, namespace },
         status,
       } as KubernetesObject,

@@ -1,0 +1,39 @@
+import type { AuthorizationPolicyStatus } from "../../api/v1alpha1/generated/authorizationpolicy.js";
+import type { PeerAuthenticationStatus } from "../../api/v1alpha1/generated/peerauthentication.js";
+import type { SecurityPolicyFindings } from "../../compile/security.js";
+import { setConditions, type Condition, type DesiredCondition } from "../../k8s/conditions.js";
+import type { Programming } from "../../xds/programming.js";
+import { programmedCondition } from "./programmed.js";
+
+/**
+ * A PeerAuthentication's or AuthorizationPolicy's status. Pure.
+ *
+ * - Accepted comes from compile; an AuthorizationPolicy's warnings (rules
+ *   that can never match without mTLS) are appended to its message, so
+ *   `kubectl describe` shows them.
+ * - AuthorizationPolicies also get Programmed, from the sidecars they apply to.
+ * - `workloads` counts the workloads the policy applies to.
+ */
+export function securityPolicyStatus(
+  found: SecurityPolicyFindings,
+  workloads: number,
+  programming: Programming | undefined,
+  previous: readonly Condition[],
+  now: Date,
+): PeerAuthenticationStatus & AuthorizationPolicyStatus {
+  const generation = found.source.generation;
+  const warnings = found.warnings.map((w) => `rule ${w.rule}: ${w.message}`);
+  const desired: DesiredCondition[] = found.findings.map((f) => ({
+    ...f,
+    message: [f.message, ...warnings].join(" ").slice(0, 32768),
+    observedGeneration: generation,
+  }));
+  const accepted = found.findings.find((f) => f.type === "Accepted");
+  if (programming)
+    desired.push({ ...programmedCondition(accepted, programming), observedGeneration: generation });
+  const conditions = setConditions([], desired, now).map((c) => {
+    const old = previous.find((p) => p.type === c.type);
+    return old && old.status === c.status ? { ...c, lastTransitionTime: old.lastTransitionTime } : c;
+  });
+  return { observedGeneration: generation, conditions, workloads };
+}

@@ -1,0 +1,84 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { compile } from "../../../../src/compile/compile.js";
+import { statusTargets } from "../../../../src/controllers/policystatus/targets.js";
+import type { ProxyState } from "../../../../src/xds/server/ads-server.js";
+import { clusterStateFromFiles } from "../../../support/cluster-state.js";
+
+const DATA = join(import.meta.dirname, "..", "..", "..", "testdata", "translate");
+const now = new Date("2026-11-25T12:00:00Z");
+
+type Status = {
+  workloads?: number;
+  conditions?: { type: string; status: string; reason: string; message: string }[];
+  proxies?: unknown;
+};
+
+function statuses(proxies: ProxyState[] = [], testCase = "authorization-inbound") {
+  const result = compile(
+    clusterStateFromFiles(join(DATA, "base.yaml"), join(DATA, "in", `${testCase}.yaml`)),
+  );
+  const out = new Map<string, Status>();
+  for (const target of statusTargets(result, () => 1, proxies)) {
+    out.set(
+      `${target.kind} ${target.source.namespace}/${target.source.name}`,
+      target.status({} as never, [], now) as Status,
+    );
+  }
+  return out;
+}
+
+const condition = (status: Status | undefined, type: string) =>
+  status?.conditions?.find((c) => c.type === type);
+
+describe("policy status targets", () => {
+  it("counts the workloads each AuthorizationPolicy applies to, mesh-wide policies included", () => {
+    const all = statuses();
+    assert.equal(all.get("AuthorizationPolicy bookinfo/reviews-viewer")?.workloads, 3);
+    assert.equal(
+      all.get("AuthorizationPolicy skiff-system/no-admin")?.workloads,
+      3,
+      "root namespace: every workload",
+    );
+    assert.equal(
+      all.get("AuthorizationPolicy bookinfo/other-app")?.workloads,
+      0,
+      "selects app=ratings, which has no Pod",
+    );
+  });
+
+  it("gives an AuthorizationPolicy Accepted and Programmed, and counts only the sidecars of its workloads", () => {
+    const sidecar = (pod: string, syncedGeneration: number): ProxyState => ({
+      streamId: 1,
+      protocol: "delta",
+      node: { id: `sidecar~10.1.0.1~${pod}.bookinfo~bookinfo.svc.cluster.local`, cluster: "", metadata: {} },
+      peer: "",
+      connectedAt: now,
+      types: [],
+      syncedGeneration,
+    });
+    const all = statuses([sidecar("reviews-v1", 1), sidecar("reviews-v2", 0), sidecar("ratings-v1", 0)]);
+    const viewer = all.get("AuthorizationPolicy bookinfo/reviews-viewer");
+    assert.equal(condition(viewer, "Accepted")?.status, "True");
+    const programmed = condition(viewer, "Programmed");
+    assert.deepEqual([programmed?.status, programmed?.reason], ["False", "Pending"]);
+    assert.match(programmed!.message, /1 of 2 proxies/, "the ratings sidecar is not counted");
+  });
+
+  it("counts a PeerAuthentication's workloads by its scope: selector, namespace or the whole mesh", () => {
+    const all = statuses([], "mtls-port-level");
+    const details = all.get("PeerAuthentication bookinfo/details");
+    const meshWide = all.get("PeerAuthentication skiff-system/default");
+    assert.equal(condition(details, "Accepted")?.status, "True");
+    assert.equal(details?.workloads, 1, "only the details Pod carries app=details");
+    assert.ok(
+      (meshWide?.workloads ?? 0) > (details?.workloads ?? 0),
+      "the root namespace's policy covers every workload",
+    );
+    assert.equal(
+      condition(details, "Programmed"),
+      undefined,
+      "PeerAuthentication has no Programmed condition",
+    );
+  });
+});
