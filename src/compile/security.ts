@@ -1,37 +1,31 @@
-import { CONDITION_KEYS } from "../api/v1alpha1/authorizationpolicy.js";
-import { isIP } from "node:net";
 import type { IPod } from "kubernetes-models/v1";
-import type {
-  AuthorizationPolicy,
-  Operation,
-  Rule,
-  RuleCondition,
-  Source,
-} from "../api/v1alpha1/generated/authorizationpolicy.js";
+import type { AuthorizationPolicy } from "../api/v1alpha1/generated/authorizationpolicy.js";
 import type { Mesh } from "../api/v1alpha1/generated/mesh.js";
 import type { PeerAuthentication } from "../api/v1alpha1/generated/peerauthentication.js";
 import type { ValidationIssue } from "../api/v1alpha1/validate.js";
 import type { PolicySource } from "../ir/model.js";
 import type {
   AuthorizationPolicyModel,
-  AuthorizationRuleModel,
-  CidrModel,
-  ConditionModel,
   EffectiveMtlsMode,
-  Labels,
-  MtlsMode,
-  OperationModel,
   PeerAuthenticationModel,
-  PolicyScope,
   SecurityModel,
-  SourceModel,
-  ValuePattern,
 } from "../ir/security.js";
-import { appliesTo } from "../policy/authorization.js";
 import { labelsInclude } from "../policy/match.js";
-import { effectiveMtls } from "../policy/mtls.js";
 import type { PolicyFinding } from "./findings.js";
 import { byNamespacedName } from "./services.js";
+import { authorizationPolicyIssues, peerAuthenticationIssues } from "./security-issues.js";
+import { authorizationPolicyModel, peerAuthenticationModel, sourceOf } from "./security-models.js";
+import { podWarnings } from "./security-warnings.js";
+
+export {
+  authorizationPolicyModel,
+  parseCidr,
+  parsePattern,
+  parsePort,
+  peerAuthenticationModel,
+} from "./security-models.js";
+export { authorizationPolicyIssues, peerAuthenticationIssues, securityIssues } from "./security-issues.js";
+export { mtlsWarnings } from "./security-warnings.js";
 
 /** The Mesh's defaults, as its CRD schema fills them in. */
 export const DEFAULT_TRUST_DOMAIN = "cluster.local";
@@ -172,230 +166,6 @@ export function meshSecurity(
   };
 }
 
-// --- Models ------------------------------------------------------------------
-
-/** One PeerAuthentication as the model; the object must be valid (see {@link peerAuthenticationIssues}). */
-export function peerAuthenticationModel(
-  pa: PeerAuthentication,
-  rootNamespace: string,
-): PeerAuthenticationModel {
-  const portLevel: Record<string, MtlsMode> = {};
-  for (const [port, setting] of Object.entries(pa.spec.portLevelMtls ?? {}).sort(
-    ([a], [b]) => Number(a) - Number(b),
-  )) {
-    portLevel[String(Number(port))] = setting?.mode ?? "UNSET";
-  }
-  return {
-    source: sourceOf(pa),
-    created: pa.metadata.creationTimestamp ?? "",
-    scope: scopeOf(pa.spec.selector, pa.metadata.namespace ?? "", rootNamespace),
-    mode: pa.spec.mtls?.mode ?? "UNSET",
-    portLevel,
-  };
-}
-
-/** One AuthorizationPolicy as the model; the object must be valid (see {@link authorizationPolicyIssues}). */
-export function authorizationPolicyModel(
-  ap: AuthorizationPolicy,
-  rootNamespace: string,
-): AuthorizationPolicyModel {
-  const spec = ap.spec ?? {};
-  const rules = spec.rules ?? [];
-  return {
-    source: sourceOf(ap),
-    action: spec.action ?? "ALLOW",
-    scope: scopeOf(spec.selector, ap.metadata.namespace ?? "", rootNamespace),
-    rules: rules.length === 0 ? { kind: "MatchNothing" } : { kind: "Rules", rules: rules.map(ruleModel) },
-  };
-}
-
-function ruleModel(rule: Rule, index: number): AuthorizationRuleModel {
-  return {
-    index,
-    from: (rule.from ?? []).map((f) => sourceModel(f.source)),
-    to: (rule.to ?? []).map((t) => operationModel(t.operation)),
-    when: (rule.when ?? []).map(conditionModel),
-  };
-}
-
-function sourceModel(s: Source): SourceModel {
-  return defined({
-    principals: patterns(s.principals),
-    notPrincipals: patterns(s.notPrincipals),
-    namespaces: patterns(s.namespaces),
-    notNamespaces: patterns(s.notNamespaces),
-    ipBlocks: cidrs(s.ipBlocks),
-    notIpBlocks: cidrs(s.notIpBlocks),
-  });
-}
-
-function operationModel(o: Operation): OperationModel {
-  return defined({
-    hosts: patterns(o.hosts),
-    notHosts: patterns(o.notHosts),
-    ports: ports(o.ports),
-    notPorts: ports(o.notPorts),
-    methods: patterns(o.methods),
-    notMethods: patterns(o.notMethods),
-    paths: patterns(o.paths),
-    notPaths: patterns(o.notPaths),
-  });
-}
-
-const HEADER_KEY = /^request\.headers\[([^\]]+)\]$/;
-
-const CONDITION_KINDS: Record<string, ConditionModel["kind"]> = {
-  "source.ip": "SourceIp",
-  "remote.ip": "RemoteIp",
-  "destination.ip": "DestinationIp",
-  "source.namespace": "SourceNamespace",
-  "source.principal": "SourcePrincipal",
-  "connection.sni": "ConnectionSni",
-  "destination.port": "DestinationPort",
-};
-
-function conditionModel(c: RuleCondition): ConditionModel {
-  const header = HEADER_KEY.exec(c.key);
-  if (header)
-    return defined({
-      kind: "RequestHeader" as const,
-      name: header[1]!.toLowerCase(),
-      values: patterns(c.values),
-      notValues: patterns(c.notValues),
-    });
-  const kind = CONDITION_KINDS[c.key];
-  switch (kind) {
-    case "SourceIp":
-    case "RemoteIp":
-    case "DestinationIp":
-      return defined({ kind, values: cidrs(c.values), notValues: cidrs(c.notValues) });
-    case "DestinationPort":
-      return defined({ kind, values: ports(c.values), notValues: ports(c.notValues) });
-    case "SourceNamespace":
-    case "SourcePrincipal":
-    case "ConnectionSni":
-      return defined({ kind, values: patterns(c.values), notValues: patterns(c.notValues) });
-    default:
-      throw new Error(`unsupported condition key ${c.key}`);
-  }
-}
-
-/** Istio's value syntax: `*`, `prefix*`, `*suffix` or an exact value. */
-export function parsePattern(value: string): ValuePattern {
-  if (value === "*") return { kind: "Present" };
-  if (value.startsWith("*")) return { kind: "Suffix", suffix: value.slice(1) };
-  if (value.endsWith("*")) return { kind: "Prefix", prefix: value.slice(0, -1) };
-  return { kind: "Exact", value };
-}
-
-/** An IP address or CIDR; undefined when it is neither. */
-export function parseCidr(value: string): CidrModel | undefined {
-  const [address = "", length, ...rest] = value.split("/");
-  const family = isIP(address);
-  if (family === 0 || rest.length > 0) return undefined;
-  const max = family === 4 ? 32 : 128;
-  if (length === undefined) return { address, prefixLength: max };
-  if (!/^[0-9]{1,3}$/.test(length) || Number(length) > max) return undefined;
-  return { address, prefixLength: Number(length) };
-}
-
-/** A port number from 1 to 65535; undefined otherwise. */
-export function parsePort(value: string): number | undefined {
-  if (!/^[0-9]{1,5}$/.test(value)) return undefined;
-  const port = Number(value);
-  return port >= 1 && port <= 65535 ? port : undefined;
-}
-
-const patterns = (values: string[] | undefined) => values?.map(parsePattern);
-const cidrs = (values: string[] | undefined) =>
-  values?.map(parseCidr).filter((c): c is CidrModel => c !== undefined);
-const ports = (values: string[] | undefined) =>
-  values?.map(parsePort).filter((p): p is number => p !== undefined);
-
-function scopeOf(
-  selector: { matchLabels: Record<string, string | undefined> } | undefined,
-  namespace: string,
-  rootNamespace: string,
-): PolicyScope {
-  const matchLabels = definedLabels(selector?.matchLabels);
-  // As Istio: an empty matchLabels is no selector.
-  if (Object.keys(matchLabels).length > 0) return { kind: "Workload", matchLabels };
-  return namespace === rootNamespace ? { kind: "Mesh" } : { kind: "Namespace" };
-}
-
-// --- What the API server's CEL rules check -----------------------------------
-
-/**
- * The checks that the CRD makes with CEL rules, which offline validation
- * (Ajv) cannot run, plus the condition values that Istio would reject when it
- * generates Envoy config. Fields are named as the API server names them.
- */
-export function securityIssues(obj: { kind?: string }): ValidationIssue[] {
-  if (obj.kind === "AuthorizationPolicy") return authorizationPolicyIssues(obj as AuthorizationPolicy);
-  if (obj.kind === "PeerAuthentication") return peerAuthenticationIssues(obj as PeerAuthentication);
-  return [];
-}
-
-const IP_MESSAGE = "must be an IP address such as 10.1.2.3 or a CIDR such as 10.0.0.0/16";
-const PORT_MESSAGE = "must be a port number from 1 to 65535";
-
-export function authorizationPolicyIssues(ap: AuthorizationPolicy): ValidationIssue[] {
-  const issues: ValidationIssue[] = [];
-  const each = (values: string[] | undefined, field: string, ok: (v: string) => boolean, message: string) =>
-    values?.forEach((v, i) => {
-      if (!ok(v)) issues.push({ field: `${field}[${i}]`, message });
-    });
-  const isCidr = (v: string) => parseCidr(v) !== undefined;
-  const isPort = (v: string) => parsePort(v) !== undefined;
-
-  (ap.spec?.rules ?? []).forEach((rule, r) => {
-    const at = `spec.rules[${r}]`;
-    (rule.from ?? []).forEach(({ source }, f) => {
-      const field = `${at}.from[${f}].source`;
-      if (Object.values(source ?? {}).every((v) => v === undefined))
-        issues.push({ field, message: "a source must set at least one field" });
-      each(source?.ipBlocks, `${field}.ipBlocks`, isCidr, IP_MESSAGE);
-      each(source?.notIpBlocks, `${field}.notIpBlocks`, isCidr, IP_MESSAGE);
-    });
-    (rule.to ?? []).forEach(({ operation }, t) => {
-      const field = `${at}.to[${t}].operation`;
-      if (Object.values(operation ?? {}).every((v) => v === undefined))
-        issues.push({ field, message: "an operation must set at least one field" });
-      each(operation?.ports, `${field}.ports`, isPort, PORT_MESSAGE);
-      each(operation?.notPorts, `${field}.notPorts`, isPort, PORT_MESSAGE);
-    });
-    (rule.when ?? []).forEach((condition, w) => {
-      const field = `${at}.when[${w}]`;
-      if (condition.values === undefined && condition.notValues === undefined)
-        issues.push({ field, message: "a condition needs values or notValues" });
-      const kind = HEADER_KEY.test(condition.key) ? "RequestHeader" : CONDITION_KINDS[condition.key];
-      if (kind === undefined) {
-        issues.push({ field: `${field}.key`, message: `key must be one of ${CONDITION_KEYS.join(", ")}` });
-      } else if (kind === "SourceIp" || kind === "RemoteIp" || kind === "DestinationIp") {
-        each(condition.values, `${field}.values`, isCidr, IP_MESSAGE);
-        each(condition.notValues, `${field}.notValues`, isCidr, IP_MESSAGE);
-      } else if (kind === "DestinationPort") {
-        each(condition.values, `${field}.values`, isPort, PORT_MESSAGE);
-        each(condition.notValues, `${field}.notValues`, isPort, PORT_MESSAGE);
-      }
-    });
-  });
-  return issues;
-}
-
-export function peerAuthenticationIssues(pa: PeerAuthentication): ValidationIssue[] {
-  const portLevel = pa.spec?.portLevelMtls;
-  if (portLevel === undefined) return [];
-  const issues: ValidationIssue[] = [];
-  if (pa.spec.selector === undefined)
-    issues.push({ field: "spec.portLevelMtls", message: "portLevelMtls requires a selector" });
-  if (Object.keys(portLevel).some((k) => !/^[0-9]{1,5}$/.test(k) || parsePort(k) === undefined))
-    issues.push({ field: "spec.portLevelMtls", message: "keys must be port numbers from 1 to 65535" });
-  return issues;
-}
-
-// --- Findings ----------------------------------------------------------------
-
 const oldestFirst = (a: PeerAuthenticationModel, b: PeerAuthenticationModel) =>
   a.created.localeCompare(b.created) || a.source.name.localeCompare(b.source.name);
 
@@ -457,81 +227,6 @@ function peerAuthenticationConflicts(
   return findings;
 }
 
-/**
- * Warnings for AuthorizationPolicy rules that use peer identities on a
- * workload whose effective mTLS mode is `mode`. Only DISABLE is "not under
- * mTLS": a PERMISSIVE workload still sees identities from mTLS clients.
- *
- * - A rule whose every source needs principals or namespaces, or whose
- *   `when` requires source.principal or source.namespace values, never matches.
- * - A source that needs them never matches, though the rule's other sources may.
- * - notPrincipals and notNamespaces (and notValues of those keys) match every
- *   plaintext request.
- */
-export function mtlsWarnings(policy: AuthorizationPolicyModel, mode: EffectiveMtlsMode): SecurityWarning[] {
-  if (mode !== "DISABLE" || policy.rules.kind !== "Rules") return [];
-  const warnings: SecurityWarning[] = [];
-  const identityCondition = (c: ConditionModel) =>
-    c.kind === "SourcePrincipal" || c.kind === "SourceNamespace";
-  for (const rule of policy.rules.rules) {
-    const needy = rule.from.map((s) => s.principals !== undefined || s.namespaces !== undefined);
-    const whenNeeds = rule.when.some((c) => identityCondition(c) && c.values !== undefined);
-    if (whenNeeds || (needy.length > 0 && needy.every(Boolean))) {
-      warnings.push({
-        reason: "PrincipalsWithoutMtls",
-        rule: rule.index,
-        message: "principals are used but the workload is not under mTLS, so this rule never matches",
-      });
-    } else {
-      needy.forEach((needs, i) => {
-        if (needs)
-          warnings.push({
-            reason: "PrincipalsWithoutMtls",
-            rule: rule.index,
-            message: `principals are used in from[${i}] but the workload is not under mTLS, so that source never matches`,
-          });
-      });
-    }
-    const negated =
-      rule.from.some((s) => s.notPrincipals !== undefined || s.notNamespaces !== undefined) ||
-      rule.when.some((c) => identityCondition(c) && c.notValues !== undefined);
-    if (negated)
-      warnings.push({
-        reason: "NotPrincipalsWithoutMtls",
-        rule: rule.index,
-        message:
-          "notPrincipals or notNamespaces are used but the workload is not under mTLS, so they match every request",
-      });
-  }
-  return warnings;
-}
-
-/** The warnings of a policy over the given Pods it applies to, by their workload-wide mTLS mode. */
-function podWarnings(
-  policy: AuthorizationPolicyModel,
-  peerAuthentications: readonly PeerAuthenticationModel[],
-  settings: Pick<SecurityModel, "rootNamespace" | "defaultMtlsMode">,
-  pods: readonly IPod[],
-): SecurityWarning[] {
-  const seen = new Map<string, SecurityWarning>();
-  for (const pod of pods) {
-    const workload = {
-      namespace: pod.metadata?.namespace ?? "",
-      labels: definedLabels(pod.metadata?.labels),
-    };
-    if (!appliesTo(policy, settings.rootNamespace, workload)) continue;
-    const mode = effectiveMtls(
-      peerAuthentications,
-      settings.rootNamespace,
-      workload,
-      undefined,
-      settings.defaultMtlsMode,
-    );
-    for (const w of mtlsWarnings(policy, mode)) seen.set(`${w.rule}/${w.message}`, w);
-  }
-  return [...seen.values()].sort((a, b) => a.rule - b.rule);
-}
-
 function invalid(issues: readonly ValidationIssue[]): PolicyFinding {
   return {
     type: "Accepted",
@@ -549,24 +244,3 @@ function entry(
 ): SecurityPolicyFindings {
   return { kind, source, findings: [accepted], warnings };
 }
-
-function sourceOf(obj: {
-  metadata: { namespace?: string; name?: string; generation?: number };
-}): PolicySource {
-  return {
-    namespace: obj.metadata.namespace ?? "",
-    name: obj.metadata.name ?? "",
-    generation: obj.metadata.generation ?? 0,
-  };
-}
-
-function definedLabels(labels: Record<string, string | undefined> | undefined): Labels {
-  return Object.fromEntries(
-    Object.entries(labels ?? {})
-      .filter((e): e is [string, string] => e[1] !== undefined)
-      .sort(([a], [b]) => a.localeCompare(b)),
-  );
-}
-
-const defined = <T extends object>(o: T) =>
-  Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;

@@ -1,0 +1,76 @@
+import { CONDITION_KEYS } from "../api/v1alpha1/authorizationpolicy.js";
+import type { AuthorizationPolicy } from "../api/v1alpha1/generated/authorizationpolicy.js";
+import type { PeerAuthentication } from "../api/v1alpha1/generated/peerauthentication.js";
+import type { ValidationIssue } from "../api/v1alpha1/validate.js";
+import { CONDITION_KINDS, HEADER_KEY, parseCidr, parsePort } from "./security-models.js";
+
+/**
+ * The checks that the CRD makes with CEL rules, which offline validation
+ * (Ajv) cannot run, plus the condition values that Istio would reject when it
+ * generates Envoy config. Fields are named as the API server names them.
+ */
+export function securityIssues(obj: { kind?: string }): ValidationIssue[] {
+  if (obj.kind === "AuthorizationPolicy") return authorizationPolicyIssues(obj as AuthorizationPolicy);
+  if (obj.kind === "PeerAuthentication") return peerAuthenticationIssues(obj as PeerAuthentication);
+  return [];
+}
+
+const IP_MESSAGE = "must be an IP address such as 10.1.2.3 or a CIDR such as 10.0.0.0/16";
+const PORT_MESSAGE = "must be a port number from 1 to 65535";
+
+export function authorizationPolicyIssues(ap: AuthorizationPolicy): ValidationIssue[] {
+  const issues: ValidationIssue[] = [];
+  const each = (values: string[] | undefined, field: string, ok: (v: string) => boolean, message: string) =>
+    values?.forEach((v, i) => {
+      if (!ok(v)) issues.push({ field: `${field}[${i}]`, message });
+    });
+  const isCidr = (v: string) => parseCidr(v) !== undefined;
+  const isPort = (v: string) => parsePort(v) !== undefined;
+
+  (ap.spec?.rules ?? []).forEach((rule, r) => {
+    const at = `spec.rules[${r}]`;
+    (rule.from ?? []).forEach(({ source }, f) => {
+      const field = `${at}.from[${f}].source`;
+      if (Object.values(source ?? {}).every((v) => v === undefined))
+        issues.push({ field, message: "a source must set at least one field" });
+      each(source?.ipBlocks, `${field}.ipBlocks`, isCidr, IP_MESSAGE);
+      each(source?.notIpBlocks, `${field}.notIpBlocks`, isCidr, IP_MESSAGE);
+    });
+    (rule.to ?? []).forEach(({ operation }, t) => {
+      const field = `${at}.to[${t}].operation`;
+      if (Object.values(operation ?? {}).every((v) => v === undefined))
+        issues.push({ field, message: "an operation must set at least one field" });
+      each(operation?.ports, `${field}.ports`, isPort, PORT_MESSAGE);
+      each(operation?.notPorts, `${field}.notPorts`, isPort, PORT_MESSAGE);
+    });
+    (rule.when ?? []).forEach((condition, w) => {
+      const field = `${at}.when[${w}]`;
+      if (condition.values === undefined && condition.notValues === undefined)
+        issues.push({ field, message: "a condition needs values or notValues" });
+      const kind = HEADER_KEY.test(condition.key) ? "RequestHeader" : CONDITION_KINDS[condition.key];
+      if (kind === undefined) {
+        issues.push({ field: `${field}.key`, message: `key must be one of ${CONDITION_KEYS.join(", ")}` });
+      } else if (kind === "SourceIp" || kind === "RemoteIp" || kind === "DestinationIp") {
+        each(condition.values, `${field}.values`, isCidr, IP_MESSAGE);
+        each(condition.notValues, `${field}.notValues`, isCidr, IP_MESSAGE);
+      } else if (kind === "DestinationPort") {
+        each(condition.values, `${field}.values`, isPort, PORT_MESSAGE);
+        each(condition.notValues, `${field}.notValues`, isPort, PORT_MESSAGE);
+      }
+    });
+  });
+  return issues;
+}
+
+export function peerAuthenticationIssues(pa: PeerAuthentication): ValidationIssue[] {
+  const portLevel = pa.spec?.portLevelMtls;
+  if (portLevel === undefined) return [];
+  const issues: ValidationIssue[] = [];
+  if (pa.spec.selector === undefined)
+    issues.push({ field: "spec.portLevelMtls", message: "portLevelMtls requires a selector" });
+  if (Object.keys(portLevel).some((k) => !/^[0-9]{1,5}$/.test(k) || parsePort(k) === undefined))
+    issues.push({ field: "spec.portLevelMtls", message: "keys must be port numbers from 1 to 65535" });
+  return issues;
+}
+
+// --- Findings ----------------------------------------------------------------

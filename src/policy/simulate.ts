@@ -1,0 +1,375 @@
+import type { KubernetesObject } from "@kubernetes/client-node";
+import type { IEndpointSlice } from "kubernetes-models/discovery.k8s.io/v1";
+import type { INamespace, IPod, IService } from "kubernetes-models/v1";
+import type { AuthorizationPolicy } from "../api/v1alpha1/generated/authorizationpolicy.js";
+import type { Mesh } from "../api/v1alpha1/generated/mesh.js";
+import type { PeerAuthentication } from "../api/v1alpha1/generated/peerauthentication.js";
+import type { TrafficPolicy } from "../api/v1alpha1/generated/trafficpolicy.js";
+import { validateObject, type ValidationIssue } from "../api/v1alpha1/validate.js";
+import { compile } from "../compile/compile.js";
+import { portProtocol } from "../compile/protocol.js";
+import { compileSecurity, securityIssues } from "../compile/security.js";
+import type { EffectiveMtlsMode, Labels } from "../ir/security.js";
+import { authorize, type AuthorizationDecision, type AuthorizationRequest } from "./authorization.js";
+import { labelsInclude } from "./match.js";
+import { mtlsDecision, type MtlsDecision } from "./mtls.js";
+import { primaryDestination, re2, routeHttp, routeTcp, type RouteResult } from "./route.js";
+
+/**
+ * `skiff simulate`, without the command line: routing, mTLS and authorization
+ * for one request, evaluated on objects read from files. Pure.
+ */
+
+/** Input that makes simulation impossible; the CLI exits 2 with its message. */
+export class BadInput extends Error {}
+
+/** A parsed object and the file it came from. */
+export interface SourcedObject {
+  readonly file: string;
+  readonly object: KubernetesObject;
+}
+
+export interface SimulateOptions {
+  /** `<namespace>/<serviceaccount>` of a mesh client. */
+  readonly from?: string;
+  /** The client's address. */
+  readonly fromIp?: string;
+  readonly plaintext: boolean;
+  /** `<service>.<namespace>:<port>`. */
+  readonly to: string;
+  readonly method: string;
+  readonly path: string;
+  /** Header lines, `name: value`. */
+  readonly headers: readonly string[];
+}
+
+export interface SimulateDestination {
+  /** The Service's hostname. */
+  readonly service: string;
+  readonly subset: string | null;
+}
+
+/** The JSON that `-o json` prints. */
+export interface SimulateResult {
+  readonly route: {
+    /** `namespace/name` of the TrafficPolicy; null when none governs the Service. */
+    readonly policy: string | null;
+    /** The HTTP rule's name (or index); null for the default route. */
+    readonly rule: string | null;
+    /** The destination with the highest weight. */
+    readonly destination: SimulateDestination;
+    readonly destinations: readonly (SimulateDestination & { readonly weight: number })[];
+  };
+  readonly mtls: { readonly serverMode: EffectiveMtlsMode; readonly clientUsesMtls: boolean };
+  readonly authorization: Pick<AuthorizationDecision, "decision" | "policy" | "rule" | "reason">;
+}
+
+/** What the text output adds to the result. */
+export interface SimulateDetails {
+  readonly workload: string;
+  readonly labels: Labels;
+  readonly port: number;
+  readonly principal?: string;
+  readonly mtls: MtlsDecision;
+  readonly audited: readonly string[];
+}
+
+/**
+ * The simulation itself, on parsed objects. Pure.
+ *
+ * - Every skiff.dev object is validated first: against the schema, then the
+ *   checks the API server makes with CEL. Bad input throws {@link BadInput}
+ *   naming the field.
+ * - The destination workload is the first Pod (in file order) that the
+ *   Service selects and, when the route picks a subset, that the subset
+ *   selects; without Pods, a workload whose labels are the Service's selector
+ *   and the subset's labels.
+ * - The server's mode is the effective PeerAuthentication mode at the
+ *   container port (the Service's targetPort, a named one looked up in the
+ *   Pod). The client uses mTLS unless --plaintext, the server's mode is
+ *   DISABLE, or it has no identity (--from-ip alone).
+ */
+export function simulate(
+  objects: readonly SourcedObject[],
+  options: SimulateOptions,
+): { result: SimulateResult; details: SimulateDetails } {
+  const state = collect(objects);
+  const mesh = state.meshes.find((m) => m.metadata.name === "default") ?? state.meshes[0];
+  const { model: security } = compileSecurity({
+    ...(mesh ? { mesh } : {}),
+    peerAuthentications: state.peerAuthentications,
+    authorizationPolicies: state.authorizationPolicies,
+    pods: state.pods,
+  });
+  const { model } = compile({
+    ...(mesh ? { mesh } : {}),
+    namespaces: state.namespaces,
+    services: state.services,
+    endpointSlices: state.endpointSlices,
+    pods: state.pods,
+    trafficPolicies: state.trafficPolicies,
+    peerAuthentications: state.peerAuthentications,
+    authorizationPolicies: state.authorizationPolicies,
+  });
+
+  const target =
+    /^([a-z0-9]([-a-z0-9]*[a-z0-9])?)\.([a-z0-9]([-a-z0-9]*[a-z0-9])?)(\.svc(\..+)?)?:([0-9]{1,5})$/.exec(
+      options.to,
+    );
+  if (!target) throw new BadInput(`--to ${options.to}: expected <service>.<namespace>:<port>`);
+  const [serviceName, namespace, servicePortNumber] = [target[1]!, target[3]!, Number(target[7])];
+  const service = state.services.find(
+    (s) => s.metadata?.name === serviceName && s.metadata?.namespace === namespace,
+  );
+  if (!service)
+    throw new BadInput(`--to ${options.to}: Service ${namespace}/${serviceName} is not in the files`);
+  const servicePort = service.spec?.ports?.find((p) => p.port === servicePortNumber);
+  if (!servicePort)
+    throw new BadInput(
+      `--to ${options.to}: Service ${namespace}/${serviceName} has no port ${servicePortNumber}`,
+    );
+  const serviceModel = model.services.find((s) => s.namespace === namespace && s.name === serviceName);
+  const hostname = serviceModel?.hostname ?? `${serviceName}.${namespace}.svc.cluster.local`;
+  const traffic = serviceModel?.traffic;
+
+  const headers = parseHeaders(options.headers);
+  const protocol = portProtocol(servicePort.name, servicePort.appProtocol) === "TCP" ? "TCP" : "HTTP";
+  const host = headers.host ?? options.to;
+  const route: RouteResult =
+    protocol === "TCP"
+      ? routeTcp(traffic)
+      : routeHttp(traffic, { method: options.method, path: options.path, headers, host });
+  const primary = primaryDestination(route.destinations);
+
+  // The destination workload.
+  const selector = definedLabels(service.spec?.selector);
+  const subsetLabels = traffic?.subsets.find((s) => s.name === primary.subset)?.labels ?? {};
+  const selected = state.pods.filter(
+    (p) =>
+      p.metadata?.namespace === namespace &&
+      Object.keys(selector).length > 0 &&
+      labelsInclude(definedLabels(p.metadata?.labels), selector) &&
+      p.status?.phase !== "Succeeded" &&
+      p.status?.phase !== "Failed",
+  );
+  const pod =
+    selected.find((p) => labelsInclude(definedLabels(p.metadata?.labels), subsetLabels)) ?? selected[0];
+  const labels = pod ? definedLabels(pod.metadata?.labels) : { ...selector, ...subsetLabels };
+  const workload = { namespace, labels };
+  const port = containerPort(servicePort, pod);
+
+  // mTLS.
+  const mtls = mtlsDecision(
+    security.peerAuthentications,
+    security.rootNamespace,
+    workload,
+    port,
+    security.defaultMtlsMode,
+  );
+  let client: { namespace: string; serviceAccount: string } | undefined;
+  if (options.from) {
+    const [ns, sa, ...rest] = options.from.split("/");
+    if (!ns || !sa || rest.length > 0)
+      throw new BadInput(`--from ${options.from}: expected <namespace>/<serviceaccount>`);
+    client = { namespace: ns, serviceAccount: sa };
+  }
+  if (options.fromIp !== undefined && !isAddress(options.fromIp))
+    throw new BadInput(`--from-ip ${options.fromIp}: not an IP address`);
+  const clientUsesMtls = client !== undefined && !options.plaintext && mtls.mode !== "DISABLE";
+  const principal =
+    client && clientUsesMtls
+      ? `${security.trustDomain}/ns/${client.namespace}/sa/${client.serviceAccount}`
+      : undefined;
+  const sourceIp =
+    options.fromIp ??
+    state.pods.find(
+      (p) =>
+        client &&
+        p.metadata?.namespace === client.namespace &&
+        (p.spec?.serviceAccountName ?? "default") === client.serviceAccount &&
+        p.status?.podIP,
+    )?.status?.podIP;
+
+  // Authorization.
+  let decision: AuthorizationDecision;
+  if (mtls.mode === "STRICT" && !clientUsesMtls) {
+    decision = {
+      decision: "DENY",
+      policy: null,
+      rule: null,
+      reason: "plaintext connection to a STRICT port",
+      audited: [],
+    };
+  } else {
+    const request: AuthorizationRequest = {
+      protocol,
+      port,
+      ...(principal ? { principal } : {}),
+      ...(sourceIp ? { sourceIp } : {}),
+      ...(pod?.status?.podIP ? { destinationIp: pod.status.podIP } : {}),
+      ...(clientUsesMtls
+        ? { sni: `outbound_.${servicePortNumber}_.${primary.subset ?? ""}_.${hostname}` }
+        : {}),
+      ...(protocol === "HTTP" ? { host, method: options.method, path: options.path, headers } : {}),
+    };
+    decision = authorize(security.authorizationPolicies, security.rootNamespace, workload, request);
+  }
+
+  const destination = (d: { subset?: string }) => ({ service: hostname, subset: d.subset ?? null });
+  return {
+    result: {
+      route: {
+        policy: traffic ? `${traffic.source.namespace}/${traffic.source.name}` : null,
+        rule: route.kind === "Rule" ? route.name : null,
+        destination: destination(primary),
+        destinations: route.destinations.map((d) => ({ ...destination(d), weight: d.weight })),
+      },
+      mtls: { serverMode: mtls.mode, clientUsesMtls },
+      authorization: {
+        decision: decision.decision,
+        policy: decision.policy,
+        rule: decision.rule,
+        reason: decision.reason,
+      },
+    },
+    details: {
+      workload: pod ? `${namespace}/${pod.metadata?.name}` : `${namespace}/(no Pod in the files)`,
+      labels,
+      port,
+      ...(principal ? { principal } : {}),
+      mtls,
+      audited: decision.audited,
+    },
+  };
+}
+
+interface CollectedState {
+  meshes: Mesh[];
+  namespaces: INamespace[];
+  services: IService[];
+  endpointSlices: IEndpointSlice[];
+  pods: IPod[];
+  trafficPolicies: TrafficPolicy[];
+  peerAuthentications: PeerAuthentication[];
+  authorizationPolicies: AuthorizationPolicy[];
+}
+
+/** Sorts the objects by kind, validating every skiff.dev object; other kinds are kept or ignored. */
+function collect(objects: readonly SourcedObject[]): CollectedState {
+  const state: CollectedState = {
+    meshes: [],
+    namespaces: [],
+    services: [],
+    endpointSlices: [],
+    pods: [],
+    trafficPolicies: [],
+    peerAuthentications: [],
+    authorizationPolicies: [],
+  };
+  const problems: string[] = [];
+  for (const { file, object } of objects) {
+    // kubectl puts namespaced objects without a namespace in "default".
+    const obj =
+      object.kind === "Mesh" || object.kind === "Namespace" || object.metadata?.namespace
+        ? object
+        : { ...object, metadata: { ...object.metadata, namespace: "default" } };
+    if (obj.apiVersion?.startsWith("skiff.dev/")) {
+      const issues = validateObject(obj);
+      const all: ValidationIssue[] =
+        issues.length > 0 ? issues : [...securityIssues(obj), ...regexIssues(obj)];
+      const name = `${obj.kind}/${obj.metadata?.namespace ? obj.metadata.namespace + "/" : ""}${obj.metadata?.name}`;
+      for (const issue of all) problems.push(`${file}: ${name}: ${issue.field}: ${issue.message}`);
+      if (all.length > 0) continue;
+    }
+    const key = `${obj.apiVersion} ${obj.kind}`;
+    switch (key) {
+      case "skiff.dev/v1alpha1 Mesh":
+        state.meshes.push(obj as Mesh);
+        break;
+      case "skiff.dev/v1alpha1 TrafficPolicy":
+        state.trafficPolicies.push(obj as TrafficPolicy);
+        break;
+      case "skiff.dev/v1alpha1 PeerAuthentication":
+        state.peerAuthentications.push(obj as PeerAuthentication);
+        break;
+      case "skiff.dev/v1alpha1 AuthorizationPolicy":
+        state.authorizationPolicies.push(obj as AuthorizationPolicy);
+        break;
+      case "v1 Namespace":
+        state.namespaces.push(obj as INamespace);
+        break;
+      case "v1 Service":
+        state.services.push(obj as IService);
+        break;
+      case "v1 Pod":
+        state.pods.push(obj as IPod);
+        break;
+      case "discovery.k8s.io/v1 EndpointSlice":
+        state.endpointSlices.push(obj as IEndpointSlice);
+        break;
+    }
+  }
+  if (problems.length > 0) throw new BadInput(`invalid input:\n${problems.join("\n")}`);
+  return state;
+}
+
+/** A TrafficPolicy regex that JavaScript cannot compile cannot be simulated. */
+function regexIssues(obj: KubernetesObject): ValidationIssue[] {
+  if (obj.kind !== "TrafficPolicy") return [];
+  const issues: ValidationIssue[] = [];
+  const check = (regex: string | undefined, field: string) => {
+    if (regex === undefined) return;
+    try {
+      re2(regex);
+    } catch (error) {
+      issues.push({
+        field,
+        message: `invalid regex: ${error instanceof Error ? error.message : String(error)}`,
+      });
+    }
+  };
+  ((obj as TrafficPolicy).spec.http ?? []).forEach((rule, r) =>
+    (rule.match ?? []).forEach((m, i) => {
+      const at = `spec.http[${r}].match[${i}]`;
+      check(m.path?.regex, `${at}.path.regex`);
+      (m.headers ?? []).forEach((h, j) => check(h.regex, `${at}.headers[${j}].regex`));
+      (m.queryParams ?? []).forEach((q, j) => check(q.regex, `${at}.queryParams[${j}].regex`));
+    }),
+  );
+  return issues;
+}
+
+/** `-H 'name: value'` lines to a map with lower-case names; a repeated header is joined with ",". */
+export function parseHeaders(lines: readonly string[]): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const line of lines) {
+    const colon = line.indexOf(":", line.startsWith(":") ? 1 : 0);
+    const name = colon > 0 ? line.slice(0, colon).trim().toLowerCase() : "";
+    if (name === "") throw new BadInput(`-H ${JSON.stringify(line)}: expected 'name: value'`);
+    const value = line.slice(colon + 1).trim();
+    headers[name] = headers[name] === undefined ? value : `${headers[name]},${value}`;
+  }
+  return headers;
+}
+
+/** The workload port behind a Service port: a numeric targetPort, a named one in the Pod, or the port itself. */
+function containerPort(port: { port: number; targetPort?: number | string }, pod: IPod | undefined): number {
+  const target = port.targetPort;
+  if (typeof target === "number") return target;
+  if (typeof target === "string" && /^[0-9]+$/.test(target)) return Number(target);
+  if (typeof target === "string") {
+    for (const container of pod?.spec?.containers ?? [])
+      for (const p of container.ports ?? []) if (p.name === target) return p.containerPort;
+  }
+  return port.port;
+}
+
+function isAddress(ip: string): boolean {
+  return /^[0-9.]+$/.test(ip) ? /^[0-9]{1,3}(\.[0-9]{1,3}){3}$/.test(ip) : ip.includes(":");
+}
+
+function definedLabels(labels: Record<string, string | undefined> | undefined): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(labels ?? {}).filter((e): e is [string, string] => e[1] !== undefined),
+  );
+}
