@@ -1,6 +1,7 @@
 import { parseArgs } from "node:util";
 import { loadKubeConfig } from "../k8s/kubeconfig.js";
 import { createLogger } from "../observability/logger.js";
+import { listenAddress } from "../net/listen-address.js";
 import { startProbeServer } from "../observability/server.js";
 import { startXdsServer, type XdsServerOptions } from "../xds/xds-server.js";
 
@@ -65,10 +66,8 @@ export async function runXds(argv: string[]): Promise<number> {
     return 2;
   }
   const logger = createLogger("skiff-xds");
-  const colon = parsed.httpAddress.lastIndexOf(":");
   const probes = await startProbeServer({
-    host: parsed.httpAddress.slice(0, colon) || "0.0.0.0",
-    port: Number(parsed.httpAddress.slice(colon + 1)),
+    ...listenAddress(parsed.httpAddress),
     ready: () => server !== undefined,
   });
   let server: Awaited<ReturnType<typeof startXdsServer>> | undefined;

@@ -1,3 +1,4 @@
+import { DEFAULT_INJECTION_SELECTOR } from "../api/v1alpha1/mesh.js";
 import type { TrafficPolicy } from "../api/v1alpha1/generated/trafficpolicy.js";
 import type { EndpointModel, MeshModel, ServiceModel, WorkloadModel } from "../ir/model.js";
 import { subsetEndpoints } from "../ir/queries.js";
@@ -20,8 +21,6 @@ export interface CompileResult {
   /** The valid PeerAuthentications and AuthorizationPolicies. */
   readonly security: SecurityModel;
 }
-
-const DEFAULT_INJECTION_SELECTOR: LabelSelector = { matchLabels: { "skiff.dev/injection": "enabled" } };
 
 /**
  * Cluster state to the mesh model, and what was found about each policy.

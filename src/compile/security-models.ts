@@ -13,7 +13,6 @@ import type {
   AuthorizationRuleModel,
   CidrModel,
   ConditionModel,
-  Labels,
   MtlsMode,
   OperationModel,
   PeerAuthenticationModel,
@@ -21,6 +20,7 @@ import type {
   SourceModel,
   ValuePattern,
 } from "../ir/security.js";
+import { defined, definedLabels } from "./defined.js";
 
 /**
  * PeerAuthentication and AuthorizationPolicy objects as the security model.
@@ -185,14 +185,3 @@ export function sourceOf(obj: {
     generation: obj.metadata.generation ?? 0,
   };
 }
-
-export function definedLabels(labels: Record<string, string | undefined> | undefined): Labels {
-  return Object.fromEntries(
-    Object.entries(labels ?? {})
-      .filter((e): e is [string, string] => e[1] !== undefined)
-      .sort(([a], [b]) => a.localeCompare(b)),
-  );
-}
-
-export const defined = <T extends object>(o: T) =>
-  Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;

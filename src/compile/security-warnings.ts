@@ -8,7 +8,7 @@ import type {
 } from "../ir/security.js";
 import { appliesTo } from "../policy/authorization.js";
 import { effectiveMtls } from "../policy/mtls.js";
-import { definedLabels } from "./security-models.js";
+import { definedLabels } from "./defined.js";
 import type { SecurityWarning } from "./security.js";
 
 /**

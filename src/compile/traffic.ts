@@ -25,10 +25,9 @@ import type {
   WeightedDestination,
 } from "../ir/model.js";
 import { DEFAULT_RETRY } from "../ir/defaults.js";
+import { defined, definedLabels } from "./defined.js";
 
 const ms = (text: string | undefined) => (text === undefined ? undefined : durationMs(text));
-const defined = <T extends object>(o: T) =>
-  Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
 
 /** A TrafficPolicy's spec as the mesh model; the API server has already checked its shape and CEL rules. */
 export function trafficModel(policy: TrafficPolicy): TrafficModel {
@@ -64,14 +63,6 @@ export function trafficModel(policy: TrafficPolicy): TrafficModel {
         }
       : undefined,
   });
-}
-
-function definedLabels(labels: Record<string, string | undefined>): Record<string, string> {
-  return Object.fromEntries(
-    Object.entries(labels)
-      .filter((e): e is [string, string] => e[1] !== undefined)
-      .sort(([a], [b]) => a.localeCompare(b)),
-  );
 }
 
 function destinations(route: Destination[]): WeightedDestination[] {

@@ -62,6 +62,22 @@ export function setConditions(
 }
 
 /**
+ * Exactly the desired conditions, each keeping its lastTransitionTime from
+ * `previous` while its status holds: for a controller that owns every
+ * condition of its object.
+ */
+export function replaceConditions(
+  previous: readonly Condition[],
+  desired: readonly DesiredCondition[],
+  now: Date,
+): Condition[] {
+  return setConditions([], desired, now).map((c) => {
+    const old = findCondition(previous, c.type);
+    return old && old.status === c.status ? { ...c, lastTransitionTime: old.lastTransitionTime } : c;
+  });
+}
+
+/**
  * The conditions of `types` only: what a controller sends in a status apply,
  * so that it never claims conditions another controller owns.
  */

@@ -4,6 +4,7 @@ import { hostname } from "node:os";
 import { randomUUID } from "node:crypto";
 import { startMeshController, type RunningController } from "../controllers/mesh/controller.js";
 import { LeaderElector } from "../k8s/leaderelection.js";
+import { listenAddress } from "../net/listen-address.js";
 import { startProbeServer, type ProbeServer } from "../observability/server.js";
 import { startWebhook, type RunningWebhook, type WebhookOptions } from "../webhook/webhook.js";
 
@@ -28,11 +29,6 @@ export interface RunningOperator {
   isLeader(): boolean;
   /** Drains reconciles in flight, releases the lease and closes the server. */
   stop(): Promise<void>;
-}
-
-function splitAddress(address: string): { host: string; port: number } {
-  const colon = address.lastIndexOf(":");
-  return { host: address.slice(0, colon) || "0.0.0.0", port: Number(address.slice(colon + 1)) };
 }
 
 /**
@@ -82,7 +78,7 @@ export async function startOperator(
     : undefined;
   webhookStarting?.catch(() => {}); // awaited below; a failure surfaces there
 
-  const { host, port } = splitAddress(options.httpAddress);
+  const { host, port } = listenAddress(options.httpAddress);
   // Ready when it can do its job: a standby always can; a leader once its informers have synced.
   const server: ProbeServer = await startProbeServer({
     host,

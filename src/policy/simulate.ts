@@ -8,7 +8,8 @@ import type { TrafficPolicy } from "../api/v1alpha1/generated/trafficpolicy.js";
 import { validateObject, type ValidationIssue } from "../api/v1alpha1/validate.js";
 import { compile } from "../compile/compile.js";
 import { portProtocol } from "../compile/protocol.js";
-import { compileSecurity, securityIssues } from "../compile/security.js";
+import { definedLabels } from "../compile/defined.js";
+import { securityIssues } from "../compile/security.js";
 import type { EffectiveMtlsMode, Labels } from "../ir/security.js";
 import { authorize, type AuthorizationDecision, type AuthorizationRequest } from "./authorization.js";
 import { labelsInclude } from "./match.js";
@@ -95,13 +96,7 @@ export function simulate(
 ): { result: SimulateResult; details: SimulateDetails } {
   const state = collect(objects);
   const mesh = state.meshes.find((m) => m.metadata.name === "default") ?? state.meshes[0];
-  const { model: security } = compileSecurity({
-    ...(mesh ? { mesh } : {}),
-    peerAuthentications: state.peerAuthentications,
-    authorizationPolicies: state.authorizationPolicies,
-    pods: state.pods,
-  });
-  const { model } = compile({
+  const { model, security } = compile({
     ...(mesh ? { mesh } : {}),
     namespaces: state.namespaces,
     services: state.services,
@@ -366,10 +361,4 @@ function containerPort(port: { port: number; targetPort?: number | string }, pod
 
 function isAddress(ip: string): boolean {
   return /^[0-9.]+$/.test(ip) ? /^[0-9]{1,3}(\.[0-9]{1,3}){3}$/.test(ip) : ip.includes(":");
-}
-
-function definedLabels(labels: Record<string, string | undefined> | undefined): Record<string, string> {
-  return Object.fromEntries(
-    Object.entries(labels ?? {}).filter((e): e is [string, string] => e[1] !== undefined),
-  );
 }

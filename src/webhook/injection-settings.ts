@@ -4,12 +4,6 @@ import { BOOTSTRAP_CONFIGMAP, TRUST_BUNDLE_CONFIGMAP } from "../controllers/mesh
 import { sidecarArgs, type ProxyLogLevel } from "../inject/bootstrap.js";
 import { iptablesArgs, interceptionOptions } from "../inject/interception.js";
 import type { SidecarSettings } from "../inject/sidecar.js";
-import type { LabelSelector } from "../k8s/selector.js";
-
-/** The Mesh API's default injection selector, for a Mesh that does not set one. */
-export const DEFAULT_INJECTION_SELECTOR: LabelSelector = {
-  matchLabels: { "skiff.dev/injection": "enabled" },
-};
 
 /**
  * A Pod's sidecar settings from the Mesh (its defaults are filled in by the

@@ -2,6 +2,7 @@ import type { KubeConfig, KubernetesObject } from "@kubernetes/client-node";
 import type { INamespace, IPod } from "kubernetes-models/v1";
 import type { Logger } from "pino";
 import type { Mesh } from "../api/v1alpha1/generated/mesh.js";
+import { DEFAULT_INJECTION_SELECTOR } from "../api/v1alpha1/mesh.js";
 import { activeMeshOtherThan } from "../controllers/mesh/singleton.js";
 import { skipReason, sidecarPatch } from "../inject/sidecar.js";
 import { Informer } from "../k8s/informer.js";
@@ -9,7 +10,8 @@ import { RestClient } from "../k8s/rest.js";
 import { selectorMatches, type LabelSelector } from "../k8s/selector.js";
 import type { AdmissionDecision, AdmissionRequest } from "./admission.js";
 import { patchWebhookConfigurations } from "./ca-bundle.js";
-import { injectionSettings, DEFAULT_INJECTION_SELECTOR } from "./injection-settings.js";
+import { injectionSettings } from "./injection-settings.js";
+import { listenAddress } from "../net/listen-address.js";
 import { AdmissionServer } from "./server.js";
 import { ensureWebhookTls } from "./tls-secret.js";
 import { validateTrafficPolicy } from "./validate-trafficpolicy.js";
@@ -80,11 +82,8 @@ export async function startWebhook(kubeConfig: KubeConfig, options: WebhookOptio
     { "/inject": inject, "/validate": (request) => validateTrafficPolicy(rest, request) },
     log,
   );
-  const colon = options.address.lastIndexOf(":");
-  const port = await server.listen(
-    options.address.slice(0, colon) || "0.0.0.0",
-    Number(options.address.slice(colon + 1)),
-  );
+  const listen = listenAddress(options.address);
+  const port = await server.listen(listen.host, listen.port);
 
   const resync = async () => {
     try {

@@ -85,6 +85,9 @@ const certificateAuthority = titled(
 const portList = (description: string) =>
   array(description, port("A port number."), { maxItems: 64, "x-kubernetes-list-type": "set" });
 
+/** The namespaces a Mesh injects into when it names none. */
+export const DEFAULT_INJECTION_SELECTOR = { matchLabels: { "skiff.dev/injection": "enabled" } };
+
 const injection = titled(
   "Injection",
   object(
@@ -92,7 +95,7 @@ const injection = titled(
     {
       namespaceSelector: labelSelector(
         'Namespaces whose new Pods get a sidecar. The default selects namespaces labelled skiff.dev/injection=enabled. A Pod can opt out with the annotation sidecar.skiff.dev/inject: "false".',
-        { matchLabels: { "skiff.dev/injection": "enabled" } },
+        DEFAULT_INJECTION_SELECTOR,
       ),
       proxy: object(
         "The Envoy sidecar container.",

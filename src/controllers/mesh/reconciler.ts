@@ -8,7 +8,7 @@ import { canonicalJson } from "../../k8s/canonical.js";
 import { conditionTransitionEvents, type EventRecorder, type EventSpec } from "../../k8s/events.js";
 import {
   sameConditions,
-  setConditions,
+  replaceConditions,
   type Condition,
   type DesiredCondition,
 } from "../../k8s/conditions.js";
@@ -341,10 +341,7 @@ export class MeshReconciler {
 
   private async writeConditions(mesh: Mesh, desired: DesiredCondition[], log: Logger): Promise<void> {
     const previous = (mesh.status?.conditions ?? []) as Condition[];
-    const conditions = setConditions([], desired, this.now()).map((c) => {
-      const old = previous.find((p) => p.type === c.type);
-      return old && old.status === c.status ? { ...c, lastTransitionTime: old.lastTransitionTime } : c;
-    });
+    const conditions = replaceConditions(previous, desired, this.now());
     await this.applyStatus(
       mesh,
       previous,

@@ -1,7 +1,7 @@
 import type { AuthorizationPolicyStatus } from "../../api/v1alpha1/generated/authorizationpolicy.js";
 import type { PeerAuthenticationStatus } from "../../api/v1alpha1/generated/peerauthentication.js";
 import type { SecurityPolicyFindings } from "../../compile/security.js";
-import { setConditions, type Condition, type DesiredCondition } from "../../k8s/conditions.js";
+import { replaceConditions, type Condition, type DesiredCondition } from "../../k8s/conditions.js";
 import type { Programming } from "../../xds/programming.js";
 import { programmedCondition } from "./programmed.js";
 
@@ -31,9 +31,6 @@ export function securityPolicyStatus(
   const accepted = found.findings.find((f) => f.type === "Accepted");
   if (programming)
     desired.push({ ...programmedCondition(accepted, programming), observedGeneration: generation });
-  const conditions = setConditions([], desired, now).map((c) => {
-    const old = previous.find((p) => p.type === c.type);
-    return old && old.status === c.status ? { ...c, lastTransitionTime: old.lastTransitionTime } : c;
-  });
+  const conditions = replaceConditions(previous, desired, now);
   return { observedGeneration: generation, conditions, workloads };
 }

@@ -1,6 +1,6 @@
 import type { TrafficPolicyStatus } from "../../api/v1alpha1/generated/trafficpolicy.js";
 import type { PolicyFindings } from "../../compile/findings.js";
-import { setConditions, type Condition, type DesiredCondition } from "../../k8s/conditions.js";
+import { replaceConditions, type Condition, type DesiredCondition } from "../../k8s/conditions.js";
 import type { Programming } from "../../xds/programming.js";
 import { programmedCondition } from "../policystatus/programmed.js";
 
@@ -22,10 +22,7 @@ export function trafficPolicyStatus(
     ...found.findings.map((f) => ({ ...f, observedGeneration: generation })),
     { ...programmedCondition(accepted, programming), observedGeneration: generation },
   ];
-  const conditions = setConditions([], desired, now).map((c) => {
-    const old = previous.find((p) => p.type === c.type);
-    return old && old.status === c.status ? { ...c, lastTransitionTime: old.lastTransitionTime } : c;
-  });
+  const conditions = replaceConditions(previous, desired, now);
   return {
     observedGeneration: generation,
     conditions,
