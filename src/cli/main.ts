@@ -3,6 +3,7 @@ const USAGE = `Usage: skiff <command> [options]
 
 Commands:
   operator   run Skiff's controllers against a cluster
+  agent      keep a proxyless gRPC application's workload certificate on disk, and write its xDS bootstrap
   xds        serve Envoy configuration to the mesh's proxies over ADS
   dev        run a local control plane with the operator, the xDS server, Skiff's CRDs and samples
   iptables   redirect the Pod's traffic through its Envoy sidecar (run by the skiff-init container)
@@ -19,6 +20,7 @@ Run 'skiff <command> --help' for a command's options.`;
  */
 type Command = (argv: string[]) => Promise<number>;
 const COMMANDS: Record<string, () => Promise<Command>> = {
+  agent: async () => (await import("./agent.js")).runAgent,
   dev: async () => (await import("./dev.js")).runDev,
   iptables: async () => (await import("./iptables.js")).runIptables,
   operator: async () => (await import("./operator.js")).runOperator,

@@ -5,7 +5,8 @@ import { subsetEndpoints } from "../ir/queries.js";
 import { selectorMatches, type LabelSelector } from "../k8s/selector.js";
 import type { SecurityModel } from "../ir/security.js";
 import { appliesTo } from "../policy/authorization.js";
-import { effectiveMtls } from "../policy/mtls.js";
+import { effectiveMtls, servedMtlsMode } from "../policy/mtls.js";
+import { dataPlaneOf } from "./data-plane.js";
 import type { PolicyFinding, PolicyFindings } from "./findings.js";
 import { compileSecurity, type SecurityPolicyFindings } from "./security.js";
 import { byNamespacedName, endpointsByService, servicePorts } from "./services.js";
@@ -165,9 +166,10 @@ function withMtls(endpoint: EndpointModel, workloads: ReadonlyMap<string, Worklo
 }
 
 /**
- * Pods in meshed namespaces that have an IP: the workloads whose sidecars need
- * an inbound side. Each gets the mTLS mode of every port a Service targets on
- * it, with PeerAuthentication's precedence (`effectiveMtls`).
+ * Pods in meshed namespaces that have an IP: the workloads whose sidecars (or
+ * proxyless gRPC servers) need an inbound side. Each gets the mTLS mode of
+ * every port a Service targets on it, with PeerAuthentication's precedence
+ * (`effectiveMtls`), as its data plane can serve it (`servedMtlsMode`).
  */
 function workloads(
   state: ClusterState,
@@ -203,13 +205,17 @@ function workloads(
       const namespace = p.metadata?.namespace ?? "";
       const labels = { ...p.metadata?.labels };
       const key = `${namespace}/${p.metadata?.name}`;
+      const dataPlane = dataPlaneOf(p);
       const mode = (port: number | undefined) =>
-        effectiveMtls(
-          security.peerAuthentications,
-          security.rootNamespace,
-          { namespace, labels },
-          port,
-          security.defaultMtlsMode,
+        servedMtlsMode(
+          effectiveMtls(
+            security.peerAuthentications,
+            security.rootNamespace,
+            { namespace, labels },
+            port,
+            security.defaultMtlsMode,
+          ),
+          dataPlane,
         );
       const ports = [...(targetPorts.get(key) ?? [])].sort((a, b) => a - b);
       return {
@@ -224,6 +230,7 @@ function workloads(
           mode: mode(undefined),
           portModes: Object.fromEntries(ports.map((port) => [port, mode(port)])),
         },
+        dataPlane,
       };
     })
     .sort((a, b) => a.key.localeCompare(b.key));

@@ -7,7 +7,8 @@ import type {
   SecurityModel,
 } from "../ir/security.js";
 import { appliesTo } from "../policy/authorization.js";
-import { effectiveMtls } from "../policy/mtls.js";
+import { effectiveMtls, servedMtlsMode } from "../policy/mtls.js";
+import { dataPlaneOf } from "./data-plane.js";
 import { definedLabels } from "./defined.js";
 import type { SecurityWarning } from "./security.js";
 
@@ -74,12 +75,16 @@ export function podWarnings(
       labels: definedLabels(pod.metadata?.labels),
     };
     if (!appliesTo(policy, settings.rootNamespace, workload)) continue;
-    const mode = effectiveMtls(
-      peerAuthentications,
-      settings.rootNamespace,
-      workload,
-      undefined,
-      settings.defaultMtlsMode,
+    // What the Pod serves: a proxyless gRPC server serves PERMISSIVE as plaintext.
+    const mode = servedMtlsMode(
+      effectiveMtls(
+        peerAuthentications,
+        settings.rootNamespace,
+        workload,
+        undefined,
+        settings.defaultMtlsMode,
+      ),
+      dataPlaneOf(pod),
     );
     for (const w of mtlsWarnings(policy, mode)) seen.set(`${w.rule}/${w.message}`, w);
   }

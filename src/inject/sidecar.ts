@@ -5,6 +5,12 @@ import { PROXY_UID } from "./iptables.js";
 export const INJECT_ANNOTATION = "sidecar.skiff.dev/inject";
 export const STATUS_ANNOTATION = "sidecar.skiff.dev/status";
 export const HOLD_ANNOTATION = "proxy.skiff.dev/holdApplicationUntilProxyStarts";
+/**
+ * Marks a Pod whose application is a proxyless gRPC program: it gets no
+ * Envoy sidecar, and the xDS server configures the program itself (its
+ * xDS-enabled servers and, with certificates, mTLS). See API.md.
+ */
+export const PROXYLESS_ANNOTATION = "proxy.skiff.dev/proxyless";
 export const PROXY_CONTAINER = "skiff-proxy";
 export const INIT_CONTAINER = "skiff-init";
 export const TOKEN_AUDIENCE = "skiff";
@@ -33,6 +39,8 @@ export type JsonPatchOperation = { op: "add"; path: string; value: unknown };
 export function skipReason(pod: IPod): string | undefined {
   const annotations = pod.metadata?.annotations ?? {};
   if (annotations[INJECT_ANNOTATION] === "false") return `the Pod opted out (${INJECT_ANNOTATION}: "false")`;
+  if (annotations[PROXYLESS_ANNOTATION] === "true")
+    return `the Pod is proxyless gRPC (${PROXYLESS_ANNOTATION}: "true")`;
   if (
     annotations[STATUS_ANNOTATION] !== undefined ||
     pod.spec?.containers.some((c) => c.name === PROXY_CONTAINER)

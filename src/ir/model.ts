@@ -80,7 +80,14 @@ export interface WorkloadModel {
   readonly authorization: readonly AuthorizationPolicyModel[];
   /** The inbound mTLS mode, per served port. */
   readonly mtls: WorkloadMtlsModel;
+  /**
+   * What serves the workload's inbound side: an Envoy sidecar, or the
+   * application itself as a proxyless gRPC server (an xDS-enabled server).
+   */
+  readonly dataPlane: DataPlane;
 }
+
+export type DataPlane = "sidecar" | "proxyless";
 
 /** Where a policy came from, so that proxy ACKs can be mapped back to it. */
 export interface PolicySource {

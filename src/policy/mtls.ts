@@ -1,3 +1,4 @@
+import type { DataPlane } from "../ir/model.js";
 import type { EffectiveMtlsMode, Labels, PeerAuthenticationModel } from "../ir/security.js";
 import { labelsInclude } from "./match.js";
 
@@ -90,4 +91,18 @@ export function effectiveMtls(
   meshDefault: EffectiveMtlsMode,
 ): EffectiveMtlsMode {
   return mtlsDecision(peerAuthentications, rootNamespace, workload, port, meshDefault).mode;
+}
+
+/**
+ * What a port actually accepts under a mode, given what serves it. An Envoy
+ * sidecar serves every mode. A proxyless gRPC server cannot serve PERMISSIVE:
+ * gRPC picks a filter chain before the handshake and cannot tell TLS from
+ * plaintext (gRPC A36: `transport_protocol` matches only `raw_buffer`). It
+ * serves plaintext then, which keeps PERMISSIVE's promise that no client
+ * breaks; mesh clients see that the port does not take mTLS and connect in
+ * plaintext too. (Istio serves STRICT there instead, which breaks plaintext
+ * clients.)
+ */
+export function servedMtlsMode(mode: EffectiveMtlsMode, dataPlane: DataPlane): EffectiveMtlsMode {
+  return dataPlane === "proxyless" && mode === "PERMISSIVE" ? "DISABLE" : mode;
 }

@@ -8,12 +8,13 @@ import type { TrafficPolicy } from "../api/v1alpha1/generated/trafficpolicy.js";
 import { validateObject, type ValidationIssue } from "../api/v1alpha1/validate.js";
 import { compile } from "../compile/compile.js";
 import { portProtocol } from "../compile/protocol.js";
+import { dataPlaneOf } from "../compile/data-plane.js";
 import { definedLabels } from "../compile/defined.js";
 import { securityIssues } from "../compile/security.js";
 import type { EffectiveMtlsMode, Labels } from "../ir/security.js";
 import { authorize, type AuthorizationDecision, type AuthorizationRequest } from "./authorization.js";
 import { labelsInclude } from "./match.js";
-import { mtlsDecision, type MtlsDecision } from "./mtls.js";
+import { mtlsDecision, servedMtlsMode, type MtlsDecision } from "./mtls.js";
 import { primaryDestination, re2, routeHttp, routeTcp, type RouteResult } from "./route.js";
 
 /**
@@ -154,13 +155,14 @@ export function simulate(
   const port = containerPort(servicePort, pod);
 
   // mTLS.
-  const mtls = mtlsDecision(
+  const decided = mtlsDecision(
     security.peerAuthentications,
     security.rootNamespace,
     workload,
     port,
     security.defaultMtlsMode,
   );
+  const mtls = { ...decided, mode: servedMtlsMode(decided.mode, dataPlaneOf(pod)) };
   let client: { namespace: string; serviceAccount: string } | undefined;
   if (options.from) {
     const [ns, sa, ...rest] = options.from.split("/");

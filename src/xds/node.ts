@@ -1,23 +1,43 @@
 import type { ProxyNode } from "./cache/snapshot.js";
 
+/**
+ * Node metadata with which a proxyless gRPC client declares that its
+ * bootstrap has the certificate provider instance `default` (workload
+ * certificate and trust bundle), as the bootstrap `skiff agent` writes does.
+ * Only such clients get mTLS clusters: any other would NACK them.
+ */
+export const CERTIFICATE_PROVIDER_METADATA = "SKIFF_CERTIFICATE_PROVIDER";
+
 /** Who a proxy is, as far as its configuration is concerned. */
-export type ProxyIdentity =
-  | { readonly kind: "proxyless" }
-  | {
-      readonly kind: "sidecar";
-      /** namespace/name of its Pod, when the node id names one. */ readonly workload?: string;
-    };
+export interface ProxyIdentity {
+  /** An Envoy sidecar, or a proxyless gRPC application. */
+  readonly kind: "sidecar" | "proxyless";
+  /** namespace/name of its Pod, when the node id names one. */
+  readonly workload?: string;
+  /** A proxyless client that can use certificates (see CERTIFICATE_PROVIDER_METADATA). */
+  readonly certificates: boolean;
+}
 
 /**
  * Reads a node the way Istio does: metadata GENERATOR=grpc marks a proxyless
- * gRPC client; anything else is an Envoy sidecar whose node id is
- * `sidecar~<pod IP>~<pod>.<namespace>~<namespace>.svc.<domain>`.
+ * gRPC application, anything else is an Envoy sidecar. Either names its Pod
+ * with the node id `sidecar~<pod IP>~<pod>.<namespace>~<namespace>.svc.<domain>`;
+ * proxyless clients that only call others may use any id.
  */
 export function proxyIdentity(node: ProxyNode): ProxyIdentity {
-  if (node.metadata["GENERATOR"] === "grpc") return { kind: "proxyless" };
-  const [type, , podDotNamespace] = node.id.split("~");
-  if (type !== "sidecar" || !podDotNamespace) return { kind: "sidecar" };
+  const proxyless = node.metadata["GENERATOR"] === "grpc";
+  const workload = workloadOf(node.id);
+  return {
+    kind: proxyless ? "proxyless" : "sidecar",
+    ...(workload ? { workload } : {}),
+    certificates: proxyless && node.metadata[CERTIFICATE_PROVIDER_METADATA] === "default",
+  };
+}
+
+function workloadOf(nodeId: string): string | undefined {
+  const [type, , podDotNamespace] = nodeId.split("~");
+  if (type !== "sidecar" || !podDotNamespace) return undefined;
   const dot = podDotNamespace.lastIndexOf(".");
-  if (dot <= 0) return { kind: "sidecar" };
-  return { kind: "sidecar", workload: `${podDotNamespace.slice(dot + 1)}/${podDotNamespace.slice(0, dot)}` };
+  if (dot <= 0) return undefined;
+  return `${podDotNamespace.slice(dot + 1)}/${podDotNamespace.slice(0, dot)}`;
 }

@@ -38,7 +38,10 @@ export function programmingOf(
   return count(targeted, generation);
 }
 
-/** The same counts for the sidecars of some workloads (namespace/name), which enforce a security policy. */
+/**
+ * The same counts for the proxies of some workloads (namespace/name), which
+ * enforce a security policy: their sidecars, or their proxyless gRPC servers.
+ */
 export function programmingOfWorkloads(
   workloads: ReadonlySet<string>,
   generation: number,
@@ -47,9 +50,7 @@ export function programmingOfWorkloads(
   return count(
     proxies.filter((proxy) => {
       const identity = proxyIdentity(proxy.node);
-      return (
-        identity.kind === "sidecar" && identity.workload !== undefined && workloads.has(identity.workload)
-      );
+      return identity.workload !== undefined && workloads.has(identity.workload);
     }),
     generation,
   );

@@ -5,16 +5,23 @@ import { EncodedResourceCache } from "./encoded-resources.js";
 import type { EncodedResource, ProxyNode, Snapshot, SnapshotSource, WorkloadIdentity } from "./snapshot.js";
 
 /**
- * The pipeline's latest translation, as per-proxy snapshots. Proxies of the
- * same kind (all proxyless clients; each sidecar workload) share one Snapshot
- * object per generation, and all snapshots share the encoded buffers.
+ * The pipeline's latest translation, as per-proxy snapshots. Proxies that see
+ * the same resources (same kind, workload, certificates and verified
+ * identity) share one Snapshot object per generation, and all snapshots
+ * share the encoded buffers.
  */
 export class MeshSnapshots implements SnapshotSource {
   private readonly cache = new EncodedResourceCache();
   private readonly listeners = new Set<(generation: number) => void>();
   private generation = 0;
   private encoded = new Map<EnvoyResource, EncodedResource>();
-  private resources: MeshResources = { shared: [], proxyless: [], sidecar: [], inbound: new Map() };
+  private resources: MeshResources = {
+    shared: [],
+    proxyless: [],
+    proxylessMtls: [],
+    sidecar: [],
+    inbound: new Map(),
+  };
   private views = new Map<string, Snapshot>();
   /** SDS Secrets per verified identity (namespace/serviceAccount). */
   private readonly secrets = new Map<string, readonly EnvoyResource[]>();
@@ -40,6 +47,7 @@ export class MeshSnapshots implements SnapshotSource {
     this.encoded = this.cache.encodeGeneration([
       ...resources.shared,
       ...resources.proxyless,
+      ...resources.proxylessMtls,
       ...resources.sidecar,
       ...[...resources.inbound.values()].flat(),
       ...[...this.secrets.values()].flat(),
@@ -54,18 +62,17 @@ export class MeshSnapshots implements SnapshotSource {
     const identity = proxyIdentity(node);
     // Only a verified identity (from the proxy's token) gets certificates; the node's claims never do.
     const verified = node.identity ? `${node.identity.namespace}/${node.identity.serviceAccount}` : "";
-    const key = `${identity.kind === "proxyless" ? "proxyless" : `sidecar ${identity.workload ?? ""}`} ${verified}`;
+    const key = `${identity.kind} ${identity.certificates} ${identity.workload ?? ""} ${verified}`;
     let view = this.views.get(key);
     if (!view) {
       const own =
         identity.kind === "proxyless"
-          ? this.resources.proxyless
-          : [
-              ...this.resources.sidecar,
-              ...(identity.workload ? (this.resources.inbound.get(identity.workload) ?? []) : []),
-            ];
+          ? [...this.resources.proxyless, ...(identity.certificates ? this.resources.proxylessMtls : [])]
+          : this.resources.sidecar;
+      const inbound = identity.workload ? (this.resources.inbound.get(identity.workload) ?? []) : [];
       const secrets = verified ? (this.secrets.get(verified) ?? []) : [];
-      view = this.snapshotOf([...this.resources.shared, ...own, ...secrets]);
+      // Later entries replace earlier ones of the same name: proxylessMtls overrides shared clusters.
+      view = this.snapshotOf([...this.resources.shared, ...own, ...inbound, ...secrets]);
       this.views.set(key, view);
     }
     return view;

@@ -28,6 +28,10 @@ import { typed } from "./json.js";
  *   policy applies), ALLOW (if any ALLOW policy applies). An ALLOW policy
  *   without rules contributes no RBAC policy, so an ALLOW filter whose
  *   policies are all empty denies everything, as the evaluator decides.
+ * - Each filter's name ends in its action (`envoy.filters.http.rbac.deny`):
+ *   Envoy picks the filter by its typed_config and does not mind, while
+ *   proxyless gRPC NACKs an HTTP connection manager with two filters of one
+ *   name.
  * - AUDIT is a filter of its own, first so that it sees requests a later
  *   filter denies: `shadow_rules` with action LOG (Envoy sets the
  *   access-log hint and never enforces shadow rules), plus enforcing `rules`
@@ -79,7 +83,7 @@ export function rbacFilters(
   const audit = of("AUDIT");
   if (audit.length > 0)
     filters.push(
-      filter(tcp, {
+      filter(tcp, "AUDIT", {
         rules: { action: "DENY", policies: {} },
         shadow_rules: { action: "LOG", policies: rbacPolicies(audit, tcp) },
         shadow_rules_stat_prefix: AUDIT_STAT_PREFIX,
@@ -88,18 +92,19 @@ export function rbacFilters(
   for (const action of ["DENY", "ALLOW"] as const) {
     const applying = of(action);
     if (applying.length > 0)
-      filters.push(filter(tcp, { rules: { action, policies: rbacPolicies(applying, tcp) } }));
+      filters.push(filter(tcp, action, { rules: { action, policies: rbacPolicies(applying, tcp) } }));
   }
   return filters;
 }
 
-function filter(tcp: boolean, body: JsonObject): JsonObject {
+function filter(tcp: boolean, action: AuthorizationAction, body: JsonObject): JsonObject {
+  const suffix = `.${action.toLowerCase()}`;
   return tcp
     ? {
-        name: NETWORK_RBAC_FILTER,
+        name: NETWORK_RBAC_FILTER + suffix,
         typed_config: typed(NETWORK_RBAC_TYPE, { stat_prefix: TCP_STAT_PREFIX, ...body }),
       }
-    : { name: HTTP_RBAC_FILTER, typed_config: typed(HTTP_RBAC_TYPE, body) };
+    : { name: HTTP_RBAC_FILTER + suffix, typed_config: typed(HTTP_RBAC_TYPE, body) };
 }
 
 /** The RBAC policies of policies of one action, keyed `namespace/name/index`, sorted by key. */

@@ -1,4 +1,4 @@
-import type { JsonObject } from "@bufbuild/protobuf";
+import type { JsonObject, JsonValue } from "@bufbuild/protobuf";
 import type {
   ConnectionPoolModel,
   EndpointModel,
@@ -22,7 +22,7 @@ import {
   spiffeId,
 } from "./names.js";
 import { CLUSTER_TYPE, type EnvoyResource } from "./resource.js";
-import { RAW_BUFFER_SOCKET, upstreamTlsSocket } from "./secrets.js";
+import { proxylessUpstreamTlsSocket, RAW_BUFFER_SOCKET, upstreamTlsSocket } from "./secrets.js";
 
 /** Istio's default connect timeout. */
 const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
@@ -41,30 +41,58 @@ const LB_POLICY: Record<LoadBalancerModel["kind"], string> = {
  * (see {@link autoMtls}).
  */
 export function outboundClusters(service: ServiceModel, trustDomain: string): EnvoyResource[] {
-  const traffic = service.traffic;
-  const subsets = [undefined, ...(traffic?.subsets ?? [])];
-  return service.ports.flatMap((port) =>
-    subsets.map((subset) => {
-      const name = outboundClusterName(port.port, subset?.name, service.hostname);
-      return {
-        typeUrl: CLUSTER_TYPE,
-        name,
-        json: compact({
-          name,
-          type: "EDS",
-          eds_cluster_config: { eds_config: ADS_SOURCE, service_name: name },
-          connect_timeout: duration(traffic?.connectionPool?.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS),
-          lb_policy: LB_POLICY[traffic?.loadBalancer.kind ?? "RoundRobin"],
-          circuit_breakers: traffic?.connectionPool ? circuitBreakers(traffic.connectionPool) : undefined,
-          outlier_detection: traffic?.outlierDetection
-            ? outlierDetection(traffic.outlierDetection)
-            : undefined,
-          typed_extension_protocol_options: protocolOptions(port.protocol, traffic?.connectionPool),
-          transport_socket_matches: autoMtls(service, port, subset, trustDomain),
-        }),
-      };
+  return clusterKeys(service).map(({ port, subset }) =>
+    outboundCluster(service, port, subset, {
+      transport_socket_matches: autoMtls(service, port, subset, trustDomain),
     }),
   );
+}
+
+/**
+ * The outbound clusters that proxyless gRPC clients with certificates get in
+ * place of the shared ones: those whose endpoints all accept mTLS, with a
+ * top-level TLS transport socket on certificate providers. gRPC has no
+ * per-endpoint transport socket (it ignores transport_socket_matches), so a
+ * cluster mixing mTLS and plaintext-only endpoints stays plaintext.
+ */
+export function proxylessMtlsClusters(service: ServiceModel, trustDomain: string): EnvoyResource[] {
+  return clusterKeys(service).flatMap(({ port, subset }) => {
+    const endpoints = subsetEndpoints(service, subset).filter((e) => e.ports[port.name] !== undefined);
+    if (endpoints.length === 0 || !endpoints.every((e) => acceptsMtls(e, port.name))) return [];
+    const sans = endpointIdentities(endpoints, service.namespace, trustDomain);
+    return [outboundCluster(service, port, subset, { transport_socket: proxylessUpstreamTlsSocket(sans) })];
+  });
+}
+
+/** Each outbound cluster of a Service: one per port for the whole Service, and one per port and subset. */
+function clusterKeys(service: ServiceModel): { port: ServicePortModel; subset: SubsetModel | undefined }[] {
+  const subsets = [undefined, ...(service.traffic?.subsets ?? [])];
+  return service.ports.flatMap((port) => subsets.map((subset) => ({ port, subset })));
+}
+
+function outboundCluster(
+  service: ServiceModel,
+  port: ServicePortModel,
+  subset: SubsetModel | undefined,
+  transport: Record<string, JsonValue | undefined>,
+): EnvoyResource {
+  const traffic = service.traffic;
+  const name = outboundClusterName(port.port, subset?.name, service.hostname);
+  return {
+    typeUrl: CLUSTER_TYPE,
+    name,
+    json: compact({
+      name,
+      type: "EDS",
+      eds_cluster_config: { eds_config: ADS_SOURCE, service_name: name },
+      connect_timeout: duration(traffic?.connectionPool?.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS),
+      lb_policy: LB_POLICY[traffic?.loadBalancer.kind ?? "RoundRobin"],
+      circuit_breakers: traffic?.connectionPool ? circuitBreakers(traffic.connectionPool) : undefined,
+      outlier_detection: traffic?.outlierDetection ? outlierDetection(traffic.outlierDetection) : undefined,
+      typed_extension_protocol_options: protocolOptions(port.protocol, traffic?.connectionPool),
+      ...transport,
+    }),
+  };
 }
 
 /**
@@ -81,7 +109,8 @@ export function outboundClusters(service: ServiceModel, trustDomain: string): En
  * - Never a top-level `transport_socket`: proxyless gRPC clients share these
  *   clusters, and grpc-js-xds NACKs a cluster transport_socket that names
  *   SDS secrets (it only takes certificate-provider instances) while it
- *   ignores transport_socket_matches. So proxyless clients stay plaintext.
+ *   ignores transport_socket_matches. Proxyless clients with certificates get
+ *   {@link proxylessMtlsClusters} instead.
  */
 function autoMtls(
   service: ServiceModel,
@@ -93,7 +122,7 @@ function autoMtls(
     (e) => e.ports[port.name] !== undefined && acceptsMtls(e, port.name),
   );
   if (capable.length === 0) return undefined;
-  const sans = [...new Set(capable.map((e) => endpointIdentity(e, service.namespace, trustDomain)))].sort();
+  const sans = endpointIdentities(capable, service.namespace, trustDomain);
   const alpn = port.protocol === "HTTP2" ? ["h2"] : port.protocol === "HTTP" ? ["http/1.1"] : [];
   const sni = outboundSni(port.port, subset?.name, service.hostname);
   return [
@@ -106,10 +135,19 @@ function autoMtls(
   ];
 }
 
-/** The SPIFFE ID of the Pod behind an endpoint; its namespace is the Pod's, from `namespace/name`. */
-function endpointIdentity(endpoint: EndpointModel, serviceNamespace: string, trustDomain: string): string {
-  const namespace = endpoint.workload?.split("/")[0] ?? serviceNamespace;
-  return spiffeId(trustDomain, namespace, endpoint.serviceAccount ?? "default");
+/** The SPIFFE IDs of the Pods behind endpoints, sorted; a Pod's namespace is its own, from `namespace/name`. */
+function endpointIdentities(
+  endpoints: readonly EndpointModel[],
+  serviceNamespace: string,
+  trustDomain: string,
+): string[] {
+  const identity = (endpoint: EndpointModel) =>
+    spiffeId(
+      trustDomain,
+      endpoint.workload?.split("/")[0] ?? serviceNamespace,
+      endpoint.serviceAccount ?? "default",
+    );
+  return [...new Set(endpoints.map(identity))].sort();
 }
 
 function circuitBreakers(pool: ConnectionPoolModel): JsonObject | undefined {

@@ -15,7 +15,7 @@ import { LISTENER_TYPE, type EnvoyResource } from "./resource.js";
 import { downstreamTlsSocket } from "./secrets.js";
 
 /** One port the workload serves, as the Services that select it describe it. */
-interface ServedPort {
+export interface ServedPort {
   readonly port: number;
   readonly protocol: PortProtocol;
   readonly rateLimit?: LocalRateLimitModel;
@@ -28,7 +28,7 @@ interface ServedPort {
  * workload among its endpoints. When two Services share a target port, the
  * first (by namespace and name) decides its protocol and rate limit.
  */
-function servedPorts(model: MeshModel, workload: WorkloadModel): ServedPort[] {
+export function servedPorts(model: MeshModel, workload: WorkloadModel): ServedPort[] {
   const ports = new Map<number, ServedPort>();
   for (const service of model.services) {
     const endpoint = service.endpoints.find((e) => e.workload === workload.key);

@@ -23,6 +23,18 @@ export function outboundListenerName(address: string, port: number): string {
   return `${address}_${port}`;
 }
 
+/**
+ * The listener a proxyless gRPC server asks for when it listens on an
+ * address: gRPC A36's suggested `server_listener_resource_name_template`,
+ * which the bootstrap from `skiff agent` sets.
+ */
+export const PROXYLESS_SERVER_LISTENER_TEMPLATE = "grpc/server?xds.resource.listening_address=%s";
+
+/** The listener name for one listening address (`10.1.0.7:9080`, `[::]:9080`). */
+export function proxylessServerListenerName(listeningAddress: string): string {
+  return PROXYLESS_SERVER_LISTENER_TEMPLATE.replace("%s", listeningAddress);
+}
+
 export const VIRTUAL_OUTBOUND = "virtualOutbound";
 export const VIRTUAL_INBOUND = "virtualInbound";
 export const PASSTHROUGH_CLUSTER = "PassthroughCluster";

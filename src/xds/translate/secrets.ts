@@ -101,3 +101,59 @@ export const RAW_BUFFER_SOCKET: JsonObject = {
   name: "envoy.transport_sockets.raw_buffer",
   typed_config: typed("envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer"),
 };
+
+/**
+ * The certificate provider instance that proxyless gRPC reads the workload
+ * certificate and trust bundle from. gRPC takes no SDS (gRPC A29): its
+ * bootstrap names file-watching providers instead, and `skiff agent` writes
+ * both the files (from SDS) and that bootstrap.
+ */
+export const CERTIFICATE_PROVIDER = "default";
+
+const providerIdentity = (): JsonObject => ({
+  instance_name: CERTIFICATE_PROVIDER,
+  certificate_name: WORKLOAD_SECRET,
+});
+const providerRoots = (): JsonObject => ({
+  instance_name: CERTIFICATE_PROVIDER,
+  certificate_name: ROOT_CA_SECRET,
+});
+
+/**
+ * The server side of mTLS on a proxyless gRPC server (STRICT): presents the
+ * workload certificate and requires a client certificate that chains to the
+ * trust bundle, like the sidecar's {@link downstreamTlsSocket}.
+ */
+export function proxylessDownstreamTlsSocket(): JsonObject {
+  return {
+    name: TLS_SOCKET,
+    typed_config: typed(`${TLS_TYPE}.DownstreamTlsContext`, {
+      require_client_certificate: true,
+      common_tls_context: {
+        tls_certificate_provider_instance: providerIdentity(),
+        validation_context: { ca_certificate_provider_instance: providerRoots() },
+      },
+    }),
+  };
+}
+
+/**
+ * The client side of mTLS for proxyless gRPC: presents the workload
+ * certificate, verifies the server's chain against the trust bundle and its
+ * URI SAN against `sans`. gRPC reads `match_subject_alt_names` (not the typed
+ * matchers Envoy prefers); an exact matcher there compares URI SANs whole.
+ */
+export function proxylessUpstreamTlsSocket(sans: readonly string[]): JsonObject {
+  return {
+    name: TLS_SOCKET,
+    typed_config: typed(`${TLS_TYPE}.UpstreamTlsContext`, {
+      common_tls_context: {
+        tls_certificate_provider_instance: providerIdentity(),
+        validation_context: {
+          ca_certificate_provider_instance: providerRoots(),
+          match_subject_alt_names: sans.map((san) => ({ exact: san })),
+        },
+      },
+    }),
+  };
+}

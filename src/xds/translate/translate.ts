@@ -1,24 +1,34 @@
 import type { MeshModel } from "../../ir/model.js";
-import { outboundClusters, passthroughClusters } from "./clusters.js";
+import { outboundClusters, passthroughClusters, proxylessMtlsClusters } from "./clusters.js";
 import { clusterLoadAssignments } from "./endpoints.js";
 import { inboundResources } from "./inbound.js";
 import { outboundListeners, proxylessListeners, virtualOutboundListener } from "./listeners.js";
+import { proxylessInboundResources } from "./proxyless-inbound.js";
 import type { EnvoyResource } from "./resource.js";
 import { routeConfigurations } from "./routes.js";
 
 /**
  * Everything the mesh model asks of the data plane, grouped by who receives
- * it. A proxy's view is `shared` plus its kind's group (plus, for a sidecar,
- * its own inbound resources).
+ * it. A proxy's view is `shared` plus its kind's group (plus, for a proxyless
+ * client with certificates, `proxylessMtls`), plus its own workload's inbound
+ * resources.
  */
 export interface MeshResources {
   /** Outbound clusters, their endpoints and the route configurations: every proxy may use them. */
   readonly shared: readonly EnvoyResource[];
   /** api_listeners for proxyless gRPC clients. */
   readonly proxyless: readonly EnvoyResource[];
+  /**
+   * For proxyless gRPC clients with certificates: the outbound clusters that
+   * use mTLS, in place of the shared ones of the same names.
+   */
+  readonly proxylessMtls: readonly EnvoyResource[];
   /** Outbound listeners and the passthrough clusters, for Envoy sidecars. */
   readonly sidecar: readonly EnvoyResource[];
-  /** Each workload's (namespace/name) inbound listener and local clusters. */
+  /**
+   * Each workload's (namespace/name) inbound side: a sidecar's virtualInbound
+   * and local clusters, or a proxyless gRPC workload's server listeners.
+   */
   readonly inbound: ReadonlyMap<string, readonly EnvoyResource[]>;
 }
 
@@ -31,11 +41,17 @@ export function translate(model: MeshModel): MeshResources {
       ...routeConfigurations(s),
     ]),
     proxyless: model.services.flatMap(proxylessListeners),
+    proxylessMtls: model.services.flatMap((s) => proxylessMtlsClusters(s, model.trustDomain)),
     sidecar: [
       virtualOutboundListener(),
       ...model.services.flatMap(outboundListeners),
       ...passthroughClusters(),
     ],
-    inbound: new Map(model.workloads.map((w) => [w.key, inboundResources(model, w)])),
+    inbound: new Map(
+      model.workloads.map((w) => [
+        w.key,
+        w.dataPlane === "proxyless" ? proxylessInboundResources(model, w) : inboundResources(model, w),
+      ]),
+    ),
   };
 }

@@ -18,6 +18,15 @@
  * (failures included). Calls with the `x-skiff-warmup` header are answered OK
  * at once and are not counted.
  *
+ * --xds makes it an xDS-enabled server (@grpc/grpc-js-xds XdsServer, gRPC
+ * A36) with xDS server credentials (mTLS when its listener says so,
+ * plaintext otherwise): it reads its bootstrap from GRPC_XDS_BOOTSTRAP, asks
+ * the xDS server for the listener of --address (which must then be a
+ * literal IP and a non-zero port), and serves only once it has it. RBAC
+ * filters apply with GRPC_XDS_EXPERIMENTAL_RBAC=true. Every answer says
+ * whether the call came over TLS and, if so, the client certificate's URI
+ * SAN (`peer`).
+ *
  * Startup prints `LISTENING <port>` on stdout. It exits on SIGTERM/SIGINT, and
  * when its stdin reaches EOF (so a parent that dies never leaves it behind;
  * spawn it with stdin as a pipe, or pass --ignore-stdin). While it runs, each
@@ -29,6 +38,7 @@ import { createInterface } from "node:readline";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { Metadata, Server, ServerCredentials, status, type ServerUnaryCall } from "@grpc/grpc-js";
+import { register, XdsServer, XdsServerCredentials } from "@grpc/grpc-js-xds";
 import {
   BACKEND_TRAILER,
   WARMUP_HEADER,
@@ -78,6 +88,17 @@ function echoedHeaders(metadata: Metadata): Record<string, string> {
   return out;
 }
 
+/** How the call reached the server: over TLS (with the client certificate's URI SAN) or in plaintext. */
+function peerOf(call: ServerUnaryCall<EchoRequest, EchoResponse>): Pick<EchoResponse, "transport" | "peer"> {
+  const auth = call.getAuthContext();
+  if (auth.transportSecurityType !== "ssl") return { transport: "plaintext" };
+  const uri = auth.sslPeerCertificate?.subjectaltname
+    ?.split(", ")
+    .find((san) => san.startsWith("URI:"))
+    ?.slice("URI:".length);
+  return { transport: "tls", ...(uri ? { peer: uri } : {}) };
+}
+
 function main(): void {
   const { values } = parseArgs({
     options: {
@@ -87,6 +108,7 @@ function main(): void {
       "fail-code": { type: "string", default: "UNAVAILABLE" },
       "delay-ms": { type: "string", default: "0" },
       "ignore-stdin": { type: "boolean", default: false },
+      xds: { type: "boolean", default: false },
     },
     strict: true,
   });
@@ -101,7 +123,12 @@ function main(): void {
 
   const impl: EchoServer = {
     call: (call: ServerUnaryCall<EchoRequest, EchoResponse>, callback) => {
-      const reply: EchoResponse = { backend: name, echoedHeaders: echoedHeaders(call.metadata), call: 0 };
+      const reply: EchoResponse = {
+        backend: name,
+        echoedHeaders: echoedHeaders(call.metadata),
+        call: 0,
+        ...peerOf(call),
+      };
       if (call.metadata.get(WARMUP_HEADER).length > 0) {
         callback(null, reply);
         return;
@@ -122,7 +149,9 @@ function main(): void {
     },
   };
 
-  const server = new Server();
+  // register() also registers the HTTP filters (router, RBAC) that server listeners name.
+  if (values.xds) register();
+  const server = values.xds ? new XdsServer() : new Server();
   server.addService(echoService, impl);
   let stopping = false;
   const stop = (code: number): void => {
@@ -138,7 +167,9 @@ function main(): void {
   process.on("SIGTERM", () => stop(0));
   process.on("SIGINT", () => stop(0));
 
-  server.bindAsync(values.address, ServerCredentials.createInsecure(), (error, port) => {
+  const insecure = ServerCredentials.createInsecure();
+  const credentials = values.xds ? new XdsServerCredentials(insecure) : insecure;
+  server.bindAsync(values.address, credentials, (error, port) => {
     if (error) {
       process.stderr.write(`backend ${name}: cannot listen on ${values.address}: ${error.message}\n`);
       process.exit(1);

@@ -41,6 +41,10 @@ export interface EchoResponse {
   readonly echoedHeaders: Record<string, string>;
   /** The backend's running number of counted (non-warm-up) calls, this one included. */
   readonly call: number;
+  /** Whether the call came over TLS. */
+  readonly transport: "tls" | "plaintext";
+  /** Over TLS: the URI SAN of the client's certificate (its SPIFFE ID), if it sent one. */
+  readonly peer?: string;
 }
 
 function serialize(value: unknown): Buffer {

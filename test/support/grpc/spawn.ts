@@ -73,6 +73,10 @@ export interface BackendOptions {
   delayMs?: number;
   /** How long the process may take to print LISTENING; 20 s by default. */
   startTimeoutMs?: number;
+  /** An xDS-enabled server with this bootstrap file (see backend.ts --xds); `address` must then name a port. */
+  xdsBootstrapFile?: string;
+  /** Extra environment, e.g. `{GRPC_XDS_EXPERIMENTAL_RBAC: "true"}`. */
+  env?: Record<string, string>;
 }
 
 export interface BackendHandle {
@@ -93,7 +97,12 @@ export async function startBackend(name: string, options: BackendOptions = {}): 
   if (options.failRatio !== undefined) args.push("--fail-ratio", String(options.failRatio));
   if (options.failCode !== undefined) args.push("--fail-code", options.failCode);
   if (options.delayMs !== undefined) args.push("--delay-ms", String(options.delayMs));
-  const { child, exited } = spawnScript(BACKEND_SCRIPT, args);
+  if (options.xdsBootstrapFile !== undefined) args.push("--xds");
+  const env = {
+    ...options.env,
+    ...(options.xdsBootstrapFile !== undefined ? { GRPC_XDS_BOOTSTRAP: options.xdsBootstrapFile } : {}),
+  };
+  const { child, exited } = spawnScript(BACKEND_SCRIPT, args, env);
   let stderr = "";
   child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
   const lines: string[] = [];

@@ -12,7 +12,8 @@
  *   read). Any other target (`127.0.0.1:1234`) is dialled directly.
  * - Before it counts anything it warms up: it repeats one waitForReady call,
  *   marked with the `x-skiff-warmup` header (backends neither fail nor count
- *   it), until one succeeds (or is aborted by xDS fault injection, or hits a
+ *   it), until one succeeds (or is aborted by xDS fault injection, or denied
+ *   by an xDS-enabled server's RBAC filter, or hits a
  *   deadline shorter than its own, i.e. a route max_stream_duration: both
  *   prove the route config is in force) or `waitForReadyMs` passes. It then
  *   writes `READY <ms>` (or `NOT-READY <ms>`) on stderr.
@@ -41,6 +42,10 @@ export interface ClientSpec {
   readonly nodeMetadata?: Record<string, unknown>;
   /** The bootstrap's xds_servers[0].server_features; `[]` by default. */
   readonly serverFeatures?: readonly string[];
+  /** A whole bootstrap (e.g. the one `skiff agent` writes), used instead of the fields above. */
+  readonly bootstrap?: object;
+  /** Channel credentials: "xds" uses what the cluster says (mTLS on certificate providers), plaintext otherwise. */
+  readonly credentials?: "insecure" | "xds";
   readonly mode?: "calls" | "until";
   /** Request metadata for every call. */
   readonly metadata?: Record<string, string>;
@@ -54,7 +59,10 @@ export interface ClientSpec {
   /** mode "until": the backend names to converge to, within timeoutMs (20000). */
   readonly expectBackends?: readonly string[];
   readonly timeoutMs?: number;
-  /** mode "until": how many of the latest calls to look at (20), and the pause between calls (5 ms). */
+  /**
+   * mode "until": how many of the latest calls to look at (20), and the pause
+   * between calls (5 ms); mode "calls": a pause after each call, if set.
+   */
   readonly window?: number;
   readonly intervalMs?: number;
 }
@@ -67,6 +75,8 @@ export interface CallsResult {
   readonly byBackend: Record<string, number>;
   /** Calls per final status name: OK, UNAVAILABLE, DEADLINE_EXCEEDED, ... */
   readonly byStatus: Record<string, number>;
+  /** Successful calls per how they reached the backend: "tls <client SPIFFE ID>", "tls", or "plaintext". */
+  readonly byTransport: Record<string, number>;
   /** Failed calls per backend, for failures that a backend returned (x-skiff-backend trailer). */
   readonly failuresByBackend: Record<string, number>;
   readonly latencyMs: {
@@ -105,6 +115,7 @@ const BOOTSTRAP_OPTION = "grpc.TEST_ONLY_DO_NOT_USE_IN_PROD.xds_bootstrap_config
 
 /** The grpc-js-xds bootstrap (see xds-bootstrap.js validateBootstrapConfig). */
 export function bootstrapFor(spec: ClientSpec): object {
+  if (spec.bootstrap) return spec.bootstrap;
   if (!spec.xdsServer) throw new Error(`spec.xdsServer is required for target ${spec.target}`);
   return {
     xds_servers: [
@@ -151,7 +162,12 @@ export function makeClient(spec: ClientSpec): EchoClient {
     grpcXds.register();
     options[BOOTSTRAP_OPTION] = JSON.stringify(bootstrapFor(spec));
   }
-  return new EchoClient(spec.target, credentials.createInsecure(), options);
+  const insecure = credentials.createInsecure();
+  return new EchoClient(
+    spec.target,
+    spec.credentials === "xds" ? new grpcXds.XdsChannelCredentials(insecure) : insecure,
+    options,
+  );
 }
 
 /** Warm-up calls until one gets through; resolves whether it did. */
@@ -169,6 +185,8 @@ async function warmUp(client: EchoClient, spec: ClientSpec): Promise<boolean> {
     if (outcome.response) return true;
     // grpc-js-xds' fault filter fails calls with exactly this text.
     if (outcome.error?.details === "Fault injected") return true;
+    // The server's RBAC filter answered: the client reached it through its xDS config.
+    if (outcome.error?.code === status.PERMISSION_DENIED) return true;
     // A deadline well before ours was imposed by the route (max_stream_duration): config is in force.
     if (outcome.error?.code === status.DEADLINE_EXCEEDED && outcome.latencyMs < remaining - 250) return true;
     await sleep(100);
@@ -180,6 +198,7 @@ async function runCalls(client: EchoClient, spec: ClientSpec, ready: boolean, re
   const concurrency = Math.max(1, Math.min(spec.concurrency ?? 10, total));
   const byBackend: Record<string, number> = {};
   const byStatus: Record<string, number> = {};
+  const byTransport: Record<string, number> = {};
   const failuresByBackend: Record<string, number> = {};
   const errors = new Set<string>();
   const latencies: number[] = [];
@@ -197,12 +216,15 @@ async function runCalls(client: EchoClient, spec: ClientSpec, ready: boolean, re
       if (outcome.response) {
         increment(byStatus, "OK");
         increment(byBackend, outcome.response.backend);
+        const { transport, peer } = outcome.response;
+        increment(byTransport, peer ? `${transport} ${peer}` : transport);
       } else {
         const name = statusName(outcome.error?.code ?? status.UNKNOWN);
         increment(byStatus, name);
         if (backend) increment(failuresByBackend, backend);
         if (errors.size < 10) errors.add(`${name}: ${outcome.error?.details ?? ""}`);
       }
+      if (spec.intervalMs) await sleep(spec.intervalMs);
     }
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
@@ -213,6 +235,7 @@ async function runCalls(client: EchoClient, spec: ClientSpec, ready: boolean, re
     readyMs,
     byBackend,
     byStatus,
+    byTransport,
     failuresByBackend,
     latencyMs: {
       p50: percentile(latencies, 0.5),

@@ -15,11 +15,15 @@ interface Run {
 }
 
 /** Runs `skiff simulate` as a user would, on the bookinfo fixtures plus `args`. */
-async function simulate(...args: string[]): Promise<Run> {
+function simulate(...args: string[]): Promise<Run> {
+  return simulateOn(BOOKINFO, ...args);
+}
+
+async function simulateOn(fixtures: string, ...args: string[]): Promise<Run> {
   try {
     const { stdout, stderr } = await promisify(execFile)(
       process.execPath,
-      ["--import", "tsx", join(ROOT, "src", "cli", "main.ts"), "simulate", "-f", BOOKINFO, ...args],
+      ["--import", "tsx", join(ROOT, "src", "cli", "main.ts"), "simulate", "-f", fixtures, ...args],
       { cwd: ROOT },
     );
     return { code: 0, stdout, stderr };
@@ -207,6 +211,20 @@ describe("skiff simulate", function () {
     const result = JSON.parse(run.stdout);
     assert.deepEqual(result.mtls, { serverMode: "DISABLE", clientUsesMtls: false });
     assert.equal(result.authorization.decision, "DENY");
+  });
+
+  it("reports PERMISSIVE on a proxyless gRPC server as what it serves: plaintext", async () => {
+    const run = await simulateOn(
+      join(FIXTURES, "proxyless"),
+      "--from",
+      "shop/reviews",
+      "--to",
+      "ratings.shop:9090",
+      "-o",
+      "json",
+    );
+    assert.equal(run.code, 0, run.stderr);
+    assert.deepEqual(JSON.parse(run.stdout).mtls, { serverMode: "DISABLE", clientUsesMtls: false });
   });
 
   it("treats a TCP port as Istio does: a DENY rule's HTTP-only paths are dropped", async () => {

@@ -193,6 +193,7 @@ describe("the sidecar's Envoy arguments", () => {
     assert.deepEqual(proxyIdentity({ id: expanded, cluster: "bookinfo", metadata: {} }), {
       kind: "sidecar",
       workload: "bookinfo/reviews-v1-abc.12",
+      certificates: false,
     });
   });
 

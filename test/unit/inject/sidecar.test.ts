@@ -87,6 +87,12 @@ describe("sidecar injection", () => {
     assert.deepEqual(sidecarPatch(pod({ hostNetwork: true }), settings), []);
   });
 
+  it("gives a proxyless gRPC Pod no Envoy: its application speaks xDS itself", () => {
+    const proxyless = pod({}, { "proxy.skiff.dev/proxyless": "true" });
+    assert.deepEqual(sidecarPatch(proxyless, settings), []);
+    assert.match(skipReason(proxyless)!, /proxyless gRPC/);
+  });
+
   it("holds the application until the proxy starts: a native sidecar with a startup probe, before other init containers", () => {
     const result = patched(
       pod(

@@ -7,7 +7,7 @@ import type {
 } from "../../../src/api/v1alpha1/generated/peerauthentication.js";
 import { compileSecurity, peerAuthenticationModel } from "../../../src/compile/security.js";
 import type { EffectiveMtlsMode } from "../../../src/ir/security.js";
-import { effectiveMtls, mtlsDecision } from "../../../src/policy/mtls.js";
+import { effectiveMtls, mtlsDecision, servedMtlsMode } from "../../../src/policy/mtls.js";
 
 /*
  * PeerAuthentication precedence, as Istio composes it
@@ -380,5 +380,32 @@ describe("compileSecurity: PeerAuthentication findings", () => {
       },
     ]);
     assert.deepEqual(warnings(strict), []);
+  });
+
+  it("warns for a proxyless gRPC server under PERMISSIVE too, which it serves as plaintext", () => {
+    const ap: AuthorizationPolicy = {
+      apiVersion: "skiff.dev/v1alpha1",
+      kind: "AuthorizationPolicy",
+      metadata: { namespace: "foo", name: "viewer" },
+      spec: { rules: [{ from: [{ source: { principals: ["cluster.local/ns/foo/sa/sleep"] } }] }] },
+    };
+    const grpcPod = pod("grpc-1", { app: "grpc" });
+    grpcPod.metadata!.annotations = { "proxy.skiff.dev/proxyless": "true" };
+    const warnings = (pods: IPod[]) =>
+      compileSecurity({ peerAuthentications: [], authorizationPolicies: [ap], pods }).findings.find(
+        (f) => f.kind === "AuthorizationPolicy",
+      )?.warnings;
+    assert.equal(warnings([grpcPod])?.[0]?.reason, "PrincipalsWithoutMtls");
+    assert.deepEqual(warnings([pod("httpbin-1", { app: "httpbin" })]), []);
+  });
+});
+
+describe("servedMtlsMode", () => {
+  it("serves PERMISSIVE as plaintext on a proxyless gRPC server, and every mode as is on a sidecar", () => {
+    assert.equal(servedMtlsMode("PERMISSIVE", "proxyless"), "DISABLE");
+    assert.equal(servedMtlsMode("STRICT", "proxyless"), "STRICT");
+    assert.equal(servedMtlsMode("DISABLE", "proxyless"), "DISABLE");
+    for (const mode of ["PERMISSIVE", "STRICT", "DISABLE"] as const)
+      assert.equal(servedMtlsMode(mode, "sidecar"), mode);
   });
 });

@@ -40,6 +40,7 @@ function byAudience(resources: MeshResources, typeUrl: string): Record<string, u
   const groups: [string, readonly EnvoyResource[]][] = [
     ["shared", resources.shared],
     ["proxyless", resources.proxyless],
+    ["proxylessMtls", resources.proxylessMtls],
     ["sidecar", resources.sidecar],
     ...[...resources.inbound].map(([workload, list]): [string, readonly EnvoyResource[]] => [
       `inbound ${workload}`,

@@ -1,0 +1,133 @@
+import { readFile } from "node:fs/promises";
+import { parseArgs } from "node:util";
+import { X509Certificate } from "node:crypto";
+import { replace, writeCertificateFiles } from "../agent/certificate-files.js";
+import { grpcBootstrap } from "../agent/grpc-bootstrap.js";
+import { watchWorkloadCertificate } from "../agent/sds-client.js";
+import { CLUSTER_DOMAIN } from "../compile/state.js";
+import { createLogger } from "../observability/logger.js";
+
+const USAGE = `Usage: skiff agent [options]
+
+Keeps a proxyless gRPC application's workload certificate on disk, and
+writes its xDS bootstrap. It proves the Pod's ServiceAccount to Skiff's xDS
+server with the projected token, receives the certificate and trust bundle
+over SDS, and rewrites cert-chain.pem, key.pem and root-cert.pem whenever
+the server rotates them. gRPC's file_watcher certificate provider, named in
+the bootstrap, reloads them: no restart, no reconnect.
+
+  --xds-address HOST:PORT   Skiff's xDS server (default skiff-xds.skiff-system.svc:15010)
+  --token-file PATH         projected ServiceAccount token, audience skiff
+                            (default /var/run/secrets/tokens/skiff-token)
+  --cert-dir PATH           where to write the certificate files (default /var/run/skiff/certs)
+  --bootstrap-file PATH     where to write the gRPC xDS bootstrap (default /var/run/skiff/grpc-bootstrap.json);
+                            point GRPC_XDS_BOOTSTRAP at it
+  --node-id ID              the application's node id (default built from $POD_IP, $POD_NAME, $POD_NAMESPACE:
+                            sidecar~<ip>~<pod>.<namespace>~<namespace>.svc.${CLUSTER_DOMAIN})
+  --refresh-seconds N       how often gRPC re-reads the files (default 60)`;
+
+export interface AgentArguments {
+  readonly xdsAddress: string;
+  readonly tokenFile: string;
+  readonly certDir: string;
+  readonly bootstrapFile: string;
+  readonly nodeId: string;
+  readonly refreshSeconds: number;
+}
+
+/** The parsed command line, or a usage error; pure. */
+export function agentArguments(
+  argv: string[],
+  env: Record<string, string | undefined>,
+): { help: true } | { error: string } | AgentArguments {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      "xds-address": { type: "string", default: "skiff-xds.skiff-system.svc:15010" },
+      "token-file": { type: "string", default: "/var/run/secrets/tokens/skiff-token" },
+      "cert-dir": { type: "string", default: "/var/run/skiff/certs" },
+      "bootstrap-file": { type: "string", default: "/var/run/skiff/grpc-bootstrap.json" },
+      "node-id": { type: "string" },
+      "refresh-seconds": { type: "string", default: "60" },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
+  if (values.help) return { help: true };
+  const refreshSeconds = Number(values["refresh-seconds"]);
+  if (!Number.isInteger(refreshSeconds) || refreshSeconds < 1)
+    return {
+      error: `--refresh-seconds must be a whole number of seconds, at least 1, not '${values["refresh-seconds"]}'`,
+    };
+  let nodeId = values["node-id"];
+  if (!nodeId) {
+    const { POD_IP: ip, POD_NAME: pod, POD_NAMESPACE: namespace } = env;
+    if (!ip || !pod || !namespace)
+      return { error: "--node-id is required unless POD_IP, POD_NAME and POD_NAMESPACE are all set" };
+    nodeId = `sidecar~${ip}~${pod}.${namespace}~${namespace}.svc.${CLUSTER_DOMAIN}`;
+  }
+  return {
+    xdsAddress: values["xds-address"],
+    tokenFile: values["token-file"],
+    certDir: values["cert-dir"],
+    bootstrapFile: values["bootstrap-file"],
+    nodeId,
+    refreshSeconds,
+  };
+}
+
+/**
+ * The agent's own node id: the application's with another type, so the xDS
+ * server never counts the agent as the workload's data plane (it enforces
+ * nothing) when it reports a policy as programmed.
+ */
+export function agentNodeId(applicationNodeId: string): string {
+  const [, ...rest] = applicationNodeId.split("~");
+  return ["skiff-agent", ...rest].join("~");
+}
+
+export async function runAgent(argv: string[]): Promise<number> {
+  const parsed = agentArguments(argv, process.env);
+  if ("help" in parsed) {
+    console.log(USAGE);
+    return 0;
+  }
+  if ("error" in parsed) {
+    console.error(`skiff agent: ${parsed.error}\n\n${USAGE}`);
+    return 2;
+  }
+  const logger = createLogger("agent");
+  await replace(
+    parsed.bootstrapFile,
+    `${JSON.stringify(
+      grpcBootstrap({
+        xdsAddress: parsed.xdsAddress,
+        nodeId: parsed.nodeId,
+        certificateDirectory: parsed.certDir,
+        refreshIntervalSeconds: parsed.refreshSeconds,
+      }),
+      null,
+      2,
+    )}\n`,
+    0o644,
+  );
+  const watch = watchWorkloadCertificate({
+    address: parsed.xdsAddress,
+    node: { id: agentNodeId(parsed.nodeId) },
+    token: () => readFile(parsed.tokenFile, "utf8"),
+    logger,
+    onCertificate: async (certificate) => {
+      await writeCertificateFiles(parsed.certDir, certificate);
+      const leaf = new X509Certificate(certificate.certificateChainPem);
+      logger.info(
+        { identity: leaf.subjectAltName, serial: leaf.serialNumber, notAfter: leaf.validTo },
+        "wrote the workload certificate",
+      );
+    },
+  });
+  await new Promise<void>((resolve) => {
+    process.once("SIGTERM", resolve);
+    process.once("SIGINT", resolve);
+  });
+  watch.stop();
+  return 0;
+}

@@ -1,0 +1,359 @@
+import assert from "node:assert/strict";
+import { X509Certificate } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { networkInterfaces, tmpdir } from "node:os";
+import { join } from "node:path";
+import { pino } from "pino";
+import { RestClient } from "../../../src/k8s/rest.js";
+import { createRootCa } from "../../../src/pki/root.js";
+import { startXdsServer, type RunningXdsServer } from "../../../src/xds/xds-server.js";
+import { spawnAgent, type RunningAgent } from "../../support/agent.js";
+import {
+  runXdsClient,
+  startBackend,
+  type BackendHandle,
+  type CallsResult,
+} from "../../support/grpc/spawn.js";
+import { controlPlane } from "../controlplane.fixture.js";
+import { eventually, kubectl, kubectlOk } from "../kubectl.js";
+
+/**
+ * mTLS and authorization end to end, with proxyless gRPC on both sides:
+ * xDS-enabled servers (grpc-js-xds XdsServer, RBAC on) and xDS clients, all
+ * configured by Skiff's xDS server from PeerAuthentications and
+ * AuthorizationPolicies in the real API server, with certificates that Skiff
+ * issued to `skiff agent` after a TokenReview of each ServiceAccount's real
+ * token, and that gRPC reads from the agent's files.
+ *
+ * - ratings-v1 (ServiceAccount ratings) serves two ports: the Service's grpc
+ *   port under a STRICT PeerAuthentication, and grpc-admin with portLevelMtls
+ *   DISABLE. Its ALLOW policy admits only the reviews ServiceAccount on the
+ *   STRICT port, and anyone on the admin port.
+ * - details-v1 (ServiceAccount details) is under the Mesh default,
+ *   PERMISSIVE, which a gRPC server serves as plaintext.
+ * - Clients: reviews and productpage with certificates, and plain gRPC
+ *   clients that dial the server directly with no TLS at all.
+ */
+const NS = "e2e-mtls";
+const MESH = "mtls-test";
+const VALIDITY_MS = 6000;
+
+function hostAddress(): string {
+  const address = Object.values(networkInterfaces())
+    .flat()
+    .find((i) => i && i.family === "IPv4" && !i.internal)?.address;
+  if (!address) throw new Error("no non-loopback IPv4 interface: EndpointSlices cannot point at loopback");
+  return address;
+}
+const HOST = hostAddress();
+
+/** A port that is free on HOST now: xDS-enabled servers must bind a port they know in advance. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, HOST, () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+const nodeId = (pod: string) => `sidecar~${HOST}~${pod}.${NS}~${NS}.svc.cluster.local`;
+const spiffe = (serviceAccount: string) => `spiffe://cluster.local/ns/${NS}/sa/${serviceAccount}`;
+
+describe("mTLS and authorization with proxyless gRPC, on certificates Skiff issued", function () {
+  this.timeout(180_000);
+  let xds: RunningXdsServer;
+  let directory: string;
+  const agents = new Map<string, RunningAgent>();
+  const backends: BackendHandle[] = [];
+  let strictPort: number;
+  let adminPort: number;
+  let detailsPort: number;
+
+  const rest = () => new RestClient(controlPlane().kubeConfig());
+  async function tokenFile(serviceAccount: string): Promise<string> {
+    const { status } = await rest().request<{ status: { token: string } }>(
+      "POST",
+      `/api/v1/namespaces/${NS}/serviceaccounts/${serviceAccount}/token`,
+      {
+        body: {
+          apiVersion: "authentication.k8s.io/v1",
+          kind: "TokenRequest",
+          spec: { audiences: ["skiff"], expirationSeconds: 3600 },
+        },
+      },
+    );
+    const file = join(directory, `${serviceAccount}.token`);
+    writeFileSync(file, status.token);
+    return file;
+  }
+
+  /** Runs `skiff agent` for a ServiceAccount and waits for its first certificate. */
+  async function agentFor(serviceAccount: string, pod: string): Promise<RunningAgent> {
+    const agentDirectory = join(directory, serviceAccount);
+    const agent = spawnAgent({
+      xdsAddress: `127.0.0.1:${xds.port}`,
+      tokenFile: await tokenFile(serviceAccount),
+      directory: agentDirectory,
+      nodeId: nodeId(pod),
+    });
+    agents.set(serviceAccount, agent);
+    await eventually(async () => assert.ok(agent.certificate(), `${serviceAccount}: no certificate yet`));
+    return agent;
+  }
+
+  const bootstrapOf = (serviceAccount: string): object =>
+    JSON.parse(readFileSync(agents.get(serviceAccount)!.bootstrapFile, "utf8")) as object;
+
+  /** Calls a Service through xDS as a mesh client with the ServiceAccount's certificate. */
+  const meshCalls = (serviceAccount: string, target: string, calls = 20): Promise<CallsResult> =>
+    runXdsClient({
+      target: `xds:///${target}`,
+      bootstrap: bootstrapOf(serviceAccount),
+      credentials: "xds",
+      mode: "calls",
+      calls,
+      concurrency: 5,
+      waitForReadyMs: 5000,
+    });
+  /** Calls a server directly, in plaintext, as a client outside the mesh. */
+  const plaintextCalls = (port: number, calls = 20): Promise<CallsResult> =>
+    runXdsClient({
+      target: `${HOST}:${port}`,
+      mode: "calls",
+      calls,
+      concurrency: 5,
+      deadlineMs: 3000,
+      waitForReadyMs: 3000,
+    });
+
+  before(async () => {
+    directory = mkdtempSync(join(tmpdir(), "skiff-mtls-"));
+    [strictPort, adminPort, detailsPort] = [await freePort(), await freePort(), await freePort()];
+    await kubectlOk(["apply", "-f", "-"], objects(strictPort, adminPort, detailsPort));
+    for (const pod of ["ratings-v1", "details-v1"])
+      await kubectlOk([
+        "patch",
+        "pod",
+        pod,
+        "-n",
+        NS,
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        JSON.stringify({ status: { phase: "Running", podIP: HOST, podIPs: [{ ip: HOST }] } }),
+      ]);
+    const root = await createRootCa({ trustDomain: "cluster.local", validityMs: 3600_000, now: new Date() });
+    await kubectlOk([
+      "create",
+      "secret",
+      "generic",
+      "skiff-ca",
+      "-n",
+      NS,
+      `--from-literal=tls.crt=${root.certPem}`,
+      `--from-literal=tls.key=${root.keyPem}`,
+    ]);
+    xds = await startXdsServer(controlPlane().kubeConfig(), {
+      address: "127.0.0.1:0",
+      caNamespace: NS,
+      workloadValidityMs: VALIDITY_MS,
+      logger: pino({ level: "warn" }),
+    });
+    await agentFor("ratings", "ratings-v1");
+    await agentFor("details", "details-v1");
+    await agentFor("reviews", "reviews-client");
+    await agentFor("productpage", "productpage-client");
+    const serve = (name: string, port: number, serviceAccount: string) =>
+      startBackend(name, {
+        address: `${HOST}:${port}`,
+        xdsBootstrapFile: agents.get(serviceAccount)!.bootstrapFile,
+        env: { GRPC_XDS_EXPERIMENTAL_RBAC: "true" },
+        startTimeoutMs: 30_000,
+      });
+    backends.push(await serve("ratings", strictPort, "ratings"));
+    backends.push(await serve("ratings-admin", adminPort, "ratings"));
+    backends.push(await serve("details", detailsPort, "details"));
+  });
+
+  after(async () => {
+    await Promise.all(backends.map((b) => b.stop()));
+    await Promise.all([...agents.values()].map((a) => a.stop()));
+    await xds?.stop();
+    await kubectl(["delete", "mesh", MESH]);
+    await kubectl(["delete", "namespace", NS, "--wait=false"]);
+    if (directory) rmSync(directory, { recursive: true, force: true });
+  });
+
+  it("gives each agent its own ServiceAccount's SPIFFE certificate, chained to the mesh root", () => {
+    for (const serviceAccount of ["ratings", "details", "reviews", "productpage"]) {
+      const certificate = agents.get(serviceAccount)!.certificate()!;
+      assert.equal(certificate.subjectAltName, `URI:${spiffe(serviceAccount)}`);
+      const roots = readFileSync(join(agents.get(serviceAccount)!.certDir, "root-cert.pem"), "utf8");
+      assert.ok(
+        certificate.checkIssued(new X509Certificate(roots)),
+        `${serviceAccount}: not issued by the root`,
+      );
+    }
+  });
+
+  it("STRICT: a mesh client gets through over mTLS, presenting its SPIFFE ID", async () => {
+    const result = await meshCalls("reviews", `ratings.${NS}.svc.cluster.local:9090`);
+    assert.deepEqual(result.byStatus, { OK: 20 }, JSON.stringify(result.errors));
+    assert.deepEqual(result.byTransport, { [`tls ${spiffe("reviews")}`]: 20 });
+  });
+
+  it("STRICT: a plaintext client is refused", async () => {
+    const result = await plaintextCalls(strictPort);
+    assert.equal(result.byStatus.OK, undefined, JSON.stringify(result));
+    assert.equal(result.byStatus.UNAVAILABLE, 20, JSON.stringify(result));
+  });
+
+  it("a principal-based ALLOW admits only the ServiceAccount it names", async () => {
+    const denied = await meshCalls("productpage", `ratings.${NS}.svc.cluster.local:9090`);
+    assert.deepEqual(denied.byStatus, { PERMISSION_DENIED: 20 }, JSON.stringify(denied.errors));
+    // The same policy lets reviews in (previous test); the decision is per identity.
+    const allowed = await meshCalls("reviews", `ratings.${NS}.svc.cluster.local:9090`, 5);
+    assert.deepEqual(allowed.byStatus, { OK: 5 });
+  });
+
+  it("DISABLE on one port: plaintext in, from mesh and non-mesh clients alike", async () => {
+    const mesh = await meshCalls("productpage", `ratings.${NS}.svc.cluster.local:9091`);
+    assert.deepEqual(mesh.byStatus, { OK: 20 }, JSON.stringify(mesh.errors));
+    assert.deepEqual(mesh.byTransport, { plaintext: 20 });
+    const plain = await plaintextCalls(adminPort);
+    assert.deepEqual(plain.byStatus, { OK: 20 }, JSON.stringify(plain.errors));
+  });
+
+  it("PERMISSIVE on a proxyless server: both mesh and plaintext clients get through (in plaintext)", async () => {
+    const mesh = await meshCalls("reviews", `details.${NS}.svc.cluster.local:9080`);
+    assert.deepEqual(mesh.byStatus, { OK: 20 }, JSON.stringify(mesh.errors));
+    assert.deepEqual(mesh.byTransport, { plaintext: 20 });
+    const plain = await plaintextCalls(detailsPort);
+    assert.deepEqual(plain.byStatus, { OK: 20 }, JSON.stringify(plain.errors));
+  });
+
+  it("reports the AuthorizationPolicy Programmed once the proxyless servers run it", async () => {
+    await eventually(async () => {
+      const ap = JSON.parse(await kubectlOk(["get", "ap", "ratings", "-n", NS, "-o", "json"]));
+      const programmed = ap.status?.conditions?.find((c: { type: string }) => c.type === "Programmed");
+      assert.equal(programmed?.status, "True", JSON.stringify(ap.status));
+      // Both server processes of ratings-v1 (one per port) enforce it.
+      assert.match(programmed.message, /^All 2 proxies /, JSON.stringify(ap.status));
+      assert.equal(ap.status?.workloads, 1);
+    });
+  });
+
+  it("keeps serving over mTLS, as the same identity, across certificate rotations on both sides", async () => {
+    const first = agents.get("reviews")!.certificate()!.serialNumber;
+    const serverFirst = agents.get("ratings")!.certificate()!.serialNumber;
+    // One channel, 200 calls one after another, 40 ms apart: about 9 s,
+    // past at least one rotation of both sides (every 4.8 s at 6 s validity).
+    const result = await runXdsClient({
+      target: `xds:///ratings.${NS}.svc.cluster.local:9090`,
+      bootstrap: bootstrapOf("reviews"),
+      credentials: "xds",
+      mode: "calls",
+      calls: 200,
+      concurrency: 1,
+      waitForReadyMs: 5000,
+      intervalMs: 40,
+    });
+    assert.deepEqual(result.byStatus, { OK: 200 }, JSON.stringify(result.errors));
+    assert.deepEqual(result.byTransport, { [`tls ${spiffe("reviews")}`]: 200 });
+    assert.notEqual(
+      agents.get("reviews")!.certificate()!.serialNumber,
+      first,
+      "the client certificate rotated",
+    );
+    assert.notEqual(
+      agents.get("ratings")!.certificate()!.serialNumber,
+      serverFirst,
+      "the server certificate rotated",
+    );
+  });
+});
+
+function objects(strictPort: number, adminPort: number, detailsPort: number): string {
+  const pod = (name: string, app: string, serviceAccount: string) => `apiVersion: v1
+kind: Pod
+metadata:
+  name: ${name}
+  namespace: ${NS}
+  labels: { app: ${app} }
+  annotations: { proxy.skiff.dev/proxyless: "true" }
+spec: { serviceAccountName: ${serviceAccount}, containers: [{ name: app, image: ${app} }] }
+`;
+  return `apiVersion: skiff.dev/v1alpha1
+kind: Mesh
+metadata: { name: ${MESH} }
+---
+apiVersion: v1
+kind: Namespace
+metadata: { name: ${NS}, labels: { skiff.dev/injection: enabled } }
+---
+${["ratings", "details", "reviews", "productpage"]
+  .map((sa) => `apiVersion: v1\nkind: ServiceAccount\nmetadata: { name: ${sa}, namespace: ${NS} }\n`)
+  .join("---\n")}---
+${pod("ratings-v1", "ratings", "ratings")}---
+${pod("details-v1", "details", "details")}---
+apiVersion: v1
+kind: Service
+metadata: { name: ratings, namespace: ${NS} }
+spec:
+  selector: { app: ratings }
+  ports:
+    - { name: grpc, port: 9090, targetPort: ${strictPort} }
+    - { name: grpc-admin, port: 9091, targetPort: ${adminPort} }
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: { name: ratings-1, namespace: ${NS}, labels: { kubernetes.io/service-name: ratings } }
+addressType: IPv4
+ports: [{ name: grpc, port: ${strictPort}, protocol: TCP }, { name: grpc-admin, port: ${adminPort}, protocol: TCP }]
+endpoints:
+  - addresses: [${HOST}]
+    conditions: { ready: true }
+    targetRef: { kind: Pod, name: ratings-v1, namespace: ${NS} }
+---
+apiVersion: v1
+kind: Service
+metadata: { name: details, namespace: ${NS} }
+spec:
+  selector: { app: details }
+  ports: [{ name: grpc, port: 9080, targetPort: ${detailsPort} }]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: { name: details-1, namespace: ${NS}, labels: { kubernetes.io/service-name: details } }
+addressType: IPv4
+ports: [{ name: grpc, port: ${detailsPort}, protocol: TCP }]
+endpoints:
+  - addresses: [${HOST}]
+    conditions: { ready: true }
+    targetRef: { kind: Pod, name: details-v1, namespace: ${NS} }
+---
+apiVersion: skiff.dev/v1alpha1
+kind: PeerAuthentication
+metadata: { name: ratings, namespace: ${NS} }
+spec:
+  selector: { matchLabels: { app: ratings } }
+  mtls: { mode: STRICT }
+  portLevelMtls:
+    "${adminPort}": { mode: DISABLE }
+---
+apiVersion: skiff.dev/v1alpha1
+kind: AuthorizationPolicy
+metadata: { name: ratings, namespace: ${NS} }
+spec:
+  selector: { matchLabels: { app: ratings } }
+  action: ALLOW
+  rules:
+    - from: [{ source: { principals: [cluster.local/ns/${NS}/sa/reviews] } }]
+      to: [{ operation: { ports: ["${strictPort}"] } }]
+    - to: [{ operation: { ports: ["${adminPort}"] } }]
+`;
+}

@@ -1,0 +1,89 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { validateBootstrapConfig } from "@grpc/grpc-js-xds/build/src/xds-bootstrap.js";
+import { writeCertificateFiles } from "../../../src/agent/certificate-files.js";
+import { grpcBootstrap } from "../../../src/agent/grpc-bootstrap.js";
+import { certificateOf } from "../../../src/agent/sds-client.js";
+import { agentArguments, agentNodeId } from "../../../src/cli/agent.js";
+import { encodeJson } from "../../../src/xds/protos/registry.js";
+import { SECRET_TYPE } from "../../../src/xds/translate/resource.js";
+import { workloadSecrets } from "../../../src/xds/translate/secrets.js";
+
+describe("skiff agent", () => {
+  describe("arguments", () => {
+    it("builds the application's node id from the Pod's downward-API variables", () => {
+      const parsed = agentArguments([], {
+        POD_IP: "10.1.0.7",
+        POD_NAME: "ratings-v1-x",
+        POD_NAMESPACE: "shop",
+      });
+      assert.ok("nodeId" in parsed);
+      assert.equal(parsed.nodeId, "sidecar~10.1.0.7~ratings-v1-x.shop~shop.svc.cluster.local");
+      assert.equal(parsed.refreshSeconds, 60);
+    });
+
+    it("refuses to guess a node id, and a refresh interval that is not whole seconds", () => {
+      assert.deepEqual(agentArguments([], { POD_IP: "10.1.0.7" }), {
+        error: "--node-id is required unless POD_IP, POD_NAME and POD_NAMESPACE are all set",
+      });
+      assert.deepEqual(agentArguments(["--node-id", "n", "--refresh-seconds", "0.5"], {}), {
+        error: "--refresh-seconds must be a whole number of seconds, at least 1, not '0.5'",
+      });
+    });
+
+    it("connects under a node id of its own, so it never counts as the workload's data plane", () => {
+      assert.equal(
+        agentNodeId("sidecar~10.1.0.7~ratings-v1-x.shop~shop.svc.cluster.local"),
+        "skiff-agent~10.1.0.7~ratings-v1-x.shop~shop.svc.cluster.local",
+      );
+    });
+  });
+
+  it("writes a bootstrap that grpc-js-xds accepts, with the certificate provider the translator names", () => {
+    const bootstrap = grpcBootstrap({
+      xdsAddress: "skiff-xds.skiff-system.svc:15010",
+      nodeId: "sidecar~10.1.0.7~ratings-v1-x.shop~shop.svc.cluster.local",
+      certificateDirectory: "/var/run/skiff/certs",
+      refreshIntervalSeconds: 60,
+    });
+    const info = validateBootstrapConfig(bootstrap);
+    assert.equal(info.xdsServers[0]!.server_uri, "skiff-xds.skiff-system.svc:15010");
+    assert.equal(info.node.id, "sidecar~10.1.0.7~ratings-v1-x.shop~shop.svc.cluster.local");
+    assert.deepEqual(Object.keys(info.certificateProviders), ["default"]);
+    assert.equal(info.serverListenerResourceNameTemplate, "grpc/server?xds.resource.listening_address=%s");
+  });
+
+  it("reads the certificate, key and trust bundle out of an SDS response, and refuses one without them", () => {
+    const secrets = workloadSecrets({ certPem: "CHAIN", keyPem: "KEY" }, "ROOTS");
+    const resources = secrets.map((s) => ({
+      typeUrl: SECRET_TYPE,
+      value: encodeJson("envoy.extensions.transport_sockets.tls.v3.Secret", s.json),
+    }));
+    assert.deepEqual(certificateOf(resources), {
+      certificateChainPem: "CHAIN",
+      privateKeyPem: "KEY",
+      rootCertificatesPem: "ROOTS",
+    });
+    assert.throws(() => certificateOf(resources.slice(1)), /no certificate and key in Secret default/);
+    assert.throws(() => certificateOf(resources.slice(0, 1)), /no trust bundle in Secret ROOTCA/);
+  });
+
+  it("writes the files with the key readable by its owner only", async () => {
+    const directory = mkdtempSync(join(tmpdir(), "skiff-agent-"));
+    try {
+      const certs = join(directory, "certs");
+      await writeCertificateFiles(certs, {
+        certificateChainPem: "CHAIN",
+        privateKeyPem: "KEY",
+        rootCertificatesPem: "ROOTS",
+      });
+      assert.equal(readFileSync(join(certs, "cert-chain.pem"), "utf8"), "CHAIN");
+      assert.equal(readFileSync(join(certs, "root-cert.pem"), "utf8"), "ROOTS");
+      assert.equal(statSync(join(certs, "key.pem")).mode & 0o777, 0o600);
+    } finally {
+      rmSync(directory, { recursive: true, force: true });
+    }
+  });
+});

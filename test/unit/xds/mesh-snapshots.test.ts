@@ -1,0 +1,92 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { compile } from "../../../src/compile/compile.js";
+import { MeshSnapshots } from "../../../src/xds/cache/mesh-snapshots.js";
+import type { ProxyNode } from "../../../src/xds/cache/snapshot.js";
+import { decodeMessage, messageToJson } from "../../../src/xds/protos/registry.js";
+import { CLUSTER_TYPE, LISTENER_TYPE, SECRET_TYPE } from "../../../src/xds/translate/resource.js";
+import { translate } from "../../../src/xds/translate/translate.js";
+import { workloadSecrets } from "../../../src/xds/translate/secrets.js";
+import { clusterStateFromFiles } from "../../support/cluster-state.js";
+
+/**
+ * Which resources each kind of proxy is served, on the proxyless-mtls golden
+ * case: proxyless clients with and without certificates, a proxyless server
+ * Pod, and a sidecar.
+ */
+const DATA = join(import.meta.dirname, "..", "..", "testdata", "translate");
+const RATINGS = "outbound|9090||ratings.bookinfo.svc.cluster.local";
+const RATINGS_SERVER = "grpc/server?xds.resource.listening_address=10.1.0.21:9090";
+
+function snapshots(): MeshSnapshots {
+  const { model } = compile(
+    clusterStateFromFiles(join(DATA, "base.yaml"), join(DATA, "in", "proxyless-mtls.yaml")),
+  );
+  const snapshots = new MeshSnapshots();
+  snapshots.publish(translate(model));
+  return snapshots;
+}
+
+const node = (id: string, metadata: ProxyNode["metadata"] = {}): ProxyNode => ({ id, cluster: "", metadata });
+const names = (s: MeshSnapshots, n: ProxyNode, typeUrl: string) =>
+  [...(s.snapshotFor(n).resources.get(typeUrl)?.keys() ?? [])].sort();
+function clusterJson(s: MeshSnapshots, n: ProxyNode, name: string): Record<string, unknown> {
+  const encoded = s.snapshotFor(n).resources.get(CLUSTER_TYPE)!.get(name)!;
+  const fullName = "envoy.config.cluster.v3.Cluster";
+  return messageToJson(fullName, decodeMessage(fullName, encoded.bytes)) as Record<string, unknown>;
+}
+
+describe("MeshSnapshots: what each proxy is served", () => {
+  const grpcClient = node("grpc~client", { GENERATOR: "grpc" });
+  const grpcClientWithCertificates = node("grpc~client", {
+    GENERATOR: "grpc",
+    SKIFF_CERTIFICATE_PROVIDER: "default",
+  });
+  const ratingsServer = node("sidecar~10.1.0.21~ratings-v1.bookinfo~bookinfo.svc.cluster.local", {
+    GENERATOR: "grpc",
+    SKIFF_CERTIFICATE_PROVIDER: "default",
+  });
+  const reviewsSidecar = node("sidecar~10.1.0.1~reviews-v1.bookinfo~bookinfo.svc.cluster.local");
+
+  it("gives proxyless clients with certificates the mTLS variant of a cluster, and others the shared one", () => {
+    const s = snapshots();
+    assert.equal(clusterJson(s, grpcClient, RATINGS).transportSocket, undefined);
+    const tls = clusterJson(s, grpcClientWithCertificates, RATINGS).transportSocket as { name: string };
+    assert.equal(tls.name, "envoy.transport_sockets.tls");
+    // Same names either way: the variant replaces the shared cluster, it is not added beside it.
+    assert.deepEqual(names(s, grpcClient, CLUSTER_TYPE), names(s, grpcClientWithCertificates, CLUSTER_TYPE));
+  });
+
+  it("serves a proxyless server Pod its own gRPC server listeners, and nobody else", () => {
+    const s = snapshots();
+    const serverListeners = names(s, ratingsServer, LISTENER_TYPE).filter((n) =>
+      n.startsWith("grpc/server?"),
+    );
+    assert.deepEqual(serverListeners, [
+      "grpc/server?xds.resource.listening_address=0.0.0.0:9090",
+      "grpc/server?xds.resource.listening_address=0.0.0.0:9091",
+      RATINGS_SERVER,
+      "grpc/server?xds.resource.listening_address=10.1.0.21:9091",
+      "grpc/server?xds.resource.listening_address=[::]:9090",
+      "grpc/server?xds.resource.listening_address=[::]:9091",
+    ]);
+    assert.ok(!names(s, grpcClientWithCertificates, LISTENER_TYPE).includes(RATINGS_SERVER));
+    assert.ok(!names(s, reviewsSidecar, LISTENER_TYPE).includes(RATINGS_SERVER));
+    assert.ok(names(s, reviewsSidecar, LISTENER_TYPE).includes("virtualInbound"));
+    assert.ok(!names(s, ratingsServer, LISTENER_TYPE).includes("virtualInbound"));
+  });
+
+  it("gives certificates only to a proxy whose identity was verified, whatever its metadata claims", () => {
+    const s = snapshots();
+    s.publishSecrets(
+      { namespace: "bookinfo", serviceAccount: "bookinfo-ratings" },
+      workloadSecrets({ certPem: "cert", keyPem: "key" }, "roots"),
+    );
+    assert.deepEqual(names(s, ratingsServer, SECRET_TYPE), []);
+    const verified = {
+      ...ratingsServer,
+      identity: { namespace: "bookinfo", serviceAccount: "bookinfo-ratings" },
+    };
+    assert.deepEqual(names(s, verified, SECRET_TYPE), ["ROOTCA", "default"]);
+  });
+});
