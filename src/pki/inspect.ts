@@ -1,4 +1,5 @@
 import { createPrivateKey, createPublicKey, X509Certificate } from "node:crypto";
+import { certificatePems } from "./pem.js";
 
 export type CaInspection =
   | { ok: true; notAfter: Date; fingerprintSHA256: string; subject: string }
@@ -13,7 +14,9 @@ export type CaProblem =
   | "NotACertificateAuthority"
   | "KeyMismatch"
   | "NotYetValid"
-  | "Expired";
+  | "Expired"
+  | "InvalidTrustBundle"
+  | "SignerNotTrusted";
 
 /**
  * Checks CA material read from a Secret (tls.crt and tls.key, the layout
@@ -23,7 +26,13 @@ export type CaProblem =
  *
  * Pure: the clock is an argument.
  */
-export function inspectCa(certPem: string | undefined, keyPem: string | undefined, now: Date): CaInspection {
+export function inspectCa(
+  certPem: string | undefined,
+  keyPem: string | undefined,
+  now: Date,
+  /** ca.crt, when the Secret has one: every root the mesh trusts. */
+  trustBundlePem?: string,
+): CaInspection {
   if (!certPem?.trim())
     return { ok: false, reason: "CertificateMissing", message: "the Secret has no tls.crt" };
   if (!keyPem?.trim()) return { ok: false, reason: "KeyMissing", message: "the Secret has no tls.key" };
@@ -71,5 +80,44 @@ export function inspectCa(certPem: string | undefined, keyPem: string | undefine
   if (now > notAfter) {
     return { ok: false, reason: "Expired", message: `tls.crt expired at ${notAfter.toISOString()}` };
   }
+  if (trustBundlePem !== undefined) {
+    const problem = trustProblem(cert, trustBundlePem);
+    if (problem) return problem;
+  }
   return { ok: true, notAfter, fingerprintSHA256: cert.fingerprint256, subject: cert.subject };
+}
+
+/**
+ * Whether workloads that trust the bundle would accept what the signer
+ * signs: the signer must be in the bundle, or be issued by a certificate in
+ * it (cert-manager's intermediate under its root). Root rotation relies on
+ * this order: the new root enters ca.crt before it signs anything.
+ */
+function trustProblem(signer: X509Certificate, bundlePem: string): CaInspection | undefined {
+  const pems = certificatePems(bundlePem);
+  if (pems.length === 0)
+    return { ok: false, reason: "InvalidTrustBundle", message: "ca.crt holds no PEM certificate" };
+  let roots: X509Certificate[];
+  try {
+    roots = pems.map((pem) => new X509Certificate(pem));
+  } catch (error) {
+    return {
+      ok: false,
+      reason: "InvalidTrustBundle",
+      message: `ca.crt holds a certificate that does not parse: ${(error as Error).message}`,
+    };
+  }
+  const trusted = roots.some(
+    (root) =>
+      root.fingerprint256 === signer.fingerprint256 ||
+      (signer.checkIssued(root) && signer.verify(root.publicKey)),
+  );
+  return trusted
+    ? undefined
+    : {
+        ok: false,
+        reason: "SignerNotTrusted",
+        message:
+          "tls.crt is neither in the trust bundle ca.crt nor issued by a certificate in it, so workloads would refuse the certificates it signs; add its root to ca.crt first",
+      };
 }

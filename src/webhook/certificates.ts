@@ -1,5 +1,6 @@
 import { x509 } from "../pki/crypto.js";
 import { createSelfSignedCa, issueLeaf, signingCaFromPem } from "../pki/issue.js";
+import { certificatePems } from "../pki/pem.js";
 
 /**
  * The webhook's own PKI: a CA that only the API server trusts (through the
@@ -80,18 +81,12 @@ export async function renewTls(
   return { caBundlePem: bundle, caKeyPem: caPair.keyPem, certPem: serving.certPem, keyPem: serving.keyPem };
 }
 
-function pems(bundle: string): string[] {
-  return bundle.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n?/g) ?? [];
-}
-
 function firstPem(bundle: string): string {
-  const first = pems(bundle)[0];
+  const first = certificatePems(bundle)[0];
   if (!first) throw new Error("the CA bundle holds no certificate");
   return first;
 }
 
 function stillValid(bundle: string, now: Date): string[] {
-  return pems(bundle)
-    .filter((pem) => new x509.X509Certificate(pem).notAfter > now)
-    .map((pem) => (pem.endsWith("\n") ? pem : `${pem}\n`));
+  return certificatePems(bundle).filter((pem) => new x509.X509Certificate(pem).notAfter > now);
 }

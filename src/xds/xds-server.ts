@@ -8,6 +8,7 @@ import { LeaderElector } from "../k8s/leaderelection.js";
 import type { KubernetesObject } from "@kubernetes/client-node";
 import { durationMs } from "../api/duration.js";
 import { CA_SECRET } from "../controllers/mesh/names.js";
+import { inspectCa } from "../pki/inspect.js";
 import { Informer } from "../k8s/informer.js";
 import { RestClient } from "../k8s/rest.js";
 import { ConvergenceTracker } from "./convergence.js";
@@ -67,6 +68,7 @@ export async function startXdsServer(
     },
   );
   await caSecrets.start();
+  let lastCaProblem: string | undefined;
   const meshCa = (): MeshCa | undefined => {
     const mesh = pipeline.activeMesh();
     const data = caSecrets.get(options.caNamespace, CA_SECRET)?.data ?? {};
@@ -75,9 +77,20 @@ export async function startXdsServer(
     const certPem = decode("tls.crt");
     const keyPem = decode("tls.key");
     if (!certPem || !keyPem) return undefined;
+    const trustBundlePem = decode("ca.crt") ?? certPem;
+    // Never sign with a CA that the bundle does not vouch for: workloads would refuse those certificates.
+    // The Mesh reports why (CertificateAuthorityReady); existing certificates stay until then.
+    const inspection = inspectCa(certPem, keyPem, new Date(), trustBundlePem);
+    if (!inspection.ok) {
+      if (inspection.message !== lastCaProblem)
+        options.logger.error({ reason: inspection.reason }, `the mesh CA cannot sign: ${inspection.message}`);
+      lastCaProblem = inspection.message;
+      return undefined;
+    }
+    lastCaProblem = undefined;
     return {
       signer: { certPem, keyPem },
-      trustBundlePem: decode("ca.crt") ?? certPem,
+      trustBundlePem,
       trustDomain: mesh?.spec?.trustDomain ?? "cluster.local",
       workloadValidityMs:
         options.workloadValidityMs ??
@@ -99,6 +112,9 @@ export async function startXdsServer(
         ),
     options.logger,
   );
+  caSecrets.on((event) => {
+    if (event.object.metadata?.namespace === options.caNamespace) certificates.caChanged();
+  });
   const ads = new AdsServer(pipeline.snapshots, {
     logger: options.logger,
     // Certificates go only to proxies that proved their ServiceAccount with a token.

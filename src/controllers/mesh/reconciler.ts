@@ -229,6 +229,7 @@ export class MeshReconciler {
       decode(secret.data?.["tls.crt"]),
       decode(secret.data?.["tls.key"]),
       this.now(),
+      decode(secret.data?.["ca.crt"]),
     );
     return { inspection, trustBundle: decode(secret.data?.["ca.crt"]) ?? decode(secret.data?.["tls.crt"]) };
   }
@@ -292,6 +293,7 @@ export class MeshReconciler {
       decode(secret.data?.["tls.crt"]),
       decode(secret.data?.["tls.key"]),
       this.now(),
+      decode(secret.data?.["ca.crt"]),
     );
     return { inspection, trustBundle: decode(secret.data?.["ca.crt"]) };
   }

@@ -17,6 +17,16 @@ const RENEW_AT_FRACTION = 0.8;
 
 const identityKey = (i: WorkloadIdentity) => `${i.namespace}/${i.serviceAccount}`;
 
+interface IssuedCertificate {
+  readonly identity: WorkloadIdentity;
+  readonly pair: KeyPair;
+  readonly timer: NodeJS.Timeout;
+  lastUsed: number;
+  /** The CA as it was when this certificate was issued or last published. */
+  readonly signerPem: string;
+  trustBundlePem: string;
+}
+
 /**
  * One certificate per workload identity, issued when the first proxy of
  * that identity connects and re-issued at 80% of its life (as Istio does),
@@ -25,7 +35,7 @@ const identityKey = (i: WorkloadIdentity) => `${i.namespace}/${i.serviceAccount}
  * has asked for during a whole validity period, is forgotten.
  */
 export class WorkloadCertificates {
-  private readonly issued = new Map<string, { pair: KeyPair; timer: NodeJS.Timeout; lastUsed: number }>();
+  private readonly issued = new Map<string, IssuedCertificate>();
   private readonly inFlight = new Map<string, Promise<KeyPair>>();
   private stopped = false;
 
@@ -50,6 +60,26 @@ export class WorkloadCertificates {
       this.inFlight.set(key, pending);
     }
     return pending;
+  }
+
+  /**
+   * The CA Secret changed. The staged root rotation in docs/ARCHITECTURE.md
+   * rests on this: a new trust bundle (a root added or removed) reaches every
+   * identity now, with its certificate unchanged; a new signer re-issues
+   * every certificate now, rather than at 80% of its life, so that the old
+   * root can be removed soon after.
+   */
+  caChanged(): void {
+    const ca = this.ca();
+    if (!ca || this.stopped) return;
+    for (const entry of this.issued.values()) {
+      if (entry.signerPem !== ca.signer.certPem) {
+        void this.renew(entry.identity);
+      } else if (entry.trustBundlePem !== ca.trustBundlePem) {
+        entry.trustBundlePem = ca.trustBundlePem;
+        this.onIssued(entry.identity, entry.pair, ca);
+      }
+    }
   }
 
   stop(): void {
@@ -77,7 +107,14 @@ export class WorkloadCertificates {
     const renewIn = Math.max(1000, RENEW_AT_FRACTION * ca.workloadValidityMs - (performance.now() - started));
     const timer = setTimeout(() => void this.renew(identity), renewIn);
     timer.unref();
-    this.issued.set(key, { pair, timer, lastUsed: previous?.lastUsed ?? Date.now() });
+    this.issued.set(key, {
+      identity,
+      pair,
+      timer,
+      lastUsed: previous?.lastUsed ?? Date.now(),
+      signerPem: ca.signer.certPem,
+      trustBundlePem: ca.trustBundlePem,
+    });
     this.logger.debug(
       { identity: key, ms: Math.round(performance.now() - started), renewInMs: renewIn },
       "issued a workload certificate",

@@ -12,6 +12,7 @@ import { spawnAgent, type RunningAgent } from "../../support/agent.js";
 import {
   runXdsClient,
   startBackend,
+  startXdsClient,
   type BackendHandle,
   type CallsResult,
 } from "../../support/grpc/spawn.js";
@@ -72,6 +73,7 @@ describe("mTLS and authorization with proxyless gRPC, on certificates Skiff issu
   let strictPort: number;
   let adminPort: number;
   let detailsPort: number;
+  let rootPem: string;
 
   const rest = () => new RestClient(controlPlane().kubeConfig());
   async function tokenFile(serviceAccount: string): Promise<string> {
@@ -147,6 +149,7 @@ describe("mTLS and authorization with proxyless gRPC, on certificates Skiff issu
         JSON.stringify({ status: { phase: "Running", podIP: HOST, podIPs: [{ ip: HOST }] } }),
       ]);
     const root = await createRootCa({ trustDomain: "cluster.local", validityMs: 3600_000, now: new Date() });
+    rootPem = root.certPem;
     await kubectlOk([
       "create",
       "secret",
@@ -274,6 +277,68 @@ describe("mTLS and authorization with proxyless gRPC, on certificates Skiff issu
       serverFirst,
       "the server certificate rotated",
     );
+  });
+
+  it("rotates the root in the three documented steps while calls flow, with no restart", async () => {
+    const next = await createRootCa({ trustDomain: "cluster.local", validityMs: 3600_000, now: new Date() });
+    const roots = (serviceAccount: string) =>
+      readFileSync(join(agents.get(serviceAccount)!.certDir, "root-cert.pem"), "utf8");
+    const signedBy = (serviceAccount: string, pem: string) =>
+      agents.get(serviceAccount)!.certificate()!.checkIssued(new X509Certificate(pem));
+    const patchCa = (data: Record<string, string>) =>
+      kubectlOk([
+        "patch",
+        "secret",
+        "skiff-ca",
+        "-n",
+        NS,
+        "--type=merge",
+        "-p",
+        JSON.stringify({ stringData: data }),
+      ]);
+    // gRPC re-reads the files every second; give it two before the next step relies on them.
+    const settle = () => new Promise((r) => setTimeout(r, 2000));
+
+    // One channel, calling all along: about 18 s of calls, 45 ms apart.
+    const run = startXdsClient({
+      target: `xds:///ratings.${NS}.svc.cluster.local:9090`,
+      bootstrap: bootstrapOf("reviews"),
+      credentials: "xds",
+      mode: "calls",
+      calls: 400,
+      concurrency: 1,
+      waitForReadyMs: 5000,
+      intervalMs: 40,
+    });
+    assert.ok((await run.ready).ready);
+
+    // 1. Add the new root to the trust bundle: every proxy trusts both; certificates do not change.
+    const before = agents.get("ratings")!.certificate()!.serialNumber;
+    await patchCa({ "ca.crt": rootPem + next.certPem });
+    for (const sa of ["reviews", "ratings"])
+      await eventually(async () => assert.equal(roots(sa), rootPem + next.certPem));
+    assert.ok(signedBy("ratings", rootPem), "still signed by the old root after step 1");
+    await settle();
+
+    // 2. Sign with the new root: every certificate is re-issued now, not at 80% of its life.
+    await patchCa({ "tls.crt": next.certPem, "tls.key": next.keyPem });
+    for (const sa of ["reviews", "ratings"])
+      await eventually(async () => assert.ok(signedBy(sa, next.certPem), `${sa}: not yet re-issued`), 5000);
+    assert.notEqual(agents.get("ratings")!.certificate()!.serialNumber, before);
+    await settle();
+
+    // 3. Remove the old root.
+    await patchCa({ "ca.crt": next.certPem });
+    for (const sa of ["reviews", "ratings"])
+      await eventually(async () => assert.equal(roots(sa), next.certPem));
+    await settle();
+
+    const result = await run.result;
+    assert.deepEqual(result.byStatus, { OK: 400 }, JSON.stringify(result.errors));
+    assert.deepEqual(result.byTransport, { [`tls ${spiffe("reviews")}`]: 400 });
+    // A new connection after the rotation works too: only the new root is trusted now.
+    const fresh = await meshCalls("reviews", `ratings.${NS}.svc.cluster.local:9090`, 5);
+    assert.deepEqual(fresh.byStatus, { OK: 5 }, JSON.stringify(fresh.errors));
   });
 });
 

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { X509Certificate } from "node:crypto";
+import { ECDSA_P256, privateKeyPem, webcrypto, x509 } from "../../../src/pki/crypto.js";
 import { inspectCa } from "../../../src/pki/inspect.js";
+import { signingCaFromPem } from "../../../src/pki/issue.js";
 import { createRootCa } from "../../../src/pki/root.js";
 import { createLocalPki } from "../../../src/controlplane/pki.js";
 
@@ -73,5 +75,53 @@ describe("CA inspection reports, and never repairs, a broken CA Secret", () => {
     const ca = await createRootCa({ trustDomain: "td", validityMs: DAY, now });
     assert.equal(reason(inspectCa(ca.certPem, ca.keyPem, new Date(now.getTime() + 2 * DAY))), "Expired");
     assert.equal(reason(inspectCa(ca.certPem, ca.keyPem, new Date(now.getTime() - DAY))), "NotYetValid");
+  });
+});
+
+describe("CA inspection against the trust bundle (ca.crt)", () => {
+  const reason = (r: ReturnType<typeof inspectCa>) => (r.ok ? "ok" : r.reason);
+
+  it("accepts a signer that the bundle holds, alone or beside another root (rotation step 1)", async () => {
+    const old = await createRootCa({ trustDomain: "td", validityMs: DAY, now });
+    const next = await createRootCa({ trustDomain: "td", validityMs: DAY, now });
+    assert.equal(reason(inspectCa(old.certPem, old.keyPem, now, old.certPem)), "ok");
+    assert.equal(reason(inspectCa(old.certPem, old.keyPem, now, old.certPem + next.certPem)), "ok");
+    assert.equal(reason(inspectCa(next.certPem, next.keyPem, now, old.certPem + next.certPem)), "ok");
+  });
+
+  it("accepts an intermediate issued by a root in the bundle, as cert-manager's is", async () => {
+    const root = await signingCaFromPem(await createRootCa({ trustDomain: "td", validityMs: DAY, now }));
+    const keys = await webcrypto.subtle.generateKey(ECDSA_P256, true, ["sign", "verify"]);
+    const intermediate = await x509.X509CertificateGenerator.create({
+      serialNumber: "01",
+      subject: "CN=intermediate",
+      issuer: root.cert.subject,
+      notBefore: new Date(now.getTime() - 1000),
+      notAfter: new Date(now.getTime() + DAY / 2),
+      publicKey: keys.publicKey,
+      signingKey: root.privateKey,
+      signingAlgorithm: ECDSA_P256,
+      extensions: [new x509.BasicConstraintsExtension(true, undefined, true)],
+    });
+    const result = inspectCa(
+      intermediate.toString("pem"),
+      await privateKeyPem(keys.privateKey),
+      now,
+      root.cert.toString("pem"),
+    );
+    assert.equal(reason(result), "ok");
+  });
+
+  it("refuses a signer the bundle does not vouch for: switching tls.crt before adding its root to ca.crt", async () => {
+    const old = await createRootCa({ trustDomain: "td", validityMs: DAY, now });
+    const next = await createRootCa({ trustDomain: "td", validityMs: DAY, now });
+    const result = inspectCa(next.certPem, next.keyPem, now, old.certPem);
+    assert.equal(reason(result), "SignerNotTrusted");
+    assert.match((result as { message: string }).message, /add its root to ca.crt first/);
+  });
+
+  it("names a bundle with no certificate in it", async () => {
+    const ca = await createRootCa({ trustDomain: "td", validityMs: DAY, now });
+    assert.equal(reason(inspectCa(ca.certPem, ca.keyPem, now, "not a certificate")), "InvalidTrustBundle");
   });
 });

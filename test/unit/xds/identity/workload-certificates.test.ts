@@ -1,0 +1,69 @@
+import assert from "node:assert/strict";
+import { X509Certificate } from "node:crypto";
+import { pino } from "pino";
+import type { KeyPair } from "../../../../src/pki/issue.js";
+import { createRootCa } from "../../../../src/pki/root.js";
+import type { WorkloadIdentity } from "../../../../src/xds/cache/snapshot.js";
+import { WorkloadCertificates, type MeshCa } from "../../../../src/xds/identity/workload-certificates.js";
+
+const HOUR = 3600_000;
+
+/**
+ * What the staged root rotation relies on: a CA Secret change reaches every
+ * identity at once, long before the 80% renewal (an hour's validity here).
+ */
+describe("WorkloadCertificates on a CA change", () => {
+  const identity: WorkloadIdentity = { namespace: "shop", serviceAccount: "ratings" };
+  let certificates: WorkloadCertificates | undefined;
+  afterEach(() => certificates?.stop());
+
+  async function setUp() {
+    const old = await createRootCa({ trustDomain: "cluster.local", validityMs: HOUR, now: new Date() });
+    const next = await createRootCa({ trustDomain: "cluster.local", validityMs: HOUR, now: new Date() });
+    let ca: MeshCa = {
+      signer: old,
+      trustBundlePem: old.certPem,
+      trustDomain: "cluster.local",
+      workloadValidityMs: HOUR,
+    };
+    const published: { pair: KeyPair; bundle: string }[] = [];
+    certificates = new WorkloadCertificates(
+      () => ca,
+      (_identity, pair, current) => published.push({ pair, bundle: current.trustBundlePem }),
+      () => true,
+      pino({ level: "silent" }),
+    );
+    await certificates.ensure(identity);
+    return { old, next, published, setCa: (change: Partial<MeshCa>) => (ca = { ...ca, ...change }) };
+  }
+  const until = async (condition: () => boolean) => {
+    for (let i = 0; i < 200 && !condition(); i++) await new Promise((r) => setTimeout(r, 10));
+    assert.ok(condition());
+  };
+
+  it("republishes the same certificate with a new trust bundle (a root added or removed)", async () => {
+    const { old, next, published, setCa } = await setUp();
+    setCa({ trustBundlePem: old.certPem + next.certPem });
+    certificates!.caChanged();
+    assert.equal(published.length, 2);
+    assert.equal(published[1]!.pair, published[0]!.pair, "the certificate is not re-issued");
+    assert.equal(published[1]!.bundle, old.certPem + next.certPem);
+  });
+
+  it("re-issues at once with a new signer, not at 80% of the hour", async () => {
+    const { next, published, setCa } = await setUp();
+    setCa({ signer: next, trustBundlePem: next.certPem });
+    certificates!.caChanged();
+    await until(() => published.length === 2);
+    const reissued = new X509Certificate(published[1]!.pair.certPem);
+    assert.ok(reissued.checkIssued(new X509Certificate(next.certPem)), "signed by the new CA");
+    assert.equal(reissued.subjectAltName, "URI:spiffe://cluster.local/ns/shop/sa/ratings");
+  });
+
+  it("does nothing when the Secret changed but the CA did not", async () => {
+    const { published } = await setUp();
+    certificates!.caChanged();
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(published.length, 1);
+  });
+});
