@@ -10,7 +10,7 @@ export function spiffeId(trustDomain: string, namespace: string, serviceAccount:
  * A workload's X.509-SVID, as the SPIFFE spec and Istio shape it: ECDSA
  * P-256, an empty subject with the SPIFFE ID as the only (critical) URI SAN,
  * usable for both ends of mTLS, and valid from a minute ago (clock skew) for
- * the Mesh's workloadValidity.
+ * the Mesh's workloadValidity, or until the signer expires if that is sooner.
  */
 export function issueWorkloadCertificate(
   ca: SigningCa,
@@ -22,6 +22,7 @@ export function issueWorkloadCertificate(
     sans: [{ type: "url", value: spiffeId(options.trustDomain, options.namespace, options.serviceAccount) }],
     criticalSans: true,
     notBefore: new Date(options.now.getTime() - 60_000),
-    notAfter: new Date(options.now.getTime() + options.validityMs),
+    // Never beyond the signer: an intermediate may expire before the workload validity runs out.
+    notAfter: new Date(Math.min(options.now.getTime() + options.validityMs, ca.cert.notAfter.getTime())),
   });
 }

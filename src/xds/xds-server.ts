@@ -7,7 +7,7 @@ import { PolicyStatusWriter } from "../controllers/policystatus/status-writer.js
 import { LeaderElector } from "../k8s/leaderelection.js";
 import type { KubernetesObject } from "@kubernetes/client-node";
 import { durationMs } from "../api/duration.js";
-import { CA_SECRET } from "../controllers/mesh/names.js";
+import { CA_SECRET, CERT_MANAGER_SECRET } from "../controllers/mesh/names.js";
 import { inspectCa } from "../pki/inspect.js";
 import { Informer } from "../k8s/informer.js";
 import { RestClient } from "../k8s/rest.js";
@@ -59,19 +59,22 @@ export async function startXdsServer(
   });
   await pipeline.start();
   const convergence = new ConvergenceTracker((seconds) => xdsConvergence.observe(seconds));
-  const caSecrets = new Informer<KubernetesObject & { data?: Record<string, string> }>(
-    kubeConfig,
-    "v1",
-    "Secret",
-    {
-      fieldSelector: `metadata.name=${CA_SECRET}`,
-    },
+  // One informer per name: RBAC grants watch on these two Secrets only, which a field selector on the name satisfies.
+  const caSecrets = [CA_SECRET, CERT_MANAGER_SECRET].map(
+    (name) =>
+      new Informer<KubernetesObject & { data?: Record<string, string> }>(kubeConfig, "v1", "Secret", {
+        namespace: options.caNamespace,
+        fieldSelector: `metadata.name=${name}`,
+      }),
   );
-  await caSecrets.start();
+  await Promise.all(caSecrets.map((informer) => informer.start()));
   let lastCaProblem: string | undefined;
   const meshCa = (): MeshCa | undefined => {
     const mesh = pipeline.activeMesh();
-    const data = caSecrets.get(options.caNamespace, CA_SECRET)?.data ?? {};
+    // With cert-manager, its intermediate signs, and its ca.crt (the issuer's root) is the trust bundle.
+    const certManager = mesh?.spec?.certificateAuthority?.certManager !== undefined;
+    const name = certManager ? CERT_MANAGER_SECRET : CA_SECRET;
+    const data = caSecrets[certManager ? 1 : 0]!.get(options.caNamespace, name)?.data ?? {};
     const decode = (key: string) =>
       data[key] ? Buffer.from(data[key], "base64").toString("utf8") : undefined;
     const certPem = decode("tls.crt");
@@ -112,9 +115,7 @@ export async function startXdsServer(
         ),
     options.logger,
   );
-  caSecrets.on((event) => {
-    if (event.object.metadata?.namespace === options.caNamespace) certificates.caChanged();
-  });
+  for (const informer of caSecrets) informer.on(() => certificates.caChanged());
   const ads = new AdsServer(pipeline.snapshots, {
     logger: options.logger,
     // Certificates go only to proxies that proved their ServiceAccount with a token.
@@ -149,7 +150,7 @@ export async function startXdsServer(
     port = await ads.start(options.address);
   } catch (error) {
     pipeline.stop();
-    caSecrets.stop();
+    for (const informer of caSecrets) informer.stop();
     certificates.stop();
     throw error;
   }
@@ -176,7 +177,7 @@ export async function startXdsServer(
       await stopStatus();
       await ads.stop();
       certificates.stop();
-      caSecrets.stop();
+      for (const informer of caSecrets) informer.stop();
       pipeline.stop();
     },
   };

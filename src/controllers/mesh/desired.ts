@@ -17,6 +17,8 @@ import {
   renderBootstrap,
 } from "../../inject/bootstrap.js";
 import {
+  CA_SECRET,
+  CERT_MANAGER_SECRET,
   BOOTSTRAP_CONFIGMAP,
   ENVOY_ADMIN_PORT,
   MANAGED_BY_LABEL,
@@ -156,7 +158,7 @@ export function desiredControlPlane(s: MeshSettings): KubernetesObject[] {
           {
             apiGroups: [""],
             resources: ["secrets"],
-            resourceNames: ["skiff-ca"],
+            resourceNames: [CA_SECRET, CERT_MANAGER_SECRET],
             verbs: ["get", "watch", "list"],
           },
         ],

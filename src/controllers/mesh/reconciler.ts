@@ -24,7 +24,14 @@ import {
   xdsAddress,
   type MeshSettings,
 } from "./desired.js";
-import { CA_SECRET, FIELD_MANAGER, MANAGED_BY_LABEL, MESH_FINALIZER, XDS_NAME } from "./names.js";
+import {
+  CA_SECRET,
+  CERT_MANAGER_SECRET,
+  FIELD_MANAGER,
+  MANAGED_BY_LABEL,
+  MESH_FINALIZER,
+  XDS_NAME,
+} from "./names.js";
 import { activeMeshOtherThan } from "./singleton.js";
 import { meshStatus, type MeshObservation } from "./status.js";
 
@@ -40,7 +47,6 @@ const GENERATED_KINDS: { apiVersion: string; kind: string }[] = [
   { apiVersion: "rbac.authorization.k8s.io/v1", kind: "ClusterRoleBinding" },
 ];
 
-const CERT_MANAGER_SECRET = "skiff-ca-intermediate";
 const DAY_MS = 24 * 3600_000;
 
 interface Secret extends KubernetesObject {

@@ -1,10 +1,14 @@
 import type { Logger } from "pino";
 import { signingCaFromPem, type KeyPair } from "../../pki/issue.js";
+import { certificateChain } from "../../pki/chain.js";
 import { issueWorkloadCertificate } from "../../pki/workload.js";
 import type { WorkloadIdentity } from "../cache/snapshot.js";
 
 export interface MeshCa {
-  /** The CA that signs workload certificates (the builtin root, or cert-manager's intermediate). */
+  /**
+   * The CA that signs workload certificates: the builtin root, or
+   * cert-manager's intermediate (its tls.crt may carry the chain above it).
+   */
   signer: KeyPair;
   /** Every root the mesh trusts, for ROOTCA. */
   trustBundlePem: string;
@@ -92,13 +96,14 @@ export class WorkloadCertificates {
     const ca = this.ca();
     if (!ca) throw new Error("the mesh CA is not available yet");
     const started = performance.now();
-    const pair = await issueWorkloadCertificate(await signingCaFromPem(ca.signer), {
+    const leaf = await issueWorkloadCertificate(await signingCaFromPem(ca.signer), {
       trustDomain: ca.trustDomain,
       namespace: identity.namespace,
       serviceAccount: identity.serviceAccount,
       validityMs: ca.workloadValidityMs,
       now: new Date(),
     });
+    const pair = { certPem: certificateChain(leaf.certPem, ca.signer.certPem), keyPem: leaf.keyPem };
     const key = identityKey(identity);
     const previous = this.issued.get(key);
     clearTimeout(previous?.timer);

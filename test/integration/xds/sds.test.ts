@@ -3,12 +3,14 @@ import { X509Certificate } from "node:crypto";
 import { status as GrpcStatus } from "@grpc/grpc-js";
 import { pino } from "pino";
 import { RestClient } from "../../../src/k8s/rest.js";
+import { certificatePems } from "../../../src/pki/pem.js";
 import { createRootCa } from "../../../src/pki/root.js";
 import { decodeMessage, messageToJson } from "../../../src/xds/protos/registry.js";
 import { SECRET_TYPE } from "../../../src/xds/translate/resource.js";
 import { startXdsServer, type RunningXdsServer } from "../../../src/xds/xds-server.js";
 import { SotwClient, type SotwResponse } from "../../support/ads-client.js";
 import { envoyViolationsOfMany } from "../../support/envoy-validator.js";
+import { rootAndIntermediate } from "../../support/pki.js";
 import { controlPlane } from "../controlplane.fixture.js";
 import { kubectlOk } from "../kubectl.js";
 
@@ -171,6 +173,85 @@ describe("workload certificates over SDS, for proxies that prove who they are", 
       proxy.ack(second);
       assert.notEqual(workloadCert(second).serialNumber, workloadCert(first).serialNumber);
       assert.equal(workloadCert(second).subjectAltName, `URI:spiffe://cluster.local/ns/${NS}/sa/reviews`);
+    } finally {
+      proxy.close();
+    }
+  });
+});
+
+describe("workload certificates signed by cert-manager's intermediate", function () {
+  this.timeout(60_000);
+  const NS_CM = "e2e-sds-cm";
+  const MESH = "sds-cert-manager";
+  let xds: RunningXdsServer;
+  let rootPem: string;
+
+  before(async () => {
+    await kubectlOk(["create", "namespace", NS_CM]);
+    await kubectlOk(["create", "serviceaccount", "-n", NS_CM, "reviews"]);
+    // The Secret as cert-manager writes it for the operator's Certificate: the intermediate
+    // (with the chain above it) in tls.crt, its key, and the issuer's root in ca.crt.
+    const { rootPem: root, signer } = await rootAndIntermediate(new Date());
+    rootPem = root;
+    await kubectlOk([
+      "create",
+      "secret",
+      "generic",
+      "skiff-ca-intermediate",
+      "-n",
+      NS_CM,
+      `--from-literal=tls.crt=${signer.certPem}`,
+      `--from-literal=tls.key=${signer.keyPem}`,
+      `--from-literal=ca.crt=${root}`,
+    ]);
+    await kubectlOk(
+      ["apply", "-f", "-"],
+      `apiVersion: skiff.dev/v1alpha1
+kind: Mesh
+metadata: { name: ${MESH} }
+spec:
+  rootNamespace: ${NS_CM}
+  certificateAuthority: { certManager: { issuerRef: { name: mesh-root, kind: ClusterIssuer } } }
+`,
+    );
+    xds = await startXdsServer(controlPlane().kubeConfig(), {
+      address: "127.0.0.1:0",
+      logger: pino({ level: "silent" }),
+      caNamespace: NS_CM,
+    });
+  });
+
+  after(async () => {
+    await xds?.stop();
+    await kubectlOk(["delete", "mesh", MESH, "--wait=false"]);
+    await kubectlOk(["delete", "namespace", NS_CM, "--wait=false"]);
+  });
+
+  it("delivers leaf plus intermediate, and only the root as ROOTCA", async () => {
+    const { status } = await new RestClient(controlPlane().kubeConfig()).request<{
+      status: { token: string };
+    }>("POST", `/api/v1/namespaces/${NS_CM}/serviceaccounts/reviews/token`, {
+      body: {
+        apiVersion: "authentication.k8s.io/v1",
+        kind: "TokenRequest",
+        spec: { audiences: ["skiff"], expirationSeconds: 600 },
+      },
+    });
+    const proxy = new SotwClient(`127.0.0.1:${xds.port}`, { id: "sidecar~cm" }, status.token);
+    try {
+      proxy.request({ typeUrl: SECRET_TYPE, resourceNames: ["default", "ROOTCA"] });
+      const received = secrets(await proxy.next(10_000));
+      const chain = certificatePems(
+        received.find((s) => s.name === "default")!.tlsCertificate!.certificateChain.inlineString,
+      ).map((pem) => new X509Certificate(pem));
+      assert.equal(chain.length, 2, "leaf and intermediate");
+      assert.equal(chain[0]!.subjectAltName, `URI:spiffe://cluster.local/ns/${NS_CM}/sa/reviews`);
+      assert.ok(chain[0]!.checkIssued(chain[1]!));
+      assert.ok(chain[1]!.checkIssued(new X509Certificate(rootPem)));
+      assert.equal(
+        received.find((s) => s.name === "ROOTCA")?.validationContext?.trustedCa.inlineString,
+        rootPem,
+      );
     } finally {
       proxy.close();
     }
