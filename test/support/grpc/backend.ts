@@ -43,6 +43,8 @@ import {
   BACKEND_TRAILER,
   WARMUP_HEADER,
   echoService,
+  OTHER_PATHS,
+  otherPathsService,
   type EchoRequest,
   type EchoResponse,
   type EchoServer,
@@ -153,6 +155,7 @@ function main(): void {
   if (values.xds) register();
   const server = values.xds ? new XdsServer() : new Server();
   server.addService(echoService, impl);
+  server.addService(otherPathsService, Object.fromEntries(OTHER_PATHS.map((_, i) => [`m${i}`, impl.call])));
   let stopping = false;
   const stop = (code: number): void => {
     if (stopping) return;

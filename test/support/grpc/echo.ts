@@ -73,6 +73,17 @@ export interface EchoServer extends UntypedServiceImplementation {
 /** The service definition, for `server.addService(echoService, impl)`. */
 export const echoService: ServiceDefinition<EchoServer> = { call: callMethod };
 
+/**
+ * More method paths that backends answer like Call, so that authorization
+ * tests can vary the request path (gRPC's path is the method's).
+ */
+export const OTHER_PATHS = ["/skiff.test.Echo/Get", "/skiff.test.Admin/Delete"] as const;
+
+/** One definition for OTHER_PATHS, each method named by its index: `server.addService(otherPathsService, {m0, m1})`. */
+export const otherPathsService: ServiceDefinition = Object.fromEntries(
+  OTHER_PATHS.map((path, i) => [`m${i}`, { ...callMethod, path, originalName: `m${i}` }]),
+);
+
 export interface EchoClient extends Client {
   call(
     request: EchoRequest,

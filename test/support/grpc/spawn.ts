@@ -4,6 +4,7 @@ import { fileURLToPath } from "node:url";
 import { createInterface } from "node:readline";
 import type { Readable, Writable } from "node:stream";
 import type { CallsResult, ClientSpec, UntilResult } from "./xds-client.js";
+import type { CallerChannel, CallerRequest } from "./caller.js";
 
 export type { CallsResult, ClientResult, ClientSpec, UntilResult } from "./xds-client.js";
 
@@ -248,4 +249,57 @@ export function runXdsClient<const S extends ClientSpec>(
   options: ClientRunOptions = {},
 ): Promise<ResultOf<S>> {
   return startXdsClient(spec, options).result;
+}
+
+const CALLER_SCRIPT = fileURLToPath(new URL("./caller.ts", import.meta.url));
+
+export interface CallerHandle {
+  /** One call; resolves with `OK` or the gRPC status name. Calls run one at a time, in order. */
+  call(request: Omit<CallerRequest, "id">): Promise<string>;
+  /** Replaces every channel with a new one, on new connections. */
+  reset(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Starts caller.ts with these channels; resolves once it is ready for calls. */
+export async function startCaller(channels: Record<string, CallerChannel>): Promise<CallerHandle> {
+  const { child, exited } = spawnScript(CALLER_SCRIPT, ["--channels", JSON.stringify(channels)]);
+  let stderr = "";
+  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+  const waiting = new Map<number, (outcome: string) => void>();
+  let nextId = 1;
+  let ready: () => void = () => {};
+  const started = new Promise<void>((resolve) => (ready = resolve));
+  createInterface({ input: child.stdout }).on("line", (line) => {
+    if (line === "READY") return ready();
+    const space = line.indexOf(" ");
+    const id = Number(line.slice(0, space));
+    waiting.get(id)?.(line.slice(space + 1));
+    waiting.delete(id);
+  });
+  void exited.then(() => {
+    const error = `caller exited; stderr:\n${tail(stderr)}`;
+    for (const resolve of waiting.values()) resolve(error);
+    waiting.clear();
+    ready();
+  });
+  const send = (message: object) => {
+    const id = nextId++;
+    return new Promise<string>((resolve) => {
+      waiting.set(id, resolve);
+      child.stdin.write(`${JSON.stringify({ ...message, id })}\n`);
+    });
+  };
+  await started;
+  if (child.exitCode !== null) throw new Error(`caller exited at start; stderr:\n${tail(stderr)}`);
+  return {
+    call(request) {
+      return send(request);
+    },
+    async reset() {
+      const answer = await send({ reset: true });
+      if (answer !== "RESET") throw new Error(`caller: ${answer}`);
+    },
+    stop: () => terminate(child, exited, 1000),
+  };
 }
