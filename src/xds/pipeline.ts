@@ -8,6 +8,7 @@ import type { PeerAuthentication } from "../api/v1alpha1/generated/peerauthentic
 import type { TrafficPolicy } from "../api/v1alpha1/generated/trafficpolicy.js";
 import { compile, type CompileResult } from "../compile/compile.js";
 import { activeMeshOtherThan } from "../controllers/mesh/singleton.js";
+import { DEFAULT_ROOT_NAMESPACE } from "../compile/security.js";
 import { Informer } from "../k8s/informer.js";
 import { MeshSnapshots } from "./cache/mesh-snapshots.js";
 import { translate } from "./translate/translate.js";
@@ -87,6 +88,21 @@ export class XdsPipeline {
     this.stopped = true;
     clearTimeout(this.timer);
     for (const informer of Object.values(this.informers) as Informer[]) informer.stop();
+  }
+
+  /**
+   * The Mesh whose root namespace is `namespace`, where an xDS server runs
+   * and reads its CA; the Mesh in force when none names it.
+   */
+  meshRootedIn(namespace: string): Mesh | undefined {
+    return (
+      this.informers.meshes
+        .list()
+        .find(
+          (m) =>
+            !m.metadata?.deletionTimestamp && (m.spec?.rootNamespace ?? DEFAULT_ROOT_NAMESPACE) === namespace,
+        ) ?? this.activeMesh()
+    );
   }
 
   /** The Mesh in force: the oldest one not being deleted. */

@@ -70,7 +70,8 @@ export async function startXdsServer(
   await Promise.all(caSecrets.map((informer) => informer.start()));
   let lastCaProblem: string | undefined;
   const meshCa = (): MeshCa | undefined => {
-    const mesh = pipeline.activeMesh();
+    // The Mesh this server's CA belongs to: the one rooted where it runs (normally the Mesh in force).
+    const mesh = pipeline.meshRootedIn(options.caNamespace);
     // With cert-manager, its intermediate signs, and its ca.crt (the issuer's root) is the trust bundle.
     const certManager = mesh?.spec?.certificateAuthority?.certManager !== undefined;
     const name = certManager ? CERT_MANAGER_SECRET : CA_SECRET;

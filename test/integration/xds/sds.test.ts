@@ -183,6 +183,10 @@ describe("workload certificates signed by cert-manager's intermediate", function
   this.timeout(60_000);
   const NS_CM = "e2e-sds-cm";
   const MESH = "sds-cert-manager";
+  // An older Mesh, so that this one is not the Mesh in force: the CA still comes from the Mesh rooted
+  // where the xDS server runs. (Once, the server read the CA settings of the Mesh in force, and this
+  // test failed whenever another test had left a Mesh behind.)
+  const OLDER_MESH = "sds-older-mesh";
   let xds: RunningXdsServer;
   let rootPem: string;
 
@@ -206,6 +210,12 @@ describe("workload certificates signed by cert-manager's intermediate", function
     ]);
     await kubectlOk(
       ["apply", "-f", "-"],
+      `apiVersion: skiff.dev/v1alpha1\nkind: Mesh\nmetadata: { name: ${OLDER_MESH} }\n`,
+    );
+    // creationTimestamp has a resolution of one second.
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    await kubectlOk(
+      ["apply", "-f", "-"],
       `apiVersion: skiff.dev/v1alpha1
 kind: Mesh
 metadata: { name: ${MESH} }
@@ -223,7 +233,7 @@ spec:
 
   after(async () => {
     await xds?.stop();
-    await kubectlOk(["delete", "mesh", MESH, "--wait=false"]);
+    await kubectlOk(["delete", "mesh", MESH, OLDER_MESH, "--wait=false"]);
     await kubectlOk(["delete", "namespace", NS_CM, "--wait=false"]);
   });
 
