@@ -1,9 +1,13 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import assert from "node:assert/strict";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { X509Certificate } from "node:crypto";
+import type { KubeConfig } from "@kubernetes/client-node";
 import { repositoryRoot } from "../../src/controlplane/binaries.js";
 import { CERTIFICATE_CHAIN_FILE } from "../../src/agent/certificate-files.js";
+import { eventually } from "../integration/kubectl.js";
+import { serviceAccountToken } from "./mesh-test-kit.js";
 
 export interface RunningAgent {
   readonly process: ChildProcess;
@@ -68,4 +72,36 @@ export function spawnAgent(options: {
       await exited;
     },
   };
+}
+
+/**
+ * Runs `skiff agent` for a ServiceAccount with a real token from the API
+ * server, as the Pod `pod` at `host`, and waits for its first certificate.
+ */
+export async function startAgentWithCertificate(options: {
+  kubeConfig: KubeConfig;
+  xdsAddress: string;
+  namespace: string;
+  serviceAccount: string;
+  pod: string;
+  host: string;
+  /** Where its token, certificate files and bootstrap go (one folder per ServiceAccount below it). */
+  directory: string;
+}): Promise<RunningAgent> {
+  const { namespace, serviceAccount } = options;
+  const tokenFile = join(options.directory, `${serviceAccount}.token`);
+  writeFileSync(tokenFile, await serviceAccountToken(options.kubeConfig, namespace, serviceAccount));
+  const agent = spawnAgent({
+    xdsAddress: options.xdsAddress,
+    tokenFile,
+    directory: join(options.directory, serviceAccount),
+    nodeId: `sidecar~${options.host}~${options.pod}.${namespace}~${namespace}.svc.cluster.local`,
+  });
+  try {
+    await eventually(async () => assert.ok(agent.certificate(), `${serviceAccount}: no certificate yet`));
+  } catch (error) {
+    await agent.stop();
+    throw error;
+  }
+  return agent;
 }

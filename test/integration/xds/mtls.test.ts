@@ -1,14 +1,13 @@
 import assert from "node:assert/strict";
 import { X509Certificate } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
-import { networkInterfaces, tmpdir } from "node:os";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino } from "pino";
-import { RestClient } from "../../../src/k8s/rest.js";
 import { createRootCa } from "../../../src/pki/root.js";
 import { startXdsServer, type RunningXdsServer } from "../../../src/xds/xds-server.js";
-import { spawnAgent, type RunningAgent } from "../../support/agent.js";
+import { startAgentWithCertificate, type RunningAgent } from "../../support/agent.js";
+import { createMeshCa, freePort, hostAddress, markPodRunning } from "../../support/mesh-test-kit.js";
 import {
   runXdsClient,
   startBackend,
@@ -40,28 +39,8 @@ const NS = "e2e-mtls";
 const MESH = "mtls-test";
 const VALIDITY_MS = 6000;
 
-function hostAddress(): string {
-  const address = Object.values(networkInterfaces())
-    .flat()
-    .find((i) => i && i.family === "IPv4" && !i.internal)?.address;
-  if (!address) throw new Error("no non-loopback IPv4 interface: EndpointSlices cannot point at loopback");
-  return address;
-}
 const HOST = hostAddress();
 
-/** A port that is free on HOST now: xDS-enabled servers must bind a port they know in advance. */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, HOST, () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-const nodeId = (pod: string) => `sidecar~${HOST}~${pod}.${NS}~${NS}.svc.cluster.local`;
 const spiffe = (serviceAccount: string) => `spiffe://cluster.local/ns/${NS}/sa/${serviceAccount}`;
 
 describe("mTLS and authorization with proxyless gRPC, on certificates Skiff issued", function () {
@@ -75,35 +54,18 @@ describe("mTLS and authorization with proxyless gRPC, on certificates Skiff issu
   let detailsPort: number;
   let rootPem: string;
 
-  const rest = () => new RestClient(controlPlane().kubeConfig());
-  async function tokenFile(serviceAccount: string): Promise<string> {
-    const { status } = await rest().request<{ status: { token: string } }>(
-      "POST",
-      `/api/v1/namespaces/${NS}/serviceaccounts/${serviceAccount}/token`,
-      {
-        body: {
-          apiVersion: "authentication.k8s.io/v1",
-          kind: "TokenRequest",
-          spec: { audiences: ["skiff"], expirationSeconds: 3600 },
-        },
-      },
-    );
-    const file = join(directory, `${serviceAccount}.token`);
-    writeFileSync(file, status.token);
-    return file;
-  }
-
-  /** Runs `skiff agent` for a ServiceAccount and waits for its first certificate. */
+  /** Runs `skiff agent` for a ServiceAccount of NS and waits for its first certificate. */
   async function agentFor(serviceAccount: string, pod: string): Promise<RunningAgent> {
-    const agentDirectory = join(directory, serviceAccount);
-    const agent = spawnAgent({
+    const agent = await startAgentWithCertificate({
+      kubeConfig: controlPlane().kubeConfig(),
       xdsAddress: `127.0.0.1:${xds.port}`,
-      tokenFile: await tokenFile(serviceAccount),
-      directory: agentDirectory,
-      nodeId: nodeId(pod),
+      namespace: NS,
+      serviceAccount,
+      pod,
+      host: HOST,
+      directory,
     });
     agents.set(serviceAccount, agent);
-    await eventually(async () => assert.ok(agent.certificate(), `${serviceAccount}: no certificate yet`));
     return agent;
   }
 
@@ -134,32 +96,10 @@ describe("mTLS and authorization with proxyless gRPC, on certificates Skiff issu
 
   before(async () => {
     directory = mkdtempSync(join(tmpdir(), "skiff-mtls-"));
-    [strictPort, adminPort, detailsPort] = [await freePort(), await freePort(), await freePort()];
+    [strictPort, adminPort, detailsPort] = [await freePort(HOST), await freePort(HOST), await freePort(HOST)];
     await kubectlOk(["apply", "-f", "-"], objects(strictPort, adminPort, detailsPort));
-    for (const pod of ["ratings-v1", "details-v1"])
-      await kubectlOk([
-        "patch",
-        "pod",
-        pod,
-        "-n",
-        NS,
-        "--subresource=status",
-        "--type=merge",
-        "-p",
-        JSON.stringify({ status: { phase: "Running", podIP: HOST, podIPs: [{ ip: HOST }] } }),
-      ]);
-    const root = await createRootCa({ trustDomain: "cluster.local", validityMs: 3600_000, now: new Date() });
-    rootPem = root.certPem;
-    await kubectlOk([
-      "create",
-      "secret",
-      "generic",
-      "skiff-ca",
-      "-n",
-      NS,
-      `--from-literal=tls.crt=${root.certPem}`,
-      `--from-literal=tls.key=${root.keyPem}`,
-    ]);
+    for (const pod of ["ratings-v1", "details-v1"]) await markPodRunning(NS, pod, HOST);
+    rootPem = (await createMeshCa(NS)).certPem;
     xds = await startXdsServer(controlPlane().kubeConfig(), {
       address: "127.0.0.1:0",
       caNamespace: NS,

@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
-import { networkInterfaces, tmpdir } from "node:os";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
 import { pino } from "pino";
@@ -9,10 +8,10 @@ import { stringify } from "yaml";
 import type { AuthorizationPolicy } from "../../../src/api/v1alpha1/generated/authorizationpolicy.js";
 import { compileSecurity } from "../../../src/compile/security.js";
 import { RestClient } from "../../../src/k8s/rest.js";
-import { createRootCa } from "../../../src/pki/root.js";
 import { authorize } from "../../../src/policy/authorization.js";
 import { startXdsServer, type RunningXdsServer } from "../../../src/xds/xds-server.js";
-import { spawnAgent, type RunningAgent } from "../../support/agent.js";
+import { startAgentWithCertificate, type RunningAgent } from "../../support/agent.js";
+import { createMeshCa, freePort, hostAddress, markPodRunning } from "../../support/mesh-test-kit.js";
 import { ECHO_CALL_PATH, OTHER_PATHS } from "../../support/grpc/echo.js";
 import type { CallerChannel } from "../../support/grpc/caller.js";
 import {
@@ -50,13 +49,6 @@ const SETS = Number(process.env.RBAC_DIFFERENTIAL_SETS ?? 25);
 const REQUESTS_PER_SET = Number(process.env.RBAC_DIFFERENTIAL_REQUESTS ?? 24);
 const SEED = 20261125;
 
-function hostAddress(): string {
-  const address = Object.values(networkInterfaces())
-    .flat()
-    .find((i) => i && i.family === "IPv4" && !i.internal)?.address;
-  if (!address) throw new Error("no non-loopback IPv4 interface: EndpointSlices cannot point at loopback");
-  return address;
-}
 const HOST = hostAddress();
 /**
  * This host's address as a grpc-js-xds server sees it: XdsServer listens on
@@ -66,17 +58,6 @@ const HOST = hostAddress();
  * about the address the server really sees, must agree.
  */
 const SEEN_HOST = `::ffff:${HOST}`;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, HOST, () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 type ClientName = "alpha" | "beta" | "gamma" | "plaintext";
 const CLIENT_NAMESPACE: Record<Exclude<ClientName, "plaintext">, string> = {
@@ -194,56 +175,25 @@ describe("authorization differential through a real gRPC server (grpc-js-xds Xds
   const rest = () => new RestClient(controlPlane().kubeConfig());
 
   async function agentFor(namespace: string, serviceAccount: string, pod: string): Promise<RunningAgent> {
-    const { status } = await rest().request<{ status: { token: string } }>(
-      "POST",
-      `/api/v1/namespaces/${namespace}/serviceaccounts/${serviceAccount}/token`,
-      {
-        body: {
-          apiVersion: "authentication.k8s.io/v1",
-          kind: "TokenRequest",
-          spec: { audiences: ["skiff"], expirationSeconds: 3600 },
-        },
-      },
-    );
-    const tokenFile = join(directory, `${serviceAccount}.token`);
-    writeFileSync(tokenFile, status.token);
-    const agent = spawnAgent({
+    const agent = await startAgentWithCertificate({
+      kubeConfig: controlPlane().kubeConfig(),
       xdsAddress: `127.0.0.1:${xds.port}`,
-      tokenFile,
-      directory: join(directory, serviceAccount),
-      nodeId: `sidecar~${HOST}~${pod}.${namespace}~${namespace}.svc.cluster.local`,
+      namespace,
+      serviceAccount,
+      pod,
+      host: HOST,
+      directory,
     });
     agents.push(agent);
-    await eventually(async () => assert.ok(agent.certificate(), `${serviceAccount}: no certificate yet`));
     return agent;
   }
 
   before(async () => {
     directory = mkdtempSync(join(tmpdir(), "skiff-rbac-"));
-    ports = { mtls: await freePort(), plain: await freePort() };
+    ports = { mtls: await freePort(HOST), plain: await freePort(HOST) };
     await kubectlOk(["apply", "-f", "-"], objects(ports));
-    await kubectlOk([
-      "patch",
-      "pod",
-      "ratings-v1",
-      "-n",
-      NS,
-      "--subresource=status",
-      "--type=merge",
-      "-p",
-      JSON.stringify({ status: { phase: "Running", podIP: HOST, podIPs: [{ ip: HOST }] } }),
-    ]);
-    const root = await createRootCa({ trustDomain: "cluster.local", validityMs: 3600_000, now: new Date() });
-    await kubectlOk([
-      "create",
-      "secret",
-      "generic",
-      "skiff-ca",
-      "-n",
-      NS,
-      `--from-literal=tls.crt=${root.certPem}`,
-      `--from-literal=tls.key=${root.keyPem}`,
-    ]);
+    await markPodRunning(NS, "ratings-v1", HOST);
+    await createMeshCa(NS);
     xds = await startXdsServer(controlPlane().kubeConfig(), {
       address: "127.0.0.1:0",
       caNamespace: NS,

@@ -2,14 +2,13 @@ import assert from "node:assert/strict";
 import { X509Certificate } from "node:crypto";
 import { status as GrpcStatus } from "@grpc/grpc-js";
 import { pino } from "pino";
-import { RestClient } from "../../../src/k8s/rest.js";
 import { certificatePems } from "../../../src/pki/pem.js";
-import { createRootCa } from "../../../src/pki/root.js";
 import { decodeMessage, messageToJson } from "../../../src/xds/protos/registry.js";
 import { SECRET_TYPE } from "../../../src/xds/translate/resource.js";
 import { startXdsServer, type RunningXdsServer } from "../../../src/xds/xds-server.js";
 import { SotwClient, type SotwResponse } from "../../support/ads-client.js";
 import { envoyViolationsOfMany } from "../../support/envoy-validator.js";
+import { createMeshCa, serviceAccountToken } from "../../support/mesh-test-kit.js";
 import { rootAndIntermediate } from "../../support/pki.js";
 import { controlPlane } from "../controlplane.fixture.js";
 import { kubectlOk } from "../kubectl.js";
@@ -45,21 +44,8 @@ describe("workload certificates over SDS, for proxies that prove who they are", 
   let xds: RunningXdsServer;
   let address: string;
   let rootPem: string;
-  const rest = () => new RestClient(controlPlane().kubeConfig());
-  const token = async (serviceAccount: string, audience = "skiff") =>
-    (
-      await rest().request<{ status: { token: string } }>(
-        "POST",
-        `/api/v1/namespaces/${NS}/serviceaccounts/${serviceAccount}/token`,
-        {
-          body: {
-            apiVersion: "authentication.k8s.io/v1",
-            kind: "TokenRequest",
-            spec: { audiences: [audience], expirationSeconds: 600 },
-          },
-        },
-      )
-    ).status.token;
+  const token = (serviceAccount: string, audience = "skiff") =>
+    serviceAccountToken(controlPlane().kubeConfig(), NS, serviceAccount, audience);
   const subscribe = (proxy: SotwClient) =>
     proxy.request({ typeUrl: SECRET_TYPE, resourceNames: ["default", "ROOTCA"] });
 
@@ -67,18 +53,7 @@ describe("workload certificates over SDS, for proxies that prove who they are", 
     await kubectlOk(["create", "namespace", NS]);
     await kubectlOk(["create", "serviceaccount", "-n", NS, "reviews"]);
     await kubectlOk(["create", "serviceaccount", "-n", NS, "ratings"]);
-    const root = await createRootCa({ trustDomain: "cluster.local", validityMs: 3600_000, now: new Date() });
-    rootPem = root.certPem;
-    await kubectlOk([
-      "create",
-      "secret",
-      "generic",
-      "skiff-ca",
-      "-n",
-      NS,
-      `--from-literal=tls.crt=${root.certPem}`,
-      `--from-literal=tls.key=${root.keyPem}`,
-    ]);
+    rootPem = (await createMeshCa(NS)).certPem;
     xds = await startXdsServer(controlPlane().kubeConfig(), {
       address: "127.0.0.1:0",
       logger: pino({ level: "silent" }),
@@ -238,16 +213,8 @@ spec:
   });
 
   it("delivers leaf plus intermediate, and only the root as ROOTCA", async () => {
-    const { status } = await new RestClient(controlPlane().kubeConfig()).request<{
-      status: { token: string };
-    }>("POST", `/api/v1/namespaces/${NS_CM}/serviceaccounts/reviews/token`, {
-      body: {
-        apiVersion: "authentication.k8s.io/v1",
-        kind: "TokenRequest",
-        spec: { audiences: ["skiff"], expirationSeconds: 600 },
-      },
-    });
-    const proxy = new SotwClient(`127.0.0.1:${xds.port}`, { id: "sidecar~cm" }, status.token);
+    const token = await serviceAccountToken(controlPlane().kubeConfig(), NS_CM, "reviews");
+    const proxy = new SotwClient(`127.0.0.1:${xds.port}`, { id: "sidecar~cm" }, token);
     try {
       proxy.request({ typeUrl: SECRET_TYPE, resourceNames: ["default", "ROOTCA"] });
       const received = secrets(await proxy.next(10_000));

@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { networkInterfaces } from "node:os";
 import { pino } from "pino";
 import { startXdsServer, type RunningXdsServer } from "../../../src/xds/xds-server.js";
 import type { ProxyNode } from "../../../src/xds/cache/snapshot.js";
@@ -21,6 +20,7 @@ import {
   type BackendHandle,
   type CallsResult,
 } from "../../support/grpc/spawn.js";
+import { hostAddress } from "../../support/mesh-test-kit.js";
 import { controlPlane } from "../controlplane.fixture.js";
 import { eventually, kubectlOk } from "../kubectl.js";
 
@@ -33,17 +33,6 @@ const NS = "e2e-traffic";
 const TARGET = `xds:///reviews.${NS}.svc.cluster.local:9080`;
 const BACKENDS = ["v1", "v2", "v3", "flaky", "slow"] as const;
 
-/**
- * An address of this machine that an EndpointSlice may hold: the API server
- * rejects loopback addresses, so backends listen on a real interface.
- */
-function hostAddress(): string {
-  const address = Object.values(networkInterfaces())
-    .flat()
-    .find((i) => i && i.family === "IPv4" && !i.internal)?.address;
-  if (!address) throw new Error("no non-loopback IPv4 interface: EndpointSlices cannot point at loopback");
-  return address;
-}
 const HOST = hostAddress();
 
 /** The backends: each is one endpoint of reviews, in its own EndpointSlice because each listens on its own port. */
