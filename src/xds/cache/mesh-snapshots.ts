@@ -62,14 +62,20 @@ export class MeshSnapshots implements SnapshotSource {
     const identity = proxyIdentity(node);
     // Only a verified identity (from the proxy's token) gets certificates; the node's claims never do.
     const verified = node.identity ? `${node.identity.namespace}/${node.identity.serviceAccount}` : "";
-    const key = `${identity.kind} ${identity.certificates} ${identity.workload ?? ""} ${verified}`;
+    // Only a workload with inbound resources of its own needs a view of its own: nodes naming any other
+    // Pod share one (the benchmark's proxies all did build their own, at ~100 KiB each).
+    const workload =
+      identity.workload !== undefined && this.resources.inbound.has(identity.workload)
+        ? identity.workload
+        : "";
+    const key = `${identity.kind} ${identity.certificates} ${workload} ${verified}`;
     let view = this.views.get(key);
     if (!view) {
       const own =
         identity.kind === "proxyless"
           ? [...this.resources.proxyless, ...(identity.certificates ? this.resources.proxylessMtls : [])]
           : this.resources.sidecar;
-      const inbound = identity.workload ? (this.resources.inbound.get(identity.workload) ?? []) : [];
+      const inbound = workload ? (this.resources.inbound.get(workload) ?? []) : [];
       const secrets = verified ? (this.secrets.get(verified) ?? []) : [];
       // Later entries replace earlier ones of the same name: proxylessMtls overrides shared clusters.
       view = this.snapshotOf([...this.resources.shared, ...own, ...inbound, ...secrets]);

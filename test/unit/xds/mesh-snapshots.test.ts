@@ -76,6 +76,13 @@ describe("MeshSnapshots: what each proxy is served", () => {
     assert.ok(!names(s, ratingsServer, LISTENER_TYPE).includes("virtualInbound"));
   });
 
+  it("shares one view among proxies whose Pods have no inbound side of their own", () => {
+    const s = snapshots();
+    const elsewhere = (pod: string) => node(`sidecar~10.9.0.1~${pod}.bench~bench.svc.cluster.local`);
+    assert.equal(s.snapshotFor(elsewhere("load-1")), s.snapshotFor(elsewhere("load-2")));
+    assert.notEqual(s.snapshotFor(reviewsSidecar), s.snapshotFor(elsewhere("load-1")));
+  });
+
   it("gives certificates only to a proxy whose identity was verified, whatever its metadata claims", () => {
     const s = snapshots();
     s.publishSecrets(
