@@ -70,9 +70,14 @@ test-integration: $(NODE_MODULES) build controlplane envoyvalidate
 
 ## bench: benchmarks (outside `make test`): Mesh reconcile latency, operator memory, workload certificate issuance
 .PHONY: bench
-bench: build controlplane
+bench: build controlplane bench-xds
 	$(TSX) test/bench/mesh-reconcile.ts
 	$(TSX) test/bench/workload-cert.ts
+
+## bench-xds: Skiff's ADS server against go-control-plane in one run (SERVICES, ENDPOINTS, PROXIES, MODES, RESTART_PROXIES); writes bench/results/xds-<date>.md
+.PHONY: bench-xds
+bench-xds: $(NODE_MODULES)
+	$(TSX) test/bench/xds/run.ts
 
 ## dev: run `skiff dev`: a local control plane, the operator, the xDS server, the samples and a traffic demo (Ctrl-C stops it)
 .PHONY: dev

@@ -1,0 +1,715 @@
+/**
+ * The xDS benchmark: Skiff's ADS server against a go-control-plane peer, on
+ * the same workload in the same run, reported as ratios (tracker issue 7).
+ *
+ * - The workload is fixture.ts: S Services and E endpoints through Skiff's
+ *   real compile and translate. The peer serves exactly the view Skiff serves
+ *   a sidecar (checked resource by resource, bytes included).
+ * - Each server runs as its own process (skiff-server.ts, compiled with tsc;
+ *   `xdsbench peer`), so its CPU time (/proc/<pid>/stat) and memory
+ *   (/proc/<pid>/status) are its own. The load is `xdsbench load`: N
+ *   simulated Envoy sidecars on ADS from one Go process.
+ * - B1 cold fan-out (SotW and delta, each N): a fresh server, N proxies
+ *   connect at once; the time from the first connect to the last proxy's ACK
+ *   of a complete CDS+EDS+LDS+RDS set, per-proxy time to complete, server
+ *   CPU seconds and peak RSS during the run (the peak is reset at the start).
+ * - B4: Skiff's skiff_xds_resource_encodes_total after each run; it must
+ *   equal the number of distinct resources (each encoded once, however many
+ *   proxies). go-control-plane has no such counter.
+ * - B6: RSS after a full GC with N proxies held, and its slope between the
+ *   smallest and largest N, per proxy.
+ * - B7: N proxies connected, the server killed (SIGKILL) and started again
+ *   on the same port; time from its READY to the last proxy's re-ACK, and
+ *   what was sent again (delta proxies send initial_resource_versions).
+ *
+ * Writes bench/results/xds-<date>.md and prints it. Flags (or environment):
+ *   --services (SERVICES, 1000)  --endpoints (ENDPOINTS, 10000)
+ *   --proxies (PROXIES, "1000,5000")  --modes (MODES, "sotw,delta")
+ *   --restart-proxies (RESTART_PROXIES, the smallest of --proxies; 0 skips B7)
+ *   --repeat (REPEAT, 1): run each benchmark R times, alternating the servers,
+ *     and report the median of each measure
+ *   --cpu-prof (CPU_PROF=1): afterwards, profile skiff-server in B1 at the
+ *     smallest N (both modes) and print its top 10 functions by self time
+ *     (not in the table: profiling slows the server down)
+ */
+import { spawn, spawnSync, type ChildProcessByStdio } from "node:child_process";
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import { cpus, release, totalmem } from "node:os";
+import { join, relative } from "node:path";
+import { createInterface } from "node:readline";
+import type { Readable, Writable } from "node:stream";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { format } from "prettier";
+import { buildFixture, checkViewAgainstSkiff, peerFile } from "./fixture.js";
+
+const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
+const WORK = join(ROOT, ".skiff", "bench", "xds");
+const SETPRIV = ["/usr/bin/setpriv", "/bin/setpriv"].find((p) => existsSync(p));
+
+const { values: flags } = parseArgs({
+  options: {
+    services: { type: "string", default: process.env.SERVICES ?? "1000" },
+    endpoints: { type: "string", default: process.env.ENDPOINTS ?? "10000" },
+    proxies: { type: "string", default: process.env.PROXIES ?? "1000,5000" },
+    modes: { type: "string", default: process.env.MODES ?? "sotw,delta" },
+    "restart-proxies": { type: "string", default: process.env.RESTART_PROXIES },
+    repeat: { type: "string", default: process.env.REPEAT ?? "1" },
+    "cpu-prof": { type: "boolean", default: process.env.CPU_PROF === "1" },
+    timeout: { type: "string", default: "900" },
+    out: { type: "string", default: join(ROOT, "bench", "results") },
+  },
+});
+const SERVICES = Number(flags.services);
+const ENDPOINTS = Number(flags.endpoints);
+const PROXIES = flags.proxies.split(",").map(Number);
+const MODES = flags.modes.split(",") as Mode[];
+const RESTART_PROXIES = Number(flags["restart-proxies"] ?? Math.min(...PROXIES));
+const TIMEOUT_S = Number(flags.timeout);
+const REPEAT = Number(flags.repeat);
+if (
+  [SERVICES, ENDPOINTS, RESTART_PROXIES, REPEAT, ...PROXIES].some((n) => !Number.isInteger(n) || n < 0) ||
+  PROXIES.some((n) => n < 1) ||
+  REPEAT < 1 ||
+  MODES.some((m) => m !== "sotw" && m !== "delta")
+)
+  throw new Error("bad flags: see the comment at the top of test/bench/xds/run.ts");
+
+type Mode = "sotw" | "delta";
+type Kind = "skiff" | "peer";
+const KINDS: Kind[] = ["skiff", "peer"];
+const log = (message: string) => process.stderr.write(`[bench-xds] ${message}\n`);
+
+// ---------------------------------------------------------------- processes
+
+type Proc = ChildProcessByStdio<Writable, Readable, Readable>;
+const running = new Set<Proc>();
+process.on("exit", () => {
+  for (const child of running) child.kill("SIGKILL");
+});
+
+/** A child process under `setpriv --pdeathsig KILL`, read line by line. */
+class Child {
+  readonly proc: Proc;
+  readonly exited: Promise<number | null>;
+  private readonly lines: string[] = [];
+  private wake?: () => void;
+  private stderr = "";
+  private hasExited = false;
+
+  constructor(
+    readonly name: string,
+    command: string[],
+    env: Record<string, string> = {},
+  ) {
+    const [file, argv] = SETPRIV
+      ? [SETPRIV, ["--pdeathsig", "KILL", "--", ...command]]
+      : [command[0]!, command.slice(1)];
+    this.proc = spawn(file, argv, {
+      cwd: ROOT,
+      stdio: ["pipe", "pipe", "pipe"],
+      env: { ...process.env, ...env },
+    });
+    running.add(this.proc);
+    this.proc.stdin.on("error", () => {});
+    createInterface({ input: this.proc.stdout }).on("line", (line) => {
+      this.lines.push(line);
+      this.wake?.();
+    });
+    this.proc.stderr.on("data", (d: Buffer) => (this.stderr = (this.stderr + d.toString()).slice(-8000)));
+    this.exited = new Promise((resolve) =>
+      this.proc.on("exit", (code, signal) => {
+        running.delete(this.proc);
+        this.hasExited = true;
+        this.wake?.();
+        resolve(code ?? (signal ? -1 : null));
+      }),
+    );
+  }
+
+  get pid(): number {
+    return this.proc.pid!;
+  }
+
+  /** The next stdout line that `accept` takes (earlier lines are dropped). */
+  async line(accept: (line: string) => boolean, what: string, timeoutMs: number): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const index = this.lines.findIndex(accept);
+      if (index >= 0) return this.lines.splice(0, index + 1)[index]!;
+      if (this.hasExited) throw new Error(`${this.name} exited before ${what}; stderr:\n${this.stderr}`);
+      const remaining = deadline - Date.now();
+      if (remaining <= 0)
+        throw new Error(`${this.name}: no ${what} after ${timeoutMs} ms; stderr:\n${this.stderr}`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, remaining);
+        this.wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.wake = undefined;
+    }
+  }
+
+  async json(what: string, timeoutMs: number): Promise<Record<string, number | string>> {
+    return JSON.parse(await this.line((l) => l.startsWith("{"), what, timeoutMs)) as Record<
+      string,
+      number | string
+    >;
+  }
+
+  send(line: string): void {
+    this.proc.stdin.write(`${line}\n`);
+  }
+
+  /** SIGTERM (or the given signal), SIGKILL after graceMs; resolves once it has exited. */
+  async stop(signal: NodeJS.Signals = "SIGTERM", graceMs = 10_000): Promise<void> {
+    if (this.hasExited) return;
+    this.proc.kill(signal);
+    const timer = setTimeout(() => this.proc.kill("SIGKILL"), graceMs);
+    await this.exited;
+    clearTimeout(timer);
+  }
+}
+
+const round = (n: number) => Math.round(n * 1000) / 1000;
+const CLK_TCK = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout.trim()) || 100;
+
+/** User plus system CPU seconds of a process, all its threads. */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+}
+
+/** VmRSS or VmHWM in KiB. */
+function memoryKiB(pid: number, field: "VmRSS" | "VmHWM"): number {
+  const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  if (!m) throw new Error(`no ${field} for ${pid}`);
+  return Number(m[1]);
+}
+
+/** Resets the process' peak RSS (VmHWM) to its current RSS; false where the kernel does not allow it. */
+function resetPeak(pid: number): boolean {
+  try {
+    writeFileSync(`/proc/${pid}/clear_refs`, "5");
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+// ---------------------------------------------------------------- servers
+
+let xdsbench = "";
+let peerResources = "";
+let skiffServerJs = "";
+
+interface Server {
+  readonly kind: Kind;
+  readonly child: Child;
+  readonly address: string;
+  readonly readyAt: number;
+}
+
+async function startServer(kind: Kind, address: string, nodeFlags: string[] = []): Promise<Server> {
+  const child =
+    kind === "skiff"
+      ? new Child(
+          "skiff-server",
+          [
+            process.execPath,
+            "--expose-gc",
+            ...nodeFlags,
+            skiffServerJs,
+            "--services",
+            String(SERVICES),
+            "--endpoints",
+            String(ENDPOINTS),
+            "--address",
+            address,
+          ],
+          { SKIFF_LOG_LEVEL: "warn" },
+        )
+      : new Child("go-control-plane peer", [
+          xdsbench,
+          "peer",
+          "--resources",
+          peerResources,
+          "--address",
+          address,
+        ]);
+  const ready = await child.line((l) => l.startsWith("READY "), "READY", 600_000);
+  return { kind, child, address: ready.slice("READY ".length), readyAt: Date.now() };
+}
+
+/** Full GC (both servers support the `gc` command), then the resident set in KiB. */
+async function rssAfterGc(server: Server): Promise<number> {
+  server.child.send("gc");
+  await server.child.line((l) => l === "GC" || l.startsWith("ERROR"), "GC", 60_000);
+  return memoryKiB(server.child.pid, "VmRSS");
+}
+
+async function skiffStats(server: Server): Promise<Record<string, number>> {
+  server.child.send("stats");
+  return (await server.child.json("stats", 60_000)) as Record<string, number>;
+}
+
+function startLoad(target: string, proxies: number, mode: Mode, prefix: string, extra: string[]): Child {
+  return new Child(`xdsbench load (${mode}, ${proxies})`, [
+    xdsbench,
+    "load",
+    "--target",
+    target,
+    "--proxies",
+    String(proxies),
+    "--mode",
+    mode,
+    "--node-prefix",
+    prefix,
+    "--timeout",
+    String(TIMEOUT_S),
+    ...extra,
+  ]);
+}
+
+// ---------------------------------------------------------------- benchmarks
+
+interface ColdRun {
+  load: Record<string, number | string>;
+  serverCpuS: number;
+  peakRssKiB: number;
+  /** Whether the peak was reset at the start (otherwise it is the process' lifetime peak). */
+  peakReset: boolean;
+  heldRssKiB: number;
+  idleRssKiB: number;
+  stats?: Record<string, number>;
+}
+
+async function coldFanOut(
+  kind: Kind,
+  mode: Mode,
+  proxies: number,
+  nodeFlags: string[] = [],
+): Promise<ColdRun> {
+  const server = await startServer(kind, "127.0.0.1:0", nodeFlags);
+  try {
+    const idleRssKiB = await rssAfterGc(server);
+    const peakReset = resetPeak(server.child.pid);
+    const cpu0 = cpuSeconds(server.child.pid);
+    const load = startLoad(server.address, proxies, mode, `${kind}-${mode}`, ["--hold", "3600"]);
+    try {
+      const result = await load.json("its result", TIMEOUT_S * 1000 + 60_000);
+      const serverCpuS = round(cpuSeconds(server.child.pid) - cpu0);
+      const peakRssKiB = memoryKiB(server.child.pid, "VmHWM");
+      if (result.event !== "complete" || result.failures !== 0)
+        throw new Error(`${kind} ${mode} N=${proxies}: ${JSON.stringify(result)}`);
+      const heldRssKiB = await rssAfterGc(server);
+      const stats = kind === "skiff" ? await skiffStats(server) : undefined;
+      return {
+        load: result,
+        serverCpuS,
+        peakRssKiB,
+        peakReset,
+        heldRssKiB,
+        idleRssKiB,
+        ...(stats ? { stats } : {}),
+      };
+    } finally {
+      await load.stop();
+      // Let the server see the connections close: grpc-js' tryShutdown can miss a close racing with it.
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  } finally {
+    await server.child.stop();
+  }
+}
+
+interface RestartRun {
+  first: Record<string, number | string>;
+  second: Record<string, number | string>;
+  killToReadyMs: number;
+  readyToAllAckedMs: number;
+  serverCpuS: number;
+}
+
+async function restart(kind: Kind, mode: Mode, proxies: number): Promise<RestartRun> {
+  let server = await startServer(kind, "127.0.0.1:0");
+  const load = startLoad(server.address, proxies, mode, `${kind}-${mode}-restart`, ["--restart-wait"]);
+  try {
+    const first = await load.json("its first result", TIMEOUT_S * 1000 + 60_000);
+    if (first.event !== "complete" || first.failures !== 0)
+      throw new Error(`${kind} ${mode} restart N=${proxies}: ${JSON.stringify(first)}`);
+    const killedAt = Date.now();
+    await server.child.stop("SIGKILL");
+    server = await startServer(kind, server.address);
+    const cpu0 = cpuSeconds(server.child.pid);
+    const second = await load.json("its result after the restart", TIMEOUT_S * 1000 + 60_000);
+    const serverCpuS = round(cpuSeconds(server.child.pid) - cpu0);
+    if (second.event !== "restart" || second.failures !== 0)
+      throw new Error(`${kind} ${mode} restart N=${proxies}: ${JSON.stringify(second)}`);
+    return {
+      first,
+      second,
+      killToReadyMs: server.readyAt - killedAt,
+      readyToAllAckedMs: Number(second.lastCompleteUnixMs) - server.readyAt,
+      serverCpuS,
+    };
+  } finally {
+    await load.stop();
+    await new Promise((r) => setTimeout(r, 1000));
+    await server.child.stop();
+  }
+}
+
+// ---------------------------------------------------------------- CPU profile
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+}
+
+/** The functions with the most self time in a V8 .cpuprofile. */
+function topSelfTime(file: string, count: number): string[] {
+  const profile = JSON.parse(readFileSync(file, "utf8")) as {
+    nodes: ProfileNode[];
+    samples: number[];
+    timeDeltas: number[];
+  };
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const self = new Map<string, number>();
+  let total = 0;
+  for (let i = 0; i < profile.samples.length; i++) {
+    const node = byId.get(profile.samples[i]!)!;
+    const us = profile.timeDeltas[i + 1] ?? 0;
+    const { functionName, url, lineNumber } = node.callFrame;
+    if (functionName === "(idle)") continue;
+    const where = url
+      ? ` ${url.replace(/^file:\/\/.*?\/(src|test|node_modules)\//, "$1/")}:${lineNumber + 1}`
+      : "";
+    const key = `${functionName || "(anonymous)"}${where}`;
+    self.set(key, (self.get(key) ?? 0) + us);
+    total += us;
+  }
+  return [...self]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, count)
+    .map(
+      ([key, us]) => `${((100 * us) / total).toFixed(1).padStart(5)}%  ${(us / 1e6).toFixed(2)} s  ${key}`,
+    );
+}
+
+// ---------------------------------------------------------------- report
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+const fmt = (n: number | undefined, digits = 0) =>
+  n === undefined || Number.isNaN(n)
+    ? "n/a"
+    : n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
+
+function ratio(skiff: number | undefined, peer: number | undefined): string {
+  if (
+    skiff === undefined ||
+    peer === undefined ||
+    !Number.isFinite(skiff) ||
+    !Number.isFinite(peer) ||
+    peer === 0
+  )
+    return "n/a";
+  return (skiff / peer).toFixed(2);
+}
+
+interface Row {
+  measure: string;
+  skiff?: number;
+  peer?: number;
+  digits?: number;
+  /** Shown instead of the peer's number (n/a with a reason). */
+  peerText?: string;
+}
+
+function table(rows: Row[]): string {
+  const lines = ["| measure | Skiff | go-control-plane | ratio (Skiff/peer) |", "|---|--:|--:|--:|"];
+  for (const r of rows)
+    lines.push(
+      `| ${r.measure} | ${fmt(r.skiff, r.digits)} | ${r.peerText ?? fmt(r.peer, r.digits)} | ${r.peerText ? "n/a" : ratio(r.skiff, r.peer)} |`,
+    );
+  return lines.join("\n");
+}
+
+function machine(): string[] {
+  const cpuinfo = readFileSync("/proc/cpuinfo", "utf8");
+  const model = /model name\s*:\s*(.*)/.exec(cpuinfo)?.[1]?.trim() ?? "unknown";
+  const go = spawnSync("go", ["version"], { encoding: "utf8" })
+    .stdout.trim()
+    .replace(/^go version /, "");
+  const version = (pkg: string) =>
+    (JSON.parse(readFileSync(join(ROOT, "node_modules", pkg, "package.json"), "utf8")) as { version: string })
+      .version;
+  const gcp = /github\.com\/envoyproxy\/go-control-plane (v\S+)/.exec(
+    readFileSync(join(ROOT, "hack", "xdsbench", "go.mod"), "utf8"),
+  )?.[1];
+  return [
+    `CPU: ${model}, ${cpus().length} cores (servers and load generator share them)`,
+    `memory: ${(totalmem() / 2 ** 30).toFixed(1)} GiB; Linux ${release()}`,
+    `Node.js ${process.version}, @grpc/grpc-js ${version("@grpc/grpc-js")}; ${go}, go-control-plane ${gcp}, grpc-go (load generator and peer)`,
+  ];
+}
+
+// ---------------------------------------------------------------- main
+
+async function main(): Promise<void> {
+  mkdirSync(WORK, { recursive: true });
+  log("building xdsbench (hack/xdsbench/build.sh)");
+  const built = spawnSync(join(ROOT, "hack", "xdsbench", "build.sh"), {
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  if (built.status !== 0) throw new Error("hack/xdsbench/build.sh failed");
+  xdsbench = built.stdout.trim();
+
+  log("compiling skiff-server.ts (tsc -p test/bench/xds/tsconfig.json)");
+  const buildDir = join(WORK, "build");
+  rmSync(buildDir, { recursive: true, force: true });
+  const tsc = spawnSync(
+    join(ROOT, "node_modules", ".bin", "tsc"),
+    ["-p", join(ROOT, "test/bench/xds/tsconfig.json")],
+    {
+      encoding: "utf8",
+    },
+  );
+  skiffServerJs = join(buildDir, "test", "bench", "xds", "skiff-server.js");
+  if (!existsSync(skiffServerJs))
+    throw new Error(`tsc did not emit ${skiffServerJs}:\n${tsc.stdout}${tsc.stderr}`);
+  if (tsc.status !== 0) log(`tsc reported type errors (it still emitted):\n${tsc.stdout}`);
+  copyFileSync(join(ROOT, "src/xds/protos/envoy.binpb"), join(buildDir, "src/xds/protos/envoy.binpb"));
+
+  log(`building the fixture: ${SERVICES} Services, ${ENDPOINTS} endpoints`);
+  const fixture = buildFixture({ services: SERVICES, endpoints: ENDPOINTS });
+  const view = checkViewAgainstSkiff(fixture);
+  peerResources = join(WORK, `resources-${SERVICES}-${ENDPOINTS}.json`);
+  writeFileSync(peerResources, JSON.stringify(peerFile(fixture.sidecarView)));
+  const viewCount = fixture.sidecarView.length;
+  log(`sidecar view: ${viewCount} resources (${JSON.stringify(view.byType)}), ${view.bytes} bytes encoded`);
+
+  // Runs alternate between the servers, so that a slow spell of the machine hits both.
+  const cold = new Map<string, ColdRun[]>();
+  const key = (kind: Kind, mode: Mode, n: number) => `${kind} ${mode} ${n}`;
+  for (const n of PROXIES)
+    for (const mode of MODES)
+      for (let r = 1; r <= REPEAT; r++)
+        for (const kind of KINDS) {
+          log(`B1 ${kind} ${mode} N=${n}${REPEAT > 1 ? ` (run ${r} of ${REPEAT})` : ""}`);
+          const run = await coldFanOut(kind, mode, n);
+          cold.set(key(kind, mode, n), [...(cold.get(key(kind, mode, n)) ?? []), run]);
+          log(`  ${JSON.stringify({ ...run.load, serverCpuS: run.serverCpuS, peakRssKiB: run.peakRssKiB })}`);
+        }
+
+  const restarts = new Map<string, RestartRun[]>();
+  if (RESTART_PROXIES > 0)
+    for (const mode of MODES)
+      for (let r = 1; r <= REPEAT; r++)
+        for (const kind of KINDS) {
+          log(`B7 ${kind} ${mode} N=${RESTART_PROXIES}${REPEAT > 1 ? ` (run ${r} of ${REPEAT})` : ""}`);
+          const run = await restart(kind, mode, RESTART_PROXIES);
+          restarts.set(`${kind} ${mode}`, [...(restarts.get(`${kind} ${mode}`) ?? []), run]);
+          log(
+            `  ${JSON.stringify({ ...run.second, readyToAllAckedMs: run.readyToAllAckedMs, killToReadyMs: run.killToReadyMs })}`,
+          );
+        }
+
+  // ------------------------------------------------------------ the table
+  const rows: Row[] = [];
+  const modeName = (m: Mode) => (m === "sotw" ? "SotW" : "delta");
+  /** The median over a benchmark's runs of one measure, for each server. */
+  const both = <R>(runs: Map<string, R[]>, k: (kind: Kind) => string, f: (run: R) => number) => ({
+    skiff: median(runs.get(k("skiff"))!.map(f)),
+    peer: median(runs.get(k("peer"))!.map(f)),
+  });
+  let allPeaksReset = true;
+  for (const n of PROXIES)
+    for (const mode of MODES) {
+      const p = `B1 ${modeName(mode)} N=${n}:`;
+      const b1 = (f: (run: ColdRun) => number) => both(cold, (kind) => key(kind, mode, n), f);
+      const num = (field: string) => (run: ColdRun) => Number(run.load[field]);
+      rows.push({ measure: `${p} first connect → last complete ACK (ms)`, ...b1(num("totalMs")) });
+      rows.push({ measure: `${p} per-proxy time to complete, p50 (ms)`, ...b1(num("p50Ms")) });
+      rows.push({ measure: `${p} per-proxy time to complete, p99 (ms)`, ...b1(num("p99Ms")) });
+      rows.push({ measure: `${p} server CPU (s)`, ...b1((r) => r.serverCpuS), digits: 2 });
+      rows.push({ measure: `${p} server peak RSS (MiB)`, ...b1((r) => r.peakRssKiB / 1024) });
+      rows.push({
+        measure: `${p} bytes received by the proxies (MB)`,
+        ...b1((r) => Number(r.load.bytesReceived) / 1e6),
+        digits: 1,
+      });
+      rows.push({ measure: `${p} load generator CPU (s)`, ...b1(num("clientCpuSeconds")), digits: 2 });
+      for (const k of KINDS) allPeaksReset &&= cold.get(key(k, mode, n))!.every((r) => r.peakReset);
+    }
+  const encodes = [...cold]
+    .filter(([k]) => k.startsWith("skiff"))
+    .flatMap(([k, runs]) => runs.map((run) => [k, run.stats!.encodes!] as const));
+  const encodeValues = [...new Set(encodes.map(([, e]) => e))];
+  const encodesOk = encodeValues.length === 1 && encodeValues[0] === fixture.distinctResources;
+  rows.push({
+    measure: `B4 resource encodes after serving N proxies (distinct resources: ${fixture.distinctResources})`,
+    skiff: Math.max(...encodeValues),
+    peerText: "n/a (no counter)",
+  });
+  const lo = Math.min(...PROXIES);
+  const hi = Math.max(...PROXIES);
+  for (const mode of MODES) {
+    const held = (n: number) =>
+      both(
+        cold,
+        (kind) => key(kind, mode, n),
+        (r) => r.heldRssKiB,
+      );
+    rows.push({
+      measure: `B6 ${modeName(mode)}: RSS with N=${lo} held, after GC (MiB)`,
+      skiff: held(lo).skiff / 1024,
+      peer: held(lo).peer / 1024,
+    });
+    if (hi > lo) {
+      rows.push({
+        measure: `B6 ${modeName(mode)}: RSS with N=${hi} held, after GC (MiB)`,
+        skiff: held(hi).skiff / 1024,
+        peer: held(hi).peer / 1024,
+      });
+      rows.push({
+        measure: `B6 ${modeName(mode)}: RSS per held proxy, N=${lo}→${hi} (KiB)`,
+        skiff: (held(hi).skiff - held(lo).skiff) / (hi - lo),
+        peer: (held(hi).peer - held(lo).peer) / (hi - lo),
+        digits: 1,
+      });
+    }
+  }
+  for (const mode of MODES) {
+    if (!restarts.has(`skiff ${mode}`) || !restarts.has(`peer ${mode}`)) continue;
+    const p = `B7 ${modeName(mode)} N=${RESTART_PROXIES}:`;
+    const b7 = (f: (run: RestartRun) => number) => both(restarts, (kind) => `${kind} ${mode}`, f);
+    const num = (field: string) => (run: RestartRun) => Number(run.second[field]);
+    rows.push({ measure: `${p} server READY → last re-ACK (ms)`, ...b7((r) => r.readyToAllAckedMs) });
+    rows.push({
+      measure: `${p} first reopened stream → last re-ACK (ms)`,
+      ...b7(num("reopenToLastCompleteMs")),
+    });
+    rows.push({
+      measure: `${p} bytes sent again to the proxies (MB)`,
+      ...b7((r) => Number(r.second.bytesResent) / 1e6),
+      digits: 3,
+    });
+    rows.push({ measure: `${p} responses sent again`, ...b7(num("responsesResent")) });
+    rows.push({
+      measure: `${p} bytes the proxies sent (subscriptions, initial versions, ACKs; MB)`,
+      ...b7((r) => Number(r.second.requestBytes) / 1e6),
+      digits: 2,
+    });
+    rows.push({ measure: `${p} server CPU after READY (s)`, ...b7((r) => r.serverCpuS), digits: 2 });
+    rows.push({
+      measure: `${p} kill → READY (ms; Skiff also compiles and translates)`,
+      ...b7((r) => r.killToReadyMs),
+    });
+  }
+
+  const date = new Date().toISOString().slice(0, 10);
+  const viewTypes = Object.entries(view.byType)
+    .map(([t, c]) => `${c} ${t}`)
+    .join(", ");
+  const markdown = [
+    `# xDS benchmark: Skiff and go-control-plane, ${date}`,
+    "",
+    `Produced by \`make bench-xds\` (test/bench/xds/run.ts). Every number below was measured in this run; a ratio compares two measurements of the same run.`,
+    "",
+    "## Machine",
+    "",
+    ...machine().map((l) => `- ${l}`),
+    "",
+    "## Workload",
+    "",
+    `- ${SERVICES} Services (one HTTP port each) and ${ENDPOINTS} endpoints in one namespace, through Skiff's compile and translate (compile ${fixture.compileMs.toFixed(0)} ms, translate ${fixture.translateMs.toFixed(0)} ms).`,
+    `- Each proxy's view: ${viewCount} resources (${viewTypes}), ${(view.bytes / 1e6).toFixed(2)} MB encoded. The peer serves the same view, checked against what Skiff serves, resource by resource.`,
+    `- Proxies: Envoy-sidecar node ids (\`sidecar~10.0.0.1~<prefix>-<i>.bench~bench.svc.cluster.local\`), simulated by \`xdsbench load\` (grpc-go), 100 ADS streams per connection, all started at once. A proxy is complete when it has ACKed CDS, EDS, LDS and RDS with every resource it subscribed to.`,
+    `- Servers: Skiff's AdsServer + MeshSnapshots (log level warn) in its own Node.js process; go-control-plane's server with a snapshot cache in ADS mode (one snapshot for every node) in its own Go process. Fresh server process per run.`,
+    "",
+    "## Results",
+    "",
+    table(rows),
+    "",
+    "Notes:",
+    "",
+    `- Server CPU and RSS come from /proc/<pid>/stat and /proc/<pid>/status of the server process. ${allPeaksReset ? "Peak RSS is the VmHWM of the run alone (reset through /proc/<pid>/clear_refs after the server was ready)." : "Peak RSS is the process' lifetime VmHWM (the kernel refused to reset it), so it includes start-up."}`,
+    `- B4: Skiff's skiff_xds_resource_encodes_total ${encodesOk ? `was ${fixture.distinctResources} after every run: each distinct resource of the translation (including those no sidecar receives, such as the proxyless listeners) is encoded once, whatever N.` : `did NOT equal the number of distinct resources in every run: ${JSON.stringify(Object.fromEntries(encodes))}.`} go-control-plane marshals the resources of every response it sends (pkg/cache/v3 cachedResource, per response).`,
+    "- B6: RSS is read after a full garbage collection in each server (`gc` command: V8 with --expose-gc, Go runtime.GC plus debug.FreeOSMemory) while the N proxies are still connected.",
+    `- B7: after the kill the load generator's gRPC connections retry every 50-200 ms, so up to about 200 ms of "READY → last re-ACK" is the client's backoff; "first reopened stream" leaves it out. Bytes and responses are counted until none has arrived for 0.5 s after the last proxy was complete. Delta proxies reconnect with initial_resource_versions; go-control-plane answers only the wildcard (CDS, LDS) requests of such a proxy, Skiff answers every type's first request, empty when nothing changed.`,
+    `- ${REPEAT > 1 ? `Each number is the median of ${REPEAT} runs (each on a fresh server process, the servers alternating); the raw results list every run.` : "Each number comes from one run; run-to-run differences of 20-30% have been seen on a shared 2-core machine, so REPEAT=3 gives medians."}`,
+    "- go-control-plane serves from as many threads as there are cores (GOMAXPROCS); Skiff's JavaScript runs on one thread (V8 collects garbage on helper threads too). Server CPU seconds count every thread.",
+    "- The load generator shares the cores with the server under test; its own CPU is in the table to show how much it took.",
+    "",
+    "## Raw results",
+    "",
+    "```json",
+    ...[...cold].flatMap(([k, runs]) =>
+      runs.map((run) =>
+        JSON.stringify({
+          run: `B1 ${k}`,
+          ...run.load,
+          serverCpuS: run.serverCpuS,
+          peakRssKiB: run.peakRssKiB,
+          heldRssKiB: run.heldRssKiB,
+          idleRssKiB: run.idleRssKiB,
+          ...(run.stats ? { skiff: run.stats } : {}),
+        }),
+      ),
+    ),
+    ...[...restarts].flatMap(([k, runs]) =>
+      runs.map((run) =>
+        JSON.stringify({
+          run: `B7 ${k}`,
+          ...run.second,
+          readyToAllAckedMs: run.readyToAllAckedMs,
+          killToReadyMs: run.killToReadyMs,
+          serverCpuS: run.serverCpuS,
+        }),
+      ),
+    ),
+    "```",
+    "",
+  ].join("\n");
+  mkdirSync(flags.out, { recursive: true });
+  const file = join(flags.out, `xds-${date}.md`);
+  const formatted = await format(markdown, { parser: "markdown", printWidth: 110 });
+  writeFileSync(file, formatted);
+  process.stdout.write(formatted);
+  log(`wrote ${relative(ROOT, file)}`);
+
+  if (flags["cpu-prof"]) {
+    for (const mode of MODES) {
+      const dir = join(WORK, `prof-${mode}`);
+      rmSync(dir, { recursive: true, force: true });
+      log(`CPU profile of skiff-server, B1 ${mode} N=${lo} (not in the table: profiling slows it down)`);
+      await coldFanOut("skiff", mode, lo, ["--cpu-prof", "--cpu-prof-dir", dir]);
+      const profile = readdirSync(dir).find((f) => f.endsWith(".cpuprofile"));
+      if (!profile) throw new Error(`no .cpuprofile in ${dir}`);
+      console.log(
+        `\nskiff-server, B1 ${mode} N=${lo}: top 10 functions by self time (${relative(ROOT, join(dir, profile))})`,
+      );
+      for (const line of topSelfTime(join(dir, profile), 10)) console.log(`  ${line}`);
+    }
+  }
+}
+
+await main();

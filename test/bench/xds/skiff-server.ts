@@ -1,0 +1,81 @@
+/**
+ * Skiff's real ADS server on the benchmark workload, as its own process so
+ * that its CPU time and memory can be measured apart from the load.
+ *
+ *   node skiff-server.js --services S --endpoints E [--address 127.0.0.1:0]
+ *
+ * Builds the fixture (compile and translate), publishes it to a
+ * MeshSnapshots (which encodes every resource once), then serves it with
+ * AdsServer and prints `READY <host:port>`. Commands, one per line on stdin:
+ *   stats  prints {"encodes":..,"encodesByType":{..},"distinctResources":..,"pushes":..,"connected":..}
+ *   gc     runs a full garbage collection (needs --expose-gc) and prints "GC"
+ * It exits when stdin closes, and on SIGTERM or SIGINT.
+ */
+import { createInterface } from "node:readline";
+import { parseArgs } from "node:util";
+import { xdsConnectedProxies, xdsPushes, xdsResourceEncodes } from "../../../src/observability/metrics.js";
+import { MeshSnapshots } from "../../../src/xds/cache/mesh-snapshots.js";
+import { AdsServer } from "../../../src/xds/server/ads-server.js";
+import { buildFixture } from "./fixture.js";
+
+const { values } = parseArgs({
+  options: {
+    services: { type: "string", default: "1000" },
+    endpoints: { type: "string", default: "10000" },
+    address: { type: "string", default: "127.0.0.1:0" },
+  },
+});
+// Per-stream info logs would cost the server as much as the work measured; warnings still show.
+process.env.SKIFF_LOG_LEVEL ??= "warn";
+
+const snapshots = new MeshSnapshots();
+const distinctResources = (() => {
+  // Only the translation stays reachable: the cluster state and model go, as the fixture does.
+  const fixture = buildFixture({ services: Number(values.services), endpoints: Number(values.endpoints) });
+  snapshots.publish(fixture.resources);
+  return fixture.distinctResources;
+})();
+const gc = (globalThis as { gc?: () => void }).gc;
+gc?.();
+
+const server = new AdsServer(snapshots);
+const host = values.address!.slice(0, values.address!.lastIndexOf(":"));
+const port = await server.start(values.address!);
+
+const sum = async (metric: { get(): Promise<{ values: { value: number; labels: object }[] }> }) => {
+  const { values: samples } = await metric.get();
+  return samples.reduce((n, s) => n + s.value, 0);
+};
+
+async function stats(): Promise<string> {
+  const encodes = await xdsResourceEncodes.get();
+  return JSON.stringify({
+    encodes: encodes.values.reduce((n, s) => n + s.value, 0),
+    encodesByType: Object.fromEntries(encodes.values.map((s) => [String(s.labels.type), s.value])),
+    distinctResources,
+    pushes: await sum(xdsPushes),
+    connected: await sum(xdsConnectedProxies),
+  });
+}
+
+let stopping = false;
+async function stop(): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  await server.stop();
+  process.exit(0);
+}
+process.on("SIGTERM", () => void stop());
+process.on("SIGINT", () => void stop());
+createInterface({ input: process.stdin })
+  .on("line", (line) => {
+    const command = line.trim();
+    if (command === "stats") void stats().then((s) => console.log(s));
+    else if (command === "gc") {
+      gc?.();
+      console.log(gc ? "GC" : "ERROR run node with --expose-gc");
+    } else if (command !== "") console.log(`ERROR unknown command ${JSON.stringify(command)}`);
+  })
+  .on("close", () => void stop());
+
+console.log(`READY ${host}:${port}`);
