@@ -1,3 +1,4 @@
+import { X509Certificate } from "node:crypto";
 import type { Logger } from "pino";
 import { signingCaFromPem, type KeyPair } from "../../pki/issue.js";
 import { certificateChain } from "../../pki/chain.js";
@@ -107,9 +108,14 @@ export class WorkloadCertificates {
     const key = identityKey(identity);
     const previous = this.issued.get(key);
     clearTimeout(previous?.timer);
-    // 80% of the validity from issuance (the certificate's notBefore is backdated for clock skew, so
-    // it is not the start); never sooner than a second, so a tiny validity cannot spin.
-    const renewIn = Math.max(1000, RENEW_AT_FRACTION * ca.workloadValidityMs - (performance.now() - started));
+    // 80% of the life left from issuance (the certificate's notBefore is backdated for clock skew, so
+    // it is not the start; its notAfter may be the signer's, sooner than the Mesh's validity); never
+    // sooner than a second, so a tiny validity cannot spin.
+    const life = Math.min(
+      ca.workloadValidityMs,
+      Date.parse(new X509Certificate(leaf.certPem).validTo) - Date.now(),
+    );
+    const renewIn = Math.max(1000, RENEW_AT_FRACTION * life - (performance.now() - started));
     const timer = setTimeout(() => void this.renew(identity), renewIn);
     timer.unref();
     this.issued.set(key, {

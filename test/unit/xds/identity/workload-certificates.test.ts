@@ -3,6 +3,7 @@ import { X509Certificate } from "node:crypto";
 import { pino } from "pino";
 import type { KeyPair } from "../../../../src/pki/issue.js";
 import { createRootCa } from "../../../../src/pki/root.js";
+import { rootAndIntermediate } from "../../../support/pki.js";
 import type { WorkloadIdentity } from "../../../../src/xds/cache/snapshot.js";
 import { WorkloadCertificates, type MeshCa } from "../../../../src/xds/identity/workload-certificates.js";
 
@@ -58,6 +59,28 @@ describe("WorkloadCertificates on a CA change", () => {
     const reissued = new X509Certificate(published[1]!.pair.certPem);
     assert.ok(reissued.checkIssued(new X509Certificate(next.certPem)), "signed by the new CA");
     assert.equal(reissued.subjectAltName, "URI:spiffe://cluster.local/ns/shop/sa/ratings");
+  });
+
+  it("renews at 80% of the certificate's real life when the signer expires before the Mesh's validity", async function () {
+    this.timeout(10_000);
+    // An intermediate with 4 s left: the certificate is cut to those 4 s, so it must renew within them,
+    // not at 80% of the hour.
+    const { signer } = await rootAndIntermediate(new Date(), 4000);
+    const published: KeyPair[] = [];
+    certificates = new WorkloadCertificates(
+      () => ({
+        signer,
+        trustBundlePem: signer.certPem,
+        trustDomain: "cluster.local",
+        workloadValidityMs: HOUR,
+      }),
+      (_identity, pair) => published.push(pair),
+      () => true,
+      pino({ level: "silent" }),
+    );
+    await certificates.ensure(identity);
+    for (let i = 0; i < 60 && published.length < 2; i++) await new Promise((r) => setTimeout(r, 100));
+    assert.equal(published.length, 2, "renewed before the signer's expiry");
   });
 
   it("does nothing when the Secret changed but the CA did not", async () => {
