@@ -1,7 +1,7 @@
 import type { EncodedResource } from "../cache/snapshot.js";
 import { AdsStream, type TypeState } from "./ads-stream.js";
 import { ResponseTracker } from "./proxy-state.js";
-import { contentVersion } from "./versions.js";
+import { contentVersion, wholeTypeVersion } from "./versions.js";
 import { decodeSotwRequest, encodeSotwResponse, type SotwRequest } from "./wire.js";
 
 interface SotwTypeState extends TypeState {
@@ -82,7 +82,9 @@ export class SotwStream extends AdsStream<SotwTypeState, SotwRequest> {
         }
       }
     }
-    const version = contentVersion(selected.values());
+    // A wildcard subscription with nothing held back selects the whole type: its version is shared.
+    const whole = state.wildcard && !state.removalsHeld && selected.size === available.size;
+    const version = whole ? wholeTypeVersion(available) : contentVersion(selected.values());
     if (state.tracker.lastSentVersion === version) return;
 
     const resources = [...selected.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
