@@ -3,8 +3,12 @@
 # type package, so that protojson can resolve any typed_config's @type and
 # Any contents can be unpacked. The list comes from go-control-plane itself
 # (as Istio does it), so a version bump needs only this script re-run.
+#
+# Usage: generate-imports.sh [DIR]  (default: hack/envoyvalidate). Every Go
+# tool under hack/ that reads Envoy JSON (envoyvalidate, xdsbench) uses it.
 set -euo pipefail
-cd "$(dirname "$0")"
+here="$(cd "$(dirname "$0")" && pwd)"
+cd "${1:-$here}"
 export GOWORK=off GOFLAGS=-mod=mod GOTOOLCHAIN=local
 pkgs=$(go list github.com/envoyproxy/go-control-plane/envoy/... | grep -E '/envoy/(config|extensions|type)/.*/v3$' | sort)
 {
