@@ -15,13 +15,12 @@ import { repositoryRoot } from "../../src/controlplane/binaries.js";
 import { LocalControlPlane } from "../../src/controlplane/controlplane.js";
 import { ServerSideApplier } from "../../src/k8s/apply.js";
 import { Informer } from "../../src/k8s/informer.js";
+import { percentile } from "./shared/stats.js";
 
 const CHANGES = Number(process.env.CHANGES ?? 50);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const rssMiB = (pid: number) =>
   Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1]) / 1024;
-const percentile = (sorted: number[], p: number) =>
-  sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 
 const plane = await LocalControlPlane.start();
 const operator = spawn(

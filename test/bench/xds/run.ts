@@ -32,7 +32,7 @@
  *     smallest N (both modes) and print its top 10 functions by self time
  *     (not in the table: profiling slows the server down)
  */
-import { spawn, spawnSync, type ChildProcessByStdio } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import {
   copyFileSync,
   existsSync,
@@ -42,18 +42,18 @@ import {
   rmSync,
   writeFileSync,
 } from "node:fs";
-import { cpus, release, totalmem } from "node:os";
 import { join, relative } from "node:path";
-import { createInterface } from "node:readline";
-import type { Readable, Writable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { format } from "prettier";
+import { Child } from "../shared/child.js";
+import { cpuSeconds, memoryKiB, resetPeak } from "../shared/proc.js";
+import { fmt, machine, writeReport } from "../shared/report.js";
+import { median, round } from "../shared/stats.js";
+import { buildXdsbench } from "../shared/xdsbench.js";
 import { buildFixture, checkViewAgainstSkiff, peerFile } from "./fixture.js";
 
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 const WORK = join(ROOT, ".skiff", "bench", "xds");
-const SETPRIV = ["/usr/bin/setpriv", "/bin/setpriv"].find((p) => existsSync(p));
 
 const { values: flags } = parseArgs({
   options: {
@@ -88,126 +88,6 @@ type Kind = "skiff" | "peer";
 const KINDS: Kind[] = ["skiff", "peer"];
 const log = (message: string) => process.stderr.write(`[bench-xds] ${message}\n`);
 
-// ---------------------------------------------------------------- processes
-
-type Proc = ChildProcessByStdio<Writable, Readable, Readable>;
-const running = new Set<Proc>();
-process.on("exit", () => {
-  for (const child of running) child.kill("SIGKILL");
-});
-
-/** A child process under `setpriv --pdeathsig KILL`, read line by line. */
-class Child {
-  readonly proc: Proc;
-  readonly exited: Promise<number | null>;
-  private readonly lines: string[] = [];
-  private wake?: () => void;
-  private stderr = "";
-  private hasExited = false;
-
-  constructor(
-    readonly name: string,
-    command: string[],
-    env: Record<string, string> = {},
-  ) {
-    const [file, argv] = SETPRIV
-      ? [SETPRIV, ["--pdeathsig", "KILL", "--", ...command]]
-      : [command[0]!, command.slice(1)];
-    this.proc = spawn(file, argv, {
-      cwd: ROOT,
-      stdio: ["pipe", "pipe", "pipe"],
-      env: { ...process.env, ...env },
-    });
-    running.add(this.proc);
-    this.proc.stdin.on("error", () => {});
-    createInterface({ input: this.proc.stdout }).on("line", (line) => {
-      this.lines.push(line);
-      this.wake?.();
-    });
-    this.proc.stderr.on("data", (d: Buffer) => (this.stderr = (this.stderr + d.toString()).slice(-8000)));
-    this.exited = new Promise((resolve) =>
-      this.proc.on("exit", (code, signal) => {
-        running.delete(this.proc);
-        this.hasExited = true;
-        this.wake?.();
-        resolve(code ?? (signal ? -1 : null));
-      }),
-    );
-  }
-
-  get pid(): number {
-    return this.proc.pid!;
-  }
-
-  /** The next stdout line that `accept` takes (earlier lines are dropped). */
-  async line(accept: (line: string) => boolean, what: string, timeoutMs: number): Promise<string> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const index = this.lines.findIndex(accept);
-      if (index >= 0) return this.lines.splice(0, index + 1)[index]!;
-      if (this.hasExited) throw new Error(`${this.name} exited before ${what}; stderr:\n${this.stderr}`);
-      const remaining = deadline - Date.now();
-      if (remaining <= 0)
-        throw new Error(`${this.name}: no ${what} after ${timeoutMs} ms; stderr:\n${this.stderr}`);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, remaining);
-        this.wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.wake = undefined;
-    }
-  }
-
-  async json(what: string, timeoutMs: number): Promise<Record<string, number | string>> {
-    return JSON.parse(await this.line((l) => l.startsWith("{"), what, timeoutMs)) as Record<
-      string,
-      number | string
-    >;
-  }
-
-  send(line: string): void {
-    this.proc.stdin.write(`${line}\n`);
-  }
-
-  /** SIGTERM (or the given signal), SIGKILL after graceMs; resolves once it has exited. */
-  async stop(signal: NodeJS.Signals = "SIGTERM", graceMs = 10_000): Promise<void> {
-    if (this.hasExited) return;
-    this.proc.kill(signal);
-    const timer = setTimeout(() => this.proc.kill("SIGKILL"), graceMs);
-    await this.exited;
-    clearTimeout(timer);
-  }
-}
-
-const round = (n: number) => Math.round(n * 1000) / 1000;
-const CLK_TCK = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout.trim()) || 100;
-
-/** User plus system CPU seconds of a process, all its threads. */
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
-}
-
-/** VmRSS or VmHWM in KiB. */
-function memoryKiB(pid: number, field: "VmRSS" | "VmHWM"): number {
-  const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-  if (!m) throw new Error(`no ${field} for ${pid}`);
-  return Number(m[1]);
-}
-
-/** Resets the process' peak RSS (VmHWM) to its current RSS; false where the kernel does not allow it. */
-function resetPeak(pid: number): boolean {
-  try {
-    writeFileSync(`/proc/${pid}/clear_refs`, "5");
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 // ---------------------------------------------------------------- servers
 
 let xdsbench = "";
@@ -238,7 +118,7 @@ async function startServer(kind: Kind, address: string, nodeFlags: string[] = []
             "--address",
             address,
           ],
-          { SKIFF_LOG_LEVEL: "warn" },
+          { env: { SKIFF_LOG_LEVEL: "warn" } },
         )
       : new Child("go-control-plane peer", [
           xdsbench,
@@ -410,17 +290,6 @@ function topSelfTime(file: string, count: number): string[] {
 
 // ---------------------------------------------------------------- report
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
-
-const fmt = (n: number | undefined, digits = 0) =>
-  n === undefined || Number.isNaN(n)
-    ? "n/a"
-    : n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
-
 function ratio(skiff: number | undefined, peer: number | undefined): string {
   if (
     skiff === undefined ||
@@ -451,36 +320,12 @@ function table(rows: Row[]): string {
   return lines.join("\n");
 }
 
-function machine(): string[] {
-  const cpuinfo = readFileSync("/proc/cpuinfo", "utf8");
-  const model = /model name\s*:\s*(.*)/.exec(cpuinfo)?.[1]?.trim() ?? "unknown";
-  const go = spawnSync("go", ["version"], { encoding: "utf8" })
-    .stdout.trim()
-    .replace(/^go version /, "");
-  const version = (pkg: string) =>
-    (JSON.parse(readFileSync(join(ROOT, "node_modules", pkg, "package.json"), "utf8")) as { version: string })
-      .version;
-  const gcp = /github\.com\/envoyproxy\/go-control-plane (v\S+)/.exec(
-    readFileSync(join(ROOT, "hack", "xdsbench", "go.mod"), "utf8"),
-  )?.[1];
-  return [
-    `CPU: ${model}, ${cpus().length} cores (servers and load generator share them)`,
-    `memory: ${(totalmem() / 2 ** 30).toFixed(1)} GiB; Linux ${release()}`,
-    `Node.js ${process.version}, @grpc/grpc-js ${version("@grpc/grpc-js")}; ${go}, go-control-plane ${gcp}, grpc-go (load generator and peer)`,
-  ];
-}
-
 // ---------------------------------------------------------------- main
 
 async function main(): Promise<void> {
   mkdirSync(WORK, { recursive: true });
   log("building xdsbench (hack/xdsbench/build.sh)");
-  const built = spawnSync(join(ROOT, "hack", "xdsbench", "build.sh"), {
-    encoding: "utf8",
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  if (built.status !== 0) throw new Error("hack/xdsbench/build.sh failed");
-  xdsbench = built.stdout.trim();
+  xdsbench = buildXdsbench();
 
   log("compiling skiff-server.ts (tsc -p test/bench/xds/tsconfig.json)");
   const buildDir = join(WORK, "build");
@@ -636,7 +481,7 @@ async function main(): Promise<void> {
     "",
     "## Machine",
     "",
-    ...machine().map((l) => `- ${l}`),
+    ...machine("load generator and peer").map((l) => `- ${l}`),
     "",
     "## Workload",
     "",
@@ -689,11 +534,7 @@ async function main(): Promise<void> {
     "```",
     "",
   ].join("\n");
-  mkdirSync(flags.out, { recursive: true });
-  const file = join(flags.out, `xds-${date}.md`);
-  const formatted = await format(markdown, { parser: "markdown", printWidth: 110 });
-  writeFileSync(file, formatted);
-  process.stdout.write(formatted);
+  const file = await writeReport(markdown, flags.out, "xds", date);
   log(`wrote ${relative(ROOT, file)}`);
 
   if (flags["cpu-prof"]) {
