@@ -74,7 +74,7 @@ bench: build controlplane bench-xds
 	$(TSX) test/bench/mesh-reconcile.ts
 	$(TSX) test/bench/workload-cert.ts
 
-## bench-xds: Skiff's ADS server against go-control-plane in one run (SERVICES, ENDPOINTS, PROXIES, MODES, RESTART_PROXIES); writes bench/results/xds-<date>.md
+## bench-xds: Skiff's ADS server against go-control-plane in one run (SERVICES, ENDPOINTS, PROXIES, MODES, RESTART_PROXIES, CHURN_PROXIES, CHURN_SECONDS, CHURN_RATE); writes bench/results/xds-<date>.md
 .PHONY: bench-xds
 bench-xds: $(NODE_MODULES)
 	$(TSX) test/bench/xds/run.ts

@@ -117,6 +117,8 @@ type generator struct {
 
 	// lastResponse is when any proxy last received a response (Unix nanoseconds).
 	lastResponse atomic.Int64
+	// window serves the stdin commands of window.go (B3).
+	window window
 
 	failMu   sync.Mutex
 	failures int
@@ -245,6 +247,7 @@ func (g *generator) run() error {
 		}
 		g.proxies[i] = p
 	}
+	g.startCommands()
 	for _, p := range g.proxies {
 		wg.Add(1)
 		go func() {
@@ -618,6 +621,7 @@ func (p *proxy) sotwResponse(phase int, raw *rawMessage, resp *response, send fu
 	if err := send(k, resp.version, resp.nonce, parentOf[k] >= 0); err != nil {
 		return err
 	}
+	p.g.window.acked(p, k, len(raw.bytes()), resp, true)
 	ts.version = resp.version
 	ts.answered = true
 	ts.satisfied = containsAll(got, ts.named)
@@ -732,6 +736,7 @@ func (p *proxy) deltaResponse(phase int, raw *rawMessage, resp *response, send f
 	if err := send(&discoveryv3.DeltaDiscoveryRequest{TypeUrl: typeURLs[k], ResponseNonce: resp.nonce}); err != nil {
 		return err
 	}
+	p.g.window.acked(p, k, len(raw.bytes()), resp, false)
 	ts.answered = true
 	if named {
 		ts.satisfied = p.allKnown(ts)

@@ -61,7 +61,12 @@ type peerState struct {
 	mu        sync.Mutex
 	version   int
 	resources map[resourcev3.Type]map[string]types.Resource
-	cache     cachev3.SnapshotCache
+	// typeVersions: the snapshot version in which each type last changed. A
+	// SotW stream is answered again only for types whose version changed, so
+	// an endpoint change is not followed by CDS, LDS and RDS resent whole
+	// (what one version for every type, as NewSnapshot makes it, would do).
+	typeVersions map[resourcev3.Type]int
+	cache        cachev3.SnapshotCache
 }
 
 func runPeer(args []string) error {
@@ -75,7 +80,8 @@ A go-control-plane v0.14 ADS server (SotW and delta, snapshot cache in ADS
 mode) serving the file's resources to every node. Prints "READY <address>"
 once listening. Commands, one per line on stdin:
   apply FILE   upsert the file's resources (same format; "remove" lists names
-               per type to delete) as a new snapshot version; prints "APPLIED <version>"
+               per type to delete) as a new snapshot version, in which only the
+               types the file names get a new version; prints "APPLIED <version>"
   gc           run the Go garbage collector and return memory to the OS; prints "GC"
   stats        prints {"version":..,"resources":..} as one JSON line
 The peer exits when stdin closes, and on SIGTERM or SIGINT.`)
@@ -94,7 +100,8 @@ The peer exits when stdin closes, and on SIGTERM or SIGINT.`)
 			resourcev3.ListenerType: {},
 			resourcev3.RouteType:    {},
 		},
-		cache: cachev3.NewSnapshotCache(true, oneNode{}, nil),
+		typeVersions: map[resourcev3.Type]int{},
+		cache:        cachev3.NewSnapshotCache(true, oneNode{}, nil),
 	}
 	if _, err := state.apply(*file); err != nil {
 		return err
@@ -213,15 +220,19 @@ func (s *peerState) apply(path string) (int, error) {
 		}
 	}
 	version := s.version + 1
-	byType := map[resourcev3.Type][]types.Resource{}
-	for typ, byName := range next {
-		for _, r := range byName {
-			byType[typ] = append(byType[typ], r)
+	typeVersions := maps.Clone(s.typeVersions)
+	for _, g := range groups {
+		if s.version == 0 || len(g.entries) > 0 || len(g.remove) > 0 {
+			typeVersions[g.typ] = version
 		}
 	}
-	snapshot, err := cachev3.NewSnapshot(strconv.Itoa(version), byType)
-	if err != nil {
-		return 0, err
+	snapshot := &cachev3.Snapshot{}
+	for typ, byName := range next {
+		items := make([]types.Resource, 0, len(byName))
+		for _, r := range byName {
+			items = append(items, r)
+		}
+		snapshot.Resources[cachev3.GetResponseType(typ)] = cachev3.NewResources(strconv.Itoa(typeVersions[typ]), items)
 	}
 	if err := snapshot.Consistent(); err != nil {
 		return 0, fmt.Errorf("the snapshot is not consistent, go-control-plane in ADS mode would never answer: %w", err)
@@ -229,6 +240,6 @@ func (s *peerState) apply(path string) (int, error) {
 	if err := s.cache.SetSnapshot(context.Background(), "bench", snapshot); err != nil {
 		return 0, err
 	}
-	s.resources, s.version = next, version
+	s.resources, s.version, s.typeVersions = next, version, typeVersions
 	return s.version, nil
 }

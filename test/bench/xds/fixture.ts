@@ -14,6 +14,7 @@
  * As a program: `tsx test/bench/xds/fixture.ts --services S --endpoints E --out FILE`
  * writes the peer file and prints the resource counts.
  */
+import type { JsonObject } from "@bufbuild/protobuf";
 import { writeFileSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
@@ -177,6 +178,19 @@ export function peerFile(view: readonly EnvoyResource[]): Record<string, unknown
     file[key]!.push(r.json);
   }
   return file;
+}
+
+/** The resources of a peer file (or of a change file in its format), as translate emits them. */
+export function fromPeerFile(file: Record<string, unknown[] | undefined>): EnvoyResource[] {
+  return Object.entries(FILE_KEYS).flatMap(([typeUrl, fileKey]) =>
+    (file[fileKey] ?? []).map((entry) => {
+      const json = entry as JsonObject;
+      // A ClusterLoadAssignment is named by its cluster_name; the other types by name.
+      const name = typeUrl === ENDPOINT_TYPE ? json.cluster_name : json.name;
+      if (typeof name !== "string") throw new Error(`a ${fileKey} entry has no name`);
+      return { typeUrl, name, json };
+    }),
+  );
 }
 
 /**

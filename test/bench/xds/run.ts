@@ -26,6 +26,9 @@
  *   --services (SERVICES, 1000)  --endpoints (ENDPOINTS, 10000)
  *   --proxies (PROXIES, "1000,5000")  --modes (MODES, "sotw,delta")
  *   --restart-proxies (RESTART_PROXIES, the smallest of --proxies; 0 skips B7)
+ *   --churn-proxies (CHURN_PROXIES, the smallest of --proxies; 0 skips B3),
+ *     --churn-seconds (CHURN_SECONDS, 60), --churn-rate (CHURN_RATE, 20 changes/s):
+ *     B3 endpoint churn (churn.ts)
  *   --repeat (REPEAT, 1): run each benchmark R times, alternating the servers,
  *     and report the median of each measure
  *   --cpu-prof (CPU_PROF=1): afterwards, profile skiff-server in B1 at the
@@ -47,9 +50,12 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { Child } from "../shared/child.js";
 import { cpuSeconds, memoryKiB, resetPeak } from "../shared/proc.js";
-import { fmt, machine, writeReport } from "../shared/report.js";
+import { machine, writeReport } from "../shared/report.js";
 import { median, round } from "../shared/stats.js";
 import { buildXdsbench } from "../shared/xdsbench.js";
+import { churnSection } from "./churn-report.js";
+import { runChurn, writeChurnFiles, type ChurnRun, type ChurnSettings } from "./churn.js";
+import { table, type Row } from "./comparison-table.js";
 import { buildFixture, checkViewAgainstSkiff, peerFile } from "./fixture.js";
 
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
@@ -62,6 +68,9 @@ const { values: flags } = parseArgs({
     proxies: { type: "string", default: process.env.PROXIES ?? "1000,5000" },
     modes: { type: "string", default: process.env.MODES ?? "sotw,delta" },
     "restart-proxies": { type: "string", default: process.env.RESTART_PROXIES },
+    "churn-proxies": { type: "string", default: process.env.CHURN_PROXIES },
+    "churn-seconds": { type: "string", default: process.env.CHURN_SECONDS ?? "60" },
+    "churn-rate": { type: "string", default: process.env.CHURN_RATE ?? "20" },
     repeat: { type: "string", default: process.env.REPEAT ?? "1" },
     "cpu-prof": { type: "boolean", default: process.env.CPU_PROF === "1" },
     timeout: { type: "string", default: "900" },
@@ -75,8 +84,19 @@ const MODES = flags.modes.split(",") as Mode[];
 const RESTART_PROXIES = Number(flags["restart-proxies"] ?? Math.min(...PROXIES));
 const TIMEOUT_S = Number(flags.timeout);
 const REPEAT = Number(flags.repeat);
+const CHURN: ChurnSettings = {
+  proxies: Number(flags["churn-proxies"] ?? Math.min(...PROXIES)),
+  seconds: Number(flags["churn-seconds"]),
+  rate: Number(flags["churn-rate"]),
+  modes: MODES,
+  repeat: REPEAT,
+  timeoutS: TIMEOUT_S,
+};
 if (
-  [SERVICES, ENDPOINTS, RESTART_PROXIES, REPEAT, ...PROXIES].some((n) => !Number.isInteger(n) || n < 0) ||
+  [SERVICES, ENDPOINTS, RESTART_PROXIES, REPEAT, CHURN.proxies, ...PROXIES].some(
+    (n) => !Number.isInteger(n) || n < 0,
+  ) ||
+  !(CHURN.seconds > 0 && CHURN.rate > 0) ||
   PROXIES.some((n) => n < 1) ||
   REPEAT < 1 ||
   MODES.some((m) => m !== "sotw" && m !== "delta")
@@ -288,38 +308,6 @@ function topSelfTime(file: string, count: number): string[] {
     );
 }
 
-// ---------------------------------------------------------------- report
-
-function ratio(skiff: number | undefined, peer: number | undefined): string {
-  if (
-    skiff === undefined ||
-    peer === undefined ||
-    !Number.isFinite(skiff) ||
-    !Number.isFinite(peer) ||
-    peer === 0
-  )
-    return "n/a";
-  return (skiff / peer).toFixed(2);
-}
-
-interface Row {
-  measure: string;
-  skiff?: number;
-  peer?: number;
-  digits?: number;
-  /** Shown instead of the peer's number (n/a with a reason). */
-  peerText?: string;
-}
-
-function table(rows: Row[]): string {
-  const lines = ["| measure | Skiff | go-control-plane | ratio (Skiff/peer) |", "|---|--:|--:|--:|"];
-  for (const r of rows)
-    lines.push(
-      `| ${r.measure} | ${fmt(r.skiff, r.digits)} | ${r.peerText ?? fmt(r.peer, r.digits)} | ${r.peerText ? "n/a" : ratio(r.skiff, r.peer)} |`,
-    );
-  return lines.join("\n");
-}
-
 // ---------------------------------------------------------------- main
 
 async function main(): Promise<void> {
@@ -376,6 +364,16 @@ async function main(): Promise<void> {
             `  ${JSON.stringify({ ...run.second, readyToAllAckedMs: run.readyToAllAckedMs, killToReadyMs: run.killToReadyMs })}`,
           );
         }
+
+  let churn: { runs: Map<string, ChurnRun[]>; section: ReturnType<typeof churnSection> } | undefined;
+  if (CHURN.proxies > 0) {
+    log(`B3: computing ${Math.round(CHURN.seconds * CHURN.rate)} endpoint changes (compile and translate)`);
+    const options = { services: SERVICES, endpoints: ENDPOINTS };
+    const files = writeChurnFiles(options, fixture, CHURN, join(WORK, `churn-${SERVICES}-${ENDPOINTS}`));
+    const harness = { startServer: (kind: Kind) => startServer(kind, "127.0.0.1:0"), startLoad, log };
+    const runs = await runChurn(harness, files, CHURN);
+    churn = { runs, section: churnSection(runs, CHURN, files, view.byType.endpoints ?? 0) };
+  }
 
   // ------------------------------------------------------------ the table
   const rows: Row[] = [];
@@ -504,6 +502,7 @@ async function main(): Promise<void> {
     "- go-control-plane serves from as many threads as there are cores (GOMAXPROCS); Skiff's JavaScript runs on one thread (V8 collects garbage on helper threads too). Server CPU seconds count every thread.",
     "- The load generator shares the cores with the server under test; its own CPU is in the table to show how much it took.",
     "",
+    ...(churn?.section.markdown ?? []),
     "## Raw results",
     "",
     "```json",
@@ -531,6 +530,7 @@ async function main(): Promise<void> {
         }),
       ),
     ),
+    ...(churn?.section.raw ?? []),
     "```",
     "",
   ].join("\n");

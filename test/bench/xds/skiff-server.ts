@@ -9,14 +9,21 @@
  * AdsServer and prints `READY <host:port>`. Commands, one per line on stdin:
  *   stats  prints {"encodes":..,"encodesByType":{..},"distinctResources":..,"pushes":..,"connected":..}
  *   gc     runs a full garbage collection (needs --expose-gc) and prints "GC"
+ *   publish FILE  replaces the resources in FILE (the peer's resource-file format, as
+ *          `xdsbench peer`'s apply takes it) in the served translation and publishes it
+ *          through MeshSnapshots.publish, as the pipeline does after translate;
+ *          prints "PUBLISHED <generation>" (the churn benchmark, B3)
  * It exits when stdin closes, and on SIGTERM or SIGINT.
  */
+import { readFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import { xdsConnectedProxies, xdsPushes, xdsResourceEncodes } from "../../../src/observability/metrics.js";
 import { MeshSnapshots } from "../../../src/xds/cache/mesh-snapshots.js";
 import { AdsServer } from "../../../src/xds/server/ads-server.js";
-import { buildFixture } from "./fixture.js";
+import type { MeshResources } from "../../../src/xds/translate/translate.js";
+import { buildFixture, fromPeerFile } from "./fixture.js";
+import { withReplaced } from "./replace-resources.js";
 
 const { values } = parseArgs({
   options: {
@@ -29,10 +36,13 @@ const { values } = parseArgs({
 process.env.SKIFF_LOG_LEVEL ??= "warn";
 
 const snapshots = new MeshSnapshots();
+/** The translation being served; `publish` replaces resources in it. */
+let served: MeshResources;
 const distinctResources = (() => {
   // Only the translation stays reachable: the cluster state and model go, as the fixture does.
   const fixture = buildFixture({ services: Number(values.services), endpoints: Number(values.endpoints) });
-  snapshots.publish(fixture.resources);
+  served = fixture.resources;
+  snapshots.publish(served);
   return fixture.distinctResources;
 })();
 const gc = (globalThis as { gc?: () => void }).gc;
@@ -58,6 +68,17 @@ async function stats(): Promise<string> {
   });
 }
 
+/** Reads a change file and publishes the translation with its resources replaced. */
+function publish(file: string): number {
+  const change = JSON.parse(readFileSync(file, "utf8")) as Record<string, unknown[]> & {
+    remove?: Record<string, string[]>;
+  };
+  if (Object.values(change.remove ?? {}).some((names) => names.length > 0))
+    throw new Error("publish does not remove resources");
+  served = withReplaced(served, fromPeerFile(change));
+  return snapshots.publish(served);
+}
+
 let stopping = false;
 async function stop(): Promise<void> {
   if (stopping) return;
@@ -74,6 +95,12 @@ createInterface({ input: process.stdin })
     else if (command === "gc") {
       gc?.();
       console.log(gc ? "GC" : "ERROR run node with --expose-gc");
+    } else if (command.startsWith("publish ")) {
+      try {
+        console.log(`PUBLISHED ${publish(command.slice("publish ".length).trim())}`);
+      } catch (err) {
+        console.log(`ERROR ${String(err).replaceAll("\n", " ")}`);
+      }
     } else if (command !== "") console.log(`ERROR unknown command ${JSON.stringify(command)}`);
   })
   .on("close", () => void stop());
