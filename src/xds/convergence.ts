@@ -1,5 +1,3 @@
-import type { ProxyState } from "./server/ads-server.js";
-
 /**
  * Measures convergence: from the moment a cluster change was seen to the
  * moment every connected proxy runs a generation at least as new as the one
@@ -15,13 +13,18 @@ export class ConvergenceTracker {
     this.open.set(generation, changeSeenAt);
   }
 
-  check(proxies: readonly ProxyState[]): void {
+  /**
+   * Reports the generations every proxy now runs. `lowestSynced` (see
+   * AdsServer.lowestSyncedGeneration) is only asked while some generation
+   * is open: this runs on every ACK, and most ACKs come when none is.
+   */
+  check(lowestSynced: () => number | undefined): void {
     if (this.open.size === 0) return;
-    if (proxies.length === 0) {
+    const everywhere = lowestSynced();
+    if (everywhere === undefined) {
       this.open.clear(); // nobody to converge
       return;
     }
-    const everywhere = Math.min(...proxies.map((p) => p.syncedGeneration ?? -1));
     const now = performance.now();
     for (const [generation, seenAt] of this.open) {
       if (generation > everywhere) continue;

@@ -126,7 +126,7 @@ export async function startXdsServer(
       return identity;
     },
     onResponseStatus: () => {
-      convergence.check(ads.proxies());
+      convergence.check(() => ads.lowestSyncedGeneration());
       statusWriter?.proxyAnswered();
     },
   });
@@ -144,7 +144,7 @@ export async function startXdsServer(
     convergence.started(run.generation, run.changeSeenAt);
     // After the server's push (also scheduled with setImmediate): a generation
     // that changed nothing for any proxy has converged already.
-    setImmediate(() => convergence.check(ads.proxies()));
+    setImmediate(() => convergence.check(() => ads.lowestSyncedGeneration()));
   });
   let port: number;
   try {

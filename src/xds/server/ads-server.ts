@@ -127,6 +127,22 @@ export class AdsServer extends EventEmitter<AdsServerEvents> {
     return [...this.streams].flatMap((s) => s.state() ?? []);
   }
 
+  /**
+   * The oldest generation among the identified proxies' syncedGeneration
+   * (-1 if any is not in sync), or undefined with no proxy: cheaper than
+   * proxies(), which reports each proxy in full.
+   */
+  lowestSyncedGeneration(): number | undefined {
+    let lowest: number | undefined;
+    for (const stream of this.streams) {
+      if (!stream.node || !stream.isOpen) continue;
+      const synced = stream.syncedGeneration();
+      if (synced === undefined) return -1; // none lower
+      lowest = lowest === undefined ? synced : Math.min(lowest, synced);
+    }
+    return lowest;
+  }
+
   private channelOptions(): ChannelOptions {
     // grpc-js 1.14's server does not read grpc.keepalive_permit_without_calls
     // or grpc.http2.min_ping_interval_without_data_ms (client-side options

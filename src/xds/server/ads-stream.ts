@@ -9,6 +9,7 @@ import type {
 } from "../cache/snapshot.js";
 import { xdsNacks, xdsPushDuration, xdsPushes } from "../../observability/metrics.js";
 import type { ProxyState, ResponseTracker, SentResponse } from "./proxy-state.js";
+import { sortedNames } from "./name-sets.js";
 import { inPushOrder, isKnownType, shortType } from "./type-urls.js";
 import { NonceSource } from "./versions.js";
 import { proxyNode } from "./wire.js";
@@ -143,7 +144,7 @@ export abstract class AdsStream<S extends TypeState = TypeState, R extends AdsRe
       connectedAt: this.connectedAt,
       types: inPushOrder(this.types.keys()).map((t) => {
         const state = this.types.get(t)!;
-        return { ...state.tracker.status(), wildcard: state.wildcard, names: [...state.names].sort() };
+        return { ...state.tracker.status(), wildcard: state.wildcard, names: sortedNames(state.names) };
       }),
       syncedGeneration: this.syncedGeneration(),
     };
@@ -155,14 +156,10 @@ export abstract class AdsStream<S extends TypeState = TypeState, R extends AdsRe
    * outstanding, owed or held back, and the proxy's last answer of each type
    * was an ACK. Undefined while any of that is not yet true, or after a NACK.
    */
-  private syncedGeneration(): number | undefined {
+  syncedGeneration(): number | undefined {
     if (this.owed.size > 0) return undefined;
-    for (const state of this.types.values()) {
-      const status = state.tracker.status();
-      if (status.awaitingAnswer || state.removalsHeld) return undefined;
-      if (status.lastNack && status.lastNack.generation >= (status.lastAckedGeneration ?? -1))
-        return undefined;
-    }
+    for (const state of this.types.values())
+      if (state.tracker.awaitingAnswer || state.removalsHeld || state.tracker.nackStands) return undefined;
     return this.snapshot.generation;
   }
 

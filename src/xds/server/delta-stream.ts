@@ -1,19 +1,26 @@
 import type { EncodedResource } from "../cache/snapshot.js";
 import { AdsStream, type TypeState } from "./ads-stream.js";
+import { ABSENT, KnownVersions } from "./known-versions.js";
+import { nameSet, NO_NAMES } from "./name-sets.js";
 import { ResponseTracker } from "./proxy-state.js";
-import { decodeDeltaRequest, encodeDeltaResponse, type DeltaRequest } from "./wire.js";
+import { decodeDeltaRequest, encodeDeltaResponse, withNonce, type DeltaRequest } from "./wire.js";
 
-/** In `known`: the proxy was told this explicitly subscribed name does not exist. */
-const ABSENT = null;
+const NOTHING: ReadonlyMap<string, EncodedResource> = new Map();
 
 interface DeltaTypeState extends TypeState {
   wildcard: boolean;
-  /** Explicitly subscribed names. */
-  readonly names: Set<string>;
+  /** Explicitly subscribed names; interned (see name-sets.ts), so replaced rather than changed. */
+  names: ReadonlySet<string>;
   /** The version of each resource the proxy has (as far as the server sent or was told), or ABSENT. */
-  readonly known: Map<string, string | typeof ABSENT>;
+  readonly known: KnownVersions;
   /** The first request of a type always gets an answer, even an empty one, so the proxy's initial fetch completes. */
   mustRespond: boolean;
+  /**
+   * The snapshot map and subscription with which the proxy was last found
+   * to have everything: until one of them changes there is nothing to send,
+   * which is what every ACK finds.
+   */
+  inLine?: { readonly available: ReadonlyMap<string, EncodedResource>; readonly names: ReadonlySet<string> };
 }
 
 /**
@@ -37,8 +44,8 @@ export class DeltaStream extends AdsStream<DeltaTypeState, DeltaRequest> {
         removalsHeld: false,
         // An empty first subscription is the legacy wildcard.
         wildcard: subscribe.length === 0,
-        names: new Set(),
-        known: new Map(Object.entries(request.initialResourceVersions)),
+        names: NO_NAMES,
+        known: KnownVersions.of(request.initialResourceVersions),
         mustRespond: true,
       };
       this.types.set(request.typeUrl, state);
@@ -56,7 +63,10 @@ export class DeltaStream extends AdsStream<DeltaTypeState, DeltaRequest> {
         this.answered(state, request.responseNonce, request.errorDetail);
       }
     }
-    this.changeSubscription(state, subscribe, request.resourceNamesUnsubscribe);
+    if (subscribe.length > 0 || request.resourceNamesUnsubscribe.length > 0) {
+      this.changeSubscription(state, subscribe, request.resourceNamesUnsubscribe);
+      state.inLine = undefined;
+    }
     this.update(state);
   }
 
@@ -65,71 +75,128 @@ export class DeltaStream extends AdsStream<DeltaTypeState, DeltaRequest> {
     subscribe: readonly string[],
     unsubscribe: readonly string[],
   ) {
+    const names = new Set(state.names);
     for (const name of subscribe) {
       if (name === "*") state.wildcard = true;
-      else state.names.add(name);
+      else names.add(name);
     }
     for (const name of unsubscribe) {
       if (name === "*") {
         state.wildcard = false;
         // The proxy drops what it only had through the wildcard.
-        for (const known of [...state.known.keys()]) if (!state.names.has(known)) state.known.delete(known);
+        for (const known of [...state.known.names()]) if (!names.has(known)) state.known.delete(known);
         continue;
       }
-      state.names.delete(name);
+      names.delete(name);
       // Under a wildcard the proxy keeps an existing resource it unsubscribed by name.
       if (!state.wildcard || state.known.get(name) === ABSENT) state.known.delete(name);
     }
+    state.names = nameSet([...names]);
   }
 
   protected respond(state: DeltaTypeState, holdRemovals: boolean): void {
     const typeUrl = state.tracker.typeUrl;
-    const available = this.snapshot.resources.get(typeUrl) ?? new Map<string, EncodedResource>();
-    const scope = new Set(state.names);
-    if (state.wildcard) {
-      for (const name of available.keys()) scope.add(name);
-      for (const name of state.known.keys()) scope.add(name);
-    }
+    const available = this.snapshot.resources.get(typeUrl) ?? NOTHING;
+    const inLine = state.inLine;
+    if (!state.mustRespond && inLine?.available === available && inLine.names === state.names) return;
 
+    const { known, names } = state;
     const upserts: EncodedResource[] = [];
     let removals: string[] = [];
-    for (const name of scope) {
+    const consider = (name: string) => {
       const resource = available.get(name);
-      const has = state.known.get(name);
+      const has = known.get(name);
       if (resource) {
         if (has !== resource.version) upserts.push(resource);
       } else if (has !== ABSENT) {
         // The proxy has it (a version), or asked for it and was never told it does not exist (undefined).
         removals.push(name);
       }
+    };
+    if (state.wildcard) {
+      for (const name of available.keys()) consider(name);
+      for (const name of names) if (!available.has(name)) consider(name);
+      for (const name of [...known.names()]) if (!available.has(name) && !names.has(name)) consider(name);
+    } else {
+      for (const name of names) consider(name);
     }
     state.removalsHeld = holdRemovals && removals.length > 0;
     if (state.removalsHeld) removals = [];
-    if (upserts.length === 0 && removals.length === 0 && !state.mustRespond) return;
+    if (upserts.length > 0 || removals.length > 0 || state.mustRespond) {
+      this.send(state, available, upserts, removals);
+    }
+    // Recorded as sent, not as ACKed: after a NACK the same versions are not sent again.
+    if (state.removalsHeld) {
+      state.inLine = undefined;
+      for (const r of upserts) known.set(r.name, r.version);
+    } else {
+      state.inLine = { available, names };
+      const absent = [...names].filter((name) => !available.has(name));
+      known.inLineWith(available, state.wildcard ? undefined : names, absent);
+    }
+  }
 
-    upserts.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    removals.sort();
+  private send(
+    state: DeltaTypeState,
+    available: ReadonlyMap<string, EncodedResource>,
+    upserts: EncodedResource[],
+    removals: string[],
+  ): void {
+    const typeUrl = state.tracker.typeUrl;
     const nonce = this.nonces.next();
     const version = String(this.generation);
-    const bytes = encodeDeltaResponse({
-      systemVersionInfo: version,
-      typeUrl,
-      nonce,
-      resources: upserts,
-      removedResources: removals,
-    });
-    // Recorded as sent, not as ACKed: after a NACK the same versions are not sent again.
-    for (const r of upserts) state.known.set(r.name, r.version);
-    for (const name of removals) {
-      if (state.names.has(name)) state.known.set(name, ABSENT);
-      else state.known.delete(name);
-    }
+    // Everything at once (every proxy's first response of a type) is encoded once per snapshot and shared.
+    const whole =
+      upserts.length === available.size && removals.length === 0
+        ? wholeType(typeUrl, available, version)
+        : undefined;
+    const bytes = whole
+      ? withNonce(whole.body, nonce)
+      : encodeDeltaResponse({
+          systemVersionInfo: version,
+          typeUrl,
+          nonce,
+          resources: upserts.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),
+          removedResources: removals.sort(),
+        });
     state.mustRespond = false;
     this.write(state, bytes, {
       nonce,
       generation: this.generation,
       version,
-      names: upserts.map((r) => r.name),
+      names: whole ? whole.names : upserts.map((r) => r.name),
     });
   }
+}
+
+interface WholeType {
+  readonly version: string;
+  readonly names: readonly string[];
+  readonly body: Uint8Array;
+}
+const wholeTypes = new WeakMap<ReadonlyMap<string, EncodedResource>, WholeType>();
+
+/** A delta response, without its nonce, that adds every resource of a type (cached per snapshot map). */
+function wholeType(
+  typeUrl: string,
+  available: ReadonlyMap<string, EncodedResource>,
+  version: string,
+): WholeType {
+  const cached = wholeTypes.get(available);
+  if (cached?.version === version) return cached;
+  const resources = [...available.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const whole = {
+    version,
+    names: resources.map((r) => r.name),
+    body: encodeDeltaResponse({
+      systemVersionInfo: version,
+      typeUrl,
+      nonce: "",
+      resources,
+      removedResources: [],
+    }),
+  };
+  // An empty map may be a stand-in shared by several types.
+  if (available.size > 0) wholeTypes.set(available, whole);
+  return whole;
 }

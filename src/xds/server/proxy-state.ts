@@ -66,6 +66,11 @@ export class ResponseTracker {
     return this.inFlight !== undefined;
   }
 
+  /** The proxy's latest answer of this type was a NACK. */
+  get nackStands(): boolean {
+    return this.lastNack !== undefined && this.lastNack.generation >= (this.lastAcked?.generation ?? -1);
+  }
+
   get lastSentVersion(): string | undefined {
     return this.lastSent?.version;
   }

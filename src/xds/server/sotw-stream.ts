@@ -1,17 +1,22 @@
 import type { EncodedResource } from "../cache/snapshot.js";
 import { AdsStream, type TypeState } from "./ads-stream.js";
+import { nameSet, NO_NAMES, sameNames } from "./name-sets.js";
 import { ResponseTracker } from "./proxy-state.js";
-import { contentVersion, wholeTypeVersion } from "./versions.js";
-import { decodeSotwRequest, encodeSotwResponse, type SotwRequest } from "./wire.js";
+import { Selection, selectionOf } from "./sotw-selection.js";
+import { decodeSotwRequest, withNonce, type SotwRequest } from "./wire.js";
+
+const NOTHING: ReadonlyMap<string, EncodedResource> = new Map();
+const NOTHING_SENT = new Selection("", NOTHING);
 
 interface SotwTypeState extends TypeState {
   /** Subscribed to every resource of the type ("*", or only ever empty resource_names). */
   wildcard: boolean;
   /** The proxy has named resources at some point, which ends the legacy empty-list wildcard. */
   everNamed: boolean;
+  /** Interned (see name-sets.ts): streams with the same subscription share it, and what it selects. */
   names: ReadonlySet<string>;
   /** What the last response carried, so a make-before-break push can keep what the snapshot dropped. */
-  sent: ReadonlyMap<string, EncodedResource>;
+  sent: Selection;
 }
 
 /**
@@ -46,8 +51,8 @@ export class SotwStream extends AdsStream<SotwTypeState, SotwRequest> {
         removalsHeld: false,
         wildcard: false,
         everNamed: false,
-        names: new Set(),
-        sent: new Map(),
+        names: NO_NAMES,
+        sent: NOTHING_SENT,
       };
       this.types.set(request.typeUrl, state);
       this.newType(request.typeUrl);
@@ -61,41 +66,34 @@ export class SotwStream extends AdsStream<SotwTypeState, SotwRequest> {
     const named = resourceNames.filter((n) => n !== "*");
     state.wildcard = resourceNames.includes("*") || (resourceNames.length === 0 && !state.everNamed);
     if (named.length > 0) state.everNamed = true;
-    state.names = new Set(named);
+    if (!sameNames(state.names, named)) state.names = nameSet(named);
   }
 
   protected respond(state: SotwTypeState, holdRemovals: boolean): void {
     const typeUrl = state.tracker.typeUrl;
-    const available = this.snapshot.resources.get(typeUrl) ?? new Map<string, EncodedResource>();
-    const selected = new Map<string, EncodedResource>();
-    if (state.wildcard) for (const [name, r] of available) selected.set(name, r);
-    for (const name of state.names) {
-      const r = available.get(name);
-      if (r) selected.set(name, r);
-    }
+    const available = this.snapshot.resources.get(typeUrl) ?? NOTHING;
+    let selection = selectionOf(typeUrl, available, state.wildcard, state.names);
     state.removalsHeld = false;
-    if (holdRemovals) {
-      for (const [name, r] of state.sent) {
-        if (!selected.has(name) && (state.wildcard || state.names.has(name))) {
-          selected.set(name, r);
-          state.removalsHeld = true;
-        }
+    if (holdRemovals && state.sent !== selection) {
+      const held = state.sent.resources.filter(
+        (r) => !selection.byName.has(r.name) && (state.wildcard || state.names.has(r.name)),
+      );
+      if (held.length > 0) {
+        const byName = new Map(selection.byName);
+        for (const r of held) byName.set(r.name, r);
+        selection = new Selection(typeUrl, byName);
+        state.removalsHeld = true;
       }
     }
-    // A wildcard subscription with nothing held back selects the whole type: its version is shared.
-    const whole = state.wildcard && !state.removalsHeld && selected.size === available.size;
-    const version = whole ? wholeTypeVersion(available) : contentVersion(selected.values());
-    if (state.tracker.lastSentVersion === version) return;
+    if (state.tracker.lastSentVersion === selection.version) return;
 
-    const resources = [...selected.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     const nonce = this.nonces.next();
-    const bytes = encodeSotwResponse({ versionInfo: version, typeUrl, nonce, resources });
-    state.sent = selected;
-    this.write(state, bytes, {
+    state.sent = selection;
+    this.write(state, withNonce(selection.body(), nonce), {
       nonce,
       generation: this.generation,
-      version,
-      names: resources.map((r) => r.name),
+      version: selection.version,
+      names: selection.names,
     });
   }
 }

@@ -15,20 +15,6 @@ export function contentVersion(resources: Iterable<EncodedResource>): string {
   return hash.digest("hex").slice(0, 16);
 }
 
-const wholeTypeVersions = new WeakMap<ReadonlyMap<string, EncodedResource>, string>();
-
-/**
- * The contentVersion of every resource of a type in one snapshot, computed
- * once per snapshot map: every wildcard subscriber of the type (all CDS and
- * LDS subscribers of a sidecar view) asks for the same one, on every push and
- * every ACK.
- */
-export function wholeTypeVersion(resources: ReadonlyMap<string, EncodedResource>): string {
-  let version = wholeTypeVersions.get(resources);
-  if (version === undefined) wholeTypeVersions.set(resources, (version = contentVersion(resources.values())));
-  return version;
-}
-
 /**
  * Nonces only need to be unique within one stream (the proxy echoes the
  * latest one back); a per-stream counter with the stream id keeps them

@@ -135,6 +135,51 @@ describe("ADS server, incremental (delta)", () => {
     assert.deepEqual(r3.names, ["missing"], "a name reported absent is sent once it exists");
   });
 
+  it("a proxy in line with named resources that turns to the wildcard gets the rest, and loses it again on '*' unsubscribe", async () => {
+    h.source.set(f.cluster(h.source, "c1"), f.cluster(h.source, "c2"), f.cluster(h.source, "c3"));
+    const proxy = h.delta();
+    proxy.request({ typeUrl: CDS, subscribe: ["c1"] });
+    const r1 = await proxy.next();
+    assert.deepEqual(r1.names, ["c1"]);
+    proxy.ack(r1);
+    await proxy.expectNothing();
+
+    proxy.request({ typeUrl: CDS, subscribe: ["*"] });
+    const r2 = await proxy.next();
+    assert.deepEqual(r2.names, ["c2", "c3"], "the proxy had only c1");
+    proxy.ack(r2);
+
+    proxy.request({ typeUrl: CDS, unsubscribe: ["*"] });
+    await proxy.expectNothing();
+    h.source.set(f.cluster(h.source, "c1", "7s"), f.cluster(h.source, "c2", "7s"));
+    const r3 = await proxy.next();
+    assert.deepEqual(r3.names, ["c1"], "only the named cluster is still followed");
+    assert.deepEqual(r3.removedResources, []);
+    proxy.ack(r3);
+    await proxy.expectNothing();
+  });
+
+  it("under a wildcard, keeps pushing a resource unsubscribed by name, and pushes each change once", async () => {
+    h.source.set(f.cluster(h.source, "c1"), f.cluster(h.source, "c2"));
+    const proxy = h.delta();
+    proxy.request({ typeUrl: CDS, subscribe: ["*", "c1"] });
+    const r1 = await proxy.next();
+    assert.deepEqual(r1.names, ["c1", "c2"]);
+    proxy.ack(r1);
+    proxy.request({ typeUrl: CDS, unsubscribe: ["c1"] });
+    await proxy.expectNothing();
+
+    h.source.set(f.cluster(h.source, "c1", "9s"), f.cluster(h.source, "c2"));
+    const r2 = await proxy.next();
+    assert.deepEqual(r2.names, ["c1"]);
+    proxy.ack(r2);
+    h.source.set(f.cluster(h.source, "c1", "9s"), f.cluster(h.source, "c2"), f.cluster(h.source, "c3"));
+    const r3 = await proxy.next();
+    assert.deepEqual(r3.names, ["c3"], "c1's change is not sent again");
+    proxy.ack(r3);
+    await proxy.expectNothing();
+  });
+
   it("records a NACK without resending the rejected versions, and sends the next change", async () => {
     h.source.set(f.cluster(h.source, "c1"));
     const proxy = h.delta();
