@@ -64,10 +64,12 @@ export function churnSection(
   subscribedEds: number,
 ): { markdown: string[]; raw: string[] } {
   const n = settings.proxies;
+  /** The runs that count: those in which every proxy ended with the final state. */
+  const counted = (kind: Kind, mode: Mode) => runs.get(`${kind} ${mode}`)!.filter((run) => !run.failure);
   const med = (kind: Kind, mode: Mode, key: string) =>
-    median(runs.get(`${kind} ${mode}`)!.map((run) => measures(run, n)[key]!));
+    median(counted(kind, mode).map((run) => measures(run, n)[key]!));
   const rows: Row[] = [];
-  for (const mode of settings.modes)
+  for (const mode of settings.modes) {
     for (const [key, label, digits] of LABELS)
       rows.push({
         measure: `B3 ${modeName(mode)} N=${n}: ${label}`,
@@ -75,6 +77,12 @@ export function churnSection(
         peer: med("peer", mode, key),
         digits,
       });
+    rows.push({
+      measure: `B3 ${modeName(mode)} N=${n}: longest the server's event loop was held up (ms)`,
+      skiff: median(counted("skiff", mode).map((run) => run.skiff!.eventLoopDelayMaxMs)),
+      peerText: "n/a (Go)",
+    });
+  }
 
   const bothModes = settings.modes.includes("sotw") && settings.modes.includes("delta");
   const deltaOverSotw = bothModes
@@ -90,7 +98,8 @@ export function churnSection(
     : ["(delta/SotW needs both modes in MODES.)"];
 
   const all = [...runs.values()].flat();
-  const encodes = all.filter((r) => r.skiffEncodes !== undefined).map((r) => r.skiffEncodes!);
+  const encodes = all.filter((r) => r.skiff !== undefined).map((r) => r.skiff!.encodes);
+  const failed = all.filter((r) => r.failure);
   const encodesOk = encodes.every((e) => e === files.changes.length);
   const perResponse = (kind: Kind) =>
     settings.modes
@@ -111,9 +120,10 @@ export function churnSection(
     "Notes:",
     "",
     "- Both servers get the identical sequence of resources, computed beforehand by Skiff's compile and translate on the changed cluster (checked: each change alters exactly one resource, and the whole cluster after the last change translates to the fixture with the final ClusterLoadAssignments put in). The peer takes each with `apply FILE` (a new snapshot version); skiff-server with `publish FILE`, which puts it into the served translation and calls MeshSnapshots.publish, the path the pipeline takes after translate. **Compile and translate time is not part of B3**; B2 measures the whole pipeline.",
-    `- The changes go out at the set pace whether or not the server has taken the previous one ("last change taken after it was due" shows a server falling behind). The window runs from the first change until every proxy holds, and has ACKed, the final content of all ${files.changedServices} changed ClusterLoadAssignments (compared by content: decoded and checked equal to what translate produced), plus 0.5 s without a response. Every run reached it; a run that does not fails the benchmark. Bytes are gRPC message bytes (the DiscoveryResponse as received, without HTTP/2 framing); server CPU is from /proc/<pid>/stat over the window.`,
+    `- The changes go out at the set pace whether or not the server has taken the previous one ("last change taken after it was due" shows a server falling behind). The window runs from the first change until every proxy holds, and has ACKed, the final content of all ${files.changedServices} changed ClusterLoadAssignments (compared by content: decoded and checked equal to what translate produced), plus 0.5 s without a response. ${failed.length === 0 ? "Every run reached it." : `**${failed.length} of ${all.length} runs did not**, and their numbers are left out (n/a where no run of a server and mode counts): ${failed.map((r) => `${r.kind} ${modeName(r.mode)}: ${r.failure}`).join("; ")}.`} Bytes are gRPC message bytes (the DiscoveryResponse as received, without HTTP/2 framing); server CPU is from /proc/<pid>/stat over the window.`,
     `- What an EDS response carried, as observed (each proxy subscribes to ${subscribedEds} ClusterLoadAssignments): Skiff ${perResponse("skiff")}; go-control-plane ${perResponse("peer")}. Both servers have one response per type in flight and wait for its ACK; changes that come in meanwhile go out together in the next response, so there can be fewer EDS responses per proxy than changes.`,
     `- CDS, LDS and RDS responses during the churn (only endpoints changed): Skiff ${others("skiff")}; go-control-plane ${others("peer")}. The peer gives each type its own version, which \`apply\` bumps only for the types a change file names: with one version for every type (go-control-plane's NewSnapshot), its SotW server answers every watch whose type version changed, and would resend CDS, LDS and RDS whole on every endpoint change.`,
+    "- Skiff's event loop (skiff-server's `monitorEventLoopDelay`, 10 ms resolution): while it is held up nothing else in the server runs; its gRPC keepalive (a ping every 30 s, 10 s to answer) times out when the answer cannot be read in time, and the server then closes the connection with every stream on it.",
     `- Skiff's skiff_xds_resource_encodes_total over the window ${encodesOk ? `was ${files.changes.length} in every run: one encode per change, whatever N.` : `was ${encodes.join(", ")} for ${files.changes.length} changes.`}`,
     "",
   ];
@@ -125,7 +135,8 @@ export function churnSection(
       lastTakenLateMs: run.lastTakenLateMs,
       lastSentToAllFinalMs: run.lastSentToAllFinalMs,
       firstChangeToAllFinalMs: run.firstChangeToAllFinalMs,
-      ...(run.skiffEncodes !== undefined ? { skiffEncodes: run.skiffEncodes } : {}),
+      ...(run.skiff ? { skiff: run.skiff } : {}),
+      ...(run.failure ? { failure: run.failure } : {}),
       window: run.window,
       final: run.final,
     }),

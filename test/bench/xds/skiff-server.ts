@@ -7,7 +7,8 @@
  * Builds the fixture (compile and translate), publishes it to a
  * MeshSnapshots (which encodes every resource once), then serves it with
  * AdsServer and prints `READY <host:port>`. Commands, one per line on stdin:
- *   stats  prints {"encodes":..,"encodesByType":{..},"distinctResources":..,"pushes":..,"connected":..}
+ *   stats  prints {"encodes":..,"encodesByType":{..},"distinctResources":..,"pushes":..,"connected":..,
+ *          "eventLoopDelayMaxMs":..}, the last the longest the event loop was held up since the previous stats
  *   gc     runs a full garbage collection (needs --expose-gc) and prints "GC"
  *   publish FILE  replaces the resources in FILE (the peer's resource-file format, as
  *          `xdsbench peer`'s apply takes it) in the served translation and publishes it
@@ -16,6 +17,7 @@
  * It exits when stdin closes, and on SIGTERM or SIGINT.
  */
 import { readFileSync } from "node:fs";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import { xdsConnectedProxies, xdsPushes, xdsResourceEncodes } from "../../../src/observability/metrics.js";
@@ -57,14 +59,21 @@ const sum = async (metric: { get(): Promise<{ values: { value: number; labels: o
   return samples.reduce((n, s) => n + s.value, 0);
 };
 
+// While the loop is held up, nothing else runs: a keepalive ping's answer waits, and its timeout can fire first.
+const eventLoopDelay = monitorEventLoopDelay({ resolution: 10 });
+eventLoopDelay.enable();
+
 async function stats(): Promise<string> {
   const encodes = await xdsResourceEncodes.get();
+  const eventLoopDelayMaxMs = Math.round(eventLoopDelay.max / 1e6);
+  eventLoopDelay.reset();
   return JSON.stringify({
     encodes: encodes.values.reduce((n, s) => n + s.value, 0),
     encodesByType: Object.fromEntries(encodes.values.map((s) => [String(s.labels.type), s.value])),
     distinctResources,
     pushes: await sum(xdsPushes),
     connected: await sum(xdsConnectedProxies),
+    eventLoopDelayMaxMs,
   });
 }
 
