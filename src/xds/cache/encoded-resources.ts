@@ -25,12 +25,25 @@ export function shortTypeName(typeUrl: string): string {
  */
 export class EncodedResourceCache {
   private entries = new Map<string, EncodedResource>();
+  /**
+   * The encoding of each resource object already published. Translations
+   * are immutable, so a republish that reuses them (a new certificate
+   * republishes the whole mesh) costs a lookup per resource, not a
+   * serialisation and a hash.
+   */
+  private byObject = new WeakMap<EnvoyResource, EncodedResource>();
 
   /** The encoded form of every resource, encoding only those not seen in the previous generation. */
   encodeGeneration(resources: Iterable<EnvoyResource>): Map<EnvoyResource, EncodedResource> {
     const next = new Map<string, EncodedResource>();
     const result = new Map<EnvoyResource, EncodedResource>();
     for (const resource of resources) {
+      const seen = this.byObject.get(resource);
+      if (seen) {
+        next.set(`${seen.typeUrl}\0${seen.name}\0${seen.version}`, seen);
+        result.set(resource, seen);
+        continue;
+      }
       const json = JSON.stringify(resource.json);
       const version = createHash("sha256")
         .update(resource.typeUrl)
@@ -51,6 +64,7 @@ export class EncodedResourceCache {
       }
       next.set(key, encoded);
       result.set(resource, encoded);
+      this.byObject.set(resource, encoded);
     }
     this.entries = next;
     return result;

@@ -3,7 +3,8 @@ import { AdsStream, type TypeState } from "./ads-stream.js";
 import { ABSENT, KnownVersions } from "./known-versions.js";
 import { nameSet, NO_NAMES } from "./name-sets.js";
 import { ResponseTracker } from "./proxy-state.js";
-import { decodeDeltaRequest, encodeDeltaResponse, withNonce, type DeltaRequest } from "./wire.js";
+import { decodeDeltaRequest, type DeltaRequest } from "./request-wire.js";
+import { encodeDeltaResponse, withNonce } from "./wire.js";
 
 const NOTHING: ReadonlyMap<string, EncodedResource> = new Map();
 

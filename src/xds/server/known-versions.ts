@@ -19,10 +19,10 @@ export class KnownVersions {
   /** Differences from the base; undefined shadows a base entry the proxy no longer has. */
   private overlay = new Map<string, KnownVersion | undefined>();
 
-  /** What a reconnecting proxy says it has (initial_resource_versions). */
-  static of(versions: Readonly<Record<string, string>>): KnownVersions {
+  /** What a reconnecting proxy says it has (initial_resource_versions); the map becomes the known one's own. */
+  static of(versions: Map<string, string>): KnownVersions {
     const known = new KnownVersions();
-    for (const name in versions) known.overlay.set(name, versions[name]!);
+    known.overlay = versions;
     return known;
   }
 

@@ -3,7 +3,8 @@ import { AdsStream, type TypeState } from "./ads-stream.js";
 import { nameSet, NO_NAMES, sameNames } from "./name-sets.js";
 import { ResponseTracker } from "./proxy-state.js";
 import { Selection, selectionOf } from "./sotw-selection.js";
-import { decodeSotwRequest, withNonce, type SotwRequest } from "./wire.js";
+import { decodeSotwRequest, type SotwRequest } from "./request-wire.js";
+import { withNonce } from "./wire.js";
 
 const NOTHING: ReadonlyMap<string, EncodedResource> = new Map();
 const NOTHING_SENT = new Selection("", NOTHING);

@@ -1,59 +1,15 @@
-import { create, fromBinary, toBinary, type JsonObject } from "@bufbuild/protobuf";
+import { create, toBinary } from "@bufbuild/protobuf";
 import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
 import type { EncodedResource, ProxyNode } from "../cache/snapshot.js";
+import type { NodeFields } from "./request-wire.js";
 import { messageType } from "../protos/registry.js";
 
 /**
- * Decoding of ADS requests and framing of ADS responses. Requests are
- * decoded here rather than in the gRPC deserializer because grpc-js turns a
- * deserializer exception into INTERNAL, while a malformed request is the
- * client's fault (INVALID_ARGUMENT). Responses wrap each resource's
- * pre-encoded bytes in an Any as they are: the resource is never decoded or
- * re-encoded here, only the small envelope around it is.
+ * Framing of ADS responses: each resource's pre-encoded bytes are wrapped in
+ * an Any as they are, never decoded or re-encoded; only the small envelope
+ * around them is. Requests are decoded in request-wire.ts.
  */
 const DISCOVERY = "envoy.service.discovery.v3";
-
-/** The fields of a google.rpc.Status the server reads. */
-interface StatusFields {
-  readonly code: number;
-  readonly message: string;
-}
-
-interface NodeFields {
-  readonly id: string;
-  readonly cluster: string;
-  /** google.protobuf.Struct fields come out of @bufbuild/protobuf as plain JSON. */
-  readonly metadata?: JsonObject;
-}
-
-export interface SotwRequest {
-  readonly versionInfo: string;
-  readonly node?: NodeFields;
-  readonly resourceNames: readonly string[];
-  readonly typeUrl: string;
-  readonly responseNonce: string;
-  readonly errorDetail?: StatusFields;
-}
-
-export interface DeltaRequest {
-  readonly node?: NodeFields;
-  readonly typeUrl: string;
-  readonly resourceNamesSubscribe: readonly string[];
-  readonly resourceNamesUnsubscribe: readonly string[];
-  readonly initialResourceVersions: Readonly<Record<string, string>>;
-  readonly responseNonce: string;
-  readonly errorDetail?: StatusFields;
-}
-
-/** Throws on bytes that are not a DiscoveryRequest. */
-export function decodeSotwRequest(bytes: Uint8Array): SotwRequest {
-  return fromBinary(messageType(`${DISCOVERY}.DiscoveryRequest`), bytes) as unknown as SotwRequest;
-}
-
-/** Throws on bytes that are not a DeltaDiscoveryRequest. */
-export function decodeDeltaRequest(bytes: Uint8Array): DeltaRequest {
-  return fromBinary(messageType(`${DISCOVERY}.DeltaDiscoveryRequest`), bytes) as unknown as DeltaRequest;
-}
 
 export function proxyNode(node: NodeFields): ProxyNode {
   return { id: node.id, cluster: node.cluster, metadata: node.metadata ?? {} };

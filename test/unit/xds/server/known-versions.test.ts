@@ -16,7 +16,12 @@ const snapshot = new Map([
 
 describe("what a delta proxy knows", () => {
   it("starts from the versions a reconnecting proxy sends", () => {
-    const known = KnownVersions.of({ a: "1", z: "9" });
+    const known = KnownVersions.of(
+      new Map([
+        ["a", "1"],
+        ["z", "9"],
+      ]),
+    );
     assert.equal(known.get("a"), "1");
     assert.equal(known.get("z"), "9");
     assert.equal(known.get("b"), undefined);
@@ -24,7 +29,7 @@ describe("what a delta proxy knows", () => {
   });
 
   it("in line with a snapshot, holds its versions by reference, limited to the named subscription", () => {
-    const known = KnownVersions.of({ old: "0" });
+    const known = KnownVersions.of(new Map([["old", "0"]]));
     known.inLineWith(snapshot, new Set(["a", "b", "gone"]), ["gone"]);
     assert.equal(known.get("a"), "1");
     assert.equal(known.get("c"), undefined, "not subscribed, so not held");

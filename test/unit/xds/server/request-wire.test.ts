@@ -1,0 +1,76 @@
+import assert from "node:assert/strict";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
+import { messageType } from "../../../../src/xds/protos/registry.js";
+import { decodeDeltaRequest, decodeSotwRequest } from "../../../../src/xds/server/request-wire.js";
+
+const encode = (name: string, init: object) => {
+  const desc = messageType(`envoy.service.discovery.v3.${name}`);
+  return toBinary(desc, create(desc, init as never));
+};
+const node = {
+  id: "sidecar~10.0.0.1~a.b~b.svc.cluster.local",
+  cluster: "c",
+  metadata: { GENERATOR: "grpc", n: 2 },
+};
+
+describe("ADS request decoding", () => {
+  it("reads every field of a DiscoveryRequest the server uses, as the generic decoder would", () => {
+    const bytes = encode("DiscoveryRequest", {
+      versionInfo: "v1",
+      node,
+      resourceNames: ["b", "a", "b"],
+      resourceLocators: [{ name: "xdstp://ignored" }],
+      typeUrl: "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment",
+      responseNonce: "4-2",
+      errorDetail: { code: 3, message: "rejected" },
+    });
+    const request = decodeSotwRequest(bytes);
+    assert.equal(request.versionInfo, "v1");
+    assert.deepEqual(request.resourceNames, ["b", "a", "b"]);
+    assert.equal(request.typeUrl, "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment");
+    assert.equal(request.responseNonce, "4-2");
+    assert.deepEqual([request.errorDetail?.code, request.errorDetail?.message], [3, "rejected"]);
+    assert.equal(request.node?.id, node.id);
+    assert.deepEqual(request.node?.metadata, node.metadata);
+  });
+
+  it("reads every field of a DeltaDiscoveryRequest, initial versions as a Map, and an ACK has no error", () => {
+    const bytes = encode("DeltaDiscoveryRequest", {
+      typeUrl: "type.googleapis.com/envoy.config.cluster.v3.Cluster",
+      resourceNamesSubscribe: ["*", "x"],
+      resourceNamesUnsubscribe: ["y"],
+      initialResourceVersions: { x: "1", ["__proto__"]: "2", "": "3" },
+      responseNonce: "9-1",
+    });
+    const request = decodeDeltaRequest(bytes);
+    assert.deepEqual(request.resourceNamesSubscribe, ["*", "x"]);
+    assert.deepEqual(request.resourceNamesUnsubscribe, ["y"]);
+    assert.deepEqual([...request.initialResourceVersions].sort(), [
+      ["", "3"],
+      ["__proto__", "2"],
+      ["x", "1"],
+    ]);
+    assert.equal(request.responseNonce, "9-1");
+    assert.equal(request.errorDetail, undefined);
+    assert.equal(request.node, undefined);
+  });
+
+  it("skips unknown fields of any wire type, and rejects known fields of the wrong type or cut-off bytes", () => {
+    const valid = encode("DiscoveryRequest", { typeUrl: "t", resourceNames: ["a"] });
+    const unknown = new BinaryWriter()
+      .tag(99, WireType.Varint)
+      .uint32(7)
+      .tag(100, WireType.Bit64)
+      .fixed64(1)
+      .finish();
+    const withUnknown = new Uint8Array([...valid, ...unknown]);
+    assert.deepEqual(decodeSotwRequest(withUnknown).resourceNames, ["a"]);
+
+    const wrongType = new BinaryWriter().tag(4, WireType.Varint).uint32(1).finish();
+    assert.throws(() => decodeSotwRequest(wrongType), /field 4/);
+    assert.throws(() => decodeDeltaRequest(wrongType), /field 4/);
+    assert.throws(() => decodeSotwRequest(valid.subarray(0, valid.length - 1)));
+    assert.throws(() => decodeDeltaRequest(new Uint8Array([0xff, 0xff, 0xff])));
+  });
+});
