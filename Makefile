@@ -70,7 +70,7 @@ test-integration: $(NODE_MODULES) build controlplane envoyvalidate
 
 ## bench: benchmarks (outside `make test`): Mesh reconcile latency, operator memory, workload certificate issuance
 .PHONY: bench
-bench: build controlplane bench-xds
+bench: build controlplane bench-xds bench-convergence
 	$(TSX) test/bench/mesh-reconcile.ts
 	$(TSX) test/bench/workload-cert.ts
 
@@ -78,6 +78,11 @@ bench: build controlplane bench-xds
 .PHONY: bench-xds
 bench-xds: $(NODE_MODULES)
 	$(TSX) test/bench/xds/run.ts
+
+## bench-convergence: B2 (API write to last proxy ACK) and B5 (1000 TrafficPolicies to Programmed) through a real API server and `skiff xds` (SERVICES, ENDPOINTS, PROXIES, MODES, CHANGES, B5_PROXIES); writes bench/results/convergence-<date>.md
+.PHONY: bench-convergence
+bench-convergence: build controlplane
+	$(TSX) test/bench/convergence/run.ts
 
 ## dev: run `skiff dev`: a local control plane, the operator, the xDS server, the samples and a traffic demo (Ctrl-C stops it)
 .PHONY: dev

@@ -83,6 +83,8 @@ type facts struct {
 	// refs: for a cluster, the EDS resource it loads; for a listener, the
 	// route configurations its HTTP connection managers load over RDS.
 	refs []uint32
+	// marks are the open expectations (expect.go) whose marker the resource holds.
+	marks []uint32
 }
 
 // catalog remembers the facts of every distinct resource of one type, by its
@@ -95,10 +97,11 @@ type catalog struct {
 	byBytes   map[string]*facts
 	byVersion map[uint64]*facts
 	decodes   int
+	expect    *expectations
 }
 
-func newCatalog(typeURL string, names *interner) *catalog {
-	return &catalog{typeURL: typeURL, names: names, byBytes: map[string]*facts{}, byVersion: map[uint64]*facts{}}
+func newCatalog(typeURL string, names *interner, expect *expectations) *catalog {
+	return &catalog{typeURL: typeURL, names: names, byBytes: map[string]*facts{}, byVersion: map[uint64]*facts{}, expect: expect}
 }
 
 func (c *catalog) fromBytes(value []byte) (*facts, error) {
@@ -112,6 +115,7 @@ func (c *catalog) fromBytes(value []byte) (*facts, error) {
 	if err != nil {
 		return nil, err
 	}
+	f.marks = c.expect.marks(value)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if seen, ok := c.byBytes[string(value)]; ok {
@@ -136,6 +140,7 @@ func (c *catalog) fromVersion(name, version uint32, value []byte) (*facts, error
 	if err != nil {
 		return nil, err
 	}
+	f.marks = c.expect.marks(value)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if seen, ok := c.byVersion[key]; ok {

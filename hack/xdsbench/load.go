@@ -119,6 +119,8 @@ type generator struct {
 	lastResponse atomic.Int64
 	// window serves the stdin commands of window.go (B3).
 	window window
+	// expect serves the stdin commands of expect.go (B2).
+	expect *expectations
 
 	failMu   sync.Mutex
 	failures int
@@ -147,7 +149,9 @@ Simulates N Envoy sidecars over ADS: each subscribes to CDS and LDS
 the route configurations its HTTP connection managers name, and ACKs every
 response with its version and nonce. A proxy is complete when CDS, EDS, LDS
 and RDS are all received and ACKed. Prints one JSON line per phase
-("event":"complete", and with --restart-wait "event":"restart").`)
+("event":"complete", and with --restart-wait "event":"restart"). Commands
+on stdin: window, final, await-final (window.go); expect, expect-status
+(expect.go).`)
 		fs.PrintDefaults()
 	}
 	_ = fs.Parse(args)
@@ -185,9 +189,9 @@ and RDS are all received and ACKed. Prints one JSON line per phase
 }
 
 func newGenerator(cfg loadConfig) *generator {
-	g := &generator{cfg: cfg, names: newInterner(), versions: newInterner()}
+	g := &generator{cfg: cfg, names: newInterner(), versions: newInterner(), expect: newExpectations(cfg.proxies)}
 	for k := range numTypes {
-		g.catalogs[k] = newCatalog(typeURLs[k], g.names)
+		g.catalogs[k] = newCatalog(typeURLs[k], g.names, g.expect)
 	}
 	g.allDone[0] = make(chan struct{})
 	g.allDone[1] = make(chan struct{})
@@ -593,7 +597,7 @@ func (p *proxy) sotwResponse(phase int, raw *rawMessage, resp *response, send fu
 	ts := &p.types[k]
 	ts.nonce = resp.nonce
 	got := make([]uint32, 0, len(resp.resources))
-	var refs []uint32
+	var refs, marks []uint32
 	for _, r := range resp.resources {
 		f, err := p.g.catalogs[k].fromBytes(r.value)
 		if err != nil {
@@ -601,6 +605,7 @@ func (p *proxy) sotwResponse(phase int, raw *rawMessage, resp *response, send fu
 		}
 		got = append(got, f.name)
 		refs = append(refs, f.refs...)
+		marks = append(marks, f.marks...)
 	}
 	// As Envoy does, subscribe to what the new clusters or listeners
 	// name before ACKing them.
@@ -622,6 +627,7 @@ func (p *proxy) sotwResponse(phase int, raw *rawMessage, resp *response, send fu
 		return err
 	}
 	p.g.window.acked(p, k, len(raw.bytes()), resp, true)
+	p.g.expect.acked(p, marks)
 	ts.version = resp.version
 	ts.answered = true
 	ts.satisfied = containsAll(got, ts.named)
@@ -711,12 +717,16 @@ func (p *proxy) deltaResponse(phase int, raw *rawMessage, resp *response, send f
 		ts.known = make(map[uint32]uint32, len(resp.resources))
 	}
 	named := parentOf[k] >= 0
+	var marks []uint32
 	for _, r := range resp.resources {
 		n, v := p.g.names.idBytes(r.name), p.g.versions.idBytes(r.version)
-		if childOf[k] >= 0 {
-			if _, err := p.g.catalogs[k].fromVersion(n, v, r.value); err != nil {
+		// EDS and RDS resources name nothing to follow: decoded only once expect.go looks for markers.
+		if childOf[k] >= 0 || p.g.expect.armed.Load() {
+			f, err := p.g.catalogs[k].fromVersion(n, v, r.value)
+			if err != nil {
 				return err
 			}
+			marks = append(marks, f.marks...)
 		}
 		ts.known[n] = v
 	}
@@ -737,6 +747,7 @@ func (p *proxy) deltaResponse(phase int, raw *rawMessage, resp *response, send f
 		return err
 	}
 	p.g.window.acked(p, k, len(raw.bytes()), resp, false)
+	p.g.expect.acked(p, marks)
 	ts.answered = true
 	if named {
 		ts.satisfied = p.allKnown(ts)

@@ -109,6 +109,8 @@ func (g *generator) command(line string) {
 		if seconds, err = strconv.ParseFloat(arg, 64); err == nil {
 			g.awaitFinal(time.Duration(seconds * float64(time.Second)))
 		}
+	case "expect", "expect-status":
+		err = g.expect.command(verb, arg)
 	default:
 		err = fmt.Errorf("unknown command %q", line)
 	}
