@@ -10,6 +10,7 @@ import type {
 import { xdsNacks, xdsPushDuration, xdsPushes } from "../../observability/metrics.js";
 import type { ProxyState, ResponseTracker, SentResponse } from "./proxy-state.js";
 import { sortedNames } from "./name-sets.js";
+import { releaseReadBuffers } from "./read-buffers.js";
 import { inPushOrder, isKnownType, shortType } from "./type-urls.js";
 import { NonceSource } from "./versions.js";
 import { proxyNode } from "./wire.js";
@@ -217,6 +218,7 @@ export abstract class AdsStream<S extends TypeState = TypeState, R extends AdsRe
   }
 
   private receive(bytes: Buffer): void {
+    releaseReadBuffers(this.call);
     if (this.closed) return;
     let request: R;
     try {
