@@ -36,19 +36,12 @@
  *     (not in the table: profiling slows the server down)
  */
 import { spawnSync } from "node:child_process";
-import {
-  copyFileSync,
-  existsSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { Child } from "../shared/child.js";
+import { topSelfTime } from "../shared/cpu-profile.js";
 import { cpuSeconds, memoryKiB, resetPeak } from "../shared/proc.js";
 import { machine, writeReport } from "../shared/report.js";
 import { median, round } from "../shared/stats.js";
@@ -269,43 +262,6 @@ async function restart(kind: Kind, mode: Mode, proxies: number): Promise<Restart
     await new Promise((r) => setTimeout(r, 1000));
     await server.child.stop();
   }
-}
-
-// ---------------------------------------------------------------- CPU profile
-
-interface ProfileNode {
-  id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
-}
-
-/** The functions with the most self time in a V8 .cpuprofile. */
-function topSelfTime(file: string, count: number): string[] {
-  const profile = JSON.parse(readFileSync(file, "utf8")) as {
-    nodes: ProfileNode[];
-    samples: number[];
-    timeDeltas: number[];
-  };
-  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
-  const self = new Map<string, number>();
-  let total = 0;
-  for (let i = 0; i < profile.samples.length; i++) {
-    const node = byId.get(profile.samples[i]!)!;
-    const us = profile.timeDeltas[i + 1] ?? 0;
-    const { functionName, url, lineNumber } = node.callFrame;
-    if (functionName === "(idle)") continue;
-    const where = url
-      ? ` ${url.replace(/^file:\/\/.*?\/(src|test|node_modules)\//, "$1/")}:${lineNumber + 1}`
-      : "";
-    const key = `${functionName || "(anonymous)"}${where}`;
-    self.set(key, (self.get(key) ?? 0) + us);
-    total += us;
-  }
-  return [...self]
-    .sort((a, b) => b[1] - a[1])
-    .slice(0, count)
-    .map(
-      ([key, us]) => `${((100 * us) / total).toFixed(1).padStart(5)}%  ${(us / 1e6).toFixed(2)} s  ${key}`,
-    );
 }
 
 // ---------------------------------------------------------------- main
