@@ -82,6 +82,10 @@ type typeState struct {
 	// known is what a delta proxy holds: name id to version id (or absent).
 	known map[uint32]uint32
 
+	// held is what a SotW proxy holds of a named type (EDS, RDS): responses
+	// of these may carry only what changed, and Envoy keeps the rest.
+	held map[uint32]struct{}
+
 	// Per stream:
 	requested bool // a request for the type was sent
 	answered  bool // a response was received and ACKed
@@ -472,6 +476,7 @@ func (p *proxy) stream(ctx context.Context, phase int) error {
 	for k := range numTypes {
 		ts := &p.types[k]
 		ts.requested, ts.answered, ts.satisfied, ts.nonce = false, false, false, ""
+		ts.held = nil // a new stream must bring everything again
 	}
 	if p.g.cfg.mode == "delta" {
 		return p.deltaStream(ctx, phase)
@@ -630,9 +635,32 @@ func (p *proxy) sotwResponse(phase int, raw *rawMessage, resp *response, send fu
 	p.g.expect.acked(p, marks)
 	ts.version = resp.version
 	ts.answered = true
-	ts.satisfied = containsAll(got, ts.named)
+	if stateOfTheWorld(k) {
+		ts.satisfied = containsAll(got, ts.named)
+	} else {
+		if ts.held == nil {
+			ts.held = make(map[uint32]struct{}, len(got))
+		}
+		for _, n := range got {
+			ts.held[n] = struct{}{}
+		}
+		ts.satisfied = holdsAll(ts.held, ts.named)
+	}
 	p.check(phase)
 	return nil
+}
+
+// stateOfTheWorld tells whether a SotW response of type k carries the whole
+// state: only for Listeners and Clusters, as the xDS protocol says.
+func stateOfTheWorld(k int) bool { return parentOf[k] < 0 }
+
+func holdsAll(held map[uint32]struct{}, want []uint32) bool {
+	for _, n := range want {
+		if _, ok := held[n]; !ok {
+			return false
+		}
+	}
+	return true
 }
 
 func (p *proxy) allKnown(ts *typeState) bool {

@@ -264,9 +264,12 @@ func (t *finalTarget) distinctContents() int {
 
 // acked is called by a proxy's goroutine after it ACKed a response of type
 // k: it counts the response and updates what the proxy holds. A SotW
-// response replaces everything the proxy had of the type; a delta response
-// adds, changes and removes names.
+// response of CDS or LDS replaces everything the proxy had of the type; a
+// SotW response of EDS or RDS, like a delta response, changes only the names
+// it carries (Envoy keeps a ClusterLoadAssignment or RouteConfiguration that
+// a response leaves out), and a delta response also removes names.
 func (w *window) acked(p *proxy, k int, size int, resp *response, sotw bool) {
+	sotw = sotw && stateOfTheWorld(k)
 	c := &w.byType[k]
 	c.responses.Add(1)
 	c.bytes.Add(int64(size))

@@ -35,6 +35,45 @@ export class Selection {
     });
     return this.encoded;
   }
+
+  private readonly changes = new WeakMap<Selection, Changes>();
+
+  /**
+   * The response that brings a proxy holding `previous` to this selection
+   * where left-out resources stay (EDS and RDS): the resources that are new
+   * or changed, under this selection's version. Shared like the selection.
+   */
+  changesSince(previous: Selection): Changes {
+    let changes = this.changes.get(previous);
+    if (!changes) {
+      const changed = this.resources.filter((r) => previous.byName.get(r.name)?.version !== r.version);
+      this.changes.set(previous, (changes = new Changes(this.typeUrl, this.version, changed)));
+    }
+    return changes;
+  }
+}
+
+/** Part of a Selection, as an incremental response carries it. */
+export class Changes {
+  private encoded?: Uint8Array;
+  readonly names: readonly string[];
+
+  constructor(
+    private readonly typeUrl: string,
+    private readonly version: string,
+    private readonly resources: readonly EncodedResource[],
+  ) {
+    this.names = resources.map((r) => r.name);
+  }
+
+  body(): Uint8Array {
+    this.encoded ??= encodeSotwResponseBody({
+      versionInfo: this.version,
+      typeUrl: this.typeUrl,
+      resources: this.resources,
+    });
+    return this.encoded;
+  }
 }
 
 interface SelectionsOfType {

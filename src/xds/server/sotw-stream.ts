@@ -3,11 +3,22 @@ import { AdsStream, type TypeState } from "./ads-stream.js";
 import { nameSet, NO_NAMES, sameNames } from "./name-sets.js";
 import { ResponseTracker } from "./proxy-state.js";
 import { Selection, selectionOf } from "./sotw-selection.js";
+import { ENDPOINT, ROUTE } from "./type-urls.js";
 import { decodeSotwRequest, type SotwRequest } from "./request-wire.js";
 import { withNonce } from "./wire.js";
 
 const NOTHING: ReadonlyMap<string, EncodedResource> = new Map();
 const NOTHING_SENT = new Selection("", NOTHING);
+
+/**
+ * Only Listener and Cluster responses are the state of the world: a
+ * RouteConfiguration or ClusterLoadAssignment left out of a response is
+ * not removed (Envoy and gRPC drop them with the listener or cluster that
+ * names them). So a push of these carries only what changed, as Istio's
+ * incremental EDS does: one endpoint change costs a sidecar one resource,
+ * not its thousand.
+ */
+const INCREMENTAL_TYPES: ReadonlySet<string> = new Set([ENDPOINT, ROUTE]);
 
 interface SotwTypeState extends TypeState {
   /** Subscribed to every resource of the type ("*", or only ever empty resource_names). */
@@ -16,8 +27,14 @@ interface SotwTypeState extends TypeState {
   everNamed: boolean;
   /** Interned (see name-sets.ts): streams with the same subscription share it, and what it selects. */
   names: ReadonlySet<string>;
-  /** What the last response carried, so a make-before-break push can keep what the snapshot dropped. */
+  /**
+   * What the proxy holds (as far as responses go): what the last full
+   * response carried, with what incremental ones changed since. A
+   * make-before-break push keeps what the snapshot dropped from it.
+   */
   sent: Selection;
+  /** The subscription the proxy had when it was sent `sent`. */
+  sentFor?: ReadonlySet<string>;
 }
 
 /**
@@ -74,8 +91,9 @@ export class SotwStream extends AdsStream<SotwTypeState, SotwRequest> {
     const typeUrl = state.tracker.typeUrl;
     const available = this.snapshot.resources.get(typeUrl) ?? NOTHING;
     let selection = selectionOf(typeUrl, available, state.wildcard, state.names);
+    const incremental = INCREMENTAL_TYPES.has(typeUrl) && !state.wildcard;
     state.removalsHeld = false;
-    if (holdRemovals && state.sent !== selection) {
+    if (holdRemovals && !incremental && state.sent !== selection) {
       const held = state.sent.resources.filter(
         (r) => !selection.byName.has(r.name) && (state.wildcard || state.names.has(r.name)),
       );
@@ -88,13 +106,19 @@ export class SotwStream extends AdsStream<SotwTypeState, SotwRequest> {
     }
     if (state.tracker.lastSentVersion === selection.version) return;
 
+    // The same subscription as the last response: only what changed since (see INCREMENTAL_TYPES).
+    const changes =
+      incremental && state.sentFor === state.names && state.tracker.lastSentVersion !== undefined
+        ? selection.changesSince(state.sent)
+        : selection;
     const nonce = this.nonces.next();
     state.sent = selection;
-    this.write(state, withNonce(selection.body(), nonce), {
+    state.sentFor = state.names;
+    this.write(state, withNonce(changes.body(), nonce), {
       nonce,
       generation: this.generation,
       version: selection.version,
-      names: selection.names,
+      names: changes.names,
     });
   }
 }

@@ -168,6 +168,35 @@ describe("ADS server, state of the world", () => {
     assert.deepEqual(r3.names, ["b"]);
   });
 
+  it("pushes only the changed endpoints of an unchanged EDS subscription, under the whole set's version", async () => {
+    h.source.set(f.endpoints(h.source, "a"), f.endpoints(h.source, "b"), f.endpoints(h.source, "c"));
+    const proxy = h.sotw();
+    proxy.request({ typeUrl: EDS, resourceNames: ["a", "b", "c"] });
+    const r1 = await proxy.next();
+    assert.deepEqual(r1.names, ["a", "b", "c"]);
+    proxy.ack(r1, ["a", "b", "c"]);
+
+    const b2 = f.endpoints(h.source, "b", "10.7.7.7");
+    h.source.set(f.endpoints(h.source, "a"), b2, f.endpoints(h.source, "c"));
+    const r2 = await proxy.next();
+    assert.deepEqual(r2.names, ["b"], "a and c are unchanged, and a left-out ClusterLoadAssignment is kept");
+    assert.deepEqual(r2.resources[0]!.value, b2.bytes);
+    const whole = h.sotw({ id: "proxy-2" });
+    whole.request({ typeUrl: EDS, resourceNames: ["a", "b", "c"] });
+    const full = await whole.next();
+    assert.deepEqual(full.names, ["a", "b", "c"], "a new stream gets the whole set");
+    assert.equal(r2.versionInfo, full.versionInfo, "the version names the content the proxy now holds");
+    proxy.ack(r2, ["a", "b", "c"]);
+
+    // Only a removal: nothing to carry, but the version moves on.
+    h.source.set(f.endpoints(h.source, "a"), b2);
+    const r3 = await proxy.next();
+    assert.deepEqual(r3.names, []);
+    assert.notEqual(r3.versionInfo, r2.versionInfo);
+    proxy.ack(r3, ["a", "b", "c"]);
+    await proxy.expectNothing();
+  });
+
   it("pushes a change touching every type in the order CDS, EDS, SDS, LDS, RDS", async () => {
     const all = (timeout: string, ip: string, port: number) => [
       f.cluster(h.source, "c1", timeout),
