@@ -14,7 +14,12 @@ interface DeltaTypeState extends TypeState {
   names: ReadonlySet<string>;
   /** The version of each resource the proxy has (as far as the server sent or was told), or ABSENT. */
   readonly known: KnownVersions;
-  /** The first request of a type always gets an answer, even an empty one, so the proxy's initial fetch completes. */
+  /**
+   * The first request of a type gets an answer, even an empty one, so the
+   * proxy's initial fetch completes; except a named subscription that lists
+   * the versions it has (a reconnect), which is answered only if something
+   * changed, as go-control-plane does: it has everything already.
+   */
   mustRespond: boolean;
   /**
    * The snapshot map and subscription with which the proxy was last found
@@ -47,7 +52,8 @@ export class DeltaStream extends AdsStream<DeltaTypeState, DeltaRequest> {
         wildcard: subscribe.length === 0,
         names: NO_NAMES,
         known: KnownVersions.of(request.initialResourceVersions),
-        mustRespond: true,
+        mustRespond:
+          subscribe.length === 0 || subscribe.includes("*") || request.initialResourceVersions.size === 0,
       };
       this.types.set(request.typeUrl, state);
       this.newType(request.typeUrl);

@@ -109,6 +109,33 @@ describe("ADS server, incremental (delta)", () => {
     );
   });
 
+  it("does not answer a reconnecting named subscription that has every current version, until something changes", async () => {
+    const a = f.endpoints(h.source, "a");
+    const b = f.endpoints(h.source, "b");
+    h.source.set(a, b);
+    const proxy = h.delta();
+    proxy.request({
+      typeUrl: EDS,
+      subscribe: ["a", "b"],
+      initialResourceVersions: { a: a.version, b: b.version },
+    });
+    await proxy.expectNothing();
+
+    const b2 = f.endpoints(h.source, "b", "10.3.3.3");
+    h.source.set(a, b2);
+    const r = await proxy.next();
+    assert.deepEqual(r.names, ["b"]);
+    assert.equal(r.resources[0]!.version, b2.version);
+
+    const stale = h.delta({ id: "proxy-2" });
+    stale.request({
+      typeUrl: EDS,
+      subscribe: ["a", "b"],
+      initialResourceVersions: { a: a.version, b: b.version },
+    });
+    assert.deepEqual((await stale.next()).names, ["b"], "an outdated version is answered at once");
+  });
+
   it("serves named subscriptions: absent names are reported removed, unsubscribed ones are no longer pushed", async () => {
     h.source.set(f.endpoints(h.source, "a"), f.endpoints(h.source, "b"));
     const proxy = h.delta();
