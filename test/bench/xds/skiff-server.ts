@@ -97,20 +97,31 @@ async function stop(): Promise<void> {
 }
 process.on("SIGTERM", () => void stop());
 process.on("SIGINT", () => void stop());
+function run(command: string): void {
+  if (command === "stats") void stats().then((s) => console.log(s));
+  else if (command === "gc") {
+    gc?.();
+    console.log(gc ? "GC" : "ERROR run node with --expose-gc");
+  } else if (command.startsWith("publish ")) {
+    try {
+      console.log(`PUBLISHED ${publish(command.slice("publish ".length).trim())}`);
+    } catch (err) {
+      console.log(`ERROR ${String(err).replaceAll("\n", " ")}`);
+    }
+  } else if (command !== "") console.log(`ERROR unknown command ${JSON.stringify(command)}`);
+}
+
+// One command per turn of the event loop: readline hands over at once every line that arrived while the
+// loop was busy, and running those publishes back to back would keep the server from its sockets longer
+// than the pipeline ever does (its changes come from informer events, one per turn).
+const commands: string[] = [];
+function runNext(): void {
+  run(commands.shift()!);
+  if (commands.length > 0) setImmediate(runNext);
+}
 createInterface({ input: process.stdin })
   .on("line", (line) => {
-    const command = line.trim();
-    if (command === "stats") void stats().then((s) => console.log(s));
-    else if (command === "gc") {
-      gc?.();
-      console.log(gc ? "GC" : "ERROR run node with --expose-gc");
-    } else if (command.startsWith("publish ")) {
-      try {
-        console.log(`PUBLISHED ${publish(command.slice("publish ".length).trim())}`);
-      } catch (err) {
-        console.log(`ERROR ${String(err).replaceAll("\n", " ")}`);
-      }
-    } else if (command !== "") console.log(`ERROR unknown command ${JSON.stringify(command)}`);
+    if (commands.push(line.trim()) === 1) setImmediate(runNext);
   })
   .on("close", () => void stop());
 
