@@ -10,7 +10,7 @@ import { cpuSeconds } from "../shared/proc.js";
 import { unixMs } from "./clock.js";
 import type { Change, ChangeKind } from "./changes.js";
 import { NAMESPACE } from "./cluster.js";
-import type { Expected, Load } from "./load.js";
+import type { Expected, Load, Received } from "./load.js";
 import { holdsNow, type PolicyObject } from "./policy-status.js";
 import { scrape, waitIdle, type XdsProcess } from "./xds-process.js";
 
@@ -32,6 +32,10 @@ export interface ChangeSample {
   serverConvergenceSumS: number;
   /** xDS responses the server sent from the write until it was quiet, all proxies (skiff_xds_pushes_total). */
   pushes: number;
+  /** What the proxies received from the write until the server was quiet. */
+  received: Received;
+  /** Writes to TrafficPolicies that left their spec alone (status), seen by the watch from the write until quiet. */
+  policyStatusWrites: number;
   /** CPU the xDS server used from the write to the last ACK. */
   serverCpuMs: number;
   /** Whether the server went quiet before the next change (it is given 30 s). */
@@ -45,6 +49,8 @@ export class WriteWatch {
   private readonly arrived = new Map<string, number>();
   private readonly programmed = new Map<string, number>();
   private readonly waiters = new Set<() => void>();
+  /** TrafficPolicy updates that kept the generation: status writes. */
+  statusWrites = 0;
 
   constructor(kubeConfig: KubeConfig) {
     this.slices = new Informer(kubeConfig, "discovery.k8s.io/v1", "EndpointSlice", { namespace: NAMESPACE });
@@ -62,6 +68,8 @@ export class WriteWatch {
     this.slices.on((event) => arrived(event.object));
     this.policies.on((event) => {
       arrived(event.object);
+      if (event.type === "update" && event.old.metadata.generation === event.object.metadata.generation)
+        this.statusWrites += 1;
       const key = `${event.object.metadata.name}@${event.object.metadata.generation}`;
       if (event.type !== "delete" && !this.programmed.has(key) && holdsNow(event.object, "Programmed")) {
         this.programmed.set(key, unixMs());
@@ -111,6 +119,8 @@ export async function measureChange(
 ): Promise<ChangeSample> {
   await load.arm(change.id, change.marker);
   const before = await scrape(xds.metricsUrl);
+  await load.window();
+  const statusWrites0 = watch.statusWrites;
   const cpu0 = cpuSeconds(xds.child.pid);
   const writeSentUnixMs = unixMs();
   const written = await change.write();
@@ -124,6 +134,7 @@ export async function measureChange(
   // The server observes its own convergence only once it has processed the last ACK, so read it when quiet.
   const settled = await waitIdle(xds.child.pid);
   const after = await scrape(xds.metricsUrl);
+  const received = await load.window();
   const delta = (name: string) => (after.get(name) ?? 0) - (before.get(name) ?? 0);
   return {
     kind: change.kind,
@@ -137,6 +148,8 @@ export async function measureChange(
     serverConvergences: delta(CONVERGENCE_COUNT),
     serverConvergenceSumS: delta(CONVERGENCE_SUM),
     pushes: pushTotal(after) - pushTotal(before),
+    received,
+    policyStatusWrites: watch.statusWrites - statusWrites0,
     serverCpuMs,
     settled,
   };

@@ -1,7 +1,8 @@
 /**
  * `xdsbench load` holding N simulated Envoy sidecars on the xDS server, with
  * its `expect` command (hack/xdsbench/expect.go): the time at which each
- * proxy ACKed the first response carrying a marker.
+ * proxy ACKed the first response carrying a marker; and its `window`
+ * command (window.go): what the proxies received meanwhile.
  */
 import { Child } from "../shared/child.js";
 
@@ -17,6 +18,14 @@ export interface Expected {
   p50AckUnixMs: number;
   p99AckUnixMs: number;
   lastAckUnixMs: number;
+}
+
+/** Bytes and responses the proxies received, all of them together. */
+export interface Received {
+  bytes: number;
+  responses: number;
+  /** Bytes of the responses they ACKed, by short type (cds, eds, lds, rds). */
+  bytesByType: Record<string, number>;
 }
 
 export class Load {
@@ -76,6 +85,18 @@ export class Load {
       );
       throw new Error(`${String(error)}\nstatus: ${JSON.stringify(status)}`);
     }
+  }
+
+  /** What the proxies received since the previous window (or since they started), by type. */
+  async window(): Promise<Received> {
+    this.child.send("window");
+    const w = await this.event((e) => e.event === "window", 30_000);
+    const byType = w.byType as Record<string, { bytes: number }>;
+    return {
+      bytes: Number(w.bytesReceived),
+      responses: Number(w.responses),
+      bytesByType: Object.fromEntries(Object.entries(byType).map(([t, c]) => [t, c.bytes])),
+    };
   }
 
   async stop(): Promise<void> {

@@ -20,6 +20,8 @@ export interface Settings {
   b5Proxies: number;
   b5Concurrency: number;
   debounceMs: number | undefined;
+  /** skiff xds ran under V8's CPU profiler, which slows it down. */
+  cpuProfile: boolean;
 }
 
 /** What one mode produced: B2's samples and the server's resources over them, and B5. */
@@ -54,9 +56,13 @@ const B5_TARGET_MS = 2000;
 interface Measure {
   name: string;
   value: (s: ChangeSample) => number | undefined;
+  /** Decimals shown (default 1). */
+  digits?: number;
 }
 
-/** Each measure of one change, in ms; the first is the one the targets refer to. */
+const MB = (bytes: number | undefined) => (bytes ?? 0) / 1e6;
+
+/** Each measure of one change (ms unless its name says otherwise); the first is the one the targets refer to. */
 const MEASURES: Measure[] = [
   {
     name: "**API write sent → last proxy ACKed**",
@@ -83,8 +89,19 @@ const MEASURES: Measure[] = [
     name: "server: change seen → every proxy synced (skiff_xds_convergence_seconds)",
     value: (s) => (s.serverConvergences === 1 ? s.serverConvergenceSumS * 1000 : undefined),
   },
-  { name: "server CPU from write to last ACK", value: (s) => s.serverCpuMs },
-  { name: "xDS responses sent, all proxies, until the server was quiet (count)", value: (s) => s.pushes },
+  { name: "server CPU from write to last ACK", value: (s) => s.serverCpuMs, digits: 0 },
+  { name: "until quiet: xDS responses sent (count)", value: (s) => s.pushes, digits: 0 },
+  { name: "until quiet: MB the proxies received", value: (s) => MB(s.received.bytes), digits: 2 },
+  { name: "until quiet: of which EDS (MB)", value: (s) => MB(s.received.bytesByType.eds), digits: 2 },
+  { name: "until quiet: of which RDS (MB)", value: (s) => MB(s.received.bytesByType.rds), digits: 2 },
+  {
+    name: "until quiet: generations the server saw converge (skiff_xds_convergence_seconds count)",
+    value: (s) => s.serverConvergences,
+  },
+  {
+    name: "until quiet: TrafficPolicy status writes seen by the watch (count)",
+    value: (s) => s.policyStatusWrites,
+  },
 ];
 
 const KINDS: ChangeKind[] = ["endpoints", "policy"];
@@ -114,7 +131,7 @@ function b2Table(run: ModeRun): string {
     for (const m of MEASURES) {
       const v = values(samples, m);
       if (v.length === 0) continue; // a measure that does not apply to the kind, or was never clean
-      const digits = m.name.startsWith("xDS responses") ? 0 : 1;
+      const digits = m.digits ?? 1;
       lines.push(
         `| ${KIND_NAMES[kind]} | ${m.name} | ${v.length} | ${fmt(mean(v), digits)} | ${fmt(percentile(v, 50), digits)} | ${fmt(percentile(v, 99), digits)} | ${fmt(v.at(-1), digits)} |`,
       );
@@ -177,7 +194,7 @@ export function convergenceReport(facts: RunFacts): string {
     "## Settings",
     "",
     `- ${s.services} Services (one HTTP port each) and ${s.endpoints} endpoints in EndpointSlices, created in the API server in ${fmt(facts.seedS, 1)} s (${facts.seedObjects} objects); no Pods and no Mesh (see the notes).`,
-    `- The real \`skiff xds\` process (dist/src/cli/main.js built from ${facts.revision}, log level info${s.debounceMs === undefined ? ", default debounce" : `, --debounce-ms ${s.debounceMs}`}) watching that API server; its compile + translate of this state takes about ${fmt(facts.pipelineCostMs.compile)} + ${fmt(facts.pipelineCostMs.translate)} ms (median of 3, measured in the benchmark's process on the same state).`,
+    `- The real \`skiff xds\` process (dist/src/cli/main.js built from ${facts.revision}, log level info${s.debounceMs === undefined ? ", default debounce" : `, --debounce-ms ${s.debounceMs}`}${s.cpuProfile ? ", **profiled with --cpu-prof, so slower than it would be**" : ""}) watching that API server; its compile + translate of this state takes about ${fmt(facts.pipelineCostMs.compile)} + ${fmt(facts.pipelineCostMs.translate)} ms (median of 3, measured in the benchmark's process on the same state).`,
     `- B2: N=${s.proxies} simulated Envoy sidecars (\`xdsbench load\`, ${s.modes.join(" and ")}), complete before the first change; ${s.changes} EndpointSlice changes and ${s.changes} TrafficPolicy changes, alternating, one at a time, each after a warm-up change of its kind that is not counted.`,
     s.b5Proxies > 0
       ? `- B5: ${s.services} TrafficPolicies (one per Service, each with a timeout), created with ${s.b5Concurrency} requests in flight, N=${s.b5Proxies} proxies connected.`
@@ -206,7 +223,9 @@ export function convergenceReport(facts: RunFacts): string {
     "- **Last proxy ACKed**: `xdsbench load` is told a marker before each write (a new endpoint address such as 10.250.100.7, a header value such as b2-policy-0007, which no other resource holds). It looks for the marker once per distinct resource, when it first decodes it, and each proxy stamps the moment it sends the ACK of the first response holding such a resource. The change counts once every proxy has.",
     "- **First proxy received it**: when the load generator first decoded a resource holding the marker, before that proxy's ACK; what comes before is the API server, the watch, the debounce, compile, translate and the start of the push; what comes after is the fan-out to N proxies.",
     "- **The benchmark's own watch**: an Informer on EndpointSlices and TrafficPolicies in the benchmark's process, the same kind of watch the xDS server holds; it shows what the API server and watch delivery take.",
-    "- **skiff_xds_convergence_seconds** is the xDS server's own histogram, read from its /metrics before the write and once the server is quiet again: from the moment its informer saw a change to every connected proxy running a generation that carries it, observed when the server has processed the last ACK. Listed only for changes that produced exactly one observation: a policy's status write is itself a change the pipeline sees, so policy changes usually produce two or more.",
+    "- **skiff_xds_convergence_seconds** is the xDS server's own histogram, read from its /metrics before the write and once the server is quiet again: from the moment its informer saw a change to every connected proxy running a generation that carries it, observed when the server has processed the last ACK. Its value is listed only for changes that produced exactly one observation; every status write is an informer event the pipeline runs again for, so a change can produce several (the count row).",
+    "- **Until quiet**: from the write until the server was quiet again (see below). The bytes are what all proxies received together (xdsbench load's `window` command), by type as ACKed. TrafficPolicy status writes are updates the watch saw that left the generation alone.",
+    "- p50 and p99 are nearest-rank: measured values, never interpolated; with 50 changes, p99 is the largest.",
     "- **Programmed=True seen by the watch** (policy changes): the xDS server writes the policy's status after the proxies ACKed, coalesced over 100 ms; the next change waits for it.",
     "- Server CPU comes from /proc/<pid>/stat of the `skiff xds` process, RSS from /proc/<pid>/status.",
     "- After each change (and, for a policy, its Programmed status) the benchmark waits until the xDS server has used less than 15 ms of CPU in each of two 100 ms windows, so that the tail of a change (the recompile a status write causes) does not run into the next one. Changes written faster than that would converge later than measured here.",

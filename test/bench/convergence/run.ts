@@ -16,9 +16,12 @@
  *   --b5-proxies (B5_PROXIES, N): proxies connected during B5; 0 skips B5
  *   --b5-concurrency (B5_CONCURRENCY, 16): creates in flight
  *   --debounce-ms (DEBOUNCE_MS, the server's default): passed to skiff xds
+ *   --cpu-prof (CPU_PROF=1): profile skiff xds over the whole run and print
+ *     its top 20 functions by self time afterwards (the numbers are then
+ *     those of a profiled server, and the report says so)
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -26,6 +29,7 @@ import { compile } from "../../../src/compile/compile.js";
 import type { ClusterState } from "../../../src/compile/state.js";
 import { LocalControlPlane } from "../../../src/controlplane/controlplane.js";
 import { translate } from "../../../src/xds/translate/translate.js";
+import { topSelfTime } from "../shared/cpu-profile.js";
 import { cpuSeconds, memoryKiB, resetPeak } from "../shared/proc.js";
 import { writeReport } from "../shared/report.js";
 import { median } from "../shared/stats.js";
@@ -40,6 +44,7 @@ import { convergenceReport, type ModeRun, type Settings } from "./report.js";
 import { startXds, waitIdle, type XdsProcess } from "./xds-process.js";
 
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
+const PROFILE_DIR = join(ROOT, ".skiff", "bench", "convergence", "prof");
 
 const { values: flags } = parseArgs({
   options: {
@@ -51,6 +56,7 @@ const { values: flags } = parseArgs({
     "b5-proxies": { type: "string", default: process.env.B5_PROXIES },
     "b5-concurrency": { type: "string", default: process.env.B5_CONCURRENCY ?? "16" },
     "debounce-ms": { type: "string", default: process.env.DEBOUNCE_MS },
+    "cpu-prof": { type: "boolean", default: process.env.CPU_PROF === "1" },
     timeout: { type: "string", default: "600" },
     out: { type: "string", default: join(ROOT, "bench", "results") },
   },
@@ -64,6 +70,7 @@ const settings: Settings = {
   b5Proxies: Number(flags["b5-proxies"] ?? flags.proxies),
   b5Concurrency: Number(flags["b5-concurrency"]),
   debounceMs: flags["debounce-ms"] === undefined ? undefined : Number(flags["debounce-ms"]),
+  cpuProfile: flags["cpu-prof"],
 };
 const TIMEOUT_S = Number(flags.timeout);
 const s = settings;
@@ -150,6 +157,8 @@ async function b2(
 async function main(): Promise<void> {
   const started = performance.now();
   const loadAtStart = loadAverage();
+  // Now, while dist/ is what make just built: others may commit during a long run.
+  const measured = revision();
   const dist = join(ROOT, "dist/src/cli/main.js");
   if (!existsSync(dist)) throw new Error(`${relative(ROOT, dist)} is missing: run make build`);
   log("building xdsbench (hack/xdsbench/build.sh)");
@@ -170,7 +179,15 @@ async function main(): Promise<void> {
     const seedS = seconds(t);
     const pipelineCostMs = pipelineCost(state);
     log(`starting skiff xds (compile + translate of this state: ${JSON.stringify(pipelineCostMs)} ms)`);
-    xds = await startXds(plane.kubeconfigPath, settings.debounceMs);
+    if (settings.cpuProfile) {
+      rmSync(PROFILE_DIR, { recursive: true, force: true });
+      mkdirSync(PROFILE_DIR, { recursive: true });
+    }
+    xds = await startXds(
+      plane.kubeconfigPath,
+      settings.debounceMs,
+      settings.cpuProfile ? PROFILE_DIR : undefined,
+    );
     watch = new WriteWatch(kubeConfig);
     await watch.start();
     const services = state.services.map((svc) => svc.metadata!.name!);
@@ -225,7 +242,7 @@ async function main(): Promise<void> {
       seedObjects,
       pipelineCostMs,
       clockDriftMs: clockDriftMs(),
-      revision: revision(),
+      revision: measured,
       loadAverage: { start: loadAtStart, end: loadAverage() },
       runs,
     });
@@ -237,6 +254,17 @@ async function main(): Promise<void> {
     await xds?.child.stop();
     await plane.stop();
   }
+  if (settings.cpuProfile) printProfile();
+}
+
+/** skiff xds wrote its profile when it exited. */
+function printProfile(): void {
+  const file = readdirSync(PROFILE_DIR).find((f) => f.endsWith(".cpuprofile"));
+  if (!file) throw new Error(`skiff xds left no .cpuprofile in ${relative(ROOT, PROFILE_DIR)}`);
+  console.log(
+    `\nskiff xds, the whole run: top 20 functions by self time (${relative(ROOT, join(PROFILE_DIR, file))})`,
+  );
+  for (const line of topSelfTime(join(PROFILE_DIR, file), 20)) console.log(`  ${line}`);
 }
 
 await main();

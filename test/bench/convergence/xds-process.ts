@@ -18,11 +18,17 @@ export interface XdsProcess {
   readonly metricsUrl: string;
 }
 
-export async function startXds(kubeconfigPath: string, debounceMs: number | undefined): Promise<XdsProcess> {
+/** Starts `skiff xds`; with cpuProfileDir, V8 writes its CPU profile there when it exits. */
+export async function startXds(
+  kubeconfigPath: string,
+  debounceMs: number | undefined,
+  cpuProfileDir?: string,
+): Promise<XdsProcess> {
   const child = new Child(
     "skiff xds",
     [
       process.execPath,
+      ...(cpuProfileDir ? ["--cpu-prof", "--cpu-prof-dir", cpuProfileDir] : []),
       join(ROOT, "dist/src/cli/main.js"),
       "xds",
       "--kubeconfig",
