@@ -10,6 +10,7 @@ import { compile, type CompileResult } from "../compile/compile.js";
 import { activeMeshOtherThan } from "../controllers/mesh/singleton.js";
 import { DEFAULT_ROOT_NAMESPACE } from "../compile/security.js";
 import { Informer } from "../k8s/informer.js";
+import { ChangeCoalescer } from "./change-coalescer.js";
 import { MeshSnapshots } from "./cache/mesh-snapshots.js";
 import { translate } from "./translate/translate.js";
 
@@ -26,24 +27,23 @@ export interface PipelineRun {
 
 export interface PipelineOptions {
   logger: Logger;
-  /** The longest a change waits for others to coalesce with it. */
+  /** After a run, the longest a change waits for others to coalesce with it. */
   debounceMs?: number;
 }
 
 type Obj<T> = T & KubernetesObject;
 
 /**
- * informers -> compile -> translate -> cache. Changes are coalesced: the
- * first change after a quiet period starts a timer of debounceMs, and every
- * change until it fires is folded into one run. A run always reads the whole
+ * informers -> compile -> translate -> cache. Changes are coalesced (see
+ * ChangeCoalescer): a change after a quiet period runs at once, later ones
+ * are folded into at most one run per debounceMs. A run always reads the whole
  * state from the informer caches, so it never depends on which events came.
  */
 export class XdsPipeline {
   readonly snapshots = new MeshSnapshots();
   private readonly informers;
   private readonly runListeners = new Set<(run: PipelineRun) => void>();
-  private timer: NodeJS.Timeout | undefined;
-  private firstChangeAt: number | undefined;
+  private readonly coalescer: ChangeCoalescer;
   private stopped = false;
   private latest: PipelineRun | undefined;
 
@@ -51,6 +51,7 @@ export class XdsPipeline {
     kubeConfig: KubeConfig,
     private readonly options: PipelineOptions,
   ) {
+    this.coalescer = new ChangeCoalescer(options.debounceMs ?? 50, (seenAt) => this.run(seenAt));
     this.informers = {
       meshes: new Informer<Obj<Mesh>>(kubeConfig, "skiff.dev/v1alpha1", "Mesh"),
       namespaces: new Informer<Obj<INamespace>>(kubeConfig, "v1", "Namespace"),
@@ -86,7 +87,7 @@ export class XdsPipeline {
 
   stop(): void {
     this.stopped = true;
-    clearTimeout(this.timer);
+    this.coalescer.stop();
     for (const informer of Object.values(this.informers) as Informer[]) informer.stop();
   }
 
@@ -129,14 +130,7 @@ export class XdsPipeline {
   }
 
   private changed(): void {
-    if (this.stopped) return;
-    this.firstChangeAt ??= performance.now();
-    this.timer ??= setTimeout(() => {
-      this.timer = undefined;
-      const seenAt = this.firstChangeAt!;
-      this.firstChangeAt = undefined;
-      this.run(seenAt);
-    }, this.options.debounceMs ?? 50);
+    if (!this.stopped) this.coalescer.changed();
   }
 
   private run(changeSeenAt: number): void {
