@@ -14,7 +14,7 @@ compiles them, and pushes every change to the connected proxies.
   --kubeconfig PATH          kubeconfig to use (default: $KUBECONFIG, ~/.kube/config, then in-cluster)
   --address HOST:PORT        serve ADS here (default 0.0.0.0:15010)
   --http-address HOST:PORT   serve /healthz, /readyz and /metrics here (default :15014)
-  --debounce-ms N            coalesce cluster changes for at most this long (default 50)
+  --debounce-ms N            after a run, fold cluster changes for at most this long (default 50)
   --status-lease-namespace   namespace of the skiff-xds-status Lease that elects the replica writing
                              TrafficPolicy status (default: $POD_NAMESPACE or skiff-system)`;
 
