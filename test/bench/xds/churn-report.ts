@@ -4,6 +4,7 @@ import { median } from "../shared/stats.js";
 import type { ChurnFiles, ChurnRun, ChurnSettings, Kind, Mode } from "./churn.js";
 import { ratio, table, type Row } from "./comparison-table.js";
 
+const KINDS: Kind[] = ["skiff", "peer"];
 const modeName = (m: Mode) => (m === "sotw" ? "SotW" : "delta");
 type XdsType = "cds" | "eds" | "lds" | "rds";
 
@@ -124,6 +125,18 @@ export function churnSection(
     `- The changes go out at the set pace whether or not the server has taken the previous one ("last change taken after it was due" shows a server falling behind; a server that has not taken them all ${settings.seconds} s after the last was due sustains less than half the rate, and its run stops there and fails). The window runs from the first change until every proxy holds, and has ACKed, the final content of all ${files.changedServices} changed ClusterLoadAssignments (compared by content: decoded and checked equal to what translate produced), plus 0.5 s without a response. ${failed.length === 0 ? "Every run reached it." : `**${failed.length} of ${all.length} runs did not**, and their numbers are left out (n/a where no run of a server and mode counts): ${failed.map((r) => `${r.kind} ${modeName(r.mode)}: ${r.failure}`).join("; ")}.`} Bytes are gRPC message bytes (the DiscoveryResponse as received, without HTTP/2 framing); server CPU is from /proc/<pid>/stat over the window.`,
     `- What an EDS response carried, as observed (each proxy subscribes to ${subscribedEds} ClusterLoadAssignments): Skiff ${perResponse("skiff")}; go-control-plane ${perResponse("peer")}. Both servers have one response per type in flight and wait for its ACK; changes that come in meanwhile go out together in the next response, so a proxy can get fewer EDS responses than there were changes.`,
     `- CDS, LDS and RDS responses during the churn (only endpoints changed): Skiff ${others("skiff")}; go-control-plane ${others("peer")}. The peer gives each type its own version, which \`apply\` bumps only for the types a change file names: with one version for every type (go-control-plane's NewSnapshot), its SotW server answers every watch whose type version changed, and would resend CDS, LDS and RDS whole on every endpoint change.`,
+    `- skiff-server publishes the changes that are waiting when it gets to them as one generation, as the pipeline's debounce folds the changes that come in before it fires; the peer applies each change as its own snapshot version. Generations (Skiff) and snapshot versions (peer) the changes made: ${KINDS.map(
+      (kind) =>
+        `${kind === "skiff" ? "Skiff" : "go-control-plane"} ${settings.modes
+          .map(
+            (m) =>
+              `${modeName(m)} ${runs
+                .get(`${kind} ${m}`)!
+                .map((r) => r.versions)
+                .join(", ")}`,
+          )
+          .join(", ")}`,
+    ).join("; ")} (for ${files.changes.length} changes${settings.repeat > 1 ? ", each run" : ""}).`,
     "- Skiff's event loop (skiff-server's `monitorEventLoopDelay`, 10 ms resolution): while it is held up nothing else in the server runs; its gRPC keepalive (a ping every 30 s, 10 s to answer) times out when the answer cannot be read in time, and the server then closes the connection with every stream on it.",
     `- Skiff's skiff_xds_resource_encodes_total over the window ${encodesOk ? `was ${files.changes.length} in every run: one encode per change, whatever N.` : `was ${encodes.join(", ")} for ${files.changes.length} changes.`}`,
     "",
@@ -132,6 +145,7 @@ export function churnSection(
     JSON.stringify({
       run: `B3 ${run.kind} ${run.mode} ${n}`,
       changes: run.changes,
+      versions: run.versions,
       serverCpuS: run.serverCpuS,
       lastTakenLateMs: run.lastTakenLateMs,
       lastSentToAllFinalMs: run.lastSentToAllFinalMs,

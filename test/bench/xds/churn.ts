@@ -8,7 +8,9 @@
  *   translate, written as change files, and given to both servers in the
  *   same order at the same pace: `apply FILE` to the peer, `publish FILE` to
  *   skiff-server (MeshSnapshots.publish, as the pipeline does after
- *   translate). Compile time is not part of B3; B2 covers the pipeline.
+ *   translate; changes that wait together go out as one generation, as the
+ *   pipeline's debounce folds them). Compile time is not part of B3; B2
+ *   covers the pipeline.
  * - The pace is open loop: change i is sent when it is due, whether or not
  *   the server has taken the previous one, and the time each is taken is
  *   recorded, so that a server that falls behind shows it.
@@ -68,6 +70,8 @@ export interface ChurnRun {
   /** The final-state check (`await-final`); absent when the server fell behind taking the changes. */
   readonly final?: Json;
   readonly changes: number;
+  /** How many generations (Skiff: changes waiting together go out as one) or snapshot versions the changes made. */
+  readonly versions: number;
   readonly serverCpuS: number;
   /** When the server had taken the last change (answered its command), after it was due (ms). */
   readonly lastTakenLateMs: number;
@@ -150,6 +154,8 @@ export async function churnRun(
     // rate: the run stops there rather than wait for a backlog that only grows with the length of the churn.
     const takeBy = lastDue + settings.seconds * 1000;
     const taken: number[] = [];
+    /** The generations (Skiff) or snapshot versions (peer) the changes went out in. */
+    const versions = new Set<string>();
     // The server answers each change with one line; they are read while the changes go out.
     const answers = (async () => {
       for (const file of files.changes) {
@@ -166,6 +172,7 @@ export async function churnRun(
         }
         if (line.startsWith("ERROR")) throw new Error(`${kind} rejected ${file}: ${line}`);
         taken.push(Date.now());
+        versions.add(line.slice(line.indexOf(" ") + 1));
       }
       return true;
     })();
@@ -209,6 +216,7 @@ export async function churnRun(
       window,
       final,
       changes: files.changes.length,
+      versions: versions.size,
       serverCpuS,
       lastTakenLateMs: lastTaken - lastDue,
       lastSentToAllFinalMs: lastHolding - lastSent,

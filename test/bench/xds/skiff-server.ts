@@ -13,7 +13,9 @@
  *   publish FILE  replaces the resources in FILE (the peer's resource-file format, as
  *          `xdsbench peer`'s apply takes it) in the served translation and publishes it
  *          through MeshSnapshots.publish, as the pipeline does after translate;
- *          prints "PUBLISHED <generation>" (the churn benchmark, B3)
+ *          prints "PUBLISHED <generation>" (the churn benchmark, B3). Publish commands
+ *          waiting together go out as one generation, as the pipeline's debounce folds
+ *          changes.
  * It exits when stdin closes, and on SIGTERM or SIGINT.
  */
 import { readFileSync } from "node:fs";
@@ -77,14 +79,17 @@ async function stats(): Promise<string> {
   });
 }
 
-/** Reads a change file and publishes the translation with its resources replaced. */
-function publish(file: string): number {
-  const change = JSON.parse(readFileSync(file, "utf8")) as Record<string, unknown[]> & {
-    remove?: Record<string, string[]>;
-  };
-  if (Object.values(change.remove ?? {}).some((names) => names.length > 0))
-    throw new Error("publish does not remove resources");
-  served = withReplaced(served, fromPeerFile(change));
+/** Reads change files and publishes the translation with their resources replaced (a later file's win). */
+function publish(files: readonly string[]): number {
+  const changed = files.flatMap((file) => {
+    const change = JSON.parse(readFileSync(file, "utf8")) as Record<string, unknown[]> & {
+      remove?: Record<string, string[]>;
+    };
+    if (Object.values(change.remove ?? {}).some((names) => names.length > 0))
+      throw new Error(`${file}: publish does not remove resources`);
+    return fromPeerFile(change);
+  });
+  served = withReplaced(served, changed);
   return snapshots.publish(served);
 }
 
@@ -102,21 +107,35 @@ function run(command: string): void {
   else if (command === "gc") {
     gc?.();
     console.log(gc ? "GC" : "ERROR run node with --expose-gc");
-  } else if (command.startsWith("publish ")) {
-    try {
-      console.log(`PUBLISHED ${publish(command.slice("publish ".length).trim())}`);
-    } catch (err) {
-      console.log(`ERROR ${String(err).replaceAll("\n", " ")}`);
-    }
   } else if (command !== "") console.log(`ERROR unknown command ${JSON.stringify(command)}`);
 }
 
-// One command per turn of the event loop: readline hands over at once every line that arrived while the
-// loop was busy, and running those publishes back to back would keep the server from its sockets longer
-// than the pipeline ever does (its changes come from informer events, one per turn).
+const PUBLISH = "publish ";
 const commands: string[] = [];
+
+/**
+ * Every publish command waiting goes out as one generation, with one
+ * PUBLISHED line per command, as the pipeline folds the changes that come in
+ * before its debounce fires into one run (docs/ARCHITECTURE.md, Pipeline).
+ */
+function publishWaiting(): void {
+  const files: string[] = [];
+  while (commands[0]?.startsWith(PUBLISH)) files.push(commands.shift()!.slice(PUBLISH.length).trim());
+  let answer: string;
+  try {
+    answer = `PUBLISHED ${publish(files)}`;
+  } catch (err) {
+    answer = `ERROR ${String(err).replaceAll("\n", " ")}`;
+  }
+  for (let i = 0; i < files.length; i++) console.log(answer);
+}
+
+// One command (or run of publishes) per turn of the event loop: readline hands over at once every line that
+// arrived while the loop was busy, and taking those one by one in the same turn would keep the server from
+// its sockets for as long as they take.
 function runNext(): void {
-  run(commands.shift()!);
+  if (commands[0]!.startsWith(PUBLISH)) publishWaiting();
+  else run(commands.shift()!);
   if (commands.length > 0) setImmediate(runNext);
 }
 createInterface({ input: process.stdin })
