@@ -88,11 +88,14 @@ export class WriteWatch {
     const deadline = Date.now() + timeoutMs;
     while (!this.programmed.has(key) && Date.now() < deadline) {
       let wake = () => {};
+      let timer: NodeJS.Timeout | undefined;
       await new Promise<void>((resolve) => {
         wake = resolve;
         this.waiters.add(wake);
-        setTimeout(resolve, Math.max(0, deadline - Date.now()));
+        timer = setTimeout(resolve, deadline - Date.now());
       });
+      // A pending timer would keep the benchmark alive after its report.
+      clearTimeout(timer);
       this.waiters.delete(wake);
     }
     return this.programmed.get(key);
