@@ -43,7 +43,7 @@ export interface RunFacts {
   seedObjects: number;
   pipelineCostMs: { compile: number; translate: number };
   clockDriftMs: number;
-  /** The commit measured (dist/ is built from src/ by make). */
+  /** The commit measured, with anything that could make dist/ differ from it (see run.ts). */
   revision: string;
   /** /proc/loadavg's 1, 5 and 15 minute averages when the run started and ended. */
   loadAverage: { start: string; end: string };
@@ -194,7 +194,7 @@ export function convergenceReport(facts: RunFacts): string {
     "## Settings",
     "",
     `- ${s.services} Services (one HTTP port each) and ${s.endpoints} endpoints in EndpointSlices, created in the API server in ${fmt(facts.seedS, 1)} s (${facts.seedObjects} objects); no Pods and no Mesh (see the notes).`,
-    `- The real \`skiff xds\` process (dist/src/cli/main.js built from ${facts.revision}, log level info${s.debounceMs === undefined ? ", default debounce" : `, --debounce-ms ${s.debounceMs}`}${s.cpuProfile ? ", **profiled with --cpu-prof, so slower than it would be**" : ""}) watching that API server; its compile + translate of this state takes about ${fmt(facts.pipelineCostMs.compile)} + ${fmt(facts.pipelineCostMs.translate)} ms (median of 3, measured in the benchmark's process on the same state).`,
+    `- The real \`skiff xds\` process (dist/src/cli/main.js; commit ${facts.revision}; log level info${s.debounceMs === undefined ? ", default debounce" : `, --debounce-ms ${s.debounceMs}`}${s.cpuProfile ? ", **profiled with --cpu-prof, so slower than it would be**" : ""}) watching that API server; its compile + translate of this state takes about ${fmt(facts.pipelineCostMs.compile)} + ${fmt(facts.pipelineCostMs.translate)} ms (median of 3, measured in the benchmark's process on the same state).`,
     `- B2: N=${s.proxies} simulated Envoy sidecars (\`xdsbench load\`, ${s.modes.join(" and ")}), complete before the first change; ${s.changes} EndpointSlice changes and ${s.changes} TrafficPolicy changes, alternating, one at a time, each after a warm-up change of its kind that is not counted.`,
     s.b5Proxies > 0
       ? `- B5: ${s.services} TrafficPolicies (one per Service, each with a timeout), created with ${s.b5Concurrency} requests in flight, N=${s.b5Proxies} proxies connected.`

@@ -21,7 +21,7 @@
  *     those of a profiled server, and the report says so)
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -91,11 +91,23 @@ if (
 const log = (message: string) => process.stderr.write(`[bench-convergence] ${message}\n`);
 const seconds = (since: number) => (performance.now() - since) / 1000;
 
-/** The commit measured, and whether src/ (what dist/ is built from) differed from it. */
+/**
+ * The commit measured: the one checked out, with what could make dist/
+ * differ from it (uncommitted changes in src/, or a src/ file newer than
+ * dist/, as when run.ts is started without make).
+ */
 function revision(): string {
   const git = (...args: string[]) => spawnSync("git", args, { cwd: ROOT, encoding: "utf8" }).stdout.trim();
   const commit = git("rev-parse", "--short", "HEAD") || "unknown";
-  return git("status", "--porcelain", "--", "src") ? `${commit}, with uncommitted changes in src/` : commit;
+  const built = statSync(join(ROOT, "dist/src/cli/main.js")).mtimeMs;
+  const newer = readdirSync(join(ROOT, "src"), { recursive: true, encoding: "utf8" }).some(
+    (f) => statSync(join(ROOT, "src", f)).mtimeMs > built,
+  );
+  return [
+    commit,
+    ...(git("status", "--porcelain", "--", "src") ? ["with uncommitted changes in src/"] : []),
+    ...(newer ? ["**dist/ older than src/** (run.ts started without make build)"] : []),
+  ].join(", ");
 }
 
 /** The 1, 5 and 15 minute load averages: other work on the machine shares its cores with the benchmark. */
@@ -157,10 +169,10 @@ async function b2(
 async function main(): Promise<void> {
   const started = performance.now();
   const loadAtStart = loadAverage();
-  // Now, while dist/ is what make just built: others may commit during a long run.
-  const measured = revision();
   const dist = join(ROOT, "dist/src/cli/main.js");
   if (!existsSync(dist)) throw new Error(`${relative(ROOT, dist)} is missing: run make build`);
+  // Now, while dist/ is what make just built: others may commit during a long run.
+  const measured = revision();
   log("building xdsbench (hack/xdsbench/build.sh)");
   const xdsbench = buildXdsbench();
   log("starting kube-apiserver and etcd");
