@@ -23,6 +23,8 @@ export class MeshSnapshots implements SnapshotSource {
     inbound: new Map(),
   };
   private views = new Map<string, Snapshot>();
+  /** The previous generation's views, whose per-type maps a new view reuses where nothing changed. */
+  private previousViews = new Map<string, Snapshot>();
   /** SDS Secrets per verified identity (namespace/serviceAccount). */
   private readonly secrets = new Map<string, readonly EnvoyResource[]>();
 
@@ -52,6 +54,8 @@ export class MeshSnapshots implements SnapshotSource {
       ...[...resources.inbound.values()].flat(),
       ...[...this.secrets.values()].flat(),
     ]);
+    // Views are made on demand: a generation no proxy asked for leaves the older ones to compare with.
+    if (this.views.size > 0) this.previousViews = this.views;
     this.views = new Map();
     this.generation += 1;
     for (const listener of this.listeners) listener(this.generation);
@@ -78,7 +82,10 @@ export class MeshSnapshots implements SnapshotSource {
       const inbound = workload ? (this.resources.inbound.get(workload) ?? []) : [];
       const secrets = verified ? (this.secrets.get(verified) ?? []) : [];
       // Later entries replace earlier ones of the same name: proxylessMtls overrides shared clusters.
-      view = this.snapshotOf([...this.resources.shared, ...own, ...inbound, ...secrets]);
+      view = this.snapshotOf(
+        [...this.resources.shared, ...own, ...inbound, ...secrets],
+        this.previousViews.get(key),
+      );
       this.views.set(key, view);
     }
     return view;
@@ -89,14 +96,33 @@ export class MeshSnapshots implements SnapshotSource {
     return () => this.listeners.delete(listener);
   }
 
-  private snapshotOf(resources: readonly EnvoyResource[]): Snapshot {
-    const byType = new Map<string, Map<string, EncodedResource>>();
+  /**
+   * A view of these resources. A type whose resources are all the same
+   * encoded objects as in `previous` keeps the previous map object, so the
+   * server, which memoises per map (selections, versions, what a delta
+   * proxy is in line with), does nothing for a type the change left alone.
+   */
+  private snapshotOf(resources: readonly EnvoyResource[], previous: Snapshot | undefined): Snapshot {
+    const byType = new Map<string, ReadonlyMap<string, EncodedResource>>();
     for (const resource of resources) {
       const encoded = this.encoded.get(resource)!;
-      let ofType = byType.get(resource.typeUrl);
+      let ofType = byType.get(resource.typeUrl) as Map<string, EncodedResource> | undefined;
       if (!ofType) byType.set(resource.typeUrl, (ofType = new Map()));
       ofType.set(resource.name, encoded);
     }
+    for (const [typeUrl, ofType] of byType) {
+      const before = previous?.resources.get(typeUrl);
+      if (before && sameResources(before, ofType)) byType.set(typeUrl, before);
+    }
     return { generation: this.generation, resources: byType };
   }
+}
+
+function sameResources(
+  a: ReadonlyMap<string, EncodedResource>,
+  b: ReadonlyMap<string, EncodedResource>,
+): boolean {
+  if (a.size !== b.size) return false;
+  for (const [name, resource] of a) if (b.get(name) !== resource) return false;
+  return true;
 }

@@ -97,3 +97,33 @@ describe("MeshSnapshots: what each proxy is served", () => {
     assert.deepEqual(names(s, verified, SECRET_TYPE), ["ROOTCA", "default"]);
   });
 });
+
+describe("MeshSnapshots: what a change leaves alone", () => {
+  it("keeps a type's map object across generations when none of its resources changed", () => {
+    const { model } = compile(
+      clusterStateFromFiles(join(DATA, "base.yaml"), join(DATA, "in", "proxyless-mtls.yaml")),
+    );
+    const s = new MeshSnapshots();
+    const translated = translate(model);
+    s.publish(translated);
+    const sidecar = node("sidecar~10.1.0.99~nobody.bookinfo~bookinfo.svc.cluster.local");
+    const before = s.snapshotFor(sidecar);
+
+    // The same translation again, and then one with a listener dropped.
+    s.publish(translate(model));
+    const same = s.snapshotFor(sidecar);
+    assert.notEqual(same.generation, before.generation);
+    for (const [typeUrl, ofType] of before.resources)
+      assert.equal(same.resources.get(typeUrl), ofType, typeUrl);
+
+    const dropped = translated.sidecar.filter((r) => r.typeUrl === LISTENER_TYPE).slice(1);
+    s.publish({
+      ...translated,
+      sidecar: [...translated.sidecar.filter((r) => r.typeUrl !== LISTENER_TYPE), ...dropped],
+    });
+    const changed = s.snapshotFor(sidecar);
+    assert.notEqual(changed.resources.get(LISTENER_TYPE), same.resources.get(LISTENER_TYPE));
+    assert.equal(changed.resources.get(LISTENER_TYPE)!.size, same.resources.get(LISTENER_TYPE)!.size - 1);
+    assert.equal(changed.resources.get(CLUSTER_TYPE), same.resources.get(CLUSTER_TYPE));
+  });
+});
