@@ -292,7 +292,8 @@ func (g *generator) run() error {
 	if g.cfg.hold > 0 {
 		select {
 		case <-time.After(g.cfg.hold):
-		case <-signals:
+		case s := <-signals:
+			fmt.Fprintf(os.Stderr, "xdsbench load: %v while holding the proxies, stopping\n", s)
 		}
 	}
 	return finish()

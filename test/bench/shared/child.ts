@@ -32,6 +32,8 @@ export class Child {
   private wake?: () => void;
   private stderr = "";
   private hasExited = false;
+  /** How it ended: "code 1", "signal SIGKILL". */
+  private ending = "";
 
   constructor(
     readonly name: string,
@@ -60,6 +62,7 @@ export class Child {
       this.proc.on("exit", (code, signal) => {
         running.delete(this.proc);
         this.hasExited = true;
+        this.ending = signal ? `signal ${signal}` : `code ${code}`;
         this.wake?.();
         resolve(code ?? (signal ? -1 : null));
       }),
@@ -76,7 +79,8 @@ export class Child {
     for (;;) {
       const index = this.lines.findIndex(accept);
       if (index >= 0) return this.lines.splice(0, index + 1)[index]!;
-      if (this.hasExited) throw new Error(`${this.name} exited before ${what}; ${this.tail()}`);
+      if (this.hasExited)
+        throw new Error(`${this.name} exited (${this.ending}) before ${what}; ${this.tail()}`);
       const remaining = deadline - Date.now();
       if (remaining <= 0) throw new Error(`${this.name}: no ${what} after ${timeoutMs} ms; ${this.tail()}`);
       await new Promise<void>((resolve) => {
