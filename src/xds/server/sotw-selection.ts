@@ -2,66 +2,16 @@ import type { EncodedResource } from "../cache/snapshot.js";
 import { contentVersion } from "./versions.js";
 import { encodeSotwResponseBody } from "./wire.js";
 
-/**
- * What one SotW response of a type carries: the subscribed resources that
- * exist, their version_info and, encoded on first use, the response without
- * its nonce. Streams with the same subscription to the same snapshot share
- * one Selection, so a push to a thousand sidecars computes the version,
- * sorts and encodes once, and each stream only appends its nonce.
- */
-export class Selection {
-  private encoded?: Uint8Array;
-  /** Sorted by name, as responses list them. */
-  readonly resources: readonly EncodedResource[];
-  readonly names: readonly string[];
-  readonly version: string;
-
-  constructor(
-    readonly typeUrl: string,
-    /** The resources by name. */
-    readonly byName: ReadonlyMap<string, EncodedResource>,
-  ) {
-    this.resources = [...byName.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    this.names = this.resources.map((r) => r.name);
-    this.version = contentVersion(this.resources);
-  }
-
-  /** The encoded DiscoveryResponse without its nonce. */
-  body(): Uint8Array {
-    this.encoded ??= encodeSotwResponseBody({
-      versionInfo: this.version,
-      typeUrl: this.typeUrl,
-      resources: this.resources,
-    });
-    return this.encoded;
-  }
-
-  private readonly changes = new WeakMap<Selection, Changes>();
-
-  /**
-   * The response that brings a proxy holding `previous` to this selection
-   * where left-out resources stay (EDS and RDS): the resources that are new
-   * or changed, under this selection's version. Shared like the selection.
-   */
-  changesSince(previous: Selection): Changes {
-    let changes = this.changes.get(previous);
-    if (!changes) {
-      const changed = this.resources.filter((r) => previous.byName.get(r.name)?.version !== r.version);
-      this.changes.set(previous, (changes = new Changes(this.typeUrl, this.version, changed)));
-    }
-    return changes;
-  }
-}
-
-/** Part of a Selection, as an incremental response carries it. */
-export class Changes {
+/** A SotW response without its nonce: some resources under a version_info, encoded on first use. */
+export class SotwResponseBody {
   private encoded?: Uint8Array;
   readonly names: readonly string[];
 
   constructor(
-    private readonly typeUrl: string,
-    private readonly version: string,
-    private readonly resources: readonly EncodedResource[],
+    protected readonly typeUrl: string,
+    readonly version: string,
+    /** Sorted by name, as responses list them. */
+    readonly resources: readonly EncodedResource[],
   ) {
     this.names = resources.map((r) => r.name);
   }
@@ -73,6 +23,40 @@ export class Changes {
       resources: this.resources,
     });
     return this.encoded;
+  }
+}
+
+/**
+ * What one SotW response of a type carries: the subscribed resources that
+ * exist, their version_info and, encoded on first use, the response without
+ * its nonce. Streams with the same subscription to the same snapshot share
+ * one Selection, so a push to a thousand sidecars computes the version,
+ * sorts and encodes once, and each stream only appends its nonce.
+ */
+export class Selection extends SotwResponseBody {
+  private readonly changes = new WeakMap<Selection, SotwResponseBody>();
+
+  constructor(
+    typeUrl: string,
+    /** The resources by name. */
+    readonly byName: ReadonlyMap<string, EncodedResource>,
+  ) {
+    const sorted = [...byName.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    super(typeUrl, contentVersion(sorted), sorted);
+  }
+
+  /**
+   * The response that brings a proxy holding `previous` to this selection
+   * where left-out resources stay (EDS and RDS): the resources that are new
+   * or changed, under this selection's version. Shared like the selection.
+   */
+  changesSince(previous: Selection): SotwResponseBody {
+    let changes = this.changes.get(previous);
+    if (!changes) {
+      const changed = this.resources.filter((r) => previous.byName.get(r.name)?.version !== r.version);
+      this.changes.set(previous, (changes = new SotwResponseBody(this.typeUrl, this.version, changed)));
+    }
+    return changes;
   }
 }
 
