@@ -11,6 +11,7 @@ import { activeMeshOtherThan } from "../controllers/mesh/singleton.js";
 import { DEFAULT_ROOT_NAMESPACE } from "../compile/security.js";
 import { Informer } from "../k8s/informer.js";
 import { ChangeCoalescer } from "./change-coalescer.js";
+import { onlyStatusChanged } from "./status-updates.js";
 import { MeshSnapshots } from "./cache/mesh-snapshots.js";
 import { translate } from "./translate/translate.js";
 
@@ -81,7 +82,14 @@ export class XdsPipeline {
       all.forEach((i) => i.stop());
       throw error;
     }
-    for (const informer of all) informer.on(() => this.changed());
+    const { meshes, trafficPolicies, peerAuthentications, authorizationPolicies } = this.informers;
+    const ownKinds = new Set<unknown>([meshes, trafficPolicies, peerAuthentications, authorizationPolicies]);
+    for (const informer of all) {
+      const own = ownKinds.has(informer);
+      informer.on((event) => {
+        if (!(own && onlyStatusChanged(event))) this.changed();
+      });
+    }
     this.run(performance.now());
   }
 
