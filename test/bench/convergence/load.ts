@@ -4,9 +4,10 @@
  * proxy ACKed the first response carrying a marker; and its `window`
  * command (window.go): what the proxies received meanwhile.
  */
-import { Child } from "../shared/child.js";
+import type { Child } from "../shared/child.js";
+import { startLoad, type Mode } from "../shared/xdsbench.js";
 
-export type Mode = "sotw" | "delta";
+export type { Mode };
 
 /** What `expect` reports once every proxy has ACKed a response with the marker (Unix ms, µs precision). */
 export interface Expected {
@@ -39,22 +40,14 @@ export class Load {
 
   /** Starts N proxies and resolves once each holds a complete, ACKed configuration. */
   static async start(xdsbench: string, target: string, proxies: number, mode: Mode, timeoutS: number) {
-    const child = new Child(`xdsbench load (${mode}, ${proxies})`, [
-      xdsbench,
-      "load",
-      "--target",
+    const child = startLoad(xdsbench, {
       target,
-      "--proxies",
-      String(proxies),
-      "--mode",
+      proxies,
       mode,
-      "--node-prefix",
-      `convergence-${mode}`,
-      "--timeout",
-      String(timeoutS),
-      "--hold",
-      "86400",
-    ]);
+      prefix: `convergence-${mode}`,
+      timeoutS,
+      extra: ["--hold", "86400"],
+    });
     const started = await child.json("every proxy complete", timeoutS * 1000 + 60_000);
     if (started.event !== "complete" || started.failures !== 0) {
       await child.stop();

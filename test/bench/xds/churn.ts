@@ -30,8 +30,9 @@ import { cpuSeconds } from "../shared/proc.js";
 import { round } from "../shared/stats.js";
 import { churnChanges } from "./churn-changes.js";
 import { peerFile, type Fixture, type FixtureOptions } from "./fixture.js";
+import type { Mode } from "../shared/xdsbench.js";
 
-export type Mode = "sotw" | "delta";
+export type { Mode };
 export type Kind = "skiff" | "peer";
 
 export interface ChurnSettings {

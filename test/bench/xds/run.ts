@@ -45,7 +45,7 @@ import { topSelfTime } from "../shared/cpu-profile.js";
 import { cpuSeconds, memoryKiB, resetPeak } from "../shared/proc.js";
 import { machine, writeReport } from "../shared/report.js";
 import { median, round } from "../shared/stats.js";
-import { buildXdsbench } from "../shared/xdsbench.js";
+import { buildXdsbench, startLoad as startXdsbenchLoad, type Mode } from "../shared/xdsbench.js";
 import { churnSection } from "./churn-report.js";
 import { runChurn, writeChurnFiles, type ChurnRun, type ChurnSettings } from "./churn.js";
 import { table, type Row } from "./comparison-table.js";
@@ -96,7 +96,6 @@ if (
 )
   throw new Error("bad flags: see the comment at the top of test/bench/xds/run.ts");
 
-type Mode = "sotw" | "delta";
 type Kind = "skiff" | "peer";
 const KINDS: Kind[] = ["skiff", "peer"];
 const log = (message: string) => process.stderr.write(`[bench-xds] ${message}\n`);
@@ -158,21 +157,7 @@ async function skiffStats(server: Server): Promise<Record<string, number>> {
 }
 
 function startLoad(target: string, proxies: number, mode: Mode, prefix: string, extra: string[]): Child {
-  return new Child(`xdsbench load (${mode}, ${proxies})`, [
-    xdsbench,
-    "load",
-    "--target",
-    target,
-    "--proxies",
-    String(proxies),
-    "--mode",
-    mode,
-    "--node-prefix",
-    prefix,
-    "--timeout",
-    String(TIMEOUT_S),
-    ...extra,
-  ]);
+  return startXdsbenchLoad(xdsbench, { target, proxies, mode, prefix, timeoutS: TIMEOUT_S, extra });
 }
 
 // ---------------------------------------------------------------- benchmarks
