@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds kube-apiserver, kubectl and etcd from the Go module proxy into the
+# Builds kube-apiserver, kube-controller-manager, kube-proxy, kubectl and etcd from the Go module proxy into the
 # cache folder, and prints that folder on stdout (progress goes to stderr).
 #
 #   hack/controlplane/build.sh            # build if missing, print the folder
@@ -16,9 +16,10 @@ source "$here/versions.env"
 cache_root="${XDG_CACHE_HOME:-$HOME/.cache}/skiff/controlplane"
 dest="$cache_root/kube-${KUBE_VERSION}_etcd-${ETCD_VERSION}"
 if [ "${1:-}" = "--print" ]; then echo "$dest"; exit 0; fi
-if [ -x "$dest/kube-apiserver" ] && [ -x "$dest/etcd" ] && [ -x "$dest/kubectl" ]; then
-  echo "$dest"; exit 0
-fi
+binaries=(kube-apiserver kube-controller-manager kube-proxy kubectl etcd)
+complete=true
+for b in "${binaries[@]}"; do [ -x "$dest/$b" ] || complete=false; done
+if $complete; then echo "$dest"; exit 0; fi
 
 export GOWORK=off GOFLAGS=-mod=mod GOTOOLCHAIN=local CGO_ENABLED=0
 mkdir -p "$cache_root"
@@ -49,6 +50,8 @@ build() { # module-dir output main-package version-ldflags
 minor=${KUBE_VERSION#v1.}; minor=${minor%%.*}
 kube_ldflags="-X k8s.io/component-base/version.gitVersion=$KUBE_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor -X k8s.io/component-base/version.gitTreeState=clean"
 build kube kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver "$kube_ldflags"
+build kube kube-controller-manager k8s.io/kubernetes/cmd/kube-controller-manager "$kube_ldflags"
+build kube kube-proxy k8s.io/kubernetes/cmd/kube-proxy "$kube_ldflags"
 build kube kubectl k8s.io/kubernetes/cmd/kubectl "$kube_ldflags"
 build etcd etcd go.etcd.io/etcd/server/v3 ""
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Writes the Go wrapper modules that build kube-apiserver, kubectl and etcd
+# Writes the Go wrapper modules that build kube-apiserver, kube-controller-manager,
+# kube-proxy, kubectl and etcd
 # from the Go module proxy.
 #
 # Why wrappers: k8s.io/kubernetes and go.etcd.io/etcd/server/v3 carry
@@ -34,6 +35,8 @@ godebug_line=$(grep -m1 '^godebug ' "$upstream_mod" || true)
   echo
   echo "tool ("
   echo "	k8s.io/kubernetes/cmd/kube-apiserver"
+  echo "	k8s.io/kubernetes/cmd/kube-controller-manager"
+  echo "	k8s.io/kubernetes/cmd/kube-proxy"
   echo "	k8s.io/kubernetes/cmd/kubectl"
   echo ")"
   echo
