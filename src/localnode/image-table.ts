@@ -1,0 +1,71 @@
+import { copyFileSync, existsSync, linkSync, mkdirSync } from "node:fs";
+import { basename, join } from "node:path";
+import { imageRepository, type ImageTable, type LocalImage } from "./images.js";
+
+/** The programs behind the images the local node runs. */
+export interface LocalPrograms {
+  /** The repository root of the Skiff build whose dist/ the Skiff image runs. */
+  skiffRoot: string;
+  /** Names of the Skiff image (the published repository, SKIFF_IMAGE, a Mesh's controlPlane.image). */
+  skiffImages: string[];
+  envoy: string;
+  fortio: string;
+}
+
+/** The Envoy image's user when the Pod names none; sidecars name 1337. */
+const ENVOY_IMAGE_USER = 101;
+/** The Skiff image's USER, from the Dockerfile. */
+const SKIFF_IMAGE_USER = 65532;
+
+/**
+ * The images of a Skiff mesh and its demo, as programs on this machine:
+ * - Skiff's own image runs `node dist/src/cli/main.js` of this build (so
+ *   skiff-init applies `skiff iptables` in the Pod, and the generated xDS
+ *   Deployment runs `skiff xds`);
+ * - envoyproxy/envoy runs the pinned Envoy;
+ * - fortio/fortio runs fortio (its image's CMD is `server`).
+ * Binaries are linked into `binDir` first: the caches live under a home
+ * folder that other users (Envoy runs as 1337) cannot enter.
+ */
+export function localImageTable(programs: LocalPrograms, binDir: string): ImageTable {
+  mkdirSync(binDir, { recursive: true, mode: 0o755 });
+  const reachable = (path: string) => {
+    const target = join(binDir, basename(path));
+    if (!existsSync(target)) {
+      try {
+        linkSync(path, target);
+      } catch {
+        copyFileSync(path, target); // another file system
+      }
+    }
+    return target;
+  };
+  const skiff: LocalImage = {
+    entrypoint: [process.execPath, join(programs.skiffRoot, "dist", "src", "cli", "main.js")],
+    defaultArgs: [],
+    programNames: ["skiff"],
+    user: SKIFF_IMAGE_USER,
+  };
+  const entries: [string, LocalImage][] = [
+    ...programs.skiffImages.map((image) => [imageRepository(image), skiff] as [string, LocalImage]),
+    [
+      "envoyproxy/envoy",
+      {
+        entrypoint: [reachable(programs.envoy)],
+        defaultArgs: [],
+        programNames: ["envoy"],
+        user: ENVOY_IMAGE_USER,
+      },
+    ],
+    [
+      "fortio/fortio",
+      {
+        entrypoint: [reachable(programs.fortio)],
+        defaultArgs: ["server"],
+        programNames: ["fortio"],
+        user: 0,
+      },
+    ],
+  ];
+  return new Map(entries);
+}
