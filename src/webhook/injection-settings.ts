@@ -1,5 +1,6 @@
 import type { IPod } from "kubernetes-models/v1";
 import type { Mesh } from "../api/v1alpha1/generated/mesh.js";
+import { DEFAULT_PROXY_IMAGE } from "../api/v1alpha1/mesh.js";
 import { BOOTSTRAP_CONFIGMAP, TRUST_BUNDLE_CONFIGMAP } from "../controllers/mesh/names.js";
 import { sidecarArgs, type ProxyLogLevel } from "../inject/bootstrap.js";
 import { iptablesArgs, interceptionOptions } from "../inject/interception.js";
@@ -15,7 +16,7 @@ export function injectionSettings(mesh: Mesh, pod: IPod, skiffImage: string): Si
   const proxy = mesh.spec?.injection?.proxy;
   const interception = interceptionOptions(mesh.spec, pod.metadata?.annotations);
   return {
-    proxyImage: proxy?.image ?? "envoyproxy/envoy:v1.36-latest",
+    proxyImage: proxy?.image ?? DEFAULT_PROXY_IMAGE,
     ...(proxy?.resources ? { proxyResources: proxy.resources as SidecarSettings["proxyResources"] } : {}),
     proxyArgs: sidecarArgs({
       ...(proxy?.logLevel ? { logLevel: proxy.logLevel as ProxyLogLevel } : {}),

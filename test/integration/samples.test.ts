@@ -63,7 +63,7 @@ describe("config/samples", () => {
       certificateAuthority: { builtin: { rootValidity: "87600h", workloadValidity: "24h" } },
       injection: {
         namespaceSelector: { matchLabels: { "skiff.dev/injection": "enabled" } },
-        proxy: { image: "envoyproxy/envoy:v1.36-latest", logLevel: "warning", concurrency: 2 },
+        proxy: { image: "envoyproxy/envoy:v1.40.0", logLevel: "warning", concurrency: 2 },
         interception: {},
       },
       defaults: { mtlsMode: "PERMISSIVE" },

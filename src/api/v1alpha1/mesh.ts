@@ -88,6 +88,13 @@ const portList = (description: string) =>
 /** The namespaces a Mesh injects into when it names none. */
 export const DEFAULT_INJECTION_SELECTOR = { matchLabels: { "skiff.dev/injection": "enabled" } };
 
+/**
+ * The sidecar image a Mesh runs when it names none: the Envoy release that
+ * hack/envoy/versions.env pins, so that sidecars run the Envoy that the tests
+ * validate bootstraps with. Bump the two together.
+ */
+export const DEFAULT_PROXY_IMAGE = "envoyproxy/envoy:v1.40.0";
+
 const injection = titled(
   "Injection",
   object(
@@ -100,7 +107,7 @@ const injection = titled(
       proxy: object(
         "The Envoy sidecar container.",
         {
-          image: string("The Envoy image.", { default: "envoyproxy/envoy:v1.36-latest", maxLength: 512 }),
+          image: string("The Envoy image.", { default: DEFAULT_PROXY_IMAGE, maxLength: 512 }),
           resources: resourceRequirements("the sidecar container"),
           logLevel: enumOf(
             "Envoy's log level.",

@@ -4,7 +4,7 @@ import type { IPod } from "kubernetes-models/v1";
 import { sidecarPatch, skipReason, type SidecarSettings } from "../../../src/inject/sidecar.js";
 
 const settings: SidecarSettings = {
-  proxyImage: "envoyproxy/envoy:v1.36-latest",
+  proxyImage: "envoyproxy/envoy:v1.40.0",
   proxyResources: { requests: { cpu: "100m", memory: "128Mi" } },
   proxyArgs: ["-c", "/etc/skiff/bootstrap/envoy.json"],
   initImage: "ghcr.io/skiff-dev/skiff:0.1.0",
