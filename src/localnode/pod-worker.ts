@@ -77,6 +77,7 @@ export class PodWorker {
   private terminating: Promise<void> | undefined;
   private volumeTimer: NodeJS.Timeout | undefined;
   private statusQueued = false;
+  private statusWrite: Promise<void> = Promise.resolve();
   private readonly log: Logger;
 
   constructor(
@@ -541,17 +542,23 @@ export class PodWorker {
     return (this.pod.spec?.terminationGracePeriodSeconds ?? 30) * 1000;
   }
 
+  /**
+   * Writes the status once per turn of the event loop, one write at a time:
+   * two PATCHes in flight could land out of order and leave an older status
+   * standing. A change during a write is written after it.
+   */
   private queueStatus(): void {
     if (this.statusQueued) return;
     this.statusQueued = true;
-    queueMicrotask(() => {
+    const write = async () => {
+      await this.statusWrite;
       this.statusQueued = false;
       this.record.now = new Date().toISOString();
-      const status = podStatus(this.pod, this.record);
-      void this.node
-        .writeStatus(this.pod, status)
+      await this.node
+        .writeStatus(this.pod, podStatus(this.pod, this.record))
         .catch((error: unknown) => this.log.warn({ err: error }, "status write failed"));
-    });
+    };
+    this.statusWrite = write();
   }
 
   /**
