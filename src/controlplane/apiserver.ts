@@ -5,6 +5,30 @@ import { ManagedProcess, waitUntil } from "./process.js";
 import { freePort } from "./ports.js";
 import type { LocalPki } from "./pki.js";
 
+/** --service-cluster-ip-range: where Services get their ClusterIPs. */
+export const SERVICE_CLUSTER_IP_RANGE = "10.0.0.0/24";
+
+/** The first address of that range, which the API server gives the `kubernetes` Service. */
+export const KUBERNETES_SERVICE_IP = "10.0.0.1";
+
+export interface ApiServerOptions {
+  /**
+   * Enable the ServiceAccount admission plugin, as a real cluster does. Only
+   * when kube-controller-manager runs: the plugin rejects Pods whose
+   * ServiceAccount does not exist, and only its ServiceAccount controller
+   * creates each namespace's `default`.
+   */
+  serviceAccountAdmission?: boolean;
+  /**
+   * On SIGTERM, answer new requests with 429 and Retry-After until the
+   * requests in flight are done, then close every connection within 2 s
+   * (--shutdown-send-retry-after). Without it, open watches hold the HTTP
+   * server's shutdown for up to --request-timeout (60 s), which
+   * kube-controller-manager's many watches always do.
+   */
+  quickShutdown?: boolean;
+}
+
 export interface RunningApiServer {
   url: string;
   process: ManagedProcess;
@@ -27,9 +51,10 @@ function getStatus(url: string, pki: LocalPki): Promise<number> {
 /**
  * Starts kube-apiserver on 127.0.0.1 with the flags envtest uses: RBAC
  * authorization, client-certificate authentication, a ServiceAccount signing
- * key, and no ServiceAccount admission plugin (there is no controller-manager
- * to create token Secrets). Waits until /readyz answers 200, which includes the
- * RBAC bootstrap policy being in place.
+ * key, and no ServiceAccount admission plugin unless asked for (without a
+ * controller-manager nothing creates the `default` ServiceAccounts it
+ * requires). Waits until /readyz answers 200, which includes the RBAC
+ * bootstrap policy being in place.
  */
 export async function startApiServer(
   binary: string,
@@ -39,6 +64,7 @@ export async function startApiServer(
   timeoutMs: number,
   /** Reuse a port (a restart keeps clients' kubeconfigs valid); default: a free one. */
   fixedPort?: number,
+  options: ApiServerOptions = {},
 ): Promise<RunningApiServer> {
   const port = fixedPort ?? (await freePort());
   const url = `https://127.0.0.1:${port}`;
@@ -69,9 +95,10 @@ export async function startApiServer(
       `--service-account-issuer=${url}`,
       `--service-account-key-file=${file("sa.pub")}`,
       `--service-account-signing-key-file=${file("sa.key")}`,
-      "--service-cluster-ip-range=10.0.0.0/24",
+      `--service-cluster-ip-range=${SERVICE_CLUSTER_IP_RANGE}`,
       "--allow-privileged=true",
-      "--disable-admission-plugins=ServiceAccount",
+      ...(options.serviceAccountAdmission ? [] : ["--disable-admission-plugins=ServiceAccount"]),
+      ...(options.quickShutdown ? ["--shutdown-send-retry-after=true"] : []),
       "--profiling=false",
     ],
     file("kube-apiserver.log"),

@@ -9,14 +9,28 @@ export interface ControlPlaneBinaries {
   kubeApiserver: string;
   etcd: string;
   kubectl: string;
+  /** Present only when asked for (`findBinaries`' `include`). */
+  kubeControllerManager?: string;
+  /** Present only when asked for (`findBinaries`' `include`). */
+  kubeProxy?: string;
 }
 
-type BinaryName = "kube-apiserver" | "etcd" | "kubectl";
+/** Binaries that only some uses need, looked up only when asked for. */
+export type OptionalBinary = "kube-controller-manager" | "kube-proxy";
+
+type BinaryName = "kube-apiserver" | "etcd" | "kubectl" | OptionalBinary;
 
 const OVERRIDE_ENV: Record<BinaryName, string> = {
   "kube-apiserver": "TEST_ASSET_KUBE_APISERVER",
   etcd: "TEST_ASSET_ETCD",
   kubectl: "TEST_ASSET_KUBECTL",
+  "kube-controller-manager": "TEST_ASSET_KUBE_CONTROLLER_MANAGER",
+  "kube-proxy": "TEST_ASSET_KUBE_PROXY",
+};
+
+const FIELD: Record<OptionalBinary, "kubeControllerManager" | "kubeProxy"> = {
+  "kube-controller-manager": "kubeControllerManager",
+  "kube-proxy": "kubeProxy",
 };
 
 /** The repository root: the nearest parent holding hack/controlplane (works from src/ and from dist/src/). */
@@ -79,19 +93,27 @@ function runBuildScript(args: string[], showProgress: boolean): Promise<string> 
 }
 
 /**
- * Finds kube-apiserver, etcd and kubectl the way envtest does, highest
+ * Finds kube-apiserver, etcd and kubectl (and, when `include` names them,
+ * kube-controller-manager and kube-proxy) the way envtest does, highest
  * precedence first:
- * 1. TEST_ASSET_KUBE_APISERVER, TEST_ASSET_ETCD, TEST_ASSET_KUBECTL;
+ * 1. TEST_ASSET_KUBE_APISERVER, TEST_ASSET_ETCD, TEST_ASSET_KUBECTL,
+ *    TEST_ASSET_KUBE_CONTROLLER_MANAGER, TEST_ASSET_KUBE_PROXY;
  * 2. $KUBEBUILDER_ASSETS/<name>;
  * 3. the cache under ~/.cache/skiff/controlplane, keyed by version;
  * 4. for kubectl only, the PATH;
  * 5. otherwise hack/controlplane/build.sh builds them from the Go module proxy
  *    into that cache (several minutes the first time; progress on stderr).
+ *
+ * A KUBEBUILDER_ASSETS folder that lacks a binary this call needs is an
+ * error, not a reason to build: the folder says "use these", and a build
+ * would mix versions. That applies to kube-controller-manager and kube-proxy
+ * only when `include` asks for them, because setup-envtest's folders never
+ * have them; TEST_ASSET_* can add them to such a folder.
  */
 export async function findBinaries(
-  options: { build?: boolean; showProgress?: boolean } = {},
+  options: { build?: boolean; showProgress?: boolean; include?: readonly OptionalBinary[] } = {},
 ): Promise<ControlPlaneBinaries> {
-  const { build = true, showProgress = true } = options;
+  const { build = true, showProgress = true, include = [] } = options;
   const assets = process.env.KUBEBUILDER_ASSETS;
   const cacheDir = await runBuildScript(["--print"], false);
 
@@ -106,7 +128,11 @@ export async function findBinaries(
       const candidate = join(assets, name);
       if (await isExecutable(candidate)) return candidate;
       // An explicit assets folder that lacks a server binary is a setup mistake: say so rather than build.
-      if (name !== "kubectl") throw new Error(`KUBEBUILDER_ASSETS=${assets} has no executable ${name}`);
+      if (name !== "kubectl")
+        throw new Error(
+          `KUBEBUILDER_ASSETS=${assets} has no executable ${name}` +
+            (name in FIELD ? ` (add it there, or name it with ${OVERRIDE_ENV[name]})` : ""),
+        );
     }
     const cached = join(cacheDir, name);
     if (await isExecutable(cached)) return cached;
@@ -114,20 +140,23 @@ export async function findBinaries(
     return undefined;
   }
 
-  let [kubeApiserver, etcd, kubectl] = await Promise.all([
-    find("kube-apiserver"),
-    find("etcd"),
-    find("kubectl"),
-  ]);
-  if (!kubeApiserver || !etcd || !kubectl) {
+  const names: BinaryName[] = ["kube-apiserver", "etcd", "kubectl", ...new Set(include)];
+  const found = await Promise.all(names.map(find));
+  if (found.some((path) => path === undefined)) {
     if (!build)
       throw new Error(
-        "control-plane binaries are not built; run hack/controlplane/build.sh or set KUBEBUILDER_ASSETS",
+        "control-plane binaries are not built; run hack/controlplane/build.sh or set KUBEBUILDER_ASSETS " +
+          `(missing: ${names.filter((_, i) => !found[i]).join(", ")})`,
       );
     const built = await runBuildScript([], showProgress);
-    kubeApiserver ??= join(built, "kube-apiserver");
-    etcd ??= join(built, "etcd");
-    kubectl ??= join(built, "kubectl");
+    names.forEach((name, i) => (found[i] ??= join(built, name)));
   }
-  return { kubeApiserver, etcd, kubectl };
+  const path = (name: BinaryName) => found[names.indexOf(name)]!;
+  const binaries: ControlPlaneBinaries = {
+    kubeApiserver: path("kube-apiserver"),
+    etcd: path("etcd"),
+    kubectl: path("kubectl"),
+  };
+  for (const name of include) binaries[FIELD[name]] = path(name);
+  return binaries;
 }

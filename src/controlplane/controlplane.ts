@@ -4,11 +4,12 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { kubeConfigFromYaml, kubeconfigYaml } from "../k8s/kubeconfig.js";
-import { startApiServer, type RunningApiServer } from "./apiserver.js";
+import { startApiServer, type ApiServerOptions, type RunningApiServer } from "./apiserver.js";
 import { findBinaries, repositoryRoot, type ControlPlaneBinaries } from "./binaries.js";
+import { startControllerManager, type RunningControllerManager } from "./controller-manager.js";
 import { installCrds, readCrds } from "./crds.js";
 import { startEtcd, type RunningEtcd } from "./etcd.js";
-import { createLocalPki, type LocalPki } from "./pki.js";
+import { createLocalPki, issueFromLocalCa, type LocalPki } from "./pki.js";
 
 export interface LocalControlPlaneOptions {
   /** Folder of CRD YAML to install; defaults to the repository's crds/. Set to null to install none. */
@@ -17,6 +18,33 @@ export interface LocalControlPlaneOptions {
   kubeconfigPath?: string;
   /** Build the binaries if they are missing (default true). */
   build?: boolean;
+  /**
+   * Also run kube-controller-manager (default false), and the API server's
+   * ServiceAccount admission plugin with it: namespaces get their `default`
+   * ServiceAccount and `kube-root-ca.crt`, Deployments their ReplicaSets and
+   * Pods, Services their EndpointSlices, and garbage collection follows owner
+   * references. Pods still never run: there is no node.
+   */
+  controllerManager?: boolean;
+}
+
+/** What `clientKubeconfig` makes credentials for. */
+export interface ClientKubeconfigRequest {
+  /** The user name (the certificate's CN), such as `system:kube-proxy`. */
+  user: string;
+  /** Groups (the certificate's O), such as `system:nodes`. */
+  groups?: string[];
+  /** The API server address to write; default: the API server's own URL. */
+  server?: string;
+  /**
+   * The name to check the API server's certificate against when `server` is
+   * an address the certificate lacks (it has localhost, 127.0.0.1, 10.0.0.1,
+   * kubernetes, kubernetes.default, kubernetes.default.svc and
+   * kubernetes.default.svc.cluster.local).
+   */
+  tlsServerName?: string;
+  /** Names the cluster, user and context in the file; default: the user name. */
+  name?: string;
 }
 
 /** KUBEBUILDER_CONTROLPLANE_START_TIMEOUT as envtest reads it ("60s", "2m"), in milliseconds. */
@@ -47,8 +75,9 @@ for (const [signal, code] of Object.entries(EXIT_CODES)) {
 /**
  * A real etcd and kube-apiserver on loopback, in the manner of envtest:
  * throwaway certificates, an admin client certificate in system:masters,
- * RBAC on, Skiff's CRDs installed and Established. Nothing outlives `stop()`
- * or this process: no child process and no temporary folder.
+ * RBAC on, Skiff's CRDs installed and Established; optionally a real
+ * kube-controller-manager too. Nothing outlives `stop()` or this process: no
+ * child process and no temporary folder.
  */
 export class LocalControlPlane {
   private constructor(
@@ -56,6 +85,8 @@ export class LocalControlPlane {
     readonly workDir: string,
     private readonly etcd: RunningEtcd,
     private apiServer: RunningApiServer,
+    private readonly apiServerOptions: ApiServerOptions,
+    private readonly controllerManager: RunningControllerManager | undefined,
     private readonly pki: LocalPki,
     /** The kubeconfig, with certificates embedded. */
     readonly kubeconfig: string,
@@ -73,8 +104,9 @@ export class LocalControlPlane {
 
   /**
    * Stops kube-apiserver and starts it again on the same port with the same
-   * data, as a control-plane upgrade or crash would: every watch breaks, and
-   * clients must resume or relist.
+   * data and flags, as a control-plane upgrade or crash would: every watch
+   * breaks, and clients must resume or relist (kube-controller-manager, if it
+   * runs, keeps running and reconnects like any other client).
    */
   async restartApiServer(): Promise<void> {
     const port = Number(new URL(this.apiServer.url).port);
@@ -86,12 +118,40 @@ export class LocalControlPlane {
       this.pki,
       startTimeoutMs(),
       port,
+      this.apiServerOptions,
     );
   }
 
-  /** The process ids of etcd and kube-apiserver. */
+  /** The process ids of etcd, kube-apiserver and (when it runs) kube-controller-manager. */
   get processIds(): number[] {
-    return [this.etcd.process.pid, this.apiServer.process.pid].filter((p): p is number => p !== undefined);
+    return [this.etcd.process.pid, this.apiServer.process.pid, this.controllerManager?.process.pid].filter(
+      (p): p is number => p !== undefined,
+    );
+  }
+
+  /**
+   * A kubeconfig (YAML, certificates embedded) for another local component:
+   * a client certificate from the local CA for `user` in `groups`, valid as
+   * long as this control plane's CA. What the user may do is up to RBAC: the
+   * default policy already grants system:kube-proxy (ClusterRole
+   * system:node-proxier), system:kube-scheduler and
+   * system:kube-controller-manager their permissions; other users need
+   * bindings.
+   */
+  async clientKubeconfig(request: ClientKubeconfigRequest): Promise<string> {
+    const pair = await issueFromLocalCa(this.pki, {
+      kind: "client",
+      user: request.user,
+      groups: request.groups ?? [],
+    });
+    return kubeconfigYaml({
+      name: request.name ?? request.user,
+      server: request.server ?? this.apiServer.url,
+      tlsServerName: request.tlsServerName,
+      caPem: this.pki.ca.certPem,
+      certPem: pair.certPem,
+      keyPem: pair.keyPem,
+    });
   }
 
   /** A fresh client configuration for the admin user. */
@@ -100,7 +160,10 @@ export class LocalControlPlane {
   }
 
   static async start(options: LocalControlPlaneOptions = {}): Promise<LocalControlPlane> {
-    const binaries = await findBinaries({ build: options.build ?? true });
+    const binaries = await findBinaries({
+      build: options.build ?? true,
+      include: options.controllerManager ? ["kube-controller-manager"] : [],
+    });
     const attempts = 3;
     for (let attempt = 1; ; attempt++) {
       try {
@@ -118,13 +181,37 @@ export class LocalControlPlane {
     workDirs.add(workDir);
     let etcd: RunningEtcd | undefined;
     let apiServer: RunningApiServer | undefined;
+    let controllerManager: RunningControllerManager | undefined;
     try {
       const timeout = startTimeoutMs();
       const pki = await createLocalPki();
       etcd = await startEtcd(binaries.etcd, join(workDir, "etcd"), timeout);
       const apiDir = join(workDir, "kube-apiserver");
       await mkdir(apiDir, { recursive: true });
-      apiServer = await startApiServer(binaries.kubeApiserver, apiDir, etcd.clientUrl, pki, timeout);
+      const withControllerManager = options.controllerManager ?? false;
+      const apiServerOptions: ApiServerOptions = {
+        serviceAccountAdmission: withControllerManager,
+        quickShutdown: withControllerManager,
+      };
+      apiServer = await startApiServer(
+        binaries.kubeApiserver,
+        apiDir,
+        etcd.clientUrl,
+        pki,
+        timeout,
+        undefined,
+        apiServerOptions,
+      );
+      if (withControllerManager) {
+        if (!binaries.kubeControllerManager) throw new Error("kube-controller-manager was not found");
+        controllerManager = await startControllerManager(
+          binaries.kubeControllerManager,
+          join(workDir, "kube-controller-manager"),
+          apiServer.url,
+          pki,
+          timeout,
+        );
+      }
       const kubeconfig = kubeconfigYaml({
         name: "skiff-local",
         server: apiServer.url,
@@ -140,6 +227,8 @@ export class LocalControlPlane {
         workDir,
         etcd,
         apiServer,
+        apiServerOptions,
+        controllerManager,
         pki,
         kubeconfig,
         kubeconfigPath,
@@ -149,6 +238,7 @@ export class LocalControlPlane {
       if (crdDirectory !== null) await installCrds(plane.kubeConfig(), await readCrds(crdDirectory));
       return plane;
     } catch (error) {
+      await controllerManager?.process.stop();
       await apiServer?.process.stop();
       await etcd?.process.stop();
       rmSync(workDir, { recursive: true, force: true });
@@ -157,8 +247,9 @@ export class LocalControlPlane {
     }
   }
 
-  /** Stops kube-apiserver, then etcd, and removes the work folder. Safe to call twice. */
+  /** Stops kube-controller-manager, kube-apiserver, then etcd, and removes the work folder. Safe to call twice. */
   async stop(): Promise<void> {
+    await this.controllerManager?.process.stop();
     await this.apiServer.process.stop();
     await this.etcd.process.stop();
     rmSync(this.workDir, { recursive: true, force: true });

@@ -1,17 +1,30 @@
 import { ECDSA_P256, privateKeyPem, webcrypto, x509 } from "../pki/crypto.js";
-import { createSelfSignedCa, issueLeaf, type KeyPair } from "../pki/issue.js";
+import { createSelfSignedCa, issueLeaf, signingCaFromPem, type KeyPair } from "../pki/issue.js";
+import { KUBERNETES_SERVICE_IP } from "./apiserver.js";
 
 export type { KeyPair };
 
 export interface LocalPki {
   ca: KeyPair;
-  /** kube-apiserver's serving certificate, for localhost and 127.0.0.1. */
+  /**
+   * kube-apiserver's serving certificate: for localhost and 127.0.0.1, and for
+   * the names and address a real cluster's API server answers to in-cluster
+   * (`kubernetes.default.svc` and the first Service IP).
+   */
   serving: KeyPair;
   /** A client certificate for an admin user in system:masters. */
   admin: KeyPair;
   /** The key pair that signs ServiceAccount tokens. */
   serviceAccount: { publicPem: string; privatePem: string };
 }
+
+/** The names in the API server's serving certificate besides localhost and 127.0.0.1. */
+export const IN_CLUSTER_API_SERVER_NAMES = [
+  "kubernetes",
+  "kubernetes.default",
+  "kubernetes.default.svc",
+  "kubernetes.default.svc.cluster.local",
+];
 
 /**
  * Throwaway certificates for a local control plane, as envtest's tinyca makes
@@ -30,9 +43,11 @@ export async function createLocalPki(adminUser = "skiff-admin"): Promise<LocalPk
     ca: ca.pair,
     serving: await leaf("CN=kube-apiserver", x509.ExtendedKeyUsage.serverAuth, [
       { type: "dns", value: "localhost" },
+      ...IN_CLUSTER_API_SERVER_NAMES.map((value) => ({ type: "dns" as const, value })),
       { type: "ip", value: "127.0.0.1" },
+      { type: "ip", value: KUBERNETES_SERVICE_IP },
     ]),
-    admin: await leaf(`CN=${adminUser},O=system:masters`, x509.ExtendedKeyUsage.clientAuth),
+    admin: await leaf(clientSubject(adminUser, ["system:masters"]), x509.ExtendedKeyUsage.clientAuth),
     serviceAccount: {
       publicPem: x509.PemConverter.encode(
         await webcrypto.subtle.exportKey("spki", saKeys.publicKey),
@@ -41,4 +56,45 @@ export async function createLocalPki(adminUser = "skiff-admin"): Promise<LocalPk
       privatePem: await privateKeyPem(saKeys.privateKey),
     },
   };
+}
+
+/** CN is the user and each O a group, as the API server reads a client certificate; escaped as RFC 4514 requires. */
+function clientSubject(user: string, groups: readonly string[]): string {
+  return new x509.Name([{ CN: [user] }, ...groups.map((group) => ({ O: [group] }))]).toString();
+}
+
+/**
+ * Issues another certificate from the local CA, valid until the CA expires:
+ * - `client`: a client certificate for `user` in `groups` (the API server
+ *   maps CN to the user and O to groups);
+ * - `server`: a serving certificate for the given names and addresses.
+ */
+export async function issueFromLocalCa(
+  pki: LocalPki,
+  request:
+    | { kind: "client"; user: string; groups?: readonly string[] }
+    | { kind: "server"; commonName: string; dnsNames?: readonly string[]; ipAddresses?: readonly string[] },
+): Promise<KeyPair> {
+  const ca = await signingCaFromPem(pki.ca);
+  const notBefore = new Date(Date.now() - 60_000);
+  const notAfter = ca.cert.notAfter;
+  if (request.kind === "client") {
+    if (!request.user) throw new Error("a client certificate needs a user name");
+    return issueLeaf(ca, {
+      subject: clientSubject(request.user, request.groups ?? []),
+      usage: x509.ExtendedKeyUsage.clientAuth,
+      notBefore,
+      notAfter,
+    });
+  }
+  return issueLeaf(ca, {
+    subject: new x509.Name([{ CN: [request.commonName] }]).toString(),
+    usage: x509.ExtendedKeyUsage.serverAuth,
+    sans: [
+      ...(request.dnsNames ?? []).map((value) => ({ type: "dns" as const, value })),
+      ...(request.ipAddresses ?? []).map((value) => ({ type: "ip" as const, value })),
+    ],
+    notBefore,
+    notAfter,
+  });
 }

@@ -8,6 +8,8 @@ export interface ClientCertificateCredentials {
   keyPem: string;
   /** Names the cluster, user and context alike. */
   name: string;
+  /** The name to verify the server's certificate against, when `server` is an address it does not carry. */
+  tlsServerName?: string;
 }
 
 const b64 = (s: string) => Buffer.from(s).toString("base64");
@@ -17,7 +19,16 @@ export function kubeconfigYaml(c: ClientCertificateCredentials): string {
   return stringify({
     apiVersion: "v1",
     kind: "Config",
-    clusters: [{ name: c.name, cluster: { server: c.server, "certificate-authority-data": b64(c.caPem) } }],
+    clusters: [
+      {
+        name: c.name,
+        cluster: {
+          server: c.server,
+          "certificate-authority-data": b64(c.caPem),
+          ...(c.tlsServerName ? { "tls-server-name": c.tlsServerName } : {}),
+        },
+      },
+    ],
     users: [
       { name: c.name, user: { "client-certificate-data": b64(c.certPem), "client-key-data": b64(c.keyPem) } },
     ],
