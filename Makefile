@@ -69,9 +69,9 @@ build: $(NODE_MODULES)
 	npx tsc -p tsconfig.build.json
 	cp src/xds/protos/envoy.binpb dist/src/xds/protos/
 
-## test: verify, then run the unit and integration tests (the README's test command)
+## test: verify, then run the unit, integration and end-to-end tests (the README's test command)
 .PHONY: test
-test: verify test-unit test-integration
+test: verify test-unit test-integration test-e2e
 
 ## test-unit: unit tests (no API server; the golden tests use the Envoy validator and the real Envoy)
 .PHONY: test-unit
@@ -82,6 +82,11 @@ test-unit: $(NODE_MODULES) envoyvalidate envoy
 .PHONY: test-integration
 test-integration: $(NODE_MODULES) build controlplane envoyvalidate
 	$(MOCHA) --config test/integration/.mocharc.json
+
+## test-e2e: end-to-end tests: real Envoy sidecars on the local node, with kube-controller-manager, kube-proxy and CoreDNS (needs root; skipped with a message otherwise)
+.PHONY: test-e2e
+test-e2e: $(NODE_MODULES) build controlplane envoy fortio coredns
+	$(MOCHA) --config test/e2e/.mocharc.json 'test/e2e/**/*.test.ts'
 
 ## bench: benchmarks (outside `make test`): Mesh reconcile latency, operator memory, workload certificate issuance
 .PHONY: bench
@@ -99,9 +104,9 @@ bench-xds: $(NODE_MODULES)
 bench-convergence: build controlplane
 	$(TSX) test/bench/convergence/run.ts
 
-## dev: run `skiff dev`: a local control plane, the operator, the xDS server, the samples and a traffic demo (Ctrl-C stops it)
+## dev: run `skiff dev`: a local cluster with Skiff, a local node running Envoy sidecars, the samples and a canary demo (Ctrl-C stops it)
 .PHONY: dev
-dev: build controlplane
+dev: build controlplane envoy fortio coredns
 	node dist/src/cli/main.js dev
 
 ## clean: remove build output (not the cached control-plane binaries)

@@ -40,11 +40,15 @@ export function localImageTable(programs: LocalPrograms, binDir: string): ImageT
     }
     return target;
   };
+  const main = join(programs.skiffRoot, "dist", "src", "cli", "main.js");
   const skiff: LocalImage = {
-    entrypoint: [process.execPath, join(programs.skiffRoot, "dist", "src", "cli", "main.js")],
+    entrypoint: [process.execPath, main],
     defaultArgs: [],
     programNames: ["skiff"],
     user: SKIFF_IMAGE_USER,
+    ...(existsSync(main)
+      ? {}
+      : { unavailable: `the Skiff image runs ${main}, which is not built: run make build` }),
   };
   const entries: [string, LocalImage][] = [
     ...programs.skiffImages.map((image) => [imageRepository(image), skiff] as [string, LocalImage]),

@@ -14,6 +14,8 @@ export interface LocalImage {
   programNames: string[];
   /** The image's USER (its uid), used when the Pod sets no runAsUser. */
   user: number;
+  /** Why the image cannot run here although the node knows it (its program is not built). */
+  unavailable?: string;
 }
 
 /** Which images this node can run, by repository (the part before ":" or "@"). */
@@ -56,6 +58,7 @@ export function resolveCommand(
       message: `image "${image}" is not available on the local node, which runs only these images: ${known}`,
     };
   }
+  if (local.unavailable) return { kind: "error", reason: "ErrImagePull", message: local.unavailable };
   if (!container.command?.length)
     return {
       kind: "run",

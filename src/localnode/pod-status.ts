@@ -106,7 +106,6 @@ export function podStatus(pod: IPod, record: PodRecord): IPodStatus {
     ],
     initContainerStatuses: record.initContainers.map(containerStatus),
     containerStatuses: record.containers.map(containerStatus),
-    qosClass: "BestEffort",
   };
   if (record.podIP) {
     status.podIP = record.podIP;

@@ -138,7 +138,7 @@ export class PodWorker {
   /** Runs the Pod until it is terminated; errors are reported in status and retried, never thrown. */
   async run(): Promise<void> {
     try {
-      await this.createSandbox();
+      if (!(await this.sandboxWithRetries())) return;
       while (!this.isTerminating && !(await this.prepareVolumes())) await sleep(INPUT_RETRY_MS);
       this.volumeTimer = setInterval(() => void this.prepareVolumes(), VOLUME_RESYNC_MS);
       for (const slot of this.init) {
@@ -150,9 +150,12 @@ export class PodWorker {
       }
       for (const slot of this.main) if (!this.isTerminating) this.startContainer(slot);
     } catch (error) {
+      // A bug of the node's, not the Pod's: say so where people look, and keep the Pod as it is.
       this.log.error({ err: error }, "pod worker failed");
-      this.record.failed = { reason: "LocalNodeError", message: String(error) };
-      this.queueStatus();
+      for (const slot of [...this.init, ...this.main])
+        if (!slot.process)
+          slot.record.state = { waiting: { reason: "LocalNodeError", message: String(error) } };
+      this.changed();
     }
   }
 
@@ -164,6 +167,43 @@ export class PodWorker {
   private changed(): void {
     for (const resolve of this.changeWaiters.splice(0)) resolve();
     this.queueStatus();
+  }
+
+  /**
+   * Creates the sandbox, retrying with back-off as the kubelet does
+   * (FailedCreatePodSandBox): a failure leaves nothing behind and keeps the
+   * Pod Pending, with the error as its containers' waiting message. False
+   * when the Pod is terminated meanwhile.
+   */
+  private async sandboxWithRetries(): Promise<boolean> {
+    for (
+      let delay = RESTART_BACKOFF_MS.initial;
+      !this.isTerminating;
+      delay = Math.min(delay * 2, RESTART_BACKOFF_MS.max)
+    ) {
+      try {
+        await this.createSandbox();
+        return true;
+      } catch (error) {
+        await this.removeSandbox();
+        const message = `failed to create the Pod sandbox: ${error instanceof Error ? error.message : String(error)}`;
+        this.log.warn({ err: message }, "sandbox creation failed");
+        for (const slot of [...this.init, ...this.main])
+          slot.record.state = { waiting: { reason: "ContainerCreating", message } };
+        this.changed();
+        await sleep(delay);
+      }
+    }
+    return false;
+  }
+
+  /** Deletes the network namespace (and the veth with it) and frees the IP. */
+  private async removeSandbox(): Promise<void> {
+    await deleteNamespace(this.netns).catch((error: unknown) =>
+      this.log.warn({ err: error }, "netns delete failed"),
+    );
+    if (this.record.podIP) this.node.allocator.release(this.record.podIP);
+    this.record.podIP = undefined;
   }
 
   private async createSandbox(): Promise<void> {
@@ -576,10 +616,7 @@ export class PodWorker {
       }
       await Promise.all(this.main.map((s) => s.process?.stop(graceMs)));
       await Promise.all(this.init.map((s) => s.process?.stop(graceMs)));
-      await deleteNamespace(this.netns).catch((error: unknown) =>
-        this.log.warn({ err: error }, "netns delete failed"),
-      );
-      if (this.record.podIP) this.node.allocator.release(this.record.podIP);
+      await this.removeSandbox();
       rmSync(this.dir, { recursive: true, force: true });
     })();
     return this.terminating;

@@ -73,3 +73,28 @@ describe("local node images", () => {
     assert.equal(expandVariables("$$(POD_IP) is escaped", env), "$(POD_IP) is escaped");
   });
 });
+
+describe("local node images that are known but not built", () => {
+  it("say what to build", () => {
+    const table: ImageTable = new Map([
+      [
+        "skiff",
+        {
+          entrypoint: ["node", "main.js"],
+          defaultArgs: [],
+          programNames: ["skiff"],
+          user: 65532,
+          unavailable: "run make build",
+        },
+      ],
+    ]);
+    assert.deepEqual(
+      resolveCommand(table, { image: "skiff:1" }, () => undefined),
+      {
+        kind: "error",
+        reason: "ErrImagePull",
+        message: "run make build",
+      },
+    );
+  });
+});

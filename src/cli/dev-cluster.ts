@@ -1,0 +1,100 @@
+import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
+import type { Logger } from "pino";
+import { findBinaries, repositoryRoot } from "../controlplane/binaries.js";
+import { LocalControlPlane } from "../controlplane/controlplane.js";
+import { LocalNode } from "../localnode/local-node.js";
+import { corednsBinary, envoyBinary, fortioBinary } from "../localnode/tools.js";
+import { startOperator, type RunningOperator } from "../operator/operator.js";
+import { installLocalWebhooks } from "./dev-webhooks.js";
+import { IMAGE_REPOSITORY, operatorImage } from "./image.js";
+
+/** The namespace the control plane runs in; the sample Mesh names it as rootNamespace. */
+export const ROOT_NAMESPACE = "skiff-system";
+
+/**
+ * A whole local cluster with Skiff installed, as `skiff dev` and the
+ * end-to-end tests use it: etcd, kube-apiserver and kube-controller-manager
+ * on loopback, the operator in this process (its webhooks called by the API
+ * server), and a local node that runs the Pods: the xDS server the Mesh
+ * generates, and the applications with their Envoy sidecars.
+ */
+export interface DevCluster {
+  plane: LocalControlPlane;
+  kubeConfig: KubeConfig;
+  node: LocalNode;
+  operator: RunningOperator;
+  stop(): Promise<void>;
+}
+
+export interface DevClusterOptions {
+  logger: Logger;
+  kubeconfigPath?: string;
+  /** Folder for the node's Pods (default: a temporary one). */
+  nodeStateDir?: string;
+  /** Called once the API server is up, before the operator starts (apply a Mesh here). */
+  beforeOperator?: (kubeConfig: KubeConfig) => Promise<void>;
+}
+
+export async function startDevCluster(options: DevClusterOptions): Promise<DevCluster> {
+  const plane = await LocalControlPlane.start({
+    controllerManager: true,
+    kubeconfigPath: options.kubeconfigPath,
+  });
+  let node: LocalNode | undefined;
+  let operator: RunningOperator | undefined;
+  try {
+    const kubeConfig = plane.kubeConfig();
+    await kubeConfig
+      .makeApiClient(CoreV1Api)
+      .createNamespace({ body: { metadata: { name: ROOT_NAMESPACE } } });
+    const image = await operatorImage();
+    const [envoy, fortio, coredns, { kubeProxy }] = await Promise.all([
+      envoyBinary(),
+      fortioBinary(),
+      corednsBinary(),
+      findBinaries({ include: ["kube-proxy"] }),
+    ]);
+    node = new LocalNode({
+      kubeConfig,
+      apiServerUrl: plane.apiServerUrl,
+      credentials: (request) => plane.clientKubeconfig(request),
+      programs: { skiffRoot: repositoryRoot(), skiffImages: [IMAGE_REPOSITORY, image], envoy, fortio },
+      kubeProxyBinary: kubeProxy!,
+      corednsBinary: coredns,
+      logger: options.logger,
+      ...(options.nodeStateDir ? { stateDir: options.nodeStateDir } : {}),
+    });
+    await node.start();
+    await options.beforeOperator?.(kubeConfig);
+    operator = await startOperator(kubeConfig, {
+      logger: options.logger,
+      image,
+      httpAddress: "127.0.0.1:0",
+      leaderElection: true,
+      leaseNamespace: ROOT_NAMESPACE,
+      webhook: {
+        address: "127.0.0.1:0",
+        namespace: ROOT_NAMESPACE,
+        secretName: "skiff-webhook-tls",
+        hosts: ["127.0.0.1"],
+      },
+    });
+    await installLocalWebhooks(kubeConfig, operator.webhook!.port, operator.webhook!.caBundle());
+    const started = { node, operator };
+    return {
+      plane,
+      kubeConfig,
+      ...started,
+      async stop() {
+        await started.operator.stop();
+        await started.node.stop();
+        await plane.stop();
+      },
+    };
+  } catch (error) {
+    await operator?.stop().catch(() => {});
+    await node?.stop().catch(() => {});
+    await plane.stop();
+    throw error;
+  }
+}
