@@ -1,6 +1,6 @@
 import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
 import { rm } from "node:fs/promises";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { repositoryRoot } from "../controlplane/binaries.js";
 import { LocalControlPlane } from "../controlplane/controlplane.js";
@@ -124,7 +124,8 @@ async function runWithNode(settings: DevSettings): Promise<number> {
   const startup: Promise<DevCluster> = startDevCluster({
     logger: settings.log,
     kubeconfigPath: settings.kubeconfigPath,
-    nodeStateDir: resolve(".skiff", "dev", "node"),
+    // Beside the kubeconfig, so two skiff dev runs with their own kubeconfigs keep apart.
+    nodeStateDir: join(dirname(resolve(settings.kubeconfigPath)), "node"),
     beforeOperator: (kubeConfig) => applySamples(kubeConfig, settings),
   });
   const cluster = await startOrStop(startup, settings.stopped);

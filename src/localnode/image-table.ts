@@ -1,5 +1,5 @@
-import { copyFileSync, existsSync, linkSync, mkdirSync } from "node:fs";
-import { basename, join } from "node:path";
+import { copyFileSync, existsSync, linkSync, mkdirSync, statSync } from "node:fs";
+import { basename, join, resolve } from "node:path";
 import { imageRepository, type ImageTable, type LocalImage } from "./images.js";
 
 /** The programs behind the images the local node runs. */
@@ -46,9 +46,7 @@ export function localImageTable(programs: LocalPrograms, binDir: string): ImageT
     defaultArgs: [],
     programNames: ["skiff"],
     user: SKIFF_IMAGE_USER,
-    ...(existsSync(main)
-      ? {}
-      : { unavailable: `the Skiff image runs ${main}, which is not built: run make build` }),
+    ...unavailableSkiff(main, programs.skiffRoot),
   };
   const entries: [string, LocalImage][] = [
     ...programs.skiffImages.map((image) => [imageRepository(image), skiff] as [string, LocalImage]),
@@ -72,4 +70,26 @@ export function localImageTable(programs: LocalPrograms, binDir: string): ImageT
     ],
   ];
   return new Map(entries);
+}
+
+/** Why the Skiff image cannot run from this build (not built, or out of its user's reach), if it cannot. */
+function unavailableSkiff(main: string, root: string): { unavailable?: string } {
+  if (!existsSync(main))
+    return { unavailable: `the Skiff image runs ${main}, which is not built: run make build` };
+  const closed = closedAncestor(root);
+  if (closed)
+    return {
+      unavailable: `the Skiff image runs ${main} as uid ${SKIFF_IMAGE_USER}, but ${closed} is closed to other users (chmod o+rx it, or build Skiff in an open folder)`,
+    };
+  return {};
+}
+
+/** The first folder from `/` down to `path` that other users cannot enter, if any. */
+export function closedAncestor(path: string): string | undefined {
+  const parts = resolve(path).split("/").filter(Boolean);
+  for (let i = 0; i <= parts.length; i++) {
+    const dir = "/" + parts.slice(0, i).join("/");
+    if ((statSync(dir).mode & 0o001) === 0) return dir;
+  }
+  return undefined;
 }

@@ -8,7 +8,7 @@ import { ManagedProcess } from "../controlplane/process.js";
 import { Informer } from "../k8s/informer.js";
 import { applyManifests } from "../k8s/manifests.js";
 import { KubernetesApiError, RestClient } from "../k8s/rest.js";
-import { localImageTable, type LocalPrograms } from "./image-table.js";
+import { closedAncestor, localImageTable, type LocalPrograms } from "./image-table.js";
 import type { ImageTable } from "./images.js";
 import { PodIpAllocator } from "./ipam.js";
 import { execInPod, type ExecResult } from "./exec.js";
@@ -40,7 +40,7 @@ export interface LocalNodeOptions {
   nodeName?: string;
   /** Default 10.244.0.0/16; the node's own namespace keeps it apart from every other node's. */
   podCidr?: string;
-  /** Default: a fresh folder under /tmp, removed on stop. */
+  /** The node's folder (Pods' volumes and logs, component configuration), removed on stop. Default: a fresh one under /tmp. */
   stateDir?: string;
   clusterDomain?: string;
   /** The API server's `kubernetes` Service address, handed to Pods as KUBERNETES_SERVICE_HOST. */
@@ -72,7 +72,6 @@ export class LocalNode {
   private readonly tag = `${process.pid}x${++instances}`;
   private readonly nodeNamespace = `skiff-${this.tag}-node`;
   private readonly stateDir: string;
-  private readonly ownsStateDir: boolean;
   private readonly rest: RestClient;
   private readonly images: ImageTable;
   private readonly log: Logger;
@@ -89,11 +88,15 @@ export class LocalNode {
   constructor(private readonly options: LocalNodeOptions) {
     this.nodeName = options.nodeName ?? "skiff-local";
     this.allocator = new PodIpAllocator(options.podCidr ?? "10.244.0.0/16");
-    this.ownsStateDir = !options.stateDir;
     this.stateDir = options.stateDir ?? mkdtempSync("/tmp/skiff-localnode-");
     // Containers run as other users (Envoy as 1337) and must reach their volumes.
     mkdirSync(this.stateDir, { recursive: true });
     chmodSync(this.stateDir, 0o755);
+    const closed = closedAncestor(this.stateDir);
+    if (closed)
+      throw new Error(
+        `the local node's folder ${this.stateDir} must be reachable by other users (Envoy runs as uid 1337), but ${closed} is not: chmod o+x it or choose another folder`,
+      );
     this.rest = new RestClient(options.kubeConfig);
     this.images = localImageTable(options.programs, join(this.stateDir, "bin"));
     this.log = options.logger.child({ component: "localnode", node: this.nodeName });
@@ -578,7 +581,7 @@ export class LocalNode {
     this.nodeSide?.stop();
     this.apiForwarder?.close();
     await deleteNamespace(this.nodeNamespace).catch(() => {});
-    if (this.ownsStateDir) rmSync(this.stateDir, { recursive: true, force: true });
+    rmSync(this.stateDir, { recursive: true, force: true });
   }
 }
 

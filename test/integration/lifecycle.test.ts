@@ -2,13 +2,14 @@ import { LISTENER_TYPE } from "../../src/xds/translate/resource.js";
 import { SotwClient } from "../support/ads-client.js";
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { once } from "node:events";
 import { createInterface } from "node:readline";
 import { repositoryRoot } from "../../src/controlplane/binaries.js";
 import { LocalControlPlane } from "../../src/controlplane/controlplane.js";
+import { LocalNode } from "../../src/localnode/local-node.js";
 import { childrenOf, commandName, isAlive, waitForExit } from "../support/processes.js";
 import { eventually, kubectlOk } from "./kubectl.js";
 
@@ -40,6 +41,31 @@ async function lineMatching(child: ChildProcess, pattern: RegExp, timeoutMs = 90
   try {
     for await (const line of lines) if (pattern.test(line)) return line;
     throw new Error(`the process ended without printing ${pattern}`);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * The first report of the sidecar demo in which every call was answered:
+ * the rows between "observed split ..." and "trafficpolicy ...", by version.
+ */
+async function splitReport(child: ChildProcess, timeoutMs: number): Promise<Record<string, number>> {
+  const lines = createInterface({ input: child.stdout! });
+  const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+  let rows: Record<string, number> | undefined;
+  try {
+    for await (const line of lines) {
+      if (line.startsWith("observed split")) rows = {};
+      else if (rows && line.startsWith("trafficpolicy")) {
+        if (!("error" in rows)) return rows;
+        rows = undefined;
+      } else if (rows) {
+        const row = /^ {2}(\S+)\s+(\d+)\s/.exec(line);
+        if (row) rows[row[1]!] = Number(row[2]);
+      }
+    }
+    throw new Error("skiff dev ended before the demo reported a split with every call answered");
   } finally {
     clearTimeout(timer);
   }
@@ -84,9 +110,9 @@ describe("skiff dev", () => {
   beforeEach(() => (dir = mkdtempSync(join(tmpdir(), "skiff-dev-test-"))));
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-  it("prints READY, serves the samples, and cleans up everything on Ctrl-C", async () => {
+  it("--no-node prints READY, serves the samples with the xDS server in-process, and cleans up everything on Ctrl-C", async () => {
     const kubeconfig = join(dir, "nested", "kubeconfig");
-    const dev = runTs("src/cli/main.ts", ["dev", "--kubeconfig", kubeconfig]);
+    const dev = runTs("src/cli/main.ts", ["dev", "--no-node", "--kubeconfig", kubeconfig]);
     const ready = await lineMatching(dev, /^READY /);
     assert.match(
       ready,
@@ -156,9 +182,45 @@ describe("skiff dev", () => {
     assert.equal(existsSync(kubeconfig), false, "the kubeconfig of a stopped server is removed");
   });
 
+  it("with a local node, carries the canary through real Envoy sidecars and leaves nothing behind on Ctrl-C", async function () {
+    const unsupported = LocalNode.unsupportedReason();
+    if (unsupported) {
+      process.stderr.write(`skipped: ${unsupported}\n`);
+      this.skip();
+    }
+    this.timeout(300_000);
+    chmodSync(dir, 0o755); // Envoy runs as uid 1337 and reads its volumes under here
+    const kubeconfig = join(dir, "kubeconfig");
+    const dev = runTs("src/cli/main.ts", ["dev", "--kubeconfig", kubeconfig]);
+    const ready = await lineMatching(dev, /^READY /, 120_000);
+    assert.match(
+      ready,
+      new RegExp(`^READY kubeconfig=${kubeconfig} apiserver=https://127\\.0\\.0\\.1:\\d+ node=skiff-local$`),
+    );
+    // The split the client's sidecar produced: both versions answer, the canary getting the smaller share.
+    const split = await splitReport(dev, 240_000);
+    assert.ok(
+      (split.v1 ?? 0) + (split.v2 ?? 0) === 100 && (split.v2 ?? 0) > 0 && (split.v2 ?? 0) < 30,
+      JSON.stringify(split),
+    );
+    // The generated xDS server runs as a Pod, so the Mesh is Ready.
+    const mesh = JSON.parse(
+      await kubectlOk(["--kubeconfig", kubeconfig, "get", "mesh", "default", "-o", "json"]),
+    );
+    assert.equal(mesh.status.conditions.find((c: { type: string }) => c.type === "Ready")?.status, "True");
+    const namespaces = () => readdirSync("/run/netns").filter((n) => n.startsWith(`skiff-${dev.pid}x`));
+    assert.ok(namespaces().length > 0, "the node and its Pods have network namespaces");
+
+    dev.kill("SIGINT");
+    const [code] = await once(dev, "exit");
+    assert.equal(code, 0);
+    assert.deepEqual(namespaces(), [], "no network namespace is left behind");
+    assert.equal(existsSync(join(dir, "node")), false, "the node's folder is removed");
+  });
+
   it("--no-samples starts empty", async () => {
     const kubeconfig = join(dir, "kubeconfig");
-    const dev = runTs("src/cli/main.ts", ["dev", "--no-samples", "--kubeconfig", kubeconfig]);
+    const dev = runTs("src/cli/main.ts", ["dev", "--no-node", "--no-samples", "--kubeconfig", kubeconfig]);
     await lineMatching(dev, /^READY /);
     const out = await kubectlOk(["--kubeconfig", kubeconfig, "get", "skiff", "-A", "-o", "name"]);
     dev.kill("SIGTERM");
