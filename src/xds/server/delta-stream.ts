@@ -4,6 +4,7 @@ import { ABSENT, KnownVersions } from "./known-versions.js";
 import { nameSet, NO_NAMES } from "./name-sets.js";
 import { ResponseTracker } from "./proxy-state.js";
 import { decodeDeltaRequest, type DeltaRequest } from "./request-wire.js";
+import { CLUSTER, ENDPOINT } from "./type-urls.js";
 import { encodeDeltaResponse, withNonce } from "./wire.js";
 
 const NOTHING: ReadonlyMap<string, EncodedResource> = new Map();
@@ -109,12 +110,17 @@ export class DeltaStream extends AdsStream<DeltaTypeState, DeltaRequest> {
 
     const { known, names } = state;
     const upserts: EncodedResource[] = [];
+    /** Resources the proxy had in another version. */
+    const changed: string[] = [];
     let removals: string[] = [];
     const consider = (name: string) => {
       const resource = available.get(name);
       const has = known.get(name);
       if (resource) {
-        if (has !== resource.version) upserts.push(resource);
+        if (has !== resource.version) {
+          upserts.push(resource);
+          if (typeof has === "string") changed.push(name);
+        }
       } else if (has !== ABSENT) {
         // The proxy has it (a version), or asked for it and was never told it does not exist (undefined).
         removals.push(name);
@@ -129,9 +135,8 @@ export class DeltaStream extends AdsStream<DeltaTypeState, DeltaRequest> {
     }
     state.removalsHeld = holdRemovals && removals.length > 0;
     if (state.removalsHeld) removals = [];
-    if (upserts.length > 0 || removals.length > 0 || state.mustRespond) {
-      this.send(state, available, upserts, removals);
-    }
+    const sending = upserts.length > 0 || removals.length > 0 || state.mustRespond;
+    if (sending) this.send(state, available, upserts, removals);
     // Recorded as sent, not as ACKed: after a NACK the same versions are not sent again.
     if (state.removalsHeld) {
       state.inLine = undefined;
@@ -141,6 +146,25 @@ export class DeltaStream extends AdsStream<DeltaTypeState, DeltaRequest> {
       const absent = [...names].filter((name) => !available.has(name));
       known.inLineWith(available, state.wildcard ? undefined : names, absent);
     }
+    if (sending && typeUrl === CLUSTER && changed.length > 0) this.resendEndpoints(changed);
+  }
+
+  /**
+   * Envoy replaces a changed EDS cluster with a new one that warms until it
+   * gets its ClusterLoadAssignment, or until initial_fetch_timeout (15 s by
+   * default) passes. The subscription is unchanged, so the proxy asks for
+   * nothing: the endpoints are sent again after the clusters, changed or not,
+   * as Istio does. (Skiff's EDS clusters name their endpoints after themselves.)
+   */
+  private resendEndpoints(clusters: readonly string[]): void {
+    const endpoints = this.types.get(ENDPOINT);
+    if (!endpoints) return;
+    const held = clusters.filter((name) => typeof endpoints.known.get(name) === "string");
+    if (held.length === 0) return;
+    for (const name of held) endpoints.known.delete(name);
+    endpoints.inLine = undefined;
+    // Awaiting an answer, the endpoints go out with the response that follows it.
+    if (!endpoints.tracker.awaitingAnswer) this.respond(endpoints, true);
   }
 
   private send(

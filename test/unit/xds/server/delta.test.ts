@@ -207,6 +207,51 @@ describe("ADS server, incremental (delta)", () => {
     await proxy.expectNothing();
   });
 
+  it("resends the unchanged endpoints of a changed cluster: Envoy warms the new cluster on them without asking", async () => {
+    const e1 = f.endpoints(h.source, "c1");
+    const e2 = f.endpoints(h.source, "c2");
+    h.source.set(f.cluster(h.source, "c1"), f.cluster(h.source, "c2"), e1, e2);
+    const proxy = h.delta();
+    proxy.request({ typeUrl: CDS, subscribe: ["*"] });
+    proxy.ack(await proxy.next());
+    proxy.request({ typeUrl: EDS, subscribe: ["c1", "c2"] });
+    const eds1 = await proxy.next();
+    assert.deepEqual(eds1.names, ["c1", "c2"]);
+    proxy.ack(eds1);
+    await proxy.expectNothing();
+
+    // Only c1's cluster changes. Envoy replaces it with a warming cluster
+    // that waits for c1's ClusterLoadAssignment (initial_fetch_timeout,
+    // 15 s by default), and its subscription did not change, so it asks for nothing.
+    h.source.set(f.cluster(h.source, "c1", "4s"), f.cluster(h.source, "c2"), e1, e2);
+    const cds2 = await proxy.next();
+    assert.deepEqual([cds2.typeUrl, cds2.names], [CDS, ["c1"]]);
+    const eds2 = await proxy.next();
+    assert.deepEqual([eds2.typeUrl, eds2.names], [EDS, ["c1"]], "c1's endpoints follow its cluster");
+    assert.equal(eds2.resources[0]!.version, e1.version);
+    proxy.ack(cds2);
+    proxy.ack(eds2);
+    await proxy.expectNothing();
+
+    // The same when the cluster goes out after a pending CDS response is answered.
+    h.source.set(f.cluster(h.source, "c1", "4s"), f.cluster(h.source, "c2", "5s"), e1, e2);
+    const cds3 = await proxy.next();
+    const eds3 = await proxy.next();
+    assert.deepEqual([cds3.names, eds3.names], [["c2"], ["c2"]]);
+    proxy.ack(eds3);
+    await proxy.expectNothing();
+    h.source.set(f.cluster(h.source, "c1", "6s"), f.cluster(h.source, "c2", "5s"), e1, e2);
+    await proxy.expectNothing();
+    proxy.ack(cds3);
+    const cds4 = await proxy.next();
+    const eds4 = await proxy.next();
+    assert.deepEqual([cds4.typeUrl, cds4.names], [CDS, ["c1"]]);
+    assert.deepEqual([eds4.typeUrl, eds4.names], [EDS, ["c1"]]);
+    proxy.ack(cds4);
+    proxy.ack(eds4);
+    await proxy.expectNothing();
+  });
+
   it("records a NACK without resending the rejected versions, and sends the next change", async () => {
     h.source.set(f.cluster(h.source, "c1"));
     const proxy = h.delta();
