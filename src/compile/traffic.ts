@@ -89,10 +89,14 @@ function httpRule(rule: HTTPRule, index: number): HttpRuleModel {
 function retry(rule: HTTPRule): RetryModel | undefined {
   if (!rule.retries) return DEFAULT_RETRY;
   if (rule.retries.attempts === 0) return undefined;
+  const conditions = rule.retries.retryOn?.length
+    ? { retryOn: [...rule.retries.retryOn] }
+    : // Istio's default conditions, with their status (503), as Istio keeps them when only attempts is set.
+      { retryOn: DEFAULT_RETRY.retryOn, retriableStatusCodes: DEFAULT_RETRY.retriableStatusCodes };
   return defined({
     attempts: rule.retries.attempts,
     perTryTimeoutMs: ms(rule.retries.perTryTimeout),
-    retryOn: rule.retries.retryOn?.length ? [...rule.retries.retryOn] : DEFAULT_RETRY.retryOn,
+    ...conditions,
   });
 }
 

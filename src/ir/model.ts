@@ -161,6 +161,8 @@ export interface RetryModel {
   readonly attempts: number;
   readonly perTryTimeoutMs?: number;
   readonly retryOn: readonly string[];
+  /** The statuses that the retriable-status-codes condition retries. */
+  readonly retriableStatusCodes?: readonly number[];
 }
 
 export interface FaultModel {

@@ -19,8 +19,14 @@ import { ROUTE_TYPE, type EnvoyResource } from "./resource.js";
 
 export const FAULT_FILTER = "envoy.filters.http.fault";
 
+/**
+ * The client kind a route configuration is for: they differ only in how a
+ * rule's timeout is written (see ruleRoute).
+ */
+type RouteClient = "sidecar" | "proxyless";
+
 /** One route configuration per Service port, shared by sidecars and proxyless clients. */
-export function routeConfigurations(service: ServiceModel): EnvoyResource[] {
+export function routeConfigurations(service: ServiceModel, client: RouteClient = "sidecar"): EnvoyResource[] {
   return service.ports.map((port) => {
     const name = hostPortName(service.hostname, port.port);
     return {
@@ -28,11 +34,21 @@ export function routeConfigurations(service: ServiceModel): EnvoyResource[] {
       name,
       json: {
         name,
-        virtual_hosts: [{ name, domains: domains(service, port), routes: routes(service, port) }],
+        virtual_hosts: [{ name, domains: domains(service, port), routes: routes(service, port, client) }],
         validate_clusters: false,
       },
     };
   });
+}
+
+/**
+ * The route configurations that proxyless gRPC clients get in place of the
+ * shared ones (same names), for a Service with a rule that sets a timeout;
+ * none otherwise, as the shared ones then serve both kinds of client.
+ */
+export function proxylessRouteConfigurations(service: ServiceModel): EnvoyResource[] {
+  const timed = service.traffic?.http.some((rule) => rule.timeoutMs !== undefined) ?? false;
+  return timed ? routeConfigurations(service, "proxyless") : [];
 }
 
 /** The names a client may use for the Service: short, namespaced and fully qualified, with and without the port. */
@@ -47,7 +63,7 @@ function domains(service: ServiceModel, port: ServicePortModel): string[] {
   return hosts.flatMap((h) => [h, `${h}:${port.port}`]);
 }
 
-function routes(service: ServiceModel, port: ServicePortModel): JsonObject[] {
+function routes(service: ServiceModel, port: ServicePortModel, client: RouteClient): JsonObject[] {
   const rules = service.traffic?.http ?? [];
   const hash =
     service.traffic?.loadBalancer.kind === "RingHash" || service.traffic?.loadBalancer.kind === "Maglev"
@@ -56,7 +72,15 @@ function routes(service: ServiceModel, port: ServicePortModel): JsonObject[] {
   const result = rules.flatMap((rule) => {
     const matches = rule.matches.length > 0 ? rule.matches : [undefined];
     return matches.map((match, i) =>
-      ruleRoute(service, port, rule, match, matches.length > 1 ? `${rule.name}.${i}` : rule.name, hash),
+      ruleRoute(
+        service,
+        port,
+        rule,
+        match,
+        matches.length > 1 ? `${rule.name}.${i}` : rule.name,
+        hash,
+        client,
+      ),
     );
   });
   // A request that matches no rule goes to the whole Service, as API.md promises.
@@ -69,6 +93,7 @@ function routes(service: ServiceModel, port: ServicePortModel): JsonObject[] {
         undefined,
         "default",
         hash,
+        client,
       ),
     );
   }
@@ -88,6 +113,7 @@ function ruleRoute(
   match: RequestMatch | undefined,
   name: string,
   hash: JsonObject[] | undefined,
+  client: RouteClient,
 ): JsonObject {
   const cluster = (subset: string | undefined) => outboundClusterName(port.port, subset, service.hostname);
   return compact({
@@ -97,9 +123,13 @@ function ruleRoute(
       ...destination(rule.destinations, cluster),
       // Envoy's default is 15s; Istio's, and ours, is no timeout unless the rule sets one.
       timeout: duration(rule.timeoutMs ?? 0),
-      // gRPC clients read the deadline from max_stream_duration, not from timeout.
+      // gRPC clients read the deadline from max_stream_duration, not from timeout
+      // (gRFC A31). Sidecars must not get it: with max_stream_duration present
+      // Envoy ignores timeout and times the whole stream from its start, so
+      // the timeout would cut the fault filter's injected delays, which the
+      // API exempts from it.
       max_stream_duration:
-        rule.timeoutMs === undefined
+        rule.timeoutMs === undefined || client === "sidecar"
           ? undefined
           : {
               max_stream_duration: duration(rule.timeoutMs),
@@ -185,6 +215,7 @@ function retryPolicy(retry: RetryModel): JsonObject {
   return compact({
     retry_on: retry.retryOn.join(","),
     num_retries: retry.attempts,
+    retriable_status_codes: retry.retriableStatusCodes ? [...retry.retriableStatusCodes] : undefined,
     per_try_timeout: retry.perTryTimeoutMs === undefined ? undefined : duration(retry.perTryTimeoutMs),
     // As Istio does: retry on a different endpoint when there is one.
     retry_host_predicate: [

@@ -5,7 +5,7 @@ import { inboundResources } from "./inbound.js";
 import { outboundListeners, proxylessListeners, virtualOutboundListener } from "./listeners.js";
 import { proxylessInboundResources } from "./proxyless-inbound.js";
 import type { EnvoyResource } from "./resource.js";
-import { routeConfigurations } from "./routes.js";
+import { proxylessRouteConfigurations, routeConfigurations } from "./routes.js";
 
 /**
  * Everything the mesh model asks of the data plane, grouped by who receives
@@ -16,7 +16,11 @@ import { routeConfigurations } from "./routes.js";
 export interface MeshResources {
   /** Outbound clusters, their endpoints and the route configurations: every proxy may use them. */
   readonly shared: readonly EnvoyResource[];
-  /** api_listeners for proxyless gRPC clients. */
+  /**
+   * api_listeners for proxyless gRPC clients, and the route configurations
+   * that they get in place of the shared ones of the same names (a rule's
+   * timeout is written differently for them).
+   */
   readonly proxyless: readonly EnvoyResource[];
   /**
    * For proxyless gRPC clients with certificates: the outbound clusters that
@@ -40,7 +44,7 @@ export function translate(model: MeshModel): MeshResources {
       ...clusterLoadAssignments(s),
       ...routeConfigurations(s),
     ]),
-    proxyless: model.services.flatMap(proxylessListeners),
+    proxyless: model.services.flatMap((s) => [...proxylessListeners(s), ...proxylessRouteConfigurations(s)]),
     proxylessMtls: model.services.flatMap((s) => proxylessMtlsClusters(s, model.trustDomain)),
     sidecar: [
       virtualOutboundListener(),
