@@ -244,15 +244,22 @@ function rewrite(rule: HttpRuleModel, match: RequestMatch | undefined): Record<s
   });
 }
 
+/**
+ * Header values are literal in the API, but Envoy reads them as substitution
+ * format strings (`%HOSTNAME%`; a lone `%` is an error, so the route is
+ * NACKed): `%%` is Envoy's literal `%`.
+ */
+const literal = (value: string) => value.replaceAll("%", "%%");
+
 function headerMutation(direction: "request" | "response", h: HeaderMutation | undefined): JsonObject {
   if (!h) return {};
   const add = [
     ...h.set.map((x) => ({
-      header: { key: x.name, value: x.value },
+      header: { key: x.name, value: literal(x.value) },
       append_action: "OVERWRITE_IF_EXISTS_OR_ADD",
     })),
     ...h.add.map((x) => ({
-      header: { key: x.name, value: x.value },
+      header: { key: x.name, value: literal(x.value) },
       append_action: "APPEND_IF_EXISTS_OR_ADD",
     })),
   ];
