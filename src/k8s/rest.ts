@@ -62,7 +62,14 @@ export class RestClient {
       method,
       headers: {
         Accept: "application/json",
-        ...(payload ? { "Content-Type": options.contentType ?? "application/json" } : {}),
+        // Content-Length always: Node sends a DELETE's body neither chunked nor
+        // with a length, so the API server would read no DeleteOptions at all.
+        ...(payload
+          ? {
+              "Content-Type": options.contentType ?? "application/json",
+              "Content-Length": Buffer.byteLength(payload),
+            }
+          : {}),
       },
     };
     await this.kubeConfig.applyToHTTPSOptions(requestOptions);

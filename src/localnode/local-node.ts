@@ -130,8 +130,13 @@ export class LocalNode {
     const pods = new Informer<IPod & KubernetesObject>(this.options.kubeConfig, "v1", "Pod");
     this.pods = pods;
     pods.on((event) => {
-      if (event.type === "delete") void this.forget(event.object);
-      else void this.observe(event.object);
+      const handled = event.type === "delete" ? this.forget(event.object) : this.observe(event.object);
+      handled.catch((error: unknown) =>
+        this.log.error(
+          { err: error, pod: `${event.object.metadata?.namespace}/${event.object.metadata?.name}` },
+          "pod event failed",
+        ),
+      );
     });
     await pods.start();
     this.log.info({ address: gateway, netns: this.nodeNamespace }, "local node ready");
@@ -560,6 +565,12 @@ export class LocalNode {
       uid: containerUser(pod, options.container),
       timeoutMs: options.timeoutMs,
     });
+  }
+
+  /** The host pid of a running container, for entering its mount namespace (tests, debugging). */
+  containerPid(namespace: string, name: string, container: string): number | undefined {
+    const pod = this.pods?.get(namespace, name);
+    return pod && this.workers.get(pod.metadata!.uid!)?.containerPid(container);
   }
 
   /** Where a running Pod keeps a container's log (appended across restarts). */

@@ -44,7 +44,12 @@ export interface NodeServices {
   writeStatus: (pod: IPod, status: object) => Promise<void>;
 }
 
-const RESTART_BACKOFF_MS = { initial: 1000, max: 30_000 };
+/**
+ * Restart back-off: shorter than the kubelet's 10 s to 5 min, so tests that
+ * kill a sidecar see it back quickly. A container that ran for `reset`
+ * starts over at `initial`, as the kubelet forgets old crashes.
+ */
+const RESTART_BACKOFF_MS = { initial: 1000, max: 30_000, reset: 60_000 };
 const INPUT_RETRY_MS = 2000;
 /** How often volumes are re-read: ConfigMap and Secret changes reach running Pods, as with the kubelet's sync. */
 const VOLUME_RESYNC_MS = 5000;
@@ -120,6 +125,11 @@ export class PodWorker {
 
   get podIP(): string | undefined {
     return this.record.podIP;
+  }
+
+  /** The pid of a container's running process (its namespaces are the container's). */
+  containerPid(name: string): number | undefined {
+    return [...this.main, ...this.init].find((s) => s.spec.name === name)?.process?.pid;
   }
 
   logPath(container: string): string {
@@ -419,6 +429,8 @@ export class PodWorker {
     if (slot.process !== process) return;
     slot.process = undefined;
     this.stopProbes(slot);
+    if (Date.now() - process.startedAt.getTime() >= RESTART_BACKOFF_MS.reset)
+      slot.backoffMs = RESTART_BACKOFF_MS.initial;
     const terminated = {
       exitCode,
       reason: exitCode === 0 ? "Completed" : "Error",
@@ -508,6 +520,14 @@ export class PodWorker {
     const process = slot.process;
     const loop = (plan: ProbePlan, onResult: (verdict: ProbeVerdict) => void, when: () => boolean) => {
       const verdict = new ProbeVerdict(plan);
+      // One live timer per probe, replaced at each tick, so the list does not grow with the container's age.
+      let timer: NodeJS.Timeout | undefined;
+      const schedule = (ms: number) => {
+        const index = timer ? slot.probeTimers.indexOf(timer) : -1;
+        if (index >= 0) slot.probeTimers.splice(index, 1);
+        timer = setTimeout(() => void tick(), ms);
+        slot.probeTimers.push(timer);
+      };
       const tick = async () => {
         if (slot.process !== process || this.isTerminating) return;
         if (when()) {
@@ -515,9 +535,9 @@ export class PodWorker {
           if (slot.process !== process) return;
           if (verdict.record(ok)) onResult(verdict);
         }
-        slot.probeTimers.push(setTimeout(() => void tick(), plan.periodMs));
+        schedule(plan.periodMs);
       };
-      slot.probeTimers.push(setTimeout(() => void tick(), plan.initialDelayMs));
+      schedule(plan.initialDelayMs);
     };
     if (startup)
       loop(
