@@ -14,8 +14,9 @@ export interface LocalPrograms {
 
 /** The Envoy image's user when the Pod names none; sidecars name 1337. */
 const ENVOY_IMAGE_USER = 101;
-/** The Skiff image's USER, from the Dockerfile. */
+/** The Skiff image's USER and WORKDIR, from the Dockerfile. */
 const SKIFF_IMAGE_USER = 65532;
+const SKIFF_IMAGE_ROOT = "/skiff";
 
 /**
  * The images of a Skiff mesh and its demo, as programs on this machine:
@@ -40,13 +41,19 @@ export function localImageTable(programs: LocalPrograms, binDir: string): ImageT
     }
     return target;
   };
+  // The build is bound at /skiff, the image's WORKDIR, so uid 65532 reads it
+  // even when the checkout sits under a folder closed to other users.
   const main = join(programs.skiffRoot, "dist", "src", "cli", "main.js");
   const skiff: LocalImage = {
-    entrypoint: [process.execPath, main],
+    entrypoint: [process.execPath, join(SKIFF_IMAGE_ROOT, "dist", "src", "cli", "main.js")],
     defaultArgs: [],
     programNames: ["skiff"],
     user: SKIFF_IMAGE_USER,
-    ...unavailableSkiff(main, programs.skiffRoot),
+    workingDir: SKIFF_IMAGE_ROOT,
+    contents: [{ source: programs.skiffRoot, target: SKIFF_IMAGE_ROOT }],
+    ...(existsSync(main)
+      ? {}
+      : { unavailable: `the Skiff image runs ${main}, which is not built: run make build` }),
   };
   const entries: [string, LocalImage][] = [
     ...programs.skiffImages.map((image) => [imageRepository(image), skiff] as [string, LocalImage]),
@@ -70,18 +77,6 @@ export function localImageTable(programs: LocalPrograms, binDir: string): ImageT
     ],
   ];
   return new Map(entries);
-}
-
-/** Why the Skiff image cannot run from this build (not built, or out of its user's reach), if it cannot. */
-function unavailableSkiff(main: string, root: string): { unavailable?: string } {
-  if (!existsSync(main))
-    return { unavailable: `the Skiff image runs ${main}, which is not built: run make build` };
-  const closed = closedAncestor(root);
-  if (closed)
-    return {
-      unavailable: `the Skiff image runs ${main} as uid ${SKIFF_IMAGE_USER}, but ${closed} is closed to other users (chmod o+rx it, or build Skiff in an open folder)`,
-    };
-  return {};
 }
 
 /** The first folder from `/` down to `path` that other users cannot enter, if any. */

@@ -16,13 +16,17 @@ export interface LocalImage {
   user: number;
   /** Why the image cannot run here although the node knows it (its program is not built). */
   unavailable?: string;
+  /** The image's WORKDIR, used when the container names none. */
+  workingDir?: string;
+  /** Folders of this machine that make up the image's filesystem, bound at these paths in the container. */
+  contents?: { source: string; target: string }[];
 }
 
 /** Which images this node can run, by repository (the part before ":" or "@"). */
 export type ImageTable = ReadonlyMap<string, LocalImage>;
 
 export type ResolvedCommand =
-  | { kind: "run"; argv: string[]; user: number }
+  | { kind: "run"; argv: string[]; user: number; image: LocalImage }
   | { kind: "error"; reason: "ErrImagePull" | "RunContainerError"; message: string };
 
 /** The repository part of an image reference: `fortio/fortio:1.75` → `fortio/fortio`. */
@@ -64,6 +68,7 @@ export function resolveCommand(
       kind: "run",
       argv: [...local.entrypoint, ...(container.args ?? local.defaultArgs)],
       user: local.user,
+      image: local,
     };
   const [program, ...rest] = container.command as [string, ...string[]];
   const base = program.slice(program.lastIndexOf("/") + 1);
@@ -76,7 +81,12 @@ export function resolveCommand(
       reason: "RunContainerError",
       message: `command "${program}" is neither ${local.programNames.join(" nor ")} nor a program on the local node`,
     };
-  return { kind: "run", argv: [...found, ...rest, ...(container.args ?? [])], user: local.user };
+  return {
+    kind: "run",
+    argv: [...found, ...rest, ...(container.args ?? [])],
+    user: local.user,
+    image: local,
+  };
 }
 
 /**

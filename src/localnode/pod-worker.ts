@@ -399,8 +399,11 @@ export class PodWorker {
         env,
         uid,
         gid: security.runAsGroup ?? 0,
-        workingDir: spec.workingDir ?? "/",
-        mounts: this.mounts(spec),
+        workingDir: spec.workingDir ?? command.image.workingDir ?? "/",
+        mounts: [
+          ...(command.image.contents ?? []).map((c) => ({ ...c, readOnly: true, file: false })),
+          ...this.mounts(spec),
+        ],
         resolvConf: join(this.dir, "resolv.conf"),
         hosts: join(this.dir, "hosts"),
         scriptPath: join(this.dir, `${spec.name}.launch.sh`),

@@ -28,6 +28,7 @@ describe("local node images", () => {
       kind: "run",
       argv: ["/cache/fortio", "server"],
       user: 0,
+      image: table.get("fortio/fortio"),
     });
     assert.deepEqual(
       resolveCommand(table, { image: "fortio/fortio", args: ["load", "-n", "5"] }, noPrograms),
@@ -35,6 +36,7 @@ describe("local node images", () => {
         kind: "run",
         argv: ["/cache/fortio", "load", "-n", "5"],
         user: 0,
+        image: table.get("fortio/fortio"),
       },
     );
     // command replaces the entrypoint and drops CMD; the image's own program is the local binary.
@@ -44,13 +46,14 @@ describe("local node images", () => {
         kind: "run",
         argv: ["/cache/fortio", "curl"],
         user: 0,
+        image: table.get("fortio/fortio"),
       },
     );
     assert.deepEqual(
       resolveCommand(table, { image: "envoyproxy/envoy:v1.40.0", command: ["sleep"], args: ["10"] }, (p) =>
         p === "sleep" ? "/usr/bin/sleep" : undefined,
       ),
-      { kind: "run", argv: ["/usr/bin/sleep", "10"], user: 0 },
+      { kind: "run", argv: ["/usr/bin/sleep", "10"], user: 0, image: table.get("envoyproxy/envoy") },
     );
   });
 
