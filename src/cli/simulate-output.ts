@@ -1,8 +1,22 @@
-import type { SimulateDestination, SimulateDetails, SimulateResult } from "../policy/simulate.js";
+import type { SimulateDestination, SimulateOutcome } from "../policy/simulate.js";
 
-/** `skiff simulate -o text`: the route, the mTLS decision and the authorization decision, one line each. */
-export function text(result: SimulateResult, details: SimulateDetails): string {
+/**
+ * `skiff simulate -o text`: the route, the mTLS decision and the
+ * authorization decision, one line each; or the redirect that answers the
+ * request, and why nothing else applies.
+ */
+export function text(outcome: SimulateOutcome): string {
   const dest = (d: SimulateDestination) => `${d.service}${d.subset ? ` subset ${d.subset}` : ""}`;
+  const rule = (route: { policy: string | null; rule: string | null }) =>
+    route.policy === null ? "no TrafficPolicy" : `${route.policy} rule ${route.rule ?? "(default route)"}`;
+  if (outcome.details === null) {
+    const { redirect } = outcome.result.route;
+    return [
+      `route:          ${rule(outcome.result.route)} -> redirect ${redirect.code} to ${redirect.location}`,
+      "answered by:    the client's sidecar: the request does not reach the Service, so mTLS and authorization do not apply",
+    ].join("\n");
+  }
+  const { result, details } = outcome;
   const { route, mtls, authorization } = result;
   const split =
     route.destinations.length > 1
@@ -13,7 +27,7 @@ export function text(result: SimulateResult, details: SimulateDetails): string {
       ? "the Mesh default"
       : `${details.mtls.policy}, ${details.mtls.level.toLowerCase()} level`;
   const lines = [
-    `route:          ${route.policy === null ? "no TrafficPolicy" : `${route.policy} rule ${route.rule ?? "(default route)"}`} -> ${dest(route.destination)}${split}`,
+    `route:          ${rule(route)} -> ${dest(route.destination)}${split}`,
     `workload:       ${details.workload} port ${details.port} {${Object.entries(details.labels)
       .map(([k, v]) => `${k}=${v}`)
       .join(", ")}}`,

@@ -11,7 +11,8 @@ const USAGE = `Usage: skiff simulate -f <file|dir>... (--from <ns>/<serviceaccou
 Evaluates one request offline against the objects in the YAML files (folders
 are read recursively): Services, Pods, TrafficPolicies, PeerAuthentications,
 AuthorizationPolicies and the Mesh. It prints the route the request takes, the
-mTLS mode of the destination port and the authorization decision.
+mTLS mode of the destination port and the authorization decision; or, when a
+redirect rule takes the request, the redirect the client's sidecar answers with.
 
   --from        the client's namespace and ServiceAccount; its identity is
                 <trustDomain>/ns/<ns>/sa/<serviceaccount> when it uses mTLS
@@ -21,7 +22,7 @@ mTLS mode of the destination port and the authorization decision.
                 destination port accepts it, as mesh clients do
   --to          the Service and its port
 
-Exit status: 0 allowed, 3 denied, 2 bad input.`;
+Exit status: 0 allowed (or redirected), 3 denied, 2 bad input.`;
 
 export async function runSimulate(argv: string[]): Promise<number> {
   let values;
@@ -61,7 +62,7 @@ export async function runSimulate(argv: string[]): Promise<number> {
   try {
     const objects: SourcedObject[] = [];
     for (const path of values.filename) objects.push(...(await readObjects(path)));
-    const { result, details } = simulate(objects, {
+    const outcome = simulate(objects, {
       ...(values.from ? { from: values.from } : {}),
       ...(values["from-ip"] ? { fromIp: values["from-ip"] } : {}),
       plaintext: values.plaintext,
@@ -70,8 +71,9 @@ export async function runSimulate(argv: string[]): Promise<number> {
       path: values.path,
       headers: values.header ?? [],
     });
-    console.log(values.output === "json" ? JSON.stringify(result, null, 2) : text(result, details));
-    return result.authorization.decision === "ALLOW" ? 0 : 3;
+    console.log(values.output === "json" ? JSON.stringify(outcome.result, null, 2) : text(outcome));
+    // A redirect is an answer, not a denial.
+    return outcome.result.authorization?.decision === "DENY" ? 3 : 0;
   } catch (error) {
     if (error instanceof BadInput) {
       console.error(`skiff simulate: ${error.message}`);

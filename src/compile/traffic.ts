@@ -69,11 +69,33 @@ function destinations(route: Destination[]): WeightedDestination[] {
   return route.map((d) => defined({ subset: d.subset, weight: d.weight ?? 100 }));
 }
 
+/**
+ * A rule with a redirect is a redirect rule, even offline where the CEL rule
+ * that forbids route beside it is not checked: as in Istio, the redirect wins.
+ */
 function httpRule(rule: HTTPRule, index: number): HttpRuleModel {
+  const name = rule.name ?? String(index);
+  const matches = (rule.match ?? []).map(requestMatch);
+  if (rule.redirect) {
+    return defined({
+      kind: "Redirect" as const,
+      name,
+      matches,
+      redirect: defined({
+        path: rule.redirect.uri,
+        authority: rule.redirect.authority,
+        port: rule.redirect.port,
+        scheme: rule.redirect.scheme,
+        code: rule.redirect.redirectCode ?? 301,
+      }),
+      responseHeaders: rule.headers?.response ? headerMutation(rule.headers.response) : undefined,
+    });
+  }
   return defined({
-    name: rule.name ?? String(index),
-    matches: (rule.match ?? []).map(requestMatch),
-    destinations: destinations(rule.route),
+    kind: "Route" as const,
+    name,
+    matches,
+    destinations: destinations(rule.route ?? []),
     timeoutMs: ms(rule.timeout),
     retry: retry(rule),
     fault: rule.fault ? fault(rule.fault) : undefined,

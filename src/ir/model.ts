@@ -116,7 +116,14 @@ export interface SubsetModel {
   readonly labels: Readonly<Record<string, string>>;
 }
 
-export interface HttpRuleModel {
+/**
+ * An HTTP rule: it either forwards a matching request (`Route`) or has the
+ * client's proxy answer it with a redirect (`Redirect`).
+ */
+export type HttpRuleModel = HttpRouteRuleModel | HttpRedirectRuleModel;
+
+export interface HttpRouteRuleModel {
+  readonly kind: "Route";
   /** The rule's name, or its index in the policy when it has none. */
   readonly name: string;
   /** The rule applies when any match holds; empty means every request. */
@@ -131,6 +138,35 @@ export interface HttpRuleModel {
   readonly responseHeaders?: HeaderMutation;
   readonly rewrite?: { readonly uriPrefix?: string; readonly authority?: string };
 }
+
+export interface HttpRedirectRuleModel {
+  readonly kind: "Redirect";
+  /** The rule's name, or its index in the policy when it has none. */
+  readonly name: string;
+  /** The rule applies when any match holds; empty means every request. */
+  readonly matches: readonly RequestMatch[];
+  readonly redirect: RedirectModel;
+  /** Changes to the headers of the redirect response. */
+  readonly responseHeaders?: HeaderMutation;
+}
+
+/**
+ * A redirect answered by the client's proxy: the Location is the request's
+ * URL with the parts given here replaced; undefined parts are the request's.
+ */
+export interface RedirectModel {
+  /** Replaces the whole path; the request's query string is kept unless this has its own. */
+  readonly path?: string;
+  /** Replaces the host, and with it the request's port. */
+  readonly authority?: string;
+  /** Replaces the port. */
+  readonly port?: number;
+  readonly scheme?: "http" | "https";
+  /** The response status; compile defaults it to 301. */
+  readonly code: RedirectCode;
+}
+
+export type RedirectCode = 301 | 302 | 303 | 307 | 308;
 
 export interface RequestMatch {
   readonly path?: StringMatch;

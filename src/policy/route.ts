@@ -1,4 +1,5 @@
 import type {
+  RedirectModel,
   RequestMatch,
   StringMatch,
   TrafficModel,
@@ -17,8 +18,23 @@ export interface RouteRequest {
   readonly host?: string;
 }
 
-/** Where a request goes: a rule of the TrafficPolicy, or the whole Service when none matches. */
+/**
+ * Where a request goes: a rule of the TrafficPolicy, or the whole Service when
+ * none matches; or, for a redirect rule, nowhere: the client's proxy answers.
+ */
 export type RouteResult =
+  | {
+      readonly kind: "Redirect";
+      /** The rule's index in spec.http. */
+      readonly index: number;
+      /** The rule's name, or its index when it has none. */
+      readonly name: string;
+      readonly redirect: RedirectModel;
+    }
+  | ForwardResult;
+
+/** Where a forwarded request (or a TCP connection) goes. */
+export type ForwardResult =
   | {
       readonly kind: "Rule";
       /** The rule's index in spec.http (or spec.tcp). */
@@ -34,12 +50,12 @@ export type RouteResult =
       readonly destinations: readonly WeightedDestination[];
     };
 
-const DEFAULT_ROUTE: RouteResult = { kind: "Default", destinations: [{ weight: 100 }] };
+const DEFAULT_ROUTE: ForwardResult = { kind: "Default", destinations: [{ weight: 100 }] };
 
 /**
  * The HTTP rule that takes a request: the first whose matches include one
  * that holds (a rule without matches takes everything), or the default route
- * to the whole Service. `traffic` is undefined when no TrafficPolicy governs
+ * to the whole Service. A redirect rule's request is not forwarded. `traffic` is undefined when no TrafficPolicy governs
  * the Service.
  */
 export function routeHttp(traffic: TrafficModel | undefined, request: RouteRequest): RouteResult {
@@ -48,11 +64,12 @@ export function routeHttp(traffic: TrafficModel | undefined, request: RouteReque
   );
   const rule = traffic?.http[index];
   if (!rule) return DEFAULT_ROUTE;
+  if (rule.kind === "Redirect") return { kind: "Redirect", index, name: rule.name, redirect: rule.redirect };
   return { kind: "Rule", index, name: rule.name, destinations: rule.destinations };
 }
 
 /** Where a TCP connection goes: the policy's tcp route, or the whole Service. */
-export function routeTcp(traffic: TrafficModel | undefined): RouteResult {
+export function routeTcp(traffic: TrafficModel | undefined): ForwardResult {
   if (!traffic?.tcp) return DEFAULT_ROUTE;
   return { kind: "Rule", index: 0, name: "0", destinations: traffic.tcp };
 }
@@ -63,6 +80,44 @@ export function primaryDestination(destinations: readonly WeightedDestination[])
     (best, d) => (d.weight > best.weight ? d : best),
     destinations[0] ?? { weight: 100 },
   );
+}
+
+/**
+ * The Location of a redirect, as Envoy builds it (Utility::newUri) from the
+ * request's scheme, :authority and :path:
+ *
+ * - the scheme is the redirect's, or the request's;
+ * - with an authority, the host is replaced whole, the request's port with
+ *   it; without, the request's port is dropped when the redirect sets a port,
+ *   or when the scheme changes and it is the old scheme's default (80, 443);
+ * - a port is appended after the host;
+ * - a path replaces the whole path; the request's query string is kept unless
+ *   the new path has its own.
+ */
+export function redirectLocation(
+  redirect: RedirectModel,
+  request: { readonly scheme: "http" | "https"; readonly host: string; readonly path: string },
+): string {
+  const scheme = redirect.scheme ?? request.scheme;
+  let host = redirect.authority;
+  if (host === undefined) {
+    host = request.host;
+    const colon = host.startsWith("[") ? host.indexOf("]:") + 1 : host.lastIndexOf(":");
+    if (colon > 0) {
+      const port = host.slice(colon + 1);
+      const defaultPort = request.scheme === "https" ? "443" : "80";
+      if (redirect.port !== undefined || (scheme !== request.scheme && port === defaultPort))
+        host = host.slice(0, colon);
+    }
+  }
+  const port = redirect.port === undefined ? "" : `:${redirect.port}`;
+  let path = request.path;
+  if (redirect.path !== undefined) {
+    const query = request.path.indexOf("?");
+    path =
+      redirect.path.includes("?") || query === -1 ? redirect.path : redirect.path + request.path.slice(query);
+  }
+  return `${scheme}://${host}${port}${path}`;
 }
 
 /**

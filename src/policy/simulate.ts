@@ -15,7 +15,7 @@ import type { EffectiveMtlsMode, Labels } from "../ir/security.js";
 import { authorize, type AuthorizationDecision, type AuthorizationRequest } from "./authorization.js";
 import { labelsInclude } from "./match.js";
 import { mtlsDecision, servedMtlsMode, type MtlsDecision } from "./mtls.js";
-import { primaryDestination, re2, routeHttp, routeTcp, type RouteResult } from "./route.js";
+import { primaryDestination, re2, redirectLocation, routeHttp, routeTcp, type RouteResult } from "./route.js";
 
 /**
  * `skiff simulate`, without the command line: routing, mTLS and authorization
@@ -51,13 +51,18 @@ export interface SimulateDestination {
   readonly subset: string | null;
 }
 
-/** The JSON that `-o json` prints. */
-export interface SimulateResult {
-  readonly route: {
-    /** `namespace/name` of the TrafficPolicy; null when none governs the Service. */
-    readonly policy: string | null;
-    /** The HTTP rule's name (or index); null for the default route. */
-    readonly rule: string | null;
+/** The JSON that `-o json` prints: a forwarded request, or one answered with a redirect. */
+export type SimulateResult = ForwardedResult | RedirectedResult;
+
+interface RouteRule {
+  /** `namespace/name` of the TrafficPolicy; null when none governs the Service. */
+  readonly policy: string | null;
+  /** The HTTP rule's name (or index); null for the default route. */
+  readonly rule: string | null;
+}
+
+export interface ForwardedResult {
+  readonly route: RouteRule & {
     /** The destination with the highest weight. */
     readonly destination: SimulateDestination;
     readonly destinations: readonly (SimulateDestination & { readonly weight: number })[];
@@ -65,6 +70,25 @@ export interface SimulateResult {
   readonly mtls: { readonly serverMode: EffectiveMtlsMode; readonly clientUsesMtls: boolean };
   readonly authorization: Pick<AuthorizationDecision, "decision" | "policy" | "rule" | "reason">;
 }
+
+/**
+ * A request that a redirect rule takes: the client's proxy answers it, so it
+ * has no destination, and mTLS and authorization (null) never apply.
+ */
+export interface RedirectedResult {
+  readonly route: RouteRule & {
+    readonly redirect: { readonly code: number; readonly location: string };
+    readonly destination: null;
+    readonly destinations: readonly [];
+  };
+  readonly mtls: null;
+  readonly authorization: null;
+}
+
+/** A simulation's result, with what the text output adds to a forwarded one. */
+export type SimulateOutcome =
+  | { readonly result: ForwardedResult; readonly details: SimulateDetails }
+  | { readonly result: RedirectedResult; readonly details: null };
 
 /** What the text output adds to the result. */
 export interface SimulateDetails {
@@ -91,10 +115,7 @@ export interface SimulateDetails {
  *   Pod). The client uses mTLS unless --plaintext, the server's mode is
  *   DISABLE, or it has no identity (--from-ip alone).
  */
-export function simulate(
-  objects: readonly SourcedObject[],
-  options: SimulateOptions,
-): { result: SimulateResult; details: SimulateDetails } {
+export function simulate(objects: readonly SourcedObject[], options: SimulateOptions): SimulateOutcome {
   const state = collect(objects);
   const mesh = state.meshes.find((m) => m.metadata.name === "default") ?? state.meshes[0];
   const { model, security } = compile({
@@ -135,6 +156,24 @@ export function simulate(
     protocol === "TCP"
       ? routeTcp(traffic)
       : routeHttp(traffic, { method: options.method, path: options.path, headers, host });
+  if (route.kind === "Redirect") {
+    // The client's application speaks plaintext HTTP to its sidecar, which answers.
+    const location = redirectLocation(route.redirect, { scheme: "http", host, path: options.path });
+    return {
+      result: {
+        route: {
+          policy: traffic ? `${traffic.source.namespace}/${traffic.source.name}` : null,
+          rule: route.name,
+          redirect: { code: route.redirect.code, location },
+          destination: null,
+          destinations: [],
+        },
+        mtls: null,
+        authorization: null,
+      },
+      details: null,
+    };
+  }
   const primary = primaryDestination(route.destinations);
 
   // The destination workload.
@@ -273,7 +312,7 @@ function collect(objects: readonly SourcedObject[]): CollectedState {
     if (obj.apiVersion?.startsWith("skiff.dev/")) {
       const issues = validateObject(obj);
       const all: ValidationIssue[] =
-        issues.length > 0 ? issues : [...securityIssues(obj), ...regexIssues(obj)];
+        issues.length > 0 ? issues : [...securityIssues(obj), ...regexIssues(obj), ...ruleActionIssues(obj)];
       const name = `${obj.kind}/${obj.metadata?.namespace ? obj.metadata.namespace + "/" : ""}${obj.metadata?.name}`;
       for (const issue of all) problems.push(`${file}: ${name}: ${issue.field}: ${issue.message}`);
       if (all.length > 0) continue;
@@ -334,6 +373,19 @@ function regexIssues(obj: KubernetesObject): ValidationIssue[] {
     }),
   );
   return issues;
+}
+
+/**
+ * The CRD's CEL rule that a rule routes or redirects, never both: without it
+ * a rule would go nowhere, or silently redirect.
+ */
+function ruleActionIssues(obj: KubernetesObject): ValidationIssue[] {
+  if (obj.kind !== "TrafficPolicy") return [];
+  return ((obj as TrafficPolicy).spec.http ?? []).flatMap((rule, r) =>
+    (rule.route === undefined) === (rule.redirect === undefined)
+      ? [{ field: `spec.http[${r}]`, message: "exactly one of route, redirect must be set" }]
+      : [],
+  );
 }
 
 /** `-H 'name: value'` lines to a map with lower-case names; a repeated header is joined with ",". */

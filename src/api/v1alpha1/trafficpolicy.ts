@@ -10,6 +10,7 @@ import {
   map,
   object,
   percent,
+  port,
   string,
   titled,
   withRules,
@@ -270,10 +271,73 @@ const headerOperations = (what: string) =>
     }),
   });
 
-const httpRule = titled(
+/** Status codes of a redirect: the ones Envoy can send (its RedirectAction's response codes). */
+export const REDIRECT_CODES = [301, 302, 303, 307, 308] as const;
+
+const redirect = titled(
+  "HTTPRedirect",
+  withRules(
+    object(
+      "Answers matching requests with an HTTP redirect instead of forwarding them, as Istio's HTTPRedirect: the client's proxy replies itself, so the request never reaches the target. The Location header is the request's URL with the parts given here replaced. Set at least one of uri, authority, port or scheme.",
+      {
+        uri: string(
+          "Replaces the whole path of the URL, whatever the rule's match (exact, prefix or regex). The request's query string is kept, unless this value carries its own.",
+          { minLength: 1, maxLength: 1024, pattern: "^/[^\\s]*$" },
+        ),
+        authority: string(
+          "Replaces the host of the URL, and with it the request's port. A host name or IP address, optionally with :port when port is not set.",
+          {
+            minLength: 1,
+            maxLength: 253,
+            pattern: "^([A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?|\\[[0-9A-Fa-f:.]+\\])(:[0-9]{1,5})?$",
+          },
+        ),
+        port: port(
+          "Replaces the port of the URL. Omitted: with authority, the port written in it, if any; without, the request's port, dropped when scheme changes and it is the old scheme's default (80 or 443).",
+        ),
+        scheme: enumOf("Replaces the scheme of the URL. Omitted: the request's scheme.", ["http", "https"]),
+        redirectCode: integer("The HTTP status of the redirect: 301, 302, 303, 307 or 308. Omitted: 301.", {
+          enum: REDIRECT_CODES,
+        }),
+      },
+    ),
+    {
+      rule: "has(self.uri) || has(self.authority) || has(self.port) || has(self.scheme)",
+      message: "a redirect needs uri, authority, port or scheme",
+    },
+    {
+      rule: "!has(self.port) || !has(self.authority) || !self.authority.matches(':[0-9]+$')",
+      message: "authority must not carry a port when port is set",
+      fieldPath: ".authority",
+    },
+  ),
+);
+
+/**
+ * A redirect rule answers the request in the client's proxy, so the fields
+ * that act on a forwarded request cannot go with it. Istio refuses route,
+ * fault and rewrite; Skiff also refuses the ones Istio accepts and Envoy then
+ * ignores (there is no upstream request to time out, retry, copy or add
+ * headers to), as the API never accepts what the proxies would silently drop.
+ */
+const notWithRedirect: ValidationRule[] = [
+  ["fault", "has(self.fault)"],
+  ["rewrite", "has(self.rewrite)"],
+  ["mirror", "has(self.mirror)"],
+  ["retries", "has(self.retries)"],
+  ["timeout", "has(self.timeout)"],
+  ["headers.request", "has(self.headers) && has(self.headers.request)"],
+].map(([field, present]) => ({
+  rule: `!has(self.redirect) || !(${present})`,
+  message: `a redirect rule cannot have ${field}: the client's proxy answers it, nothing is forwarded`,
+  fieldPath: `.${field}`,
+}));
+
+/** The rule's fields; httpRule adds the CEL rules that relate them. */
+const httpRuleFields = titled(
   "HTTPRule",
   object(
-    "An HTTP routing rule. Rules are tried in order and the first whose match fits the request is used.",
+    "An HTTP routing rule. Rules are tried in order and the first whose match fits the request is used. Set exactly one of route (forward the request) or redirect (answer it with a redirect).",
     {
       name: string("A name for the rule, used in status, metrics and `skiff simulate`.", {
         maxLength: 63,
@@ -315,10 +379,12 @@ const httpRule = titled(
           message: "a rewrite needs uriPrefix, authority or both",
         },
       ),
+      redirect,
     },
-    { required: ["route"] },
   ),
 );
+
+const httpRule = withRules(httpRuleFields, exactlyOneOf(["route", "redirect"]), ...notWithRedirect);
 
 const tcpRule = titled(
   "TCPRule",
@@ -466,7 +532,7 @@ const subset = titled(
 
 const subsetRefsResolve: ValidationRule[] = [
   {
-    rule: "!has(self.http) || self.http.all(r, r.route.all(d, !has(d.subset) || (has(self.subsets) && self.subsets.exists(s, s.name == d.subset))))",
+    rule: "!has(self.http) || self.http.all(r, !has(r.route) || r.route.all(d, !has(d.subset) || (has(self.subsets) && self.subsets.exists(s, s.name == d.subset))))",
     message: "every route subset must be defined in spec.subsets",
     fieldPath: ".http",
   },

@@ -3,7 +3,10 @@ import type {
   FaultModel,
   HashModel,
   HeaderMutation,
+  HttpRedirectRuleModel,
+  HttpRouteRuleModel,
   HttpRuleModel,
+  RedirectCode,
   RequestMatch,
   RetryModel,
   ServiceModel,
@@ -47,7 +50,8 @@ export function routeConfigurations(service: ServiceModel, client: RouteClient =
  * none otherwise, as the shared ones then serve both kinds of client.
  */
 export function proxylessRouteConfigurations(service: ServiceModel): EnvoyResource[] {
-  const timed = service.traffic?.http.some((rule) => rule.timeoutMs !== undefined) ?? false;
+  const timed =
+    service.traffic?.http.some((rule) => rule.kind === "Route" && rule.timeoutMs !== undefined) ?? false;
   return timed ? routeConfigurations(service, "proxyless") : [];
 }
 
@@ -89,7 +93,13 @@ function routes(service: ServiceModel, port: ServicePortModel, client: RouteClie
       ruleRoute(
         service,
         port,
-        { name: "default", matches: [], destinations: [{ weight: 100 }], retry: DEFAULT_RETRY },
+        {
+          kind: "Route",
+          name: "default",
+          matches: [],
+          destinations: [{ weight: 100 }],
+          retry: DEFAULT_RETRY,
+        },
         undefined,
         "default",
         hash,
@@ -115,6 +125,7 @@ function ruleRoute(
   hash: JsonObject[] | undefined,
   client: RouteClient,
 ): JsonObject {
+  if (rule.kind === "Redirect") return redirectRoute(rule, match, name);
   const cluster = (subset: string | undefined) => outboundClusterName(port.port, subset, service.hostname);
   return compact({
     name,
@@ -150,6 +161,40 @@ function ruleRoute(
     ...headerMutation("request", rule.requestHeaders),
     ...headerMutation("response", rule.responseHeaders),
     typed_per_filter_config: rule.fault ? { [FAULT_FILTER]: faultConfig(rule.fault) } : undefined,
+  });
+}
+
+/** Envoy's RedirectAction response codes, by status. */
+const REDIRECT_RESPONSE_CODE: Record<RedirectCode, string> = {
+  301: "MOVED_PERMANENTLY",
+  302: "FOUND",
+  303: "SEE_OTHER",
+  307: "TEMPORARY_REDIRECT",
+  308: "PERMANENT_REDIRECT",
+};
+
+/**
+ * The client's proxy answers the redirect itself (Istio's HTTPRedirect): the
+ * path is replaced whole, whatever the match, so path_redirect and never
+ * prefix_rewrite. Response headers still apply to the redirect response.
+ */
+function redirectRoute(
+  rule: HttpRedirectRuleModel,
+  match: RequestMatch | undefined,
+  name: string,
+): JsonObject {
+  const r = rule.redirect;
+  return compact({
+    name,
+    match: routeMatch(match),
+    redirect: compact({
+      path_redirect: r.path,
+      host_redirect: r.authority,
+      port_redirect: r.port,
+      scheme_redirect: r.scheme,
+      response_code: REDIRECT_RESPONSE_CODE[r.code],
+    }),
+    ...headerMutation("response", rule.responseHeaders),
   });
 }
 
@@ -232,7 +277,7 @@ function retryPolicy(retry: RetryModel): JsonObject {
  * uriPrefix replaces the matched prefix. An exact path is its own prefix; a
  * regex match has no prefix, so the whole path is replaced.
  */
-function rewrite(rule: HttpRuleModel, match: RequestMatch | undefined): Record<string, JsonValue> {
+function rewrite(rule: HttpRouteRuleModel, match: RequestMatch | undefined): Record<string, JsonValue> {
   const uriPrefix = rule.rewrite?.uriPrefix;
   return compact({
     ...(uriPrefix === undefined

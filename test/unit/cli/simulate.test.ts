@@ -234,6 +234,68 @@ describe("skiff simulate", function () {
     assert.match(run.stdout, /audited: +bookinfo\/audit-mongodb\/0/);
   });
 
+  it("shows a redirect as the outcome: the client's sidecar answers, nothing reaches the Service, exit 0", async () => {
+    const redirect = join(FIXTURES, "redirect");
+    const run = await simulate(
+      "-f",
+      redirect,
+      "--from",
+      "bookinfo/bookinfo-productpage",
+      "--to",
+      "details.bookinfo:9080",
+      "--path",
+      "/v1/details/1?lang=en",
+      "-o",
+      "json",
+    );
+    assert.equal(run.code, 0, run.stderr);
+    assert.deepEqual(JSON.parse(run.stdout), {
+      route: {
+        policy: "bookinfo/details",
+        rule: "moved",
+        redirect: { code: 301, location: "http://details.example.com/details?lang=en" },
+        destination: null,
+        destinations: [],
+      },
+      mtls: null,
+      authorization: null,
+    });
+
+    const secure = await simulate(
+      "-f",
+      redirect,
+      "--from",
+      "bookinfo/bookinfo-productpage",
+      "--to",
+      "details.bookinfo:9080",
+      "--path",
+      "/details/1",
+      "-H",
+      "x-secure: 1",
+    );
+    assert.equal(secure.code, 0, secure.stderr);
+    const lines = secure.stdout.trim().split("\n");
+    assert.match(
+      lines[0]!,
+      /^route: +bookinfo\/details rule secure -> redirect 307 to https:\/\/details\.bookinfo:8443\/details\/1$/,
+    );
+    assert.match(lines[1]!, /^answered by: +the client's sidecar/);
+
+    const forwarded = await simulate(
+      "-f",
+      redirect,
+      "--from",
+      "bookinfo/bookinfo-productpage",
+      "--to",
+      "details.bookinfo:9080",
+      "--path",
+      "/details/1",
+      "-o",
+      "json",
+    );
+    assert.equal(JSON.parse(forwarded.stdout).route.rule, "rest");
+  });
+
   it("prints readable text by default", async () => {
     const run = await simulate(
       "--from",
@@ -259,6 +321,7 @@ describe("skiff simulate", function () {
     "ap-unknown-action.yaml",
     "pa-port-level-without-selector.yaml",
     "tp-bad-regex.yaml",
+    "tp-route-and-redirect.yaml",
   ]) {
     it(`exits 2 on ${file}, naming the field`, async () => {
       const path = join(FIXTURES, "invalid", file);

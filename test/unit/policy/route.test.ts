@@ -5,7 +5,14 @@ import { parse } from "yaml";
 import type { TrafficPolicy } from "../../../src/api/v1alpha1/generated/trafficpolicy.js";
 import { trafficModel } from "../../../src/compile/traffic.js";
 import type { RequestMatch } from "../../../src/ir/model.js";
-import { primaryDestination, re2, requestMatches, routeHttp, routeTcp } from "../../../src/policy/route.js";
+import {
+  primaryDestination,
+  re2,
+  redirectLocation,
+  requestMatches,
+  routeHttp,
+  routeTcp,
+} from "../../../src/policy/route.js";
 
 const SAMPLE = join(
   import.meta.dirname,
@@ -32,7 +39,8 @@ describe("routeHttp: the first matching rule of a TrafficPolicy", () => {
 
   it("returns every weighted destination, and the heaviest as primary", () => {
     const route = routeHttp(reviews, get("/reviews/1"));
-    assert.equal(route.kind === "Rule" && route.name, "canary");
+    assert.ok(route.kind === "Rule");
+    assert.equal(route.name, "canary");
     assert.deepEqual(route.destinations, [
       { subset: "v2", weight: 10 },
       { subset: "v1", weight: 90 },
@@ -58,6 +66,112 @@ describe("routeHttp: the first matching rule of a TrafficPolicy", () => {
     assert.deepEqual(routeTcp({ ...reviews, tcp: [{ subset: "v1", weight: 100 }] }).destinations, [
       { subset: "v1", weight: 100 },
     ]);
+  });
+});
+
+describe("redirect rules", () => {
+  const policy = (http: object[]) =>
+    trafficModel({
+      apiVersion: "skiff.dev/v1alpha1",
+      kind: "TrafficPolicy",
+      metadata: { name: "web", namespace: "shop", generation: 1 },
+      spec: { targetRef: { name: "web" }, http },
+    } as TrafficPolicy);
+
+  it("compiles to a Redirect rule with the code defaulted to 301, once", () => {
+    const model = policy([
+      {
+        name: "moved",
+        match: [{ path: { prefix: "/old" } }],
+        redirect: { uri: "/new", authority: "b.example" },
+      },
+      { name: "temp", redirect: { scheme: "https", port: 8443, redirectCode: 307 } },
+    ]);
+    assert.deepEqual(model.http, [
+      {
+        kind: "Redirect",
+        name: "moved",
+        matches: [{ path: { kind: "Prefix", value: "/old" }, headers: [], queryParams: [] }],
+        redirect: { path: "/new", authority: "b.example", code: 301 },
+      },
+      { kind: "Redirect", name: "temp", matches: [], redirect: { port: 8443, scheme: "https", code: 307 } },
+    ]);
+  });
+
+  it("lets the redirect win over a route beside it, as Istio's proxies do (CEL refuses it in a cluster)", () => {
+    const [rule] = policy([{ route: [{}], redirect: { uri: "/x" } }]).http;
+    assert.equal(rule!.kind, "Redirect");
+  });
+
+  it("routeHttp reports the redirect of the first matching rule, and forwards the rest", () => {
+    const model = policy([
+      { name: "moved", match: [{ path: { prefix: "/old" } }], redirect: { uri: "/new", redirectCode: 302 } },
+      { name: "rest", route: [{}] },
+    ]);
+    assert.deepEqual(routeHttp(model, get("/old/page")), {
+      kind: "Redirect",
+      index: 0,
+      name: "moved",
+      redirect: { path: "/new", code: 302 },
+    });
+    assert.equal(routeHttp(model, get("/other")).kind, "Rule");
+  });
+
+  describe("redirectLocation: the Location Envoy builds", () => {
+    const request = { scheme: "http" as const, host: "web.shop:8080", path: "/old/page?q=1" };
+    const cases: [string, Parameters<typeof redirectLocation>[0], Partial<typeof request>, string][] = [
+      [
+        "path and authority; the query is kept",
+        { path: "/new", authority: "b.example", code: 301 },
+        {},
+        "http://b.example/new?q=1",
+      ],
+      [
+        "a path with its own query replaces the request's",
+        { path: "/new?x=2", code: 301 },
+        {},
+        "http://web.shop:8080/new?x=2",
+      ],
+      [
+        "scheme alone keeps a non-default port",
+        { scheme: "https", code: 301 },
+        {},
+        "https://web.shop:8080/old/page?q=1",
+      ],
+      [
+        "scheme and port replace the request's port",
+        { scheme: "https", port: 8443, code: 308 },
+        {},
+        "https://web.shop:8443/old/page?q=1",
+      ],
+      [
+        "scheme change drops the old scheme's default port",
+        { scheme: "https", code: 301 },
+        { host: "web.shop:80" },
+        "https://web.shop/old/page?q=1",
+      ],
+      [
+        "the same scheme keeps port 80",
+        { path: "/n", code: 301 },
+        { host: "web.shop:80" },
+        "http://web.shop:80/n?q=1",
+      ],
+      [
+        "authority and port",
+        { authority: "b.example", port: 9000, code: 301 },
+        {},
+        "http://b.example:9000/old/page?q=1",
+      ],
+      [
+        "an IPv6 host keeps its brackets",
+        { port: 9000, code: 301 },
+        { host: "[fd00::1]:8080" },
+        "http://[fd00::1]:9000/old/page?q=1",
+      ],
+    ];
+    for (const [name, redirect, overrides, expected] of cases) {
+      it(name, () => assert.equal(redirectLocation(redirect, { ...request, ...overrides }), expected));
+    }
   });
 });
 

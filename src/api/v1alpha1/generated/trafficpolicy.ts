@@ -85,7 +85,7 @@ export interface Subset {
   };
 }
 /**
- * An HTTP routing rule. Rules are tried in order and the first whose match fits the request is used.
+ * An HTTP routing rule. Rules are tried in order and the first whose match fits the request is used. Set exactly one of route (forward the request) or redirect (answer it with a redirect).
  */
 export interface HTTPRule {
   /**
@@ -104,7 +104,7 @@ export interface HTTPRule {
    * @minItems 1
    * @maxItems 16
    */
-  route: Destination[];
+  route?: Destination[];
   /**
    * The timeout for the whole request, including retries. Omitted: no timeout. A duration such as 500ms, 2s, 1m or 1h30m.
    */
@@ -204,6 +204,7 @@ export interface HTTPRule {
      */
     authority?: string;
   };
+  redirect?: HTTPRedirect;
 }
 /**
  * Conditions on a request. Every condition given must hold (AND). An empty match matches every request.
@@ -392,6 +393,31 @@ export interface FaultInjection {
      */
     percent?: number;
   };
+}
+/**
+ * Answers matching requests with an HTTP redirect instead of forwarding them, as Istio's HTTPRedirect: the client's proxy replies itself, so the request never reaches the target. The Location header is the request's URL with the parts given here replaced. Set at least one of uri, authority, port or scheme.
+ */
+export interface HTTPRedirect {
+  /**
+   * Replaces the whole path of the URL, whatever the rule's match (exact, prefix or regex). The request's query string is kept, unless this value carries its own.
+   */
+  uri?: string;
+  /**
+   * Replaces the host of the URL, and with it the request's port. A host name or IP address, optionally with :port when port is not set.
+   */
+  authority?: string;
+  /**
+   * Replaces the port of the URL. Omitted: with authority, the port written in it, if any; without, the request's port, dropped when scheme changes and it is the old scheme's default (80 or 443).
+   */
+  port?: number;
+  /**
+   * Replaces the scheme of the URL. Omitted: the request's scheme.
+   */
+  scheme?: "http" | "https";
+  /**
+   * The HTTP status of the redirect: 301, 302, 303, 307 or 308. Omitted: 301.
+   */
+  redirectCode?: 301 | 302 | 303 | 307 | 308;
 }
 /**
  * A TCP routing rule: where connections to the target Service go.
