@@ -10,8 +10,15 @@ export const byNamespacedName = (
   b: { namespace: string; name: string },
 ) => a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name);
 
+/**
+ * A Service's TCP ports. UDP and SCTP ports are left out, as Istio leaves UDP
+ * out: the sidecar captures TCP only, and one port number may be served over
+ * both TCP and UDP (DNS, HTTP/3), which would give two listeners, clusters
+ * and route configurations of one name, the later replacing the earlier.
+ */
 export function servicePorts(service: IService): ServicePortModel[] {
   return (service.spec?.ports ?? [])
+    .filter((p) => (p.protocol ?? "TCP") === "TCP")
     .map((p) => ({ name: p.name ?? "", port: p.port, protocol: portProtocol(p.name, p.appProtocol) }))
     .sort((a, b) => a.port - b.port);
 }
