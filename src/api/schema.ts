@@ -97,15 +97,56 @@ export function withRules(schema: Schema, ...rules: ValidationRule[]): Schema {
   return { ...schema, "x-kubernetes-validations": [...(schema["x-kubernetes-validations"] ?? []), ...rules] };
 }
 
-/** Go-style durations as Envoy and Istio users write them: `500ms`, `2s`, `1h30m`. */
-export const DURATION_PATTERN = "^([0-9]+(\\.[0-9]+)?(h|m|s|ms|us|ns))+$";
+/**
+ * Go-style durations as Envoy and Istio users write them: `500ms`, `2s`,
+ * `1h30m`. Units come in Go's order (h, m, s, ms, us, ns), each at most once,
+ * with few enough digits that no value overflows Go's int64 nanoseconds
+ * (the most is under 4.6e18 ns, about 146 years). That is CEL's duration type
+ * too: a string past it makes `duration()` fail with an error rather than
+ * return false, and the API server does not ratchet a rule that errors, so a
+ * stored object with such a value could never be updated again, not even
+ * its status. (`[.]`: no backslash to escape in the CEL string literal.)
+ */
+export const DURATION_PATTERN =
+  "^([0-9]{1,6}([.][0-9]+)?h)?([0-9]{1,7}([.][0-9]+)?m)?([0-9]{1,8}([.][0-9]+)?s)?([0-9]{1,11}([.][0-9]+)?ms)?([0-9]{1,14}([.][0-9]+)?us)?([0-9]{1,17}([.][0-9]+)?ns)?$";
 
-export function duration(description: string, options: Options = {}): Schema {
-  return string(`${description} A duration such as 500ms, 2s, 1m or 1h30m.`, {
-    pattern: DURATION_PATTERN,
-    maxLength: 32,
-    ...options,
-  });
+/**
+ * The range a duration field accepts, inclusive, as Go-style durations.
+ * `max` is required: a value past protobuf's Duration range (315,576,000,000 s)
+ * cannot be encoded, and Envoy refuses more than 9,223,372,036 s (int64
+ * nanoseconds) in the many fields it converts to milliseconds. `min` is
+ * needed where Envoy requires a positive value or reads the field in
+ * milliseconds and gives 0 another meaning; omitted, it is 0s.
+ */
+export interface DurationRange {
+  min?: string;
+  max: string;
+}
+
+/**
+ * A bounded Go-style duration. The bound is a CEL rule on the field itself,
+ * so the API server's error names the field. The rule checks the pattern
+ * first, so that it is false, never an error, for any string (see
+ * DURATION_PATTERN).
+ */
+export function duration(description: string, range: DurationRange, options: Options = {}): Schema {
+  const { min, max } = range;
+  const bounds = [
+    ...(min ? [`duration(self) >= duration('${min}')`] : []),
+    `duration(self) <= duration('${max}')`,
+  ];
+  return withRules(
+    string(`${description} A duration such as 500ms, 2s, 1m or 1h30m, from ${min ?? "0s"} to ${max}.`, {
+      pattern: DURATION_PATTERN,
+      minLength: 2,
+      maxLength: 32,
+      ...options,
+    }),
+    {
+      rule: [`self.matches('${DURATION_PATTERN}')`, ...bounds].join(" && "),
+      message: min ? `must be from ${min} to ${max}` : `must be at most ${max}`,
+    },
+  );
 }
 
 export function percent(description: string, options: Options = {}): Schema {

@@ -10,10 +10,12 @@ import { compile, type CompileResult } from "../compile/compile.js";
 import { activeMeshOtherThan } from "../controllers/mesh/singleton.js";
 import { DEFAULT_ROOT_NAMESPACE } from "../compile/security.js";
 import { Informer } from "../k8s/informer.js";
+import type { ClusterState } from "../compile/state.js";
 import { ChangeCoalescer } from "./change-coalescer.js";
+import { buildIsolating, rejectionKey, withRejected, type RejectedPolicy } from "./isolation.js";
 import { onlyStatusChanged } from "./status-updates.js";
 import { MeshSnapshots } from "./cache/mesh-snapshots.js";
-import { translate } from "./translate/translate.js";
+import { translate, type MeshResources } from "./translate/translate.js";
 
 export type PolicyKind = "TrafficPolicy" | "PeerAuthentication" | "AuthorizationPolicy";
 export type PolicyObject = TrafficPolicy | PeerAuthentication | AuthorizationPolicy;
@@ -47,6 +49,8 @@ export class XdsPipeline {
   private readonly coalescer: ChangeCoalescer;
   private stopped = false;
   private latest: PipelineRun | undefined;
+  /** The policies the last run left out (rejectionKey), tried last in the next. */
+  private rejected = new Set<string>();
 
   constructor(
     kubeConfig: KubeConfig,
@@ -157,7 +161,7 @@ export class XdsPipeline {
   private publish(changeSeenAt: number): void {
     const started = performance.now();
     const active = this.activeMesh();
-    const result = compile({
+    const state: ClusterState = {
       ...(active ? { mesh: active } : {}),
       namespaces: this.informers.namespaces.list(),
       services: this.informers.services.list(),
@@ -166,13 +170,35 @@ export class XdsPipeline {
       trafficPolicies: this.informers.trafficPolicies.list(),
       peerAuthentications: this.informers.peerAuthentications.list(),
       authorizationPolicies: this.informers.authorizationPolicies.list(),
-    });
-    const generation = this.snapshots.publish(translate(result.model));
+    };
+    // compile and translate stay pure; which objects a run leaves out is decided here, and only here.
+    const build = (s: ClusterState): { result: CompileResult; resources: MeshResources } => {
+      const result = compile(s);
+      const resources = translate(result.model);
+      this.snapshots.encode(resources);
+      return { result, resources };
+    };
+    const { built, rejected } = buildIsolating(state, build, this.rejected);
+    this.reportRejected(rejected);
+    const result = withRejected(built.result, rejected);
+    const generation = this.snapshots.publish(built.resources);
     this.latest = { generation, result, changeSeenAt };
     this.options.logger.debug(
       { generation, services: result.model.services.length, ms: Math.round(performance.now() - started) },
       "published a new xDS generation",
     );
     for (const listener of this.runListeners) listener(this.latest);
+  }
+
+  /** Logs the policies a run left out when that set changes; their status says why. */
+  private reportRejected(rejected: readonly RejectedPolicy[]): void {
+    const keys = new Set(rejected.map((r) => rejectionKey(r.kind, r.source)));
+    const changed = keys.size !== this.rejected.size || [...keys].some((k) => !this.rejected.has(k));
+    this.rejected = keys;
+    if (changed && rejected.length > 0)
+      this.options.logger.error(
+        { rejected: rejected.map((r) => ({ kind: r.kind, ...r.source, error: r.message })) },
+        "left out policies that cannot be turned into proxy configuration; everything else is published",
+      );
   }
 }

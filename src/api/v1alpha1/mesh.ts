@@ -31,9 +31,16 @@ const builtinCa = titled(
     object(
       "Skiff's own certificate authority. The operator creates an ECDSA P-256 root once and keeps it in a Secret in the root namespace; it is never regenerated while that Secret exists.",
       {
-        rootValidity: duration("How long the root certificate is valid.", { default: "87600h" }),
+        rootValidity: duration(
+          "How long the root certificate is valid.",
+          { min: "1h", max: "876000h" },
+          { default: "87600h" },
+        ),
+        // The renewal timer (80% of this) must fit Node's setTimeout, 2^31 ms (about 24.8 days):
+        // a longer delay fires at once, and renewal would then spin.
         workloadValidity: duration(
           "How long each workload certificate is valid. Certificates are renewed at 80% of this.",
+          { min: "1h", max: "720h" },
           { default: "24h" },
         ),
       },

@@ -37,6 +37,22 @@ export function exactlyOneOf(fields: readonly string[]): ValidationRule {
   };
 }
 
+/**
+ * Durations: no Envoy field here has a maximum of its own (beyond the int64
+ * nanoseconds that its millisecond conversion allows), so timers stop at a
+ * year, far past any useful value.
+ */
+const MAX_TIMER = "8760h";
+
+/**
+ * A timer that Envoy reads in whole milliseconds and that must be positive:
+ * connect_timeout, outlier detection's interval and base_ejection_time have a
+ * `gt: 0` proto rule, and a route timeout, per-try timeout or idle timeout of
+ * 0 (which is what anything under 1ms becomes) switches the timer off, the
+ * opposite of what was written. Omitting the field is how to have none.
+ */
+const ENVOY_MS_TIMER = { min: "1ms", max: MAX_TIMER };
+
 const REGEX_NOTE = "A regular expression in RE2 syntax, matched against the whole value.";
 
 const pathMatch = titled(
@@ -191,6 +207,7 @@ const retries = titled(
       }),
       perTryTimeout: duration(
         "The timeout of each try, including the first. Defaults to the rule's timeout.",
+        ENVOY_MS_TIMER,
       ),
       retryOn: array(
         "The conditions that trigger a retry: Envoy's HTTP retry policies (5xx, gateway-error, reset, connect-failure, retriable-4xx, refused-stream, retriable-status-codes, envoy-ratelimited) and gRPC status names (cancelled, deadline-exceeded, internal, resource-exhausted, unavailable).",
@@ -231,7 +248,7 @@ const fault = titled(
         delay: object(
           "Delay a share of requests before forwarding them.",
           {
-            fixedDelay: duration("How long to delay."),
+            fixedDelay: duration("How long to delay.", { max: MAX_TIMER }),
             percent: percent("The share of requests delayed.", { default: 100 }),
           },
           { required: ["fixedDelay"] },
@@ -349,7 +366,10 @@ const httpRuleFields = titled(
         { maxItems: 16, "x-kubernetes-list-type": "atomic" },
       ),
       route: route("a matching request"),
-      timeout: duration("The timeout for the whole request, including retries. Omitted: no timeout."),
+      timeout: duration(
+        "The timeout for the whole request, including retries. Omitted: no timeout.",
+        ENVOY_MS_TIMER,
+      ),
       retries,
       fault,
       mirror: object(
@@ -406,7 +426,10 @@ const hash = titled(
           "Hash on this cookie. When the cookie is missing and ttl is set, the proxy creates it.",
           {
             name: string("The cookie name.", { minLength: 1, maxLength: 256 }),
-            ttl: duration("The lifetime of a generated cookie. Omitted: no cookie is generated."),
+            ttl: duration(
+              "The lifetime of a generated cookie; 0s makes a session cookie. Omitted: no cookie is generated.",
+              { max: "87600h" },
+            ),
             path: string("The path of a generated cookie.", { maxLength: 1024 }),
           },
           { required: ["name"] },
@@ -453,14 +476,17 @@ const connectionPool = titled(
     {
       tcp: object("TCP connection limits.", {
         maxConnections: integer("The most connections to the target.", { minimum: 1, maximum: 2147483647 }),
-        connectTimeout: duration("The TCP connect timeout.", { default: "10s" }),
+        connectTimeout: duration("The TCP connect timeout.", ENVOY_MS_TIMER, { default: "10s" }),
       }),
       http: object("HTTP request limits.", {
         maxPendingRequests: count("The most requests waiting for a connection."),
         maxRequests: count("The most requests in flight."),
         maxRequestsPerConnection: count("The most requests on one connection. 0 means unlimited."),
         maxRetries: count("The most retries in flight across all requests."),
-        idleTimeout: duration("Close a connection that has had no active request for this long."),
+        idleTimeout: duration(
+          "Close a connection that has had no active request for this long.",
+          ENVOY_MS_TIMER,
+        ),
       }),
     },
   ),
@@ -477,9 +503,10 @@ const outlierDetection = titled(
       consecutiveGatewayErrors: count(
         "Eject an endpoint after this many consecutive 502, 503 or 504 responses. 0 turns this off.",
       ),
-      interval: duration("How often endpoints are evaluated.", { default: "10s" }),
+      interval: duration("How often endpoints are evaluated.", ENVOY_MS_TIMER, { default: "10s" }),
       baseEjectionTime: duration(
         "How long an endpoint is ejected at first; each later ejection lasts longer by this much.",
+        ENVOY_MS_TIMER,
         { default: "30s" },
       ),
       maxEjectionPercent: percent("The largest share of endpoints that may be ejected at once.", {
@@ -492,26 +519,20 @@ const outlierDetection = titled(
 const rateLimit = titled(
   "RateLimit",
   object("Rate limits applied on the target's inbound side.", {
-    local: withRules(
-      object(
-        "A token bucket in each instance of the target: each request takes a token, and requests with none left are answered with statusCode.",
-        {
-          maxTokens: integer("The bucket size: the largest burst.", { minimum: 1, maximum: 2147483647 }),
-          tokensPerFill: integer("Tokens added at each fill.", { minimum: 1, maximum: 2147483647 }),
-          fillInterval: duration("How often tokens are added; at least 50ms."),
-          statusCode: integer("The HTTP status of a rate-limited response.", {
-            minimum: 400,
-            maximum: 599,
-            default: 429,
-          }),
-        },
-        { required: ["maxTokens", "tokensPerFill", "fillInterval"] },
-      ),
+    local: object(
+      "A token bucket in each instance of the target: each request takes a token, and requests with none left are answered with statusCode.",
       {
-        rule: "duration(self.fillInterval) >= duration('50ms')",
-        message: "fillInterval must be at least 50ms",
-        fieldPath: ".fillInterval",
+        maxTokens: integer("The bucket size: the largest burst.", { minimum: 1, maximum: 2147483647 }),
+        tokensPerFill: integer("Tokens added at each fill.", { minimum: 1, maximum: 2147483647 }),
+        // Envoy refuses token-bucket fill intervals under 50ms.
+        fillInterval: duration("How often tokens are added.", { min: "50ms", max: MAX_TIMER }),
+        statusCode: integer("The HTTP status of a rate-limited response.", {
+          minimum: 400,
+          maximum: 599,
+          default: 429,
+        }),
       },
+      { required: ["maxTokens", "tokensPerFill", "fillInterval"] },
     ),
   }),
 );

@@ -58,7 +58,7 @@ export class EncodedResourceCache {
           typeUrl: resource.typeUrl,
           name: resource.name,
           version,
-          bytes: encodeJson(messageName(resource.typeUrl), resource.json),
+          bytes: encodeResource(resource),
         };
         xdsResourceEncodes.inc({ type: shortTypeName(resource.typeUrl) });
       }
@@ -68,5 +68,18 @@ export class EncodedResourceCache {
     }
     this.entries = next;
     return result;
+  }
+}
+
+/** The resource's bytes; an error names the resource, so status and logs can say which one failed. */
+function encodeResource(resource: EnvoyResource): Uint8Array {
+  const type = messageName(resource.typeUrl);
+  try {
+    return encodeJson(type, resource.json);
+  } catch (error) {
+    throw new Error(
+      `cannot encode ${type} ${resource.name}: ${error instanceof Error ? error.message : String(error)}`,
+      { cause: error },
+    );
   }
 }

@@ -25,35 +25,45 @@ export class MeshSnapshots implements SnapshotSource {
   private views = new Map<string, Snapshot>();
   /** The previous generation's views, whose per-type maps a new view reuses where nothing changed. */
   private previousViews = new Map<string, Snapshot>();
-  /** SDS Secrets per verified identity (namespace/serviceAccount). */
-  private readonly secrets = new Map<string, readonly EnvoyResource[]>();
+  /** SDS Secrets per verified identity (namespace/serviceAccount); replaced, never changed in place. */
+  private secrets: ReadonlyMap<string, readonly EnvoyResource[]> = new Map();
 
   get currentGeneration(): number {
     return this.generation;
   }
 
-  /** Publishes a new translation and tells every subscriber; returns its generation. */
+  /**
+   * Publishes a new translation and tells every subscriber; returns its
+   * generation. A translation with a resource that cannot be encoded throws
+   * and changes nothing: proxies keep the previous generation.
+   */
   publish(resources: MeshResources): number {
-    this.resources = resources;
-    return this.republish();
+    return this.republish(resources, this.secrets);
   }
 
   /** Publishes an identity's certificate and trust bundle (SDS), for the proxies that proved that identity. */
   publishSecrets(identity: WorkloadIdentity, resources: readonly EnvoyResource[]): number {
-    this.secrets.set(`${identity.namespace}/${identity.serviceAccount}`, resources);
-    return this.republish();
+    const secrets = new Map(this.secrets).set(`${identity.namespace}/${identity.serviceAccount}`, resources);
+    return this.republish(this.resources, secrets);
   }
 
-  private republish(): number {
-    const resources = this.resources;
-    this.encoded = this.cache.encodeGeneration([
-      ...resources.shared,
-      ...resources.proxyless,
-      ...resources.proxylessMtls,
-      ...resources.sidecar,
-      ...[...resources.inbound.values()].flat(),
-      ...[...this.secrets.values()].flat(),
-    ]);
+  /**
+   * Encodes a translation without publishing it (its encodings are kept for
+   * when it is published); throws, naming the resource, if one cannot be
+   * encoded.
+   */
+  encode(resources: MeshResources): void {
+    this.cache.encodeGeneration(allResources(resources, this.secrets));
+  }
+
+  private republish(
+    resources: MeshResources,
+    secrets: ReadonlyMap<string, readonly EnvoyResource[]>,
+  ): number {
+    // Encode first: if it throws, the published state is untouched.
+    this.encoded = this.cache.encodeGeneration(allResources(resources, secrets));
+    this.resources = resources;
+    this.secrets = secrets;
     // Views are made on demand: a generation no proxy asked for leaves the older ones to compare with.
     if (this.views.size > 0) this.previousViews = this.views;
     this.views = new Map();
@@ -116,6 +126,20 @@ export class MeshSnapshots implements SnapshotSource {
     }
     return { generation: this.generation, resources: byType };
   }
+}
+
+function allResources(
+  resources: MeshResources,
+  secrets: ReadonlyMap<string, readonly EnvoyResource[]>,
+): EnvoyResource[] {
+  return [
+    ...resources.shared,
+    ...resources.proxyless,
+    ...resources.proxylessMtls,
+    ...resources.sidecar,
+    ...[...resources.inbound.values()].flat(),
+    ...[...secrets.values()].flat(),
+  ];
 }
 
 function sameResources(

@@ -134,11 +134,11 @@ export interface CertificateAuthority {
  */
 export interface BuiltinCertificateAuthority {
   /**
-   * How long the root certificate is valid. A duration such as 500ms, 2s, 1m or 1h30m.
+   * How long the root certificate is valid. A duration such as 500ms, 2s, 1m or 1h30m, from 1h to 876000h.
    */
   rootValidity?: string;
   /**
-   * How long each workload certificate is valid. Certificates are renewed at 80% of this. A duration such as 500ms, 2s, 1m or 1h30m.
+   * How long each workload certificate is valid. Certificates are renewed at 80% of this. A duration such as 500ms, 2s, 1m or 1h30m, from 1h to 720h.
    */
   workloadValidity?: string;
 }

@@ -106,7 +106,7 @@ export interface HTTPRule {
    */
   route?: Destination[];
   /**
-   * The timeout for the whole request, including retries. Omitted: no timeout. A duration such as 500ms, 2s, 1m or 1h30m.
+   * The timeout for the whole request, including retries. Omitted: no timeout. A duration such as 500ms, 2s, 1m or 1h30m, from 1ms to 8760h.
    */
   timeout?: string;
   retries?: RetryPolicy;
@@ -317,7 +317,7 @@ export interface RetryPolicy {
    */
   attempts: number;
   /**
-   * The timeout of each try, including the first. Defaults to the rule's timeout. A duration such as 500ms, 2s, 1m or 1h30m.
+   * The timeout of each try, including the first. Defaults to the rule's timeout. A duration such as 500ms, 2s, 1m or 1h30m, from 1ms to 8760h.
    */
   perTryTimeout?: string;
   /**
@@ -352,7 +352,7 @@ export interface FaultInjection {
    */
   delay?: {
     /**
-     * How long to delay. A duration such as 500ms, 2s, 1m or 1h30m.
+     * How long to delay. A duration such as 500ms, 2s, 1m or 1h30m, from 0s to 8760h.
      */
     fixedDelay: string;
     /**
@@ -471,7 +471,7 @@ export interface HashPolicy {
      */
     name: string;
     /**
-     * The lifetime of a generated cookie. Omitted: no cookie is generated. A duration such as 500ms, 2s, 1m or 1h30m.
+     * The lifetime of a generated cookie; 0s makes a session cookie. Omitted: no cookie is generated. A duration such as 500ms, 2s, 1m or 1h30m, from 0s to 87600h.
      */
     ttl?: string;
     /**
@@ -501,7 +501,7 @@ export interface ConnectionPool {
      */
     maxConnections?: number;
     /**
-     * The TCP connect timeout. A duration such as 500ms, 2s, 1m or 1h30m.
+     * The TCP connect timeout. A duration such as 500ms, 2s, 1m or 1h30m, from 1ms to 8760h.
      */
     connectTimeout?: string;
   };
@@ -526,7 +526,7 @@ export interface ConnectionPool {
      */
     maxRetries?: number;
     /**
-     * Close a connection that has had no active request for this long. A duration such as 500ms, 2s, 1m or 1h30m.
+     * Close a connection that has had no active request for this long. A duration such as 500ms, 2s, 1m or 1h30m, from 1ms to 8760h.
      */
     idleTimeout?: string;
   };
@@ -544,11 +544,11 @@ export interface OutlierDetection {
    */
   consecutiveGatewayErrors?: number;
   /**
-   * How often endpoints are evaluated. A duration such as 500ms, 2s, 1m or 1h30m.
+   * How often endpoints are evaluated. A duration such as 500ms, 2s, 1m or 1h30m, from 1ms to 8760h.
    */
   interval?: string;
   /**
-   * How long an endpoint is ejected at first; each later ejection lasts longer by this much. A duration such as 500ms, 2s, 1m or 1h30m.
+   * How long an endpoint is ejected at first; each later ejection lasts longer by this much. A duration such as 500ms, 2s, 1m or 1h30m, from 1ms to 8760h.
    */
   baseEjectionTime?: string;
   /**
@@ -573,7 +573,7 @@ export interface RateLimit {
      */
     tokensPerFill: number;
     /**
-     * How often tokens are added; at least 50ms. A duration such as 500ms, 2s, 1m or 1h30m.
+     * How often tokens are added. A duration such as 500ms, 2s, 1m or 1h30m, from 50ms to 8760h.
      */
     fillInterval: string;
     /**
