@@ -13,7 +13,7 @@ import { join } from "node:path";
 import type { Logger } from "pino";
 import { repositoryRoot } from "../controlplane/binaries.js";
 import { applyManifests, readManifests } from "../k8s/manifests.js";
-import { RestClient } from "../k8s/rest.js";
+import { apiPath, RestClient } from "../k8s/rest.js";
 
 /**
  * The `skiff dev` demo: reviews v1 and v2 as plain gRPC servers, and a
@@ -146,7 +146,7 @@ export async function startDemo(
     const rows = [...counts].sort(([a], [b]) => a.localeCompare(b));
     const tp = await rest
       .getIfExists<{ status?: { conditions?: { type: string; status: string; reason: string }[] } }>(
-        `/apis/skiff.dev/v1alpha1/namespaces/${NAMESPACE}/trafficpolicies/reviews`,
+        apiPath`/apis/skiff.dev/v1alpha1/namespaces/${NAMESPACE}/trafficpolicies/reviews`,
       )
       .catch(() => undefined);
     const conditions = (tp?.status?.conditions ?? []).map((c) => `${c.type}=${c.status}`).join(" ");

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import type { IPod } from "kubernetes-models/v1";
 import { loadKubeConfig } from "../k8s/kubeconfig.js";
-import { KubernetesApiError, RestClient } from "../k8s/rest.js";
+import { apiPath, KubernetesApiError, RestClient } from "../k8s/rest.js";
 import { podExecArgv, podNetworkNamespace } from "../localnode/exec.js";
 import { containerUser } from "../localnode/local-node.js";
 
@@ -45,7 +45,7 @@ export async function runDevExec(argv: string[]): Promise<number> {
   const rest = new RestClient(loadKubeConfig(values.kubeconfig));
   let pod: IPod;
   try {
-    pod = await rest.request<IPod>("GET", `/api/v1/namespaces/${namespace}/pods/${name}`);
+    pod = await rest.request<IPod>("GET", apiPath`/api/v1/namespaces/${namespace}/pods/${name}`);
   } catch (error) {
     const reason =
       error instanceof KubernetesApiError && error.statusCode === 404

@@ -4,7 +4,7 @@ import type { Logger } from "pino";
 import { repositoryRoot } from "../controlplane/binaries.js";
 import { applyManifests, readManifests } from "../k8s/manifests.js";
 import { Informer } from "../k8s/informer.js";
-import { RestClient } from "../k8s/rest.js";
+import { apiPath, RestClient } from "../k8s/rest.js";
 import type { LocalNode } from "../localnode/local-node.js";
 
 const NAMESPACE = "skiff-demo";
@@ -58,7 +58,7 @@ export async function startSidecarDemo(
     }
     const tp = await rest
       .getIfExists<{ status?: { conditions?: { type: string; status: string }[] } }>(
-        `/apis/skiff.dev/v1alpha1/namespaces/${NAMESPACE}/trafficpolicies/reviews`,
+        apiPath`/apis/skiff.dev/v1alpha1/namespaces/${NAMESPACE}/trafficpolicies/reviews`,
       )
       .catch(() => undefined);
     const conditions = (tp?.status?.conditions ?? []).map((c) => `${c.type}=${c.status}`).join(" ");

@@ -3,7 +3,7 @@ import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parseAllDocuments } from "yaml";
 import { ServerSideApplier } from "../k8s/apply.js";
-import { RestClient } from "../k8s/rest.js";
+import { apiPath, RestClient } from "../k8s/rest.js";
 
 /** Reads every CustomResourceDefinition in a folder of YAML files. */
 export async function readCrds(dir: string): Promise<V1CustomResourceDefinition[]> {
@@ -40,7 +40,7 @@ export async function installCrds(
     for (;;) {
       const current = await rest.request<V1CustomResourceDefinition>(
         "GET",
-        `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${name}`,
+        apiPath`/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${name}`,
       );
       if (isEstablished(current)) break;
       const refused = current.status?.conditions?.find(

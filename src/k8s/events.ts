@@ -1,7 +1,8 @@
 import type { KubeConfig, KubernetesObject } from "@kubernetes/client-node";
 import { randomBytes } from "node:crypto";
 import type { Condition } from "./conditions.js";
-import { RestClient } from "./rest.js";
+import { apiPath, RestClient } from "./rest.js";
+import { truncateUtf8 } from "./truncate.js";
 import { kubernetesMicroTime } from "./time.js";
 
 export interface EventSpec {
@@ -28,7 +29,8 @@ export function conditionTransitionEvents(
       type: c.status === "True" ? "Normal" : "Warning",
       reason: c.reason,
       action: "Reconcile",
-      note: `${c.type}=${c.status}: ${c.message}`.slice(0, 1024),
+      // The API server counts an Event's note in bytes.
+      note: truncateUtf8(`${c.type}=${c.status}: ${c.message}`, 1024),
     }));
 }
 
@@ -53,7 +55,7 @@ export class EventRecorder {
   async record(regarding: KubernetesObject, event: EventSpec, now = new Date()): Promise<void> {
     // Events of cluster-scoped objects live in "default", as the Kubernetes controllers do it.
     const namespace = regarding.metadata?.namespace ?? "default";
-    await this.rest.request("POST", `/apis/events.k8s.io/v1/namespaces/${namespace}/events`, {
+    await this.rest.request("POST", apiPath`/apis/events.k8s.io/v1/namespaces/${namespace}/events`, {
       body: {
         apiVersion: "events.k8s.io/v1",
         kind: "Event",
@@ -63,7 +65,7 @@ export class EventRecorder {
         reportingInstance: this.instance,
         action: event.action,
         reason: event.reason,
-        note: event.note,
+        note: truncateUtf8(event.note, 1024),
         type: event.type,
         regarding: {
           apiVersion: regarding.apiVersion,

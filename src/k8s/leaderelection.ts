@@ -1,5 +1,5 @@
 import type { KubeConfig } from "@kubernetes/client-node";
-import { KubernetesApiError, RestClient } from "./rest.js";
+import { apiPath, KubernetesApiError, RestClient } from "./rest.js";
 import { kubernetesMicroTime } from "./time.js";
 
 export interface LeaderElectionOptions {
@@ -93,8 +93,8 @@ export class LeaderElector {
   }
 
   private path(name?: string): string {
-    const base = `/apis/coordination.k8s.io/v1/namespaces/${this.options.namespace}/leases`;
-    return name ? `${base}/${name}` : base;
+    const base = apiPath`/apis/coordination.k8s.io/v1/namespaces/${this.options.namespace}/leases`;
+    return name ? base + apiPath`/${name}` : base;
   }
 
   private async tick(): Promise<void> {

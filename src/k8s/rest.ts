@@ -26,6 +26,38 @@ export class KindNotServedError extends Error {
   }
 }
 
+/**
+ * An API path whose interpolated values are each percent-encoded, so no
+ * name, however strange, changes which resource a request reaches:
+ *
+ *     apiPath`/api/v1/namespaces/${namespace}/secrets/${name}`
+ *
+ * `/`, `?`, `#` and `%` in a value are encoded, so a value is one segment;
+ * an empty value, and a path with a "." or ".." segment (which URL parsing
+ * would resolve, encoded or not), is refused with an error. Every path that
+ * carries a name, namespace or other value from outside is built with it.
+ */
+export function apiPath(literals: TemplateStringsArray, ...values: (string | number)[]): string {
+  let path = literals[0]!;
+  values.forEach((value, i) => {
+    const text = value === undefined || value === null ? "" : String(value);
+    if (text === "") throw new Error(`API path ${literals.join("…")}: value ${i + 1} is empty`);
+    path += encodeURIComponent(text) + literals[i + 1]!;
+  });
+  refuseDotSegments(path);
+  return path;
+}
+
+/** URL parsing resolves "." and ".." segments (also as %2e): a path with one would leave its place. */
+function refuseDotSegments(path: string): void {
+  const pathname = path.split(/[?#]/, 1)[0]!;
+  for (const segment of pathname.split("/")) {
+    const decoded = segment.replace(/%2e/gi, ".");
+    if (decoded === "." || decoded === "..")
+      throw new Error(`refusing API path ${JSON.stringify(path)}: it has a "${decoded}" segment`);
+  }
+}
+
 interface ApiResourceList {
   resources: { name: string; kind: string; namespaced: boolean }[];
 }
@@ -55,6 +87,8 @@ export class RestClient {
   ): Promise<T> {
     const cluster = this.kubeConfig.getCurrentCluster();
     if (!cluster) throw new Error("kubeconfig has no current cluster");
+    // Defence in depth: a dot segment would make the request leave the path its caller meant.
+    refuseDotSegments(path);
     const url = new URL(cluster.server.replace(/\/$/, "") + path);
     for (const [k, v] of Object.entries(options.query ?? {})) url.searchParams.set(k, v);
     const payload = options.body === undefined ? undefined : JSON.stringify(options.body);
@@ -121,7 +155,10 @@ export class RestClient {
    * takes `namespace: null`; an omitted namespace means "default", as kubectl.
    */
   async path(apiVersion: string, kind: string, namespace?: string | null, name?: string): Promise<string> {
-    const base = apiVersion.includes("/") ? `/apis/${apiVersion}` : `/api/${apiVersion}`;
+    const groupVersion = apiVersion.split("/");
+    if (groupVersion.length > 2) throw new Error(`${JSON.stringify(apiVersion)} is not an apiVersion`);
+    const [group, version] = groupVersion.length === 2 ? groupVersion : [undefined, apiVersion];
+    const base = group === undefined ? apiPath`/api/${apiVersion}` : apiPath`/apis/${group}/${version!}`;
     let list = this.discovery.get(apiVersion);
     if (!list) {
       list = this.request<ApiResourceList>("GET", base).catch((error: unknown) => {
@@ -137,8 +174,9 @@ export class RestClient {
       this.discovery.delete(apiVersion);
       throw new KindNotServedError(apiVersion, kind);
     }
-    const scope = resource.namespaced && namespace !== null ? `/namespaces/${namespace ?? "default"}` : "";
-    return `${base}${scope}/${resource.name}${name ? `/${name}` : ""}`;
+    const scope =
+      resource.namespaced && namespace !== null ? apiPath`/namespaces/${namespace || "default"}` : "";
+    return `${base}${scope}${apiPath`/${resource.name}`}${name ? apiPath`/${name}` : ""}`;
   }
 
   async pathOf(obj: KubernetesObject): Promise<string> {

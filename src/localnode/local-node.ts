@@ -7,7 +7,7 @@ import type { Logger } from "pino";
 import { ManagedProcess } from "../controlplane/process.js";
 import { Informer } from "../k8s/informer.js";
 import { applyManifests } from "../k8s/manifests.js";
-import { KubernetesApiError, RestClient } from "../k8s/rest.js";
+import { apiPath, KubernetesApiError, RestClient } from "../k8s/rest.js";
 import { closedAncestor, localImageTable, type LocalPrograms } from "./image-table.js";
 import type { ImageTable } from "./images.js";
 import { PodIpAllocator } from "./ipam.js";
@@ -215,7 +215,7 @@ export class LocalNode {
       lastTransitionTime: now,
     });
     const resources = { cpu: "2", memory: "8Gi", pods: "110", "ephemeral-storage": "20Gi" };
-    await this.rest.request("PATCH", `/api/v1/nodes/${this.nodeName}/status`, {
+    await this.rest.request("PATCH", apiPath`/api/v1/nodes/${this.nodeName}/status`, {
       contentType: "application/merge-patch+json",
       body: {
         status: {
@@ -250,7 +250,7 @@ export class LocalNode {
 
   /** The node's heartbeat: the node lifecycle controller marks a node without one NotReady and evicts its Pods. */
   private async renewLease(): Promise<void> {
-    const path = `/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/${this.nodeName}`;
+    const path = apiPath`/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/${this.nodeName}`;
     await this.rest.request("PATCH", path, {
       contentType: "application/apply-patch+yaml",
       query: { fieldManager: "skiff-localnode", force: "true" },
@@ -484,14 +484,18 @@ export class LocalNode {
   private async bind(pod: IPod): Promise<void> {
     const meta = pod.metadata!;
     try {
-      await this.rest.request("POST", `/api/v1/namespaces/${meta.namespace}/pods/${meta.name}/binding`, {
-        body: {
-          apiVersion: "v1",
-          kind: "Binding",
-          metadata: { name: meta.name, namespace: meta.namespace, uid: meta.uid },
-          target: { apiVersion: "v1", kind: "Node", name: this.nodeName },
+      await this.rest.request(
+        "POST",
+        apiPath`/api/v1/namespaces/${meta.namespace!}/pods/${meta.name!}/binding`,
+        {
+          body: {
+            apiVersion: "v1",
+            kind: "Binding",
+            metadata: { name: meta.name, namespace: meta.namespace, uid: meta.uid },
+            target: { apiVersion: "v1", kind: "Node", name: this.nodeName },
+          },
         },
-      });
+      );
     } catch (error) {
       // 409: already bound (an update raced us); 404: deleted meanwhile.
       if (!(error instanceof KubernetesApiError && (error.statusCode === 409 || error.statusCode === 404)))
@@ -512,7 +516,7 @@ export class LocalNode {
     const meta = pod.metadata!;
     this.writtenStatus.delete(meta.uid!);
     try {
-      await this.rest.request("DELETE", `/api/v1/namespaces/${meta.namespace}/pods/${meta.name}`, {
+      await this.rest.request("DELETE", apiPath`/api/v1/namespaces/${meta.namespace!}/pods/${meta.name!}`, {
         body: {
           apiVersion: "v1",
           kind: "DeleteOptions",
@@ -534,7 +538,7 @@ export class LocalNode {
     try {
       await this.rest.request(
         "PATCH",
-        `/api/v1/namespaces/${pod.metadata!.namespace}/pods/${pod.metadata!.name}/status`,
+        apiPath`/api/v1/namespaces/${pod.metadata!.namespace!}/pods/${pod.metadata!.name!}/status`,
         {
           contentType: "application/merge-patch+json",
           body: { status },

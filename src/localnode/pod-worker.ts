@@ -3,7 +3,7 @@ import { execFile } from "node:child_process";
 import { mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { Logger } from "pino";
-import type { RestClient } from "../k8s/rest.js";
+import { apiPath, type RestClient } from "../k8s/rest.js";
 import { ContainerProcess, type ContainerMount } from "./container-process.js";
 import { expandVariables, resolveCommand, type ImageTable } from "./images.js";
 import type { PodIpAllocator } from "./ipam.js";
@@ -288,9 +288,7 @@ export class PodWorker {
     const ns = this.pod.metadata!.namespace!;
     const { configMaps, secrets } = referencedObjects(this.pod);
     const get = <T>(kind: string, name: string) =>
-      this.node.rest.getIfExists<T>(
-        `/api/v1/namespaces/${encodeURIComponent(ns)}/${kind}/${encodeURIComponent(name)}`,
-      );
+      this.node.rest.getIfExists<T>(apiPath`/api/v1/namespaces/${ns}/${kind}/${name}`);
     return {
       configMaps: new Map(
         await Promise.all(
@@ -319,7 +317,7 @@ export class PodWorker {
       if (held && held.refreshAt > Date.now()) continue;
       const response = await this.node.rest.request<{ status: { token: string } }>(
         "POST",
-        `/api/v1/namespaces/${encodeURIComponent(meta.namespace!)}/serviceaccounts/${encodeURIComponent(account)}/token`,
+        apiPath`/api/v1/namespaces/${meta.namespace!}/serviceaccounts/${account}/token`,
         {
           body: {
             apiVersion: "authentication.k8s.io/v1",

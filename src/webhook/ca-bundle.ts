@@ -1,4 +1,4 @@
-import { KubernetesApiError, type RestClient } from "../k8s/rest.js";
+import { apiPath, KubernetesApiError, type RestClient } from "../k8s/rest.js";
 import type { LabelSelector } from "../k8s/selector.js";
 
 export const INJECTOR_CONFIGURATION = "skiff-sidecar-injector";
@@ -28,7 +28,7 @@ export async function patchWebhookConfigurations(
     ["mutatingwebhookconfigurations", INJECTOR_CONFIGURATION],
     ["validatingwebhookconfigurations", VALIDATION_CONFIGURATION],
   ] as const) {
-    const path = `/apis/admissionregistration.k8s.io/v1/${kind}/${name}`;
+    const path = apiPath`/apis/admissionregistration.k8s.io/v1/${kind}/${name}`;
     const config = await rest.getIfExists<WebhookConfiguration>(path);
     if (!config) {
       missing.push(name);

@@ -1,5 +1,5 @@
 import type { Logger } from "pino";
-import { KubernetesApiError, type RestClient } from "../k8s/rest.js";
+import { apiPath, KubernetesApiError, type RestClient } from "../k8s/rest.js";
 import { renewTls, tlsVerdict, type WebhookTls } from "./certificates.js";
 
 interface Secret {
@@ -31,10 +31,11 @@ export async function ensureWebhookTls(
   rest: RestClient,
   options: { namespace: string; name: string; hosts: readonly string[]; logger: Logger; now?: () => Date },
 ): Promise<WebhookTls> {
-  const path = `/api/v1/namespaces/${options.namespace}/secrets`;
+  const path = apiPath`/api/v1/namespaces/${options.namespace}/secrets`;
+  const named = path + apiPath`/${options.name}`;
   for (let attempt = 0; attempt < 5; attempt++) {
     const now = options.now?.() ?? new Date();
-    const secret = await rest.getIfExists<Secret>(`${path}/${options.name}`);
+    const secret = await rest.getIfExists<Secret>(named);
     const current = fromSecret(secret);
     const verdict = tlsVerdict(current, options.hosts, now);
     if (verdict === "ok") return current!;
@@ -55,7 +56,7 @@ export async function ensureWebhookTls(
     };
     try {
       await (secret
-        ? rest.request("PUT", `${path}/${options.name}`, {
+        ? rest.request("PUT", named, {
             body: { apiVersion: "v1", kind: "Secret", ...body },
           })
         : rest.request("POST", path, { body: { apiVersion: "v1", kind: "Secret", ...body } }));

@@ -2,8 +2,10 @@ import type { IEndpointSlice } from "kubernetes-models/discovery.k8s.io/v1";
 import type { IPod, IService } from "kubernetes-models/v1";
 import type { TrafficPolicy } from "../api/v1alpha1/generated/trafficpolicy.js";
 import { compile } from "../compile/compile.js";
-import type { RestClient } from "../k8s/rest.js";
+import { dns1123LabelProblem, dns1123SubdomainProblem } from "../k8s/names.js";
+import { apiPath, type RestClient } from "../k8s/rest.js";
 import { kubernetesTime } from "../k8s/time.js";
+import { truncateCodePoints } from "../k8s/truncate.js";
 import type { AdmissionDecision, AdmissionRequest } from "./admission.js";
 
 type List<T> = { items: T[] };
@@ -22,6 +24,19 @@ export async function validateTrafficPolicy(
   const policy = request.object as TrafficPolicy | undefined;
   const namespace = request.namespace;
   if (!policy || !namespace) return { allowed: true };
+  // The API server sends only valid names; anything else is not from it, and
+  // is never put into an API path (".." there would reach other resources).
+  const refused = (field: string, value: unknown, problem: string): AdmissionDecision => ({
+    allowed: false,
+    code: 400,
+    message: `${field} ${quoted(value)} is not valid: ${problem}`,
+  });
+  const namespaceProblem = dns1123LabelProblem(namespace);
+  if (namespaceProblem) return refused("request.namespace", namespace, namespaceProblem);
+  if (typeof policy !== "object" || typeof policy.metadata !== "object" || policy.metadata === null)
+    return refused("request.object", policy, "a TrafficPolicy needs metadata");
+  const nameProblem = dns1123SubdomainProblem(policy.metadata.name);
+  if (nameProblem) return refused("request.object.metadata.name", policy.metadata.name, nameProblem);
   const incoming: TrafficPolicy = {
     ...policy,
     metadata: {
@@ -31,12 +46,17 @@ export async function validateTrafficPolicy(
       creationTimestamp: policy.metadata.creationTimestamp ?? kubernetesTime(new Date()),
     },
   };
-  const ns = `/namespaces/${namespace}`;
   const [policies, services, slices, pods] = await Promise.all([
-    rest.request<List<TrafficPolicy>>("GET", `/apis/skiff.dev/v1alpha1${ns}/trafficpolicies`),
-    rest.request<List<IService>>("GET", `/api/v1${ns}/services`),
-    rest.request<List<IEndpointSlice>>("GET", `/apis/discovery.k8s.io/v1${ns}/endpointslices`),
-    rest.request<List<IPod>>("GET", `/api/v1${ns}/pods`),
+    rest.request<List<TrafficPolicy>>(
+      "GET",
+      apiPath`/apis/skiff.dev/v1alpha1/namespaces/${namespace}/trafficpolicies`,
+    ),
+    rest.request<List<IService>>("GET", apiPath`/api/v1/namespaces/${namespace}/services`),
+    rest.request<List<IEndpointSlice>>(
+      "GET",
+      apiPath`/apis/discovery.k8s.io/v1/namespaces/${namespace}/endpointslices`,
+    ),
+    rest.request<List<IPod>>("GET", apiPath`/api/v1/namespaces/${namespace}/pods`),
   ]);
   const { findings } = compile({
     namespaces: [],
@@ -53,4 +73,11 @@ export async function validateTrafficPolicy(
     .filter((f) => f.status === "False")
     .map((f) => `${f.type}=False (${f.reason}): ${f.message}`);
   return { allowed: true, warnings };
+}
+
+/** A value for a message: JSON, and short, since it may be anything a client sent. */
+function quoted(value: unknown): string {
+  const text = JSON.stringify(value) ?? String(value);
+  const cut = truncateCodePoints(text, 80);
+  return cut.length < text.length ? `${cut}…` : text;
 }

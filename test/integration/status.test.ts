@@ -1,4 +1,9 @@
 import assert from "node:assert/strict";
+import type { KubernetesObject } from "@kubernetes/client-node";
+import type { PolicyFindings } from "../../src/compile/findings.js";
+import { ServerSideApplier } from "../../src/k8s/apply.js";
+import { trafficPolicyStatus } from "../../src/controllers/trafficpolicy/status.js";
+import { controlPlane } from "./controlplane.fixture.js";
 import { kubectlOk } from "./kubectl.js";
 
 describe("the status subresource", () => {
@@ -89,5 +94,44 @@ spec:
       },
     };
     await assert.rejects(patchStatus(bad), /status.conditions\[0\].status: Unsupported value: "Maybe"/);
+  });
+
+  it("takes, by server-side apply as the status writer sends it, a NACK message cut at an emoji", async () => {
+    const applier = new ServerSideApplier(controlPlane().kubeConfig(), "skiff/status-test");
+    const apply = (status: object) =>
+      applier.apply(
+        {
+          apiVersion: "skiff.dev/v1alpha1",
+          kind: "TrafficPolicy",
+          metadata: { name, namespace: "default" },
+          status,
+        } as KubernetesObject,
+        { subresource: "status" },
+      );
+    const { metadata } = await get();
+    const source = { namespace: "default", name, generation: metadata.generation };
+    const found: PolicyFindings = {
+      kind: "TrafficPolicy",
+      source,
+      findings: [{ type: "Accepted", status: "True", reason: "Accepted", message: "ok" }],
+    };
+    const lastNackMessage = "x".repeat(1023) + "🙂🙂"; // .slice(0, 1024) would keep half of the first emoji
+    // Why it matters: half an emoji goes out as "\ud83d", and the API server refuses the whole write.
+    await assert.rejects(
+      apply({
+        proxies: { targeted: 1, acked: 0, nacked: 1, lastNackMessage: lastNackMessage.slice(0, 1024) },
+      }),
+      /yaml: found invalid Unicode character escape code/,
+    );
+    const status = trafficPolicyStatus(
+      found,
+      { targeted: 1, acked: 0, nacked: 1, lastNackMessage },
+      [],
+      new Date(),
+    );
+    await apply(status);
+    const stored = (await get()).status;
+    assert.equal(stored.proxies.lastNackMessage, "x".repeat(1023) + "🙂");
+    assert.equal(stored.conditions.find((c: { type: string }) => c.type === "Programmed").reason, "Nacked");
   });
 });

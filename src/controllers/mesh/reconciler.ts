@@ -12,7 +12,7 @@ import {
   type Condition,
   type DesiredCondition,
 } from "../../k8s/conditions.js";
-import { KindNotServedError, KubernetesApiError, RestClient } from "../../k8s/rest.js";
+import { apiPath, KindNotServedError, KubernetesApiError, RestClient } from "../../k8s/rest.js";
 import { selectorMatches, type LabelSelector } from "../../k8s/selector.js";
 import type { HandlerResult } from "../../k8s/workqueue.js";
 import { inspectCa } from "../../pki/inspect.js";
@@ -87,7 +87,7 @@ export class MeshReconciler {
   }
 
   async reconcile(name: string, log: Logger): Promise<HandlerResult> {
-    const mesh = await this.rest.getIfExists<Mesh>(`/apis/skiff.dev/v1alpha1/meshes/${name}`);
+    const mesh = await this.rest.getIfExists<Mesh>(apiPath`/apis/skiff.dev/v1alpha1/meshes/${name}`);
     if (!mesh) return; // deleted; the finalizer already cleaned up
 
     const finalizers = mesh.metadata.finalizers ?? [];
@@ -168,7 +168,7 @@ export class MeshReconciler {
         readyReplicas?: number;
         conditions?: { type: string; status: string; reason?: string; message?: string }[];
       };
-    }>(`/apis/apps/v1/namespaces/${settings.rootNamespace}/deployments/${XDS_NAME}`);
+    }>(apiPath`/apis/apps/v1/namespaces/${settings.rootNamespace}/deployments/${XDS_NAME}`);
     const observation: MeshObservation = {
       generation: mesh.metadata.generation ?? 0,
       ca: ca.inspection,
@@ -198,8 +198,8 @@ export class MeshReconciler {
     const authority = mesh.spec?.certificateAuthority;
     if (authority?.certManager) return this.certManagerAuthority(mesh, s);
 
-    const path = `/api/v1/namespaces/${s.rootNamespace}/secrets`;
-    let secret = await this.rest.getIfExists<Secret>(`${path}/${CA_SECRET}`);
+    const path = apiPath`/api/v1/namespaces/${s.rootNamespace}/secrets`;
+    let secret = await this.rest.getIfExists<Secret>(path + apiPath`/${CA_SECRET}`);
     if (!secret) {
       const material = await createRootCa({
         trustDomain: mesh.spec?.trustDomain ?? "cluster.local",
@@ -228,7 +228,7 @@ export class MeshReconciler {
         });
       } catch (error) {
         if (!(error instanceof KubernetesApiError) || error.statusCode !== 409) throw error;
-        secret = await this.rest.request<Secret>("GET", `${path}/${CA_SECRET}`); // created concurrently: use theirs
+        secret = await this.rest.request<Secret>("GET", path + apiPath`/${CA_SECRET}`); // created concurrently: use theirs
       }
     }
     const inspection = inspectCa(
@@ -284,7 +284,7 @@ export class MeshReconciler {
       throw error;
     }
     const secret = await this.rest.getIfExists<Secret>(
-      `/api/v1/namespaces/${s.rootNamespace}/secrets/${CERT_MANAGER_SECRET}`,
+      apiPath`/api/v1/namespaces/${s.rootNamespace}/secrets/${CERT_MANAGER_SECRET}`,
     );
     if (!secret) {
       return {
@@ -306,7 +306,7 @@ export class MeshReconciler {
 
   private async setFinalizers(mesh: Mesh, finalizers: string[]): Promise<void> {
     // The resourceVersion makes this a compare-and-swap: a concurrent change fails it, and the retry reads again.
-    await this.rest.request("PATCH", `/apis/skiff.dev/v1alpha1/meshes/${mesh.metadata.name}`, {
+    await this.rest.request("PATCH", apiPath`/apis/skiff.dev/v1alpha1/meshes/${mesh.metadata.name!}`, {
       body: { metadata: { finalizers, resourceVersion: mesh.metadata.resourceVersion } },
       contentType: "application/merge-patch+json",
     });

@@ -1,4 +1,5 @@
 import type { DesiredCondition } from "../../k8s/conditions.js";
+import { truncateCodePoints } from "../../k8s/truncate.js";
 import type { Programming } from "../../xds/programming.js";
 
 /**
@@ -22,8 +23,8 @@ export function programmedCondition(
       type: "Programmed",
       status: "False",
       reason: "Nacked",
-      message: `${p.nacked} of ${p.targeted} proxies rejected the configuration: ${p.lastNackMessage}`.slice(
-        0,
+      message: truncateCodePoints(
+        `${p.nacked} of ${p.targeted} proxies rejected the configuration: ${p.lastNackMessage}`,
         32768,
       ),
     };

@@ -2,6 +2,7 @@ import type { AuthorizationPolicyStatus } from "../../api/v1alpha1/generated/aut
 import type { PeerAuthenticationStatus } from "../../api/v1alpha1/generated/peerauthentication.js";
 import type { SecurityPolicyFindings } from "../../compile/security.js";
 import { replaceConditions, type Condition, type DesiredCondition } from "../../k8s/conditions.js";
+import { truncateCodePoints } from "../../k8s/truncate.js";
 import type { Programming } from "../../xds/programming.js";
 import { programmedCondition } from "./programmed.js";
 
@@ -25,7 +26,7 @@ export function securityPolicyStatus(
   const warnings = found.warnings.map((w) => `rule ${w.rule}: ${w.message}`);
   const desired: DesiredCondition[] = found.findings.map((f) => ({
     ...f,
-    message: [f.message, ...warnings].join(" ").slice(0, 32768),
+    message: truncateCodePoints([f.message, ...warnings].join(" "), 32768),
     observedGeneration: generation,
   }));
   const accepted = found.findings.find((f) => f.type === "Accepted");

@@ -1,6 +1,7 @@
 import type { TrafficPolicyStatus } from "../../api/v1alpha1/generated/trafficpolicy.js";
 import type { PolicyFindings } from "../../compile/findings.js";
 import { replaceConditions, type Condition, type DesiredCondition } from "../../k8s/conditions.js";
+import { truncateCodePoints } from "../../k8s/truncate.js";
 import type { Programming } from "../../xds/programming.js";
 import { programmedCondition } from "../policystatus/programmed.js";
 
@@ -30,7 +31,9 @@ export function trafficPolicyStatus(
       targeted: programming.targeted,
       acked: programming.acked,
       nacked: programming.nacked,
-      ...(programming.lastNackMessage ? { lastNackMessage: programming.lastNackMessage.slice(0, 1024) } : {}),
+      ...(programming.lastNackMessage
+        ? { lastNackMessage: truncateCodePoints(programming.lastNackMessage, 1024) }
+        : {}),
     },
   };
 }

@@ -37,4 +37,11 @@ describe("events for condition transitions", () => {
     ]);
     assert.deepEqual(conditionTransitionEvents(next, next), []);
   });
+
+  it("keeps a note within the API server's 1024 bytes, and never halves a character", () => {
+    const long = { ...c("Programmed", "False", "Nacked"), message: "🙂".repeat(400) };
+    const [event] = conditionTransitionEvents([], [long]);
+    assert.ok(Buffer.byteLength(event!.note) <= 1024, `${Buffer.byteLength(event!.note)} bytes`);
+    assert.equal(event!.note, "Programmed=False: " + "🙂".repeat(251));
+  });
 });

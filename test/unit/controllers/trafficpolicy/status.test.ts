@@ -59,6 +59,32 @@ describe("TrafficPolicy status", () => {
     assert.equal(nacked.proxies?.lastNackMessage, "bad regex");
   });
 
+  it("cuts a long NACK message on code points: an emoji at the boundary is never halved", () => {
+    // Half an emoji (a lone surrogate) made the status write fail: JSON.stringify writes it as
+    // "\ud83d", which the API server's YAML decoder for server-side apply refuses.
+    const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+    const prefix = "1 of 1 proxies rejected the configuration: ";
+    for (const [field, at] of [
+      ["lastNackMessage", 1023],
+      ["the Programmed message", 32767 - prefix.length],
+    ] as const) {
+      const lastNackMessage = "x".repeat(at) + "🙂".repeat(3);
+      const status = trafficPolicyStatus(
+        accepted,
+        { targeted: 1, acked: 0, nacked: 1, lastNackMessage },
+        [],
+        now,
+      );
+      const stored = status.proxies!.lastNackMessage!;
+      const message = condition(status, "Programmed")!.message;
+      assert.doesNotMatch(stored, loneSurrogate, "lastNackMessage");
+      assert.doesNotMatch(message, loneSurrogate, field);
+      assert.ok([...stored].length <= 1024 && [...message].length <= 32768, field);
+      if (field === "lastNackMessage") assert.equal(stored, "x".repeat(1023) + "🙂");
+      else assert.equal(message, prefix + "x".repeat(at) + "🙂");
+    }
+  });
+
   it("is not Programmed when not Accepted, whatever the proxies did", () => {
     const conflicted: PolicyFindings = {
       ...accepted,
