@@ -46,10 +46,11 @@ const MAX_TIMER = "8760h";
 
 /**
  * A timer that Envoy reads in whole milliseconds and that must be positive:
- * connect_timeout, outlier detection's interval and base_ejection_time have a
- * `gt: 0` proto rule, and a route timeout, per-try timeout or idle timeout of
- * 0 (which is what anything under 1ms becomes) switches the timer off, the
- * opposite of what was written. Omitting the field is how to have none.
+ * connect_timeout, outlier detection's interval and base_ejection_time and
+ * the fault filter's fixed_delay have a `gt: 0` proto rule, and a route
+ * timeout, per-try timeout or idle timeout of 0 (which is what anything under
+ * 1ms becomes) switches the timer off, the opposite of what was written.
+ * Omitting the field is how to have none.
  */
 const ENVOY_MS_TIMER = { min: "1ms", max: MAX_TIMER };
 
@@ -248,7 +249,7 @@ const fault = titled(
         delay: object(
           "Delay a share of requests before forwarding them.",
           {
-            fixedDelay: duration("How long to delay.", { max: MAX_TIMER }),
+            fixedDelay: duration("How long to delay.", ENVOY_MS_TIMER),
             percent: percent("The share of requests delayed.", { default: 100 }),
           },
           { required: ["fixedDelay"] },

@@ -352,7 +352,7 @@ export interface FaultInjection {
    */
   delay?: {
     /**
-     * How long to delay. A duration such as 500ms, 2s, 1m or 1h30m, from 0s to 8760h.
+     * How long to delay. A duration such as 500ms, 2s, 1m or 1h30m, from 1ms to 8760h.
      */
     fixedDelay: string;
     /**
