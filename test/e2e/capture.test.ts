@@ -8,104 +8,34 @@
  * ports out of Envoy's path while the traffic still flows.
  */
 import assert from "node:assert/strict";
-import { fortioBinary } from "../../src/localnode/tools.js";
+import { envoyStats, eventually, statDeltas, waitForHealthyEndpoints } from "./envoy-admin.js";
 import {
   apply,
   clientPod,
   curl,
   deleteNamespace,
-  exec,
   fortioDeployment,
+  listPods,
+  log,
   meshNamespace,
+  podOf,
   rest,
   service,
   skipUnlessSupported,
   waitPodsReady,
+  type PodObject,
 } from "./kit.js";
+import { fortioLoad } from "./load.js";
 
 const NS = "e2e-capture";
 const host = (name: string) => `${name}.${NS}.svc.cluster.local`;
-
-// --- Envoy admin, read from inside a Pod as the proxy's uid (not captured) ---
-
-async function admin(pod: string, path: string): Promise<string> {
-  const result = await exec(NS, pod, ["curl", "-s", "-f", `127.0.0.1:15000${path}`], {
-    container: "skiff-proxy",
-  });
-  if (result.code !== 0)
-    throw new Error(`${pod} admin ${path}: curl exited ${result.code}: ${result.stderr}`);
-  return result.stdout;
-}
-
-/** Every counter and gauge of a sidecar, by name. */
-async function envoyStats(pod: string): Promise<Map<string, number>> {
-  const stats = new Map<string, number>();
-  for (const line of (await admin(pod, "/stats")).split("\n")) {
-    const match = /^(\S+): (\d+)$/.exec(line);
-    if (match) stats.set(match[1]!, Number(match[2]));
-  }
-  return stats;
-}
-
-/** How much each named stat grew while `action` ran, keyed `<pod>: <stat>`. */
-async function statDeltas(
-  watch: Record<string, string[]>,
-  action: () => Promise<void>,
-): Promise<Record<string, number>> {
-  const pods = Object.keys(watch);
-  const before = await Promise.all(pods.map(envoyStats));
-  await action();
-  const after = await Promise.all(pods.map(envoyStats));
-  const deltas: Record<string, number> = {};
-  pods.forEach((pod, i) => {
-    for (const name of watch[pod]!)
-      deltas[`${pod}: ${name}`] = (after[i]!.get(name) ?? 0) - (before[i]!.get(name) ?? 0);
-  });
-  return deltas;
-}
 
 /** Prints what the sidecars counted: `<pod> <stat> +<n>`, Service hostnames shortened. */
 function note(deltas: Record<string, number>): void {
   const counts = Object.entries(deltas).map(
     ([key, delta]) => `${key.replaceAll(`.${NS}.svc.cluster.local`, "")} +${delta}`,
   );
-  process.stdout.write(`      ${counts.join(", ")}\n`);
-}
-
-/** Polls until `check` gives a value (Envoy has no watch to wait on); fails after `timeoutMs`. */
-async function eventually<T>(
-  what: string,
-  check: () => Promise<T | undefined>,
-  timeoutMs = 60_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${String(last)}`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-}
-
-interface PodObject {
-  metadata: { name: string };
-  status: { podIP: string };
-}
-
-async function podsOf(app: string): Promise<PodObject[]> {
-  const pods = await rest().request<{ items: PodObject[] }>("GET", `/api/v1/namespaces/${NS}/pods`, {
-    query: { labelSelector: `app=${app}` },
-  });
-  return pods.items;
-}
-
-function escape(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  log(counts.join(", "));
 }
 
 /** Who fortio's /debug says sent the request: the peer address the application saw. */
@@ -113,7 +43,6 @@ function requestFrom(body: string): string | undefined {
   return / request from \[?([0-9a-f.:]+?)\]?:\d+$/m.exec(body)?.[1];
 }
 
-let fortio = "";
 let echo: PodObject;
 let direct: PodObject;
 let clientIP = "";
@@ -126,7 +55,6 @@ const outboundCluster = (svc: string, port: number) => `outbound|${port}||${host
 describe("iptables capture of a meshed Pod's traffic", function () {
   before(async function () {
     skipUnlessSupported(this);
-    fortio = await fortioBinary({ build: false });
     await meshNamespace(NS);
     await apply([
       // fortio's server also runs its TCP echo on 8078.
@@ -144,13 +72,9 @@ describe("iptables capture of a meshed Pod's traffic", function () {
       clientPod(NS, "plain", { "sidecar.skiff.dev/inject": "false" }),
     ]);
     await waitPodsReady(NS, 5);
-    [echo] = (await podsOf("echo")) as [PodObject];
-    [direct] = (await podsOf("direct")) as [PodObject];
-    [
-      {
-        status: { podIP: clientIP },
-      },
-    ] = (await podsOf("client")) as [PodObject];
+    echo = await podOf(NS, "app=echo");
+    direct = await podOf(NS, "app=direct");
+    clientIP = (await podOf(NS, "app=client")).status!.podIP!;
     for (const svc of ["echo", "direct"]) {
       const object = await rest().request<{ spec: { clusterIP: string } }>(
         "GET",
@@ -160,22 +84,11 @@ describe("iptables capture of a meshed Pod's traffic", function () {
     }
     // The sidecars may have become ready before the Services reached them.
     for (const pod of ["client", "bypass"])
-      await eventually(`${pod}'s sidecar to hold both Services with their endpoints`, async () => {
-        const clusters = await admin(pod, "/clusters");
-        for (const [svc, port] of [
-          ["echo", 8080],
-          ["echo", 8078],
-          ["direct", 8080],
-        ] as const)
-          if (
-            !new RegExp(
-              `^${escape(outboundCluster(svc, port))}::[0-9.]+:\\d+::health_flags::healthy$`,
-              "m",
-            ).test(clusters)
-          )
-            throw new Error(`no healthy endpoint yet for ${svc}:${port}`);
-        return true;
-      });
+      await waitForHealthyEndpoints(NS, pod, [
+        outboundCluster("echo", 8080),
+        outboundCluster("echo", 8078),
+        outboundCluster("direct", 8080),
+      ]);
     // On the local node, a sidecar-less Pod's first connections to a
     // ClusterIP sometimes fail at once with ENETUNREACH (curl: "connect to
     // 10.0.0.69 port 8080 failed: Network is unreachable", twice in a row,
@@ -187,7 +100,7 @@ describe("iptables capture of a meshed Pod's traffic", function () {
       const [response] = await curl(NS, "plain", "http://echo:8080/fortio/");
       return response?.status === 200 ? true : undefined;
     });
-    const pods = await podsOf("plain");
+    const pods = await listPods(NS, "app=plain");
     assert.equal(pods.length, 1);
     const plain = await rest().request<{ spec: { containers: { name: string }[] } }>(
       "GET",
@@ -205,7 +118,8 @@ describe("iptables capture of a meshed Pod's traffic", function () {
     const ip = clusterIPs.get("echo")!;
     let responses: Awaited<ReturnType<typeof curl>> = [];
     let tcp: { RetCodes?: unknown; BytesSent?: number; BytesReceived?: number } = {};
-    const deltas = await statDeltas(
+    const { deltas } = await statDeltas(
+      NS,
       {
         client: [
           `listener.${ip}_8080.downstream_cx_total`,
@@ -218,21 +132,7 @@ describe("iptables capture of a meshed Pod's traffic", function () {
       },
       async () => {
         responses = await curl(NS, "client", `http://${ip}:8080/debug`, { count: 10 });
-        const result = await exec(NS, "client", [
-          fortio,
-          "load",
-          "-json",
-          "-",
-          "-qps",
-          "-1",
-          "-n",
-          "10",
-          "-c",
-          "1",
-          `tcp://${ip}:8078`,
-        ]);
-        assert.equal(result.code, 0, result.stderr.slice(-2000));
-        tcp = JSON.parse(result.stdout) as typeof tcp;
+        tcp = await fortioLoad(NS, "client", ["-qps", "-1", "-n", "10", "-c", "1", `tcp://${ip}:8078`]);
       },
     );
     note(deltas);
@@ -259,13 +159,14 @@ describe("iptables capture of a meshed Pod's traffic", function () {
 
   it("a Pod IP that no Service has is captured too, and passes through to its destination", async () => {
     let responses: Awaited<ReturnType<typeof curl>> = [];
-    const deltas = await statDeltas(
+    const { deltas } = await statDeltas(
+      NS,
       {
         client: [VIRTUAL_OUTBOUND_CX, "cluster.PassthroughCluster.upstream_cx_total"],
         [echo.metadata.name]: [VIRTUAL_INBOUND_CX, "cluster.inbound|8080||.upstream_rq_200"],
       },
       async () => {
-        responses = await curl(NS, "client", `http://${echo.status.podIP}:8080/debug`, { count: 3 });
+        responses = await curl(NS, "client", `http://${echo.status!.podIP}:8080/debug`, { count: 3 });
       },
     );
     note(deltas);
@@ -286,7 +187,8 @@ describe("iptables capture of a meshed Pod's traffic", function () {
       let responses: Awaited<ReturnType<typeof curl>> = [];
       let tcp: { RetCodes?: unknown } = {};
       const server = echo.metadata.name;
-      const deltas = await statDeltas(
+      const { deltas } = await statDeltas(
+        NS,
         {
           [server]: [
             VIRTUAL_INBOUND_CX,
@@ -298,21 +200,7 @@ describe("iptables capture of a meshed Pod's traffic", function () {
         },
         async () => {
           responses = await curl(NS, caller, "http://echo:8080/debug", { count: 5 });
-          const result = await exec(NS, caller, [
-            fortio,
-            "load",
-            "-json",
-            "-",
-            "-qps",
-            "-1",
-            "-n",
-            "5",
-            "-c",
-            "1",
-            "tcp://echo:8078",
-          ]);
-          assert.equal(result.code, 0, result.stderr.slice(-2000));
-          tcp = JSON.parse(result.stdout) as typeof tcp;
+          tcp = await fortioLoad(NS, caller, ["-qps", "-1", "-n", "5", "-c", "1", "tcp://echo:8078"]);
         },
       );
       note(deltas);
@@ -339,7 +227,8 @@ describe("iptables capture of a meshed Pod's traffic", function () {
     let excluded: Awaited<ReturnType<typeof curl>> = [];
     let tcp: { RetCodes?: unknown } = {};
     const server = echo.metadata.name;
-    const deltas = await statDeltas(
+    const { deltas } = await statDeltas(
+      NS,
       {
         bypass: [
           `listener.${ip}_8080.downstream_cx_total`,
@@ -358,21 +247,7 @@ describe("iptables capture of a meshed Pod's traffic", function () {
           ...(await curl(NS, "bypass", "http://echo:8080/debug", { count: 3 })),
           ...(await curl(NS, "bypass", `http://${ip}:8080/debug`, { count: 3 })),
         ];
-        const result = await exec(NS, "bypass", [
-          fortio,
-          "load",
-          "-json",
-          "-",
-          "-qps",
-          "-1",
-          "-n",
-          "5",
-          "-c",
-          "1",
-          "tcp://echo:8078",
-        ]);
-        assert.equal(result.code, 0, result.stderr.slice(-2000));
-        tcp = JSON.parse(result.stdout) as typeof tcp;
+        tcp = await fortioLoad(NS, "bypass", ["-qps", "-1", "-n", "5", "-c", "1", "tcp://echo:8078"]);
       },
     );
     note(deltas);
@@ -400,7 +275,8 @@ describe("iptables capture of a meshed Pod's traffic", function () {
   it("traffic.skiff.dev/excludeInboundPorts: connections to that port reach the application without its sidecar", async () => {
     let responses: Awaited<ReturnType<typeof curl>> = [];
     const server = direct.metadata.name;
-    const deltas = await statDeltas(
+    const { deltas } = await statDeltas(
+      NS,
       {
         client: [`cluster.${outboundCluster("direct", 8080)}.upstream_rq_200`],
         [server]: [
@@ -429,7 +305,7 @@ describe("iptables capture of a meshed Pod's traffic", function () {
     assert.equal(deltas[`${server}: cluster.inbound|8080||.upstream_rq_total`], 0, JSON.stringify(deltas));
     assert.equal(deltas[`${server}: http.inbound|8080||.downstream_rq_total`], 0, JSON.stringify(deltas));
     // Not even the readiness probes, which also target 8080, ever went through it.
-    const stats = await envoyStats(server);
+    const stats = await envoyStats(NS, server);
     assert.equal(stats.get(VIRTUAL_INBOUND_CX) ?? 0, 0);
   });
 });

@@ -9,18 +9,15 @@
  * cover it.
  */
 import assert from "node:assert/strict";
-import type { KubernetesObject } from "@kubernetes/client-node";
-import { spawn } from "node:child_process";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
-import { podExecArgv, podNetworkNamespace } from "../../src/localnode/exec.js";
-import { fortioBinary } from "../../src/localnode/tools.js";
+import { envoyStats, eventually, healthyEndpoints } from "./envoy-admin.js";
 import {
   apply,
   clientPod,
   condition,
   deleteNamespace,
-  exec,
   fortioDeployment,
+  log,
   meshCluster,
   meshNamespace,
   rest,
@@ -28,67 +25,18 @@ import {
   skipUnlessSupported,
   waitFor,
   waitPodsReady,
+  type PodObject,
 } from "./kit.js";
+import { startFortioLoad, type FortioResult } from "./load.js";
 
 const NS = "e2e-endpoints";
 const CLUSTER = `outbound|8080||backend.${NS}.svc.cluster.local`;
 /** A backend Pod is unready while a file named after it exists here (its readiness probe checks). */
 const UNREADY_DIR = "/tmp/skiff-e2e-endpoints-unready";
 
-// --- Envoy admin, read from inside a Pod as the proxy's uid (not captured) ---
-
-async function admin(pod: string, path: string): Promise<string> {
-  const result = await exec(NS, pod, ["curl", "-s", "-f", `127.0.0.1:15000${path}`], {
-    container: "skiff-proxy",
-  });
-  if (result.code !== 0)
-    throw new Error(`${pod} admin ${path}: curl exited ${result.code}: ${result.stderr}`);
-  return result.stdout;
-}
-
-async function envoyStats(pod: string): Promise<Map<string, number>> {
-  const stats = new Map<string, number>();
-  for (const line of (await admin(pod, "/stats")).split("\n")) {
-    const match = /^(\S+): (\d+)$/.exec(line);
-    if (match) stats.set(match[1]!, Number(match[2]));
-  }
-  return stats;
-}
-
-/** Polls until `check` gives a value (Envoy has no watch to wait on); fails after `timeoutMs`. */
-async function eventually<T>(
-  what: string,
-  check: () => Promise<T | undefined>,
-  timeoutMs = 60_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${String(last)}`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-}
-
-/** The endpoints the client's sidecar holds for the backend, by address. */
+/** The addresses of the endpoints the client's sidecar holds for the backend: Pod IPs, sorted. */
 async function clientEndpoints(): Promise<string[]> {
-  const clusters = await admin("client", "/clusters");
-  const prefix = `${CLUSTER}::`;
-  return clusters
-    .split("\n")
-    .filter((line) => line.startsWith(prefix) && line.endsWith("::health_flags::healthy"))
-    .map((line) => line.slice(prefix.length).split(":")[0]!)
-    .sort();
-}
-
-interface PodObject extends KubernetesObject {
-  metadata: { name: string; deletionTimestamp?: Date; labels?: Record<string, string> };
-  status?: { podIP?: string };
+  return (await healthyEndpoints(NS, "client", CLUSTER)).map((address) => address.split(":")[0]!).sort();
 }
 
 /**
@@ -126,45 +74,6 @@ async function scale(replicas: number): Promise<void> {
   });
 }
 
-interface LoadResult {
-  RetCodes: Record<string, number>;
-  DurationHistogram: { Count: number };
-}
-
-/**
- * fortio load from the client Pod, through its sidecar, until stopped:
- * 20 requests per second on 4 connections. `stop` interrupts it (fortio
- * then prints its result) and resolves with the result.
- */
-async function startLoad(fortio: string): Promise<{ stop: () => Promise<LoadResult> }> {
-  const pod = await rest().request<{ metadata: { uid: string } }>(
-    "GET",
-    `/api/v1/namespaces/${NS}/pods/client`,
-  );
-  const netns = podNetworkNamespace(pod.metadata.uid);
-  if (!netns) throw new Error("no network namespace for the client Pod");
-  const [file, ...args] = podExecArgv(
-    netns,
-    // -t 5m only bounds a run whose stop never comes.
-    [fortio, "load", "-qps", "20", "-c", "4", "-t", "5m", "-json", "-", "http://backend:8080/echo"],
-    0,
-  );
-  const child = spawn(file!, args, { stdio: ["ignore", "pipe", "pipe"] });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<number>((resolve) => child.once("exit", (code) => resolve(code ?? 128)));
-  return {
-    stop: async () => {
-      if (child.exitCode === null) child.kill("SIGINT");
-      const code = await exited;
-      assert.equal(code, 0, `fortio load exited ${code}: ${stderr.slice(-2000)}`);
-      return JSON.parse(stdout) as LoadResult;
-    },
-  };
-}
-
 /** The client sidecar's counters for the backend that tell what it retried and what failed. */
 const RETRY_STATS = [
   "upstream_rq_total",
@@ -177,7 +86,7 @@ const RETRY_STATS = [
 ];
 
 async function retryStats(): Promise<Record<string, number>> {
-  const stats = await envoyStats("client");
+  const stats = await envoyStats(NS, "client");
   return Object.fromEntries(RETRY_STATS.map((s) => [s, stats.get(`cluster.${CLUSTER}.${s}`) ?? 0]));
 }
 
@@ -190,14 +99,23 @@ async function waitRequests(from: number, count: number): Promise<number> {
 }
 
 interface Phase {
-  result: LoadResult;
+  result: FortioResult;
   retries: Record<string, number>;
 }
 
 /** Runs the load around `change`, and reports the caller's result and its sidecar's retry counters. */
-async function underLoad(fortio: string, change: () => Promise<void>): Promise<Phase> {
+async function underLoad(change: () => Promise<void>): Promise<Phase> {
   const before = await retryStats();
-  const load = await startLoad(fortio);
+  // 20 requests per second on 4 connections; -t 5m only bounds a run whose stop never comes.
+  const load = await startFortioLoad(NS, "client", [
+    "-qps",
+    "20",
+    "-c",
+    "4",
+    "-t",
+    "5m",
+    "http://backend:8080/echo",
+  ]);
   let failed: unknown;
   try {
     await waitRequests(before.upstream_rq_total!, 20); // the stream flows before the change
@@ -212,7 +130,7 @@ async function underLoad(fortio: string, change: () => Promise<void>): Promise<P
   return { result, retries };
 }
 
-function failures(result: LoadResult): number {
+function failures(result: FortioResult): number {
   return Object.entries(result.RetCodes)
     .filter(([code]) => !code.startsWith("2"))
     .reduce((sum, [, n]) => sum + n, 0);
@@ -226,8 +144,8 @@ function failures(result: LoadResult): number {
 function assertWithinRetryBudget(phase: string, { result, retries }: Phase): void {
   const total = result.DurationHistogram.Count;
   const failed = failures(result);
-  process.stdout.write(
-    `      ${phase}: ${total} requests, codes ${JSON.stringify(result.RetCodes)}; client sidecar ${JSON.stringify(retries)}\n`,
+  log(
+    `${phase}: ${total} requests, codes ${JSON.stringify(result.RetCodes)}; client sidecar ${JSON.stringify(retries)}`,
   );
   assert.ok(total >= 20, `${phase}: only ${total} requests`);
   assert.equal(
@@ -238,12 +156,10 @@ function assertWithinRetryBudget(phase: string, { result, retries }: Phase): voi
 }
 
 describe("EndpointSlice changes under a steady stream of requests", function () {
-  let fortio = "";
   let unready = "";
 
   before(async function () {
     skipUnlessSupported(this);
-    fortio = await fortioBinary({ build: false });
     rmSync(UNREADY_DIR, { recursive: true, force: true });
     mkdirSync(UNREADY_DIR, { recursive: true });
     await meshNamespace(NS);
@@ -272,7 +188,7 @@ describe("EndpointSlice changes under a steady stream of requests", function () 
   });
 
   it("scales up 1 -> 3: the new replicas take traffic, no request fails", async () => {
-    const phase = await underLoad(fortio, async () => {
+    const phase = await underLoad(async () => {
       const [first] = await backendPods(1);
       await scale(3);
       const pods = await backendPods(3);
@@ -284,10 +200,10 @@ describe("EndpointSlice changes under a steady stream of requests", function () 
       for (const pod of pods.filter((p) => p.metadata.name !== first!.metadata.name)) {
         const served = await eventually(`${pod.metadata.name} to receive requests`, async () => {
           const count =
-            (await envoyStats(pod.metadata.name)).get("cluster.inbound|8080||.upstream_rq_200") ?? 0;
+            (await envoyStats(NS, pod.metadata.name)).get("cluster.inbound|8080||.upstream_rq_200") ?? 0;
           return count >= 10 ? count : undefined;
         });
-        process.stdout.write(`      new replica ${pod.metadata.name} served ${served} requests\n`);
+        log(`new replica ${pod.metadata.name} served ${served} requests`);
       }
     });
     assertWithinRetryBudget("scale up 1 -> 3", phase);
@@ -297,7 +213,7 @@ describe("EndpointSlice changes under a steady stream of requests", function () 
     const pods = await backendPods(3);
     const victim = pods[0]!;
     unready = victim.metadata.name;
-    const phase = await underLoad(fortio, async () => {
+    const phase = await underLoad(async () => {
       writeFileSync(`${UNREADY_DIR}/${victim.metadata.name}`, "");
       await backendPods(3, 2);
       await eventually("the client's sidecar to drop the unready endpoint", async () => {
@@ -306,21 +222,19 @@ describe("EndpointSlice changes under a steady stream of requests", function () 
       });
       // From now on the stream goes to the two others only.
       const served = async () =>
-        (await envoyStats(victim.metadata.name)).get("cluster.inbound|8080||.upstream_rq_total") ?? 0;
+        (await envoyStats(NS, victim.metadata.name)).get("cluster.inbound|8080||.upstream_rq_total") ?? 0;
       const before = await served();
       const from = (await retryStats()).upstream_rq_total!;
       const to = await waitRequests(from, 40);
       const after = await served();
-      process.stdout.write(
-        `      unready ${victim.metadata.name}: ${after - before} of the next ${to - from} requests\n`,
-      );
+      log(`unready ${victim.metadata.name}: ${after - before} of the next ${to - from} requests`);
       assert.equal(after, before, "the unready replica still received requests");
     });
     assertWithinRetryBudget("one replica unready", phase);
   });
 
   it("scales down 3 -> 1 (the unready replica and a ready one go): the caller moves to the one left, no request fails", async () => {
-    const phase = await underLoad(fortio, async () => {
+    const phase = await underLoad(async () => {
       await scale(1);
       const [remaining] = await backendPods(1);
       // The ReplicaSet removes unready Pods first.

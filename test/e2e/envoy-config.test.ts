@@ -2,24 +2,29 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { createServer } from "node:net";
 import { isDeepStrictEqual } from "node:util";
-import { toJson, type JsonObject, type JsonValue } from "@bufbuild/protobuf";
+import { toJson, type JsonValue } from "@bufbuild/protobuf";
 import type { KubernetesObject } from "@kubernetes/client-node";
-import { podExecArgv, podNetworkNamespace } from "../../src/localnode/exec.js";
+import { podExecArgv } from "../../src/localnode/exec.js";
 import { decodeMessage, envoyRegistry, messageType } from "../../src/xds/protos/registry.js";
 import { DeltaClient, type DeltaResponse } from "../support/ads-client.js";
+import { dynamicResources, envoyAdmin, envoyStat, envoyStats, type ResourceKind } from "./envoy-admin.js";
 import {
   answeredBy,
   apply,
   clientPod,
   curl,
   deleteNamespace,
-  exec,
   fortioDeployment,
+  log,
   meshCluster,
   meshNamespace,
+  podByPrefix,
+  podNetns,
   rest,
   service,
   skipUnlessSupported,
+  trafficPolicy,
+  VERSION_SUBSETS,
   waitFor,
   waitPodsReady,
   waitProgrammed,
@@ -48,7 +53,7 @@ const LISTENER = "type.googleapis.com/envoy.config.listener.v3.Listener";
 const ROUTE = "type.googleapis.com/envoy.config.route.v3.RouteConfiguration";
 const TYPES = [LISTENER, CLUSTER, ROUTE, ENDPOINT] as const;
 type TypeUrl = (typeof TYPES)[number];
-const SHORT: Record<TypeUrl, string> = {
+const SHORT: Record<TypeUrl, ResourceKind> = {
   [LISTENER]: "listeners",
   [CLUSTER]: "clusters",
   [ROUTE]: "routes",
@@ -62,48 +67,27 @@ interface Held {
 }
 type Resources = Map<TypeUrl, Map<string, Held>>;
 
-/** A request to the sidecar's admin endpoint, as the proxy's uid (127.0.0.1:15000 in the Pod's netns). */
-async function envoyAdmin(pod: string, path: string, method = "GET"): Promise<string> {
-  const result = await exec(NS, pod, ["curl", "-sf", "-X", method, `http://127.0.0.1:15000${path}`], {
-    container: "skiff-proxy",
-  });
-  if (result.code !== 0) throw new Error(`admin ${path} on ${pod}: curl exited ${result.code}`);
-  return result.stdout;
-}
-
 /** The dynamic resources in a sidecar's config_dump (with EDS). */
 async function envoyHolds(pod: string): Promise<Resources> {
-  const dump = JSON.parse(await envoyAdmin(pod, "/config_dump?include_eds")) as {
-    configs: JsonObject[];
-  };
-  const section = (type: string) => dump.configs.find((c) => c["@type"] === `type.googleapis.com/${type}`)!;
-  const held = new Map<TypeUrl, Map<string, Held>>();
-  const put = (type: TypeUrl, name: string, version: unknown, json: JsonObject) => {
-    // config_dump prints each resource as an Any; what was served is the message itself.
-    const { "@type": _type, ...content } = json;
-    held.set(type, held.get(type) ?? new Map());
-    held.get(type)!.set(name, { version: version as string | undefined, json: content });
-  };
-  type Entry = Record<string, JsonObject & { version_info?: string }>;
-  for (const c of (section("envoy.admin.v3.ClustersConfigDump").dynamic_active_clusters ?? []) as Entry[])
-    put(CLUSTER, c.cluster!.name as string, c.version_info, c.cluster!);
-  for (const l of (section("envoy.admin.v3.ListenersConfigDump").dynamic_listeners ?? []) as Entry[])
-    put(
-      LISTENER,
-      l.name as unknown as string,
-      l.active_state!.version_info,
-      l.active_state!.listener as JsonObject,
-    );
-  for (const r of (section("envoy.admin.v3.RoutesConfigDump").dynamic_route_configs ?? []) as Entry[])
-    put(ROUTE, r.route_config!.name as string, r.version_info, r.route_config!);
-  for (const e of (section("envoy.admin.v3.EndpointsConfigDump").dynamic_endpoint_configs ?? []) as Entry[])
-    put(ENDPOINT, e.endpoint_config!.cluster_name as string, e.version_info, e.endpoint_config!);
-  return held;
+  const dumped = await dynamicResources(NS, pod);
+  return new Map(
+    TYPES.map((type) => [
+      type,
+      new Map(
+        Object.entries(dumped[SHORT[type]]).map(([name, { version, resource }]) => [
+          name,
+          { version, json: resource },
+        ]),
+      ),
+    ]),
+  );
 }
 
 /** The sidecar's node (id and cluster), as Envoy reports it. */
 async function nodeOf(pod: string): Promise<{ id: string; cluster: string }> {
-  const info = JSON.parse(await envoyAdmin(pod, "/server_info")) as { node: { id: string; cluster: string } };
+  const info = JSON.parse(await envoyAdmin(NS, pod, "/server_info")) as {
+    node: { id: string; cluster: string };
+  };
   return info.node;
 }
 
@@ -115,12 +99,7 @@ async function nodeOf(pod: string): Promise<{ id: string; cluster: string }> {
  * that only the Pods' network knows.
  */
 async function relayFromPod(pod: string, host: string, port: number, uid: number) {
-  const object = await rest().request<{ metadata: { uid: string } }>(
-    "GET",
-    `/api/v1/namespaces/${NS}/pods/${pod}`,
-  );
-  const netns = podNetworkNamespace(object.metadata.uid);
-  if (!netns) throw new Error(`no network namespace for ${NS}/${pod}`);
+  const netns = await podNetns(NS, pod);
   const script =
     "const s=require('net').connect(+process.argv[2],process.argv[1]);" +
     "process.stdin.pipe(s).pipe(process.stdout);" +
@@ -291,11 +270,7 @@ function compare(envoy: Resources, served: Resources): Comparison {
 
 /** Envoy's count of listeners it updated in place (filter chains only). */
 async function inPlaceUpdates(pod: string): Promise<number> {
-  return (
-    (await stats(pod, "listener_manager.listener_in_place_updated"))[
-      "listener_manager.listener_in_place_updated"
-    ] ?? 0
-  );
+  return (await envoyStat(NS, pod, "listener_manager.listener_in_place_updated")) ?? 0;
 }
 
 /**
@@ -321,20 +296,9 @@ async function envoyMatchesSkiff(pod: string, attempts = 3): Promise<Comparison>
   return last!;
 }
 
-function trafficPolicy(spec: object): KubernetesObject {
-  return {
-    apiVersion: "skiff.dev/v1alpha1",
-    kind: "TrafficPolicy",
-    metadata: { name: "reviews", namespace: NS },
-    spec: {
-      targetRef: { kind: "Service", name: "reviews" },
-      subsets: [
-        { name: "v1", labels: { version: "v1" } },
-        { name: "v2", labels: { version: "v2" } },
-      ],
-      ...spec,
-    },
-  } as KubernetesObject;
+/** The TrafficPolicy of reviews, with its subsets v1 and v2. */
+function reviewsPolicy(spec: object): KubernetesObject {
+  return trafficPolicy(NS, "reviews", { subsets: VERSION_SUBSETS, ...spec });
 }
 
 /** A rule set that exercises most of what translate writes into routes and clusters. */
@@ -377,29 +341,12 @@ const RICH = {
   rateLimit: { local: { maxTokens: 1000, tokensPerFill: 1000, fillInterval: "1s" } },
 };
 
-async function podNamed(prefix: string): Promise<string> {
-  const pods = await rest().request<{ items: KubernetesObject[] }>("GET", `/api/v1/namespaces/${NS}/pods`);
-  const pod = pods.items.find((p) => p.metadata?.name?.startsWith(prefix));
-  if (!pod) throw new Error(`no Pod ${prefix}* in ${NS}`);
-  return pod.metadata!.name!;
-}
-
-/** The sum of the stats whose names contain `filter`, and each of them. */
+/** The stats whose names match `filter`, by name. */
 async function stats(pod: string, filter: string): Promise<Record<string, number>> {
-  const text = await envoyAdmin(pod, `/stats?filter=${encodeURIComponent(filter)}`);
-  const values: Record<string, number> = {};
-  for (const line of text.split("\n")) {
-    const m = /^(\S+): (\d+)$/.exec(line.trim());
-    if (m) values[m[1]!] = Number(m[2]);
-  }
-  return values;
+  return Object.fromEntries(await envoyStats(NS, pod, filter));
 }
 
 const version = (r: Resources, type: TypeUrl, name: string) => r.get(type)?.get(name)?.version;
-
-function log(line: string): void {
-  process.stdout.write(`      ${line}\n`);
-}
 
 interface PolicyStatus {
   conditions?: {
@@ -427,9 +374,9 @@ describe("what Envoy holds equals what Skiff served", function () {
   after(() => deleteNamespace(NS));
 
   it("every listener, cluster, route and endpoint of a client and a server sidecar, by name, content and version", async () => {
-    await apply([trafficPolicy(RICH)]);
+    await apply([reviewsPolicy(RICH)]);
     await waitProgrammed(NS, "TrafficPolicy", "reviews");
-    const reviews = await podNamed("reviews-v1-");
+    const reviews = (await podByPrefix(NS, "reviews-v1-")).metadata.name;
     for (const pod of ["client", reviews]) {
       const { counts, problems, keptVersion } = await envoyMatchesSkiff(pod);
       assert.deepEqual(problems, [], problems.join("\n"));
@@ -446,7 +393,7 @@ describe("what Envoy holds equals what Skiff served", function () {
     const route = `reviews.${NS}.svc.cluster.local:8080`;
     const before = await envoyMatchesSkiff("client");
     const simpler = { ...RICH, http: [{ name: "all-v1", route: [{ subset: "v1" }] }] };
-    await apply([trafficPolicy(simpler)]);
+    await apply([reviewsPolicy(simpler)]);
     await waitProgrammed(NS, "TrafficPolicy", "reviews");
     const after = await envoyMatchesSkiff("client");
     assert.deepEqual(after.problems, [], after.problems.join("\n"));
@@ -460,7 +407,7 @@ describe("what Envoy holds equals what Skiff served", function () {
     const inPlace = await inPlaceUpdates(reviews);
     const old = await envoyMatchesSkiff(reviews);
     await apply([
-      trafficPolicy({
+      reviewsPolicy({
         ...simpler,
         rateLimit: { local: { maxTokens: 500, tokensPerFill: 500, fillInterval: "1s" } },
       }),
@@ -497,7 +444,7 @@ describe("what Envoy holds equals what Skiff served", function () {
       return `${response!.headers["x-rule"]} ${answeredBy(response!.body) ?? "(echo)"}`;
     };
     const rule = (name: string) => ({ name, headers: { response: { set: { "x-rule": name } } } });
-    await apply([trafficPolicy({ http: [{ ...rule("v1"), route: [{ subset: "v1" }] }] })]);
+    await apply([reviewsPolicy({ http: [{ ...rule("v1"), route: [{ subset: "v1" }] }] })]);
     await waitProgrammed(NS, "TrafficPolicy", "reviews");
     const rejectedBefore = await stats("client", "update_rejected");
     const good = (await envoyHolds("client")).get(ROUTE)!.get(route)!;
@@ -506,7 +453,7 @@ describe("what Envoy holds equals what Skiff served", function () {
     // compiled program (149 instructions) is larger than Envoy's default
     // limit (the runtime key re2.max_program_size.error_level, 100).
     const greek = (regex: string) =>
-      trafficPolicy({
+      reviewsPolicy({
         http: [
           {
             ...rule("greek"),
@@ -573,7 +520,7 @@ describe("what Envoy holds equals what Skiff served", function () {
   it("header values reach the peer literally, % included (Envoy reads them as format strings)", async () => {
     const value = "100% of %HOSTNAME% at %START_TIME%";
     await apply([
-      trafficPolicy({
+      reviewsPolicy({
         http: [
           {
             name: "literal",

@@ -1,10 +1,13 @@
+import assert from "node:assert/strict";
+import { spawn, type ChildProcessByStdio } from "node:child_process";
+import type { Readable } from "node:stream";
 import type { KubeConfig, KubernetesObject } from "@kubernetes/client-node";
 import { startDevCluster, type DevCluster } from "../../src/cli/dev-cluster.js";
 import { Informer } from "../../src/k8s/informer.js";
 import { applyManifests } from "../../src/k8s/manifests.js";
 import { RestClient } from "../../src/k8s/rest.js";
 import { LocalNode } from "../../src/localnode/local-node.js";
-import type { ExecResult } from "../../src/localnode/exec.js";
+import { podExecArgv, podNetworkNamespace, type ExecResult } from "../../src/localnode/exec.js";
 import { createLogger } from "../../src/observability/logger.js";
 
 /** The fortio image the tests' workloads run (the local node runs fortio.org/fortio for it). */
@@ -225,6 +228,108 @@ export function clientPod(
   };
 }
 
+/** A TrafficPolicy for a Service, named after it. */
+export function trafficPolicy(namespace: string, service: string, spec: object): KubernetesObject {
+  return {
+    apiVersion: "skiff.dev/v1alpha1",
+    kind: "TrafficPolicy",
+    metadata: { name: service, namespace },
+    spec: { targetRef: { kind: "Service", name: service }, ...spec },
+  } as KubernetesObject;
+}
+
+/** Subsets v1 and v2 of a Service, by the `version` label its Deployments carry. */
+export const VERSION_SUBSETS = [
+  { name: "v1", labels: { version: "v1" } },
+  { name: "v2", labels: { version: "v2" } },
+];
+
+/**
+ * Applies a {@link trafficPolicy} and waits until it is Programmed: every
+ * sidecar that needs it ACKed it. Returns the policy applied.
+ */
+export async function programTrafficPolicy(
+  namespace: string,
+  service: string,
+  spec: object,
+): Promise<KubernetesObject> {
+  const policy = trafficPolicy(namespace, service, spec);
+  await apply([policy]);
+  await waitProgrammed(namespace, "TrafficPolicy", service);
+  return policy;
+}
+
+/** A Pod as the tests read it: what they use of it, and what the API server always sets. */
+export interface PodObject extends KubernetesObject {
+  metadata: { name: string; uid: string; labels?: Record<string, string>; deletionTimestamp?: Date };
+  status?: {
+    podIP?: string;
+    containerStatuses?: {
+      name: string;
+      ready: boolean;
+      restartCount: number;
+      lastState?: { terminated?: { exitCode: number } };
+    }[];
+  };
+}
+
+/** The Pods of a namespace, or those that match a label selector (`app=echo,version=v1`). */
+export async function listPods(namespace: string, labelSelector?: string): Promise<PodObject[]> {
+  const pods = await rest().request<{ items: PodObject[] }>(
+    "GET",
+    `/api/v1/namespaces/${namespace}/pods`,
+    labelSelector === undefined ? {} : { query: { labelSelector } },
+  );
+  return pods.items;
+}
+
+/** The one Pod that matches a label selector; fails unless exactly one does. */
+export async function podOf(namespace: string, labelSelector: string): Promise<PodObject> {
+  const pods = await listPods(namespace, labelSelector);
+  assert.equal(
+    pods.length,
+    1,
+    `one Pod ${labelSelector} in ${namespace}: ${pods.map((p) => p.metadata.name).join(", ") || "none"}`,
+  );
+  return pods[0]!;
+}
+
+/**
+ * A Pod whose name starts with `prefix` (a Deployment's Pod: `reviews-v1-`),
+ * not one being deleted.
+ */
+export async function podByPrefix(namespace: string, prefix: string): Promise<PodObject> {
+  const pod = (await listPods(namespace)).find(
+    (p) => p.metadata.name.startsWith(prefix) && !p.metadata.deletionTimestamp,
+  );
+  if (!pod) throw new Error(`no Pod ${prefix}* in ${namespace}`);
+  return pod;
+}
+
+/** The network namespace of a Pod on the local node (its name under the node's netns directory). */
+export async function podNetns(namespace: string, pod: string): Promise<string> {
+  const object = await rest().request<PodObject>("GET", `/api/v1/namespaces/${namespace}/pods/${pod}`);
+  const netns = podNetworkNamespace(object.metadata.uid);
+  if (!netns) throw new Error(`no network namespace for ${namespace}/${pod}`);
+  return netns;
+}
+
+/**
+ * Starts a command in a Pod's network namespace, as `uid` (default root,
+ * the fortio image's user), and returns at once, its output piped: for a
+ * server or a load that runs beside the test, where {@link exec} would wait
+ * for the command to end. The caller stops it.
+ */
+export async function spawnInPod(
+  namespace: string,
+  pod: string,
+  command: string[],
+  uid = 0,
+): Promise<ChildProcessByStdio<null, Readable, Readable>> {
+  const [file, ...args] = podExecArgv(await podNetns(namespace, pod), command, uid);
+  return spawn(file!, args, { stdio: ["ignore", "pipe", "pipe"] });
+}
+
 /** Waits until every Pod in the namespace (at least `count`) is Ready. */
 export async function waitPodsReady(namespace: string, count: number): Promise<void> {
   await waitFor(
@@ -295,19 +400,56 @@ export async function curl(
   url: string,
   options: { count?: number; args?: string[]; timeoutMs?: number } = {},
 ): Promise<CurlResult[]> {
-  const count = options.count ?? 1;
+  const requests = Array.from({ length: options.count ?? 1 }, () => ({ url, args: options.args }));
+  return (await curlRun(namespace, pod, requests, options.timeoutMs)).map(parseHttp);
+}
+
+/** One request of {@link curlEach}: its URL, and curl arguments of its own (`-H`, `-X`...). */
+export interface CurlRequest {
+  url: string;
+  args?: string[];
+}
+
+/**
+ * {@link curl} for requests that differ: each with arguments of its own,
+ * still one curl on one connection. Fails unless curl answered every one.
+ */
+export async function curlEach(
+  namespace: string,
+  pod: string,
+  requests: CurlRequest[],
+  options: { timeoutMs?: number } = {},
+): Promise<CurlResult[]> {
+  const answers = await curlRun(namespace, pod, requests, options.timeoutMs);
+  assert.equal(answers.length, requests.length, `curl answered ${answers.length} of ${requests.length}`);
+  return answers.map(parseHttp);
+}
+
+/** Runs one curl for all the requests (joined by --next) and returns each one's raw response. */
+async function curlRun(
+  namespace: string,
+  pod: string,
+  requests: CurlRequest[],
+  timeoutMs = 120_000,
+): Promise<string[]> {
   const separator = "=====SKIFF-E2E=====";
-  const args = ["curl", "-s", "-i", "-m", "10", ...(options.args ?? [])];
-  for (let i = 0; i < count; i++)
+  const args = ["curl"];
+  requests.forEach((r, i) =>
     args.push(
-      ...(i > 0 ? ["--next", "-s", "-i", "-m", "10", ...(options.args ?? [])] : []),
+      ...(i > 0 ? ["--next"] : []),
+      "-s",
+      "-i",
+      "-m",
+      "10",
+      ...(r.args ?? []),
       "-w",
       separator,
-      url,
-    );
-  const result = await exec(namespace, pod, args, { timeoutMs: options.timeoutMs ?? 120_000 });
+      r.url,
+    ),
+  );
+  const result = await exec(namespace, pod, args, { timeoutMs });
   if (result.code !== 0 && !result.stdout) throw new Error(`curl exited ${result.code}: ${result.stderr}`);
-  return result.stdout.split(separator).slice(0, count).map(parseHttp);
+  return result.stdout.split(separator).slice(0, requests.length);
 }
 
 function parseHttp(raw: string): CurlResult {
@@ -331,9 +473,19 @@ export function answeredBy(body: string): string | undefined {
   return / on ([a-z0-9-]+?)-[a-z0-9]{6,10}-[a-z0-9]{5}\b/.exec(body)?.[1];
 }
 
+/** The Pod (not just the Deployment, as {@link answeredBy}) that answered a fortio /debug request. */
+export function answeringPod(body: string): string | undefined {
+  return / on ([a-z0-9-]+-[a-z0-9]{6,10}-[a-z0-9]{5})\b/.exec(body)?.[1];
+}
+
 /** Counts per value. */
 export function tally(values: (string | undefined)[]): Record<string, number> {
   const counts: Record<string, number> = {};
   for (const v of values) counts[v ?? "(none)"] = (counts[v ?? "(none)"] ?? 0) + 1;
   return counts;
+}
+
+/** Prints a line of what a test saw under its title, indented as mocha's spec reporter indents it. */
+export function log(line: string): void {
+  process.stdout.write(`      ${line}\n`);
 }

@@ -1,33 +1,27 @@
 import assert from "node:assert/strict";
-import { fortioBinary } from "../../src/localnode/tools.js";
+import { dumpedCluster, endpointHealth, envoyAdmin, envoyStat, eventually } from "./envoy-admin.js";
 import {
+  answeringPod,
   apply,
   clientPod,
+  curlEach,
   deleteNamespace,
-  exec,
   fortioDeployment,
+  listPods,
   meshNamespace,
-  rest,
+  programTrafficPolicy,
   service,
   skipUnlessSupported,
   tally,
   waitPodsReady,
-  waitProgrammed,
+  type CurlResult,
 } from "./kit.js";
+import { fortioLoad } from "./load.js";
 
 const NS = "e2e-lb";
 const HOST = (name: string) => `${name}.${NS}.svc.cluster.local`;
 /** The client sidecar's outbound cluster for a Service's port 8080 (Istio's naming). */
 const CLUSTER = (name: string) => `outbound|8080||${HOST(name)}`;
-
-function policy(target: string, spec: object): object {
-  return {
-    apiVersion: "skiff.dev/v1alpha1",
-    kind: "TrafficPolicy",
-    metadata: { name: target, namespace: NS },
-    spec: { targetRef: { kind: "Service", name: target }, ...spec },
-  };
-}
 
 /**
  * Applies a TrafficPolicy and waits until every sidecar concerned runs it.
@@ -35,8 +29,7 @@ function policy(target: string, spec: object): object {
  * (15 s) for its endpoints: Skiff sends them again with the cluster.
  */
 async function program(target: string, spec: object): Promise<void> {
-  await apply([policy(target, spec)]);
-  await waitProgrammed(NS, "TrafficPolicy", target);
+  await programTrafficPolicy(NS, target, spec);
   assert.equal(
     await stat("client", `cluster.${CLUSTER(target)}.init_fetch_timeout`),
     0,
@@ -45,108 +38,15 @@ async function program(target: string, spec: object): Promise<void> {
 }
 
 // ---------------------------------------------------------------------------
-// Helpers beyond kit.ts (generic; candidates for the kit).
 
-interface Response {
-  status: number;
-  headers: Record<string, string>;
-  body: string;
-}
-
-/**
- * Sends requests with one curl from a Pod (one connection where HTTP allows),
- * each with its own arguments, unlike kit's `curl` whose requests all share them.
- */
-async function curlEach(pod: string, requests: { url: string; args?: string[] }[]): Promise<Response[]> {
-  const separator = "=====SKIFF-E2E-LB=====";
-  const argv = ["curl"];
-  requests.forEach((r, i) =>
-    argv.push(
-      ...(i > 0 ? ["--next"] : []),
-      "-s",
-      "-i",
-      "-m",
-      "10",
-      ...(r.args ?? []),
-      "-w",
-      separator,
-      r.url,
-    ),
-  );
-  const result = await exec(NS, pod, argv, { timeoutMs: 120_000 });
-  if (result.code !== 0 && !result.stdout) throw new Error(`curl exited ${result.code}: ${result.stderr}`);
-  const parts = result.stdout.split(separator).slice(0, requests.length);
-  assert.equal(parts.length, requests.length, `curl answered ${parts.length} of ${requests.length}`);
-  return parts.map(parseHttp);
-}
-
-function parseHttp(raw: string): Response {
-  const blocks = raw.split(/\r\n\r\n/);
-  let index = 0;
-  while (/^HTTP\/\S+ 1\d\d/.test(blocks[index] ?? "") && index < blocks.length - 1) index++;
-  const [statusLine, ...headerLines] = (blocks[index] ?? "").split("\r\n");
-  const headers: Record<string, string> = {};
-  for (const line of headerLines) {
-    const colon = line.indexOf(":");
-    if (colon > 0) headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
-  }
-  const status = Number(/^HTTP\/\S+ (\d{3})/.exec(statusLine ?? "")?.[1] ?? 0);
-  return { status, headers, body: blocks.slice(index + 1).join("\r\n\r\n") };
-}
-
-/** The Pod (not just the Deployment, as kit's answeredBy) that answered a fortio /debug request. */
-function replica(response: Response): string {
-  const pod = / on ([a-z0-9-]+-[a-z0-9]{6,10}-[a-z0-9]{5})\b/.exec(response.body)?.[1];
+/** The Pod that answered a fortio /debug request, or its status when it was not answered. */
+function replica(response: CurlResult): string {
+  const pod = answeringPod(response.body);
   return response.status === 200 && pod ? pod : `status ${response.status}`;
 }
 
-/** GET on the Envoy admin of a Pod's sidecar (run as the proxy's uid, so not captured). */
-async function admin(pod: string, path: string): Promise<string> {
-  const result = await exec(NS, pod, ["curl", "-s", "-f", `http://127.0.0.1:15000${path}`], {
-    container: "skiff-proxy",
-  });
-  if (result.code !== 0)
-    throw new Error(`admin ${path} on ${pod}: curl exited ${result.code}: ${result.stderr}`);
-  return result.stdout;
-}
-
 /** A counter or gauge of a sidecar, by its full name (0 when Envoy has not created it). */
-async function stat(pod: string, name: string): Promise<number> {
-  const text = await admin(pod, `/stats?filter=${encodeURIComponent(`^${escapeRegex(name)}$`)}`);
-  const line = text.split("\n").find((l) => l.startsWith(`${name}: `));
-  return line ? Number(line.slice(name.length + 2)) : 0;
-}
-
-const escapeRegex = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-
-/** The dynamic cluster of a sidecar's config_dump, by name. */
-async function dumpedCluster(pod: string, name: string): Promise<Record<string, unknown>> {
-  const dump = JSON.parse(await admin(pod, "/config_dump?resource=dynamic_active_clusters")) as {
-    configs: { cluster: Record<string, unknown> & { name: string } }[];
-  };
-  const found = dump.configs.find((c) => c.cluster.name === name);
-  if (!found) throw new Error(`${pod}'s sidecar has no cluster ${name}`);
-  return found.cluster;
-}
-
-/**
- * Calls `attempt` until it returns a value (not undefined), every
- * `intervalMs`, for at most `timeoutMs`; then fails saying what it waited for.
- */
-async function poll<T>(
-  what: string,
-  attempt: () => Promise<T | undefined>,
-  timeoutMs = 30_000,
-  intervalMs = 200,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await attempt();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
-  }
-}
+const stat = async (pod: string, name: string) => (await envoyStat(NS, pod, name)) ?? 0;
 
 interface PodSummary {
   name: string;
@@ -155,33 +55,19 @@ interface PodSummary {
 }
 
 async function pods(): Promise<PodSummary[]> {
-  const list = await rest().request<{
-    items: { metadata: { name: string; labels?: Record<string, string> }; status: { podIP?: string } }[];
-  }>("GET", `/api/v1/namespaces/${NS}/pods`);
-  return list.items.map((p) => ({
+  return (await listPods(NS)).map((p) => ({
     name: p.metadata.name,
-    ip: p.status.podIP ?? "",
+    ip: p.status?.podIP ?? "",
     app: p.metadata.labels?.app ?? "",
   }));
 }
 
-/** fortio load from a Pod; its JSON result's RetCodes (status → count). */
-async function fortioLoad(pod: string, args: string[], url: string): Promise<Record<string, number>> {
-  const fortio = await fortioBinary({ build: false });
-  const result = await exec(
-    NS,
-    pod,
-    [fortio, "load", "-qps", "0", "-allow-initial-errors", "-json", "-", ...args, url],
-    { timeoutMs: 120_000 },
-  );
-  const json = result.stdout.slice(result.stdout.indexOf("{"));
-  let parsed: { RetCodes?: Record<string, number> };
-  try {
-    parsed = JSON.parse(json) as typeof parsed;
-  } catch {
-    throw new Error(`fortio load exited ${result.code} without JSON: ${result.stdout}\n${result.stderr}`);
-  }
-  return parsed.RetCodes ?? {};
+/** fortio load from a Pod, as fast as it goes; its JSON result's RetCodes (status → count). */
+async function loadRetCodes(pod: string, args: string[], url: string): Promise<Record<string, number>> {
+  const result = await fortioLoad(NS, pod, ["-qps", "0", "-allow-initial-errors", ...args, url], {
+    timeoutMs: 120_000,
+  });
+  return result.RetCodes ?? {};
 }
 
 // ---------------------------------------------------------------------------
@@ -223,11 +109,12 @@ describe("load balancing and resilience through Envoy sidecars", function () {
 
   /** The lb_policy of the client's cluster for lb (config_dump omits ROUND_ROBIN, proto3's default). */
   const lbPolicy = async () =>
-    ((await dumpedCluster("client", CLUSTER("lb"))).lb_policy as string) ?? "ROUND_ROBIN";
+    ((await dumpedCluster(NS, "client", CLUSTER("lb"))).lb_policy as string) ?? "ROUND_ROBIN";
 
   /** 300 sequential requests to lb; the count per replica. */
   async function spread(): Promise<Record<string, number>> {
     const responses = await curlEach(
+      NS,
       "client",
       Array.from({ length: 300 }, () => ({ url: "http://lb:8080/debug" })),
     );
@@ -270,7 +157,7 @@ describe("load balancing and resilience through Envoy sidecars", function () {
   ): Promise<Map<string, string>> {
     const names = Array.from({ length: keys }, (_, i) => `user-${i}`);
     const order = Array.from({ length: perKey }, () => names).flat();
-    const responses = await curlEach("client", order.map(request));
+    const responses = await curlEach(NS, "client", order.map(request));
     const seen = new Map<string, Set<string>>();
     order.forEach((key, i) => {
       const set = seen.get(key) ?? new Set<string>();
@@ -316,12 +203,13 @@ describe("load balancing and resilience through Envoy sidecars", function () {
       args: ["-H", `Cookie: skiff-session=${key}`],
     }));
 
-    const [first] = await curlEach("client", [{ url: "http://lb:8080/debug" }]);
+    const [first] = await curlEach(NS, "client", [{ url: "http://lb:8080/debug" }]);
     const setCookie = first!.headers["set-cookie"] ?? "";
     const value = /^skiff-session=("?[^";]+"?)/.exec(setCookie)?.[1];
     assert.ok(value, `no skiff-session cookie was set: ${JSON.stringify(first!.headers)}`);
     assert.match(setCookie, /Max-Age=60/i);
     const again = await curlEach(
+      NS,
       "client",
       Array.from({ length: 10 }, () => ({
         url: "http://lb:8080/debug",
@@ -342,6 +230,7 @@ describe("load balancing and resilience through Envoy sidecars", function () {
     const owner = new Map<string, string>();
     for (const client of clients) {
       const responses = await curlEach(
+        NS,
         client,
         Array.from({ length: 6 }, () => ({ url: "http://lb:8080/debug" })),
       );
@@ -361,15 +250,15 @@ describe("load balancing and resilience through Envoy sidecars", function () {
     const url = "http://lb:8080/echo?delay=1s";
     const load = ["-c", "8", "-n", "16"];
     await program("lb", { loadBalancer: { algorithm: "RoundRobin" } });
-    assert.equal((await dumpedCluster("client", CLUSTER("lb"))).circuit_breakers, undefined);
-    const unlimited = await fortioLoad("client", load, url);
+    assert.equal((await dumpedCluster(NS, "client", CLUSTER("lb"))).circuit_breakers, undefined);
+    const unlimited = await loadRetCodes("client", load, url);
     console.log("      without limits:", JSON.stringify(unlimited));
     assert.deepEqual(unlimited, { "200": 16 });
 
     await program("lb", {
       connectionPool: { http: { maxRequests: 1, maxPendingRequests: 1 }, tcp: { maxConnections: 1 } },
     });
-    assert.deepEqual((await dumpedCluster("client", CLUSTER("lb"))).circuit_breakers, {
+    assert.deepEqual((await dumpedCluster(NS, "client", CLUSTER("lb"))).circuit_breakers, {
       thresholds: [{ max_connections: 1, max_pending_requests: 1, max_requests: 1 }],
     });
     // Envoy fails a request past max_requests (upstream_rq_active_overflow)
@@ -379,7 +268,7 @@ describe("load balancing and resilience through Envoy sidecars", function () {
     );
     const overflowCounts = async () => Promise.all(overflowStats.map((name) => stat("client", name)));
     const before = await overflowCounts();
-    const limited = await fortioLoad("client", load, url);
+    const limited = await loadRetCodes("client", load, url);
     const after = await overflowCounts();
     const [pending, active] = after.map((n, i) => n - before[i]!) as [number, number];
     console.log(
@@ -414,31 +303,33 @@ describe("load balancing and resilience through Envoy sidecars", function () {
     assert.equal(await stat("client", ejected), 0);
 
     // Traffic is what makes Envoy eject: send some until it has.
-    const before: Response[] = [];
-    await poll("the failing reviews endpoint to be ejected", async () => {
-      before.push(
-        ...(await curlEach("client", [
-          { url: "http://reviews:8080/echo" },
-          { url: "http://reviews:8080/echo" },
-        ])),
-      );
-      return (await stat("client", ejected)) >= 1 ? true : undefined;
-    });
+    const before: CurlResult[] = [];
+    await eventually(
+      "the failing reviews endpoint to be ejected",
+      async () => {
+        before.push(
+          ...(await curlEach(NS, "client", [
+            { url: "http://reviews:8080/echo" },
+            { url: "http://reviews:8080/echo" },
+          ])),
+        );
+        return (await stat("client", ejected)) >= 1 ? true : undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 200 },
+    );
     const statusesBefore = tally(before.map((r) => String(r.status)));
     assert.ok((statusesBefore["503"] ?? 0) >= 2, `before the ejection: ${JSON.stringify(statusesBefore)}`);
 
-    const clusters = await admin("client", "/clusters");
-    const flags = clusters
-      .split("\n")
-      .filter((l) => l.startsWith(`${CLUSTER("reviews")}::`) && l.includes("::health_flags::"));
-    const flagged = flags.filter((l) => l.includes("failed_outlier_check"));
+    const flags = [...(await endpointHealth(NS, "client", CLUSTER("reviews")))];
+    const flagged = flags.filter(([, health]) => health.includes("failed_outlier_check"));
     assert.deepEqual(
-      flagged.map((l) => l.split("::")[1]),
+      flagged.map(([address]) => address),
       [`${bad.ip}:8080`],
-      `health flags:\n${flags.join("\n")}`,
+      `health flags:\n${flags.map(([address, health]) => `${address} ${health}`).join("\n")}`,
     );
 
     const after = await curlEach(
+      NS,
       "client",
       Array.from({ length: 40 }, () => ({ url: "http://reviews:8080/debug" })),
     );
@@ -453,6 +344,7 @@ describe("load balancing and resilience through Envoy sidecars", function () {
   it("a local rate limit answers 429 past its burst (5 × 200 then 15 × 429 of 20)", async () => {
     await program("quota", { rateLimit: { local: { maxTokens: 5, tokensPerFill: 5, fillInterval: "60s" } } });
     const responses = await curlEach(
+      NS,
       "client",
       Array.from({ length: 20 }, () => ({ url: "http://quota:8080/debug" })),
     );
@@ -460,7 +352,7 @@ describe("load balancing and resilience through Envoy sidecars", function () {
     console.log("      rate limited:", JSON.stringify(tally(statuses.map(String))));
     assert.deepEqual(statuses, [...Array<number>(5).fill(200), ...Array<number>(15).fill(429)]);
     const quotaPod = (await pods()).find((p) => p.app === "quota")!.name;
-    const limited = await admin(quotaPod, "/stats?filter=rate_limited");
+    const limited = await envoyAdmin(NS, quotaPod, "/stats?filter=rate_limited");
     assert.match(limited, /\.http_local_rate_limit\.rate_limited: 15$/m, limited);
   });
 });

@@ -8,10 +8,9 @@
  * whatever the client spoke.
  */
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { createRequire } from "node:module";
-import { podExecArgv, podNetworkNamespace } from "../../src/localnode/exec.js";
-import { fortioBinary } from "../../src/localnode/tools.js";
+import { dumpedCluster, dumpedListener, statDeltas, waitForHealthyEndpoints } from "./envoy-admin.js";
 import {
   apply,
   clientPod,
@@ -19,57 +18,25 @@ import {
   deleteNamespace,
   exec,
   fortioDeployment,
+  log,
   meshNamespace,
+  podOf,
   rest,
   service,
   skipUnlessSupported,
+  spawnInPod,
   waitPodsReady,
 } from "./kit.js";
+import { fortioLoad, type FortioResult } from "./load.js";
 
 const NS = "e2e-proto";
 const host = (name: string) => `${name}.${NS}.svc.cluster.local`;
 const TCP_PROXY = "envoy.filters.network.tcp_proxy";
 const HCM = "envoy.filters.network.http_connection_manager";
 
-// --- Envoy admin, read from inside a Pod as the proxy's uid (not captured) ---
+// --- what the sidecars counted and hold --------------------------------------
 
 type Json = Record<string, unknown>;
-
-async function admin(pod: string, path: string): Promise<string> {
-  const result = await exec(NS, pod, ["curl", "-s", "-f", `127.0.0.1:15000${path}`], {
-    container: "skiff-proxy",
-  });
-  if (result.code !== 0)
-    throw new Error(`${pod} admin ${path}: curl exited ${result.code}: ${result.stderr}`);
-  return result.stdout;
-}
-
-/** Every counter and gauge of a sidecar, by name. */
-async function envoyStats(pod: string): Promise<Map<string, number>> {
-  const stats = new Map<string, number>();
-  for (const line of (await admin(pod, "/stats")).split("\n")) {
-    const match = /^(\S+): (\d+)$/.exec(line);
-    if (match) stats.set(match[1]!, Number(match[2]));
-  }
-  return stats;
-}
-
-/** How much each named stat grew while `action` ran, on each Pod's sidecar. */
-async function statDeltas(
-  watch: Record<string, string[]>,
-  action: () => Promise<void>,
-): Promise<Record<string, number>> {
-  const pods = Object.keys(watch);
-  const before = await Promise.all(pods.map(envoyStats));
-  await action();
-  const after = await Promise.all(pods.map(envoyStats));
-  const deltas: Record<string, number> = {};
-  pods.forEach((pod, i) => {
-    for (const name of watch[pod]!)
-      deltas[`${pod}: ${name}`] = (after[i]!.get(name) ?? 0) - (before[i]!.get(name) ?? 0);
-  });
-  return deltas;
-}
 
 /** Prints what the sidecars counted, shortly: `client upstream_rq_total +6, server ...`. */
 function note(what: string, deltas: Record<string, number>): void {
@@ -78,7 +45,7 @@ function note(what: string, deltas: Record<string, number>): void {
     const kind = stat.startsWith("cluster.") ? "cluster" : stat.split(".")[0];
     return `${pod === "client" ? "client" : "server"} ${kind} ${stat.slice(stat.lastIndexOf(".") + 1)} +${delta}`;
   });
-  process.stdout.write(`      ${what}: ${counts.join(", ")}\n`);
+  log(`${what}: ${counts.join(", ")}`);
 }
 
 function assertAllGrew(deltas: Record<string, number>, atLeast = 1): void {
@@ -86,26 +53,8 @@ function assertAllGrew(deltas: Record<string, number>, atLeast = 1): void {
     assert.ok(delta >= atLeast, `${name} grew by ${delta}, want >= ${atLeast}: ${JSON.stringify(deltas)}`);
 }
 
-/** The resources of one kind in a sidecar's config dump (dynamic_listeners, dynamic_active_clusters). */
-async function configDump(pod: string, resource: string): Promise<Json[]> {
-  const dump = JSON.parse(await admin(pod, `/config_dump?resource=${resource}`)) as { configs?: Json[] };
-  return dump.configs ?? [];
-}
-
-async function listener(pod: string, name: string): Promise<Json> {
-  const found = (await configDump(pod, "dynamic_listeners")).find((l) => l.name === name);
-  const active = (found?.active_state as { listener?: Json } | undefined)?.listener;
-  if (!active) throw new Error(`${pod} has no active listener ${name}`);
-  return active;
-}
-
-async function cluster(pod: string, name: string): Promise<Json> {
-  const found = (await configDump(pod, "dynamic_active_clusters"))
-    .map((c) => c.cluster as Json)
-    .find((c) => c.name === name);
-  if (!found) throw new Error(`${pod} has no cluster ${name}`);
-  return found;
-}
+const listener = (pod: string, name: string) => dumpedListener(NS, pod, name);
+const cluster = (pod: string, name: string) => dumpedCluster(NS, pod, name);
 
 type FilterChain = { name?: string; filters: { name: string; typed_config: Json }[] };
 
@@ -124,51 +73,15 @@ function speaksHttp2(clusterJson: Json): boolean {
   );
 }
 
-/**
- * Polls until `check` gives a value (Envoy has no watch to wait on), and
- * fails after `timeoutMs` with the last error.
- */
-async function eventually<T>(
-  what: string,
-  check: () => Promise<T | undefined>,
-  timeoutMs = 60_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${String(last)}`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-}
-
 // --- the workloads ----------------------------------------------------------
 
 interface ServiceObject {
   spec: { clusterIP: string };
 }
-interface PodList {
-  items: { metadata: { name: string; uid: string } }[];
-}
 
 const clusterIPs = new Map<string, string>();
 let echoPod = "";
 let h2Pod = "";
-let fortio = "";
-
-async function podOf(app: string): Promise<{ name: string; uid: string }> {
-  const pods = await rest().request<PodList>("GET", `/api/v1/namespaces/${NS}/pods`, {
-    query: { labelSelector: `app=${app}` },
-  });
-  const pod = pods.items[0];
-  if (!pod) throw new Error(`no Pod of ${app}`);
-  return pod.metadata;
-}
 
 /** The client's outbound listener for a Service port: `<ClusterIP>_<port>`. */
 const outboundListener = (svc: string, port: number) => `${clusterIPs.get(svc)}_${port}`;
@@ -201,17 +114,9 @@ function httpPath(svc: string, port: number, serverPod: string, targetPort: numb
   };
 }
 
-/** Runs fortio (the client's copy of the binary) in the client Pod, as its application. */
-async function fortioLoad(args: string[]): Promise<Json> {
-  const result = await exec(NS, "client", [fortio, "load", "-json", "-", ...args], { timeoutMs: 60_000 });
-  assert.equal(result.code, 0, `fortio load ${args.join(" ")}: ${result.stderr.slice(-2000)}`);
-  return JSON.parse(result.stdout) as Json;
-}
-
 describe("protocols through Envoy sidecars", function () {
   before(async function () {
     skipUnlessSupported(this);
-    fortio = await fortioBinary({ build: false });
     await meshNamespace(NS);
     await apply([
       // fortio's server also runs its TCP echo on 8078.
@@ -269,8 +174,8 @@ describe("protocols through Envoy sidecars", function () {
       const object = await rest().request<ServiceObject>("GET", `/api/v1/namespaces/${NS}/services/${svc}`);
       clusterIPs.set(svc, object.spec.clusterIP);
     }
-    echoPod = (await podOf("echo")).name;
-    h2Pod = (await podOf("h2")).name;
+    echoPod = (await podOf(NS, "app=echo")).metadata.name;
+    h2Pod = (await podOf(NS, "app=h2")).metadata.name;
     // The client's sidecar may have become ready before the Services reached it.
     const expected: [string, number][] = [
       ["named", 9078],
@@ -285,18 +190,11 @@ describe("protocols through Envoy sidecars", function () {
       ["h2", 7082],
       ["dual", 9085],
     ];
-    await eventually("the client's sidecar to hold every Service port with an endpoint", async () => {
-      const clusters = await admin("client", "/clusters");
-      const missing = expected.filter(
-        ([svc, port]) =>
-          !new RegExp(
-            `^${escape(outboundCluster(svc, port))}::[0-9.]+:\\d+::health_flags::healthy$`,
-            "m",
-          ).test(clusters),
-      );
-      if (missing.length > 0) throw new Error(`no healthy endpoint yet for ${JSON.stringify(missing)}`);
-      return true;
-    });
+    await waitForHealthyEndpoints(
+      NS,
+      "client",
+      expected.map(([svc, port]) => outboundCluster(svc, port)),
+    );
   });
   after(() => deleteNamespace(NS));
 
@@ -311,9 +209,17 @@ describe("protocols through Envoy sidecars", function () {
         [TCP_PROXY],
         `${svc}:${port}`,
       );
-      let result: Json = {};
-      const deltas = await statDeltas(tcpPath(svc, port, echoPod, targetPort), async () => {
-        result = await fortioLoad(["-qps", "-1", "-n", "20", "-c", "2", `tcp://${svc}:${port}`]);
+      let result: Partial<FortioResult> = {};
+      const { deltas } = await statDeltas(NS, tcpPath(svc, port, echoPod, targetPort), async () => {
+        result = await fortioLoad(NS, "client", [
+          "-qps",
+          "-1",
+          "-n",
+          "20",
+          "-c",
+          "2",
+          `tcp://${svc}:${port}`,
+        ]);
       });
       assert.deepEqual(result.RetCodes, { OK: 20 }, `${svc}:${port}: ${JSON.stringify(result.RetCodes)}`);
       assert.ok((result.BytesSent as number) > 0);
@@ -338,7 +244,7 @@ describe("protocols through Envoy sidecars", function () {
       );
       assert.equal(speaksHttp2(await cluster("client", outboundCluster(svc, port))), false);
       let responses: Awaited<ReturnType<typeof curl>> = [];
-      const deltas = await statDeltas(httpPath(svc, port, echoPod, 8080), async () => {
+      const { deltas } = await statDeltas(NS, httpPath(svc, port, echoPod, 8080), async () => {
         // Even a client speaking HTTP/2 reaches an HTTP port's application as HTTP/1.1.
         responses = [
           ...(await curl(NS, "client", `http://${svc}:${port}/debug`, { count: 5 })),
@@ -371,8 +277,9 @@ describe("protocols through Envoy sidecars", function () {
       );
       assert.equal(speaksHttp2(await cluster("client", outboundCluster(svc, port))), true, `${svc}:${port}`);
       const responses: Awaited<ReturnType<typeof curl>> = [];
-      let load: Json = {};
-      const deltas = await statDeltas(
+      let load: Partial<FortioResult> = {};
+      const { deltas } = await statDeltas(
+        NS,
         {
           ...httpPath(svc, port, h2Pod, 8080),
           client: [
@@ -392,7 +299,14 @@ describe("protocols through Envoy sidecars", function () {
             );
           // A client speaking HTTP/1.1 is upgraded by the sidecars: the port says HTTP/2.
           responses.push(...(await curl(NS, "client", `http://${svc}:${port}/debug`, { count: 2 })));
-          load = await fortioLoad(["-h2", "-qps", "-1", "-n", "20", `http://${svc}:${port}/echo?size=100`]);
+          load = await fortioLoad(NS, "client", [
+            "-h2",
+            "-qps",
+            "-1",
+            "-n",
+            "20",
+            `http://${svc}:${port}/echo?size=100`,
+          ]);
         },
       );
       for (const r of responses) {
@@ -422,9 +336,9 @@ describe("protocols through Envoy sidecars", function () {
         `${svc}:${port}`,
       );
       assert.equal(speaksHttp2(await cluster("client", outboundCluster(svc, port))), true);
-      let load: Json = {};
-      const deltas = await statDeltas(httpPath(svc, port, echoPod, 8079), async () => {
-        load = await fortioLoad(["-grpc", "-ping", "-qps", "-1", "-n", "20", `${svc}:${port}`]);
+      let load: Partial<FortioResult> = {};
+      const { deltas } = await statDeltas(NS, httpPath(svc, port, echoPod, 8079), async () => {
+        load = await fortioLoad(NS, "client", ["-grpc", "-ping", "-qps", "-1", "-n", "20", `${svc}:${port}`]);
       });
       // fortio counts a successful ping under the health status name.
       assert.deepEqual(load.RetCodes, { SERVING: 20 }, `${svc}:${port}: ${JSON.stringify(load.RetCodes)}`);
@@ -438,8 +352,9 @@ describe("protocols through Envoy sidecars", function () {
   it("UDP: a UDP Service port is left alone (not proxied) and does not displace the TCP port of the same number", async () => {
     assert.deepEqual(chainFilters(await listener("client", outboundListener("dual", 9085))), [HCM]);
     let responses: Awaited<ReturnType<typeof curl>> = [];
-    let udp: Json = {};
-    const deltas = await statDeltas(
+    let udp: Partial<FortioResult> = {};
+    const { deltas } = await statDeltas(
+      NS,
       {
         client: [
           `cluster.${outboundCluster("dual", 9085)}.upstream_rq_total`,
@@ -457,10 +372,11 @@ describe("protocols through Envoy sidecars", function () {
     note("HTTP dual:9085 (TCP beside UDP)", deltas);
     assert.deepEqual(Object.values(deltas), [3, 3], JSON.stringify(deltas));
     // The sidecar captures TCP only: UDP datagrams reach fortio's UDP echo through kube-proxy.
-    const udpDeltas = await statDeltas(
+    const { deltas: udpDeltas } = await statDeltas(
+      NS,
       { client: ["cluster.PassthroughCluster.upstream_cx_total"] },
       async () => {
-        udp = await fortioLoad(["-qps", "-1", "-n", "10", "-c", "1", "udp://dual:9085"]);
+        udp = await fortioLoad(NS, "client", ["-qps", "-1", "-n", "10", "-c", "1", "udp://dual:9085"]);
       },
     );
     assert.deepEqual(udp.RetCodes, { OK: 10 }, JSON.stringify(udp.RetCodes));
@@ -479,7 +395,7 @@ describe("protocols through Envoy sidecars", function () {
       // (the `ws` package) runs in the echo Pod's network namespace, beside
       // fortio: the echo Pod's sidecar captures its port like any other.
       const wsModule = createRequire(import.meta.url).resolve("ws");
-      server = await startWebSocketServer((await podOf("echo")).uid, wsModule, 8090);
+      server = await startWebSocketServer(echoPod, wsModule, 8090);
       assert.deepEqual(chainFilters(await listener("client", outboundListener("named", 9090))), [HCM]);
 
       let outcome: {
@@ -488,7 +404,8 @@ describe("protocols through Envoy sidecars", function () {
         messages?: string[];
         error?: string;
       } = {};
-      const deltas = await statDeltas(
+      const { deltas } = await statDeltas(
+        NS,
         {
           client: [
             `http.${outboundListener("named", 9090)}.downstream_cx_upgrades_total`,
@@ -526,10 +443,6 @@ describe("protocols through Envoy sidecars", function () {
   });
 });
 
-function escape(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-}
-
 /** Echoes every message with an "echo: " prefix, after sending the upgrade request's headers. */
 const WS_SERVER = `
 const { WebSocketServer } = require(process.argv[1]);
@@ -558,15 +471,12 @@ setTimeout(() => { out.error = "timed out"; done(1); }, 15000);
 `;
 
 /** Starts the WebSocket server in a Pod's network namespace (as root, the fortio image's user); resolves once it listens. */
-function startWebSocketServer(podUid: string, wsModule: string, port: number): Promise<ChildProcess> {
-  const netns = podNetworkNamespace(podUid);
-  if (!netns) throw new Error(`no network namespace for Pod ${podUid}`);
-  const [file, ...args] = podExecArgv(netns, [process.execPath, "-e", WS_SERVER, wsModule, String(port)], 0);
-  const child = spawn(file!, args, { stdio: ["ignore", "pipe", "pipe"] });
+async function startWebSocketServer(pod: string, wsModule: string, port: number): Promise<ChildProcess> {
+  const child = await spawnInPod(NS, pod, [process.execPath, "-e", WS_SERVER, wsModule, String(port)]);
   return new Promise((resolve, reject) => {
     let stderr = "";
-    child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.stdout!.on("data", (d: Buffer) => {
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.stdout.on("data", (d: Buffer) => {
       if (d.toString().includes("listening")) resolve(child);
     });
     child.once("exit", (code) => reject(new Error(`WebSocket server exited ${code}: ${stderr}`)));

@@ -2,18 +2,18 @@ import assert from "node:assert/strict";
 import type { TrafficPolicy } from "../../src/api/v1alpha1/generated/trafficpolicy.js";
 import { trafficModel } from "../../src/compile/traffic.js";
 import { redirectLocation, routeHttp } from "../../src/policy/route.js";
+import { envoyStat } from "./envoy-admin.js";
 import {
   apply,
   clientPod,
   curl,
   deleteNamespace,
-  exec,
   fortioDeployment,
   meshNamespace,
+  programTrafficPolicy,
   service,
   skipUnlessSupported,
   waitPodsReady,
-  waitProgrammed,
   type CurlResult,
 } from "./kit.js";
 
@@ -28,15 +28,6 @@ import {
 const NS = "e2e-redirect";
 const URL = "http://web:8080";
 const OUTBOUND = `cluster.outbound|8080||web.${NS}.svc.cluster.local.upstream_rq_total`;
-
-function policy(http: object[]): TrafficPolicy {
-  return {
-    apiVersion: "skiff.dev/v1alpha1",
-    kind: "TrafficPolicy",
-    metadata: { name: "web", namespace: NS },
-    spec: { targetRef: { kind: "Service", name: "web" }, http },
-  } as TrafficPolicy;
-}
 
 const RULES = [
   {
@@ -66,20 +57,12 @@ const RULES = [
 
 /** Applies the policy and waits until the client's sidecar holds it. */
 async function redirect(http: object[]): Promise<TrafficPolicy> {
-  const tp = policy(http);
-  await apply([tp]);
-  await waitProgrammed(NS, "TrafficPolicy", "web");
-  return tp;
+  return (await programTrafficPolicy(NS, "web", { http })) as TrafficPolicy;
 }
 
 /** The client sidecar's requests to web so far. */
 async function forwarded(): Promise<number> {
-  const result = await exec(NS, "client", ["curl", "-s", "-m", "10", "http://127.0.0.1:15000/stats"], {
-    container: "skiff-proxy",
-  });
-  assert.equal(result.code, 0, result.stderr);
-  const line = result.stdout.split("\n").find((l) => l.startsWith(`${OUTBOUND}: `));
-  return Number(line?.split(": ")[1] ?? 0);
+  return (await envoyStat(NS, "client", OUTBOUND)) ?? 0;
 }
 
 async function request(path: string, args: string[] = [], url = URL): Promise<CurlResult> {

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { envoyStats, readUntil, statDeltas, statValue } from "./envoy-admin.js";
 import {
   apply,
   clientPod,
@@ -6,12 +7,13 @@ import {
   exec,
   fortioDeployment,
   meshNamespace,
-  rest,
+  podOf,
+  programTrafficPolicy,
   service,
   skipUnlessSupported,
   tally,
+  VERSION_SUBSETS,
   waitPodsReady,
-  waitProgrammed,
 } from "./kit.js";
 
 /**
@@ -28,26 +30,12 @@ const V1 = `outbound|8080|v1|${HOST}`;
 const V2 = `outbound|8080|v2|${HOST}`;
 const INBOUND = "inbound|8080||";
 
-function policy(spec: object): object {
-  return {
-    apiVersion: "skiff.dev/v1alpha1",
-    kind: "TrafficPolicy",
-    metadata: { name: "echo", namespace: NS },
-    spec: {
-      targetRef: { kind: "Service", name: "echo" },
-      subsets: [
-        { name: "v1", labels: { version: "v1" } },
-        { name: "v2", labels: { version: "v2" } },
-      ],
-      ...spec,
-    },
-  };
-}
-
 /** Applies the policy with one catch-all rule to v1, and waits until every sidecar holds it. */
 async function rule(fields: object): Promise<void> {
-  await apply([policy({ http: [{ name: "all", route: [{ subset: "v1" }], ...fields }] })]);
-  await waitProgrammed(NS, "TrafficPolicy", "echo");
+  await programTrafficPolicy(NS, "echo", {
+    subsets: VERSION_SUBSETS,
+    http: [{ name: "all", route: [{ subset: "v1" }], ...fields }],
+  });
 }
 
 /** One exchange as curl timed it. */
@@ -80,79 +68,6 @@ async function timed(url: string, count = 1): Promise<Timed[]> {
   });
 }
 
-/**
- * A sidecar's counters, from its admin endpoint on the Pod's loopback (run as
- * the proxy's uid, so iptables does not capture the request).
- */
-async function stats(pod: string): Promise<Map<string, number>> {
-  const result = await exec(NS, pod, ["curl", "-s", "-m", "10", "http://127.0.0.1:15000/stats"], {
-    container: "skiff-proxy",
-  });
-  assert.equal(result.code, 0, `admin of ${pod}: ${result.stderr}`);
-  const counters = new Map<string, number>();
-  for (const line of result.stdout.split("\n")) {
-    const m = /^(\S+): (\d+)$/.exec(line);
-    if (m) counters.set(m[1]!, Number(m[2]));
-  }
-  return counters;
-}
-
-/** A counter, or the sum of the counters whose names end with `.${suffix}` (0 when absent: Envoy creates counters lazily). */
-function counter(all: Map<string, number>, name: string): number {
-  if (name.startsWith("*.")) {
-    let sum = 0;
-    for (const [k, v] of all) if (k.endsWith(name.slice(1))) sum += v;
-    return sum;
-  }
-  return all.get(name) ?? 0;
-}
-
-/** Counter deltas over `action`, on several Pods' sidecars: `{ "pod:name": delta }`. */
-async function deltas<T>(
-  watched: Record<string, string[]>,
-  action: () => Promise<T>,
-): Promise<{ result: T; delta: Record<string, number> }> {
-  const read = async () => {
-    const values: Record<string, number> = {};
-    for (const [pod, names] of Object.entries(watched)) {
-      const all = await stats(pod);
-      for (const name of names) values[`${pod}:${name}`] = counter(all, name);
-    }
-    return values;
-  };
-  const before = await read();
-  const result = await action();
-  const after = await read();
-  const delta: Record<string, number> = {};
-  for (const key of Object.keys(before)) delta[key] = after[key]! - before[key]!;
-  return { result, delta };
-}
-
-/**
- * Polls a sidecar's counters until `done` holds. Envoy's stats have no
- * watch; this is for requests Envoy sends on its own (mirrored copies),
- * whose completion the caller never sees.
- */
-async function eventually(pod: string, done: (all: Map<string, number>) => boolean, timeoutMs = 30_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const all = await stats(pod);
-    if (done(all)) return all;
-    if (Date.now() > deadline) return all;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
-
-async function podOf(version: string): Promise<string> {
-  const list = await rest().request<{ items: { metadata: { name: string } }[] }>(
-    "GET",
-    `/api/v1/namespaces/${NS}/pods`,
-    { query: { labelSelector: `app=echo,version=${version}` } },
-  );
-  assert.equal(list.items.length, 1, `one ${version} Pod`);
-  return list.items[0]!.metadata.name;
-}
-
 describe("resilience through Envoy sidecars", function () {
   let v1 = "";
   let v2 = "";
@@ -181,8 +96,8 @@ describe("resilience through Envoy sidecars", function () {
       clientPod(NS),
     ]);
     await waitPodsReady(NS, 3);
-    v1 = await podOf("v1");
-    v2 = await podOf("v2");
+    v1 = (await podOf(NS, "app=echo,version=v1")).metadata.name;
+    v2 = (await podOf(NS, "app=echo,version=v2")).metadata.name;
   });
   after(() => deleteNamespace(NS));
 
@@ -194,7 +109,7 @@ describe("resilience through Envoy sidecars", function () {
       assert.ok(control!.seconds >= 2.9, `the backend delays 3 s: took ${control!.seconds} s`);
 
       await rule({ timeout: "1s" });
-      const { result, delta } = await deltas({ client: [`cluster.${V1}.upstream_rq_timeout`] }, () =>
+      const { result, deltas } = await statDeltas(NS, { client: [`cluster.${V1}.upstream_rq_timeout`] }, () =>
         timed(`${URL}/echo?delay=3s`, 3),
       );
       for (const r of result) {
@@ -202,13 +117,14 @@ describe("resilience through Envoy sidecars", function () {
         assert.ok(r.seconds >= 0.9 && r.seconds < 2.5, `504 after 1 s, not ${r.seconds} s`);
       }
       // The router's timeout answered (not a stream duration limit, which would also cut injected delays).
-      assert.equal(delta[`client:cluster.${V1}.upstream_rq_timeout`], 3);
+      assert.equal(deltas[`client: cluster.${V1}.upstream_rq_timeout`], 3);
       console.log(`      timeout 1s: ${result.map((r) => `${r.status} in ${r.seconds}s`).join(", ")}`);
     });
 
     it("retries a try that exceeds perTryTimeout, within the overall timeout", async () => {
       await rule({ timeout: "10s", retries: { attempts: 2, perTryTimeout: "500ms", retryOn: ["5xx"] } });
-      const { result, delta } = await deltas(
+      const { result, deltas } = await statDeltas(
+        NS,
         {
           client: [`cluster.${V1}.upstream_rq_retry`, `cluster.${V1}.upstream_rq_per_try_timeout`],
         },
@@ -217,9 +133,9 @@ describe("resilience through Envoy sidecars", function () {
       // Three tries of 0.5 s, plus the retries' back-off (25 ms base).
       assert.equal(result[0]!.status, 504);
       assert.ok(result[0]!.seconds >= 1.4 && result[0]!.seconds < 3, `took ${result[0]!.seconds} s`);
-      assert.deepEqual(delta, {
-        [`client:cluster.${V1}.upstream_rq_retry`]: 2,
-        [`client:cluster.${V1}.upstream_rq_per_try_timeout`]: 3,
+      assert.deepEqual(deltas, {
+        [`client: cluster.${V1}.upstream_rq_retry`]: 2,
+        [`client: cluster.${V1}.upstream_rq_per_try_timeout`]: 3,
       });
       console.log(`      perTryTimeout 500ms x3: 504 in ${result[0]!.seconds}s`);
     });
@@ -228,7 +144,8 @@ describe("resilience through Envoy sidecars", function () {
   describe("retries", () => {
     /** 10 requests that v1 always fails with `status`: the retries the client made, and the tries v1 answered. */
     async function failing(status: number) {
-      const { result, delta } = await deltas(
+      const { result, deltas } = await statDeltas(
+        NS,
         {
           client: [`cluster.${V1}.upstream_rq_retry`, `cluster.${V1}.upstream_rq_total`],
           [v1]: [`cluster.${INBOUND}.upstream_rq_${status}`],
@@ -237,9 +154,9 @@ describe("resilience through Envoy sidecars", function () {
       );
       assert.deepEqual(tally(result.map((r) => String(r.status))), { [status]: 10 });
       return {
-        retries: delta[`client:cluster.${V1}.upstream_rq_retry`],
-        sent: delta[`client:cluster.${V1}.upstream_rq_total`],
-        received: delta[`${v1}:cluster.${INBOUND}.upstream_rq_${status}`],
+        retries: deltas[`client: cluster.${V1}.upstream_rq_retry`],
+        sent: deltas[`client: cluster.${V1}.upstream_rq_total`],
+        received: deltas[`${v1}: cluster.${INBOUND}.upstream_rq_${status}`],
       };
     }
 
@@ -267,7 +184,8 @@ describe("resilience through Envoy sidecars", function () {
 
     it("recovers from a backend failing half the time: every 503 it sent was retried or returned", async () => {
       await rule({ retries: { attempts: 5, retryOn: ["5xx"] } });
-      const { result, delta } = await deltas(
+      const { result, deltas } = await statDeltas(
+        NS,
         {
           client: [`cluster.${V1}.upstream_rq_retry`],
           [v1]: [`cluster.${INBOUND}.upstream_rq_503`, `cluster.${INBOUND}.upstream_rq_200`],
@@ -280,12 +198,12 @@ describe("resilience through Envoy sidecars", function () {
       assert.equal(ok + failed, 100, JSON.stringify(counts));
       // A request fails only when all 6 tries fail: 1/64, so ~1.6 of 100.
       assert.ok(failed <= 8, `${failed} of 100 failed after 5 retries`);
-      const retries = delta[`client:cluster.${V1}.upstream_rq_retry`]!;
-      const backend503 = delta[`${v1}:cluster.${INBOUND}.upstream_rq_503`]!;
+      const retries = deltas[`client: cluster.${V1}.upstream_rq_retry`]!;
+      const backend503 = deltas[`${v1}: cluster.${INBOUND}.upstream_rq_503`]!;
       // Every 503 v1 answered was either retried or returned to the caller.
-      assert.equal(backend503, retries + failed, JSON.stringify(delta));
+      assert.equal(backend503, retries + failed, JSON.stringify(deltas));
       // v1's 200s include readiness probes, so at least the successes.
-      assert.ok(delta[`${v1}:cluster.${INBOUND}.upstream_rq_200`]! >= ok);
+      assert.ok(deltas[`${v1}: cluster.${INBOUND}.upstream_rq_200`]! >= ok);
       console.log(
         `      503:50 with 5 retries: ${ok} ok, ${failed} failed, ${retries} retries, v1 answered ${backend503} 503s`,
       );
@@ -295,14 +213,15 @@ describe("resilience through Envoy sidecars", function () {
   describe("fault injection", () => {
     it("aborts every request with the configured status at 100%, without reaching the backend", async () => {
       await rule({ fault: { abort: { httpStatus: 418, percent: 100 } } });
-      const { result, delta } = await deltas(
+      const { result, deltas } = await statDeltas(
+        NS,
         { client: ["*.fault.aborts_injected", `cluster.${V1}.upstream_rq_total`] },
         () => timed(`${URL}/echo`, 20),
       );
       assert.deepEqual(tally(result.map((r) => String(r.status))), { "418": 20 });
-      assert.deepEqual(delta, {
-        "client:*.fault.aborts_injected": 20,
-        [`client:cluster.${V1}.upstream_rq_total`]: 0,
+      assert.deepEqual(deltas, {
+        "client: *.fault.aborts_injected": 20,
+        [`client: cluster.${V1}.upstream_rq_total`]: 0,
       });
       // The body is Envoy's own, the fault filter's.
       const body = await exec(NS, "client", ["curl", "-s", "-m", "10", `${URL}/echo`]);
@@ -311,7 +230,7 @@ describe("resilience through Envoy sidecars", function () {
 
     it("aborts about half of 400 requests at 50% (within 4 standard deviations)", async () => {
       await rule({ fault: { abort: { httpStatus: 418, percent: 50 } } });
-      const { result, delta } = await deltas({ client: ["*.fault.aborts_injected"] }, () =>
+      const { result, deltas } = await statDeltas(NS, { client: ["*.fault.aborts_injected"] }, () =>
         timed(`${URL}/echo`, 400),
       );
       const counts = tally(result.map((r) => String(r.status)));
@@ -319,13 +238,13 @@ describe("resilience through Envoy sidecars", function () {
       assert.equal(aborted + (counts["200"] ?? 0), 400, JSON.stringify(counts));
       // Binomial(400, 0.5): mean 200, standard deviation 10.
       assert.ok(Math.abs(aborted - 200) <= 40, `${aborted} of 400 aborted, want 200 ± 40`);
-      assert.equal(delta["client:*.fault.aborts_injected"], aborted);
+      assert.equal(deltas["client: *.fault.aborts_injected"], aborted);
       console.log(`      abort 50%: ${aborted} of 400 aborted`);
     });
 
     it("delays every request by fixedDelay at 100%", async () => {
       await rule({ fault: { delay: { fixedDelay: "1s", percent: 100 } } });
-      const { result, delta } = await deltas({ client: ["*.fault.delays_injected"] }, () =>
+      const { result, deltas } = await statDeltas(NS, { client: ["*.fault.delays_injected"] }, () =>
         timed(`${URL}/echo`, 5),
       );
       for (const r of result) {
@@ -333,14 +252,14 @@ describe("resilience through Envoy sidecars", function () {
         // Envoy's timer and curl's clock may differ by a few milliseconds.
         assert.ok(r.seconds >= 0.95 && r.seconds < 3, `delayed 1 s, took ${r.seconds} s`);
       }
-      assert.equal(delta["client:*.fault.delays_injected"], 5);
+      assert.equal(deltas["client: *.fault.delays_injected"], 5);
       console.log(`      delay 1s: ${result.map((r) => `${r.seconds}s`).join(", ")}`);
     });
 
     it("applies neither the rule's timeout nor its retries to injected faults", async () => {
       const retries = { attempts: 3, retryOn: ["5xx"] };
       await rule({ timeout: "1s", retries, fault: { delay: { fixedDelay: "2s" } } });
-      const delayed = await deltas({ client: [`cluster.${V1}.upstream_rq_retry`] }, () =>
+      const delayed = await statDeltas(NS, { client: [`cluster.${V1}.upstream_rq_retry`] }, () =>
         timed(`${URL}/echo`, 3),
       );
       for (const r of delayed.result) {
@@ -356,19 +275,20 @@ describe("resilience through Envoy sidecars", function () {
       );
 
       await rule({ retries, fault: { abort: { httpStatus: 503 } } });
-      const aborted = await deltas(
+      const aborted = await statDeltas(
+        NS,
         { client: [`cluster.${V1}.upstream_rq_retry`, `cluster.${V1}.upstream_rq_total`] },
         () => timed(`${URL}/echo`, 10),
       );
       assert.deepEqual(tally(aborted.result.map((r) => String(r.status))), { "503": 10 });
-      assert.deepEqual(Object.values(aborted.delta), [0, 0], JSON.stringify(aborted.delta));
+      assert.deepEqual(Object.values(aborted.deltas), [0, 0], JSON.stringify(aborted.deltas));
     });
   });
 
   describe("mirroring", () => {
     it("answers from the route while the mirror gets a copy of each request, without waiting for it", async () => {
       await rule({ mirror: { subset: "v2", percent: 100 } });
-      const before = { client: await stats("client"), v2: await stats(v2) };
+      const before = { client: await envoyStats(NS, "client"), v2: await envoyStats(NS, v2) };
       const result = await timed(`${URL}/echo`, 10);
       // v2 takes 3 s to answer each copy; the caller never waits for it.
       for (const r of result) {
@@ -378,16 +298,18 @@ describe("resilience through Envoy sidecars", function () {
       }
       // v2 answers the copies (202 after 3 s); the client's sidecar receives and discards them.
       const answered = (all: Map<string, number>, b: Map<string, number>, name: string) =>
-        counter(all, name) - counter(b, name);
-      const atV2 = await eventually(
-        v2,
-        (all) => answered(all, before.v2, `cluster.${INBOUND}.upstream_rq_202`) >= 10,
-      );
+        statValue(all, name) - statValue(b, name);
+      // Envoy sends the copies on its own: no caller sees them end, so its counters are polled.
+      const mirrored = (pod: string, b: Map<string, number>, name: string) =>
+        readUntil(
+          `${pod}'s sidecar to count 10 more ${name}`,
+          () => envoyStats(NS, pod),
+          (all) => answered(all, b, name) >= 10,
+          { timeoutMs: 30_000, show: (all) => answered(all, b, name) },
+        );
+      const atV2 = await mirrored(v2, before.v2, `cluster.${INBOUND}.upstream_rq_202`);
       assert.equal(answered(atV2, before.v2, `cluster.${INBOUND}.upstream_rq_202`), 10);
-      const atClient = await eventually(
-        "client",
-        (all) => answered(all, before.client, `cluster.${V2}.upstream_rq_202`) >= 10,
-      );
+      const atClient = await mirrored("client", before.client, `cluster.${V2}.upstream_rq_202`);
       assert.equal(answered(atClient, before.client, `cluster.${V2}.upstream_rq_202`), 10);
       assert.equal(answered(atClient, before.client, `cluster.${V1}.upstream_rq_200`), 10);
       console.log(`      mirror: v1 answered in ${result.map((r) => `${r.seconds}s`).join(", ")}`);

@@ -7,35 +7,19 @@ import {
   deleteNamespace,
   fortioDeployment,
   meshNamespace,
+  programTrafficPolicy,
   service,
   skipUnlessSupported,
   tally,
+  VERSION_SUBSETS,
   waitPodsReady,
-  waitProgrammed,
 } from "./kit.js";
 
 const NS = "e2e-routing";
 
-function policy(spec: object): object {
-  return {
-    apiVersion: "skiff.dev/v1alpha1",
-    kind: "TrafficPolicy",
-    metadata: { name: "reviews", namespace: NS },
-    spec: {
-      targetRef: { kind: "Service", name: "reviews" },
-      subsets: [
-        { name: "v1", labels: { version: "v1" } },
-        { name: "v2", labels: { version: "v2" } },
-      ],
-      ...spec,
-    },
-  };
-}
-
 /** Applies a TrafficPolicy and waits until every sidecar that calls reviews holds it. */
 async function route(spec: object): Promise<void> {
-  await apply([policy(spec)]);
-  await waitProgrammed(NS, "TrafficPolicy", "reviews");
+  await programTrafficPolicy(NS, "reviews", { subsets: VERSION_SUBSETS, ...spec });
 }
 
 describe("routing through Envoy sidecars", function () {
