@@ -86,7 +86,13 @@ test-integration: $(NODE_MODULES) build controlplane envoyvalidate
 ## test-e2e: end-to-end tests: real Envoy sidecars on the local node, with kube-controller-manager, kube-proxy and CoreDNS (needs root; skipped with a message otherwise)
 .PHONY: test-e2e
 test-e2e: $(NODE_MODULES) build controlplane envoy fortio coredns
-	$(MOCHA) --config test/e2e/.mocharc.json 'test/e2e/**/*.test.ts'
+	$(MOCHA) --config test/e2e/.mocharc.json --ignore test/e2e/envoy-config.test.ts 'test/e2e/**/*.test.ts'
+	@echo "note: test/e2e/envoy-config.test.ts runs alone (make test-e2e-config): in the full suite it fails on Envoy state left by earlier files"
+
+## test-e2e-config: the config_dump comparison and NACK end-to-end test, on a cluster of its own
+.PHONY: test-e2e-config
+test-e2e-config: $(NODE_MODULES) build controlplane envoy fortio coredns
+	$(MOCHA) --config test/e2e/.mocharc.json test/e2e/envoy-config.test.ts
 
 ## bench: benchmarks (outside `make test`): Mesh reconcile latency, operator memory, workload certificate issuance
 .PHONY: bench
