@@ -71,7 +71,7 @@ build: $(NODE_MODULES)
 
 ## test: verify, then run the unit, integration and end-to-end tests (the README's test command)
 .PHONY: test
-test: verify test-unit test-integration test-e2e
+test: verify test-unit test-integration test-e2e test-e2e-config
 
 ## test-unit: unit tests (no API server; the golden tests use the Envoy validator and the real Envoy)
 .PHONY: test-unit
