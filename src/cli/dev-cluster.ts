@@ -66,20 +66,7 @@ export async function startDevCluster(options: DevClusterOptions): Promise<DevCl
     });
     await node.start();
     await options.beforeOperator?.(kubeConfig);
-    operator = await startOperator(kubeConfig, {
-      logger: options.logger,
-      image,
-      httpAddress: "127.0.0.1:0",
-      leaderElection: true,
-      leaseNamespace: ROOT_NAMESPACE,
-      webhook: {
-        address: "127.0.0.1:0",
-        namespace: ROOT_NAMESPACE,
-        secretName: "skiff-webhook-tls",
-        hosts: ["127.0.0.1"],
-      },
-    });
-    await installLocalWebhooks(kubeConfig, operator.webhook!.port, operator.webhook!.caBundle());
+    operator = await startLocalOperator(kubeConfig, image, options.logger);
     const started = { node, operator };
     return {
       plane,
@@ -97,4 +84,36 @@ export async function startDevCluster(options: DevClusterOptions): Promise<DevCl
     await plane.stop();
     throw error;
   }
+}
+
+/**
+ * The operator in this process, as `skiff dev` runs it: leader election in
+ * the root namespace, and its admission webhooks on loopback, registered
+ * with the API server so that it really calls them.
+ */
+export async function startLocalOperator(
+  kubeConfig: KubeConfig,
+  image: string,
+  logger: Logger,
+): Promise<RunningOperator> {
+  const operator = await startOperator(kubeConfig, {
+    logger,
+    image,
+    httpAddress: "127.0.0.1:0",
+    leaderElection: true,
+    leaseNamespace: ROOT_NAMESPACE,
+    webhook: {
+      address: "127.0.0.1:0",
+      namespace: ROOT_NAMESPACE,
+      secretName: "skiff-webhook-tls",
+      hosts: ["127.0.0.1"],
+    },
+  });
+  try {
+    await installLocalWebhooks(kubeConfig, operator.webhook!.port, operator.webhook!.caBundle());
+  } catch (error) {
+    await operator.stop().catch(() => {});
+    throw error;
+  }
+  return operator;
 }

@@ -7,13 +7,12 @@ import { LocalControlPlane } from "../controlplane/controlplane.js";
 import { applyManifests, readManifests } from "../k8s/manifests.js";
 import { LocalNode } from "../localnode/local-node.js";
 import { createLogger } from "../observability/logger.js";
-import { startOperator, type RunningOperator } from "../operator/operator.js";
+import type { RunningOperator } from "../operator/operator.js";
 import { startXdsServer, type RunningXdsServer } from "../xds/xds-server.js";
-import { ROOT_NAMESPACE, startDevCluster, type DevCluster } from "./dev-cluster.js";
+import { ROOT_NAMESPACE, startDevCluster, startLocalOperator, type DevCluster } from "./dev-cluster.js";
 import { startDemo } from "./dev-demo.js";
 import { runDevExec } from "./dev-exec.js";
 import { startSidecarDemo } from "./dev-sidecar-demo.js";
-import { installLocalWebhooks } from "./dev-webhooks.js";
 import { operatorImage } from "./image.js";
 
 export const DEV_USAGE = `Usage: skiff dev [--kubeconfig PATH] [--no-samples] [--no-demo] [--no-node]
@@ -168,20 +167,7 @@ async function runWithoutNode(settings: DevSettings): Promise<number> {
       .makeApiClient(CoreV1Api)
       .createNamespace({ body: { metadata: { name: ROOT_NAMESPACE } } });
     await applySamples(kubeConfig, settings);
-    operator = await startOperator(kubeConfig, {
-      logger: log,
-      image: await operatorImage(),
-      httpAddress: "127.0.0.1:0",
-      leaderElection: true,
-      leaseNamespace: ROOT_NAMESPACE,
-      webhook: {
-        address: "127.0.0.1:0",
-        namespace: ROOT_NAMESPACE,
-        secretName: "skiff-webhook-tls",
-        hosts: ["127.0.0.1"],
-      },
-    });
-    await installLocalWebhooks(kubeConfig, operator.webhook!.port, operator.webhook!.caBundle());
+    operator = await startLocalOperator(kubeConfig, await operatorImage(), log);
     log.info({ metrics: `http://127.0.0.1:${operator.httpPort}/metrics` }, "operator running");
     xds = await startXdsServer(kubeConfig, {
       logger: log,
