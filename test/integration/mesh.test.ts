@@ -10,6 +10,7 @@ import { RestClient } from "../../src/k8s/rest.js";
 import { createRootCa } from "../../src/pki/root.js";
 import { registry } from "../../src/observability/metrics.js";
 import { envoyViolations } from "../support/envoy-validator.js";
+import { deleteAndAwaitRecreation, type ObjectRef } from "../support/recreation.js";
 import { eventually } from "./kubectl.js";
 
 interface Secret extends KubernetesObject {
@@ -94,8 +95,8 @@ describe("the Mesh reconciler on a real API server", function () {
       "/apis/apps/v1/namespaces/skiff-system/deployments/skiff-xds",
       "/api/v1/namespaces/skiff-system/services/skiff-xds",
       "/api/v1/namespaces/skiff-system/serviceaccounts/skiff-xds",
-      "/apis/rbac.authorization.k8s.io/v1/clusterroles/skiff-xds-default",
-      "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/skiff-xds-default",
+      "/apis/rbac.authorization.k8s.io/v1/clusterroles/skiff-xds",
+      "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/skiff-xds",
       "/apis/rbac.authorization.k8s.io/v1/namespaces/skiff-system/roles/skiff-xds",
     ]) {
       const obj = await rest.request<KubernetesObject>("GET", path);
@@ -201,6 +202,35 @@ describe("the Mesh reconciler on a real API server", function () {
     assert.deepEqual((await caSecret()).data, before);
   });
 
+  it("re-creates every kind of generated object promptly after it is deleted", async () => {
+    await apply({
+      apiVersion: "v1",
+      kind: "Namespace",
+      metadata: { name: "drift", labels: { "skiff.dev/injection": "enabled" } },
+    });
+    await eventually(() => rest.request("GET", "/api/v1/namespaces/drift/configmaps/skiff-envoy-bootstrap"));
+    const rbac = "rbac.authorization.k8s.io/v1";
+    const generated: ObjectRef[] = [
+      { apiVersion: "v1", kind: "ServiceAccount", namespace: "skiff-system", name: "skiff-xds" },
+      { apiVersion: "v1", kind: "Service", namespace: "skiff-system", name: "skiff-xds" },
+      { apiVersion: "apps/v1", kind: "Deployment", namespace: "skiff-system", name: "skiff-xds" },
+      { apiVersion: rbac, kind: "Role", namespace: "skiff-system", name: "skiff-xds" },
+      { apiVersion: rbac, kind: "RoleBinding", namespace: "skiff-system", name: "skiff-xds" },
+      { apiVersion: rbac, kind: "ClusterRole", name: "skiff-xds" },
+      { apiVersion: rbac, kind: "ClusterRoleBinding", name: "skiff-xds" },
+      { apiVersion: "v1", kind: "ConfigMap", namespace: "drift", name: "skiff-trust-bundle" },
+      { apiVersion: "v1", kind: "ConfigMap", namespace: "drift", name: "skiff-envoy-bootstrap" },
+    ];
+    // Far below the 10-minute resync: only a watch on the kind brings it back this fast.
+    for (const ref of generated) await deleteAndAwaitRecreation(plane.kubeConfig(), ref, 15_000);
+
+    await rest.request("PATCH", "/api/v1/namespaces/drift", {
+      contentType: "application/merge-patch+json",
+      body: { metadata: { labels: { "skiff.dev/injection": null } } },
+    });
+    await eventually(async () => assert.equal((await getMesh())?.status?.meshedNamespaces, 0));
+  });
+
   it("reports an edited CA Secret and does not replace it", async () => {
     const original = (await caSecret()).data;
     const stranger = await createRootCa({ trustDomain: "other", validityMs: 3600_000, now: new Date() });
@@ -236,7 +266,7 @@ describe("the Mesh reconciler on a real API server", function () {
       "/api/v1/namespaces/skiff-system/secrets/skiff-ca",
       "/apis/apps/v1/namespaces/skiff-system/deployments/skiff-xds",
       "/api/v1/namespaces/skiff-system/services/skiff-xds",
-      "/apis/rbac.authorization.k8s.io/v1/clusterroles/skiff-xds-default",
+      "/apis/rbac.authorization.k8s.io/v1/clusterroles/skiff-xds",
     ];
     const versions = () =>
       Promise.all(
@@ -291,10 +321,11 @@ describe("the Mesh reconciler on a real API server", function () {
     assert.match(condition(second, "Ready")!.message, /Mesh default is this cluster's mesh/);
     assert.equal(second.metadata.finalizers, undefined);
     assert.equal(await rest.getIfExists("/api/v1/namespaces/skiff-second"), undefined);
-    assert.equal(
-      await rest.getIfExists("/apis/rbac.authorization.k8s.io/v1/clusterroles/skiff-xds-second"),
-      undefined,
+    const clusterRole = await rest.request<KubernetesObject>(
+      "GET",
+      "/apis/rbac.authorization.k8s.io/v1/clusterroles/skiff-xds",
     );
+    assert.equal(clusterRole.metadata?.labels?.["skiff.dev/managed-by"], "default", "still the first Mesh's");
     await rest.request("DELETE", "/apis/skiff.dev/v1alpha1/meshes/second");
     await eventually(async () => assert.equal(await getMesh("second"), undefined));
   });
@@ -310,7 +341,7 @@ describe("the Mesh reconciler on a real API server", function () {
     await eventually(async () => assert.equal(await getMesh(), undefined));
     for (const path of [
       "/apis/apps/v1/namespaces/skiff-system/deployments/skiff-xds",
-      "/apis/rbac.authorization.k8s.io/v1/clusterroles/skiff-xds-default",
+      "/apis/rbac.authorization.k8s.io/v1/clusterroles/skiff-xds",
       "/api/v1/namespaces/books/configmaps/skiff-trust-bundle",
     ]) {
       assert.equal(await rest.getIfExists(path), undefined, path);

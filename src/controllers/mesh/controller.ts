@@ -5,6 +5,7 @@ import { hostname } from "node:os";
 import { Controller } from "../../k8s/controller.js";
 import { EventRecorder } from "../../k8s/events.js";
 import { Informer } from "../../k8s/informer.js";
+import { GENERATED_OBJECTS } from "./generated.js";
 import { CA_SECRET, MANAGED_BY_LABEL } from "./names.js";
 import { MeshReconciler } from "./reconciler.js";
 
@@ -40,17 +41,26 @@ export async function startMeshController(
   };
   // A namespace gaining or losing the injection label changes which ConfigMaps exist.
   const namespaces = new Informer(kubeConfig, "v1", "Namespace");
-  // Generated objects: drift (an edit or a deletion) is repaired, and Deployment status feeds ControlPlaneAvailable.
-  const deployments = new Informer(kubeConfig, "apps/v1", "Deployment", { labelSelector: MANAGED_BY_LABEL });
-  const configMaps = new Informer(kubeConfig, "v1", "ConfigMap", { labelSelector: MANAGED_BY_LABEL });
+  // Every generated object, watched by its name (which the operator's RBAC
+  // can name, unlike a label): drift, an edit or a deletion, is repaired at
+  // once, and the Deployment's status feeds ControlPlaneAvailable.
+  const generated = GENERATED_OBJECTS.map(
+    ({ apiVersion, kind, name }) =>
+      new Informer(kubeConfig, apiVersion, kind, { fieldSelector: `metadata.name=${name}` }),
+  );
   const caSecrets = new Informer(kubeConfig, "v1", "Secret", { fieldSelector: `metadata.name=${CA_SECRET}` });
   // Every Mesh, not just the one that changed: deleting the cluster's Mesh hands the role to the next.
   meshes.on(everyMesh);
   namespaces.on(everyMesh);
-  deployments.on((event) => ownerMesh(event.object));
-  configMaps.on((event) => ownerMesh(event.object));
+  for (const informer of generated) {
+    informer.on((event) => {
+      ownerMesh(event.object);
+      // An edit that strips the label is drift too: the Mesh is named by what the object was.
+      if (event.type === "update") ownerMesh(event.old);
+    });
+  }
   caSecrets.on(everyMesh);
-  const informers = [meshes, namespaces, deployments, configMaps, caSecrets];
+  const informers = [meshes, namespaces, ...generated, caSecrets];
 
   try {
     await Promise.all(informers.map((i) => i.start()));

@@ -112,7 +112,7 @@ export function desiredControlPlane(s: MeshSettings): KubernetesObject[] {
     asObject(new ServiceAccount({ metadata: metadata(s, XDS_NAME, ns) })),
     asObject(
       new ClusterRole({
-        metadata: metadata(s, `${XDS_NAME}-${s.name}`),
+        metadata: metadata(s, XDS_NAME),
         rules: [
           {
             apiGroups: [""],
@@ -141,12 +141,8 @@ export function desiredControlPlane(s: MeshSettings): KubernetesObject[] {
     ),
     asObject(
       new ClusterRoleBinding({
-        metadata: metadata(s, `${XDS_NAME}-${s.name}`),
-        roleRef: {
-          apiGroup: "rbac.authorization.k8s.io",
-          kind: "ClusterRole",
-          name: `${XDS_NAME}-${s.name}`,
-        },
+        metadata: metadata(s, XDS_NAME),
+        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: XDS_NAME },
         subjects: [{ kind: "ServiceAccount", name: XDS_NAME, namespace: ns }],
       }),
     ),

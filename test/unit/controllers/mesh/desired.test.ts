@@ -25,8 +25,8 @@ describe("Mesh desired objects", () => {
       [
         "Namespace//mesh-system",
         "ServiceAccount/mesh-system/skiff-xds",
-        "ClusterRole//skiff-xds-default",
-        "ClusterRoleBinding//skiff-xds-default",
+        "ClusterRole//skiff-xds",
+        "ClusterRoleBinding//skiff-xds",
         "Role/mesh-system/skiff-xds",
         "RoleBinding/mesh-system/skiff-xds",
         "Deployment/mesh-system/skiff-xds",
