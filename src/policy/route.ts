@@ -6,6 +6,7 @@ import type {
   ValueMatch,
   WeightedDestination,
 } from "../ir/model.js";
+import { fullMatch } from "./re2.js";
 
 /** An HTTP request, as routing sees it. */
 export interface RouteRequest {
@@ -173,28 +174,8 @@ function stringMatches(m: StringMatch, value: string): boolean {
     case "Prefix":
       return value.startsWith(m.value);
     case "Regex":
-      return re2(m.value).test(value);
+      return fullMatch(m.value, value);
   }
-}
-
-const compiled = new Map<string, RegExp>();
-
-/**
- * An RE2 pattern as a JavaScript RegExp that must match the whole value, as
- * Envoy's safe_regex does. This is an approximation: the common syntax
- * (classes, groups, alternation, repetition, `\d`, `\w`, `\s`) means the same
- * in both, and a leading `(?i)` becomes the `i` flag. JavaScript also accepts
- * what RE2 refuses (lookaround, backreferences), and Unicode classes such as
- * `\pL` are not supported. Throws on a pattern JavaScript cannot compile.
- */
-export function re2(pattern: string): RegExp {
-  let re = compiled.get(pattern);
-  if (!re) {
-    const caseless = pattern.startsWith("(?i)");
-    re = new RegExp(`^(?:${caseless ? pattern.slice(4) : pattern})$`, caseless ? "i" : "");
-    compiled.set(pattern, re);
-  }
-  return re;
 }
 
 /** The first value of each query parameter, percent-decoded; `+` stays a `+`, as in Envoy. */

@@ -15,7 +15,8 @@ import type { EffectiveMtlsMode, Labels } from "../ir/security.js";
 import { authorize, type AuthorizationDecision, type AuthorizationRequest } from "./authorization.js";
 import { labelsInclude } from "./match.js";
 import { mtlsDecision, servedMtlsMode, type MtlsDecision } from "./mtls.js";
-import { primaryDestination, re2, redirectLocation, routeHttp, routeTcp, type RouteResult } from "./route.js";
+import { re2SyntaxProblem } from "./re2.js";
+import { primaryDestination, redirectLocation, routeHttp, routeTcp, type RouteResult } from "./route.js";
 
 /**
  * `skiff simulate`, without the command line: routing, mTLS and authorization
@@ -349,20 +350,13 @@ function collect(objects: readonly SourcedObject[]): CollectedState {
   return state;
 }
 
-/** A TrafficPolicy regex that JavaScript cannot compile cannot be simulated. */
+/** A TrafficPolicy regex that RE2 refuses: Envoy would refuse it too. */
 function regexIssues(obj: KubernetesObject): ValidationIssue[] {
   if (obj.kind !== "TrafficPolicy") return [];
   const issues: ValidationIssue[] = [];
   const check = (regex: string | undefined, field: string) => {
-    if (regex === undefined) return;
-    try {
-      re2(regex);
-    } catch (error) {
-      issues.push({
-        field,
-        message: `invalid regex: ${error instanceof Error ? error.message : String(error)}`,
-      });
-    }
+    const problem = regex === undefined ? undefined : re2SyntaxProblem(regex);
+    if (problem !== undefined) issues.push({ field, message: `invalid RE2 regex: ${problem}` });
   };
   ((obj as TrafficPolicy).spec.http ?? []).forEach((rule, r) =>
     (rule.match ?? []).forEach((m, i) => {

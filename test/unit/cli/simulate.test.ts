@@ -321,6 +321,7 @@ describe("skiff simulate", function () {
     "ap-unknown-action.yaml",
     "pa-port-level-without-selector.yaml",
     "tp-bad-regex.yaml",
+    "tp-lookahead-regex.yaml",
     "tp-route-and-redirect.yaml",
   ]) {
     it(`exits 2 on ${file}, naming the field`, async () => {

@@ -7,12 +7,12 @@ import { trafficModel } from "../../../src/compile/traffic.js";
 import type { RequestMatch } from "../../../src/ir/model.js";
 import {
   primaryDestination,
-  re2,
   redirectLocation,
   requestMatches,
   routeHttp,
   routeTcp,
 } from "../../../src/policy/route.js";
+import { re2SyntaxProblem } from "../../../src/policy/re2.js";
 
 const SAMPLE = join(
   import.meta.dirname,
@@ -257,7 +257,42 @@ describe("requestMatches: Envoy's route match semantics", () => {
     });
   }
 
-  it("refuses regexes JavaScript cannot compile", () => {
-    assert.throws(() => re2("(unclosed"));
+  it("refuses regexes RE2 cannot compile", () => {
+    assert.match(re2SyntaxProblem("(unclosed") ?? "", /missing closing \)/);
+  });
+});
+
+describe("requestMatches: regexes are RE2, as Envoy's safe_regex", () => {
+  const headerRegex = (regex: string) =>
+    ({
+      headers: [{ name: "x-user", match: { kind: "Regex", value: regex }, invert: false }],
+      queryParams: [],
+    }) satisfies RequestMatch;
+  const withHeader = (value: string) => ({ method: "GET", path: "/", headers: { "x-user": value } });
+
+  // A backtracking engine takes exponential time here; RE2 takes linear time.
+  // The test asserts the answer: before the fix it never came.
+  it("answers (a+)+b on 40 a's without catastrophic backtracking", () => {
+    assert.equal(requestMatches(headerRegex("(a+)+b"), withHeader("a".repeat(40))), false);
+    assert.equal(requestMatches(headerRegex("(a+)+b"), withHeader(`${"a".repeat(40)}b`)), true);
+  });
+
+  it("reads Unicode classes as RE2 does", () => {
+    assert.equal(requestMatches(headerRegex("\\pL+"), withHeader("Zoë")), true);
+  });
+
+  it("takes a flag group after the start, as RE2 does", () => {
+    assert.equal(requestMatches(headerRegex("a(?i)b"), withHeader("aB")), true);
+  });
+
+  it("refuses what RE2 refuses though JavaScript accepts it", () => {
+    for (const pattern of ["(?=a)a", "(a)\\1", "\\u0041", "\\cA"])
+      assert.notEqual(re2SyntaxProblem(pattern), undefined, pattern);
+    assert.equal(re2SyntaxProblem("[[:alpha:]]+\\.\\pN{2}"), undefined);
+  });
+
+  it("matches the whole value even when the pattern has alternatives", () => {
+    assert.equal(requestMatches(headerRegex("a|b"), withHeader("ab")), false);
+    assert.equal(requestMatches(headerRegex("a|b"), withHeader("b")), true);
   });
 });
