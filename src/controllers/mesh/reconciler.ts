@@ -24,6 +24,7 @@ import {
   xdsAddress,
   type MeshSettings,
 } from "./desired.js";
+import { GENERATED_OBJECTS, type GeneratedObject } from "./generated.js";
 import {
   CA_SECRET,
   CERT_MANAGER_SECRET,
@@ -34,18 +35,6 @@ import {
 } from "./names.js";
 import { activeMeshOtherThan } from "./singleton.js";
 import { meshStatus, type MeshObservation } from "./status.js";
-
-/** The kinds the Mesh reconciler generates, for pruning what is no longer desired. */
-const GENERATED_KINDS: { apiVersion: string; kind: string }[] = [
-  { apiVersion: "v1", kind: "ConfigMap" },
-  { apiVersion: "v1", kind: "ServiceAccount" },
-  { apiVersion: "v1", kind: "Service" },
-  { apiVersion: "apps/v1", kind: "Deployment" },
-  { apiVersion: "rbac.authorization.k8s.io/v1", kind: "Role" },
-  { apiVersion: "rbac.authorization.k8s.io/v1", kind: "RoleBinding" },
-  { apiVersion: "rbac.authorization.k8s.io/v1", kind: "ClusterRole" },
-  { apiVersion: "rbac.authorization.k8s.io/v1", kind: "ClusterRoleBinding" },
-];
 
 const DAY_MS = 24 * 3600_000;
 
@@ -157,7 +146,8 @@ export class MeshReconciler {
       await Promise.all(perNamespace.map((obj) => this.applier.apply(obj)));
     } else {
       // Keep what meshed namespaces already have: a broken CA must not strip workloads of their trust bundle.
-      const existing = await this.managedObjects(name, { apiVersion: "v1", kind: "ConfigMap" });
+      const configMaps = GENERATED_OBJECTS.filter((generated) => generated.kind === "ConfigMap");
+      const existing = (await Promise.all(configMaps.map((cm) => this.managedObjects(name, cm)))).flat();
       desired.push(...existing.filter((cm) => meshed.includes(cm.metadata!.namespace!)));
     }
     const removed = await this.prune(name, new Set(desired.map(identity)));
@@ -312,21 +302,21 @@ export class MeshReconciler {
     });
   }
 
-  private async managedObjects(
-    mesh: string,
-    type: { apiVersion: string; kind: string },
-  ): Promise<KubernetesObject[]> {
-    const path = await this.rest.path(type.apiVersion, type.kind, null);
+  /** What this Mesh generated of one kind and name, in every namespace. */
+  private async managedObjects(mesh: string, generated: GeneratedObject): Promise<KubernetesObject[]> {
+    const { apiVersion, kind, name } = generated;
+    const path = await this.rest.path(apiVersion, kind, null);
+    // Selected by name as well: the operator's RBAC lets it list only the names it generates.
     const list = await this.rest.request<{ items: KubernetesObject[] }>("GET", path, {
-      query: { labelSelector: `${MANAGED_BY_LABEL}=${mesh}` },
+      query: { labelSelector: `${MANAGED_BY_LABEL}=${mesh}`, fieldSelector: `metadata.name=${name}` },
     });
-    return list.items.map((o) => ({ ...o, apiVersion: type.apiVersion, kind: type.kind }));
+    return list.items.map((o) => ({ ...o, apiVersion, kind }));
   }
 
   /** Deletes every object this Mesh generated that is not in `keep`; returns what it deleted. */
   private async prune(mesh: string, keep: Set<string>): Promise<string[]> {
     const existing = (
-      await Promise.all(GENERATED_KINDS.map((type) => this.managedObjects(mesh, type)))
+      await Promise.all(GENERATED_OBJECTS.map((generated) => this.managedObjects(mesh, generated)))
     ).flat();
     const unwanted = existing.filter((obj) => !keep.has(identity(obj)));
     await Promise.all(
