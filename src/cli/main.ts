@@ -32,9 +32,13 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
-  if (!command || command === "help" || command === "--help" || command === "-h") {
+  if (!command) {
+    console.error(USAGE);
+    return 2;
+  }
+  if (command === "help" || command === "--help" || command === "-h") {
     console.log(USAGE);
-    return command ? 0 : 2;
+    return 0;
   }
   const load = COMMANDS[command];
   if (!load) {

@@ -1,9 +1,12 @@
-import { readdir, stat } from "node:fs/promises";
-import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { readManifests } from "../k8s/manifests.js";
-import { BadInput, simulate, type SourcedObject } from "../policy/simulate.js";
+import { BadInput, simulate, type SimulateOptions } from "../policy/simulate.js";
+import { EXIT_INVALID_INPUT, EXIT_OK, EXIT_USAGE, UsageError } from "./exit-status.js";
+import { MAX_INPUT_FILE_BYTES, readInputFiles } from "./input-files.js";
+import { simulateRequest } from "./simulate-request.js";
 import { text } from "./simulate-output.js";
+
+/** The exit status of a request the authorization policies deny. */
+const EXIT_DENIED = 3;
 
 const USAGE = `Usage: skiff simulate -f <file|dir>... (--from <ns>/<serviceaccount> | --from-ip <ip>) [--plaintext]
                       --to <service>.<namespace>:<port> [--method GET] [--path /x] [-H 'k: v']... [-o json|text]
@@ -22,12 +25,18 @@ redirect rule takes the request, the redirect the client's sidecar answers with.
                 destination port accepts it, as mesh clients do
   --to          the Service and its port
 
-Exit status: 0 allowed (or redirected), 3 denied, 2 bad input.`;
+Each file must be UTF-8 YAML of at most ${MAX_INPUT_FILE_BYTES / 1024 / 1024} MiB holding Kubernetes objects.
+
+Exit status: 0 allowed (or redirected), 3 denied, 1 invalid input (every bad
+file and object is reported; or the Service or port is not in the files),
+2 a usage error.`;
 
 export async function runSimulate(argv: string[]): Promise<number> {
-  let values;
+  let files: string[];
+  let request: SimulateOptions;
+  let output: "json" | "text";
   try {
-    ({ values } = parseArgs({
+    const { values } = parseArgs({
       args: argv,
       options: {
         filename: { type: "string", short: "f", multiple: true },
@@ -41,75 +50,36 @@ export async function runSimulate(argv: string[]): Promise<number> {
         output: { type: "string", short: "o", default: "text" },
         help: { type: "boolean", short: "h", default: false },
       },
-    }));
+    });
+    if (values.help) {
+      console.log(USAGE);
+      return EXIT_OK;
+    }
+    if (!values.filename?.length) throw new UsageError("-f is required");
+    if (values.output !== "json" && values.output !== "text") throw new UsageError("-o must be json or text");
+    files = values.filename;
+    output = values.output;
+    request = simulateRequest(values);
   } catch (error) {
     console.error(`skiff simulate: ${error instanceof Error ? error.message : String(error)}\n\n${USAGE}`);
-    return 2;
+    return EXIT_USAGE;
   }
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
-  }
-  const usage = (problem: string) => {
-    console.error(`skiff simulate: ${problem}\n\n${USAGE}`);
-    return 2;
-  };
-  if (!values.filename?.length) return usage("-f is required");
-  if (!values.to) return usage("--to is required");
-  if (!values.from && !values["from-ip"]) return usage("--from or --from-ip is required");
-  if (values.output !== "json" && values.output !== "text") return usage("-o must be json or text");
 
+  const { objects, problems } = await readInputFiles(files);
+  if (problems.length > 0) {
+    for (const problem of problems) console.error(`skiff simulate: ${problem}`);
+    return EXIT_INVALID_INPUT;
+  }
   try {
-    const objects: SourcedObject[] = [];
-    for (const path of values.filename) objects.push(...(await readObjects(path)));
-    const outcome = simulate(objects, {
-      ...(values.from ? { from: values.from } : {}),
-      ...(values["from-ip"] ? { fromIp: values["from-ip"] } : {}),
-      plaintext: values.plaintext,
-      to: values.to,
-      method: values.method,
-      path: values.path,
-      headers: values.header ?? [],
-    });
-    console.log(values.output === "json" ? JSON.stringify(outcome.result, null, 2) : text(outcome));
+    const outcome = simulate(objects, request);
+    console.log(output === "json" ? JSON.stringify(outcome.result, null, 2) : text(outcome));
     // A redirect is an answer, not a denial.
-    return outcome.result.authorization?.decision === "DENY" ? 3 : 0;
+    return outcome.result.authorization?.decision === "DENY" ? EXIT_DENIED : EXIT_OK;
   } catch (error) {
     if (error instanceof BadInput) {
       console.error(`skiff simulate: ${error.message}`);
-      return 2;
+      return EXIT_INVALID_INPUT;
     }
     throw error;
-  }
-}
-
-/** Files kustomize reads as configuration, not as objects. */
-const NOT_OBJECTS = new Set(["kustomization.yaml", "kustomization.yml", "Kustomization"]);
-
-/** Every object of a YAML file, or of the YAML files under a folder, recursively and in name order. */
-async function readObjects(path: string): Promise<SourcedObject[]> {
-  let isDirectory: boolean;
-  try {
-    isDirectory = (await stat(path)).isDirectory();
-  } catch {
-    throw new BadInput(`${path}: no such file or directory`);
-  }
-  if (isDirectory) {
-    const entries = (await readdir(path, { withFileTypes: true })).sort((a, b) =>
-      a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
-    );
-    const objects: SourcedObject[] = [];
-    for (const entry of entries) {
-      const child = join(path, entry.name);
-      if (entry.isDirectory()) objects.push(...(await readObjects(child)));
-      else if (/\.ya?ml$/.test(entry.name) && !NOT_OBJECTS.has(entry.name))
-        objects.push(...(await readObjects(child)));
-    }
-    return objects;
-  }
-  try {
-    return (await readManifests(path)).map((object) => ({ file: path, object }));
-  } catch (error) {
-    throw new BadInput(error instanceof Error ? error.message : String(error));
   }
 }

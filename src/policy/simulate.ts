@@ -23,7 +23,7 @@ import { primaryDestination, redirectLocation, routeHttp, routeTcp, type RouteRe
  * for one request, evaluated on objects read from files. Pure.
  */
 
-/** Input that makes simulation impossible; the CLI exits 2 with its message. */
+/** Objects that make simulation impossible, or a target they do not have; the CLI exits 1 with its message. */
 export class BadInput extends Error {}
 
 /** A parsed object and the file it came from. */
@@ -32,18 +32,27 @@ export interface SourcedObject {
   readonly object: KubernetesObject;
 }
 
+/** The request: the CLI checks each part is well formed (see src/cli/simulate-request.ts). */
 export interface SimulateOptions {
-  /** `<namespace>/<serviceaccount>` of a mesh client. */
-  readonly from?: string;
+  /** A mesh client's namespace and ServiceAccount. */
+  readonly from?: { readonly namespace: string; readonly serviceAccount: string };
   /** The client's address. */
   readonly fromIp?: string;
   readonly plaintext: boolean;
-  /** `<service>.<namespace>:<port>`. */
-  readonly to: string;
+  readonly to: SimulateTarget;
   readonly method: string;
   readonly path: string;
-  /** Header lines, `name: value`. */
-  readonly headers: readonly string[];
+  /** Lower-case names; a repeated header's values joined with ",". */
+  readonly headers: Readonly<Record<string, string>>;
+}
+
+/** The Service port a request is sent to. */
+export interface SimulateTarget {
+  readonly service: string;
+  readonly namespace: string;
+  readonly port: number;
+  /** The address as the client wrote it (`reviews.bookinfo:9080`): the default Host. */
+  readonly authority: string;
 }
 
 export interface SimulateDestination {
@@ -130,29 +139,24 @@ export function simulate(objects: readonly SourcedObject[], options: SimulateOpt
     authorizationPolicies: state.authorizationPolicies,
   });
 
-  const target =
-    /^([a-z0-9]([-a-z0-9]*[a-z0-9])?)\.([a-z0-9]([-a-z0-9]*[a-z0-9])?)(\.svc(\..+)?)?:([0-9]{1,5})$/.exec(
-      options.to,
-    );
-  if (!target) throw new BadInput(`--to ${options.to}: expected <service>.<namespace>:<port>`);
-  const [serviceName, namespace, servicePortNumber] = [target[1]!, target[3]!, Number(target[7])];
+  const { service: serviceName, namespace, port: servicePortNumber, authority } = options.to;
   const service = state.services.find(
     (s) => s.metadata?.name === serviceName && s.metadata?.namespace === namespace,
   );
   if (!service)
-    throw new BadInput(`--to ${options.to}: Service ${namespace}/${serviceName} is not in the files`);
+    throw new BadInput(`--to ${authority}: Service ${namespace}/${serviceName} is not in the files`);
   const servicePort = service.spec?.ports?.find((p) => p.port === servicePortNumber);
   if (!servicePort)
     throw new BadInput(
-      `--to ${options.to}: Service ${namespace}/${serviceName} has no port ${servicePortNumber}`,
+      `--to ${authority}: Service ${namespace}/${serviceName} has no port ${servicePortNumber}`,
     );
   const serviceModel = model.services.find((s) => s.namespace === namespace && s.name === serviceName);
   const hostname = serviceModel?.hostname ?? `${serviceName}.${namespace}.svc.cluster.local`;
   const traffic = serviceModel?.traffic;
 
-  const headers = parseHeaders(options.headers);
+  const headers = options.headers;
   const protocol = portProtocol(servicePort.name, servicePort.appProtocol) === "TCP" ? "TCP" : "HTTP";
-  const host = headers.host ?? options.to;
+  const host = headers.host ?? authority;
   const route: RouteResult =
     protocol === "TCP"
       ? routeTcp(traffic)
@@ -203,15 +207,7 @@ export function simulate(objects: readonly SourcedObject[], options: SimulateOpt
     security.defaultMtlsMode,
   );
   const mtls = { ...decided, mode: servedMtlsMode(decided.mode, dataPlaneOf(pod)) };
-  let client: { namespace: string; serviceAccount: string } | undefined;
-  if (options.from) {
-    const [ns, sa, ...rest] = options.from.split("/");
-    if (!ns || !sa || rest.length > 0)
-      throw new BadInput(`--from ${options.from}: expected <namespace>/<serviceaccount>`);
-    client = { namespace: ns, serviceAccount: sa };
-  }
-  if (options.fromIp !== undefined && !isAddress(options.fromIp))
-    throw new BadInput(`--from-ip ${options.fromIp}: not an IP address`);
+  const client = options.from;
   const clientUsesMtls = client !== undefined && !options.plaintext && mtls.mode !== "DISABLE";
   const principal =
     client && clientUsesMtls
@@ -382,19 +378,6 @@ function ruleActionIssues(obj: KubernetesObject): ValidationIssue[] {
   );
 }
 
-/** `-H 'name: value'` lines to a map with lower-case names; a repeated header is joined with ",". */
-export function parseHeaders(lines: readonly string[]): Record<string, string> {
-  const headers: Record<string, string> = {};
-  for (const line of lines) {
-    const colon = line.indexOf(":", line.startsWith(":") ? 1 : 0);
-    const name = colon > 0 ? line.slice(0, colon).trim().toLowerCase() : "";
-    if (name === "") throw new BadInput(`-H ${JSON.stringify(line)}: expected 'name: value'`);
-    const value = line.slice(colon + 1).trim();
-    headers[name] = headers[name] === undefined ? value : `${headers[name]},${value}`;
-  }
-  return headers;
-}
-
 /** The workload port behind a Service port: a numeric targetPort, a named one in the Pod, or the port itself. */
 function containerPort(port: { port: number; targetPort?: number | string }, pod: IPod | undefined): number {
   const target = port.targetPort;
@@ -405,8 +388,4 @@ function containerPort(port: { port: number; targetPort?: number | string }, pod
       for (const p of container.ports ?? []) if (p.name === target) return p.containerPort;
   }
   return port.port;
-}
-
-function isAddress(ip: string): boolean {
-  return /^[0-9.]+$/.test(ip) ? /^[0-9]{1,3}(\.[0-9]{1,3}){3}$/.test(ip) : ip.includes(":");
 }

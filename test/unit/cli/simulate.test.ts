@@ -1,36 +1,20 @@
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
+import { ROOT, runSkiff, type CliRun } from "../../support/skiff-cli.js";
 
-const ROOT = join(import.meta.dirname, "..", "..", "..");
 const FIXTURES = join(ROOT, "test", "testdata", "simulate");
 const BOOKINFO = join(FIXTURES, "bookinfo");
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
 /** Runs `skiff simulate` as a user would, on the bookinfo fixtures plus `args`. */
-function simulate(...args: string[]): Promise<Run> {
+function simulate(...args: string[]): Promise<CliRun> {
   return simulateOn(BOOKINFO, ...args);
 }
 
-async function simulateOn(fixtures: string, ...args: string[]): Promise<Run> {
-  try {
-    const { stdout, stderr } = await promisify(execFile)(
-      process.execPath,
-      ["--import", "tsx", join(ROOT, "src", "cli", "main.ts"), "simulate", "-f", fixtures, ...args],
-      { cwd: ROOT },
-    );
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code?: number; stdout?: string; stderr?: string };
-    return { code: e.code ?? -1, stdout: e.stdout ?? "", stderr: e.stderr ?? "" };
-  }
+function simulateOn(fixtures: string, ...args: string[]): Promise<CliRun> {
+  return runSkiff("simulate", "-f", fixtures, ...args);
 }
 
 const REVIEWS = "reviews.bookinfo.svc.cluster.local";
@@ -324,7 +308,7 @@ describe("skiff simulate", function () {
     "tp-lookahead-regex.yaml",
     "tp-route-and-redirect.yaml",
   ]) {
-    it(`exits 2 on ${file}, naming the field`, async () => {
+    it(`exits 1 on ${file}, naming the field`, async () => {
       const path = join(FIXTURES, "invalid", file);
       const field = /^# expect-field: (.*)$/m.exec(readFileSync(path, "utf8"))![1]!;
       const run = await simulate(
@@ -335,19 +319,71 @@ describe("skiff simulate", function () {
         "--to",
         "reviews.bookinfo:9080",
       );
-      assert.equal(run.code, 2);
+      assert.equal(run.code, 1);
       assert.equal(run.stdout, "");
       assert.ok(run.stderr.includes(`: ${field}: `), run.stderr);
     });
   }
 
-  it("exits 2 on bad arguments and unknown targets", async () => {
+  it("exits 2 on bad arguments, 1 on targets the files do not have", async () => {
     assert.equal((await simulate("--to", "reviews.bookinfo:9080")).code, 2, "no client");
     assert.equal((await simulate("--from", "a/b", "--to", "reviews")).code, 2, "no port");
     const unknown = await simulate("--from", "a/b", "--to", "nothing.bookinfo:80");
-    assert.equal(unknown.code, 2);
+    assert.equal(unknown.code, 1);
     assert.match(unknown.stderr, /Service bookinfo\/nothing is not in the files/);
-    assert.equal((await simulate("--from", "a/b", "--to", "reviews.bookinfo:81")).code, 2, "no such port");
+    assert.equal((await simulate("--from", "a/b", "--to", "reviews.bookinfo:81")).code, 1, "no such port");
     assert.equal((await simulate("--from", "a/b", "--to", "reviews.bookinfo:9080", "-H", "nocolon")).code, 2);
+  });
+
+  const request = ["--from", "bookinfo/bookinfo-productpage", "--to", "reviews.bookinfo:9080"];
+  for (const [flags, expected] of [
+    [["--from-ip", "999.1.1.1"], /--from-ip 999\.1\.1\.1: not an IP address/],
+    [["--from-ip", "10.0.0.1/8"], /--from-ip 10\.0\.0\.1\/8: not an IP address/],
+    [["--to", "reviews.bookinfo:99999"], /--to reviews\.bookinfo:99999: the port must be from 1 to 65535/],
+    [["--to", "reviews.bookinfo:0"], /the port must be from 1 to 65535/],
+    [["--to", "Reviews.bookinfo:9080"], /--to Reviews\.bookinfo:9080: /],
+    [["--from", "bookinfo/bookinfo-productpage/x"], /--from .*: expected <namespace>\/<serviceaccount>/],
+    [["--from", "Book_Info/sa"], /--from Book_Info\/sa: /],
+    [["--method", "GET /admin"], /--method "GET \/admin": not an HTTP method/],
+    [["--path", "reviews/1"], /--path "reviews\/1": must start with \//],
+    [["--path", "/reviews 1"], /--path "\/reviews 1": /],
+    [["-H", "bad name: x"], /-H "bad name: x": /],
+    [["-H", "x-user: a\r\nx-admin: 1"], /-H .*: /],
+    [["-o", "yaml"], /-o must be json or text/],
+  ] as const) {
+    it(`exits 2 on ${JSON.stringify(flags)}, before reading any file`, async () => {
+      const run = await runSkiff("simulate", "-f", "/nonexistent", ...request, ...flags);
+      assert.equal(run.code, 2, run.stderr);
+      assert.match(run.stderr, expected);
+    });
+  }
+
+  describe("input files", () => {
+    let dir: string;
+    before(async () => {
+      dir = await mkdtemp(join(tmpdir(), "skiff-simulate-"));
+    });
+    after(async () => {
+      await rm(dir, { recursive: true, force: true });
+    });
+
+    it("says in one line that a missing file is missing, and exits 1", async () => {
+      const run = await simulate("-f", join(dir, "nothing.yaml"), ...request);
+      assert.equal(run.code, 1);
+      assert.equal(
+        run.stderr.trim(),
+        `skiff simulate: ${join(dir, "nothing.yaml")}: no such file or directory`,
+      );
+    });
+
+    it("reports every bad file, not only the first, and exits 1", async () => {
+      await writeFile(join(dir, "a.yaml"), "words, not objects\n");
+      await writeFile(join(dir, "b.yaml"), Uint8Array.from([0, 1, 2, 0xff]));
+      await writeFile(join(dir, "c.yaml"), "");
+      const run = await simulate("-f", dir, ...request);
+      assert.equal(run.code, 1);
+      assert.equal(run.stdout, "");
+      for (const name of ["a.yaml", "b.yaml", "c.yaml"]) assert.match(run.stderr, new RegExp(`${name}: `));
+    });
   });
 });
