@@ -9,6 +9,7 @@ import { effectiveMtls, servedMtlsMode } from "../policy/mtls.js";
 import { dataPlaneOf } from "./data-plane.js";
 import type { PolicyFinding, PolicyFindings } from "./findings.js";
 import { compileSecurity, type SecurityPolicyFindings } from "./security.js";
+import { proxylessUnsupported } from "./proxyless-unsupported.js";
 import { byNamespacedName, endpointsByService, servicePorts } from "./services.js";
 import { CLUSTER_DOMAIN, type ClusterState } from "./state.js";
 import { trafficModel } from "./traffic.js";
@@ -72,7 +73,12 @@ export function compile(state: ClusterState): CompileResult {
         reason: "Accepted",
         message: "The policy is valid and governs its target.",
       };
-      return { kind: "TrafficPolicy", source, findings: [accepted, resolvedRefs(policy, services)] };
+      return {
+        kind: "TrafficPolicy",
+        source,
+        findings: [accepted, resolvedRefs(policy, services)],
+        unsupported: proxylessUnsupported(trafficModel(policy)),
+      };
     })
     .sort((a, b) => byNamespacedName(a.source, b.source));
 

@@ -12,8 +12,24 @@ export interface PolicyFinding {
   readonly message: string;
 }
 
+/**
+ * A setting of a valid policy that one kind of client does not carry out,
+ * though it accepts the configuration (so nothing NACKs, and `Programmed`
+ * alone would say all is well). Status shows it while such clients use the
+ * policy's Service.
+ */
+export interface UnsupportedSetting {
+  /** The clients that ignore it. */
+  readonly clients: "proxyless";
+  /** The field, as a path from the object's root (`spec.outlierDetection.consecutive5xxErrors`). */
+  readonly field: string;
+  /** What those clients do instead, for the status message. */
+  readonly message: string;
+}
+
 export interface PolicyFindings {
   readonly kind: "TrafficPolicy";
   readonly source: PolicySource;
   readonly findings: readonly PolicyFinding[];
+  readonly unsupported: readonly UnsupportedSetting[];
 }

@@ -140,7 +140,12 @@ export function withRejected(result: CompileResult, rejected: readonly RejectedP
   });
   const traffic = rejected
     .filter((r) => r.kind === "TrafficPolicy")
-    .map((r): PolicyFindings => ({ kind: "TrafficPolicy", source: r.source, findings: [finding(r)] }));
+    .map((r): PolicyFindings => ({
+      kind: "TrafficPolicy",
+      source: r.source,
+      findings: [finding(r)],
+      unsupported: [],
+    }));
   const security = rejected
     .filter((r): r is RejectedPolicy & { kind: SecurityPolicyFindings["kind"] } => r.kind !== "TrafficPolicy")
     .map((r): SecurityPolicyFindings => ({

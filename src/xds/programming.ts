@@ -7,6 +7,8 @@ import { CLUSTER_TYPE, LISTENER_TYPE, ROUTE_TYPE } from "./translate/resource.js
 /** How the proxies that send traffic to one Service have taken one configuration generation. */
 export interface Programming {
   readonly targeted: number;
+  /** Of the targeted, the proxyless gRPC clients: they carry out less than Envoy does (see UnsupportedSetting). */
+  readonly proxyless: number;
   readonly acked: number;
   readonly nacked: number;
   readonly lastNackMessage: string;
@@ -76,5 +78,11 @@ function count(targeted: readonly ProxyState[], generation: number): Programming
       if (!lastNack || nack.at > lastNack.at) lastNack = nack;
     }
   }
-  return { targeted: targeted.length, acked, nacked, lastNackMessage: lastNack?.message ?? "" };
+  return {
+    targeted: targeted.length,
+    proxyless: targeted.filter((proxy) => proxyIdentity(proxy.node).kind === "proxyless").length,
+    acked,
+    nacked,
+    lastNackMessage: lastNack?.message ?? "",
+  };
 }

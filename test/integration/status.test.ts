@@ -114,6 +114,7 @@ spec:
       kind: "TrafficPolicy",
       source,
       findings: [{ type: "Accepted", status: "True", reason: "Accepted", message: "ok" }],
+      unsupported: [],
     };
     const lastNackMessage = "x".repeat(1023) + "🙂🙂"; // .slice(0, 1024) would keep half of the first emoji
     // Why it matters: half an emoji goes out as "\ud83d", and the API server refuses the whole write.
@@ -125,7 +126,7 @@ spec:
     );
     const status = trafficPolicyStatus(
       found,
-      { targeted: 1, acked: 0, nacked: 1, lastNackMessage },
+      { targeted: 1, proxyless: 0, acked: 0, nacked: 1, lastNackMessage },
       [],
       new Date(),
     );

@@ -35,7 +35,7 @@ export function statusTargets(
       const service = model.services.find((s) => s.namespace === found.source.namespace && s.name === target);
       const programming = service
         ? programmingOf(service, carriedSince("TrafficPolicy", found.source), proxies)
-        : { targeted: 0, acked: 0, nacked: 0, lastNackMessage: "" };
+        : { targeted: 0, proxyless: 0, acked: 0, nacked: 0, lastNackMessage: "" };
       return trafficPolicyStatus(found, programming, previous, now);
     },
   }));

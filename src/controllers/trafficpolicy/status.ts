@@ -19,9 +19,17 @@ export function trafficPolicyStatus(
 ): TrafficPolicyStatus {
   const generation = found.source.generation;
   const accepted = found.findings.find((f) => f.type === "Accepted");
+  const programmed = programmedCondition(accepted, programming);
   const desired: DesiredCondition[] = [
     ...found.findings.map((f) => ({ ...f, observedGeneration: generation })),
-    { ...programmedCondition(accepted, programming), observedGeneration: generation },
+    {
+      ...programmed,
+      message:
+        programmed.reason === "NotAccepted"
+          ? programmed.message
+          : withProxylessGaps(programmed.message, found, programming),
+      observedGeneration: generation,
+    },
   ];
   const conditions = replaceConditions(previous, desired, now);
   return {
@@ -36,4 +44,23 @@ export function trafficPolicyStatus(
         : {}),
     },
   };
+}
+
+/**
+ * The Programmed message, with what the proxyless gRPC clients among the
+ * targeted proxies do not carry out of the policy: they ACK it, so nothing
+ * else would tell. Settings with the same reason share one sentence.
+ */
+function withProxylessGaps(message: string, found: PolicyFindings, programming: Programming): string {
+  const gaps = found.unsupported.filter((u) => u.clients === "proxyless");
+  if (programming.proxyless === 0 || gaps.length === 0) return message;
+  const fieldsByReason = new Map<string, string[]>();
+  for (const gap of gaps)
+    fieldsByReason.set(gap.message, [...(fieldsByReason.get(gap.message) ?? []), gap.field]);
+  const what = [...fieldsByReason].map(([reason, fields]) => `${fields.join(" and ")}: ${reason}`).join("; ");
+  const who =
+    programming.proxyless === 1
+      ? "1 of them is a proxyless gRPC client, which does"
+      : `${programming.proxyless} of them are proxyless gRPC clients, which do`;
+  return truncateCodePoints(`${message} ${who} not carry out ${what}.`, 32768);
 }

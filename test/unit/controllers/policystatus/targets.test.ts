@@ -65,6 +65,49 @@ describe("policy status targets", () => {
     assert.match(programmed!.message, /1 of 2 proxies/, "the ratings sidecar is not counted");
   });
 
+  describe("consecutive-error outlier detection and proxyless gRPC clients (gRFC A50)", () => {
+    const client = (generator: "grpc" | undefined): ProxyState => ({
+      streamId: 1,
+      protocol: "sotw",
+      node: { id: "client", cluster: "", metadata: generator ? { GENERATOR: generator } : {} },
+      peer: "",
+      connectedAt: now,
+      types: [
+        {
+          typeUrl: "type.googleapis.com/envoy.config.listener.v3.Listener",
+          names: ["reviews.bookinfo.svc.cluster.local:9080"],
+          awaitingAnswer: false,
+        },
+      ],
+      syncedGeneration: 1,
+    });
+    const programmed = (proxies: ProxyState[]) => {
+      const state = clusterStateFromFiles(
+        join(DATA, "base.yaml"),
+        join(DATA, "in", "outlier-detection.yaml"),
+      );
+      const policy = state.trafficPolicies.find((p) => p.metadata.name === "reviews")!;
+      const target = statusTargets(compile(state), () => 1, proxies).find(
+        (t) => t.kind === "TrafficPolicy" && t.source.name === "reviews",
+      )!;
+      return condition(target.status(policy, [], now) as Status, "Programmed");
+    };
+
+    it("says in Programmed that proxyless clients of the Service do not eject on consecutive errors", () => {
+      const status = programmed([client("grpc"), client(undefined)]);
+      assert.deepEqual([status?.status, status?.reason], ["True", "Programmed"]);
+      assert.match(status!.message, /All 2 proxies/);
+      assert.match(status!.message, /1 of them is a proxyless gRPC client/);
+      assert.match(status!.message, /spec\.outlierDetection\.consecutive5xxErrors/);
+      assert.match(status!.message, /spec\.outlierDetection\.consecutiveGatewayErrors/);
+      assert.match(status!.message, /success rate or failure percentage/);
+    });
+
+    it("says nothing of gRPC while only Envoy sidecars use the Service", () => {
+      assert.doesNotMatch(programmed([client(undefined)])!.message, /gRPC/);
+    });
+  });
+
   it("counts a PeerAuthentication's workloads by its scope: selector, namespace or the whole mesh", () => {
     const all = statuses([], "mtls-port-level");
     const details = all.get("PeerAuthentication bookinfo/details");

@@ -12,6 +12,7 @@ const accepted: PolicyFindings = {
     { type: "Accepted", status: "True", reason: "Accepted", message: "ok" },
     { type: "ResolvedRefs", status: "True", reason: "ResolvedRefs", message: "ok" },
   ],
+  unsupported: [],
 };
 const now = new Date("2026-11-25T12:00:00Z");
 const condition = (status: ReturnType<typeof trafficPolicyStatus>, type: string) =>
@@ -21,7 +22,7 @@ describe("TrafficPolicy status", () => {
   it("is Programmed when every targeted proxy runs the generation", () => {
     const status = trafficPolicyStatus(
       accepted,
-      { targeted: 2, acked: 2, nacked: 0, lastNackMessage: "" },
+      { targeted: 2, proxyless: 0, acked: 2, nacked: 0, lastNackMessage: "" },
       [],
       now,
     );
@@ -40,7 +41,7 @@ describe("TrafficPolicy status", () => {
   it("is Pending while some proxies have not ACKed, and Nacked with the proxy's message after a NACK", () => {
     const pending = trafficPolicyStatus(
       accepted,
-      { targeted: 3, acked: 1, nacked: 0, lastNackMessage: "" },
+      { targeted: 3, proxyless: 0, acked: 1, nacked: 0, lastNackMessage: "" },
       [],
       now,
     );
@@ -50,7 +51,7 @@ describe("TrafficPolicy status", () => {
     );
     const nacked = trafficPolicyStatus(
       accepted,
-      { targeted: 3, acked: 2, nacked: 1, lastNackMessage: "bad regex" },
+      { targeted: 3, proxyless: 0, acked: 2, nacked: 1, lastNackMessage: "bad regex" },
       [],
       now,
     );
@@ -71,7 +72,7 @@ describe("TrafficPolicy status", () => {
       const lastNackMessage = "x".repeat(at) + "🙂".repeat(3);
       const status = trafficPolicyStatus(
         accepted,
-        { targeted: 1, acked: 0, nacked: 1, lastNackMessage },
+        { targeted: 1, proxyless: 0, acked: 0, nacked: 1, lastNackMessage },
         [],
         now,
       );
@@ -92,7 +93,7 @@ describe("TrafficPolicy status", () => {
     };
     const status = trafficPolicyStatus(
       conflicted,
-      { targeted: 1, acked: 1, nacked: 0, lastNackMessage: "" },
+      { targeted: 1, proxyless: 0, acked: 1, nacked: 0, lastNackMessage: "" },
       [],
       now,
     );
@@ -102,16 +103,61 @@ describe("TrafficPolicy status", () => {
     );
   });
 
+  describe("settings proxyless gRPC clients do not carry out", () => {
+    const withGap: PolicyFindings = {
+      ...accepted,
+      unsupported: [
+        {
+          clients: "proxyless",
+          field: "spec.outlierDetection.consecutive5xxErrors",
+          message: "gRPC ejects none",
+        },
+      ],
+    };
+    const programmed = (found: PolicyFindings, proxyless: number, acked = 3) =>
+      condition(
+        trafficPolicyStatus(
+          found,
+          { targeted: 3, proxyless, acked, nacked: 0, lastNackMessage: "" },
+          [],
+          now,
+        ),
+        "Programmed",
+      )!;
+
+    it("are named in Programmed while proxyless clients use the Service, which stays Programmed", () => {
+      const status = programmed(withGap, 2);
+      assert.deepEqual([status.status, status.reason], ["True", "Programmed"]);
+      assert.equal(
+        status.message,
+        "All 3 proxies that this policy affects run this generation. 2 of them are proxyless gRPC clients, " +
+          "which do not carry out spec.outlierDetection.consecutive5xxErrors: gRPC ejects none.",
+      );
+      assert.match(programmed(withGap, 1, 2).message, /^2 of 3 proxies run this generation\. 1 of them is a/);
+    });
+
+    it("are not mentioned without proxyless clients, nor when nothing is unsupported", () => {
+      assert.equal(
+        programmed(withGap, 0).message,
+        "All 3 proxies that this policy affects run this generation.",
+      );
+      assert.equal(
+        programmed(accepted, 2).message,
+        "All 3 proxies that this policy affects run this generation.",
+      );
+    });
+  });
+
   it("keeps lastTransitionTime while a status holds", () => {
     const first = trafficPolicyStatus(
       accepted,
-      { targeted: 0, acked: 0, nacked: 0, lastNackMessage: "" },
+      { targeted: 0, proxyless: 0, acked: 0, nacked: 0, lastNackMessage: "" },
       [],
       now,
     );
     const later = trafficPolicyStatus(
       accepted,
-      { targeted: 1, acked: 1, nacked: 0, lastNackMessage: "" },
+      { targeted: 1, proxyless: 0, acked: 1, nacked: 0, lastNackMessage: "" },
       first.conditions as never,
       new Date("2026-11-25T13:00:00Z"),
     );
@@ -150,7 +196,18 @@ describe("programming counts", () => {
       proxy("wildcard", [{ typeUrl: CDS, wildcard: true, names: [] }], 4),
       proxy("elsewhere", [{ typeUrl: RDS, names: ["ratings.bookinfo.svc.cluster.local:9080"] }], 5),
     ]);
-    assert.deepEqual(result, { targeted: 2, acked: 1, nacked: 0, lastNackMessage: "" });
+    assert.deepEqual(result, { targeted: 2, proxyless: 0, acked: 1, nacked: 0, lastNackMessage: "" });
+  });
+
+  it("counts the proxyless gRPC clients among the targeted proxies", () => {
+    const grpc = {
+      ...proxy("grpc", [{ typeUrl: RDS, names: ["reviews.bookinfo.svc.cluster.local:9080"] }], 5),
+    };
+    const result = programmingOf(service, 5, [
+      { ...grpc, node: { ...grpc.node, metadata: { GENERATOR: "grpc" } } },
+      proxy("envoy", [{ typeUrl: RDS, names: ["reviews.bookinfo.svc.cluster.local:9080"] }], 5),
+    ]);
+    assert.deepEqual(result, { targeted: 2, proxyless: 1, acked: 2, nacked: 0, lastNackMessage: "" });
   });
 
   it("counts a NACK of this generation or later, unless a later ACK superseded it", () => {
@@ -177,6 +234,6 @@ describe("programming counts", () => {
         7,
       ),
     ]);
-    assert.deepEqual(result, { targeted: 2, acked: 1, nacked: 1, lastNackMessage: "rejected" });
+    assert.deepEqual(result, { targeted: 2, proxyless: 0, acked: 1, nacked: 1, lastNackMessage: "rejected" });
   });
 });
