@@ -305,6 +305,97 @@ describe("the Mesh reconciler on a real API server", function () {
     });
   });
 
+  it("says so in Ready when a reconcile keeps failing, and clears when it recovers", async () => {
+    // An admission policy refuses the xDS Deployment, as a stricter cluster policy or a quota might.
+    const policy = "test-refuses-skiff-xds";
+    const admission = "/apis/admissionregistration.k8s.io/v1";
+    await apply({
+      apiVersion: "admissionregistration.k8s.io/v1",
+      kind: "ValidatingAdmissionPolicy",
+      metadata: { name: policy },
+      spec: {
+        failurePolicy: "Fail",
+        matchConstraints: {
+          resourceRules: [
+            {
+              apiGroups: ["apps"],
+              apiVersions: ["v1"],
+              operations: ["CREATE", "UPDATE"],
+              resources: ["deployments"],
+            },
+          ],
+        },
+        validations: [
+          {
+            expression: "object.metadata.name != 'skiff-xds'",
+            message: "the test refuses the xDS Deployment",
+          },
+        ],
+      },
+    });
+    await apply({
+      apiVersion: "admissionregistration.k8s.io/v1",
+      kind: "ValidatingAdmissionPolicyBinding",
+      metadata: { name: policy },
+      spec: { policyName: policy, validationActions: ["Deny"] },
+    });
+    // The policy takes effect once the API server has loaded it: a dry run says when.
+    await eventually(async () => {
+      await assert.rejects(
+        rest.request("POST", "/apis/apps/v1/namespaces/default/deployments", {
+          query: { dryRun: "All" },
+          body: {
+            apiVersion: "apps/v1",
+            kind: "Deployment",
+            metadata: { name: "skiff-xds" },
+            spec: {
+              selector: { matchLabels: { app: "x" } },
+              template: {
+                metadata: { labels: { app: "x" } },
+                spec: { containers: [{ name: "x", image: "x" }] },
+              },
+            },
+          },
+        }),
+        /test refuses/,
+      );
+    });
+    await apply({
+      apiVersion: "skiff.dev/v1alpha1",
+      kind: "Mesh",
+      metadata: { name: "default" },
+      spec: { controlPlane: { replicas: 4 } },
+    });
+    const failing = await eventually(async () => {
+      const m = await getMesh();
+      assert.equal(condition(m, "Ready")?.reason, "ReconcileFailed");
+      return m!;
+    });
+    assert.equal(condition(failing, "Ready")?.status, "False");
+    assert.match(condition(failing, "Ready")!.message, /skiff-xds.*the test refuses the xDS Deployment/s);
+    assert.equal(condition(failing, "CertificateAuthorityReady")?.status, "True", "what it knew still holds");
+
+    await rest.request("DELETE", `${admission}/validatingadmissionpolicybindings/${policy}`);
+    await rest.request("DELETE", `${admission}/validatingadmissionpolicies/${policy}`);
+    // Retries back off; a change to the Mesh brings the next one forward.
+    await apply({
+      apiVersion: "skiff.dev/v1alpha1",
+      kind: "Mesh",
+      metadata: { name: "default", annotations: { "test/poke": "1" } },
+      spec: { controlPlane: { replicas: 4 } },
+    });
+    await eventually(async () => {
+      const m = await getMesh();
+      assert.notEqual(condition(m, "Ready")?.reason, "ReconcileFailed");
+      assert.equal(m?.status?.observedGeneration, m?.metadata.generation);
+      const d = await rest.request<{ spec: { replicas: number } }>(
+        "GET",
+        "/apis/apps/v1/namespaces/skiff-system/deployments/skiff-xds",
+      );
+      assert.equal(d.spec.replicas, 4);
+    }, 30_000);
+  });
+
   it("gives a second Mesh Ready=False with reason MeshAlreadyExists, and generates nothing for it", async () => {
     await apply({
       apiVersion: "skiff.dev/v1alpha1",

@@ -34,9 +34,16 @@ import {
   XDS_NAME,
 } from "./names.js";
 import { activeMeshOtherThan } from "./singleton.js";
-import { meshStatus, type MeshObservation } from "./status.js";
+import { meshStatus, reconcileFailedStatus, type MeshObservation } from "./status.js";
 
 const DAY_MS = 24 * 3600_000;
+
+/**
+ * Failures in a row before Ready says so. A one-off failure (a write that
+ * lost a compare-and-swap) is retried within milliseconds and would only
+ * flap the condition; three in a row, about 35 ms apart, are not one-off.
+ */
+const REPORT_AFTER_FAILURES = 3;
 
 interface Secret extends KubernetesObject {
   data?: Record<string, string>;
@@ -65,6 +72,8 @@ export class MeshReconciler {
   private readonly rest: RestClient;
   private readonly applier: ServerSideApplier;
   private readonly now: () => Date;
+  /** Consecutive failed reconciles per Mesh; in memory, so a restart starts counting again. */
+  private readonly failures = new Map<string, number>();
 
   constructor(
     kubeConfig: KubeConfig,
@@ -75,7 +84,26 @@ export class MeshReconciler {
     this.now = options.now ?? (() => new Date());
   }
 
+  /**
+   * One reconcile of the Mesh `name`. A failure is thrown (the queue retries
+   * with backoff), and once it has happened REPORT_AFTER_FAILURES times in a
+   * row it is also said in the Mesh's Ready condition: a mesh that cannot
+   * converge must not keep looking healthy. The first success clears it.
+   */
   async reconcile(name: string, log: Logger): Promise<HandlerResult> {
+    try {
+      const result = await this.reconcileMesh(name, log);
+      this.failures.delete(name);
+      return result;
+    } catch (error) {
+      const failures = (this.failures.get(name) ?? 0) + 1;
+      this.failures.set(name, failures);
+      if (failures >= REPORT_AFTER_FAILURES) await this.reportFailure(name, error, log);
+      throw error;
+    }
+  }
+
+  private async reconcileMesh(name: string, log: Logger): Promise<HandlerResult> {
     const mesh = await this.rest.getIfExists<Mesh>(apiPath`/apis/skiff.dev/v1alpha1/meshes/${name}`);
     if (!mesh) return; // deleted; the finalizer already cleaned up
 
@@ -335,6 +363,20 @@ export class MeshReconciler {
     await this.options.events
       ?.record(mesh as KubernetesObject, event)
       .catch((error: unknown) => log.warn({ err: error, reason: event.reason }, "could not record an event"));
+  }
+
+  /** Writes Ready=False/ReconcileFailed; a failure to write it is logged, and the reconcile's error still thrown. */
+  private async reportFailure(name: string, error: unknown, log: Logger): Promise<void> {
+    try {
+      const mesh = await this.rest.getIfExists<Mesh>(apiPath`/apis/skiff.dev/v1alpha1/meshes/${name}`);
+      if (!mesh) return;
+      const previous = (mesh.status?.conditions ?? []) as Condition[];
+      const message = error instanceof Error ? error.message : String(error);
+      const status = reconcileFailedStatus(mesh.status, message, mesh.metadata.generation ?? 0, this.now());
+      await this.applyStatus(mesh, previous, status, log);
+    } catch (reportError) {
+      log.error({ err: reportError }, "could not report the failed reconcile in the Mesh's status");
+    }
   }
 
   private async writeConditions(mesh: Mesh, desired: DesiredCondition[], log: Logger): Promise<void> {

@@ -1,5 +1,6 @@
 import type { MeshStatus } from "../../api/v1alpha1/generated/mesh.js";
-import { setConditions, type Condition, type DesiredCondition } from "../../k8s/conditions.js";
+import { setCondition, setConditions, type Condition, type DesiredCondition } from "../../k8s/conditions.js";
+import { truncateCodePoints } from "../../k8s/truncate.js";
 import type { CaInspection } from "../../pki/inspect.js";
 
 /** What the reconciler found, for the status to report. */
@@ -104,4 +105,39 @@ export function meshStatus(o: MeshObservation, previous: readonly Condition[], n
     controlPlane: { readyReplicas: o.deployment.readyReplicas, xdsAddress: o.xdsAddress },
     meshedNamespaces: o.meshedNamespaces,
   };
+}
+
+/** Enough of a failure to read the API server's answer; far below a condition message's 32768. */
+const FAILURE_MESSAGE_MAX = 1024;
+
+/**
+ * The Mesh status after a reconcile of `generation` failed: Ready=False with
+ * reason ReconcileFailed and the error, cut on code points; everything else
+ * as last observed, since the failed attempt learned nothing reliable. The
+ * next reconcile that succeeds computes Ready afresh, which clears it.
+ * Pure: `now` only stamps transitions.
+ */
+export function reconcileFailedStatus(
+  previous: MeshStatus | undefined,
+  error: string,
+  generation: number,
+  now: Date,
+): MeshStatus {
+  const conditions = setCondition(
+    (previous?.conditions ?? []) as Condition[],
+    {
+      type: "Ready",
+      status: "False",
+      reason: "ReconcileFailed",
+      message: truncateCodePoints(
+        `the last reconcile failed and is being retried: ${error}`,
+        FAILURE_MESSAGE_MAX,
+      ),
+      observedGeneration: generation,
+    },
+    now,
+  );
+  // Only the fields meshStatus writes: a status apply must not claim fields another writer owns.
+  const { observedGeneration, certificateAuthority, controlPlane, meshedNamespaces } = previous ?? {};
+  return { observedGeneration, conditions, certificateAuthority, controlPlane, meshedNamespaces };
 }

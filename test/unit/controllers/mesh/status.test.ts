@@ -1,5 +1,9 @@
 import assert from "node:assert/strict";
-import { meshStatus, type MeshObservation } from "../../../../src/controllers/mesh/status.js";
+import {
+  meshStatus,
+  reconcileFailedStatus,
+  type MeshObservation,
+} from "../../../../src/controllers/mesh/status.js";
 
 const now = new Date("2026-11-25T12:00:00Z");
 const healthy: MeshObservation = {
@@ -80,5 +84,34 @@ describe("Mesh status", () => {
       later.conditions!.map((c) => c.lastTransitionTime),
       first.conditions!.map((c) => c.lastTransitionTime),
     );
+  });
+
+  it("says Ready=False/ReconcileFailed when a reconcile fails, and keeps everything else it last observed", () => {
+    const healthyStatus = meshStatus(healthy, [], now);
+    const later = new Date("2026-11-26T00:00:00Z");
+    const failed = reconcileFailedStatus(
+      healthyStatus,
+      "PATCH /apis/apps/v1/namespaces/skiff-system/deployments/skiff-xds: 403 Forbidden: denied",
+      4,
+      later,
+    );
+    assert.deepEqual(byType(failed), { ...byType(healthyStatus), Ready: "False/ReconcileFailed" });
+    const ready = failed.conditions!.find((c) => c.type === "Ready")!;
+    assert.match(ready.message, /403 Forbidden: denied/);
+    assert.equal(ready.observedGeneration, 4, "the generation the failed attempt worked on");
+    assert.equal(ready.lastTransitionTime, "2026-11-26T00:00:00Z");
+    // What was last observed stays: the failure says nothing new about the CA or the control plane.
+    assert.equal(failed.observedGeneration, 3);
+    assert.deepEqual(failed.certificateAuthority, healthyStatus.certificateAuthority);
+    assert.deepEqual(failed.controlPlane, healthyStatus.controlPlane);
+    assert.equal(failed.meshedNamespaces, 4);
+  });
+
+  it("cuts a long failure message on code points, so the status write itself cannot fail", () => {
+    const failed = reconcileFailedStatus(undefined, "\u{1F6A2}".repeat(40_000), 1, now);
+    const message = failed.conditions!.find((c) => c.type === "Ready")!.message;
+    assert.ok([...message].length <= 1024, `${[...message].length} code points`);
+    assert.doesNotMatch(message, /[\uD800-\uDFFF]/u, "no lone half of a surrogate pair");
+    assert.ok(message.endsWith("\u{1F6A2}"));
   });
 });
