@@ -27,7 +27,21 @@ export interface ApiServerOptions {
    * kube-controller-manager's many watches always do.
    */
   quickShutdown?: boolean;
+  /**
+   * Write an audit log here: one JSON line per request and stage, at level
+   * Metadata (who, verb, resource, response code; no bodies). Tests use it
+   * to act on what a client has done rather than on how long it has run.
+   */
+  auditLogPath?: string;
 }
+
+/** Every request at level Metadata, without the RequestReceived stage (a request's outcome is what matters). */
+const AUDIT_POLICY = `apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: ["RequestReceived"]
+rules:
+  - level: Metadata
+`;
 
 export interface RunningApiServer {
   url: string;
@@ -75,6 +89,7 @@ export async function startApiServer(
     writeFile(file("apiserver.key"), pki.serving.keyPem, { mode: 0o600 }),
     writeFile(file("sa.pub"), pki.serviceAccount.publicPem),
     writeFile(file("sa.key"), pki.serviceAccount.privatePem, { mode: 0o600 }),
+    ...(options.auditLogPath ? [writeFile(file("audit-policy.yaml"), AUDIT_POLICY)] : []),
   ]);
   const process = new ManagedProcess(
     "kube-apiserver",
@@ -100,6 +115,10 @@ export async function startApiServer(
       ...(options.serviceAccountAdmission ? [] : ["--disable-admission-plugins=ServiceAccount"]),
       ...(options.quickShutdown ? ["--shutdown-send-retry-after=true"] : []),
       "--profiling=false",
+      // The log backend's default mode, blocking, writes each event before the response goes out.
+      ...(options.auditLogPath
+        ? [`--audit-policy-file=${file("audit-policy.yaml")}`, `--audit-log-path=${options.auditLogPath}`]
+        : []),
     ],
     file("kube-apiserver.log"),
   );

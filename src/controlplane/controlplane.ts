@@ -26,6 +26,8 @@ export interface LocalControlPlaneOptions {
    * references. Pods still never run: there is no node.
    */
   controllerManager?: boolean;
+  /** Have kube-apiserver write an audit log of every request (default false); see `auditLogPath`. */
+  auditLog?: boolean;
 }
 
 /** What `clientKubeconfig` makes credentials for. */
@@ -100,6 +102,11 @@ export class LocalControlPlane {
 
   get etcdUrl(): string {
     return this.etcd.clientUrl;
+  }
+
+  /** The API server's audit log (JSON lines), when started with `auditLog`; it survives restartApiServer. */
+  get auditLogPath(): string | undefined {
+    return this.apiServerOptions.auditLogPath;
   }
 
   /**
@@ -192,6 +199,7 @@ export class LocalControlPlane {
       const apiServerOptions: ApiServerOptions = {
         serviceAccountAdmission: withControllerManager,
         quickShutdown: withControllerManager,
+        ...(options.auditLog ? { auditLogPath: join(apiDir, "audit.log") } : {}),
       };
       apiServer = await startApiServer(
         binaries.kubeApiserver,

@@ -1,14 +1,44 @@
 import assert from "node:assert/strict";
 import type { ChildProcess } from "node:child_process";
 import { once } from "node:events";
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import type { KubernetesObject } from "@kubernetes/client-node";
 import { LocalControlPlane } from "../../src/controlplane/controlplane.js";
 import { ServerSideApplier } from "../../src/k8s/apply.js";
 import { RestClient } from "../../src/k8s/rest.js";
+import { AuditLogFollower, describeRequest, type AuditEvent } from "../support/audit-log.js";
 import { applyMesh, spawnOperator } from "../support/operator.js";
 import { eventually } from "./kubectl.js";
 
 const KILLS = Number(process.env.CRASH_KILLS ?? 20);
+
+/**
+ * About how many requests an operator makes from start-up until it has
+ * written the Mesh's status (informer lists and watches, then a reconcile);
+ * kill points are drawn from 1 to this. A kill point past the end of a run
+ * is met at the status write instead.
+ */
+const REQUESTS_PER_RUN = 70;
+
+/** An operator that gets nowhere for this long is stuck, not slow: however busy the machine, fail. */
+const PROGRESS_TIMEOUT_MS = 180_000;
+
+/** The operator's own user, so that the audit log tells its requests from the test's. */
+const OPERATOR_USER = "crash-test-operator";
+
+/** Where to kill an operator: just after it created the CA Secret, or after its n-th request. */
+type KillPoint = { after: "CaCreated" } | { after: "Requests"; count: number };
+
+const caCreated = (r: AuditEvent) =>
+  r.verb === "create" && r.objectRef?.resource === "secrets" && r.objectRef.name === "skiff-ca";
+const meshStatusWritten = (r: AuditEvent) =>
+  r.objectRef?.resource === "meshes" && r.objectRef.subresource === "status" && r.verb !== "get";
+
+function reached(point: KillPoint, requests: readonly AuditEvent[]): boolean {
+  if (requests.some(meshStatusWritten)) return true; // the run is done: nothing later to interrupt
+  return point.after === "CaCreated" ? requests.some(caCreated) : requests.length >= point.count;
+}
 
 /** A small seeded generator, so a failing sequence of kill points can be replayed with CRASH_SEED. */
 function random(seed: number): () => number {
@@ -24,11 +54,13 @@ interface Secret extends KubernetesObject {
 }
 
 describe("the operator killed at random points", function () {
-  this.timeout(600_000);
+  // Slowness alone never fails this test: only a run that makes no progress for PROGRESS_TIMEOUT_MS does.
+  this.timeout((KILLS + 2) * PROGRESS_TIMEOUT_MS);
   let plane: LocalControlPlane;
   let operator: ChildProcess | undefined;
+  let operatorKubeconfig: string;
   const startOperator = () =>
-    (operator = spawnOperator(plane.kubeconfigPath, [
+    (operator = spawnOperator(operatorKubeconfig, [
       "--http-address",
       "127.0.0.1:0",
       "--leader-elect=false",
@@ -36,7 +68,12 @@ describe("the operator killed at random points", function () {
       "--webhook-address=",
     ]));
 
-  before(async () => (plane = await LocalControlPlane.start()));
+  before(async () => {
+    plane = await LocalControlPlane.start({ auditLog: true });
+    operatorKubeconfig = join(plane.workDir, "operator.kubeconfig");
+    const kubeconfig = await plane.clientKubeconfig({ user: OPERATOR_USER, groups: ["system:masters"] });
+    await writeFile(operatorKubeconfig, kubeconfig, { mode: 0o600 });
+  });
   after(async () => {
     try {
       operator?.kill("SIGKILL");
@@ -68,20 +105,33 @@ describe("the operator killed at random points", function () {
       }
       await applyMesh(admin, { controlPlane: { replicas: 1 + kill } });
 
+      // Killed by what it has done, not after a time: on a loaded machine a time says little about that.
+      // The first kill lands just after the CA Secret is created, before its fingerprint reaches status.
+      const point: KillPoint =
+        kill === 0
+          ? { after: "CaCreated" }
+          : { after: "Requests", count: 1 + Math.floor(next() * REQUESTS_PER_RUN) };
+      const requests = await AuditLogFollower.fromNow(plane.auditLogPath!, OPERATOR_USER);
       const child = startOperator();
-      await new Promise((r) => setTimeout(r, 500 + next() * 3500)); // from start-up into the first reconciles, on a busy 2-core machine too
-      child.kill("SIGKILL");
-      await once(child, "exit");
+      let killing = false;
+      const exited = once(child, "exit").then(([code]) => {
+        if (!killing)
+          throw new Error(`the operator exited (${code}) on its own before kill ${kill} (seed ${seed})`);
+      });
+      try {
+        await Promise.race([requests.waitFor((seen) => reached(point, seen), PROGRESS_TIMEOUT_MS), exited]);
+      } finally {
+        killing = true;
+        child.kill("SIGKILL");
+      }
+      await exited;
+      const where = `kill ${kill} after request ${requests.requests.length}, ${describeRequest(requests.requests.at(-1))} (seed ${seed})`;
 
       const secret = await rest.getIfExists<Secret & { metadata: { resourceVersion: string } }>(
         "/api/v1/namespaces/skiff-system/secrets/skiff-ca",
       );
       if (ca && secret) {
-        assert.equal(
-          secret.metadata.resourceVersion,
-          ca.resourceVersion,
-          `the CA changed after kill ${kill} (seed ${seed})`,
-        );
+        assert.equal(secret.metadata.resourceVersion, ca.resourceVersion, `the CA changed at ${where}`);
         assert.deepEqual(secret.data, ca.data);
       }
       if (!ca && secret) ca = { resourceVersion: secret.metadata.resourceVersion, data: secret.data };
