@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { openSync, closeSync, writeFileSync } from "node:fs";
 import { constants } from "node:os";
+import type { Readable } from "node:stream";
 
 /** A bind mount into a container's private view of the node's filesystem. */
 export interface ContainerMount {
@@ -54,6 +55,10 @@ export function launcherScript(launch: ContainerLaunch): string {
     `mount --bind ${quote(launch.hosts)} /etc/hosts`,
     `hostname ${quote(launch.hostname)}`,
     `cd ${quote(launch.workingDir)}`,
+    // The container's view is complete: tell the node (fd 3) and close it, so
+    // the program never holds it and "running" is never reported too early.
+    `echo started >&3`,
+    `exec 3>&-`,
     // Changing the user clears the parent-death signal, so it is asked for again.
     `exec setpriv --pdeathsig KILL --reuid ${launch.uid} --regid ${launch.gid} --clear-groups -- "$@"`,
   );
@@ -66,6 +71,14 @@ export class ContainerProcess {
   readonly startedAt = new Date();
   /** Resolves with the exit code (128 + signal number for a signal), once. */
   readonly exited: Promise<number>;
+  /**
+   * Resolves true once the launcher has built the container's mounts and is
+   * about to exec the program (a kubelet's "container started"), false if it
+   * exited first. Until then the process is not yet the container: entering
+   * its mount namespace would show the node's view.
+   */
+  readonly started: Promise<boolean>;
+  private hasStarted = false;
 
   constructor(launch: ContainerLaunch) {
     writeFileSync(launch.scriptPath, launcherScript(launch), { mode: 0o700 });
@@ -91,11 +104,21 @@ export class ContainerProcess {
           ...launch.argv,
         ],
         // Its own process group, so stop() reaches everything it forks.
-        { env: Object.fromEntries(launch.env), stdio: ["ignore", log, log], detached: true },
+        {
+          env: Object.fromEntries(launch.env),
+          stdio: ["ignore", log, log, "pipe"],
+          detached: true,
+        },
       );
     } finally {
       closeSync(log);
     }
+    const startPipe = this.child.stdio[3] as Readable;
+    this.started = new Promise((resolve) => {
+      startPipe.once("data", () => resolve((this.hasStarted = true)));
+      startPipe.once("close", () => resolve(this.hasStarted));
+      startPipe.once("error", () => resolve(this.hasStarted));
+    });
     this.exited = new Promise((resolve) => {
       this.child.once("exit", (code, signal) =>
         resolve(code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0)),
@@ -104,8 +127,14 @@ export class ContainerProcess {
     });
   }
 
+  /** The process's pid, whose namespaces are the container's once {@link started}. */
   get pid(): number | undefined {
     return this.child.pid;
+  }
+
+  /** The pid once the container has started (its mounts in place), else undefined. */
+  get startedPid(): number | undefined {
+    return this.hasStarted ? this.child.pid : undefined;
   }
 
   /** SIGTERM to the process group, SIGKILL after `graceMs`; resolves with the exit code. */

@@ -125,8 +125,8 @@ export class LocalNode {
     await this.startApiForwarder();
     await this.registerNode();
     await this.publishKubernetesEndpoints();
-    await this.startKubeProxy();
-    await this.startCoreDns();
+    await this.supervise("kube-proxy", () => this.startKubeProxy());
+    await this.supervise("coredns", () => this.startCoreDns());
     const pods = new Informer<IPod & KubernetesObject>(this.options.kubeConfig, "v1", "Pod");
     this.pods = pods;
     pods.on((event) => {
@@ -320,7 +320,33 @@ export class LocalNode {
     return path;
   }
 
-  private async startKubeProxy(): Promise<void> {
+  /**
+   * Starts a node component and keeps it running, as a kubelet keeps its
+   * static Pods: one that exits is logged with its last output and started
+   * again, so a crash of kube-proxy or CoreDNS is loud, not a silent loss of
+   * Service routing or names for every later Pod.
+   */
+  private async supervise(name: string, start: () => Promise<ManagedProcess>): Promise<void> {
+    const component = await start();
+    void component.exitPromise.then(async (code) => {
+      if (this.stopping) return;
+      this.log.error(
+        { nodeComponent: name, code, output: component.logTail(10) },
+        "node component exited; restarting it",
+      );
+      for (let attempt = 1; !this.stopping; attempt++) {
+        await new Promise((r) => setTimeout(r, Math.min(1000 * attempt, 10_000)));
+        if (this.stopping) return;
+        try {
+          return await this.supervise(name, start);
+        } catch (error) {
+          this.log.error({ nodeComponent: name, attempt, err: error }, "node component did not restart");
+        }
+      }
+    });
+  }
+
+  private async startKubeProxy(): Promise<ManagedProcess> {
     const kubeconfig = await this.componentKubeconfig("kube-proxy", "system:kube-proxy", []);
     const config = join(this.stateDir, "kube-proxy.yaml");
     writeFileSync(
@@ -340,14 +366,16 @@ export class LocalNode {
         nodePortAddresses: [`${this.address}/32`],
       }),
     );
-    this.kubeProxy = this.inNodeNamespace("kube-proxy", this.options.kubeProxyBinary, [
+    const kubeProxy = this.inNodeNamespace("kube-proxy", this.options.kubeProxyBinary, [
       `--config=${config}`,
       "--v=1",
     ]);
-    await this.waitForHttp(this.kubeProxy, 10256, "/healthz");
+    this.kubeProxy = kubeProxy;
+    await this.waitForHttp(kubeProxy, 10256, "/healthz");
+    return kubeProxy;
   }
 
-  private async startCoreDns(): Promise<void> {
+  private async startCoreDns(): Promise<ManagedProcess> {
     await applyManifests(this.options.kubeConfig, "skiff-localnode", [
       {
         apiVersion: "rbac.authorization.k8s.io/v1",
@@ -390,8 +418,10 @@ export class LocalNode {
         "",
       ].join("\n"),
     );
-    this.coredns = this.inNodeNamespace("coredns", this.options.corednsBinary, ["-conf", corefile]);
-    await this.waitForHttp(this.coredns, 8181, "/ready");
+    const coredns = this.inNodeNamespace("coredns", this.options.corednsBinary, ["-conf", corefile]);
+    this.coredns = coredns;
+    await this.waitForHttp(coredns, 8181, "/ready");
+    return coredns;
   }
 
   /** Waits until a node-network component answers 200 on 127.0.0.1:port, failing early if it exits. */
@@ -582,6 +612,12 @@ export class LocalNode {
     const pod = this.pods?.get(namespace, name);
     const worker = pod && this.workers.get(pod.metadata!.uid!);
     return worker?.logPath(container);
+  }
+
+  /** The pid of a running node component ("kube-proxy", "coredns"), for tests that kill one. */
+  componentPid(name: "kube-proxy" | "coredns"): number | undefined {
+    const component = name === "kube-proxy" ? this.kubeProxy : this.coredns;
+    return component && !component.hasExited ? component.pid : undefined;
   }
 
   /** Stops every Pod (quickly: the node is going away), kube-proxy and CoreDNS, and deletes the node's namespaces. */

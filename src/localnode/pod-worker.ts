@@ -129,7 +129,7 @@ export class PodWorker {
 
   /** The pid of a container's running process (its namespaces are the container's). */
   containerPid(name: string): number | undefined {
-    return [...this.main, ...this.init].find((s) => s.spec.name === name)?.process?.pid;
+    return [...this.main, ...this.init].find((s) => s.spec.name === name)?.process?.startedPid;
   }
 
   logPath(container: string): string {
@@ -409,11 +409,16 @@ export class PodWorker {
       });
       slot.process = process;
       const startedAt = process.startedAt.toISOString();
-      slot.record.state = { running: { startedAt } };
-      slot.record.ready = false;
-      slot.record.started = !spec.startupProbe;
-      this.startProbes(slot);
-      this.changed();
+      // Running (and probed) only once its mounts are in place, as a kubelet
+      // reports a container after its runtime started it.
+      void process.started.then((started) => {
+        if (!started || slot.process !== process || this.isTerminating) return;
+        slot.record.state = { running: { startedAt } };
+        slot.record.ready = false;
+        slot.record.started = !spec.startupProbe;
+        this.startProbes(slot);
+        this.changed();
+      });
       void process.exited.then((code) => this.onExit(slot, process, code, startedAt));
     } catch (error) {
       const reason =
@@ -584,7 +589,7 @@ export class PodWorker {
     const check = plan.check;
     if (check.type === "unsupported") return false;
     if (check.type === "exec") {
-      const pid = slot.process?.pid;
+      const pid = slot.process?.startedPid;
       if (pid === undefined) return false;
       return new Promise((resolve) =>
         execFile(

@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { spawn, type ChildProcessByStdio } from "node:child_process";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { Readable } from "node:stream";
 import type { KubeConfig, KubernetesObject } from "@kubernetes/client-node";
 import { startDevCluster, type DevCluster } from "../../src/cli/dev-cluster.js";
@@ -8,7 +10,7 @@ import { applyManifests } from "../../src/k8s/manifests.js";
 import { RestClient } from "../../src/k8s/rest.js";
 import { LocalNode } from "../../src/localnode/local-node.js";
 import { podExecArgv, podNetworkNamespace, type ExecResult } from "../../src/localnode/exec.js";
-import { createLogger } from "../../src/observability/logger.js";
+import { pino, type Logger } from "pino";
 
 /** The fortio image the tests' workloads run (the local node runs fortio.org/fortio for it). */
 export const FORTIO_IMAGE = "fortio/fortio:1.75.3";
@@ -25,7 +27,7 @@ export async function startMeshCluster(): Promise<void> {
     return;
   }
   cluster = await startDevCluster({
-    logger: createLogger("e2e"),
+    logger: clusterLogger(),
     beforeOperator: async (kubeConfig) => {
       await applyManifests(kubeConfig, "skiff-e2e", [
         {
@@ -48,6 +50,24 @@ export async function startMeshCluster(): Promise<void> {
   });
   await waitFor(cluster.kubeConfig, "skiff.dev/v1alpha1", "Mesh", undefined, (meshes) =>
     meshes.some((m) => condition(m, "Ready") === "True"),
+  );
+}
+
+/** Where the cluster's components log (the operator, the local node, the xDS server's Pod logs are the node's). */
+export const CLUSTER_LOG = join(tmpdir(), `skiff-e2e-${process.pid}.log`);
+
+/**
+ * The cluster's logger: everything into {@link CLUSTER_LOG}, warnings and
+ * errors also on stderr, so the test report stays readable and a failure
+ * still shows what went wrong beside it.
+ */
+function clusterLogger(): Logger {
+  return pino(
+    { name: "e2e", level: "info" },
+    pino.multistream([
+      { level: "info", stream: pino.destination({ dest: CLUSTER_LOG, sync: true }) },
+      { level: "warn", stream: pino.destination(2) },
+    ]),
   );
 }
 
@@ -452,6 +472,7 @@ async function curlRun(
     args.push(
       ...(i > 0 ? ["--next"] : []),
       "-s",
+      "-S",
       "-i",
       "-m",
       "10",
@@ -463,7 +484,13 @@ async function curlRun(
   );
   const result = await exec(namespace, pod, args, { timeoutMs });
   if (result.code !== 0 && !result.stdout) throw new Error(`curl exited ${result.code}: ${result.stderr}`);
-  return result.stdout.split(separator).slice(0, requests.length);
+  // A request curl got no answer to (refused, timed out) is an empty block;
+  // it carries curl's own words, so a failed assertion says why.
+  const failure = `curl exited ${result.code}: ${result.stderr.trim()}`;
+  return result.stdout
+    .split(separator)
+    .slice(0, requests.length)
+    .map((raw) => (raw.trim() ? raw : failure));
 }
 
 function parseHttp(raw: string): CurlResult {
@@ -479,6 +506,8 @@ function parseHttp(raw: string): CurlResult {
     const colon = line.indexOf(":");
     if (colon > 0) headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
   }
+  // No status line: what there is (curl's error) is the body, to be read in a failure.
+  if (!status) return { status, headers: {}, body: raw };
   return { status, headers, body: blocks.slice(index + 1).join("\r\n\r\n") };
 }
 

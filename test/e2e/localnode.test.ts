@@ -161,6 +161,31 @@ describe("the local node runs Pods as a kubelet would", function () {
     assert.ok(environ.includes("KUBERNETES_SERVICE_HOST=10.0.0.1"));
   });
 
+  it("restarts kube-proxy and CoreDNS when they die: Service names and addresses work again", async () => {
+    await podWhere("needs-config", (x) => Boolean(container(x)?.state?.running), "running");
+    const node = meshCluster().node;
+    for (const component of ["coredns", "kube-proxy"] as const) {
+      const killed = node.componentPid(component);
+      assert.ok(killed, `${component} runs`);
+      process.kill(killed, "SIGKILL");
+      await until(() => {
+        const pid = node.componentPid(component);
+        return pid !== undefined && pid !== killed;
+      }, `${component} restarted`);
+    }
+    // A name CoreDNS answers, at an address kube-proxy's rules lead to the API server.
+    const result = await node.exec(NS, "needs-config", [
+      "curl",
+      "-sk",
+      "-o",
+      "/dev/null",
+      "-w",
+      "%{http_code}",
+      "https://kubernetes.default.svc.cluster.local/version",
+    ]);
+    assert.match(result.stdout, /^[2-4]\d\d$/, `${result.stdout} ${result.stderr}`);
+  });
+
   it("turns Ready on and off as an exec readiness probe passes and fails, and deletes the Pod gracefully", async () => {
     await apply([
       pod(
@@ -206,6 +231,15 @@ describe("the local node runs Pods as a kubelet would", function () {
     assert.throws(() => process.kill(pid, 0), "the container's process is gone");
   });
 });
+
+/** Waits until `check` holds (the node's own state, which no watch reports), for up to a minute. */
+async function until(check: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
 
 /** The host pid of a Pod's container "app". */
 function containerPid(name: string): number {
