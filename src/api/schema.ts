@@ -8,6 +8,14 @@
  * written, and `kubectl explain` has something to say about every field.
  */
 
+import {
+  LABEL_KEY_PATTERN,
+  LABEL_KEY_PREFIX_LENGTH_PATTERN,
+  LABEL_KEY_RULES,
+  LABEL_VALUE_PATTERN,
+  LABEL_VALUE_RULES,
+} from "../k8s/names.js";
+
 /** A CEL rule, as `x-kubernetes-validations` holds it. */
 export interface ValidationRule {
   rule: string;
@@ -161,9 +169,39 @@ export function port(description: string, options: Options = {}): Schema {
   return integer(description, { minimum: 1, maximum: 65535, ...options });
 }
 
-/** A Kubernetes label or annotation map, as `matchLabels` or Pod labels. */
+const isLabelKey = (x: string) =>
+  `${x}.matches('${LABEL_KEY_PATTERN}') && ${x}.matches('${LABEL_KEY_PREFIX_LENGTH_PATTERN}')`;
+
+/**
+ * A label key, as in a selector's matchExpressions. Kubernetes' label rules
+ * matter wherever a selector is written: one that breaks them can never
+ * match, so it would select nothing, silently, and the API server refuses it
+ * where it evaluates selectors itself (a webhook's namespaceSelector).
+ */
+export function labelKey(description: string): Schema {
+  return withRules(string(description, { minLength: 1, maxLength: 317, pattern: LABEL_KEY_PATTERN }), {
+    rule: isLabelKey("self"),
+    message: `must be a label key: ${LABEL_KEY_RULES}`,
+  });
+}
+
+/** A label value, as in a selector's matchExpressions. */
+export function labelValue(description: string): Schema {
+  return string(`${description} A label value: ${LABEL_VALUE_RULES}.`, {
+    maxLength: 63,
+    pattern: LABEL_VALUE_PATTERN,
+  });
+}
+
+/** A Kubernetes label map, as `matchLabels` or Pod labels: keys and values follow Kubernetes' label rules. */
 export function labels(description: string, options: Options = {}): Schema {
-  return map(description, string("A label value.", { maxLength: 63 }), { maxProperties: 64, ...options });
+  return withRules(
+    map(description, labelValue("The value of the label."), { maxProperties: 64, ...options }),
+    {
+      rule: `self.all(k, ${isLabelKey("k")})`,
+      message: `keys must be label keys: ${LABEL_KEY_RULES}`,
+    },
+  );
 }
 
 /** Names the TypeScript type generated for a schema node. */

@@ -2,6 +2,7 @@ import { CONDITION_KEYS } from "../api/v1alpha1/authorizationpolicy.js";
 import type { AuthorizationPolicy } from "../api/v1alpha1/generated/authorizationpolicy.js";
 import type { PeerAuthentication } from "../api/v1alpha1/generated/peerauthentication.js";
 import type { ValidationIssue } from "../api/v1alpha1/validate.js";
+import { selectorProblems, type LabelSelector } from "../k8s/selector.js";
 import { CONDITION_KINDS, HEADER_KEY, parseCidr, parsePort } from "./security-models.js";
 
 /**
@@ -19,7 +20,7 @@ const IP_MESSAGE = "must be an IP address such as 10.1.2.3 or a CIDR such as 10.
 const PORT_MESSAGE = "must be a port number from 1 to 65535";
 
 export function authorizationPolicyIssues(ap: AuthorizationPolicy): ValidationIssue[] {
-  const issues: ValidationIssue[] = [];
+  const issues = selectorIssues(ap.spec?.selector);
   const each = (values: string[] | undefined, field: string, ok: (v: string) => boolean, message: string) =>
     values?.forEach((v, i) => {
       if (!ok(v)) issues.push({ field: `${field}[${i}]`, message });
@@ -62,10 +63,16 @@ export function authorizationPolicyIssues(ap: AuthorizationPolicy): ValidationIs
   return issues;
 }
 
+/** A workload selector's label problems, named from `spec.selector`. */
+function selectorIssues(selector: LabelSelector | undefined): ValidationIssue[] {
+  if (selector === undefined) return [];
+  return selectorProblems(selector).map((p) => ({ field: `spec.selector.${p.field}`, message: p.message }));
+}
+
 export function peerAuthenticationIssues(pa: PeerAuthentication): ValidationIssue[] {
+  const issues = selectorIssues(pa.spec?.selector);
   const portLevel = pa.spec?.portLevelMtls;
-  if (portLevel === undefined) return [];
-  const issues: ValidationIssue[] = [];
+  if (portLevel === undefined) return issues;
   if (pa.spec.selector === undefined)
     issues.push({ field: "spec.portLevelMtls", message: "portLevelMtls requires a selector" });
   if (Object.keys(portLevel).some((k) => !/^[0-9]{1,5}$/.test(k) || parsePort(k) === undefined))

@@ -1,4 +1,16 @@
-import { array, enumOf, integer, labels, map, object, string, titled, type Schema } from "../schema.js";
+import {
+  array,
+  enumOf,
+  integer,
+  labelKey,
+  labels,
+  labelValue,
+  map,
+  object,
+  string,
+  titled,
+  type Schema,
+} from "../schema.js";
 
 export const GROUP = "skiff.dev";
 export const VERSION = "v1alpha1";
@@ -73,11 +85,11 @@ export const labelSelector = (description: string, defaultValue?: Record<string,
         object(
           "A label requirement.",
           {
-            key: string("The label key the requirement applies to.", { minLength: 1, maxLength: 317 }),
+            key: labelKey("The label key the requirement applies to."),
             operator: enumOf("How the key relates to the values.", ["In", "NotIn", "Exists", "DoesNotExist"]),
             values: array(
               "Values for In and NotIn (at least one); must be empty for Exists and DoesNotExist.",
-              string("A label value.", { maxLength: 63 }),
+              labelValue("One value the label may have."),
               { maxItems: 64, "x-kubernetes-list-type": "atomic" },
             ),
           },

@@ -89,6 +89,12 @@ const certificateAuthority = titled(
   ),
 );
 
+/** A port number from 1 to 65535, as a regular expression: a pattern cannot compare numbers. */
+const PORT_NUMBER = "([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])";
+
+/** Empty, or host:port with a DNS name or IPv4 address, as the sidecar bootstrap's tracing cluster takes it. */
+const OTLP_ENDPOINT_PATTERN = `^$|^[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?:${PORT_NUMBER}$`;
+
 const portList = (description: string) =>
   array(description, port("A port number."), { maxItems: 64, "x-kubernetes-list-type": "set" });
 
@@ -201,10 +207,10 @@ const spec = object("The desired mesh.", {
       tracing: object(
         "Distributed tracing with OpenTelemetry.",
         {
-          otlpEndpoint: string("The OTLP/gRPC collector as host:port. Empty turns tracing off.", {
-            maxLength: 512,
-            pattern: "^$|^[^\\s:]+:[0-9]{1,5}$",
-          }),
+          otlpEndpoint: string(
+            "The OTLP/gRPC collector as host:port, where host is a DNS name or an IPv4 address and port is from 1 to 65535, such as otel-collector.observability:4317. Empty turns tracing off.",
+            { maxLength: 512, pattern: OTLP_ENDPOINT_PATTERN },
+          ),
           samplingPercent: percent("The share of requests traced.", { default: 1 }),
         },
         { default: {} },

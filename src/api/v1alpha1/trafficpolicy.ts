@@ -56,6 +56,29 @@ const ENVOY_MS_TIMER = { min: "1ms", max: MAX_TIMER };
 
 const REGEX_NOTE = "A regular expression in RE2 syntax, matched against the whole value.";
 
+/**
+ * An HTTP header name: a token (RFC 9110), in either case, as Envoy
+ * lowercases names itself. No spaces, and no `:`, so no pseudo-header.
+ * (A CEL string literal in double quotes holds it: it contains `'`.)
+ */
+const HEADER_NAME_TOKEN = "^[-!#$%&'*+.^_`|~0-9A-Za-z]+$";
+
+/**
+ * Envoy refuses to add, set or remove pseudo-headers (`:path`,
+ * `:authority` …) and `host`, in requests and responses alike: the route is
+ * NACKed. rewrite.authority is how a rule changes the authority.
+ */
+const changeableHeaderName = (x: string) =>
+  `${x}.matches("${HEADER_NAME_TOKEN}") && ${x}.lowerAscii() != 'host'`;
+const CHANGEABLE_HEADER_NAME =
+  "a header name Envoy can change: an HTTP token (letters, digits and !#$%&'*+-.^_`|~, no spaces), and neither host nor a pseudo-header such as :path or :authority (rewrite.authority changes the authority)";
+
+/** What Envoy accepts in a header value: anything but CR, LF and NUL, which would split or end the header. */
+const HEADER_VALUE_PATTERN = "^[^\\r\\n\\x00]*$";
+
+/** host[:port], where the host is a DNS name, an IPv4 address or a bracketed IPv6 address. */
+const AUTHORITY_PATTERN = "^([A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?|\\[[0-9A-Fa-f:.]+\\])(:[0-9]{1,5})?$";
+
 const pathMatch = titled(
   "PathMatch",
   withRules(
@@ -148,6 +171,19 @@ const httpMatch = titled(
   ),
 );
 
+/**
+ * The most regexes one policy may hold. The validating webhook compiles each
+ * (RE2 syntax is not something CEL can check), and so does every proxy; the
+ * schema alone would allow over 30,000, which would hold the operator, and
+ * with it sidecar injection, for minutes. Real policies use a handful.
+ */
+const MAX_REGEXES = 128;
+
+const regexBudget: ValidationRule = {
+  rule: `self.map(r, has(r.match) ? r.match.map(m, (has(m.path) && has(m.path.regex) ? 1 : 0) + (has(m.headers) ? m.headers.filter(h, has(h.regex)).size() : 0) + (has(m.queryParams) ? m.queryParams.filter(q, has(q.regex)).size() : 0)).sum() : 0).sum() <= ${MAX_REGEXES}`,
+  message: `a policy holds at most ${MAX_REGEXES} regexes (path, header and query parameter matches together)`,
+};
+
 const destination = titled(
   "Destination",
   object(
@@ -171,6 +207,13 @@ const weightsSumTo100: ValidationRule = {
   message: "the weights of a route must sum to 100 (a single destination may omit its weight)",
 };
 
+/** Two entries for one destination would split one cluster's weight in two; each appears once. */
+const destinationsDistinct: ValidationRule = {
+  rule: "self.all(d, self.filter(o, has(o.subset) == has(d.subset) && (!has(d.subset) || o.subset == d.subset)).size() == 1)",
+  message:
+    "a route names each destination once: each subset, and the whole Service (no subset), at most once",
+};
+
 const route = (what: string) =>
   withRules(
     array(`Where ${what} goes, split by weight.`, destination, {
@@ -179,6 +222,7 @@ const route = (what: string) =>
       "x-kubernetes-list-type": "atomic",
     }),
     weightsSumTo100,
+    destinationsDistinct,
   );
 
 const RETRY_ON = [
@@ -271,22 +315,30 @@ const fault = titled(
   ),
 );
 
+const headerValue = string("The header value: any text without CR, LF or NUL.", {
+  maxLength: 4096,
+  pattern: HEADER_VALUE_PATTERN,
+});
+
+/** A map from header name to value; the names are checked by CEL, as a map's keys have no schema. */
+const headerMap = (description: string) =>
+  withRules(map(`${description} Keyed by header name.`, headerValue, { maxProperties: 32 }), {
+    rule: `self.all(k, ${changeableHeaderName("k")})`,
+    message: `each key must be ${CHANGEABLE_HEADER_NAME}`,
+  });
+
 const headerOperations = (what: string) =>
   object(`Changes to the ${what} headers.`, {
-    set: map(
-      "Headers to set, replacing any existing value.",
-      string("The header value.", { maxLength: 4096 }),
-      { maxProperties: 32 },
+    set: headerMap("Headers to set, replacing any existing value."),
+    add: headerMap("Headers to append, keeping any existing value."),
+    remove: array(
+      "Header names to remove.",
+      withRules(string("A header name.", { minLength: 1, maxLength: 256 }), {
+        rule: changeableHeaderName("self"),
+        message: `must be ${CHANGEABLE_HEADER_NAME}`,
+      }),
+      { maxItems: 32, "x-kubernetes-list-type": "set" },
     ),
-    add: map(
-      "Headers to append, keeping any existing value.",
-      string("The header value.", { maxLength: 4096 }),
-      { maxProperties: 32 },
-    ),
-    remove: array("Header names to remove.", string("A header name.", { maxLength: 256 }), {
-      maxItems: 32,
-      "x-kubernetes-list-type": "set",
-    }),
   });
 
 /** Status codes of a redirect: the ones Envoy can send (its RedirectAction's response codes). */
@@ -307,7 +359,7 @@ const redirect = titled(
           {
             minLength: 1,
             maxLength: 253,
-            pattern: "^([A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?|\\[[0-9A-Fa-f:.]+\\])(:[0-9]{1,5})?$",
+            pattern: AUTHORITY_PATTERN,
           },
         ),
         port: port(
@@ -393,7 +445,10 @@ const httpRuleFields = titled(
             "Replaces the matched path prefix (or the whole path for an exact or regex match) with this value.",
             { maxLength: 1024, minLength: 1, pattern: "^/" },
           ),
-          authority: string("Replaces the Host/:authority header.", { maxLength: 253, minLength: 1 }),
+          authority: string(
+            "Replaces the Host/:authority header: a host name or IP address, optionally with :port.",
+            { maxLength: 253, minLength: 1, pattern: AUTHORITY_PATTERN },
+          ),
         }),
         {
           rule: "has(self.uriPrefix) || has(self.authority)",
@@ -422,11 +477,19 @@ const hash = titled(
     object(
       "What consistent hashing (RingHash, Maglev) hashes on. Set exactly one of header, cookie, sourceIP or queryParam.",
       {
-        header: string("Hash on this request header.", { minLength: 1, maxLength: 256 }),
+        header: string("Hash on this request header: a header name, or a pseudo-header such as :authority.", {
+          minLength: 1,
+          maxLength: 256,
+          pattern: `^:?${HEADER_NAME_TOKEN.slice(1)}`,
+        }),
         cookie: object(
           "Hash on this cookie. When the cookie is missing and ttl is set, the proxy creates it.",
           {
-            name: string("The cookie name.", { minLength: 1, maxLength: 256 }),
+            name: string("The cookie name: an HTTP token, as RFC 6265 requires.", {
+              minLength: 1,
+              maxLength: 256,
+              pattern: HEADER_NAME_TOKEN,
+            }),
             ttl: duration(
               "The lifetime of a generated cookie; 0s makes a session cookie. Omitted: no cookie is generated.",
               { max: "87600h" },
@@ -588,10 +651,18 @@ const spec: Schema = withRules(
         "x-kubernetes-list-type": "map",
         "x-kubernetes-list-map-keys": ["name"],
       }),
-      http: array(
-        "HTTP routing rules, tried in order; the first that matches decides. A request that matches none goes to the whole target Service.",
-        httpRule,
-        { maxItems: 64, "x-kubernetes-list-type": "atomic" },
+      http: withRules(
+        array(
+          "HTTP routing rules, tried in order; the first that matches decides. A request that matches none goes to the whole target Service.",
+          httpRule,
+          { maxItems: 64, "x-kubernetes-list-type": "atomic" },
+        ),
+        {
+          // Names identify rules in status, metrics and `skiff simulate`; a name is optional.
+          rule: "self.all(r, !has(r.name) || self.filter(o, has(o.name) && o.name == r.name).size() == 1)",
+          message: "rule names must be unique",
+        },
+        regexBudget,
       ),
       tcp: array("TCP routing rules for the target's TCP ports. The first rule is used.", tcpRule, {
         maxItems: 16,

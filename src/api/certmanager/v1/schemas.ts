@@ -5,15 +5,19 @@
  * the fields it touches are described. `make generate` turns these into
  * TypeScript types in ./generated/.
  */
-import { array, boolean, enumOf, integer, labels, object, string, type Schema } from "../../schema.js";
+import { array, boolean, enumOf, integer, labels, map, object, string, type Schema } from "../../schema.js";
 
 export const CERT_MANAGER_API_VERSION = "cert-manager.io/v1";
+
+/** Annotation values are free text, unlike label values. */
+const annotations = (description: string): Schema =>
+  map(description, string("An annotation value."), { maxProperties: 64 });
 
 const metadata: Schema = object("Standard object metadata (the fields Skiff sets or reads).", {
   name: string("The object's name."),
   namespace: string("The object's namespace."),
   labels: labels("Labels."),
-  annotations: labels("Annotations."),
+  annotations: annotations("Annotations."),
   generation: integer("The generation of the spec."),
   resourceVersion: string("The resource version, for optimistic concurrency."),
 });
@@ -103,7 +107,7 @@ export const certificate: Schema = {
           issuerRef: objectReference,
           secretTemplate: object("Labels and annotations copied onto the Secret.", {
             labels: labels("Labels."),
-            annotations: labels("Annotations."),
+            annotations: annotations("Annotations."),
           }),
         },
         { required: ["secretName", "issuerRef"] },

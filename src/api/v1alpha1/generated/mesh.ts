@@ -103,7 +103,7 @@ export interface MeshSpec {
      */
     tracing?: {
       /**
-       * The OTLP/gRPC collector as host:port. Empty turns tracing off.
+       * The OTLP/gRPC collector as host:port, where host is a DNS name or an IPv4 address and port is from 1 to 65535, such as otel-collector.observability:4317. Empty turns tracing off.
        */
       otlpEndpoint?: string;
       /**
@@ -177,7 +177,7 @@ export interface Injection {
      */
     matchLabels?: {
       /**
-       * A label value.
+       * The value of the label. A label value: at most 63 characters: letters, digits, '-', '_' and '.', starting and ending with a letter or digit; or empty.
        */
       [k: string]: string | undefined;
     };
@@ -202,7 +202,7 @@ export interface Injection {
        *
        * @maxItems 64
        *
-       * Items: A label value.
+       * Items: One value the label may have. A label value: at most 63 characters: letters, digits, '-', '_' and '.', starting and ending with a letter or digit; or empty.
        */
       values?: string[];
     }[];

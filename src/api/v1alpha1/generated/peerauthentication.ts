@@ -35,7 +35,7 @@ export interface PeerAuthenticationSpec {
      */
     matchLabels: {
       /**
-       * A label value.
+       * The value of the label. A label value: at most 63 characters: letters, digits, '-', '_' and '.', starting and ending with a letter or digit; or empty.
        */
       [k: string]: string | undefined;
     };

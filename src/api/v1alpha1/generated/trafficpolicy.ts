@@ -79,7 +79,7 @@ export interface Subset {
    */
   labels: {
     /**
-     * A label value.
+     * The value of the label. A label value: at most 63 characters: letters, digits, '-', '_' and '.', starting and ending with a letter or digit; or empty.
      */
     [k: string]: string | undefined;
   };
@@ -133,20 +133,20 @@ export interface HTTPRule {
      */
     request?: {
       /**
-       * Headers to set, replacing any existing value.
+       * Headers to set, replacing any existing value. Keyed by header name.
        */
       set?: {
         /**
-         * The header value.
+         * The header value: any text without CR, LF or NUL.
          */
         [k: string]: string | undefined;
       };
       /**
-       * Headers to append, keeping any existing value.
+       * Headers to append, keeping any existing value. Keyed by header name.
        */
       add?: {
         /**
-         * The header value.
+         * The header value: any text without CR, LF or NUL.
          */
         [k: string]: string | undefined;
       };
@@ -164,20 +164,20 @@ export interface HTTPRule {
      */
     response?: {
       /**
-       * Headers to set, replacing any existing value.
+       * Headers to set, replacing any existing value. Keyed by header name.
        */
       set?: {
         /**
-         * The header value.
+         * The header value: any text without CR, LF or NUL.
          */
         [k: string]: string | undefined;
       };
       /**
-       * Headers to append, keeping any existing value.
+       * Headers to append, keeping any existing value. Keyed by header name.
        */
       add?: {
         /**
-         * The header value.
+         * The header value: any text without CR, LF or NUL.
          */
         [k: string]: string | undefined;
       };
@@ -200,7 +200,7 @@ export interface HTTPRule {
      */
     uriPrefix?: string;
     /**
-     * Replaces the Host/:authority header.
+     * Replaces the Host/:authority header: a host name or IP address, optionally with :port.
      */
     authority?: string;
   };
@@ -459,7 +459,7 @@ export interface LoadBalancer {
  */
 export interface HashPolicy {
   /**
-   * Hash on this request header.
+   * Hash on this request header: a header name, or a pseudo-header such as :authority.
    */
   header?: string;
   /**
@@ -467,7 +467,7 @@ export interface HashPolicy {
    */
   cookie?: {
     /**
-     * The cookie name.
+     * The cookie name: an HTTP token, as RFC 6265 requires.
      */
     name: string;
     /**

@@ -31,7 +31,7 @@ export interface Certificate {
      */
     labels?: {
       /**
-       * A label value.
+       * The value of the label. A label value: at most 63 characters: letters, digits, '-', '_' and '.', starting and ending with a letter or digit; or empty.
        */
       [k: string]: string | undefined;
     };
@@ -40,7 +40,7 @@ export interface Certificate {
      */
     annotations?: {
       /**
-       * A label value.
+       * An annotation value.
        */
       [k: string]: string | undefined;
     };
@@ -156,7 +156,7 @@ export interface Certificate {
        */
       labels?: {
         /**
-         * A label value.
+         * The value of the label. A label value: at most 63 characters: letters, digits, '-', '_' and '.', starting and ending with a letter or digit; or empty.
          */
         [k: string]: string | undefined;
       };
@@ -165,7 +165,7 @@ export interface Certificate {
        */
       annotations?: {
         /**
-         * A label value.
+         * An annotation value.
          */
         [k: string]: string | undefined;
       };
