@@ -13,7 +13,8 @@ import { kubeConfigFromYaml } from "../../src/k8s/kubeconfig.js";
 import { applyManifests, readManifests } from "../../src/k8s/manifests.js";
 import { KubernetesApiError, RestClient } from "../../src/k8s/rest.js";
 import { startOperator, type RunningOperator } from "../../src/operator/operator.js";
-import { applyMesh, meshConditionStatus } from "../support/operator.js";
+import { applyMesh, meshConditionStatus, meshControllerIdle } from "../support/operator.js";
+import { rootAndIntermediate } from "../support/pki.js";
 import { deleteAndAwaitRecreation, type ObjectRef } from "../support/recreation.js";
 import { eventually } from "./kubectl.js";
 
@@ -187,6 +188,71 @@ describe("the operator's RBAC (config/rbac)", () => {
       assert.equal(
         await rest.getIfExists("/apis/rbac.authorization.k8s.io/v1/clusterroles/skiff-xds"),
         undefined,
+      );
+      assert.deepEqual(
+        errors.filter((line) => /forbidden|Forbidden|403/.test(line)),
+        [],
+        "no request was refused",
+      );
+    });
+
+    it("is enough for a Mesh whose CA comes from cert-manager", async () => {
+      // cert-manager's part, played by the test: its Certificate kind, then the Secret it would issue.
+      const admin = new ServerSideApplier(plane.kubeConfig(), "test");
+      const rest = new RestClient(plane.kubeConfig());
+      await admin.apply({
+        apiVersion: "apiextensions.k8s.io/v1",
+        kind: "CustomResourceDefinition",
+        metadata: { name: "certificates.cert-manager.io" },
+        spec: {
+          group: "cert-manager.io",
+          scope: "Namespaced",
+          names: { plural: "certificates", singular: "certificate", kind: "Certificate" },
+          versions: [
+            {
+              name: "v1",
+              served: true,
+              storage: true,
+              schema: { openAPIV3Schema: { type: "object", "x-kubernetes-preserve-unknown-fields": true } },
+            },
+          ],
+        },
+      } as KubernetesObject);
+      await eventually(() =>
+        rest.request("GET", `/apis/cert-manager.io/v1/namespaces/${ROOT_NAMESPACE}/certificates`),
+      );
+      await applyMesh(admin, { certificateAuthority: { certManager: { issuerRef: { name: "mesh-root" } } } });
+      await eventually(async () => {
+        await rest.request(
+          "GET",
+          `/apis/cert-manager.io/v1/namespaces/${ROOT_NAMESPACE}/certificates/skiff-ca-intermediate`,
+        );
+        const mesh = await rest.request<{ status?: { conditions?: { type: string; reason: string }[] } }>(
+          "GET",
+          "/apis/skiff.dev/v1alpha1/meshes/default",
+        );
+        const ca = mesh.status?.conditions?.find((c) => c.type === "CertificateAuthorityReady");
+        assert.equal(ca?.reason, "CertificatePending");
+      });
+      // Issued once the operator has seen it missing and gone idle: only a watch on the Secret brings the
+      // Mesh to Ready before the 10-minute requeue.
+      await meshControllerIdle();
+      const { rootPem, signer } = await rootAndIntermediate(new Date());
+      await rest.request("POST", `/api/v1/namespaces/${ROOT_NAMESPACE}/secrets`, {
+        body: {
+          apiVersion: "v1",
+          kind: "Secret",
+          metadata: { name: "skiff-ca-intermediate" },
+          stringData: { "tls.crt": signer.certPem, "tls.key": signer.keyPem, "ca.crt": rootPem },
+        },
+      });
+      await eventually(
+        async () => assert.equal(await meshConditionStatus(rest, "CertificateAuthorityReady"), "True"),
+        15_000,
+      );
+      await rest.request("DELETE", "/apis/skiff.dev/v1alpha1/meshes/default");
+      await eventually(async () =>
+        assert.equal(await rest.getIfExists("/apis/skiff.dev/v1alpha1/meshes/default"), undefined),
       );
       assert.deepEqual(
         errors.filter((line) => /forbidden|Forbidden|403/.test(line)),

@@ -3,6 +3,7 @@ import { repositoryRoot } from "../../src/controlplane/binaries.js";
 import type { KubernetesObject } from "@kubernetes/client-node";
 import type { ServerSideApplier } from "../../src/k8s/apply.js";
 import type { RestClient } from "../../src/k8s/rest.js";
+import { registry } from "../../src/observability/metrics.js";
 
 /**
  * Runs `skiff operator` from source in a process of its own, with its logs
@@ -52,4 +53,26 @@ export function applyMesh(applier: ServerSideApplier, spec: Record<string, unkno
     metadata: { name },
     spec,
   } as KubernetesObject);
+}
+
+/** Mesh reconciles so far in this process, whatever their result (the operator runs in the test's process). */
+export async function meshReconcileCount(): Promise<number> {
+  const metric = (await registry.getMetricsAsJSON()).find((m) => m.name === "skiff_reconcile_total");
+  return (metric?.values ?? [])
+    .filter((v) => v.labels.controller === "mesh")
+    .reduce((sum, v) => sum + Number(v.value), 0);
+}
+
+/**
+ * Resolves once the Mesh controller has been idle for a second: no reconcile
+ * in flight may still see a change the test makes next, so only a watch can.
+ */
+export async function meshControllerIdle(): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const before = await meshReconcileCount();
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    if ((await meshReconcileCount()) === before) return;
+    if (Date.now() > deadline) throw new Error("the Mesh controller kept reconciling for 30 s");
+  }
 }

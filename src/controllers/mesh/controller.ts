@@ -6,7 +6,7 @@ import { Controller } from "../../k8s/controller.js";
 import { EventRecorder } from "../../k8s/events.js";
 import { Informer } from "../../k8s/informer.js";
 import { GENERATED_OBJECTS } from "./generated.js";
-import { CA_SECRET, MANAGED_BY_LABEL } from "./names.js";
+import { CA_SECRET, CERT_MANAGER_SECRET, MANAGED_BY_LABEL } from "./names.js";
 import { MeshReconciler } from "./reconciler.js";
 
 export interface RunningController {
@@ -48,7 +48,10 @@ export async function startMeshController(
     ({ apiVersion, kind, name }) =>
       new Informer(kubeConfig, apiVersion, kind, { fieldSelector: `metadata.name=${name}` }),
   );
-  const caSecrets = new Informer(kubeConfig, "v1", "Secret", { fieldSelector: `metadata.name=${CA_SECRET}` });
+  // The CA, builtin or issued by cert-manager: one that appears, changes or goes is seen at once.
+  const caSecrets = [CA_SECRET, CERT_MANAGER_SECRET].map(
+    (name) => new Informer(kubeConfig, "v1", "Secret", { fieldSelector: `metadata.name=${name}` }),
+  );
   // Every Mesh, not just the one that changed: deleting the cluster's Mesh hands the role to the next.
   meshes.on(everyMesh);
   namespaces.on(everyMesh);
@@ -59,8 +62,8 @@ export async function startMeshController(
       if (event.type === "update") ownerMesh(event.old);
     });
   }
-  caSecrets.on(everyMesh);
-  const informers = [meshes, namespaces, ...generated, caSecrets];
+  caSecrets.forEach((informer) => informer.on(everyMesh));
+  const informers = [meshes, namespaces, ...generated, ...caSecrets];
 
   try {
     await Promise.all(informers.map((i) => i.start()));
