@@ -3,6 +3,7 @@ import type { TrafficPolicy } from "../api/v1alpha1/generated/trafficpolicy.js";
 import type { EndpointModel, MeshModel, ServiceModel, WorkloadModel } from "../ir/model.js";
 import { subsetEndpoints } from "../ir/queries.js";
 import { selectorMatches, type LabelSelector } from "../k8s/selector.js";
+import { truncateCodePoints } from "../k8s/truncate.js";
 import type { SecurityModel } from "../ir/security.js";
 import { appliesTo } from "../policy/authorization.js";
 import { effectiveMtls, servedMtlsMode } from "../policy/mtls.js";
@@ -12,6 +13,7 @@ import { compileSecurity, type SecurityPolicyFindings } from "./security.js";
 import { proxylessUnsupported } from "./proxyless-unsupported.js";
 import { byNamespacedName, endpointsByService, servicePorts } from "./services.js";
 import { CLUSTER_DOMAIN, type ClusterState } from "./state.js";
+import { trafficPolicyIssues } from "./traffic-issues.js";
 import { trafficModel } from "./traffic.js";
 
 export interface CompileResult {
@@ -36,7 +38,10 @@ export function compile(state: ClusterState): CompileResult {
     authorizationPolicies: state.authorizationPolicies,
     pods: state.pods,
   });
-  const { winners, findings: conflictFindings } = resolveConflicts(state.trafficPolicies);
+  const invalid = invalidTrafficPolicies(state.trafficPolicies);
+  const { winners, findings: conflictFindings } = resolveConflicts(
+    state.trafficPolicies.filter((p) => !invalid.has(`${p.metadata.namespace}/${p.metadata.name}`)),
+  );
   const meshWorkloads = workloads(state, security.model, endpoints);
   const workloadsByKey = new Map(meshWorkloads.map((w) => [w.key, w]));
 
@@ -67,12 +72,13 @@ export function compile(state: ClusterState): CompileResult {
         generation: policy.metadata.generation ?? 0,
       };
       const key = `${source.namespace}/${source.name}`;
-      const accepted = conflictFindings.get(key) ?? {
-        type: "Accepted",
-        status: "True",
-        reason: "Accepted",
-        message: "The policy is valid and governs its target.",
-      };
+      const accepted = invalid.get(key) ??
+        conflictFindings.get(key) ?? {
+          type: "Accepted",
+          status: "True",
+          reason: "Accepted",
+          message: "The policy is valid and governs its target.",
+        };
       return {
         kind: "TrafficPolicy",
         source,
@@ -93,6 +99,27 @@ export function compile(state: ClusterState): CompileResult {
     security: security.model,
     findings,
   };
+}
+
+/**
+ * TrafficPolicies with what Envoy would refuse (trafficPolicyIssues) are
+ * Accepted=False/Invalid, keyed by namespace/name, and govern nothing: the
+ * Service is built as if they were not there.
+ */
+function invalidTrafficPolicies(policies: readonly TrafficPolicy[]): Map<string, PolicyFinding> {
+  const invalid = new Map<string, PolicyFinding>();
+  for (const policy of policies) {
+    const issues = trafficPolicyIssues(policy);
+    if (issues.length === 0) continue;
+    invalid.set(`${policy.metadata.namespace}/${policy.metadata.name}`, {
+      type: "Accepted",
+      status: "False",
+      reason: "Invalid",
+      // Within a condition message, however many issues there are.
+      message: truncateCodePoints(issues.map((i) => `${i.field}: ${i.message}`).join("; "), 4096),
+    });
+  }
+  return invalid;
 }
 
 /**

@@ -1,4 +1,5 @@
 import { RE2JS } from "re2js";
+import { re2SizeEstimate } from "./re2-size.js";
 
 /**
  * The regexes of Skiff's objects, read as Envoy reads the `safe_regex` that
@@ -30,12 +31,41 @@ export function fullMatch(pattern: string, value: string): boolean {
   return compile(pattern).testExact(value);
 }
 
-/** Why RE2 refuses a pattern, in RE2's words, or undefined when it accepts it. */
+/**
+ * Verdicts of re2SyntaxProblem for the patterns seen last. compile checks
+ * every TrafficPolicy on each run and the webhook on each write, so a
+ * verdict is worth keeping; but whoever can write a TrafficPolicy chooses
+ * the patterns, so the memory is bounded, and holds no compiled program.
+ */
+const verdicts = new Map<string, string | undefined>();
+const MAX_VERDICTS = 4096;
+
+/**
+ * The largest program a pattern may compile to, estimated from its text
+ * (re2SizeEstimate) before compiling, which bounds what one check costs.
+ * Envoy refuses programs over 100 instructions unless its runtime key
+ * re2.max_program_size.error_level says otherwise, so this is generous.
+ */
+export const MAX_PROGRAM_SIZE = 1000;
+
+/**
+ * Why RE2 refuses a pattern, in RE2's words, or undefined when it accepts
+ * it. A pattern whose program would be over MAX_PROGRAM_SIZE is refused
+ * without compiling it.
+ */
 export function re2SyntaxProblem(pattern: string): string | undefined {
-  try {
-    compile(pattern);
-    return undefined;
-  } catch (error) {
-    return error instanceof Error ? error.message : String(error);
+  if (verdicts.has(pattern)) return verdicts.get(pattern);
+  let problem: string | undefined;
+  if (re2SizeEstimate(pattern) > MAX_PROGRAM_SIZE) {
+    problem = `too large: its RE2 program would have over ${MAX_PROGRAM_SIZE} instructions (Envoy refuses more than 100 by default)`;
+  } else {
+    try {
+      RE2JS.compile(pattern);
+    } catch (error) {
+      problem = error instanceof Error ? error.message : String(error);
+    }
   }
+  if (verdicts.size >= MAX_VERDICTS) verdicts.delete(verdicts.keys().next().value!);
+  verdicts.set(pattern, problem);
+  return problem;
 }

@@ -11,11 +11,11 @@ import { portProtocol } from "../compile/protocol.js";
 import { dataPlaneOf } from "../compile/data-plane.js";
 import { definedLabels } from "../compile/defined.js";
 import { securityIssues } from "../compile/security.js";
+import { trafficPolicyIssues } from "../compile/traffic-issues.js";
 import type { EffectiveMtlsMode, Labels } from "../ir/security.js";
 import { authorize, type AuthorizationDecision, type AuthorizationRequest } from "./authorization.js";
 import { labelsInclude } from "./match.js";
 import { mtlsDecision, servedMtlsMode, type MtlsDecision } from "./mtls.js";
-import { re2SyntaxProblem } from "./re2.js";
 import { primaryDestination, redirectLocation, routeHttp, routeTcp, type RouteResult } from "./route.js";
 
 /**
@@ -309,7 +309,13 @@ function collect(objects: readonly SourcedObject[]): CollectedState {
     if (obj.apiVersion?.startsWith("skiff.dev/")) {
       const issues = validateObject(obj);
       const all: ValidationIssue[] =
-        issues.length > 0 ? issues : [...securityIssues(obj), ...regexIssues(obj), ...ruleActionIssues(obj)];
+        issues.length > 0
+          ? issues
+          : [
+              ...securityIssues(obj),
+              ...(obj.kind === "TrafficPolicy" ? trafficPolicyIssues(obj as TrafficPolicy) : []),
+              ...ruleActionIssues(obj),
+            ];
       const name = `${obj.kind}/${obj.metadata?.namespace ? obj.metadata.namespace + "/" : ""}${obj.metadata?.name}`;
       for (const issue of all) problems.push(`${file}: ${name}: ${issue.field}: ${issue.message}`);
       if (all.length > 0) continue;
@@ -344,25 +350,6 @@ function collect(objects: readonly SourcedObject[]): CollectedState {
   }
   if (problems.length > 0) throw new BadInput(`invalid input:\n${problems.join("\n")}`);
   return state;
-}
-
-/** A TrafficPolicy regex that RE2 refuses: Envoy would refuse it too. */
-function regexIssues(obj: KubernetesObject): ValidationIssue[] {
-  if (obj.kind !== "TrafficPolicy") return [];
-  const issues: ValidationIssue[] = [];
-  const check = (regex: string | undefined, field: string) => {
-    const problem = regex === undefined ? undefined : re2SyntaxProblem(regex);
-    if (problem !== undefined) issues.push({ field, message: `invalid RE2 regex: ${problem}` });
-  };
-  ((obj as TrafficPolicy).spec.http ?? []).forEach((rule, r) =>
-    (rule.match ?? []).forEach((m, i) => {
-      const at = `spec.http[${r}].match[${i}]`;
-      check(m.path?.regex, `${at}.path.regex`);
-      (m.headers ?? []).forEach((h, j) => check(h.regex, `${at}.headers[${j}].regex`));
-      (m.queryParams ?? []).forEach((q, j) => check(q.regex, `${at}.queryParams[${j}].regex`));
-    }),
-  );
-  return issues;
 }
 
 /**

@@ -2,6 +2,7 @@ import type { IEndpointSlice } from "kubernetes-models/discovery.k8s.io/v1";
 import type { IPod, IService } from "kubernetes-models/v1";
 import type { TrafficPolicy } from "../api/v1alpha1/generated/trafficpolicy.js";
 import { compile } from "../compile/compile.js";
+import { trafficPolicyIssues } from "../compile/traffic-issues.js";
 import { dns1123LabelProblem, dns1123SubdomainProblem } from "../k8s/names.js";
 import { apiPath, type RestClient } from "../k8s/rest.js";
 import { kubernetesTime } from "../k8s/time.js";
@@ -11,11 +12,14 @@ import type { AdmissionDecision, AdmissionRequest } from "./admission.js";
 type List<T> = { items: T[] };
 
 /**
- * Warns about what CEL cannot see: another TrafficPolicy already governing
- * the target, a target that does not exist, a subset with no endpoint. It
- * compiles the policy's namespace with the same engine as the xDS server and
- * `skiff analyze`, and never rejects: these can be fixed by later changes to
- * other objects, so they are warnings, as kubectl prints them.
+ * Checks what CEL cannot:
+ * - refuses what Envoy would refuse and only code can tell (a regex that is
+ *   not RE2 syntax: trafficPolicyIssues), naming the field;
+ * - warns about what depends on other objects: another TrafficPolicy already
+ *   governing the target, a target that does not exist, a subset with no
+ *   endpoint. It compiles the policy's namespace with the same engine as the
+ *   xDS server and `skiff analyze`. These can be fixed by later changes to
+ *   other objects, so they are warnings, as kubectl prints them.
  */
 export async function validateTrafficPolicy(
   rest: RestClient,
@@ -37,6 +41,13 @@ export async function validateTrafficPolicy(
     return refused("request.object", policy, "a TrafficPolicy needs metadata");
   const nameProblem = dns1123SubdomainProblem(policy.metadata.name);
   if (nameProblem) return refused("request.object.metadata.name", policy.metadata.name, nameProblem);
+  const issues = trafficPolicyIssues(policy);
+  if (issues.length > 0)
+    return {
+      allowed: false,
+      code: 422,
+      message: truncateCodePoints(issues.map((i) => `${i.field}: ${i.message}`).join("; "), 4096),
+    };
   const incoming: TrafficPolicy = {
     ...policy,
     metadata: {

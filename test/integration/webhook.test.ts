@@ -217,6 +217,36 @@ spec: { ports: [{ name: http, port: 80 }] }
     assert.match(ghost.stderr, /Warning: ResolvedRefs=False \(BackendNotFound\)/);
   });
 
+  it("refuses a TrafficPolicy whose regex RE2 refuses, naming the field, and stores nothing", async () => {
+    const refused = await kubectl(
+      ["apply", "-n", "wh-plain", "-f", "-"],
+      `apiVersion: skiff.dev/v1alpha1
+kind: TrafficPolicy
+metadata: { name: lookahead }
+spec:
+  targetRef: { kind: Service, name: web }
+  http:
+    - match:
+        - headers: [{ name: x-user, regex: "(?!admin).*" }]
+      route: [{}]
+`,
+    );
+    assert.notEqual(refused.code, 0, "kubectl accepted it");
+    assert.match(refused.stderr, /validate\.skiff\.dev/);
+    assert.match(refused.stderr, /spec\.http\[0\]\.match\[0\]\.headers\[0\]\.regex: invalid RE2 regex/);
+    const stored = await kubectl([
+      "get",
+      "tp",
+      "lookahead",
+      "-n",
+      "wh-plain",
+      "--ignore-not-found",
+      "-o",
+      "name",
+    ]);
+    assert.equal(stored.stdout, "");
+  });
+
   it("with the webhook down, failurePolicy decides: Fail refuses Pods, Ignore admits them without a sidecar", async () => {
     await webhook!.stop();
     webhook = undefined;
