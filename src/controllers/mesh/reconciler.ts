@@ -13,7 +13,7 @@ import {
   type DesiredCondition,
 } from "../../k8s/conditions.js";
 import { apiPath, KindNotServedError, KubernetesApiError, RestClient } from "../../k8s/rest.js";
-import { selectorMatches, type LabelSelector } from "../../k8s/selector.js";
+import { selectorMatches, selectorProblems, type LabelSelector } from "../../k8s/selector.js";
 import type { HandlerResult } from "../../k8s/workqueue.js";
 import { inspectCa } from "../../pki/inspect.js";
 import { createRootCa } from "../../pki/root.js";
@@ -162,20 +162,28 @@ export class MeshReconciler {
 
     const ca = await this.certificateAuthority(mesh, settings, log);
 
-    const namespaces = await this.rest.request<{ items: KubernetesObject[] }>("GET", "/api/v1/namespaces");
     const selector = (mesh.spec?.injection?.namespaceSelector ?? {}) as LabelSelector;
-    const meshed = namespaces.items
+    // A selector the API server refuses (stored before the schema checked labels) matches nothing:
+    // acting on it would strip every namespace of its bootstrap. It is reported instead.
+    const namespaceSelectorProblems = selectorProblems(selector).map(
+      (p) => `spec.injection.namespaceSelector.${p.field}: ${p.message}`,
+    );
+    const namespaces = await this.rest.request<{ items: KubernetesObject[] }>("GET", "/api/v1/namespaces");
+    let meshed = namespaces.items
       .filter((ns) => !ns.metadata?.deletionTimestamp && selectorMatches(selector, ns.metadata?.labels))
       .map((ns) => ns.metadata!.name!)
       .sort();
-    if (ca.inspection.ok && ca.trustBundle) {
+    if (ca.inspection.ok && ca.trustBundle && namespaceSelectorProblems.length === 0) {
       const perNamespace = meshed.flatMap((ns) => desiredNamespaceConfig(settings, ns, ca.trustBundle!));
       desired.push(...perNamespace);
       await Promise.all(perNamespace.map((obj) => this.applier.apply(obj)));
     } else {
-      // Keep what meshed namespaces already have: a broken CA must not strip workloads of their trust bundle.
+      // Keep what namespaces already have: a broken CA must not strip workloads of their trust
+      // bundle, nor a selector that cannot be read; the meshed namespaces are then the ones that have it.
       const configMaps = GENERATED_OBJECTS.filter((generated) => generated.kind === "ConfigMap");
       const existing = (await Promise.all(configMaps.map((cm) => this.managedObjects(name, cm)))).flat();
+      if (namespaceSelectorProblems.length > 0)
+        meshed = [...new Set(existing.map((cm) => cm.metadata!.namespace!))].sort();
       desired.push(...existing.filter((cm) => meshed.includes(cm.metadata!.namespace!)));
     }
     const removed = await this.prune(name, new Set(desired.map(identity)));
@@ -195,7 +203,8 @@ export class MeshReconciler {
         readyReplicas: deployment?.status?.readyReplicas ?? 0,
       },
       meshedNamespaces: meshed.length,
-      configuredNamespaces: ca.inspection.ok ? meshed.length : 0,
+      namespaceSelectorProblems,
+      configuredNamespaces: ca.inspection.ok && namespaceSelectorProblems.length === 0 ? meshed.length : 0,
       xdsAddress: xdsAddress(settings),
     };
     await this.writeStatus(mesh, observation, log);

@@ -11,6 +11,12 @@ export interface MeshObservation {
   /** The xDS Deployment's Available condition and ready replicas, if the Deployment controller has reported. */
   deployment: { available?: { status: string; reason?: string; message?: string }; readyReplicas: number };
   meshedNamespaces: number;
+  /**
+   * Why spec.injection.namespaceSelector is not a selector the API server
+   * accepts, field by field (`spec.injection.namespaceSelector.matchLabels: …`);
+   * empty when it is one.
+   */
+  namespaceSelectorProblems: readonly string[];
   /** Namespaces whose trust bundle and bootstrap were written this pass. */
   configuredNamespaces: number;
   xdsAddress: string;
@@ -54,6 +60,17 @@ function controlPlaneCondition(o: MeshObservation): DesiredCondition {
 }
 
 function injectionCondition(o: MeshObservation): DesiredCondition {
+  if (o.namespaceSelectorProblems.length > 0) {
+    return {
+      type: "InjectionConfigured",
+      status: "False",
+      reason: "InvalidNamespaceSelector",
+      message: truncateCodePoints(
+        `${o.namespaceSelectorProblems.join("; ")}. Such a selector matches no namespace, so nothing changes until it is fixed: the ${o.meshedNamespaces} namespaces meshed before keep their trust bundle and bootstrap`,
+        4096,
+      ),
+    };
+  }
   if (!o.ca.ok) {
     return {
       type: "InjectionConfigured",

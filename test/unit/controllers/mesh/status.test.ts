@@ -19,6 +19,7 @@ const healthy: MeshObservation = {
     readyReplicas: 2,
   },
   meshedNamespaces: 4,
+  namespaceSelectorProblems: [],
   configuredNamespaces: 4,
   xdsAddress: "skiff-xds.skiff-system.svc:15010",
 };
@@ -51,6 +52,25 @@ describe("Mesh status", () => {
     assert.equal(byType(status).Ready, "False/KeyMismatch");
     assert.equal(byType(status).InjectionConfigured, "False/TrustBundleUnavailable");
     assert.equal(status.certificateAuthority, undefined);
+  });
+
+  it("says InjectionConfigured=False/InvalidNamespaceSelector, naming the field, when the selector cannot match", () => {
+    const status = meshStatus(
+      {
+        ...healthy,
+        namespaceSelectorProblems: [
+          'spec.injection.namespaceSelector.matchLabels: keys must be label keys: …; "a b" is not',
+        ],
+        configuredNamespaces: 0,
+      },
+      [],
+      now,
+    );
+    assert.equal(byType(status).InjectionConfigured, "False/InvalidNamespaceSelector");
+    assert.equal(byType(status).Ready, "False/InvalidNamespaceSelector");
+    const message = status.conditions!.find((c) => c.type === "InjectionConfigured")!.message;
+    assert.match(message, /^spec\.injection\.namespaceSelector\.matchLabels: keys must be label keys/);
+    assert.match(message, /the 4 namespaces meshed before keep their trust bundle and bootstrap/);
   });
 
   it("mirrors a Deployment that has not reported as Unknown, and an unavailable one as False", () => {
