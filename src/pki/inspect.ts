@@ -107,12 +107,7 @@ function trustProblem(signer: X509Certificate, bundlePem: string): CaInspection 
       message: `ca.crt holds a certificate that does not parse: ${(error as Error).message}`,
     };
   }
-  const trusted = roots.some(
-    (root) =>
-      root.fingerprint256 === signer.fingerprint256 ||
-      (signer.checkIssued(root) && signer.verify(root.publicKey)),
-  );
-  return trusted
+  return vouches(roots, signer)
     ? undefined
     : {
         ok: false,
@@ -120,4 +115,30 @@ function trustProblem(signer: X509Certificate, bundlePem: string): CaInspection 
         message:
           "tls.crt is neither in the trust bundle ca.crt nor issued by a certificate in it, so workloads would refuse the certificates it signs; add its root to ca.crt first",
       };
+}
+
+function vouches(roots: X509Certificate[], signer: X509Certificate): boolean {
+  return roots.some(
+    (root) =>
+      root.fingerprint256 === signer.fingerprint256 ||
+      (signer.checkIssued(root) && signer.verify(root.publicKey)),
+  );
+}
+
+/**
+ * Whether workloads that trust `bundlePem` accept certificates that
+ * `signerPem` (its first certificate) signs, by the rule trustProblem
+ * applies; false for anything that does not parse.
+ */
+export function vouchesFor(bundlePem: string, signerPem: string): boolean {
+  try {
+    const [signer] = certificatePems(signerPem);
+    if (!signer) return false;
+    return vouches(
+      certificatePems(bundlePem).map((pem) => new X509Certificate(pem)),
+      new X509Certificate(signer),
+    );
+  } catch {
+    return false; // a bundle or signer that does not parse vouches for nothing
+  }
 }

@@ -9,11 +9,12 @@ import type { KubernetesObject } from "@kubernetes/client-node";
 import { durationMs } from "../api/duration.js";
 import { CA_SECRET, CERT_MANAGER_SECRET } from "../controllers/mesh/names.js";
 import { inspectCa } from "../pki/inspect.js";
+import { signsLater } from "../pki/signs-from.js";
 import { Informer } from "../k8s/informer.js";
 import { RestClient } from "../k8s/rest.js";
 import { ConvergenceTracker } from "./convergence.js";
 import { identityFromToken } from "./identity/token-review.js";
-import { WorkloadCertificates, type MeshCa } from "./identity/workload-certificates.js";
+import { WorkloadCertificates, type MeshCa, type MeshTrust } from "./identity/workload-certificates.js";
 import { workloadSecrets } from "./translate/secrets.js";
 import { XdsPipeline } from "./pipeline.js";
 import { AdsServer } from "./server/ads-server.js";
@@ -69,13 +70,28 @@ export async function startXdsServer(
   );
   await Promise.all(caSecrets.map((informer) => informer.start()));
   let lastCaProblem: string | undefined;
-  const meshCa = (): MeshCa | undefined => {
+  // One wake-up for a staged signer's start (see signs-from.ts); replaced when the time changes.
+  let stagedSigner: { at: number; timer: NodeJS.Timeout } | undefined;
+  const wakeWhenSignerStarts = (at: Date) => {
+    if (stagedSigner?.at === at.getTime()) return;
+    clearTimeout(stagedSigner?.timer);
+    // At most setTimeout's limit (about 24 days); on waking, the start is checked (and this scheduled) again.
+    const delay = Math.min(at.getTime() - Date.now(), 2 ** 31 - 1);
+    const timer = setTimeout(() => {
+      stagedSigner = undefined;
+      certificates.caChanged();
+    }, delay);
+    timer.unref();
+    stagedSigner = { at: at.getTime(), timer };
+  };
+  const meshCa = (): MeshCa | MeshTrust | undefined => {
     // The Mesh this server's CA belongs to: the one rooted where it runs (normally the Mesh in force).
     const mesh = pipeline.meshRootedIn(options.caNamespace);
     // With cert-manager, its intermediate signs, and its ca.crt (the issuer's root) is the trust bundle.
     const certManager = mesh?.spec?.certificateAuthority?.certManager !== undefined;
     const name = certManager ? CERT_MANAGER_SECRET : CA_SECRET;
-    const data = caSecrets[certManager ? 1 : 0]!.get(options.caNamespace, name)?.data ?? {};
+    const secret = caSecrets[certManager ? 1 : 0]!.get(options.caNamespace, name);
+    const data = secret?.data ?? {};
     const decode = (key: string) =>
       data[key] ? Buffer.from(data[key], "base64").toString("utf8") : undefined;
     const certPem = decode("tls.crt");
@@ -92,6 +108,12 @@ export async function startXdsServer(
       return undefined;
     }
     lastCaProblem = undefined;
+    // A staged signer: its roots are trusted now, and it signs from the annotated time.
+    const startsAt = signsLater(secret?.metadata?.annotations, new Date());
+    if (startsAt) {
+      wakeWhenSignerStarts(startsAt);
+      return { trustBundlePem };
+    }
     return {
       signer: { certPem, keyPem },
       trustBundlePem,
@@ -178,6 +200,7 @@ export async function startXdsServer(
       await stopStatus();
       await ads.stop();
       certificates.stop();
+      clearTimeout(stagedSigner?.timer);
       for (const informer of caSecrets) informer.stop();
       pipeline.stop();
     },

@@ -2,17 +2,22 @@ import { X509Certificate } from "node:crypto";
 import type { Logger } from "pino";
 import { signingCaFromPem, type KeyPair } from "../../pki/issue.js";
 import { certificateChain } from "../../pki/chain.js";
+import { vouchesFor } from "../../pki/inspect.js";
 import { issueWorkloadCertificate } from "../../pki/workload.js";
 import type { WorkloadIdentity } from "../cache/snapshot.js";
 
-export interface MeshCa {
+/** What the CA Secret offers when nothing may sign: only the roots to trust. */
+export interface MeshTrust {
+  /** Every root the mesh trusts, for ROOTCA. */
+  trustBundlePem: string;
+}
+
+export interface MeshCa extends MeshTrust {
   /**
    * The CA that signs workload certificates: the builtin root, or
    * cert-manager's intermediate (its tls.crt may carry the chain above it).
    */
   signer: KeyPair;
-  /** Every root the mesh trusts, for ROOTCA. */
-  trustBundlePem: string;
   trustDomain: string;
   workloadValidityMs: number;
 }
@@ -21,6 +26,7 @@ export interface MeshCa {
 const RENEW_AT_FRACTION = 0.8;
 
 const identityKey = (i: WorkloadIdentity) => `${i.namespace}/${i.serviceAccount}`;
+const canSign = (ca: MeshCa | MeshTrust | undefined): ca is MeshCa => ca !== undefined && "signer" in ca;
 
 interface IssuedCertificate {
   readonly identity: WorkloadIdentity;
@@ -45,8 +51,9 @@ export class WorkloadCertificates {
   private stopped = false;
 
   constructor(
-    private readonly ca: () => MeshCa | undefined,
-    private readonly onIssued: (identity: WorkloadIdentity, pair: KeyPair, ca: MeshCa) => void,
+    /** The CA, or only the roots to trust while nothing may sign, or nothing usable at all. */
+    private readonly ca: () => MeshCa | MeshTrust | undefined,
+    private readonly onIssued: (identity: WorkloadIdentity, pair: KeyPair, trust: MeshTrust) => void,
     private readonly inUse: (identity: WorkloadIdentity) => boolean,
     private readonly logger: Logger,
   ) {}
@@ -73,12 +80,23 @@ export class WorkloadCertificates {
    * identity now, with its certificate unchanged; a new signer re-issues
    * every certificate now, rather than at 80% of its life, so that the old
    * root can be removed soon after.
+   *
+   * With only roots to trust and no signer (a staged root that does not sign
+   * yet), a new trust bundle still reaches the certificates it vouches for:
+   * that is how a new root is trusted before it signs. One that does not
+   * vouch for a certificate's signer would make peers refuse it, so that
+   * certificate keeps its bundle.
    */
   caChanged(): void {
     const ca = this.ca();
     if (!ca || this.stopped) return;
     for (const entry of this.issued.values()) {
-      if (entry.signerPem !== ca.signer.certPem) {
+      if (!canSign(ca)) {
+        if (entry.trustBundlePem !== ca.trustBundlePem && vouchesFor(ca.trustBundlePem, entry.signerPem)) {
+          entry.trustBundlePem = ca.trustBundlePem;
+          this.onIssued(entry.identity, entry.pair, ca);
+        }
+      } else if (entry.signerPem !== ca.signer.certPem) {
         void this.renew(entry.identity);
       } else if (entry.trustBundlePem !== ca.trustBundlePem) {
         entry.trustBundlePem = ca.trustBundlePem;
@@ -95,7 +113,7 @@ export class WorkloadCertificates {
 
   private async issue(identity: WorkloadIdentity): Promise<KeyPair> {
     const ca = this.ca();
-    if (!ca) throw new Error("the mesh CA is not available yet");
+    if (!canSign(ca)) throw new Error("the mesh CA cannot sign (yet): no usable signer in its Secret");
     const started = performance.now();
     const leaf = await issueWorkloadCertificate(await signingCaFromPem(ca.signer), {
       trustDomain: ca.trustDomain,
@@ -138,10 +156,11 @@ export class WorkloadCertificates {
     if (this.stopped) return;
     const key = identityKey(identity);
     const entry = this.issued.get(key);
+    const ca = this.ca();
     if (
       entry &&
       !this.inUse(identity) &&
-      Date.now() - entry.lastUsed > (this.ca()?.workloadValidityMs ?? 0)
+      Date.now() - entry.lastUsed > (canSign(ca) ? ca.workloadValidityMs : 0)
     ) {
       this.issued.delete(key); // nobody asked for it for a whole lifetime
       return;

@@ -5,7 +5,11 @@ import type { KeyPair } from "../../../../src/pki/issue.js";
 import { createRootCa } from "../../../../src/pki/root.js";
 import { rootAndIntermediate } from "../../../support/pki.js";
 import type { WorkloadIdentity } from "../../../../src/xds/cache/snapshot.js";
-import { WorkloadCertificates, type MeshCa } from "../../../../src/xds/identity/workload-certificates.js";
+import {
+  WorkloadCertificates,
+  type MeshCa,
+  type MeshTrust,
+} from "../../../../src/xds/identity/workload-certificates.js";
 
 const HOUR = 3600_000;
 
@@ -21,7 +25,7 @@ describe("WorkloadCertificates on a CA change", () => {
   async function setUp() {
     const old = await createRootCa({ trustDomain: "cluster.local", validityMs: HOUR, now: new Date() });
     const next = await createRootCa({ trustDomain: "cluster.local", validityMs: HOUR, now: new Date() });
-    let ca: MeshCa = {
+    let ca: MeshCa | MeshTrust = {
       signer: old,
       trustBundlePem: old.certPem,
       trustDomain: "cluster.local",
@@ -30,12 +34,19 @@ describe("WorkloadCertificates on a CA change", () => {
     const published: { pair: KeyPair; bundle: string }[] = [];
     certificates = new WorkloadCertificates(
       () => ca,
-      (_identity, pair, current) => published.push({ pair, bundle: current.trustBundlePem }),
+      (_identity, pair, trust) => published.push({ pair, bundle: trust.trustBundlePem }),
       () => true,
       pino({ level: "silent" }),
     );
     await certificates.ensure(identity);
-    return { old, next, published, setCa: (change: Partial<MeshCa>) => (ca = { ...ca, ...change }) };
+    return {
+      old,
+      next,
+      published,
+      setCa: (change: Partial<MeshCa>) => (ca = { ...(ca as MeshCa), ...change }),
+      // No signer, only roots to trust: a staged root not yet signing, or no usable signer at all.
+      setTrustOnly: (trustBundlePem: string) => (ca = { trustBundlePem }),
+    };
   }
   const until = async (condition: () => boolean) => {
     for (let i = 0; i < 200 && !condition(); i++) await new Promise((r) => setTimeout(r, 10));
@@ -81,6 +92,33 @@ describe("WorkloadCertificates on a CA change", () => {
     await certificates.ensure(identity);
     for (let i = 0; i < 60 && published.length < 2; i++) await new Promise((r) => setTimeout(r, 100));
     assert.equal(published.length, 2, "renewed before the signer's expiry");
+  });
+
+  it("republishes a trust bundle that comes with no signer, when it vouches for the certificate (a staged root)", async () => {
+    const { old, next, published, setTrustOnly } = await setUp();
+    setTrustOnly(old.certPem + next.certPem);
+    certificates!.caChanged();
+    assert.equal(published.length, 2);
+    assert.equal(published[1]!.pair, published[0]!.pair, "the certificate stays; nothing can sign a new one");
+    assert.equal(published[1]!.bundle, old.certPem + next.certPem);
+  });
+
+  it("holds back a trust bundle with no signer that would not vouch for the certificate", async () => {
+    const { next, published, setTrustOnly } = await setUp();
+    // Trusting only the new root now would make peers refuse the certificate workloads still present.
+    setTrustOnly(next.certPem);
+    certificates!.caChanged();
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(published.length, 1);
+  });
+
+  it("issues nothing while there are only roots to trust", async () => {
+    const { old, setTrustOnly } = await setUp();
+    setTrustOnly(old.certPem);
+    await assert.rejects(
+      certificates!.ensure({ namespace: "shop", serviceAccount: "newcomer" }),
+      /cannot sign/,
+    );
   });
 
   it("does nothing when the Secret changed but the CA did not", async () => {
