@@ -7,7 +7,7 @@ import { activeMeshOtherThan } from "../controllers/mesh/singleton.js";
 import { skipReason, sidecarPatch } from "../inject/sidecar.js";
 import { Informer } from "../k8s/informer.js";
 import { RestClient } from "../k8s/rest.js";
-import { selectorMatches, type LabelSelector } from "../k8s/selector.js";
+import { selectorMatches, selectorProblems, type LabelSelector } from "../k8s/selector.js";
 import type { AdmissionDecision, AdmissionRequest } from "./admission.js";
 import { patchWebhookConfigurations } from "./ca-bundle.js";
 import { injectionSettings } from "./injection-settings.js";
@@ -57,14 +57,26 @@ export async function startWebhook(kubeConfig: KubeConfig, options: WebhookOptio
     const all = meshes.list();
     return all.find((m) => activeMeshOtherThan(m.metadata?.name ?? "", all) === undefined);
   };
-  const selectorOf = (mesh: Mesh | undefined) =>
-    (mesh?.spec?.injection?.namespaceSelector as LabelSelector | undefined) ?? DEFAULT_INJECTION_SELECTOR;
+  /**
+   * The Mesh's injection selector; undefined when it is not one the API
+   * server accepts (stored before the schema checked labels; the Mesh's
+   * status says so). Such a selector matches nothing, and the API server
+   * would refuse it in the injector's configuration, failing the patch of
+   * the CA bundle with it. So the configuration keeps the last valid
+   * selector, which alone decides which Pods reach the injector.
+   */
+  const selectorOf = (mesh: Mesh | undefined): LabelSelector | undefined => {
+    const selector =
+      (mesh?.spec?.injection?.namespaceSelector as LabelSelector | undefined) ?? DEFAULT_INJECTION_SELECTOR;
+    return selectorProblems(selector).length === 0 ? selector : undefined;
+  };
 
   const inject = async (request: AdmissionRequest): Promise<AdmissionDecision> => {
     const pod = request.object as IPod;
     const mesh = activeMesh();
     const namespace = namespaces.get(request.namespace ?? "");
-    if (!mesh || !namespace || !selectorMatches(selectorOf(mesh), namespace.metadata?.labels))
+    const selector = selectorOf(mesh);
+    if (!mesh || !namespace || (selector && !selectorMatches(selector, namespace.metadata?.labels)))
       return { allowed: true };
     if (skipReason(pod)) return { allowed: true };
     let settings;

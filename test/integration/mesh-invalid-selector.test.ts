@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import type { KubernetesObject, V1CustomResourceDefinition } from "@kubernetes/client-node";
+import type { KubernetesObject } from "@kubernetes/client-node";
 import { pino } from "pino";
 import type { Mesh } from "../../src/api/v1alpha1/generated/mesh.js";
 import { repositoryRoot } from "../../src/controlplane/binaries.js";
@@ -8,8 +8,8 @@ import { LocalControlPlane } from "../../src/controlplane/controlplane.js";
 import { installCrds, readCrds } from "../../src/controlplane/crds.js";
 import { startMeshController, type RunningController } from "../../src/controllers/mesh/controller.js";
 import { ServerSideApplier } from "../../src/k8s/apply.js";
-import { LABEL_KEY_PATTERN, LABEL_VALUE_PATTERN } from "../../src/k8s/names.js";
 import { RestClient } from "../../src/k8s/rest.js";
+import { withoutLabelRules } from "../support/without-label-rules.js";
 import { eventually } from "./kubectl.js";
 
 /**
@@ -23,27 +23,6 @@ import { eventually } from "./kubectl.js";
  */
 const BOOTSTRAP = "/api/v1/namespaces/books/configmaps/skiff-envoy-bootstrap";
 const TRUST_BUNDLE = "/api/v1/namespaces/books/configmaps/skiff-trust-bundle";
-
-/** The Mesh CRD as Skiff shipped it before label keys and values were checked. */
-function withoutLabelRules(crd: V1CustomResourceDefinition): V1CustomResourceDefinition {
-  const strip = (node: unknown): unknown => {
-    if (Array.isArray(node)) return node.map(strip);
-    if (node === null || typeof node !== "object") return node;
-    const out: Record<string, unknown> = {};
-    for (const [key, value] of Object.entries(node)) {
-      if (key === "x-kubernetes-validations") {
-        const kept = (value as { rule: string }[]).filter((r) => !r.rule.includes(LABEL_KEY_PATTERN));
-        if (kept.length > 0) out[key] = kept;
-      } else if (key === "pattern" && (value === LABEL_KEY_PATTERN || value === LABEL_VALUE_PATTERN)) {
-        continue;
-      } else {
-        out[key] = strip(value);
-      }
-    }
-    return out;
-  };
-  return strip(crd) as V1CustomResourceDefinition;
-}
 
 describe("a Mesh whose injection selector is not a valid selector", function () {
   this.timeout(120_000);

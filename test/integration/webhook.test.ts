@@ -7,6 +7,8 @@ import { join } from "node:path";
 import { repositoryRoot } from "../../src/controlplane/binaries.js";
 import { ServerSideApplier } from "../../src/k8s/apply.js";
 import { startWebhook, type RunningWebhook } from "../../src/webhook/webhook.js";
+import { installCrds, readCrds } from "../../src/controlplane/crds.js";
+import { withoutLabelRules } from "../support/without-label-rules.js";
 import { controlPlane } from "./controlplane.fixture.js";
 import { eventually, kubectl, kubectlOk } from "./kubectl.js";
 
@@ -245,6 +247,62 @@ spec:
       "name",
     ]);
     assert.equal(stored.stdout, "");
+  });
+
+  it("keeps injecting where it did when the Mesh holds a selector that cannot match, and keeps its CA patched in", async () => {
+    // Stored under a Mesh CRD without the label rules (see mesh-invalid-selector.test.ts), then upgraded.
+    const current = (await readCrds(join(repositoryRoot(), "crds"))).find(
+      (c) => c.metadata?.name === "meshes.skiff.dev",
+    )!;
+    await installCrds(controlPlane().kubeConfig(), [withoutLabelRules(current)]);
+    try {
+      await eventually(() =>
+        kubectlOk([
+          "patch",
+          "mesh",
+          "webhook-test",
+          "--type=merge",
+          "-p",
+          JSON.stringify({
+            spec: { injection: { namespaceSelector: { matchLabels: { "not a key": "x" } } } },
+          }),
+        ]),
+      );
+    } finally {
+      await installCrds(controlPlane().kubeConfig(), [current]);
+    }
+    try {
+      // The configuration keeps the last valid selector, and the webhook keeps its CA in it.
+      await kubectlOk([
+        "patch",
+        "validatingwebhookconfiguration",
+        "skiff-validation",
+        "--type=json",
+        "-p",
+        JSON.stringify([{ op: "remove", path: "/webhooks/0/clientConfig/caBundle" }]),
+      ]);
+      await eventually(async () => {
+        const config = JSON.parse(
+          await kubectlOk(["get", "validatingwebhookconfiguration", "skiff-validation", "-o", "json"]),
+        ) as { webhooks: { clientConfig: { caBundle?: string } }[] };
+        assert.ok(config.webhooks[0]!.clientConfig.caBundle, "the CA is patched back in");
+      });
+      await kubectlOk(["apply", "-n", "wh-meshed", "-f", "-"], pod("while-invalid"));
+      const stored = await getPod("wh-meshed", "while-invalid");
+      assert.deepEqual(
+        stored.spec.containers.map((c) => c.name),
+        ["app", "skiff-proxy"],
+      );
+    } finally {
+      await kubectlOk([
+        "patch",
+        "mesh",
+        "webhook-test",
+        "--type=json",
+        "-p",
+        JSON.stringify([{ op: "remove", path: "/spec/injection/namespaceSelector" }]),
+      ]);
+    }
   });
 
   it("with the webhook down, failurePolicy decides: Fail refuses Pods, Ignore admits them without a sidecar", async () => {
