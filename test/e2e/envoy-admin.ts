@@ -158,6 +158,32 @@ export async function waitForHealthyEndpoints(
   );
 }
 
+/**
+ * Waits until a sidecar holds exactly `count` healthy endpoints of each
+ * cluster named (cluster → count): every replica a test is about to count
+ * requests on has reached the caller, not only turned Ready.
+ */
+export async function waitForEndpointCounts(
+  namespace: string,
+  pod: string,
+  counts: Record<string, number>,
+  options?: PollOptions,
+): Promise<void> {
+  await eventually(
+    `${namespace}/${pod}'s sidecar to hold ${JSON.stringify(counts)} healthy endpoints`,
+    async () => {
+      const held = await clusterEndpoints(namespace, pod);
+      const wrong = Object.entries(counts)
+        .map(([cluster, count]) => [cluster, count, healthy(held.get(cluster)).length] as const)
+        .filter(([, count, seen]) => seen !== count);
+      if (wrong.length > 0)
+        throw new Error(wrong.map(([c, count, seen]) => `${c}: ${seen} healthy, want ${count}`).join("; "));
+      return true;
+    },
+    options,
+  );
+}
+
 // --- config_dump ------------------------------------------------------------
 
 /**

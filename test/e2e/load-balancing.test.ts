@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { dumpedCluster, endpointHealth, envoyAdmin, envoyStat, eventually } from "./envoy-admin.js";
+import {
+  dumpedCluster,
+  endpointHealth,
+  envoyAdmin,
+  envoyStat,
+  eventually,
+  waitForEndpointCounts,
+} from "./envoy-admin.js";
 import {
   answeringPod,
   apply,
@@ -98,6 +105,12 @@ describe("load balancing and resilience through Envoy sidecars", function () {
       clientPod(NS),
     ]);
     await waitPodsReady(NS, LB_REPLICAS + 2 + 1 + 1);
+    // Ready is not yet in the caller's EDS: the spreads count every replica.
+    await waitForEndpointCounts(NS, "client", {
+      [CLUSTER("lb")]: LB_REPLICAS,
+      [CLUSTER("reviews")]: 2,
+      [CLUSTER("quota")]: 1,
+    });
   });
   after(() => deleteNamespace(NS));
 

@@ -14,6 +14,7 @@ import {
   VERSION_SUBSETS,
   waitPodsReady,
 } from "./kit.js";
+import { waitForEndpointCounts } from "./envoy-admin.js";
 
 const NS = "e2e-routing";
 
@@ -33,6 +34,7 @@ describe("routing through Envoy sidecars", function () {
       clientPod(NS),
     ]);
     await waitPodsReady(NS, 3);
+    await waitForEndpointCounts(NS, "client", { [`outbound|8080||reviews.${NS}.svc.cluster.local`]: 2 });
   });
   after(() => deleteNamespace(NS));
 
