@@ -6,6 +6,7 @@ import { createLogger } from "../../observability/logger.js";
 import { xdsConnectedProxies } from "../../observability/metrics.js";
 import type { AdsCall, AdsStream, StreamHooks } from "./ads-stream.js";
 import { DeltaStream } from "./delta-stream.js";
+import { DEFAULT_STREAM_LIMITS, MAX_REQUEST_BYTES, type StreamLimits } from "./limits.js";
 import type { ProxyState } from "./proxy-state.js";
 import { adsServiceDefinition } from "./service-definition.js";
 import { SotwStream } from "./sotw-stream.js";
@@ -22,7 +23,7 @@ export interface AdsServerOptions {
   keepaliveTimeMs?: number;
   /** A ping not answered within this closes the connection (default 10 s). */
   keepaliveTimeoutMs?: number;
-  /** Largest request accepted (default 4 MiB): requests are small, a huge one is a bug or an attack. */
+  /** Largest request accepted (default MAX_REQUEST_BYTES, see limits.ts). */
   maxReceiveMessageBytes?: number;
   /** Largest response sent (default 64 MiB): a SotW EDS or CDS response of a big mesh is large. */
   maxSendMessageBytes?: number;
@@ -30,6 +31,8 @@ export interface AdsServerOptions {
   channelOptions?: ChannelOptions;
   /** How long stop() waits for streams to finish before cutting connections (default 5 s). */
   shutdownGraceMs?: number;
+  /** Overrides some of what one stream may make the server hold or do (DEFAULT_STREAM_LIMITS). */
+  limits?: Partial<StreamLimits>;
   /** Verifies proxies' credentials (see StreamHooks.authenticate); without it, no proxy has an identity. */
   authenticate?: StreamHooks["authenticate"];
 }
@@ -65,6 +68,7 @@ export class AdsServer extends EventEmitter<AdsServerEvents> {
     this.hooks = {
       source,
       logger: this.log,
+      limits: { ...DEFAULT_STREAM_LIMITS, ...options.limits },
       identified: (stream) => {
         xdsConnectedProxies.inc();
         this.safely("connect listener", () => this.emit("connect", stream.state()!));
@@ -150,7 +154,7 @@ export class AdsServer extends EventEmitter<AdsServerEvents> {
     return {
       "grpc.keepalive_time_ms": this.options.keepaliveTimeMs ?? 30_000,
       "grpc.keepalive_timeout_ms": this.options.keepaliveTimeoutMs ?? 10_000,
-      "grpc.max_receive_message_length": this.options.maxReceiveMessageBytes ?? 4 * MiB,
+      "grpc.max_receive_message_length": this.options.maxReceiveMessageBytes ?? MAX_REQUEST_BYTES,
       "grpc.max_send_message_length": this.options.maxSendMessageBytes ?? 64 * MiB,
       ...this.options.channelOptions,
     };

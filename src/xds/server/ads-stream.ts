@@ -8,6 +8,10 @@ import type {
   WorkloadIdentity,
 } from "../cache/snapshot.js";
 import { xdsNacks, xdsPushDuration, xdsPushes } from "../../observability/metrics.js";
+import { TokenBucket } from "../../k8s/backoff.js";
+import { HeldNames, type Footprint } from "./held-names.js";
+import { StreamLimitExceeded, tooLong, tooMany, type StreamLimits } from "./limits.js";
+import { keptNackMessage } from "./nack-message.js";
 import type { ProxyState, ResponseTracker, SentResponse } from "./proxy-state.js";
 import { sortedNames } from "./name-sets.js";
 import { releaseReadBuffers } from "./read-buffers.js";
@@ -19,6 +23,7 @@ import { proxyNode } from "./wire.js";
 export interface StreamHooks {
   readonly source: SnapshotSource;
   readonly logger: Logger;
+  readonly limits: StreamLimits;
   identified(stream: AdsStream): void;
   closed(stream: AdsStream): void;
   responseStatus(status: ProxyResponseStatus): void;
@@ -39,6 +44,8 @@ export interface TypeState {
   wildcard: boolean;
   /** Resources subscribed by name. */
   readonly names: ReadonlySet<string>;
+  /** What the type held when the stream last counted it (see HeldNames). */
+  held: Footprint;
 }
 
 /** The fields every decoded request has. */
@@ -72,6 +79,10 @@ export abstract class AdsStream<S extends TypeState = TypeState, R extends AdsRe
   private closed = false;
   /** Requests that arrived while the proxy's credentials were being checked, in order. */
   private waiting: R[] | undefined;
+  /** The resource names in `waiting`. */
+  private namesWaiting = 0;
+  private readonly held: HeldNames;
+  private readonly requestRate: TokenBucket;
 
   constructor(
     readonly id: number,
@@ -80,6 +91,12 @@ export abstract class AdsStream<S extends TypeState = TypeState, R extends AdsRe
     protected readonly hooks: StreamHooks,
   ) {
     this.nonces = new NonceSource(id);
+    this.held = new HeldNames(hooks.limits);
+    this.requestRate = new TokenBucket(
+      hooks.limits.requestsPerSecond,
+      hooks.limits.requestBurst,
+      performance.now(),
+    );
     this.log = hooks.logger.child({ stream: id, protocol, peer: call.getPeer() });
     call.on("data", (bytes: Buffer) => this.receive(bytes));
     // The proxy half-closed: nothing more will be asked, so finish cleanly.
@@ -89,8 +106,12 @@ export abstract class AdsStream<S extends TypeState = TypeState, R extends AdsRe
     call.on("error", (err: Error) => this.cleanup(`stream error: ${err.message}`));
   }
 
-  /** Decodes one request; throws on malformed bytes. */
-  protected abstract decode(bytes: Uint8Array): R;
+  /** Decodes one request; throws on malformed bytes, and StreamLimitExceeded past a limit. */
+  protected abstract decode(bytes: Uint8Array, limits: StreamLimits): R;
+  /** The resource names a request carries (before identification, they wait in memory). */
+  protected abstract namesIn(request: R): number;
+  /** What the type holds of the proxy's names now (see HeldNames). */
+  protected abstract holding(state: S): Footprint;
   /** Applies one valid request of an identified proxy. */
   protected abstract handle(request: R): void;
   /**
@@ -205,7 +226,10 @@ export abstract class AdsStream<S extends TypeState = TypeState, R extends AdsRe
 
   /** Records an ACK or NACK of the outstanding response, if the nonce names it. */
   protected answered(state: S, nonce: string, errorDetail: { message: string } | undefined): void {
-    const status = state.tracker.answer(this.node!.id, nonce, errorDetail);
+    const error = errorDetail && {
+      message: keptNackMessage(errorDetail.message, this.hooks.limits.maxNackMessageCodePoints),
+    };
+    const status = state.tracker.answer(this.node!.id, nonce, error);
     if (!status) return;
     if (!status.acked) {
       xdsNacks.inc({ type: shortType(status.typeUrl) });
@@ -220,15 +244,24 @@ export abstract class AdsStream<S extends TypeState = TypeState, R extends AdsRe
   private receive(bytes: Buffer): void {
     releaseReadBuffers(this.call);
     if (this.closed) return;
+    const limits = this.hooks.limits;
+    if (this.requestRate.reserve(performance.now()) > 0) {
+      this.fail(
+        GrpcStatus.RESOURCE_EXHAUSTED,
+        `more than ${limits.requestsPerSecond} requests a second (burst ${limits.requestBurst}): the server's limit`,
+      );
+      return;
+    }
     let request: R;
     try {
-      request = this.decode(bytes);
+      request = this.decode(bytes, limits);
     } catch (err) {
-      this.fail(GrpcStatus.INVALID_ARGUMENT, `malformed request: ${(err as Error).message}`);
+      if (err instanceof StreamLimitExceeded) this.fail(err.code, err.message);
+      else this.fail(GrpcStatus.INVALID_ARGUMENT, `malformed request: ${(err as Error).message}`);
       return;
     }
     if (this.waiting) {
-      this.waiting.push(request);
+      this.wait(request);
       return;
     }
     if (!this.node) {
@@ -242,16 +275,46 @@ export abstract class AdsStream<S extends TypeState = TypeState, R extends AdsRe
     this.handleChecked(request);
   }
 
+  /** Keeps a request until the credentials are checked, within the limits on what may wait. */
+  private wait(request: R): void {
+    const limits = this.hooks.limits;
+    this.namesWaiting += this.namesIn(request);
+    if (this.waiting!.length === limits.maxRequestsBeforeIdentified)
+      this.failOn(
+        tooMany("requests before the credentials were checked", limits.maxRequestsBeforeIdentified),
+      );
+    else if (this.namesWaiting > limits.maxNames)
+      this.failOn(tooMany("resource names before the credentials were checked", limits.maxNames));
+    else this.waiting!.push(request);
+  }
+
   private handleChecked(request: R): void {
     try {
-      if (request.typeUrl === "") {
+      const { typeUrl } = request;
+      if (typeUrl === "") {
         this.fail(GrpcStatus.INVALID_ARGUMENT, "type_url is required on an aggregated stream");
         return;
       }
+      const limits = this.hooks.limits;
+      if (typeUrl.length > limits.maxTypeUrlCharacters)
+        throw tooLong("type_url", typeUrl.length, limits.maxTypeUrlCharacters, "characters");
+      if (this.types.size === limits.maxTypes && !this.types.has(typeUrl))
+        throw tooMany("distinct type URLs", limits.maxTypes);
       this.handle(request);
+      const state = this.types.get(typeUrl);
+      if (state) {
+        const held = this.holding(state);
+        this.held.replace(state.held, held);
+        state.held = held;
+      }
     } catch (err) {
-      this.internalError(err);
+      if (err instanceof StreamLimitExceeded) this.failOn(err);
+      else this.internalError(err);
     }
+  }
+
+  private failOn(limit: StreamLimitExceeded): void {
+    this.fail(limit.code, limit.message);
   }
 
   /**
@@ -267,12 +330,14 @@ export abstract class AdsStream<S extends TypeState = TypeState, R extends AdsRe
       this.handleChecked(first);
       return;
     }
-    this.waiting = [first];
+    this.waiting = [];
+    this.wait(first);
     authenticate(claimed, this.call.metadata).then(
       (identity) => {
         if (this.closed) return;
         const waiting = this.waiting ?? [];
         this.waiting = undefined;
+        this.namesWaiting = 0;
         try {
           this.identify(identity ? { ...claimed, identity } : claimed);
         } catch (err) {

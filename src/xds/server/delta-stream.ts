@@ -4,6 +4,8 @@ import { ABSENT, KnownVersions } from "./known-versions.js";
 import { nameSet, NO_NAMES } from "./name-sets.js";
 import { ResponseTracker } from "./proxy-state.js";
 import { decodeDeltaRequest, type DeltaRequest } from "./request-wire.js";
+import { footprintOfNames, footprintOfVersions, NOTHING_HELD, plus, type Footprint } from "./held-names.js";
+import type { StreamLimits } from "./limits.js";
 import { CLUSTER, ENDPOINT } from "./type-urls.js";
 import { encodeDeltaResponse, withNonce } from "./wire.js";
 
@@ -15,6 +17,8 @@ interface DeltaTypeState extends TypeState {
   names: ReadonlySet<string>;
   /** The version of each resource the proxy has (as far as the server sent or was told), or ABSENT. */
   readonly known: KnownVersions;
+  /** The initial_resource_versions `known` holds until the proxy is first brought in line. */
+  initialVersions: Footprint;
   /**
    * The first request of a type gets an answer, even an empty one, so the
    * proxy's initial fetch completes; except a named subscription that lists
@@ -38,8 +42,20 @@ interface DeltaTypeState extends TypeState {
  * knowledge, so unchanged resources are not sent again.
  */
 export class DeltaStream extends AdsStream<DeltaTypeState, DeltaRequest> {
-  protected decode(bytes: Uint8Array): DeltaRequest {
-    return decodeDeltaRequest(bytes);
+  protected decode(bytes: Uint8Array, limits: StreamLimits): DeltaRequest {
+    return decodeDeltaRequest(bytes, limits);
+  }
+
+  protected namesIn(request: DeltaRequest): number {
+    return (
+      request.resourceNamesSubscribe.length +
+      request.resourceNamesUnsubscribe.length +
+      request.initialResourceVersions.size
+    );
+  }
+
+  protected holding(state: DeltaTypeState): Footprint {
+    return plus(footprintOfNames(state.names), state.initialVersions);
   }
 
   protected handle(request: DeltaRequest): void {
@@ -52,7 +68,9 @@ export class DeltaStream extends AdsStream<DeltaTypeState, DeltaRequest> {
         // An empty first subscription is the legacy wildcard.
         wildcard: subscribe.length === 0,
         names: NO_NAMES,
+        held: NOTHING_HELD,
         known: KnownVersions.of(request.initialResourceVersions),
+        initialVersions: footprintOfVersions(request.initialResourceVersions),
         mustRespond:
           subscribe.length === 0 || subscribe.includes("*") || request.initialResourceVersions.size === 0,
       };
@@ -143,6 +161,7 @@ export class DeltaStream extends AdsStream<DeltaTypeState, DeltaRequest> {
       for (const r of upserts) known.set(r.name, r.version);
     } else {
       state.inLine = { available, names };
+      state.initialVersions = NOTHING_HELD; // inLineWith replaces them
       const absent = [...names].filter((name) => !available.has(name));
       known.inLineWith(available, state.wildcard ? undefined : names, absent);
     }

@@ -1,6 +1,7 @@
 import { fromBinary, type JsonObject } from "@bufbuild/protobuf";
 import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
 import { messageType } from "../protos/registry.js";
+import { DEFAULT_STREAM_LIMITS, tooLong, tooMany, type StreamLimits } from "./limits.js";
 
 /**
  * Decoding of ADS requests. Requests are decoded here rather than in the
@@ -14,7 +15,17 @@ import { messageType } from "../protos/registry.js";
  * decoder spent most of its time building objects for them. The Node and
  * google.rpc.Status sub-messages, rare and small, still go through it, as
  * does the check that the bytes are a well-formed message at all.
+ *
+ * A request past a stream limit that one request can break (more names
+ * than a stream may hold, a Node too large) throws StreamLimitExceeded
+ * while it is decoded, before anything of that size is built.
  */
+
+/** The limits that apply to a single request. */
+export type RequestLimits = Pick<
+  StreamLimits,
+  "maxNames" | "maxNodeIdBytes" | "maxNodeClusterBytes" | "maxNodeMetadataBytes"
+>;
 
 /** The fields of a google.rpc.Status the server reads. */
 export interface StatusFields {
@@ -49,13 +60,14 @@ export interface DeltaRequest {
   readonly errorDetail?: StatusFields;
 }
 
-const node = (bytes: Uint8Array) =>
-  fromBinary(messageType("envoy.config.core.v3.Node"), bytes) as unknown as NodeFields;
 const status = (bytes: Uint8Array) =>
   fromBinary(messageType("google.rpc.Status"), bytes) as unknown as StatusFields;
 
 /** Throws on bytes that are not a DiscoveryRequest. */
-export function decodeSotwRequest(bytes: Uint8Array): SotwRequest {
+export function decodeSotwRequest(
+  bytes: Uint8Array,
+  limits: RequestLimits = DEFAULT_STREAM_LIMITS,
+): SotwRequest {
   const request = {
     versionInfo: "",
     node: undefined as NodeFields | undefined,
@@ -71,9 +83,10 @@ export function decodeSotwRequest(bytes: Uint8Array): SotwRequest {
         request.versionInfo = reader.string();
         break;
       case 2:
-        request.node = node(reader.bytes());
+        request.node = node(reader.bytes(), limits);
         break;
       case 3:
+        if (request.resourceNames.length === limits.maxNames) throw tooManyNames(limits);
         request.resourceNames.push(reader.string());
         break;
       case 4:
@@ -93,7 +106,10 @@ export function decodeSotwRequest(bytes: Uint8Array): SotwRequest {
 }
 
 /** Throws on bytes that are not a DeltaDiscoveryRequest. */
-export function decodeDeltaRequest(bytes: Uint8Array): DeltaRequest {
+export function decodeDeltaRequest(
+  bytes: Uint8Array,
+  limits: RequestLimits = DEFAULT_STREAM_LIMITS,
+): DeltaRequest {
   const request = {
     node: undefined as NodeFields | undefined,
     typeUrl: "",
@@ -104,10 +120,12 @@ export function decodeDeltaRequest(bytes: Uint8Array): DeltaRequest {
     errorDetail: undefined as StatusFields | undefined,
   };
   const reader = new BinaryReader(bytes);
+  let names = 0;
   for (let field = nextField(reader, DELTA_FIELDS); field !== END; field = nextField(reader, DELTA_FIELDS)) {
+    if (field >= 3 && field <= 5 && ++names > limits.maxNames) throw tooManyNames(limits);
     switch (field) {
       case 1:
-        request.node = node(reader.bytes());
+        request.node = node(reader.bytes(), limits);
         break;
       case 2:
         request.typeUrl = reader.string();
@@ -134,6 +152,37 @@ export function decodeDeltaRequest(bytes: Uint8Array): DeltaRequest {
     }
   }
   return request;
+}
+
+const tooManyNames = (limits: RequestLimits) => tooMany("resource names in one request", limits.maxNames);
+
+/** Node fields the server keeps, with the limit on each (see StreamLimits). */
+const NODE_ID = 1;
+const NODE_CLUSTER = 2;
+const NODE_METADATA = 3;
+
+/**
+ * Checks the sizes of the Node fields the server keeps for the life of the
+ * stream, from their length prefixes, then decodes the Node.
+ */
+function node(bytes: Uint8Array, limits: RequestLimits): NodeFields {
+  const reader = new BinaryReader(bytes);
+  while (reader.pos < reader.len) {
+    const [field, wireType] = reader.tag();
+    if (wireType === WireType.LengthDelimited && field <= NODE_METADATA) {
+      const size = reader.uint32();
+      if (field === NODE_ID && size > limits.maxNodeIdBytes)
+        throw tooLong("node.id", size, limits.maxNodeIdBytes, "bytes");
+      if (field === NODE_CLUSTER && size > limits.maxNodeClusterBytes)
+        throw tooLong("node.cluster", size, limits.maxNodeClusterBytes, "bytes");
+      if (field === NODE_METADATA && size > limits.maxNodeMetadataBytes)
+        throw tooLong("node.metadata", size, limits.maxNodeMetadataBytes, "encoded bytes");
+      reader.pos += size;
+    } else {
+      reader.skip(wireType, field);
+    }
+  }
+  return fromBinary(messageType("envoy.config.core.v3.Node"), bytes) as unknown as NodeFields;
 }
 
 /** Every field of DiscoveryRequest and DeltaDiscoveryRequest is length-delimited (strings, messages, map entries). */

@@ -5,6 +5,8 @@ import { ResponseTracker } from "./proxy-state.js";
 import { Selection, selectionOf } from "./sotw-selection.js";
 import { ENDPOINT, ROUTE } from "./type-urls.js";
 import { decodeSotwRequest, type SotwRequest } from "./request-wire.js";
+import { footprintOfNames, NOTHING_HELD, type Footprint } from "./held-names.js";
+import type { StreamLimits } from "./limits.js";
 import { withNonce } from "./wire.js";
 
 const NOTHING: ReadonlyMap<string, EncodedResource> = new Map();
@@ -33,8 +35,14 @@ interface SotwTypeState extends TypeState {
    * make-before-break push keeps what the snapshot dropped from it.
    */
   sent: Selection;
-  /** The subscription the proxy had when it was sent `sent`. */
-  sentFor?: ReadonlySet<string>;
+  /** Counts changes of `names`: a new subscription, even back to an earlier set, is a new number. */
+  subscription: number;
+  /**
+   * The subscription the proxy had when it was sent `sent`. A number, not
+   * the set: a stream that keeps changing its names while nothing new is
+   * sent would otherwise keep an old set alive beside the current one.
+   */
+  sentFor?: number;
 }
 
 /**
@@ -45,8 +53,16 @@ interface SotwTypeState extends TypeState {
  * or NACKed: a NACKed version is not sent again, the next different one is).
  */
 export class SotwStream extends AdsStream<SotwTypeState, SotwRequest> {
-  protected decode(bytes: Uint8Array): SotwRequest {
-    return decodeSotwRequest(bytes);
+  protected decode(bytes: Uint8Array, limits: StreamLimits): SotwRequest {
+    return decodeSotwRequest(bytes, limits);
+  }
+
+  protected namesIn(request: SotwRequest): number {
+    return request.resourceNames.length;
+  }
+
+  protected holding(state: SotwTypeState): Footprint {
+    return footprintOfNames(state.names);
   }
 
   protected handle(request: SotwRequest): void {
@@ -70,6 +86,8 @@ export class SotwStream extends AdsStream<SotwTypeState, SotwRequest> {
         wildcard: false,
         everNamed: false,
         names: NO_NAMES,
+        subscription: 0,
+        held: NOTHING_HELD,
         sent: NOTHING_SENT,
       };
       this.types.set(request.typeUrl, state);
@@ -84,7 +102,10 @@ export class SotwStream extends AdsStream<SotwTypeState, SotwRequest> {
     const named = resourceNames.filter((n) => n !== "*");
     state.wildcard = resourceNames.includes("*") || (resourceNames.length === 0 && !state.everNamed);
     if (named.length > 0) state.everNamed = true;
-    if (!sameNames(state.names, named)) state.names = nameSet(named);
+    if (!sameNames(state.names, named)) {
+      state.names = nameSet(named);
+      state.subscription++;
+    }
   }
 
   protected respond(state: SotwTypeState, holdRemovals: boolean): void {
@@ -108,12 +129,12 @@ export class SotwStream extends AdsStream<SotwTypeState, SotwRequest> {
 
     // The same subscription as the last response: only what changed since (see INCREMENTAL_TYPES).
     const changes =
-      incremental && state.sentFor === state.names && state.tracker.lastSentVersion !== undefined
+      incremental && state.sentFor === state.subscription && state.tracker.lastSentVersion !== undefined
         ? selection.changesSince(state.sent)
         : selection;
     const nonce = this.nonces.next();
     state.sent = selection;
-    state.sentFor = state.names;
+    state.sentFor = state.subscription;
     this.write(state, withNonce(changes.body(), nonce), {
       nonce,
       generation: this.generation,
