@@ -25,18 +25,30 @@ export interface ServedPort {
 
 /**
  * The ports a workload serves: each target port of each Service with the
- * workload among its endpoints. When two Services share a target port, the
- * first (by namespace and name) decides its protocol and rate limit.
+ * workload among its endpoints.
+ *
+ * - The Services of the workload's own namespace come first: when two
+ *   Services share a target port, the first (own namespace first, then by
+ *   namespace and name) decides its protocol and rate limit.
+ * - A Service of another namespace lists the Pod only through a hand-written
+ *   EndpointSlice. Its ports are still served, so that its traffic meets the
+ *   workload's own PeerAuthentication and AuthorizationPolicies rather than
+ *   passing through, but its TrafficPolicy's rate limit never applies: one
+ *   namespace's objects do not configure another namespace's workloads.
+ *   (Istio builds a Pod's inbound side from its own namespace's Services only.)
  */
 export function servedPorts(model: MeshModel, workload: WorkloadModel): ServedPort[] {
+  const namespace = workload.key.slice(0, workload.key.indexOf("/"));
+  const own = model.services.filter((s) => s.namespace === namespace);
+  const others = model.services.filter((s) => s.namespace !== namespace);
   const ports = new Map<number, ServedPort>();
-  for (const service of model.services) {
+  for (const service of [...own, ...others]) {
     const endpoint = service.endpoints.find((e) => e.workload === workload.key);
     if (!endpoint) continue;
     for (const servicePort of service.ports) {
       const port = endpoint.ports[servicePort.name];
       if (port === undefined || ports.has(port)) continue;
-      const rateLimit = service.traffic?.localRateLimit;
+      const rateLimit = service.namespace === namespace ? service.traffic?.localRateLimit : undefined;
       ports.set(port, {
         port,
         protocol: servicePort.protocol,
