@@ -486,11 +486,32 @@ async function curlRun(
   if (result.code !== 0 && !result.stdout) throw new Error(`curl exited ${result.code}: ${result.stderr}`);
   // A request curl got no answer to (refused, timed out) is an empty block;
   // it carries curl's own words, so a failed assertion says why.
-  const failure = `curl exited ${result.code}: ${result.stderr.trim()}`;
+  const failure = `curl exited ${result.code}: ${result.stderr.trim()}${
+    result.code === 7 ? await connectFailureContext(namespace, pod) : ""
+  }`;
   return result.stdout
     .split(separator)
     .slice(0, requests.length)
     .map((raw) => (raw.trim() ? raw : failure));
+}
+
+/**
+ * What a refused connection from a Pod needs to be understood: the sockets
+ * listening in its network namespace (is the sidecar's 15001 there?), its
+ * capture rules and its sidecar's listeners.
+ */
+async function connectFailureContext(namespace: string, pod: string): Promise<string> {
+  const command = [
+    "sh",
+    "-c",
+    "echo '--- listening:'; ss -ltn; echo '--- nat rules:'; iptables-save -t nat | grep -E '^-A (OUTPUT|SKIFF)'; " +
+      "echo '--- sidecar listeners:'; curl -s -m 5 http://127.0.0.1:15000/listeners",
+  ];
+  const seen = await exec(namespace, pod, command, { timeoutMs: 20_000 }).catch((error: unknown) => ({
+    stdout: "",
+    stderr: String(error),
+  }));
+  return `\n${seen.stdout}${seen.stderr}`;
 }
 
 function parseHttp(raw: string): CurlResult {
