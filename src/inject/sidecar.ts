@@ -91,6 +91,9 @@ export function sidecarPatch(pod: IPod, settings: SidecarSettings): JsonPatchOpe
 
 const escape = (key: string) => key.replace(/~/g, "~0").replace(/\//g, "~1");
 
+/** How long a terminating Pod's proxy keeps serving before its SIGTERM (capped by the grace period). */
+export const PROXY_DRAIN_SECONDS = 5;
+
 function proxyContainer(s: SidecarSettings, hold: boolean): IContainer {
   const probe = { httpGet: { path: "/healthz/ready", port: 15021 }, periodSeconds: 2, failureThreshold: 30 };
   return {
@@ -98,6 +101,11 @@ function proxyContainer(s: SidecarSettings, hold: boolean): IContainer {
     image: s.proxyImage,
     args: s.proxyArgs,
     ...(hold ? { restartPolicy: "Always", startupProbe: probe } : {}),
+    // Envoy exits at once on SIGTERM, resetting every request in flight to
+    // it. Kept up while callers learn the endpoint is gone (Istio's
+    // terminationDrainDuration, 5 s), it answers those requests, with a 503
+    // the callers' retry policy takes once the application has exited.
+    lifecycle: { preStop: { sleep: { seconds: PROXY_DRAIN_SECONDS } } },
     env: [
       { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
       { name: "POD_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },

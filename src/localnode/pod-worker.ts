@@ -582,7 +582,34 @@ export class PodWorker {
 
   private async restartUnhealthy(slot: Slot, probe: string): Promise<void> {
     this.log.info({ container: slot.spec.name, probe }, "probe failed, restarting the container");
-    await slot.process?.stop(this.graceMs());
+    await this.stopContainer(slot, this.graceMs());
+  }
+
+  /**
+   * Stops a container as the kubelet does: its preStop hook first, then
+   * SIGTERM, SIGKILL at the end of the grace period; a hook that used it all
+   * up leaves the kubelet's one-off 2 s for SIGTERM.
+   */
+  private async stopContainer(slot: Slot, graceMs: number): Promise<void> {
+    const process = slot.process;
+    if (!process) return;
+    const deadline = Date.now() + graceMs;
+    await this.runPreStop(slot, graceMs);
+    await process.stop(Math.max(PRE_STOP_EXTENSION_MS, deadline - Date.now()));
+  }
+
+  /** A container's preStop hook (sleep, exec, httpGet or tcpSocket), bounded by `budgetMs`. */
+  private async runPreStop(slot: Slot, budgetMs: number): Promise<void> {
+    const hook = slot.spec.lifecycle?.preStop;
+    if (!hook || budgetMs <= 0 || slot.process?.startedPid === undefined) return;
+    if (hook.sleep) {
+      await Promise.race([sleep(Math.min(hook.sleep.seconds * 1000, budgetMs)), slot.process.exited]);
+      return;
+    }
+    // The other handlers have a probe's shape: run one as a probe, its result ignored (as the kubelet logs it).
+    const plan = probePlan(slot.spec, { ...hook, timeoutSeconds: Math.max(1, Math.floor(budgetMs / 1000)) });
+    const ok = await this.probeOnce(slot, plan).catch(() => false);
+    if (!ok) this.log.info({ container: slot.spec.name }, "preStop hook failed");
   }
 
   private async probeOnce(slot: Slot, plan: ProbePlan): Promise<boolean> {
@@ -640,8 +667,8 @@ export class PodWorker {
         clearTimeout(slot.restartTimer);
         this.stopProbes(slot);
       }
-      await Promise.all(this.main.map((s) => s.process?.stop(graceMs)));
-      await Promise.all(this.init.map((s) => s.process?.stop(graceMs)));
+      await Promise.all(this.main.map((s) => this.stopContainer(s, graceMs)));
+      await Promise.all(this.init.map((s) => this.stopContainer(s, graceMs)));
       await this.removeSandbox();
       rmSync(this.dir, { recursive: true, force: true });
     })();
@@ -650,3 +677,6 @@ export class PodWorker {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** What the kubelet grants for SIGTERM when a preStop hook ran out the grace period. */
+const PRE_STOP_EXTENSION_MS = 2000;

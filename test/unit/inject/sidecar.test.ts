@@ -47,6 +47,8 @@ describe("sidecar injection", () => {
       [15001, 15006, 15090, 15021],
     );
     assert.equal(proxy.readinessProbe!.httpGet!.port, 15021);
+    // The proxy outlives the application's exit while callers drop the endpoint.
+    assert.deepEqual(proxy.lifecycle, { preStop: { sleep: { seconds: 5 } } });
     const token = result.spec!.volumes![2]!.projected!.sources![0]!.serviceAccountToken!;
     assert.deepEqual([token.audience, token.expirationSeconds], ["skiff", 3600]);
     assert.deepEqual(result.spec!.initContainers![0]!.args, ["iptables", "--exclude-inbound-ports", "8081"]);
