@@ -78,6 +78,12 @@ test: verify test-unit test-integration test-e2e test-e2e-config
 test-unit: $(NODE_MODULES) envoyvalidate envoy
 	$(MOCHA) --config test/unit/.mocharc.json
 
+## search: the invariant searches (fast-check) with a long budget, SKIFF_SEARCH_RUNS runs each (default 10000) from seed SKIFF_SEARCH_SEED (default a fresh one, printed); `make test-unit` runs them with a small fixed seed
+SEARCH_TESTS := test/unit/xds/namespace-isolation.test.ts
+.PHONY: search
+search: $(NODE_MODULES)
+	SKIFF_SEARCH_RUNS=$${SKIFF_SEARCH_RUNS:-10000} $(MOCHA) --import=tsx --timeout 0 $(SEARCH_TESTS)
+
 ## test-integration: integration tests against a real etcd and kube-apiserver started on loopback
 .PHONY: test-integration
 test-integration: $(NODE_MODULES) build controlplane envoyvalidate
