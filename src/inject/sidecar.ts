@@ -65,7 +65,7 @@ export function skipReason(pod: IPod): string | undefined {
 export function sidecarPatch(pod: IPod, settings: SidecarSettings): JsonPatchOperation[] {
   if (skipReason(pod)) return [];
   const hold = pod.metadata?.annotations?.[HOLD_ANNOTATION] === "true";
-  const proxy = proxyContainer(settings, hold);
+  const proxy = proxyContainer(settings, hold, drainSeconds(pod));
   const init = initContainer(settings);
   const ops: JsonPatchOperation[] = [];
   const append = (path: string, present: boolean, values: unknown[]) => {
@@ -91,10 +91,19 @@ export function sidecarPatch(pod: IPod, settings: SidecarSettings): JsonPatchOpe
 
 const escape = (key: string) => key.replace(/~/g, "~0").replace(/\//g, "~1");
 
-/** How long a terminating Pod's proxy keeps serving before its SIGTERM (capped by the grace period). */
+/** How long a terminating Pod's proxy keeps serving before its SIGTERM. */
 export const PROXY_DRAIN_SECONDS = 5;
 
-function proxyContainer(s: SidecarSettings, hold: boolean): IContainer {
+/**
+ * The proxy's drain for this Pod: the API server refuses a preStop sleep
+ * that is not shorter than the grace period (default 30 s), so a short
+ * grace period shortens it; 0 means none.
+ */
+function drainSeconds(pod: IPod): number {
+  return Math.min(PROXY_DRAIN_SECONDS, (pod.spec?.terminationGracePeriodSeconds ?? 30) - 1);
+}
+
+function proxyContainer(s: SidecarSettings, hold: boolean, drain: number): IContainer {
   const probe = { httpGet: { path: "/healthz/ready", port: 15021 }, periodSeconds: 2, failureThreshold: 30 };
   return {
     name: PROXY_CONTAINER,
@@ -105,7 +114,7 @@ function proxyContainer(s: SidecarSettings, hold: boolean): IContainer {
     // it. Kept up while callers learn the endpoint is gone (Istio's
     // terminationDrainDuration, 5 s), it answers those requests, with a 503
     // the callers' retry policy takes once the application has exited.
-    lifecycle: { preStop: { sleep: { seconds: PROXY_DRAIN_SECONDS } } },
+    ...(drain > 0 ? { lifecycle: { preStop: { sleep: { seconds: drain } } } } : {}),
     env: [
       { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
       { name: "POD_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },

@@ -201,7 +201,8 @@ export function fortioDeployment(namespace: string, name: string, options: Forti
       template: {
         metadata: { labels, annotations: options.annotations ?? {} },
         spec: {
-          terminationGracePeriodSeconds: 2,
+          // Long enough for the sidecar's drain (the grace period less a second: 4 s).
+          terminationGracePeriodSeconds: 5,
           containers: [
             {
               name: "app",

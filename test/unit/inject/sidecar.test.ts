@@ -49,6 +49,13 @@ describe("sidecar injection", () => {
     assert.equal(proxy.readinessProbe!.httpGet!.port, 15021);
     // The proxy outlives the application's exit while callers drop the endpoint.
     assert.deepEqual(proxy.lifecycle, { preStop: { sleep: { seconds: 5 } } });
+    // The API server refuses a sleep not shorter than the grace period.
+    const graced = (seconds: number) =>
+      patched({ ...pod(), spec: { ...pod().spec!, terminationGracePeriodSeconds: seconds } }).spec!
+        .containers[1]!.lifecycle;
+    assert.deepEqual(graced(2), { preStop: { sleep: { seconds: 1 } } });
+    assert.equal(graced(1), undefined);
+    assert.equal(graced(0), undefined);
     const token = result.spec!.volumes![2]!.projected!.sources![0]!.serviceAccountToken!;
     assert.deepEqual([token.audience, token.expirationSeconds], ["skiff", 3600]);
     assert.deepEqual(result.spec!.initContainers![0]!.args, ["iptables", "--exclude-inbound-ports", "8081"]);
