@@ -13,7 +13,9 @@ import { signsLater } from "../pki/signs-from.js";
 import { Informer } from "../k8s/informer.js";
 import { RestClient } from "../k8s/rest.js";
 import { ConvergenceTracker } from "./convergence.js";
-import { identityFromToken } from "./identity/token-review.js";
+import { bearerToken, reviewToken } from "./identity/token-review.js";
+import { TokenReviews } from "./identity/token-reviews.js";
+import { refused, uncheckable } from "./server/authentication-error.js";
 import { WorkloadCertificates, type MeshCa, type MeshTrust } from "./identity/workload-certificates.js";
 import { workloadSecrets } from "./translate/secrets.js";
 import { XdsPipeline } from "./pipeline.js";
@@ -124,27 +126,34 @@ export async function startXdsServer(
     };
   };
   const rest = new RestClient(kubeConfig);
+  const tokens = new TokenReviews((token) => reviewToken(rest, token));
   const certificates = new WorkloadCertificates(
     meshCa,
     (identity, pair, ca) =>
       pipeline.snapshots.publishSecrets(identity, workloadSecrets(pair, ca.trustBundlePem)),
+    // Each renewal reviews the tokens of the identity's streams afresh: a deleted ServiceAccount gets none.
     (identity) =>
-      ads
-        .proxies()
-        .some(
-          (p) =>
-            p.node.identity?.namespace === identity.namespace &&
-            p.node.identity.serviceAccount === identity.serviceAccount,
-        ),
+      ads.reverify(identity, (metadata) => {
+        const token = bearerToken(metadata);
+        return token === undefined ? Promise.reject(refused("no token")) : tokens.recheck(token);
+      }),
     options.logger,
+    (identity) => pipeline.snapshots.withdrawSecrets(identity),
   );
   for (const informer of caSecrets) informer.on(() => certificates.caChanged());
   const ads = new AdsServer(pipeline.snapshots, {
     logger: options.logger,
     // Certificates go only to proxies that proved their ServiceAccount with a token.
-    authenticate: async (_node, metadata) => {
-      const identity = await identityFromToken(rest, metadata);
-      if (identity) await certificates.ensure(identity);
+    authenticate: async (_node, metadata, peer) => {
+      const token = bearerToken(metadata);
+      if (token === undefined) return undefined;
+      const identity = await tokens.identify(token, peer);
+      // A valid token with no certificate to go with it yet (no usable CA): the proxy should retry.
+      await certificates.ensure(identity).catch((error: Error) => {
+        throw uncheckable(
+          `no certificate for ${identity.namespace}/${identity.serviceAccount}: ${error.message}`,
+        );
+      });
       return identity;
     },
     onResponseStatus: () => {

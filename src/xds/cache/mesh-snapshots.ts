@@ -47,6 +47,15 @@ export class MeshSnapshots implements SnapshotSource {
     return this.republish(this.resources, secrets);
   }
 
+  /** Withdraws an identity's certificate (no proxy proves that identity any more). */
+  withdrawSecrets(identity: WorkloadIdentity): number | undefined {
+    const key = `${identity.namespace}/${identity.serviceAccount}`;
+    if (!this.secrets.has(key)) return undefined;
+    const secrets = new Map(this.secrets);
+    secrets.delete(key);
+    return this.republish(this.resources, secrets);
+  }
+
   /**
    * Encodes a translation without publishing it (its encodings are kept for
    * when it is published); throws, naming the resource, if one cannot be

@@ -1,6 +1,7 @@
 import type { Metadata } from "@grpc/grpc-js";
 import type { RestClient } from "../../k8s/rest.js";
 import type { WorkloadIdentity } from "../cache/snapshot.js";
+import { refused, uncheckable } from "../server/authentication-error.js";
 
 /** The audience proxies' projected ServiceAccount tokens are minted for (see the injector). */
 export const TOKEN_AUDIENCE = "skiff";
@@ -15,37 +16,53 @@ interface TokenReview {
 }
 
 /**
- * A proxy's identity, from the ServiceAccount token in its call metadata
- * (`authorization: Bearer <token>`), checked by the API server with a
- * TokenReview for the `skiff` audience. The identity comes from the token
- * alone: what the node claims about itself is never trusted.
- *
- * - No authorization header: undefined (the proxy gets no certificates).
- * - A token the API server does not accept, for another audience, or not a
- *   ServiceAccount's: an Error saying why.
+ * The ServiceAccount token in a proxy's call metadata
+ * (`authorization: Bearer <token>`), or undefined when it sent none (the
+ * proxy then gets no certificates). Any other authorization is refused.
  */
-export async function identityFromToken(
-  rest: RestClient,
-  metadata: Metadata,
-): Promise<WorkloadIdentity | undefined> {
+export function bearerToken(metadata: Metadata): string | undefined {
   const header = metadata.get("authorization")[0];
   if (header === undefined) return undefined;
   const token = /^Bearer\s+(\S+)$/i.exec(String(header))?.[1];
-  if (!token) throw new Error("the authorization header is not a bearer token");
-  const review = await rest.request<TokenReview>("POST", "/apis/authentication.k8s.io/v1/tokenreviews", {
-    body: {
-      apiVersion: "authentication.k8s.io/v1",
-      kind: "TokenReview",
-      spec: { token, audiences: [TOKEN_AUDIENCE] },
-    },
-  });
+  if (!token) throw refused("the authorization header is not a bearer token");
+  return token;
+}
+
+/**
+ * Whose token this is, as the API server says in a TokenReview for the
+ * `skiff` audience. The identity comes from the token alone: what the node
+ * claims about itself is never trusted.
+ *
+ * - A token the API server does not accept (expired, its ServiceAccount or
+ *   Pod deleted), for another audience, or not a ServiceAccount's: refused
+ *   (UNAUTHENTICATED).
+ * - No review at all (the API server unreachable, slow, 5xx, 429, or this
+ *   server not allowed to create TokenReviews): UNAVAILABLE, since the
+ *   token may well be valid.
+ */
+export async function reviewToken(
+  rest: Pick<RestClient, "request">,
+  token: string,
+): Promise<WorkloadIdentity> {
+  let review: TokenReview;
+  try {
+    review = await rest.request<TokenReview>("POST", "/apis/authentication.k8s.io/v1/tokenreviews", {
+      body: {
+        apiVersion: "authentication.k8s.io/v1",
+        kind: "TokenReview",
+        spec: { token, audiences: [TOKEN_AUDIENCE] },
+      },
+    });
+  } catch (error) {
+    throw uncheckable(`the API server did not review the token: ${(error as Error).message}`);
+  }
   const status = review.status ?? {};
   if (!status.authenticated)
-    throw new Error(`the token was not accepted: ${status.error ?? "unauthenticated"}`);
+    throw refused(`the token was not accepted: ${status.error ?? "unauthenticated"}`);
   if (!status.audiences?.includes(TOKEN_AUDIENCE))
-    throw new Error(`the token is not for the ${TOKEN_AUDIENCE} audience`);
+    throw refused(`the token is not for the ${TOKEN_AUDIENCE} audience`);
   const match = /^system:serviceaccount:([^:]+):([^:]+)$/.exec(status.user?.username ?? "");
   if (!match)
-    throw new Error(`the token belongs to ${status.user?.username ?? "nobody"}, not a ServiceAccount`);
+    throw refused(`the token belongs to ${status.user?.username ?? "nobody"}, not a ServiceAccount`);
   return { namespace: match[1]!, serviceAccount: match[2]! };
 }

@@ -32,7 +32,6 @@ interface IssuedCertificate {
   readonly identity: WorkloadIdentity;
   readonly pair: KeyPair;
   readonly timer: NodeJS.Timeout;
-  lastUsed: number;
   /** The CA as it was when this certificate was issued or last published. */
   readonly signerPem: string;
   trustBundlePem: string;
@@ -42,30 +41,38 @@ interface IssuedCertificate {
  * One certificate per workload identity, issued when the first proxy of
  * that identity connects and re-issued at 80% of its life (as Istio does),
  * then handed to `onIssued` so the new one reaches connected proxies over
- * their existing streams. An identity with no connected proxy, that nobody
- * has asked for during a whole validity period, is forgotten.
+ * their existing streams.
+ *
+ * Every issuance after the first (renewal, a new signer) asks `stillProven`
+ * first whether a connected proxy still proves the identity with
+ * credentials the API server accepts now, not only when its stream opened:
+ * when none does (its ServiceAccount deleted, or nobody connected), the
+ * certificate is forgotten and `onForgotten` withdraws it, rather than
+ * renewed. A proxy that connects later gets a new one. When the check
+ * cannot be made, the current certificate stays and the renewal is retried.
  */
 export class WorkloadCertificates {
   private readonly issued = new Map<string, IssuedCertificate>();
   private readonly inFlight = new Map<string, Promise<KeyPair>>();
+  /** Renewals under way: one may forget the certificate, so ensure() waits for its outcome. */
+  private readonly renewing = new Map<string, Promise<void>>();
   private stopped = false;
 
   constructor(
     /** The CA, or only the roots to trust while nothing may sign, or nothing usable at all. */
     private readonly ca: () => MeshCa | MeshTrust | undefined,
     private readonly onIssued: (identity: WorkloadIdentity, pair: KeyPair, trust: MeshTrust) => void,
-    private readonly inUse: (identity: WorkloadIdentity) => boolean,
+    private readonly stillProven: (identity: WorkloadIdentity) => Promise<boolean>,
     private readonly logger: Logger,
+    private readonly onForgotten: (identity: WorkloadIdentity) => void = () => {},
   ) {}
 
   /** The identity's current certificate, issuing one first if there is none. */
   async ensure(identity: WorkloadIdentity): Promise<KeyPair> {
     const key = identityKey(identity);
+    await this.renewing.get(key);
     const current = this.issued.get(key);
-    if (current) {
-      current.lastUsed = Date.now();
-      return current.pair;
-    }
+    if (current) return current.pair;
     let pending = this.inFlight.get(key);
     if (!pending) {
       pending = this.issue(identity).finally(() => this.inFlight.delete(key));
@@ -97,7 +104,7 @@ export class WorkloadCertificates {
           this.onIssued(entry.identity, entry.pair, ca);
         }
       } else if (entry.signerPem !== ca.signer.certPem) {
-        void this.renew(entry.identity);
+        this.renewSoon(entry.identity);
       } else if (entry.trustBundlePem !== ca.trustBundlePem) {
         entry.trustBundlePem = ca.trustBundlePem;
         this.onIssued(entry.identity, entry.pair, ca);
@@ -134,13 +141,12 @@ export class WorkloadCertificates {
       Date.parse(new X509Certificate(leaf.certPem).validTo) - Date.now(),
     );
     const renewIn = Math.max(1000, RENEW_AT_FRACTION * life - (performance.now() - started));
-    const timer = setTimeout(() => void this.renew(identity), renewIn);
+    const timer = setTimeout(() => this.renewSoon(identity), renewIn);
     timer.unref();
     this.issued.set(key, {
       identity,
       pair,
       timer,
-      lastUsed: previous?.lastUsed ?? Date.now(),
       signerPem: ca.signer.certPem,
       trustBundlePem: ca.trustBundlePem,
     });
@@ -152,20 +158,28 @@ export class WorkloadCertificates {
     return pair;
   }
 
+  private renewSoon(identity: WorkloadIdentity): void {
+    const key = identityKey(identity);
+    if (this.renewing.has(key)) return;
+    const renewal = this.renew(identity).finally(() => this.renewing.delete(key));
+    this.renewing.set(key, renewal);
+  }
+
   private async renew(identity: WorkloadIdentity): Promise<void> {
     if (this.stopped) return;
     const key = identityKey(identity);
-    const entry = this.issued.get(key);
-    const ca = this.ca();
-    if (
-      entry &&
-      !this.inUse(identity) &&
-      Date.now() - entry.lastUsed > (canSign(ca) ? ca.workloadValidityMs : 0)
-    ) {
-      this.issued.delete(key); // nobody asked for it for a whole lifetime
-      return;
-    }
     try {
+      if (!(await this.stillProven(identity))) {
+        if (this.stopped) return;
+        clearTimeout(this.issued.get(key)?.timer);
+        this.issued.delete(key);
+        this.logger.info(
+          { identity: key },
+          "no connected proxy proves this identity any more: certificate withdrawn",
+        );
+        this.onForgotten(identity);
+        return;
+      }
       await this.issue(identity);
     } catch (error) {
       // The current certificate is still valid for a fifth of its life: retry soon.
@@ -173,7 +187,7 @@ export class WorkloadCertificates {
         { err: error, identity: key },
         "renewing a workload certificate failed; retrying in 10 s",
       );
-      setTimeout(() => void this.renew(identity), 10_000).unref();
+      setTimeout(() => this.renewSoon(identity), 10_000).unref();
     }
   }
 }

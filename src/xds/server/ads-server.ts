@@ -1,10 +1,17 @@
 import { EventEmitter } from "node:events";
-import { Server, ServerCredentials, status as GrpcStatus, type ChannelOptions } from "@grpc/grpc-js";
+import {
+  Server,
+  ServerCredentials,
+  status as GrpcStatus,
+  type ChannelOptions,
+  type Metadata,
+} from "@grpc/grpc-js";
 import type { Logger } from "pino";
-import type { ProxyResponseStatus, SnapshotSource } from "../cache/snapshot.js";
+import type { ProxyResponseStatus, SnapshotSource, WorkloadIdentity } from "../cache/snapshot.js";
 import { createLogger } from "../../observability/logger.js";
 import { xdsConnectedProxies } from "../../observability/metrics.js";
 import type { AdsCall, AdsStream, StreamHooks } from "./ads-stream.js";
+import { AuthenticationError } from "./authentication-error.js";
 import { DeltaStream } from "./delta-stream.js";
 import { DEFAULT_STREAM_LIMITS, MAX_REQUEST_BYTES, type StreamLimits } from "./limits.js";
 import type { ProxyState } from "./proxy-state.js";
@@ -129,6 +136,49 @@ export class AdsServer extends EventEmitter<AdsServerEvents> {
   /** The identified proxies on open streams, with per-type response status. */
   proxies(): ProxyState[] {
     return [...this.streams].flatMap((s) => s.state() ?? []);
+  }
+
+  /**
+   * Checks again the credentials of every open stream that proved
+   * `identity`, as before each certificate is issued for it: a stream whose
+   * credentials `check` now refuses (UNAUTHENTICATED: its ServiceAccount or
+   * Pod deleted, or its token expired since the stream opened) is ended
+   * with that status, so its proxy reconnects with its current token or not
+   * at all. Resolves whether any stream still proves the identity. When a
+   * check cannot be made (the API server unavailable), rejects with that
+   * error, having decided nothing about the streams it could not check.
+   */
+  async reverify(
+    identity: WorkloadIdentity,
+    check: (credentials: Metadata) => Promise<WorkloadIdentity | undefined>,
+  ): Promise<boolean> {
+    const proving = [...this.streams].filter(
+      (s) =>
+        s.isOpen &&
+        s.node?.identity?.namespace === identity.namespace &&
+        s.node.identity.serviceAccount === identity.serviceAccount,
+    );
+    const results = await Promise.allSettled(proving.map(async (s) => check(s.credentials)));
+    let proven = false;
+    let uncheckable: unknown;
+    for (const [i, result] of results.entries()) {
+      const stream = proving[i]!;
+      if (result.status === "rejected") {
+        const err = result.reason as unknown;
+        if (err instanceof AuthenticationError && err.code === GrpcStatus.UNAUTHENTICATED)
+          stream.close(GrpcStatus.UNAUTHENTICATED, `the credentials are no longer valid: ${err.message}`);
+        else uncheckable ??= err;
+      } else if (
+        result.value?.namespace === identity.namespace &&
+        result.value.serviceAccount === identity.serviceAccount
+      ) {
+        proven ||= stream.isOpen;
+      } else {
+        stream.close(GrpcStatus.UNAUTHENTICATED, "the credentials no longer prove the identity");
+      }
+    }
+    if (!proven && uncheckable !== undefined) throw uncheckable;
+    return proven;
   }
 
   /**

@@ -11,6 +11,7 @@ import { xdsNacks, xdsPushDuration, xdsPushes } from "../../observability/metric
 import { TokenBucket } from "../../k8s/backoff.js";
 import { HeldNames, type Footprint } from "./held-names.js";
 import { StreamLimitExceeded, tooLong, tooMany, type StreamLimits } from "./limits.js";
+import { authenticationFailure } from "./authentication-error.js";
 import { keptNackMessage } from "./nack-message.js";
 import type { ProxyState, ResponseTracker, SentResponse } from "./proxy-state.js";
 import { sortedNames } from "./name-sets.js";
@@ -29,10 +30,12 @@ export interface StreamHooks {
   responseStatus(status: ProxyResponseStatus): void;
   /**
    * Verifies who the proxy is from its call metadata (a ServiceAccount
-   * token). Resolves undefined for a proxy that presented no credentials,
-   * and rejects for one whose credentials are invalid.
+   * token), presented from `peer` (grpc-js's "address:port"). Resolves
+   * undefined for a proxy that presented no credentials, and rejects when
+   * they cannot be accepted: with an AuthenticationError, whose code the
+   * stream ends with, or anything else for UNAVAILABLE.
    */
-  authenticate?(node: ProxyNode, metadata: Metadata): Promise<WorkloadIdentity | undefined>;
+  authenticate?(node: ProxyNode, metadata: Metadata, peer: string): Promise<WorkloadIdentity | undefined>;
 }
 
 /** The per-type state both protocol variants keep. */
@@ -123,6 +126,11 @@ export abstract class AdsStream<S extends TypeState = TypeState, R extends AdsRe
 
   get isOpen(): boolean {
     return !this.closed;
+  }
+
+  /** The call metadata the proxy opened the stream with (its token), to check again later. */
+  get credentials(): Metadata {
+    return this.call.metadata;
   }
 
   /**
@@ -319,9 +327,9 @@ export abstract class AdsStream<S extends TypeState = TypeState, R extends AdsRe
 
   /**
    * Checks the proxy's credentials before anything is served: requests that
-   * arrive meanwhile wait, in order. Invalid credentials end the stream with
-   * UNAUTHENTICATED; none at all serve the proxy without an identity (no
-   * certificates).
+   * arrive meanwhile wait, in order. Credentials that are not accepted end
+   * the stream (see StreamHooks.authenticate); none at all serve the proxy
+   * without an identity (no certificates).
    */
   private authenticateThenHandle(claimed: ProxyNode, first: R): void {
     const authenticate = this.hooks.authenticate;
@@ -332,7 +340,7 @@ export abstract class AdsStream<S extends TypeState = TypeState, R extends AdsRe
     }
     this.waiting = [];
     this.wait(first);
-    authenticate(claimed, this.call.metadata).then(
+    authenticate(claimed, this.call.metadata, this.call.getPeer()).then(
       (identity) => {
         if (this.closed) return;
         const waiting = this.waiting ?? [];
@@ -346,8 +354,10 @@ export abstract class AdsStream<S extends TypeState = TypeState, R extends AdsRe
         }
         for (const request of waiting) if (!this.closed) this.handleChecked(request);
       },
-      (err: unknown) =>
-        this.fail(GrpcStatus.UNAUTHENTICATED, `invalid credentials: ${(err as Error).message}`),
+      (err: unknown) => {
+        const { code, details } = authenticationFailure(err);
+        this.fail(code, details);
+      },
     );
   }
 

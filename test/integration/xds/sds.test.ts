@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { X509Certificate } from "node:crypto";
-import { status as GrpcStatus } from "@grpc/grpc-js";
+import { status as GrpcStatus, type StatusObject } from "@grpc/grpc-js";
 import { pino } from "pino";
 import { certificatePems } from "../../../src/pki/pem.js";
 import { decodeMessage, messageToJson } from "../../../src/xds/protos/registry.js";
@@ -150,6 +150,106 @@ describe("workload certificates over SDS, for proxies that prove who they are", 
       assert.equal(workloadCert(second).subjectAltName, `URI:spiffe://cluster.local/ns/${NS}/sa/reviews`);
     } finally {
       proxy.close();
+    }
+  });
+});
+
+describe("workload identity is checked again at each issuance", function () {
+  this.timeout(60_000);
+  const NS_ID = "e2e-sds-identity";
+  /**
+   * The API server itself remembers a token it accepted for 10 s
+   * (kube-apiserver's token success cache), so a renewal within 10 s of
+   * the stream's own review would still find the token valid. With 16 s of
+   * validity the renewal comes at 12.8 s.
+   */
+  const VALIDITY_ID_MS = 16_000;
+  let xds: RunningXdsServer;
+  let address: string;
+
+  before(async () => {
+    await kubectlOk(["create", "namespace", NS_ID]);
+    await createMeshCa(NS_ID);
+    xds = await startXdsServer(controlPlane().kubeConfig(), {
+      address: "127.0.0.1:0",
+      logger: pino({ level: "silent" }),
+      caNamespace: NS_ID,
+      workloadValidityMs: VALIDITY_ID_MS,
+    });
+    address = `127.0.0.1:${xds.port}`;
+  });
+
+  after(async () => {
+    await xds?.stop();
+    await kubectlOk(["delete", "namespace", NS_ID, "--wait=false"]);
+  });
+
+  it("renews no certificate once the ServiceAccount is deleted, and ends its streams with UNAUTHENTICATED", async () => {
+    await kubectlOk(["create", "serviceaccount", "-n", NS_ID, "doomed"]);
+    const token = await serviceAccountToken(controlPlane().kubeConfig(), NS_ID, "doomed");
+    const proxy = new SotwClient(address, { id: "sidecar~doomed" }, token);
+    try {
+      proxy.request({ typeUrl: SECRET_TYPE, resourceNames: ["default", "ROOTCA"] });
+      const first = await proxy.next(10_000);
+      assert.equal(workloadCert(first).subjectAltName, `URI:spiffe://cluster.local/ns/${NS_ID}/sa/doomed`);
+      proxy.ack(first);
+      await kubectlOk(["delete", "serviceaccount", "-n", NS_ID, "doomed"]);
+      // The renewal, at 80% of the validity, checks the token again; the API server no longer accepts it.
+      let ended: StatusObject | undefined;
+      void proxy.status.then((status) => (ended = status));
+      let renewed = false;
+      // Short waits, so that none is left pending once the stream has ended.
+      for (const deadline = Date.now() + VALIDITY_ID_MS + 5000; !ended && !renewed && Date.now() < deadline;)
+        renewed = (await proxy.next(250).catch(() => undefined)) !== undefined;
+      assert.ok(!renewed, "a certificate was renewed for a deleted ServiceAccount");
+      assert.equal(ended && GrpcStatus[ended.code], "UNAUTHENTICATED", ended?.details);
+      // A new stream with the same token is refused too.
+      const again = new SotwClient(address, { id: "sidecar~doomed" }, token);
+      try {
+        again.request({ typeUrl: SECRET_TYPE, resourceNames: ["default", "ROOTCA"] });
+        assert.equal(GrpcStatus[(await again.status).code], "UNAUTHENTICATED");
+      } finally {
+        again.close();
+      }
+    } finally {
+      proxy.close();
+    }
+  });
+
+  it("refuses a peer that keeps presenting rejected tokens with RESOURCE_EXHAUSTED, and still takes a valid one it checked", async () => {
+    await kubectlOk(["create", "serviceaccount", "-n", NS_ID, "steady"]);
+    const valid = await serviceAccountToken(controlPlane().kubeConfig(), NS_ID, "steady");
+    const wrongAudience = await serviceAccountToken(
+      controlPlane().kubeConfig(),
+      NS_ID,
+      "steady",
+      "kubernetes",
+    );
+    const connect = async (token: string, i: number) => {
+      const proxy = new SotwClient(address, { id: `sidecar~p${i}` }, token);
+      proxy.request({ typeUrl: SECRET_TYPE, resourceNames: ["default", "ROOTCA"] });
+      return proxy;
+    };
+    const first = await connect(valid, 0);
+    assert.ok(workloadCert(await first.next(10_000)));
+    const codes: string[] = [];
+    for (let i = 1; i <= 8; i++) {
+      const proxy = await connect(`${wrongAudience.slice(0, -4)}${String(i).padStart(4, "0")}`, i);
+      codes.push(GrpcStatus[(await proxy.status).code]!);
+      proxy.close();
+    }
+    // Refused tokens from 127.0.0.1 in earlier tests count too: at most five refusals, then only refusals unasked.
+    const refusals = codes.indexOf("RESOURCE_EXHAUSTED");
+    assert.ok(refusals >= 1 && refusals <= 5, codes.join());
+    assert.deepEqual(codes.slice(0, refusals), Array<string>(refusals).fill("UNAUTHENTICATED"));
+    assert.deepEqual(codes.slice(refusals), Array<string>(8 - refusals).fill("RESOURCE_EXHAUSTED"));
+    // The valid token was checked a moment ago: its proxy is still served.
+    const second = await connect(valid, 9);
+    try {
+      assert.ok(workloadCert(await second.next(10_000)));
+    } finally {
+      second.close();
+      first.close();
     }
   });
 });

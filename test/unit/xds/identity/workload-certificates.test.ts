@@ -35,7 +35,7 @@ describe("WorkloadCertificates on a CA change", () => {
     certificates = new WorkloadCertificates(
       () => ca,
       (_identity, pair, trust) => published.push({ pair, bundle: trust.trustBundlePem }),
-      () => true,
+      async () => true,
       pino({ level: "silent" }),
     );
     await certificates.ensure(identity);
@@ -86,7 +86,7 @@ describe("WorkloadCertificates on a CA change", () => {
         workloadValidityMs: HOUR,
       }),
       (_identity, pair) => published.push(pair),
-      () => true,
+      async () => true,
       pino({ level: "silent" }),
     );
     await certificates.ensure(identity);
@@ -125,6 +125,104 @@ describe("WorkloadCertificates on a CA change", () => {
     const { published } = await setUp();
     certificates!.caChanged();
     await new Promise((r) => setTimeout(r, 50));
+    assert.equal(published.length, 1);
+  });
+});
+
+/**
+ * A certificate is issued on an identity checked just then: each renewal
+ * asks first whether a connected proxy still proves it (issue 14, finding 5).
+ */
+describe("WorkloadCertificates checks the identity again at each renewal", () => {
+  const identity: WorkloadIdentity = { namespace: "shop", serviceAccount: "doomed" };
+  /** 1.5 s of validity: renewed at 80%, after 1.2 s. */
+  const VALIDITY_MS = 1500;
+  let certificates: WorkloadCertificates | undefined;
+  afterEach(() => certificates?.stop());
+
+  async function setUp(stillProven: () => Promise<boolean>) {
+    const root = await createRootCa({ trustDomain: "cluster.local", validityMs: HOUR, now: new Date() });
+    const published: KeyPair[] = [];
+    const forgotten: WorkloadIdentity[] = [];
+    const checks: number[] = [];
+    certificates = new WorkloadCertificates(
+      () => ({
+        signer: root,
+        trustBundlePem: root.certPem,
+        trustDomain: "cluster.local",
+        workloadValidityMs: VALIDITY_MS,
+      }),
+      (_identity, pair) => published.push(pair),
+      () => {
+        checks.push(Date.now());
+        return stillProven();
+      },
+      pino({ level: "silent" }),
+      (gone) => forgotten.push(gone),
+    );
+    await certificates.ensure(identity);
+    return { published, forgotten, checks };
+  }
+  const until = async (condition: () => boolean, ms = 5000) => {
+    for (let waited = 0; waited < ms && !condition(); waited += 20)
+      await new Promise((r) => setTimeout(r, 20));
+    assert.ok(condition());
+  };
+
+  it("renews when a connected proxy still proves the identity", async function () {
+    this.timeout(10_000);
+    const { published, forgotten, checks } = await setUp(async () => true);
+    await until(() => published.length === 2);
+    assert.equal(checks.length, 1);
+    assert.deepEqual(forgotten, []);
+  });
+
+  it("renews nothing, and withdraws the certificate, when no proxy proves it any more; the next proxy gets a new one", async function () {
+    this.timeout(10_000);
+    const { published, forgotten } = await setUp(async () => false);
+    await until(() => forgotten.length === 1);
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(published.length, 1, "no certificate was issued on the failed check");
+    assert.deepEqual(forgotten, [identity]);
+    const next = await certificates!.ensure(identity);
+    assert.notEqual(next, published[0]);
+    assert.equal(published.length, 2);
+  });
+
+  it("keeps the current certificate when the check cannot be made, and issues nothing", async function () {
+    this.timeout(10_000);
+    const { published, forgotten, checks } = await setUp(() =>
+      Promise.reject(new Error("the API server is down")),
+    );
+    await until(() => checks.length === 1);
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(published.length, 1);
+    assert.deepEqual(forgotten, []);
+    assert.equal(await certificates!.ensure(identity), published[0]);
+  });
+
+  it("checks before re-issuing under a new signer, too", async () => {
+    const old = await createRootCa({ trustDomain: "cluster.local", validityMs: HOUR, now: new Date() });
+    const next = await createRootCa({ trustDomain: "cluster.local", validityMs: HOUR, now: new Date() });
+    let signer = old;
+    const published: KeyPair[] = [];
+    const forgotten: WorkloadIdentity[] = [];
+    certificates = new WorkloadCertificates(
+      () => ({
+        signer,
+        trustBundlePem: signer.certPem,
+        trustDomain: "cluster.local",
+        workloadValidityMs: HOUR,
+      }),
+      (_identity, pair) => published.push(pair),
+      async () => false,
+      pino({ level: "silent" }),
+      (gone) => forgotten.push(gone),
+    );
+    await certificates.ensure(identity);
+    signer = next;
+    certificates.caChanged();
+    await until(() => forgotten.length === 1);
     assert.equal(published.length, 1);
   });
 });

@@ -25,12 +25,13 @@ export class Harness {
     return this;
   }
 
-  sotw(node?: ClientNode | null): SotwClient {
-    return this.track(new SotwClient(this.address, node === undefined ? { id: "proxy-1" } : node));
+  /** With a token, the client sends it as `authorization: Bearer <token>`. */
+  sotw(node?: ClientNode | null, token?: string): SotwClient {
+    return this.track(new SotwClient(this.address, node === undefined ? { id: "proxy-1" } : node, token));
   }
 
-  delta(node?: ClientNode | null): DeltaClient {
-    return this.track(new DeltaClient(this.address, node === undefined ? { id: "proxy-1" } : node));
+  delta(node?: ClientNode | null, token?: string): DeltaClient {
+    return this.track(new DeltaClient(this.address, node === undefined ? { id: "proxy-1" } : node, token));
   }
 
   async stop(): Promise<void> {
