@@ -78,15 +78,18 @@ test: verify test-unit test-integration test-e2e test-e2e-config
 test-unit: $(NODE_MODULES) envoyvalidate envoy
 	$(MOCHA) --config test/unit/.mocharc.json
 
-## search: the invariant searches (fast-check) with a long budget, SKIFF_SEARCH_RUNS runs each (default 10000) from seed SKIFF_SEARCH_SEED (default a fresh one, printed); `make test-unit` runs them with a small fixed seed
+## search: the invariant searches (fast-check) with a long budget, SKIFF_SEARCH_RUNS runs each (default 10000) from seed SKIFF_SEARCH_SEED (default a fresh one, printed); `make test-unit` and `make test-integration` run them with a small fixed seed
 SEARCH_TESTS := test/unit/xds/namespace-isolation.test.ts
+# Searches that need the API server (and the real Envoy).
+SEARCH_INTEGRATION_TESTS := test/integration/admitted-policies-envoy.test.ts
 .PHONY: search
-search: $(NODE_MODULES)
+search: $(NODE_MODULES) build controlplane envoy
 	SKIFF_SEARCH_RUNS=$${SKIFF_SEARCH_RUNS:-10000} $(MOCHA) --import=tsx --timeout 0 $(SEARCH_TESTS)
+	SKIFF_SEARCH_RUNS=$${SKIFF_SEARCH_RUNS:-10000} $(MOCHA) --import=tsx --require test/integration/controlplane.fixture.ts --timeout 0 $(SEARCH_INTEGRATION_TESTS)
 
 ## test-integration: integration tests against a real etcd and kube-apiserver started on loopback
 .PHONY: test-integration
-test-integration: $(NODE_MODULES) build controlplane envoyvalidate
+test-integration: $(NODE_MODULES) build controlplane envoyvalidate envoy
 	$(MOCHA) --config test/integration/.mocharc.json
 
 ## test-e2e: end-to-end tests: real Envoy sidecars on the local node, with kube-controller-manager, kube-proxy and CoreDNS (needs root; skipped with a message otherwise)
