@@ -7,6 +7,7 @@ import { LocalControlPlane } from "../../src/controlplane/controlplane.js";
 import { startMeshController, type RunningController } from "../../src/controllers/mesh/controller.js";
 import { ServerSideApplier } from "../../src/k8s/apply.js";
 import { RestClient } from "../../src/k8s/rest.js";
+import { certificatePems } from "../../src/pki/pem.js";
 import { createRootCa } from "../../src/pki/root.js";
 import { registry } from "../../src/observability/metrics.js";
 import { envoyViolations } from "../support/envoy-validator.js";
@@ -37,8 +38,14 @@ describe("the Mesh reconciler on a real API server", function () {
   let plane: LocalControlPlane;
   let rest: RestClient;
   let controller: RunningController | undefined;
+  // A regenerated root is trusted this long before it signs (a minute outside tests).
+  const ROOT_TRUST_PERIOD_MS = 4000;
   const start = async () =>
-    (controller = await startMeshController(plane.kubeConfig(), { operatorImage: "skiff:test", logger }));
+    (controller = await startMeshController(plane.kubeConfig(), {
+      operatorImage: "skiff:test",
+      logger,
+      rootTrustPeriodMs: ROOT_TRUST_PERIOD_MS,
+    }));
   const getMesh = (name = "default") => rest.getIfExists<Mesh>(`/apis/skiff.dev/v1alpha1/meshes/${name}`);
   const caSecret = () => rest.request<Secret>("GET", "/api/v1/namespaces/skiff-system/secrets/skiff-ca");
   const meshEvents = async () =>
@@ -72,7 +79,7 @@ describe("the Mesh reconciler on a real API server", function () {
       assert.equal(condition(m, "CertificateAuthorityReady")?.status, "True");
       return m!;
     });
-    assert.ok(mesh.metadata.finalizers?.includes("skiff.dev/mesh-cleanup"));
+    assert.ok(mesh.metadata.finalizers?.includes("skiff.dev/mesh-cleanup"), "the finalizer");
     assert.equal(mesh.status?.observedGeneration, mesh.metadata.generation);
     // No kube-controller-manager runs here, so the Deployment never reports.
     assert.deepEqual(
@@ -88,7 +95,7 @@ describe("the Mesh reconciler on a real API server", function () {
 
     const secret = await caSecret();
     const cert = new X509Certificate(Buffer.from(secret.data["tls.crt"]!, "base64"));
-    assert.ok(cert.ca);
+    assert.ok(cert.ca, "a CA certificate");
     assert.equal(mesh.status?.certificateAuthority?.fingerprintSHA256, cert.fingerprint256);
 
     for (const path of [
@@ -112,7 +119,7 @@ describe("the Mesh reconciler on a real API server", function () {
     }>("GET", "/apis/apps/v1/namespaces/skiff-system/deployments/skiff-xds");
     assert.equal(deployment.spec.replicas, 2);
     await eventually(async () =>
-      assert.ok((await meshEvents()).includes("Normal/CertificateAuthorityCreated")),
+      assert.ok((await meshEvents()).includes("Normal/CertificateAuthorityCreated"), "the event"),
     );
     assert.equal(deployment.spec.template.spec.containers[0]!.image, "skiff:test");
   });
@@ -244,7 +251,9 @@ describe("the Mesh reconciler on a real API server", function () {
       return m!;
     });
     assert.equal(condition(mesh, "Ready")?.reason, "KeyMismatch");
-    await eventually(async () => assert.ok((await meshEvents()).includes("Warning/KeyMismatch")));
+    await eventually(async () =>
+      assert.ok((await meshEvents()).includes("Warning/KeyMismatch"), "the event"),
+    );
     assert.equal(
       (await caSecret()).data["tls.key"],
       Buffer.from(stranger.keyPem).toString("base64"),
@@ -258,6 +267,118 @@ describe("the Mesh reconciler on a real API server", function () {
     await eventually(async () =>
       assert.equal(condition(await getMesh(), "CertificateAuthorityReady")?.status, "True"),
     );
+  });
+
+  it("treats a deleted CA Secret as an incident: no new root until asked, then one trusted beside the lost root before it signs", async () => {
+    await apply({
+      apiVersion: "v1",
+      kind: "Namespace",
+      metadata: { name: "vault", labels: { "skiff.dev/injection": "enabled" } },
+    });
+    const lostRoot = Buffer.from((await caSecret()).data["tls.crt"]!, "base64").toString();
+    const lost = new X509Certificate(lostRoot).fingerprint256;
+    const vaultBundle = async () =>
+      (await rest.request<ConfigMap>("GET", "/api/v1/namespaces/vault/configmaps/skiff-trust-bundle")).data[
+        "root-cert.pem"
+      ]!;
+    await eventually(async () => {
+      assert.equal((await getMesh())?.status?.certificateAuthority?.fingerprintSHA256, lost);
+      assert.equal(await vaultBundle(), lostRoot);
+    });
+
+    await rest.request("DELETE", "/api/v1/namespaces/skiff-system/secrets/skiff-ca");
+    const incident = await eventually(async () => {
+      const m = await getMesh();
+      assert.equal(condition(m, "CertificateAuthorityReady")?.reason, "CASecretMissing");
+      return m!;
+    });
+    assert.equal(condition(incident, "CertificateAuthorityReady")?.status, "False");
+    assert.equal(condition(incident, "Ready")?.reason, "CASecretMissing");
+    const message = condition(incident, "CertificateAuthorityReady")!.message;
+    assert.ok(message.includes(lost), message);
+    assert.ok(message.includes("skiff.dev/regenerate-ca"), message);
+    assert.equal(
+      incident.status?.certificateAuthority?.fingerprintSHA256,
+      lost,
+      "the lost root stays on record",
+    );
+
+    // A request that does not name the lost root changes nothing.
+    await apply({
+      apiVersion: "skiff.dev/v1alpha1",
+      kind: "Mesh",
+      metadata: { name: "default", annotations: { "skiff.dev/regenerate-ca": "not-the-lost-root" } },
+      spec: { controlPlane: { replicas: 3 } },
+    });
+    await eventually(async () =>
+      assert.match(condition(await getMesh(), "CertificateAuthorityReady")!.message, /not-the-lost-root/),
+    );
+    assert.equal(await rest.getIfExists("/api/v1/namespaces/skiff-system/secrets/skiff-ca"), undefined);
+    assert.equal(await vaultBundle(), lostRoot, "workloads keep trusting the lost root meanwhile");
+
+    await apply({
+      apiVersion: "skiff.dev/v1alpha1",
+      kind: "Mesh",
+      metadata: { name: "default", annotations: { "skiff.dev/regenerate-ca": lost } },
+      spec: { controlPlane: { replicas: 3 } },
+    });
+    const staged = await eventually(caSecret);
+    const newRoot = Buffer.from(staged.data["tls.crt"]!, "base64").toString();
+    assert.notEqual(new X509Certificate(newRoot).fingerprint256, lost, "a new root");
+    assert.deepEqual(
+      certificatePems(Buffer.from(staged.data["ca.crt"]!, "base64").toString()),
+      certificatePems(lostRoot + newRoot),
+      "trusted beside the lost root, which a meshed namespace's trust bundle still held",
+    );
+    const signsFrom = Date.parse(staged.metadata!.annotations!["skiff.dev/signs-from"]!);
+    assert.ok(
+      signsFrom > Date.parse(`${staged.metadata!.creationTimestamp}`),
+      "signs later than it is created",
+    );
+    await eventually(async () =>
+      assert.ok((await meshEvents()).includes("Normal/NewRootStaged"), "the event"),
+    );
+    await eventually(async () =>
+      assert.deepEqual(certificatePems(await vaultBundle()), certificatePems(lostRoot + newRoot)),
+    );
+
+    const recovered = await eventually(async () => {
+      const m = await getMesh();
+      assert.equal(condition(m, "CertificateAuthorityReady")?.status, "True");
+      return m!;
+    }, 60_000);
+    assert.equal(
+      recovered.status?.certificateAuthority?.fingerprintSHA256,
+      new X509Certificate(newRoot).fingerprint256,
+    );
+    const becameReady = Date.parse(
+      (condition(recovered, "CertificateAuthorityReady") as { lastTransitionTime: string } | undefined)!
+        .lastTransitionTime,
+    );
+    assert.ok(becameReady >= Math.floor(signsFrom / 1000) * 1000, "ready only once the new root signs");
+    assert.equal(
+      (await caSecret()).metadata!.resourceVersion,
+      staged.metadata!.resourceVersion,
+      "never updated",
+    );
+  });
+
+  it("adopts a CA Secret that status does not record yet, as after a crash between creating it and writing status", async () => {
+    const before = await caSecret();
+    await controller!.stop();
+    await rest.request("PATCH", "/apis/skiff.dev/v1alpha1/meshes/default/status", {
+      contentType: "application/merge-patch+json",
+      body: { status: { certificateAuthority: null } },
+    });
+    assert.equal((await getMesh())?.status?.certificateAuthority, undefined);
+    await start();
+    await eventually(async () =>
+      assert.equal(
+        (await getMesh())?.status?.certificateAuthority?.fingerprintSHA256,
+        new X509Certificate(Buffer.from(before.data["tls.crt"]!, "base64")).fingerprint256,
+      ),
+    );
+    assert.equal((await caSecret()).metadata!.resourceVersion, before.metadata!.resourceVersion);
   });
 
   it("writes nothing on a reconcile that has nothing to do", async () => {
@@ -283,7 +404,9 @@ describe("the Mesh reconciler on a real API server", function () {
     // A restart resyncs everything: every Mesh is reconciled again.
     await controller!.stop();
     await start();
-    await eventually(async () => assert.ok((await reconcileCount()) > reconciles));
+    await eventually(async () =>
+      assert.ok((await reconcileCount()) > reconciles, "reconciled after the restart"),
+    );
     assert.deepEqual(await versions(), before);
   });
 

@@ -29,7 +29,7 @@ const builtinCa = titled(
   "BuiltinCertificateAuthority",
   withRules(
     object(
-      "Skiff's own certificate authority. The operator creates an ECDSA P-256 root once and keeps it in a Secret in the root namespace; it is never regenerated while that Secret exists.",
+      "Skiff's own certificate authority. The operator creates an ECDSA P-256 root once and keeps it in the Secret skiff-ca in the root namespace, and never replaces it. If that Secret is lost after the Mesh recorded its root (status.certificateAuthority), the Mesh reports CertificateAuthorityReady=False with reason CASecretMissing and makes no new root until the annotation skiff.dev/regenerate-ca on the Mesh names the lost root's fingerprint; the new root is then trusted beside the lost one for a minute before it signs.",
       {
         rootValidity: duration(
           "How long the root certificate is valid.",
@@ -230,12 +230,15 @@ const spec = object("The desired mesh.", {
 const status = object("The observed state of the mesh.", {
   observedGeneration,
   conditions,
-  certificateAuthority: object("The active root (or intermediate) CA.", {
-    notAfter: string("When the CA certificate expires.", { format: "date-time" }),
-    fingerprintSHA256: string("SHA-256 fingerprint of the CA certificate, hex with colons.", {
-      maxLength: 128,
-    }),
-  }),
+  certificateAuthority: object(
+    "The CA that signs workload certificates: the builtin root, or cert-manager's intermediate. While the CA cannot sign, this keeps the last one that could, so that a lost root is known as lost.",
+    {
+      notAfter: string("When the CA certificate expires.", { format: "date-time" }),
+      fingerprintSHA256: string("SHA-256 fingerprint of the CA certificate, hex with colons.", {
+        maxLength: 128,
+      }),
+    },
+  ),
   controlPlane: object("The xDS server.", {
     readyReplicas: integer("Replicas of the xDS server that are ready.", { minimum: 0 }),
     xdsAddress: string("The address sidecars connect to, as host:port.", { maxLength: 512 }),

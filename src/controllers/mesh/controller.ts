@@ -20,10 +20,18 @@ export interface RunningController {
  */
 export async function startMeshController(
   kubeConfig: KubeConfig,
-  options: { operatorImage: string; logger: Logger; concurrency?: number; instance?: string },
+  options: {
+    operatorImage: string;
+    logger: Logger;
+    concurrency?: number;
+    instance?: string;
+    /** How long a regenerated root is trusted before it signs; tests shorten the minute. */
+    rootTrustPeriodMs?: number;
+  },
 ): Promise<RunningController> {
   const reconciler = new MeshReconciler(kubeConfig, {
     operatorImage: options.operatorImage,
+    ...(options.rootTrustPeriodMs === undefined ? {} : { rootTrustPeriodMs: options.rootTrustPeriodMs }),
     events: new EventRecorder(kubeConfig, "skiff.dev/mesh-controller", options.instance ?? hostname()),
   });
   const controller = new Controller("mesh", (request) => reconciler.reconcile(request.name, request.log), {

@@ -1,7 +1,6 @@
 import type { KubeConfig, KubernetesObject } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import type { Certificate } from "../../api/certmanager/v1/generated/certificate.js";
-import { durationMs } from "../../api/duration.js";
 import type { Mesh, MeshStatus } from "../../api/v1alpha1/generated/mesh.js";
 import { ServerSideApplier } from "../../k8s/apply.js";
 import { canonicalJson } from "../../k8s/canonical.js";
@@ -16,7 +15,6 @@ import { apiPath, KindNotServedError, KubernetesApiError, RestClient } from "../
 import { selectorMatches, selectorProblems, type LabelSelector } from "../../k8s/selector.js";
 import type { HandlerResult } from "../../k8s/workqueue.js";
 import { inspectCa } from "../../pki/inspect.js";
-import { createRootCa } from "../../pki/root.js";
 import {
   desiredControlPlane,
   desiredNamespaceConfig,
@@ -26,17 +24,16 @@ import {
 } from "./desired.js";
 import { GENERATED_OBJECTS, type GeneratedObject } from "./generated.js";
 import {
-  CA_SECRET,
   CERT_MANAGER_SECRET,
   FIELD_MANAGER,
   MANAGED_BY_LABEL,
   MESH_FINALIZER,
   XDS_NAME,
 } from "./names.js";
+import { BuiltinCertificateAuthority, type CaObservation } from "./builtin-ca.js";
+import { DEFAULT_ROOT_TRUST_PERIOD_MS } from "./lost-ca.js";
 import { activeMeshOtherThan } from "./singleton.js";
 import { meshStatus, reconcileFailedStatus, type MeshObservation } from "./status.js";
-
-const DAY_MS = 24 * 3600_000;
 
 /**
  * Failures in a row before Ready says so. A one-off failure (a write that
@@ -60,6 +57,8 @@ export interface MeshReconcilerOptions {
   /** Records significant transitions as Events; optional so tests of other behaviour need none. */
   events?: EventRecorder;
   now?: () => Date;
+  /** How long a regenerated root is trusted before it signs (default DEFAULT_ROOT_TRUST_PERIOD_MS). */
+  rootTrustPeriodMs?: number;
 }
 
 /**
@@ -72,6 +71,7 @@ export class MeshReconciler {
   private readonly rest: RestClient;
   private readonly applier: ServerSideApplier;
   private readonly now: () => Date;
+  private readonly builtinCa: BuiltinCertificateAuthority;
   /** Consecutive failed reconciles per Mesh; in memory, so a restart starts counting again. */
   private readonly failures = new Map<string, number>();
 
@@ -82,6 +82,11 @@ export class MeshReconciler {
     this.rest = new RestClient(kubeConfig);
     this.applier = new ServerSideApplier(kubeConfig, FIELD_MANAGER);
     this.now = options.now ?? (() => new Date());
+    this.builtinCa = new BuiltinCertificateAuthority(this.rest, {
+      now: this.now,
+      rootTrustPeriodMs: options.rootTrustPeriodMs ?? DEFAULT_ROOT_TRUST_PERIOD_MS,
+      event: (mesh, log, event) => this.event(mesh, log, event),
+    });
   }
 
   /**
@@ -173,7 +178,7 @@ export class MeshReconciler {
       .filter((ns) => !ns.metadata?.deletionTimestamp && selectorMatches(selector, ns.metadata?.labels))
       .map((ns) => ns.metadata!.name!)
       .sort();
-    if (ca.inspection.ok && ca.trustBundle && namespaceSelectorProblems.length === 0) {
+    if (ca.trustBundle && namespaceSelectorProblems.length === 0) {
       const perNamespace = meshed.flatMap((ns) => desiredNamespaceConfig(settings, ns, ca.trustBundle!));
       desired.push(...perNamespace);
       await Promise.all(perNamespace.map((obj) => this.applier.apply(obj)));
@@ -204,73 +209,23 @@ export class MeshReconciler {
       },
       meshedNamespaces: meshed.length,
       namespaceSelectorProblems,
-      configuredNamespaces: ca.inspection.ok && namespaceSelectorProblems.length === 0 ? meshed.length : 0,
+      lastKnownCa: mesh.status?.certificateAuthority,
+      trustBundleAvailable: ca.trustBundle !== undefined,
+      configuredNamespaces: ca.trustBundle && namespaceSelectorProblems.length === 0 ? meshed.length : 0,
       xdsAddress: xdsAddress(settings),
     };
     await this.writeStatus(mesh, observation, log);
-    // Re-check the CA's validity now and then even when nothing changes.
-    return { requeueAfterMs: 10 * 60_000 };
+    // Re-check the CA's validity now and then even when nothing changes, and a staged root when it starts.
+    return { requeueAfterMs: Math.min(10 * 60_000, ca.recheckInMs ?? Infinity) };
   }
 
-  /**
-   * Finds or creates the CA and checks it. The builtin CA is created only when
-   * its Secret does not exist, with a create that fails if another writer got
-   * there first, and is never updated: a broken CA is reported, not replaced.
-   */
-  private async certificateAuthority(
-    mesh: Mesh,
-    s: MeshSettings,
-    log: Logger,
-  ): Promise<{ inspection: MeshObservation["ca"]; trustBundle?: string }> {
-    const authority = mesh.spec?.certificateAuthority;
-    if (authority?.certManager) return this.certManagerAuthority(mesh, s);
-
-    const path = apiPath`/api/v1/namespaces/${s.rootNamespace}/secrets`;
-    let secret = await this.rest.getIfExists<Secret>(path + apiPath`/${CA_SECRET}`);
-    if (!secret) {
-      const material = await createRootCa({
-        trustDomain: mesh.spec?.trustDomain ?? "cluster.local",
-        validityMs: durationMs(authority?.builtin?.rootValidity ?? "87600h") || 3650 * DAY_MS,
-        now: this.now(),
-      });
-      const body = {
-        apiVersion: "v1",
-        kind: "Secret",
-        metadata: {
-          name: CA_SECRET,
-          namespace: s.rootNamespace,
-          labels: { [MANAGED_BY_LABEL]: s.name, "app.kubernetes.io/part-of": "skiff" },
-        },
-        type: "kubernetes.io/tls",
-        stringData: { "tls.crt": material.certPem, "tls.key": material.keyPem, "ca.crt": material.certPem },
-      };
-      try {
-        secret = await this.rest.request<Secret>("POST", path, { body });
-        log.info({ secret: `${s.rootNamespace}/${CA_SECRET}` }, "created the mesh root CA");
-        await this.event(mesh, log, {
-          type: "Normal",
-          reason: "CertificateAuthorityCreated",
-          action: "Create",
-          note: `created the root CA in Secret ${s.rootNamespace}/${CA_SECRET}`,
-        });
-      } catch (error) {
-        if (!(error instanceof KubernetesApiError) || error.statusCode !== 409) throw error;
-        secret = await this.rest.request<Secret>("GET", path + apiPath`/${CA_SECRET}`); // created concurrently: use theirs
-      }
-    }
-    const inspection = inspectCa(
-      decode(secret.data?.["tls.crt"]),
-      decode(secret.data?.["tls.key"]),
-      this.now(),
-      decode(secret.data?.["ca.crt"]),
-    );
-    return { inspection, trustBundle: decode(secret.data?.["ca.crt"]) ?? decode(secret.data?.["tls.crt"]) };
+  /** The CA, builtin or cert-manager's, checked; see BuiltinCertificateAuthority for the builtin one's life. */
+  private async certificateAuthority(mesh: Mesh, s: MeshSettings, log: Logger): Promise<CaObservation> {
+    if (mesh.spec?.certificateAuthority?.certManager) return this.certManagerAuthority(mesh, s);
+    return this.builtinCa.observe(mesh, s, log);
   }
 
-  private async certManagerAuthority(
-    mesh: Mesh,
-    s: MeshSettings,
-  ): Promise<{ inspection: MeshObservation["ca"]; trustBundle?: string }> {
+  private async certManagerAuthority(mesh: Mesh, s: MeshSettings): Promise<CaObservation> {
     const issuerRef = mesh.spec!.certificateAuthority!.certManager!.issuerRef;
     const certificate: Certificate = {
       apiVersion: "cert-manager.io/v1",
@@ -328,7 +283,7 @@ export class MeshReconciler {
       this.now(),
       decode(secret.data?.["ca.crt"]),
     );
-    return { inspection, trustBundle: decode(secret.data?.["ca.crt"]) };
+    return inspection.ok ? { inspection, trustBundle: decode(secret.data?.["ca.crt"]) } : { inspection };
   }
 
   private async setFinalizers(mesh: Mesh, finalizers: string[]): Promise<void> {

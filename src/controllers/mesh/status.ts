@@ -8,6 +8,14 @@ export interface MeshObservation {
   generation: number;
   /** The CA check, or why there is no CA to check (such as cert-manager missing). */
   ca: CaInspection | { ok: false; reason: string; message: string };
+  /**
+   * The CA that status last recorded. It stays on record while the CA is
+   * unusable: a Mesh that had a root and lost its Secret must still know it,
+   * so that the loss is an incident rather than a first start.
+   */
+  lastKnownCa?: MeshStatus["certificateAuthority"];
+  /** Whether there is a trust bundle for meshed namespaces: a usable CA's, or a staged root's. */
+  trustBundleAvailable: boolean;
   /** The xDS Deployment's Available condition and ready replicas, if the Deployment controller has reported. */
   deployment: { available?: { status: string; reason?: string; message?: string }; readyReplicas: number };
   meshedNamespaces: number;
@@ -71,7 +79,7 @@ function injectionCondition(o: MeshObservation): DesiredCondition {
       ),
     };
   }
-  if (!o.ca.ok) {
+  if (!o.trustBundleAvailable) {
     return {
       type: "InjectionConfigured",
       status: "False",
@@ -118,7 +126,9 @@ export function meshStatus(o: MeshObservation, previous: readonly Condition[], n
             fingerprintSHA256: o.ca.fingerprintSHA256,
           },
         }
-      : {}),
+      : o.lastKnownCa
+        ? { certificateAuthority: o.lastKnownCa }
+        : {}),
     controlPlane: { readyReplicas: o.deployment.readyReplicas, xdsAddress: o.xdsAddress },
     meshedNamespaces: o.meshedNamespaces,
   };

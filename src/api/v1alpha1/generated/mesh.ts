@@ -130,7 +130,7 @@ export interface CertificateAuthority {
   certManager?: CertManagerCertificateAuthority;
 }
 /**
- * Skiff's own certificate authority. The operator creates an ECDSA P-256 root once and keeps it in a Secret in the root namespace; it is never regenerated while that Secret exists.
+ * Skiff's own certificate authority. The operator creates an ECDSA P-256 root once and keeps it in the Secret skiff-ca in the root namespace, and never replaces it. If that Secret is lost after the Mesh recorded its root (status.certificateAuthority), the Mesh reports CertificateAuthorityReady=False with reason CASecretMissing and makes no new root until the annotation skiff.dev/regenerate-ca on the Mesh names the lost root's fingerprint; the new root is then trusted beside the lost one for a minute before it signs.
  */
 export interface BuiltinCertificateAuthority {
   /**
@@ -292,7 +292,7 @@ export interface MeshStatus {
    */
   conditions?: Condition[];
   /**
-   * The active root (or intermediate) CA.
+   * The CA that signs workload certificates: the builtin root, or cert-manager's intermediate. While the CA cannot sign, this keeps the last one that could, so that a lost root is known as lost.
    */
   certificateAuthority?: {
     /**

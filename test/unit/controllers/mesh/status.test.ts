@@ -20,6 +20,7 @@ const healthy: MeshObservation = {
   },
   meshedNamespaces: 4,
   namespaceSelectorProblems: [],
+  trustBundleAvailable: true,
   configuredNamespaces: 4,
   xdsAddress: "skiff-xds.skiff-system.svc:15010",
 };
@@ -45,7 +46,11 @@ describe("Mesh status", () => {
 
   it("carries the first failing condition's reason into Ready", () => {
     const status = meshStatus(
-      { ...healthy, ca: { ok: false, reason: "KeyMismatch", message: "tls.key does not belong to tls.crt" } },
+      {
+        ...healthy,
+        ca: { ok: false, reason: "KeyMismatch", message: "tls.key does not belong to tls.crt" },
+        trustBundleAvailable: false,
+      },
       [],
       now,
     );
@@ -71,6 +76,43 @@ describe("Mesh status", () => {
     const message = status.conditions!.find((c) => c.type === "InjectionConfigured")!.message;
     assert.match(message, /^spec\.injection\.namespaceSelector\.matchLabels: keys must be label keys/);
     assert.match(message, /the 4 namespaces meshed before keep their trust bundle and bootstrap/);
+  });
+
+  it("keeps the CA it last saw on record while the CA is unusable, so that a lost root is known as lost", () => {
+    const lastKnownCa = { notAfter: "2036-11-25T12:00:00Z", fingerprintSHA256: "AB:CD" };
+    const missing = meshStatus(
+      {
+        ...healthy,
+        ca: { ok: false, reason: "CASecretMissing", message: "gone" },
+        trustBundleAvailable: false,
+        lastKnownCa,
+      },
+      [],
+      now,
+    );
+    assert.deepEqual(missing.certificateAuthority, lastKnownCa);
+    assert.equal(byType(missing).CertificateAuthorityReady, "False/CASecretMissing");
+    // A usable CA is recorded as it is, whatever was on record before.
+    assert.equal(
+      meshStatus({ ...healthy, lastKnownCa: { ...lastKnownCa, fingerprintSHA256: "OLD" } }, [], now)
+        .certificateAuthority?.fingerprintSHA256,
+      "AB:CD",
+    );
+  });
+
+  it("configures injection while a staged root's trust bundle is written, though the root does not sign yet", () => {
+    const staged = meshStatus(
+      {
+        ...healthy,
+        ca: { ok: false, reason: "NewRootStaged", message: "signs from 12:01" },
+        trustBundleAvailable: true,
+      },
+      [],
+      now,
+    );
+    assert.equal(byType(staged).CertificateAuthorityReady, "False/NewRootStaged");
+    assert.equal(byType(staged).InjectionConfigured, "True/Configured");
+    assert.equal(byType(staged).Ready, "False/NewRootStaged");
   });
 
   it("mirrors a Deployment that has not reported as Unknown, and an unavailable one as False", () => {
