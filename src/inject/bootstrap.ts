@@ -12,6 +12,8 @@
  * Pure: same input, byte-identical output.
  */
 
+import { MAX_PROGRAM_SIZE } from "../policy/re2-size.js";
+
 export interface BootstrapInputs {
   /** The xDS server's DNS name, such as skiff-xds.skiff-system.svc. */
   xdsHost: string;
@@ -51,6 +53,16 @@ export const DEFAULT_MAX_DOWNSTREAM_CONNECTIONS = 100_000;
 
 /** Where the sidecar mounts the bootstrap ConfigMap's envoy.json. */
 export const BOOTSTRAP_PATH = "/etc/skiff/bootstrap/envoy.json";
+
+/**
+ * The RE2 program size over which Envoy refuses a regex (its default is
+ * 100). Admission refuses patterns whose estimated size is over
+ * MAX_PROGRAM_SIZE; the estimate can be a few instructions short of RE2's
+ * own count (`a{2,300}`: 598 estimated, 602 in Envoy), hence the headroom.
+ * Without this, a TrafficPolicy with such a regex was admitted and every
+ * sidecar refused its route configuration.
+ */
+export const ENVOY_RE2_MAX_PROGRAM_SIZE = 2 * MAX_PROGRAM_SIZE;
 
 const FIXED_HEAP = "envoy.resource_monitors.fixed_heap";
 // The overload manager knows this proactive monitor by this name; its
@@ -117,6 +129,13 @@ export function renderBootstrap(inputs: BootstrapInputs): string {
           load_assignment: endpoints(ADMIN_CLUSTER, "127.0.0.1", inputs.adminPort),
         },
         ...(otlp ? [dnsCluster(OTLP_CLUSTER, otlp.host, otlp.port)] : []),
+      ],
+    },
+    layered_runtime: {
+      layers: [
+        { name: "static", static_layer: { "re2.max_program_size.error_level": ENVOY_RE2_MAX_PROGRAM_SIZE } },
+        // Envoy's default runtime when a bootstrap names none: /runtime_modify keeps working.
+        { name: "admin", admin_layer: {} },
       ],
     },
     overload_manager: {

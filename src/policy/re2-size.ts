@@ -1,4 +1,14 @@
 /**
+ * The largest program a pattern may compile to, estimated from its text
+ * (re2SizeEstimate) before compiling, which bounds what one check costs.
+ * Envoy refuses programs over 100 instructions unless its runtime key
+ * re2.max_program_size.error_level says otherwise: the sidecar bootstrap
+ * sets it (ENVOY_RE2_MAX_PROGRAM_SIZE), so that Envoy takes every pattern
+ * admission takes.
+ */
+export const MAX_PROGRAM_SIZE = 1000;
+
+/**
  * An upper estimate of the size of the program RE2 compiles a pattern to,
  * read from the pattern's text in one pass, with RE2's own size rules
  * (a repetition `x{n,m}` costs m copies of x, nested ones multiply).

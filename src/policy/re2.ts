@@ -1,5 +1,7 @@
 import { RE2JS } from "re2js";
-import { re2SizeEstimate } from "./re2-size.js";
+import { MAX_PROGRAM_SIZE, re2SizeEstimate } from "./re2-size.js";
+
+export { MAX_PROGRAM_SIZE };
 
 /**
  * The regexes of Skiff's objects, read as Envoy reads the `safe_regex` that
@@ -41,14 +43,6 @@ const verdicts = new Map<string, string | undefined>();
 const MAX_VERDICTS = 4096;
 
 /**
- * The largest program a pattern may compile to, estimated from its text
- * (re2SizeEstimate) before compiling, which bounds what one check costs.
- * Envoy refuses programs over 100 instructions unless its runtime key
- * re2.max_program_size.error_level says otherwise, so this is generous.
- */
-export const MAX_PROGRAM_SIZE = 1000;
-
-/**
  * Why RE2 refuses a pattern, in RE2's words, or undefined when it accepts
  * it. A pattern whose program would be over MAX_PROGRAM_SIZE is refused
  * without compiling it.
@@ -57,7 +51,7 @@ export function re2SyntaxProblem(pattern: string): string | undefined {
   if (verdicts.has(pattern)) return verdicts.get(pattern);
   let problem: string | undefined;
   if (re2SizeEstimate(pattern) > MAX_PROGRAM_SIZE) {
-    problem = `too large: its RE2 program would have over ${MAX_PROGRAM_SIZE} instructions (Envoy refuses more than 100 by default)`;
+    problem = `too large: its RE2 program would have over ${MAX_PROGRAM_SIZE} instructions`;
   } else {
     try {
       RE2JS.compile(pattern);
