@@ -23,13 +23,7 @@ import {
   type MeshSettings,
 } from "./desired.js";
 import { GENERATED_OBJECTS, type GeneratedObject } from "./generated.js";
-import {
-  CERT_MANAGER_SECRET,
-  FIELD_MANAGER,
-  MANAGED_BY_LABEL,
-  MESH_FINALIZER,
-  XDS_NAME,
-} from "./names.js";
+import { CERT_MANAGER_SECRET, FIELD_MANAGER, MANAGED_BY_LABEL, MESH_FINALIZER, XDS_NAME } from "./names.js";
 import { BuiltinCertificateAuthority, type CaObservation } from "./builtin-ca.js";
 import { DEFAULT_ROOT_TRUST_PERIOD_MS } from "./lost-ca.js";
 import { activeMeshOtherThan } from "./singleton.js";
