@@ -104,8 +104,12 @@ export function renderBootstrap(inputs: BootstrapInputs): string {
         grpc_services: [{ envoy_grpc: { cluster_name: XDS_CLUSTER } }],
         set_node_on_first_message_only: true,
       },
-      cds_config: { ads: {}, resource_api_version: "V3" },
-      lds_config: { ads: {}, resource_api_version: "V3" },
+      // Without config a proxy must not be Ready: Envoy would go LIVE after
+      // the default 15 s initial_fetch_timeout with no listeners at all, and
+      // its Pod would take traffic it cannot route. 0s waits for the first
+      // CDS and LDS responses however long they take, as Istio's bootstrap does.
+      cds_config: { ads: {}, initial_fetch_timeout: "0s", resource_api_version: "V3" },
+      lds_config: { ads: {}, initial_fetch_timeout: "0s", resource_api_version: "V3" },
     },
     static_resources: {
       listeners: [
@@ -114,7 +118,7 @@ export function renderBootstrap(inputs: BootstrapInputs): string {
           route: { cluster: ADMIN_CLUSTER },
         }),
         // Envoy's /ready answers 200 once the server is LIVE, which is after
-        // the first CDS and LDS responses were applied.
+        // the first CDS and LDS responses were applied (no timeout: see above).
         adminProxyListener(HEALTH_LISTENER, healthPort, {
           match: { path: "/healthz/ready" },
           route: { cluster: ADMIN_CLUSTER, prefix_rewrite: "/ready" },

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { spawn, type ChildProcessByStdio } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
@@ -499,20 +500,41 @@ async function curlRun(
 /**
  * What a refused connection from a Pod needs to be understood: the sockets
  * listening in its network namespace (is the sidecar's 15001 there?), its
- * capture rules and its sidecar's listeners.
+ * capture rules, its sidecar's listeners and xDS connection, and the last
+ * words of its sidecar and of the xDS server.
  */
 async function connectFailureContext(namespace: string, pod: string): Promise<string> {
   const command = [
     "sh",
     "-c",
     "echo '--- listening:'; ss -ltn; echo '--- nat rules:'; iptables-save -t nat | grep -E '^-A (OUTPUT|SKIFF)'; " +
-      "echo '--- sidecar listeners:'; curl -s -m 5 http://127.0.0.1:15000/listeners",
+      "echo '--- sidecar listeners:'; curl -s -m 5 http://127.0.0.1:15000/listeners; " +
+      "echo '--- sidecar xDS:'; curl -s -m 5 " +
+      "'http://127.0.0.1:15000/stats?filter=^(server.state|control_plane.|listener_manager.lds|cluster.skiff-xds.(upstream_cx_|membership))'",
   ];
   const seen = await exec(namespace, pod, command, { timeoutMs: 20_000 }).catch((error: unknown) => ({
     stdout: "",
     stderr: String(error),
   }));
-  return `\n${seen.stdout}${seen.stderr}`;
+  const xds = (await listPods("skiff-system").catch(() => [])).find((p) =>
+    p.metadata.name.startsWith("skiff-xds-"),
+  );
+  return [
+    `\n${seen.stdout}${seen.stderr}`,
+    `--- sidecar log:\n${logTail(namespace, pod, "skiff-proxy")}`,
+    `--- xDS server log (${xds?.metadata.name ?? "no Pod"}):\n${xds ? logTail("skiff-system", xds.metadata.name, "xds") : ""}`,
+  ].join("\n");
+}
+
+/** The last lines a container of a Pod on the local node wrote. */
+function logTail(namespace: string, pod: string, container: string, lines = 20): string {
+  const path = meshCluster().node.logPath(namespace, pod, container);
+  if (!path) return "(no log)";
+  try {
+    return readFileSync(path, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
+  } catch (error) {
+    return String(error);
+  }
 }
 
 function parseHttp(raw: string): CurlResult {
