@@ -1,4 +1,4 @@
-import type { MeshResources } from "../translate/translate.js";
+import { everyResource, type MeshResources } from "../translate/translate.js";
 import type { EnvoyResource } from "../translate/resource.js";
 import { proxyIdentity } from "../node.js";
 import { EncodedResourceCache } from "./encoded-resources.js";
@@ -141,14 +141,7 @@ function allResources(
   resources: MeshResources,
   secrets: ReadonlyMap<string, readonly EnvoyResource[]>,
 ): EnvoyResource[] {
-  return [
-    ...resources.shared,
-    ...resources.proxyless,
-    ...resources.proxylessMtls,
-    ...resources.sidecar,
-    ...[...resources.inbound.values()].flat(),
-    ...[...secrets.values()].flat(),
-  ];
+  return [...everyResource(resources), ...[...secrets.values()].flat()];
 }
 
 function sameResources(

@@ -59,3 +59,18 @@ export function translate(model: MeshModel): MeshResources {
     ),
   };
 }
+
+/**
+ * Every resource of a translation, each audience in turn: the one list that
+ * the snapshot cache encodes and the tests check, so that no audience (such
+ * as proxylessMtls once) is left out of either.
+ */
+export function everyResource(resources: MeshResources): EnvoyResource[] {
+  return [
+    ...resources.shared,
+    ...resources.proxyless,
+    ...resources.proxylessMtls,
+    ...resources.sidecar,
+    ...[...resources.inbound.values()].flat(),
+  ];
+}

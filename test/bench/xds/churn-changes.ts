@@ -22,7 +22,7 @@ import { isDeepStrictEqual } from "node:util";
 import { compile } from "../../../src/compile/compile.js";
 import type { ClusterState } from "../../../src/compile/state.js";
 import { ENDPOINT_TYPE, type EnvoyResource } from "../../../src/xds/translate/resource.js";
-import { translate, type MeshResources } from "../../../src/xds/translate/translate.js";
+import { everyResource, translate, type MeshResources } from "../../../src/xds/translate/translate.js";
 import { clusterState, sidecarView, type Fixture, type FixtureOptions } from "./fixture.js";
 import { withReplaced } from "./replace-resources.js";
 
@@ -66,14 +66,7 @@ function translateAll(state: ClusterState): MeshResources {
 
 /** Every resource of a translation, by type and name (a later one of the same name replacing an earlier). */
 function byKey(resources: MeshResources): Map<string, EnvoyResource> {
-  const all = [
-    ...resources.shared,
-    ...resources.proxyless,
-    ...resources.proxylessMtls,
-    ...resources.sidecar,
-    ...[...resources.inbound.values()].flat(),
-  ];
-  return new Map(all.map((r) => [key(r), r]));
+  return new Map(everyResource(resources).map((r) => [key(r), r]));
 }
 
 /** The resources whose content differs between two translations, or that only one has. */

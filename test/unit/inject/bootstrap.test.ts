@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   memoryQuantityBytes,
@@ -9,6 +8,7 @@ import {
 } from "../../../src/inject/bootstrap.js";
 import { proxyIdentity } from "../../../src/xds/node.js";
 import { envoyViolations } from "../../support/envoy-validator.js";
+import { GoldenFolder } from "../../support/golden.js";
 
 /**
  * Golden tests for the sidecar's Envoy bootstrap: each case must render
@@ -18,6 +18,7 @@ import { envoyViolations } from "../../support/envoy-validator.js";
  */
 const DATA = join(import.meta.dirname, "..", "..", "testdata", "bootstrap");
 const BOOTSTRAP = "envoy.config.bootstrap.v3.Bootstrap";
+const golden = new GoldenFolder(DATA);
 
 const base: BootstrapInputs = { xdsHost: "skiff-xds.skiff-system.svc", xdsPort: 15010, adminPort: 15000 };
 
@@ -38,13 +39,13 @@ describe("Envoy bootstrap golden files", () => {
     it(`${name}: matches its golden file and passes Envoy's validation`, function () {
       this.timeout(300_000); // the first run builds the validator
       const json = renderBootstrap(inputs);
-      const path = join(DATA, `${name}.json`);
-      if (process.env.UPDATE_GOLDEN === "1") writeFileSync(path, json);
-      const golden = readFileSync(path, "utf8");
-      assert.equal(json, golden, `${name}.json differs; run UPDATE_GOLDEN=1 and review the diff`);
-      assert.deepEqual(envoyViolations(BOOTSTRAP, golden), []);
+      golden.check(`${name}.json`, json);
+      assert.deepEqual(envoyViolations(BOOTSTRAP, json), []);
     });
   }
+
+  it("has no golden file that no case renders", () =>
+    golden.checkNothingElse(Object.keys(CASES).map((name) => `${name}.json`)));
 
   it("is deterministic", () => {
     for (const inputs of Object.values(CASES))

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { runIptables } from "../../../src/cli/iptables.js";
@@ -11,6 +11,7 @@ import {
   renderIptablesRules,
   type InterceptionOptions,
 } from "../../../src/inject/iptables.js";
+import { GoldenFolder } from "../../support/golden.js";
 
 /**
  * Golden tests for the iptables rules: each case below must render exactly
@@ -19,6 +20,7 @@ import {
  * golden file in a network namespace.
  */
 const IPTABLES_DATA = join(import.meta.dirname, "..", "..", "testdata", "iptables");
+const golden = new GoldenFolder(IPTABLES_DATA);
 
 const IPTABLES_CASES: Record<string, InterceptionOptions> = {
   defaults: { ...DEFAULT_INTERCEPTION },
@@ -53,20 +55,15 @@ const IPTABLES_CASES: Record<string, InterceptionOptions> = {
 describe("iptables rules golden files", () => {
   for (const [name, options] of Object.entries(IPTABLES_CASES)) {
     it(`${name}: matches its golden files`, () => {
-      for (const [file, content] of [
-        [`${name}.v4.rules`, renderIptablesRules(options)],
-        [`${name}.v6.rules`, renderIp6tablesRules(options)],
-      ] as const) {
-        const path = join(IPTABLES_DATA, file);
-        if (process.env.UPDATE_GOLDEN === "1") writeFileSync(path, content);
-        assert.equal(
-          content,
-          readFileSync(path, "utf8"),
-          `${file} differs; run UPDATE_GOLDEN=1 and review the diff`,
-        );
-      }
+      golden.check(`${name}.v4.rules`, renderIptablesRules(options));
+      golden.check(`${name}.v6.rules`, renderIp6tablesRules(options));
     });
   }
+
+  it("has no golden file that no case renders", () =>
+    golden.checkNothingElse(
+      Object.keys(IPTABLES_CASES).flatMap((name) => [`${name}.v4.rules`, `${name}.v6.rules`]),
+    ));
 
   it("is deterministic: list order and duplicates do not matter", () => {
     for (const [name, options] of Object.entries(IPTABLES_CASES)) {
