@@ -1,4 +1,4 @@
-import type { SimulateDestination, SimulateOutcome } from "../policy/simulate.js";
+import type { SimulateDestination, SimulateOutcome } from "../simulate/simulate.js";
 
 /**
  * `skiff simulate -o text`: the route, the mTLS decision and the

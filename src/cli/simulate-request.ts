@@ -1,6 +1,6 @@
 import { dns1123LabelProblem, dns1123SubdomainProblem } from "../k8s/names.js";
 import { parseIp } from "../policy/match.js";
-import type { SimulateOptions, SimulateTarget } from "../policy/simulate.js";
+import type { SimulateOptions, SimulateTarget } from "../simulate/simulate.js";
 import { UsageError } from "./exit-status.js";
 
 /** The flags of `skiff simulate` that describe the request, as parseArgs gives them. */

@@ -1,5 +1,5 @@
 import { parseArgs } from "node:util";
-import { BadInput, simulate, type SimulateOptions } from "../policy/simulate.js";
+import { BadInput, simulate, type SimulateOptions } from "../simulate/simulate.js";
 import { EXIT_INVALID_INPUT, EXIT_OK, EXIT_USAGE, UsageError } from "./exit-status.js";
 import { MAX_INPUT_FILE_BYTES, readInputFiles } from "./input-files.js";
 import { simulateRequest } from "./simulate-request.js";

@@ -13,10 +13,16 @@ import { definedLabels } from "../compile/defined.js";
 import { securityIssues } from "../compile/security.js";
 import { trafficPolicyIssues } from "../compile/traffic-issues.js";
 import type { EffectiveMtlsMode, Labels } from "../ir/security.js";
-import { authorize, type AuthorizationDecision, type AuthorizationRequest } from "./authorization.js";
-import { labelsInclude } from "./match.js";
-import { mtlsDecision, servedMtlsMode, type MtlsDecision } from "./mtls.js";
-import { primaryDestination, redirectLocation, routeHttp, routeTcp, type RouteResult } from "./route.js";
+import { authorize, type AuthorizationDecision, type AuthorizationRequest } from "../policy/authorization.js";
+import { labelsInclude } from "../policy/match.js";
+import { mtlsDecision, servedMtlsMode, type MtlsDecision } from "../policy/mtls.js";
+import {
+  primaryDestination,
+  redirectLocation,
+  routeHttp,
+  routeTcp,
+  type RouteResult,
+} from "../policy/route.js";
 
 /**
  * `skiff simulate`, without the command line: routing, mTLS and authorization
