@@ -368,17 +368,28 @@ export async function spawnInPod(
 
 /** Waits until every Pod in the namespace (at least `count`) is Ready. */
 export async function waitPodsReady(namespace: string, count: number): Promise<void> {
-  await waitFor(
-    meshCluster().kubeConfig,
-    "v1",
-    "Pod",
-    namespace,
-    (pods) =>
-      pods.length >= count &&
-      pods.every((p) => !p.metadata?.deletionTimestamp && condition(p, "Ready") === "True"),
-    180_000,
-    `${count} ready Pods in ${namespace}`,
-  );
+  try {
+    await waitFor(
+      meshCluster().kubeConfig,
+      "v1",
+      "Pod",
+      namespace,
+      (pods) =>
+        pods.length >= count &&
+        pods.every((p) => !p.metadata?.deletionTimestamp && condition(p, "Ready") === "True"),
+      180_000,
+      `${count} ready Pods in ${namespace}`,
+    );
+  } catch (error) {
+    // A sidecar that never got its configuration keeps its Pod unready: say why.
+    const unready = (await listPods(namespace).catch(() => [])).filter((p) =>
+      p.status?.containerStatuses?.some((c) => c.name === "skiff-proxy" && !c.ready),
+    );
+    const contexts = await Promise.all(
+      unready.map(async (p) => `=== ${p.metadata.name}\n${await sidecarContext(namespace, p.metadata.name)}`),
+    );
+    throw new Error([String(error), ...contexts].join("\n"));
+  }
 }
 
 /**
@@ -500,15 +511,31 @@ async function curlRun(
 /**
  * What a refused connection from a Pod needs to be understood: the sockets
  * listening in its network namespace (is the sidecar's 15001 there?), its
- * capture rules, its sidecar's listeners and xDS connection, and the last
- * words of its sidecar and of the xDS server.
+ * capture rules, and its sidecar's state.
  */
 async function connectFailureContext(namespace: string, pod: string): Promise<string> {
   const command = [
     "sh",
     "-c",
-    "echo '--- listening:'; ss -ltn; echo '--- nat rules:'; iptables-save -t nat | grep -E '^-A (OUTPUT|SKIFF)'; " +
-      "echo '--- sidecar listeners:'; curl -s -m 5 http://127.0.0.1:15000/listeners; " +
+    "echo '--- listening:'; ss -ltn; echo '--- nat rules:'; iptables-save -t nat | grep -E '^-A (OUTPUT|SKIFF)'",
+  ];
+  const seen = await exec(namespace, pod, command, { timeoutMs: 20_000 }).catch((error: unknown) => ({
+    stdout: "",
+    stderr: String(error),
+  }));
+  return `\n${seen.stdout}${seen.stderr}\n${await sidecarContext(namespace, pod)}`;
+}
+
+/**
+ * Why a sidecar holds no configuration: its listeners, its xDS connection
+ * (Envoy's server state and control-plane stats), and the last words of
+ * the sidecar and of the xDS server.
+ */
+async function sidecarContext(namespace: string, pod: string): Promise<string> {
+  const command = [
+    "sh",
+    "-c",
+    "echo '--- sidecar listeners:'; curl -s -m 5 http://127.0.0.1:15000/listeners; " +
       "echo '--- sidecar xDS:'; curl -s -m 5 " +
       "'http://127.0.0.1:15000/stats?filter=^(server.state|control_plane.|listener_manager.lds|cluster.skiff-xds.(upstream_cx_|membership))'",
   ];
@@ -520,7 +547,7 @@ async function connectFailureContext(namespace: string, pod: string): Promise<st
     p.metadata.name.startsWith("skiff-xds-"),
   );
   return [
-    `\n${seen.stdout}${seen.stderr}`,
+    `${seen.stdout}${seen.stderr}`,
     `--- sidecar log:\n${logTail(namespace, pod, "skiff-proxy")}`,
     `--- xDS server log (${xds?.metadata.name ?? "no Pod"}):\n${xds ? logTail("skiff-system", xds.metadata.name, "xds") : ""}`,
   ].join("\n");
