@@ -28,7 +28,8 @@ import {
 
 /**
  * Golden tests for compile and translate: each in/<case>.yaml, on top of
- * base.yaml, must produce exactly out/<case>.<kind>.yaml. UPDATE_GOLDEN=1
+ * base.yaml, must produce exactly out/<case>.ir.yaml (the model compile
+ * makes) and out/<case>.<kind>.yaml (what translate makes of it). UPDATE_GOLDEN=1
  * rewrites the outputs (and deletes those of removed cases); review reads the
  * diff. Every resource in every output must also encode to protobuf, pass
  * Envoy's proto validation, be consistent for every kind of proxy (what a
@@ -70,6 +71,7 @@ function byAudience(resources: MeshResources, typeUrl: string): Record<string, u
 const render = (value: unknown) => generatedYaml(value, "test/unit/xds/translate/golden.test.ts");
 const golden = new GoldenFolder(join(DATA, "out"));
 const goldenFiles = (name: string) => [
+  `${name}.ir.yaml`,
   ...OUTPUTS.map(([kind]) => `${name}.${kind}.yaml`),
   `${name}.findings.yaml`,
 ];
@@ -87,8 +89,9 @@ describe("translate golden files", () => {
 
   for (const name of cases) {
     it(`${name}: matches its golden files`, () => {
-      const { resources, findings } = outputs.get(name)!;
+      const { model, resources, findings } = outputs.get(name)!;
       const files: [string, string][] = [
+        [`${name}.ir.yaml`, render(model)],
         ...OUTPUTS.map(([kind, typeUrl]): [string, string] => [
           `${name}.${kind}.yaml`,
           render(byAudience(resources, typeUrl)),
