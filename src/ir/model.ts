@@ -19,12 +19,15 @@ export interface MeshModel {
 }
 
 export interface ServiceModel {
+  /** The Service's namespace. */
   readonly namespace: string;
+  /** The Service's name. */
   readonly name: string;
   /** The fully qualified name, such as reviews.bookinfo.svc.cluster.local. */
   readonly hostname: string;
   /** The ClusterIP; undefined for a headless Service. */
   readonly clusterIP?: string;
+  /** The Service's ports, in the Service's order. */
   readonly ports: readonly ServicePortModel[];
   /** Ready endpoints, sorted by address. */
   readonly endpoints: readonly EndpointModel[];
@@ -38,11 +41,14 @@ export type PortProtocol = "HTTP" | "HTTP2" | "TCP";
 export interface ServicePortModel {
   /** The Service port's name; "" when unnamed. */
   readonly name: string;
+  /** The port clients call (the Service port, not the target port). */
   readonly port: number;
+  /** From the port's appProtocol or name, as Istio reads them (see compile/protocol.ts). */
   readonly protocol: PortProtocol;
 }
 
 export interface EndpointModel {
+  /** The endpoint's IP address (IPv4 or IPv6). */
   readonly address: string;
   /** The endpoint's port for each Service port name. */
   readonly ports: Readonly<Record<string, number>>;
@@ -73,8 +79,11 @@ export interface WorkloadMtlsModel {
 export interface WorkloadModel {
   /** namespace/name. */
   readonly key: string;
+  /** The Pod's IP: its inbound listeners bind to it. */
   readonly address: string;
+  /** The Pod's labels: policies' selectors match on them. */
   readonly labels: Readonly<Record<string, string>>;
+  /** The Pod's ServiceAccount ("default" when it names none): its SPIFFE identity. */
   readonly serviceAccount: string;
   /** The AuthorizationPolicies that apply to this workload (its namespace's, and the root namespace's). */
   readonly authorization: readonly AuthorizationPolicyModel[];
@@ -93,6 +102,7 @@ export type DataPlane = "sidecar" | "proxyless";
 export interface PolicySource {
   readonly namespace: string;
   readonly name: string;
+  /** metadata.generation of the object compiled: status says which generation proxies run. */
   readonly generation: number;
 }
 
@@ -104,15 +114,20 @@ export interface TrafficModel {
   readonly http: readonly HttpRuleModel[];
   /** Where TCP connections go; undefined sends them to the whole Service. */
   readonly tcp?: readonly WeightedDestination[];
+  /** How a client picks an endpoint; RoundRobin unless the policy says otherwise. */
   readonly loadBalancer: LoadBalancerModel;
+  /** Limits on the client's connections and requests to the Service; undefined: Envoy's defaults. */
   readonly connectionPool?: ConnectionPoolModel;
+  /** When clients eject a failing endpoint; undefined: never. */
   readonly outlierDetection?: OutlierDetectionModel;
   /** A token bucket on the inbound side of every endpoint. */
   readonly localRateLimit?: LocalRateLimitModel;
 }
 
 export interface SubsetModel {
+  /** What rules' destinations name. */
   readonly name: string;
+  /** The endpoints whose Pod has all these labels belong to the subset. */
   readonly labels: Readonly<Record<string, string>>;
 }
 
@@ -128,14 +143,21 @@ export interface HttpRouteRuleModel {
   readonly name: string;
   /** The rule applies when any match holds; empty means every request. */
   readonly matches: readonly RequestMatch[];
+  /** Where matching requests go, split by weight. */
   readonly destinations: readonly WeightedDestination[];
+  /** The whole request's timeout, retries included; undefined: no timeout. */
   readonly timeoutMs?: number;
   /** undefined turns retries off. */
   readonly retry?: RetryModel;
+  /** Delays or errors the client's proxy injects for testing. */
   readonly fault?: FaultModel;
+  /** A copy of `percent` of the requests also goes to the subset (or the whole Service); answers are dropped. */
   readonly mirror?: { readonly subset?: string; readonly percent: number };
+  /** Changes to the request's headers before it is forwarded. */
   readonly requestHeaders?: HeaderMutation;
+  /** Changes to the response's headers before the client sees them. */
   readonly responseHeaders?: HeaderMutation;
+  /** Replaces the matched path prefix and/or the Host before forwarding. */
   readonly rewrite?: { readonly uriPrefix?: string; readonly authority?: string };
 }
 
@@ -168,10 +190,15 @@ export interface RedirectModel {
 
 export type RedirectCode = 301 | 302 | 303 | 307 | 308;
 
+/** One match: every condition given must hold. */
 export interface RequestMatch {
+  /** The path without the query string; undefined: any path. */
   readonly path?: StringMatch;
+  /** The HTTP method, exactly; undefined: any method. */
   readonly method?: string;
+  /** Conditions on request headers. */
   readonly headers: readonly ValueMatch[];
+  /** Conditions on query parameters. */
   readonly queryParams: readonly ValueMatch[];
 }
 
@@ -182,27 +209,36 @@ export type StringMatch =
 
 /** A header or query parameter condition. */
 export interface ValueMatch {
+  /** The header or query parameter. */
   readonly name: string;
+  /** How its value must look, or only whether it is there. */
   readonly match: StringMatch | { readonly kind: "Present"; readonly present: boolean };
+  /** The condition holds when the match does not. */
   readonly invert: boolean;
 }
 
 export interface WeightedDestination {
   /** undefined: every endpoint of the Service. */
   readonly subset?: string;
+  /** Relative to the rule's other destinations; 0 sends nothing. Compile defaults it to 100. */
   readonly weight: number;
 }
 
 export interface RetryModel {
+  /** Retries after the first try (not tries in all). */
   readonly attempts: number;
+  /** Each try's timeout; undefined: only the rule's timeout bounds them. */
   readonly perTryTimeoutMs?: number;
+  /** Envoy's retry conditions (x-envoy-retry-on), such as connect-failure or 5xx. */
   readonly retryOn: readonly string[];
   /** The statuses that the retriable-status-codes condition retries. */
   readonly retriableStatusCodes?: readonly number[];
 }
 
 export interface FaultModel {
+  /** `percent` of the requests wait `delayMs` before they are forwarded. */
   readonly delay?: { readonly delayMs: number; readonly percent: number };
+  /** `percent` of the requests are answered with the status instead of being forwarded. */
   readonly abort?: {
     readonly status:
       { readonly kind: "Http"; readonly code: number } | { readonly kind: "Grpc"; readonly code: number };
@@ -211,9 +247,11 @@ export interface FaultModel {
 }
 
 export interface HeaderMutation {
-  /** Sorted by name. */
+  /** Replace the header's values. Sorted by name. */
   readonly set: readonly { readonly name: string; readonly value: string }[];
+  /** Append a value to the header's. Sorted by name. */
   readonly add: readonly { readonly name: string; readonly value: string }[];
+  /** Headers to drop. Sorted. */
   readonly remove: readonly string[];
 }
 
@@ -230,27 +268,45 @@ export type HashModel =
   | { readonly kind: "SourceIP" }
   | { readonly kind: "QueryParam"; readonly name: string };
 
+/** Per client proxy and Service; undefined fields keep Envoy's defaults. */
 export interface ConnectionPoolModel {
+  /** Open connections to all endpoints together (HTTP/1.1 and TCP). */
   readonly maxConnections?: number;
+  /** How long a new connection may take to open. */
   readonly connectTimeoutMs?: number;
+  /** Requests waiting for a connection. */
   readonly maxPendingRequests?: number;
+  /** Requests in flight to all endpoints together. */
   readonly maxRequests?: number;
+  /** Requests on one connection before it is closed; 0: unlimited. */
   readonly maxRequestsPerConnection?: number;
+  /** Retries in flight to all endpoints together. */
   readonly maxRetries?: number;
+  /** An unused connection is closed after this long. */
   readonly idleTimeoutMs?: number;
 }
 
+/** Undefined fields keep Envoy's defaults. */
 export interface OutlierDetectionModel {
+  /** 5xx answers in a row that eject an endpoint; 0 turns this check off. */
   readonly consecutive5xxErrors?: number;
+  /** 502, 503 and 504 answers in a row that eject an endpoint; 0 turns this check off. */
   readonly consecutiveGatewayErrors?: number;
+  /** How often ejections are considered. */
   readonly intervalMs?: number;
+  /** An ejected endpoint stays out this long times the number of its ejections. */
   readonly baseEjectionTimeMs?: number;
+  /** At most this share (0 to 100) of the endpoints is ejected at once. */
   readonly maxEjectionPercent?: number;
 }
 
+/** A token bucket per endpoint's sidecar: a request takes a token or is refused. */
 export interface LocalRateLimitModel {
+  /** The bucket's size, and what it holds at the start. */
   readonly maxTokens: number;
+  /** Tokens added every fill interval. */
   readonly tokensPerFill: number;
   readonly fillIntervalMs: number;
+  /** The status a refused request gets; compile defaults it to 429. */
   readonly statusCode: number;
 }
