@@ -24,7 +24,7 @@ import type {
   ValueMatch,
   WeightedDestination,
 } from "../ir/model.js";
-import { DEFAULT_RETRY } from "../ir/defaults.js";
+import { DEFAULT_RETRY, DEFAULT_WEIGHT } from "../ir/defaults.js";
 import { defined, definedLabels } from "./defined.js";
 
 const ms = (text: string | undefined) => (text === undefined ? undefined : durationMs(text));
@@ -66,7 +66,7 @@ export function trafficModel(policy: TrafficPolicy): TrafficModel {
 }
 
 function destinations(route: Destination[]): WeightedDestination[] {
-  return route.map((d) => defined({ subset: d.subset, weight: d.weight ?? 100 }));
+  return route.map((d) => defined({ subset: d.subset, weight: d.weight ?? DEFAULT_WEIGHT }));
 }
 
 /**

@@ -6,6 +6,7 @@ import type {
   ValueMatch,
   WeightedDestination,
 } from "../ir/model.js";
+import { WHOLE_SERVICE } from "../ir/defaults.js";
 import { fullMatch } from "./re2.js";
 
 /** An HTTP request, as routing sees it. */
@@ -51,7 +52,7 @@ export type ForwardResult =
       readonly destinations: readonly WeightedDestination[];
     };
 
-const DEFAULT_ROUTE: ForwardResult = { kind: "Default", destinations: [{ weight: 100 }] };
+const DEFAULT_ROUTE: ForwardResult = { kind: "Default", destinations: WHOLE_SERVICE };
 
 /**
  * The HTTP rule that takes a request: the first whose matches include one
@@ -79,7 +80,7 @@ export function routeTcp(traffic: TrafficModel | undefined): ForwardResult {
 export function primaryDestination(destinations: readonly WeightedDestination[]): WeightedDestination {
   return destinations.reduce<WeightedDestination>(
     (best, d) => (d.weight > best.weight ? d : best),
-    destinations[0] ?? { weight: 100 },
+    destinations[0] ?? WHOLE_SERVICE[0]!,
   );
 }
 

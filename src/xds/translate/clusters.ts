@@ -9,6 +9,7 @@ import type {
   ServicePortModel,
   SubsetModel,
 } from "../../ir/model.js";
+import { DEFAULT_CONNECT_TIMEOUT_MS } from "../../ir/defaults.js";
 import { subsetEndpoints } from "../../ir/queries.js";
 import { INBOUND_PASSTHROUGH_SOURCE } from "../../inject/iptables.js";
 import { acceptsMtls, TLS_MODE_MESH } from "./endpoints.js";
@@ -23,9 +24,6 @@ import {
 } from "./names.js";
 import { CLUSTER_TYPE, type EnvoyResource } from "./resource.js";
 import { proxylessUpstreamTlsSocket, RAW_BUFFER_SOCKET, upstreamTlsSocket } from "./secrets.js";
-
-/** Istio's default connect timeout. */
-const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 
 const LB_POLICY: Record<LoadBalancerModel["kind"], string> = {
   RoundRobin: "ROUND_ROBIN",

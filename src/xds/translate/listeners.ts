@@ -1,4 +1,5 @@
 import type { JsonObject } from "@bufbuild/protobuf";
+import { WHOLE_SERVICE } from "../../ir/defaults.js";
 import type { ServiceModel, ServicePortModel, WeightedDestination } from "../../ir/model.js";
 import { ADS_SOURCE, compact, socketAddress, typed } from "./json.js";
 import {
@@ -78,7 +79,7 @@ export function outboundListeners(service: ServiceModel): EnvoyResource[] {
 }
 
 function tcpProxy(statPrefix: string, service: ServiceModel, port: ServicePortModel): JsonObject {
-  const route: readonly WeightedDestination[] = (service.traffic?.tcp ?? [{ weight: 100 }]).filter(
+  const route: readonly WeightedDestination[] = (service.traffic?.tcp ?? WHOLE_SERVICE).filter(
     (d) => d.weight > 0,
   );
   const cluster = (d: WeightedDestination) => outboundClusterName(port.port, d.subset, service.hostname);

@@ -15,7 +15,7 @@ import type {
   ValueMatch,
   WeightedDestination,
 } from "../../ir/model.js";
-import { DEFAULT_RETRY } from "../../ir/defaults.js";
+import { DEFAULT_RETRY, WHOLE_SERVICE } from "../../ir/defaults.js";
 import { compact, duration, fraction, typed } from "./json.js";
 import { hostPortName, outboundClusterName } from "./names.js";
 import { ROUTE_TYPE, type EnvoyResource } from "./resource.js";
@@ -97,7 +97,7 @@ function routes(service: ServiceModel, port: ServicePortModel, client: RouteClie
           kind: "Route",
           name: "default",
           matches: [],
-          destinations: [{ weight: 100 }],
+          destinations: WHOLE_SERVICE,
           retry: DEFAULT_RETRY,
         },
         undefined,
