@@ -1,4 +1,7 @@
-import type { PolicySource } from "../ir/model.js";
+import type { PolicySource } from "../ir/source.js";
+
+/** The kinds of policy that compile reads and whose status the xDS server writes. */
+export type PolicyKind = "TrafficPolicy" | "PeerAuthentication" | "AuthorizationPolicy";
 
 /**
  * What compile learned about one policy, for its status. Each finding is one

@@ -7,7 +7,7 @@ import type {
   Source,
 } from "../api/v1alpha1/generated/authorizationpolicy.js";
 import type { PeerAuthentication } from "../api/v1alpha1/generated/peerauthentication.js";
-import type { PolicySource } from "../ir/model.js";
+import type { PolicySource } from "../ir/source.js";
 import type {
   AuthorizationPolicyModel,
   AuthorizationRuleModel,

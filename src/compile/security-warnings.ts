@@ -10,7 +10,20 @@ import { appliesTo } from "../policy/authorization.js";
 import { effectiveMtls, servedMtlsMode } from "../policy/mtls.js";
 import { dataPlaneOf } from "./data-plane.js";
 import { definedLabels } from "./defined.js";
-import type { SecurityWarning } from "./security.js";
+
+/** A finding that does not make the policy invalid but that its author should see. */
+export interface SecurityWarning {
+  /**
+   * - `PrincipalsWithoutMtls`: principals or namespaces can never match, because
+   *   the workload accepts only plaintext and plaintext carries no identity.
+   * - `NotPrincipalsWithoutMtls`: notPrincipals or notNamespaces match every
+   *   request, for the same reason.
+   */
+  readonly reason: "PrincipalsWithoutMtls" | "NotPrincipalsWithoutMtls";
+  /** The index of the rule in spec.rules. */
+  readonly rule: number;
+  readonly message: string;
+}
 
 /**
  * Warnings for AuthorizationPolicy rules that use peer identities on a

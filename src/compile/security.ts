@@ -3,7 +3,7 @@ import type { AuthorizationPolicy } from "../api/v1alpha1/generated/authorizatio
 import type { Mesh } from "../api/v1alpha1/generated/mesh.js";
 import type { PeerAuthentication } from "../api/v1alpha1/generated/peerauthentication.js";
 import type { ValidationIssue } from "../api/v1alpha1/validate.js";
-import type { PolicySource } from "../ir/model.js";
+import type { PolicySource } from "../ir/source.js";
 import type {
   AuthorizationPolicyModel,
   EffectiveMtlsMode,
@@ -15,7 +15,7 @@ import type { PolicyFinding } from "./findings.js";
 import { byNamespacedName } from "./services.js";
 import { authorizationPolicyIssues, peerAuthenticationIssues } from "./security-issues.js";
 import { authorizationPolicyModel, peerAuthenticationModel, sourceOf } from "./security-models.js";
-import { podWarnings } from "./security-warnings.js";
+import { podWarnings, type SecurityWarning } from "./security-warnings.js";
 
 export {
   authorizationPolicyModel,
@@ -31,20 +31,6 @@ export { mtlsWarnings } from "./security-warnings.js";
 export const DEFAULT_TRUST_DOMAIN = "cluster.local";
 export const DEFAULT_ROOT_NAMESPACE = "skiff-system";
 export const DEFAULT_MTLS_MODE: EffectiveMtlsMode = "PERMISSIVE";
-
-/** A finding that does not make the policy invalid but that its author should see. */
-export interface SecurityWarning {
-  /**
-   * - `PrincipalsWithoutMtls`: principals or namespaces can never match, because
-   *   the workload accepts only plaintext and plaintext carries no identity.
-   * - `NotPrincipalsWithoutMtls`: notPrincipals or notNamespaces match every
-   *   request, for the same reason.
-   */
-  readonly reason: "PrincipalsWithoutMtls" | "NotPrincipalsWithoutMtls";
-  /** The index of the rule in spec.rules. */
-  readonly rule: number;
-  readonly message: string;
-}
 
 export interface SecurityPolicyFindings {
   readonly kind: "PeerAuthentication" | "AuthorizationPolicy";

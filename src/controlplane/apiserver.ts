@@ -4,12 +4,7 @@ import { writeFile } from "node:fs/promises";
 import { ManagedProcess, waitUntil } from "./process.js";
 import { freePort } from "./ports.js";
 import type { LocalPki } from "./pki.js";
-
-/** --service-cluster-ip-range: where Services get their ClusterIPs. */
-export const SERVICE_CLUSTER_IP_RANGE = "10.0.0.0/24";
-
-/** The first address of that range, which the API server gives the `kubernetes` Service. */
-export const KUBERNETES_SERVICE_IP = "10.0.0.1";
+import { SERVICE_CLUSTER_IP_RANGE } from "./service-network.js";
 
 export interface ApiServerOptions {
   /**

@@ -1,6 +1,6 @@
 import { ECDSA_P256, privateKeyPem, webcrypto, x509 } from "../pki/crypto.js";
 import { createSelfSignedCa, issueLeaf, signingCaFromPem, type KeyPair } from "../pki/issue.js";
-import { KUBERNETES_SERVICE_IP } from "./apiserver.js";
+import { KUBERNETES_SERVICE_IP } from "./service-network.js";
 
 export type { KeyPair };
 

@@ -6,6 +6,7 @@
  * cluster states give equal models.
  */
 import type { AuthorizationPolicyModel, EffectiveMtlsMode } from "./security.js";
+import type { PolicySource } from "./source.js";
 
 export interface MeshModel {
   /** DNS suffix of Service hostnames, such as cluster.local. */
@@ -97,14 +98,6 @@ export interface WorkloadModel {
 }
 
 export type DataPlane = "sidecar" | "proxyless";
-
-/** Where a policy came from, so that proxy ACKs can be mapped back to it. */
-export interface PolicySource {
-  readonly namespace: string;
-  readonly name: string;
-  /** metadata.generation of the object compiled: status says which generation proxies run. */
-  readonly generation: number;
-}
 
 export interface TrafficModel {
   readonly source: PolicySource;

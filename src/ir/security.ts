@@ -5,7 +5,7 @@
  * TLS settings and RBAC filters. The semantics are Istio's; where a field's
  * meaning depends on Istio's behaviour, its TSDoc says which.
  */
-import type { PolicySource } from "./model.js";
+import type { PolicySource } from "./source.js";
 
 /** A PeerAuthentication mode as written; UNSET inherits from the level above. */
 export type MtlsMode = "UNSET" | "DISABLE" | "PERMISSIVE" | "STRICT";

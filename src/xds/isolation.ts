@@ -1,10 +1,9 @@
 import type { CompileResult } from "../compile/compile.js";
-import type { PolicyFinding, PolicyFindings } from "../compile/findings.js";
+import type { PolicyFinding, PolicyFindings, PolicyKind } from "../compile/findings.js";
 import type { SecurityPolicyFindings } from "../compile/security.js";
 import { byNamespacedName } from "../compile/services.js";
 import type { ClusterState } from "../compile/state.js";
-import type { PolicySource } from "../ir/model.js";
-import type { PolicyKind } from "./pipeline.js";
+import type { PolicySource } from "../ir/source.js";
 
 /** A policy that a run left out because the mesh could not be built with it. */
 export interface RejectedPolicy {

@@ -7,6 +7,7 @@ import type { AuthorizationPolicy } from "../api/v1alpha1/generated/authorizatio
 import type { PeerAuthentication } from "../api/v1alpha1/generated/peerauthentication.js";
 import type { TrafficPolicy } from "../api/v1alpha1/generated/trafficpolicy.js";
 import { compile, type CompileResult } from "../compile/compile.js";
+import type { PolicyKind } from "../compile/findings.js";
 import { activeMeshOtherThan } from "../controllers/mesh/singleton.js";
 import { DEFAULT_ROOT_NAMESPACE } from "../compile/security.js";
 import { Informer } from "../k8s/informer.js";
@@ -17,7 +18,6 @@ import { onlyStatusChanged } from "./status-updates.js";
 import { MeshSnapshots } from "./cache/mesh-snapshots.js";
 import { translate, type MeshResources } from "./translate/translate.js";
 
-export type PolicyKind = "TrafficPolicy" | "PeerAuthentication" | "AuthorizationPolicy";
 export type PolicyObject = TrafficPolicy | PeerAuthentication | AuthorizationPolicy;
 
 /** One run of compile and translate, published to the proxies. */

@@ -3,8 +3,9 @@ import type { Logger } from "pino";
 import { ServerSideApplier } from "../../k8s/apply.js";
 import { canonicalJson } from "../../k8s/canonical.js";
 import { sameConditions, type Condition } from "../../k8s/conditions.js";
-import type { PolicySource } from "../../ir/model.js";
-import type { PipelineRun, PolicyKind, XdsPipeline } from "../../xds/pipeline.js";
+import type { PolicySource } from "../../ir/source.js";
+import type { PolicyKind } from "../../compile/findings.js";
+import type { PipelineRun, XdsPipeline } from "../../xds/pipeline.js";
 import type { AdsServer } from "../../xds/server/ads-server.js";
 import { statusTargets, type StatusTarget } from "./targets.js";
 

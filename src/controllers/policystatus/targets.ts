@@ -1,8 +1,9 @@
 import type { CompileResult } from "../../compile/compile.js";
 import type { Condition } from "../../k8s/conditions.js";
 import { labelsInclude } from "../../policy/match.js";
-import type { PolicySource } from "../../ir/model.js";
-import type { PolicyKind, PolicyObject } from "../../xds/pipeline.js";
+import type { PolicySource } from "../../ir/source.js";
+import type { PolicyKind } from "../../compile/findings.js";
+import type { PolicyObject } from "../../xds/pipeline.js";
 import { programmingOf, programmingOfWorkloads } from "../../xds/programming.js";
 import type { ProxyState } from "../../xds/server/ads-server.js";
 import { trafficPolicyStatus } from "../trafficpolicy/status.js";
