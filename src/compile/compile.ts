@@ -6,7 +6,7 @@ import { selectorMatches, type LabelSelector } from "../k8s/selector.js";
 import { truncateCodePoints } from "../k8s/truncate.js";
 import type { SecurityModel } from "../ir/security.js";
 import { appliesTo } from "../policy/authorization.js";
-import { effectiveMtls, servedMtlsMode } from "../policy/mtls.js";
+import { effectiveMtls, peerAuthenticationApplies, servedMtlsMode } from "../policy/mtls.js";
 import { dataPlaneOf } from "./data-plane.js";
 import type { PolicyFinding, PolicyFindings } from "./findings.js";
 import { compileSecurity, type SecurityPolicyFindings } from "./security.js";
@@ -20,10 +20,15 @@ export interface CompileResult {
   readonly model: MeshModel;
   /** One entry per TrafficPolicy, sorted by namespace then name. */
   readonly findings: readonly PolicyFindings[];
-  /** One entry per PeerAuthentication and AuthorizationPolicy. */
-  readonly securityFindings: readonly SecurityPolicyFindings[];
+  /** One entry per PeerAuthentication and AuthorizationPolicy, with the workloads each applies to. */
+  readonly securityFindings: readonly GoverningPolicyFindings[];
   /** The valid PeerAuthentications and AuthorizationPolicies. */
   readonly security: SecurityModel;
+}
+
+/** A security policy's findings, and the workloads (namespace/name, sorted) it applies to. */
+export interface GoverningPolicyFindings extends SecurityPolicyFindings {
+  readonly workloads: readonly string[];
 }
 
 /**
@@ -79,9 +84,13 @@ export function compile(state: ClusterState): CompileResult {
           reason: "Accepted",
           message: "The policy is valid and governs its target.",
         };
+      const governed = services.find(
+        (s) => s.traffic?.source.namespace === source.namespace && s.traffic.source.name === source.name,
+      );
       return {
         kind: "TrafficPolicy",
         source,
+        ...(governed ? { service: governed.hostname } : {}),
         findings: [accepted, resolvedRefs(policy, services)],
         unsupported: proxylessUnsupported(trafficModel(policy)),
       };
@@ -95,10 +104,36 @@ export function compile(state: ClusterState): CompileResult {
       services,
       workloads: meshWorkloads,
     },
-    securityFindings: security.findings,
+    securityFindings: security.findings.map((found) => ({
+      ...found,
+      workloads: governedWorkloads(found, security.model, meshWorkloads),
+    })),
     security: security.model,
     findings,
   };
+}
+
+/**
+ * The workloads a security policy applies to: for an AuthorizationPolicy,
+ * those that enforce it; for a PeerAuthentication, those in its scope.
+ * Invalid policies are in no workload's model and apply to none.
+ */
+function governedWorkloads(
+  found: SecurityPolicyFindings,
+  security: SecurityModel,
+  workloads: readonly WorkloadModel[],
+): string[] {
+  const same = (source: { namespace: string; name: string }) =>
+    source.namespace === found.source.namespace && source.name === found.source.name;
+  if (found.kind === "AuthorizationPolicy")
+    return workloads.filter((w) => w.authorization.some((p) => same(p.source))).map((w) => w.key);
+  const policy = security.peerAuthentications.find((p) => same(p.source));
+  if (!policy) return [];
+  return workloads
+    .filter((w) =>
+      peerAuthenticationApplies(policy, { namespace: w.key.split("/")[0] ?? "", labels: w.labels }),
+    )
+    .map((w) => w.key);
 }
 
 /**

@@ -33,6 +33,12 @@ export interface UnsupportedSetting {
 export interface PolicyFindings {
   readonly kind: "TrafficPolicy";
   readonly source: PolicySource;
+  /**
+   * The host name of the Service whose traffic the policy governs in the
+   * model; undefined when it governs none (invalid, conflicted, or its
+   * Service does not exist or has no ports).
+   */
+  readonly service?: string;
   readonly findings: readonly PolicyFinding[];
   readonly unsupported: readonly UnsupportedSetting[];
 }

@@ -82,6 +82,18 @@ export function mtlsDecision(
   return decision;
 }
 
+/**
+ * Whether a PeerAuthentication's scope takes in a workload, whether or not
+ * it decides the workload's mode: a mesh-wide policy every workload, a
+ * namespace's policy that namespace's, and a selector policy the workloads of
+ * its own namespace whose labels include its selector.
+ */
+export function peerAuthenticationApplies(policy: PeerAuthenticationModel, workload: WorkloadRef): boolean {
+  if (policy.scope.kind === "Mesh") return true;
+  if (policy.source.namespace !== workload.namespace) return false;
+  return policy.scope.kind === "Namespace" || labelsInclude(workload.labels, policy.scope.matchLabels);
+}
+
 /** The mode alone; see {@link mtlsDecision}. */
 export function effectiveMtls(
   peerAuthentications: readonly PeerAuthenticationModel[],

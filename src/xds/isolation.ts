@@ -1,4 +1,4 @@
-import type { CompileResult } from "../compile/compile.js";
+import type { CompileResult, GoverningPolicyFindings } from "../compile/compile.js";
 import type { PolicyFinding, PolicyFindings, PolicyKind } from "../compile/findings.js";
 import type { SecurityPolicyFindings } from "../compile/security.js";
 import { byNamespacedName } from "../compile/services.js";
@@ -147,11 +147,12 @@ export function withRejected(result: CompileResult, rejected: readonly RejectedP
     }));
   const security = rejected
     .filter((r): r is RejectedPolicy & { kind: SecurityPolicyFindings["kind"] } => r.kind !== "TrafficPolicy")
-    .map((r): SecurityPolicyFindings => ({
+    .map((r): GoverningPolicyFindings => ({
       kind: r.kind,
       source: r.source,
       findings: [finding(r)],
       warnings: [],
+      workloads: [],
     }));
   return {
     ...result,

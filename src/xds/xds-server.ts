@@ -3,7 +3,7 @@ import type { Logger } from "pino";
 import { xdsConvergence } from "../observability/metrics.js";
 import { hostname } from "node:os";
 import { randomUUID } from "node:crypto";
-import { PolicyStatusWriter } from "../controllers/policystatus/status-writer.js";
+import { PolicyStatusWriter } from "./status/status-writer.js";
 import { LeaderElector } from "../k8s/leaderelection.js";
 import type { KubernetesObject } from "@kubernetes/client-node";
 import { durationMs } from "../api/duration.js";

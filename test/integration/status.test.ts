@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import type { KubernetesObject } from "@kubernetes/client-node";
 import type { PolicyFindings } from "../../src/compile/findings.js";
 import { ServerSideApplier } from "../../src/k8s/apply.js";
-import { trafficPolicyStatus } from "../../src/controllers/trafficpolicy/status.js";
+import { trafficPolicyStatus } from "../../src/xds/status/traffic-policy.js";
 import { controlPlane } from "./controlplane.fixture.js";
 import { kubectlOk } from "./kubectl.js";
 

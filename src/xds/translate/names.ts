@@ -2,6 +2,7 @@
  * Names of generated Envoy resources. They follow Istio's conventions, so
  * that people who read Envoy config dumps or stats recognise them.
  */
+import type { ServiceModel } from "../../ir/model.js";
 
 /** outbound|<port>|<subset>|<hostname>; the subset is empty for the whole Service. */
 export function outboundClusterName(port: number, subset: string | undefined, hostname: string): string {
@@ -55,4 +56,20 @@ export function outboundSni(port: number, subset: string | undefined, hostname: 
 /** spiffe://<trustDomain>/ns/<namespace>/sa/<serviceAccount>: the URI SAN of a workload certificate. */
 export function spiffeId(trustDomain: string, namespace: string, serviceAccount: string): string {
   return `spiffe://${trustDomain}/ns/${namespace}/sa/${serviceAccount}`;
+}
+
+/**
+ * The resources through which a client uses a Service: per port, its route
+ * configuration (and a proxyless client's listener, which shares the name),
+ * its cluster, and a sidecar's outbound listener. A proxy that subscribes to
+ * one of them, or to all of its type, carries the Service's policy.
+ */
+export function serviceResourceNames(service: ServiceModel): Set<string> {
+  return new Set(
+    service.ports.flatMap((p) => [
+      hostPortName(service.hostname, p.port),
+      outboundClusterName(p.port, undefined, service.hostname),
+      ...(service.clusterIP ? [outboundListenerName(service.clusterIP, p.port)] : []),
+    ]),
+  );
 }

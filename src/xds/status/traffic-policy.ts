@@ -2,8 +2,8 @@ import type { TrafficPolicyStatus } from "../../api/v1alpha1/generated/trafficpo
 import type { PolicyFindings } from "../../compile/findings.js";
 import { replaceConditions, type Condition, type DesiredCondition } from "../../k8s/conditions.js";
 import { truncateCodePoints } from "../../k8s/truncate.js";
-import type { Programming } from "../../xds/programming.js";
-import { programmedCondition } from "../policystatus/programmed.js";
+import type { Programming } from "./programming.js";
+import { programmedCondition } from "./programmed.js";
 
 export const TRAFFIC_POLICY_CONDITIONS = ["Accepted", "ResolvedRefs", "Programmed"];
 

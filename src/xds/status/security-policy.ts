@@ -3,7 +3,7 @@ import type { PeerAuthenticationStatus } from "../../api/v1alpha1/generated/peer
 import type { SecurityPolicyFindings } from "../../compile/security.js";
 import { replaceConditions, type Condition, type DesiredCondition } from "../../k8s/conditions.js";
 import { truncateCodePoints } from "../../k8s/truncate.js";
-import type { Programming } from "../../xds/programming.js";
+import type { Programming } from "./programming.js";
 import { programmedCondition } from "./programmed.js";
 
 /**

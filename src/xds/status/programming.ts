@@ -1,8 +1,6 @@
-import type { ServiceModel } from "../ir/model.js";
-import { proxyIdentity } from "./node.js";
-import type { ProxyState } from "./server/ads-server.js";
-import { hostPortName, outboundClusterName, outboundListenerName } from "./translate/names.js";
-import { CLUSTER_TYPE, LISTENER_TYPE, ROUTE_TYPE } from "./translate/resource.js";
+import { proxyIdentity } from "../node.js";
+import type { ProxyState } from "../server/proxy-state.js";
+import { CLUSTER_TYPE, LISTENER_TYPE, ROUTE_TYPE } from "../translate/resource.js";
 
 /** How the proxies that send traffic to one Service have taken one configuration generation. */
 export interface Programming {
@@ -15,23 +13,17 @@ export interface Programming {
 }
 
 /**
- * Counts, among connected proxies, those whose configuration includes the
+ * Counts, among connected proxies, those whose configuration includes a
  * Service (they subscribe, by name or wildcard, to one of its listeners,
- * routes or clusters), those that run `generation` or newer in full, and
- * those whose latest answer since `generation` was a NACK. Pure.
+ * routes or clusters: `names`, from translate's serviceResourceNames), those
+ * that run `generation` or newer in full, and those whose latest answer since
+ * `generation` was a NACK. Pure.
  */
 export function programmingOf(
-  service: ServiceModel,
+  names: ReadonlySet<string>,
   generation: number,
   proxies: readonly ProxyState[],
 ): Programming {
-  const names = new Set(
-    service.ports.flatMap((p) => [
-      hostPortName(service.hostname, p.port),
-      outboundClusterName(p.port, undefined, service.hostname),
-      ...(service.clusterIP ? [outboundListenerName(service.clusterIP, p.port)] : []),
-    ]),
-  );
   const targeted = proxies.filter((proxy) =>
     proxy.types
       .filter((t) => [LISTENER_TYPE, ROUTE_TYPE, CLUSTER_TYPE].includes(t.typeUrl))

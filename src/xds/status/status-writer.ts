@@ -5,11 +5,24 @@ import { canonicalJson } from "../../k8s/canonical.js";
 import { sameConditions, type Condition } from "../../k8s/conditions.js";
 import type { PolicySource } from "../../ir/source.js";
 import type { PolicyKind } from "../../compile/findings.js";
-import type { PipelineRun, XdsPipeline } from "../../xds/pipeline.js";
-import type { AdsServer } from "../../xds/server/ads-server.js";
+import type { PipelineRun, PolicyObject } from "../pipeline.js";
+import type { ProxyState } from "../server/proxy-state.js";
 import { statusTargets, type StatusTarget } from "./targets.js";
 
 export const STATUS_FIELD_MANAGER = "skiff/xds";
+
+/** What the writer needs of the pipeline: its runs, and the policies as the informers hold them now. */
+export interface CompiledPolicies {
+  onRun(listener: (run: PipelineRun) => void): () => void;
+  policy(kind: PolicyKind, namespace: string, name: string): PolicyObject | undefined;
+}
+
+/** What the writer needs of the ADS server: the proxies connected now, and when that changes. */
+export interface ConnectedProxies {
+  proxies(): readonly ProxyState[];
+  on(event: "connect" | "disconnect", listener: () => void): unknown;
+  off(event: "connect" | "disconnect", listener: () => void): unknown;
+}
 
 /**
  * Writes the status of TrafficPolicies, PeerAuthentications and
@@ -30,8 +43,8 @@ export class PolicyStatusWriter {
 
   constructor(
     kubeConfig: KubeConfig,
-    private readonly pipeline: XdsPipeline,
-    private readonly ads: AdsServer,
+    private readonly pipeline: CompiledPolicies,
+    private readonly ads: ConnectedProxies,
     private readonly options: { logger: Logger; coalesceMs?: number },
   ) {
     this.applier = new ServerSideApplier(kubeConfig, STATUS_FIELD_MANAGER);
@@ -110,7 +123,7 @@ export class PolicyStatusWriter {
     if (!current || (current.metadata.generation ?? 0) !== generation) return;
     const currentStatus = (current.status ?? {}) as { conditions?: Condition[] };
     const previous = currentStatus.conditions ?? [];
-    const status = target.status(current, previous, new Date()) as { conditions?: Condition[] };
+    const status = target.status(previous, new Date()) as { conditions?: Condition[] };
     const unchanged =
       sameConditions(previous, status.conditions) &&
       canonicalJson({ ...currentStatus, conditions: undefined }) ===

@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import type { PolicyFindings } from "../../../../src/compile/findings.js";
-import { trafficPolicyStatus } from "../../../../src/controllers/trafficpolicy/status.js";
+import { trafficPolicyStatus } from "../../../../src/xds/status/traffic-policy.js";
 import type { ServiceModel } from "../../../../src/ir/model.js";
-import { programmingOf } from "../../../../src/xds/programming.js";
+import { programmingOf } from "../../../../src/xds/status/programming.js";
+import { serviceResourceNames } from "../../../../src/xds/translate/names.js";
 import type { ProxyState } from "../../../../src/xds/server/ads-server.js";
 
 const accepted: PolicyFindings = {
@@ -191,7 +192,7 @@ describe("programming counts", () => {
   const CDS = "type.googleapis.com/envoy.config.cluster.v3.Cluster";
 
   it("targets proxies that subscribe to the Service's routes or clusters, by name or wildcard", () => {
-    const result = programmingOf(service, 5, [
+    const result = programmingOf(serviceResourceNames(service), 5, [
       proxy("by-name", [{ typeUrl: RDS, names: ["reviews.bookinfo.svc.cluster.local:9080"] }], 5),
       proxy("wildcard", [{ typeUrl: CDS, wildcard: true, names: [] }], 4),
       proxy("elsewhere", [{ typeUrl: RDS, names: ["ratings.bookinfo.svc.cluster.local:9080"] }], 5),
@@ -203,7 +204,7 @@ describe("programming counts", () => {
     const grpc = {
       ...proxy("grpc", [{ typeUrl: RDS, names: ["reviews.bookinfo.svc.cluster.local:9080"] }], 5),
     };
-    const result = programmingOf(service, 5, [
+    const result = programmingOf(serviceResourceNames(service), 5, [
       { ...grpc, node: { ...grpc.node, metadata: { GENERATOR: "grpc" } } },
       proxy("envoy", [{ typeUrl: RDS, names: ["reviews.bookinfo.svc.cluster.local:9080"] }], 5),
     ]);
@@ -212,7 +213,7 @@ describe("programming counts", () => {
 
   it("counts a NACK of this generation or later, unless a later ACK superseded it", () => {
     const nack = { generation: 6, version: "x", message: "rejected", at: now };
-    const result = programmingOf(service, 5, [
+    const result = programmingOf(serviceResourceNames(service), 5, [
       proxy("nacked", [
         {
           typeUrl: RDS,

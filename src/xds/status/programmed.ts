@@ -1,6 +1,6 @@
 import type { DesiredCondition } from "../../k8s/conditions.js";
 import { truncateCodePoints } from "../../k8s/truncate.js";
-import type { Programming } from "../../xds/programming.js";
+import type { Programming } from "./programming.js";
 
 /**
  * The Programmed condition of a policy that proxies enforce: True when every

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { compile } from "../../../../src/compile/compile.js";
-import { statusTargets } from "../../../../src/controllers/policystatus/targets.js";
+import { statusTargets } from "../../../../src/xds/status/targets.js";
 import type { ProxyState } from "../../../../src/xds/server/ads-server.js";
 import { clusterStateFromFiles } from "../../../support/cluster-state.js";
 
@@ -22,7 +22,7 @@ function statuses(proxies: ProxyState[] = [], testCase = "authorization-inbound"
   for (const target of statusTargets(result, () => 1, proxies)) {
     out.set(
       `${target.kind} ${target.source.namespace}/${target.source.name}`,
-      target.status({} as never, [], now) as Status,
+      target.status([], now) as Status,
     );
   }
   return out;
@@ -86,11 +86,10 @@ describe("policy status targets", () => {
         join(DATA, "base.yaml"),
         join(DATA, "in", "outlier-detection.yaml"),
       );
-      const policy = state.trafficPolicies.find((p) => p.metadata.name === "reviews")!;
       const target = statusTargets(compile(state), () => 1, proxies).find(
         (t) => t.kind === "TrafficPolicy" && t.source.name === "reviews",
       )!;
-      return condition(target.status(policy, [], now) as Status, "Programmed");
+      return condition(target.status([], now) as Status, "Programmed");
     };
 
     it("says in Programmed that proxyless clients of the Service do not eject on consecutive errors", () => {
