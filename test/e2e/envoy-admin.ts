@@ -13,15 +13,19 @@ import type { JsonObject } from "@bufbuild/protobuf";
 import { exec } from "./kit.js";
 
 /**
- * A GET on a sidecar's admin endpoint; its body. Fails when curl does, on
- * an HTTP error too (-f): a test must not read an error page as stats.
+ * A GET (or POST, for the admin endpoints that change state) on a sidecar's
+ * admin endpoint; its body. Fails when curl does, on an HTTP error too (-f):
+ * a test must not read an error page as stats.
  */
-export async function envoyAdmin(namespace: string, pod: string, path: string): Promise<string> {
+export async function envoyAdmin(
+  namespace: string,
+  pod: string,
+  path: string,
+  method: "GET" | "POST" = "GET",
+): Promise<string> {
   // curl's -m bounds a hung admin; exec's timeout bounds the rest (entering the netns).
-  const result = await exec(namespace, pod, ["curl", "-sSf", "-m", "10", `http://127.0.0.1:15000${path}`], {
-    container: "skiff-proxy",
-    timeoutMs: 15_000,
-  });
+  const command = ["curl", "-sSf", "-m", "10", "-X", method, `http://127.0.0.1:15000${path}`];
+  const result = await exec(namespace, pod, command, { container: "skiff-proxy", timeoutMs: 15_000 });
   if (result.code !== 0)
     throw new Error(
       `admin ${path} of ${namespace}/${pod}: curl exited ${result.code}: ${result.stderr.trim()}`,
