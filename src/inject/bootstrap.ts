@@ -33,7 +33,8 @@ export interface BootstrapInputs {
   otlpEndpoint?: string;
   /**
    * The heap size the overload manager measures against: the sidecar
-   * container's memory limit (see memoryQuantityBytes). Default 1 GiB.
+   * container's memory limit (see proxyMemoryLimitBytes in
+   * src/controllers/mesh/issues.ts). Default 1 GiB.
    */
   maxHeapSizeBytes?: number;
   /** The most downstream connections the sidecar holds open, over all listeners. Default 100000. */
@@ -249,36 +250,6 @@ function hostPort(endpoint: string): { host: string; port: number } {
       `otlpEndpoint: "${endpoint}" is not host:port, such as otel-collector.observability:4317`,
     );
   return { host: match[1]!, port };
-}
-
-/**
- * A Kubernetes memory quantity (such as 512Mi, 1G, 1.5Gi, 1e9 or 1073741824)
- * in bytes, rounded up; for maxHeapSizeBytes from the sidecar's
- * resources.limits.memory. Throws on anything else.
- */
-export function memoryQuantityBytes(quantity: string | number): number {
-  const text = String(quantity).trim();
-  const match = /^([0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:([eE][0-9]+)|(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E|m))?$/.exec(
-    text,
-  );
-  if (!match) throw new Error(`"${text}" is not a Kubernetes memory quantity such as 512Mi`);
-  const multipliers: Record<string, number> = {
-    Ki: 2 ** 10,
-    Mi: 2 ** 20,
-    Gi: 2 ** 30,
-    Ti: 2 ** 40,
-    Pi: 2 ** 50,
-    Ei: 2 ** 60,
-    k: 1e3,
-    M: 1e6,
-    G: 1e9,
-    T: 1e12,
-    P: 1e15,
-    E: 1e18,
-    m: 1e-3,
-  };
-  const multiplier = match[2] ? 10 ** Number(match[2].slice(1)) : match[3] ? multipliers[match[3]]! : 1;
-  return Math.ceil(Number(match[1]) * multiplier);
 }
 
 export type ProxyLogLevel = "trace" | "debug" | "info" | "warning" | "error" | "critical" | "off";

@@ -5,6 +5,8 @@ export interface AdmissionRequest {
   namespace?: string;
   operation: "CREATE" | "UPDATE" | "DELETE" | "CONNECT";
   object?: unknown;
+  /** The object before an UPDATE. */
+  oldObject?: unknown;
   dryRun?: boolean;
 }
 

@@ -2,29 +2,48 @@ import type { IPod } from "kubernetes-models/v1";
 import type { Mesh } from "../api/v1alpha1/generated/mesh.js";
 import { DEFAULT_PROXY_IMAGE } from "../api/v1alpha1/mesh.js";
 import { BOOTSTRAP_CONFIGMAP, TRUST_BUNDLE_CONFIGMAP } from "../controllers/mesh/names.js";
+import { proxyResourcesIssues } from "../controllers/mesh/issues.js";
 import { sidecarArgs, type ProxyLogLevel } from "../inject/bootstrap.js";
 import { iptablesArgs, interceptionOptions } from "../inject/interception.js";
 import type { SidecarSettings } from "../inject/sidecar.js";
 
 /**
  * A Pod's sidecar settings from the Mesh (its defaults are filled in by the
- * API server) and the Pod's annotations. Pure. Throws, naming the annotation,
- * when an annotation is malformed: the injector rejects such a Pod rather
- * than intercept more traffic than the user asked.
+ * API server) and the Pod's annotations, with warnings for the Pod's
+ * creator. Pure. Throws, naming the annotation, when an annotation is
+ * malformed: the injector rejects such a Pod rather than intercept more
+ * traffic than the user asked.
+ *
+ * Sidecar resources that the validating webhook would refuse (the Mesh got
+ * in while it was down) are left out, all of them, with a warning: the Mesh
+ * reports them, and the reconciler keeps the namespaces' bootstraps as they
+ * were, so the sidecar runs as it would without them rather than every Pod
+ * of the mesh being refused, or made unschedulable by a wrong request.
  */
-export function injectionSettings(mesh: Mesh, pod: IPod, skiffImage: string): SidecarSettings {
+export function injectionSettings(
+  mesh: Mesh,
+  pod: IPod,
+  skiffImage: string,
+): { settings: SidecarSettings; warnings: string[] } {
   const proxy = mesh.spec?.injection?.proxy;
   const interception = interceptionOptions(mesh.spec, pod.metadata?.annotations);
+  const resourceIssues = proxy?.resources ? proxyResourcesIssues(mesh) : [];
+  const resources = resourceIssues.length === 0 ? proxy?.resources : undefined;
   return {
-    proxyImage: proxy?.image ?? DEFAULT_PROXY_IMAGE,
-    ...(proxy?.resources ? { proxyResources: proxy.resources as SidecarSettings["proxyResources"] } : {}),
-    proxyArgs: sidecarArgs({
-      ...(proxy?.logLevel ? { logLevel: proxy.logLevel as ProxyLogLevel } : {}),
-      ...(proxy?.concurrency !== undefined ? { concurrency: proxy.concurrency } : {}),
-    }),
-    initImage: skiffImage,
-    initArgs: iptablesArgs(interception),
-    bootstrapConfigMap: BOOTSTRAP_CONFIGMAP,
-    trustBundleConfigMap: TRUST_BUNDLE_CONFIGMAP,
+    settings: {
+      proxyImage: proxy?.image ?? DEFAULT_PROXY_IMAGE,
+      ...(resources ? { proxyResources: resources as SidecarSettings["proxyResources"] } : {}),
+      proxyArgs: sidecarArgs({
+        ...(proxy?.logLevel ? { logLevel: proxy.logLevel as ProxyLogLevel } : {}),
+        ...(proxy?.concurrency !== undefined ? { concurrency: proxy.concurrency } : {}),
+      }),
+      initImage: skiffImage,
+      initArgs: iptablesArgs(interception),
+      bootstrapConfigMap: BOOTSTRAP_CONFIGMAP,
+      trustBundleConfigMap: TRUST_BUNDLE_CONFIGMAP,
+    },
+    warnings: resourceIssues.map(
+      (i) => `the sidecar gets no resources: Mesh ${mesh.metadata?.name ?? ""} ${i.field}: ${i.message}`,
+    ),
   };
 }

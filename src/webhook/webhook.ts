@@ -14,6 +14,7 @@ import { injectionSettings } from "./injection-settings.js";
 import { listenAddress } from "../net/listen-address.js";
 import { AdmissionServer } from "./server.js";
 import { ensureWebhookTls } from "./tls-secret.js";
+import { validateMesh } from "./validate-mesh.js";
 import { validateTrafficPolicy } from "./validate-trafficpolicy.js";
 
 export interface WebhookOptions {
@@ -41,8 +42,8 @@ export interface RunningWebhook {
 type Obj<T> = T & KubernetesObject;
 
 /**
- * The operator's admission webhooks: sidecar injection on /inject and
- * TrafficPolicy warnings on /validate. Every replica serves them. Each
+ * The operator's admission webhooks: sidecar injection on /inject, and
+ * TrafficPolicy and Mesh validation on /validate. Every replica serves them. Each
  * resync re-reads the TLS Secret (renewing it if needed, whoever gets there
  * first), reloads the serving certificate, and patches caBundle and the
  * injector's namespace selector into the webhook configurations.
@@ -79,21 +80,21 @@ export async function startWebhook(kubeConfig: KubeConfig, options: WebhookOptio
     if (!mesh || !namespace || (selector && !selectorMatches(selector, namespace.metadata?.labels)))
       return { allowed: true };
     if (skipReason(pod)) return { allowed: true };
-    let settings;
+    let injection;
     try {
-      settings = injectionSettings(mesh, pod, options.image);
+      injection = injectionSettings(mesh, pod, options.image);
     } catch (error) {
       return { allowed: false, code: 400, message: (error as Error).message };
     }
-    return { allowed: true, patch: sidecarPatch(pod, settings) };
+    return { allowed: true, patch: sidecarPatch(pod, injection.settings), warnings: injection.warnings };
   };
+  const validate = (request: AdmissionRequest): Promise<AdmissionDecision> =>
+    request.kind.kind === "Mesh"
+      ? Promise.resolve(validateMesh(request))
+      : validateTrafficPolicy(rest, request);
 
   let tls = await ensureWebhookTls(rest, { ...options, name: options.secretName, logger: log });
-  const server = new AdmissionServer(
-    tls,
-    { "/inject": inject, "/validate": (request) => validateTrafficPolicy(rest, request) },
-    log,
-  );
+  const server = new AdmissionServer(tls, { "/inject": inject, "/validate": validate }, log);
   const listen = listenAddress(options.address);
   const port = await server.listen(listen.host, listen.port);
 

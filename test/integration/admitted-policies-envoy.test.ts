@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
+import fastJsonPatch from "fast-json-patch";
+import type { IPod } from "kubernetes-models/v1";
 import type { AuthorizationPolicy } from "../../src/api/v1alpha1/generated/authorizationpolicy.js";
 import type { Mesh } from "../../src/api/v1alpha1/generated/mesh.js";
 import type { PeerAuthentication } from "../../src/api/v1alpha1/generated/peerauthentication.js";
@@ -7,6 +9,9 @@ import type { TrafficPolicy } from "../../src/api/v1alpha1/generated/trafficpoli
 import { compile } from "../../src/compile/compile.js";
 import { trafficPolicyIssues } from "../../src/compile/traffic-issues.js";
 import { desiredNamespaceConfig, meshSettings } from "../../src/controllers/mesh/desired.js";
+import { meshIssues } from "../../src/controllers/mesh/issues.js";
+import { sidecarPatch } from "../../src/inject/sidecar.js";
+import { injectionSettings } from "../../src/webhook/injection-settings.js";
 import { KubernetesApiError, RestClient } from "../../src/k8s/rest.js";
 import { MeshSnapshots } from "../../src/xds/cache/mesh-snapshots.js";
 import { translate } from "../../src/xds/translate/translate.js";
@@ -40,12 +45,15 @@ import { kubectlOk } from "./kubectl.js";
  * Envoy (`envoy --mode validate`). The generator makes objects of all four
  * kinds that are often invalid; admission is the API server's (schema and
  * CEL, by a dry-run create) plus the validating webhook's own checks
- * (trafficPolicyIssues). Everything admitted goes, one namespace per case,
+ * (trafficPolicyIssues, meshIssues). Everything admitted goes, one namespace per case,
  * into one cluster state, one translation and two Envoy runs per batch: the
  * sidecar's (outbound, and every sidecar workload's inbound side, on the
  * bootstrap the operator renders for that batch's Mesh) and the proxyless
  * clients' (their route configurations). A refused batch is bisected to the
- * case, and the case to the object, that Envoy refuses.
+ * case, and the case to the object, that Envoy refuses. And the Pod the
+ * injector makes under each admitted Mesh is one the API server accepts (a
+ * dry-run create): what the sidecar template takes from the Mesh, such as
+ * its resources, must not make every injected Pod invalid.
  *
  * `make test-integration` runs 120 cases from a fixed seed; `make search`
  * runs SKIFF_SEARCH_RUNS cases (default 10000) from SKIFF_SEARCH_SEED or a
@@ -146,7 +154,34 @@ describe("every custom resource the API server admits translates to configuratio
     // The validating webhook's checks that need no other object.
     if (kind === "TrafficPolicy" && trafficPolicyIssues(stored as unknown as TrafficPolicy).length > 0)
       return undefined;
+    if (kind === "Mesh" && meshIssues(stored as unknown as Mesh).length > 0) {
+      if (process.env.SKIFF_INVARIANT_VERBOSE) console.log(kind, JSON.stringify(meshIssues(stored as never)));
+      return undefined;
+    }
     return stored;
+  }
+
+  /** Why the API server refuses the Pod the injector makes under this Mesh; undefined when it takes it. */
+  async function injectedPodProblem(mesh: Mesh): Promise<string | undefined> {
+    const pod: IPod = {
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name: "injected", namespace: NS },
+      spec: { containers: [{ name: "app", image: "nginx" }] },
+    };
+    const { settings } = injectionSettings(mesh, pod, "skiff:test");
+    const patch = sidecarPatch(pod, settings) as fastJsonPatch.Operation[];
+    const injected = fastJsonPatch.applyPatch(structuredClone(pod), patch, true).newDocument;
+    try {
+      await rest.request("POST", `/api/v1/namespaces/${NS}/pods`, {
+        body: injected,
+        query: { dryRun: "All", fieldValidation: "Strict" },
+      });
+      return undefined;
+    } catch (error) {
+      if (!(error instanceof KubernetesApiError) || error.statusCode !== 422) throw error;
+      return error.message;
+    }
   }
 
   async function admitBatch(cases: readonly Case[]): Promise<AdmittedCase[]> {
@@ -249,6 +284,11 @@ describe("every custom resource the API server admits translates to configuratio
         const admittedMesh = (await admit("Mesh", meshSpec)) as unknown as Mesh | undefined;
         if (admittedMesh) counts.admitted += 1;
         const mesh = admittedMesh ?? defaultMesh;
+        const podProblem = await injectedPodProblem(mesh);
+        if (podProblem)
+          assert.fail(
+            `the API server refuses the Pod injected under the Mesh ${JSON.stringify(mesh.spec)}: ${podProblem}`,
+          );
         const admitted = await admitBatch(cases);
         const v = await verdict(mesh, admitted);
         if (!v.ok) assert.fail(`Envoy refuses what admission let through: ${await culprit(mesh, admitted)}`);

@@ -428,6 +428,74 @@ describe("the Mesh reconciler on a real API server", function () {
     });
   });
 
+  it("reports sidecar and xDS server resources that admission would refuse, without failing, and leaves what it made as it was", async () => {
+    // Stored while the validating webhook was down (it is not running here): before, the
+    // reconcile threw on rendering the bootstrap, and kept throwing.
+    const BOOTSTRAP = "/api/v1/namespaces/heap/configmaps/skiff-envoy-bootstrap";
+    const DEPLOYMENT = "/apis/apps/v1/namespaces/skiff-system/deployments/skiff-xds";
+    const heapSize = (cm: ConfigMap) =>
+      JSON.parse(cm.data["envoy.json"]!).overload_manager.resource_monitors[0].typed_config
+        .max_heap_size_bytes;
+    await apply({
+      apiVersion: "v1",
+      kind: "Namespace",
+      metadata: { name: "heap", labels: { "skiff.dev/injection": "enabled" } },
+    });
+    const before = await eventually(() => rest.request<ConfigMap>("GET", BOOTSTRAP));
+    const deploymentBefore = await rest.request<{ spec: unknown }>("GET", DEPLOYMENT);
+    const withResources = (proxy: object, controlPlane: object = {}) =>
+      apply({
+        apiVersion: "skiff.dev/v1alpha1",
+        kind: "Mesh",
+        metadata: { name: "default" },
+        spec: {
+          controlPlane: { replicas: 3, ...controlPlane },
+          injection: { proxy: { resources: { limits: proxy } } },
+        },
+      });
+    for (const memory of ["0", "1Ei"]) {
+      await withResources({ memory }, { resources: { limits: { cpu: "0" } } });
+      const m = await eventually(async () => {
+        const m = await getMesh();
+        assert.equal(m?.status?.observedGeneration, m?.metadata.generation);
+        assert.equal(condition(m, "InjectionConfigured")?.reason, "InvalidSidecarSettings");
+        return m!;
+      });
+      assert.equal(condition(m, "InjectionConfigured")?.status, "False");
+      assert.match(
+        condition(m, "InjectionConfigured")!.message,
+        new RegExp(`^spec\\.injection\\.proxy\\.resources\\.limits\\.memory: must be .*, not "${memory}"`),
+      );
+      assert.equal(condition(m, "ControlPlaneAvailable")?.reason, "InvalidResources");
+      assert.match(
+        condition(m, "ControlPlaneAvailable")!.message,
+        /^spec\.controlPlane\.resources\.limits\.cpu: /,
+      );
+      assert.equal(condition(m, "Ready")?.reason, "InvalidResources", "not ReconcileFailed");
+      // The reconcile that wrote this status has applied and pruned whatever it was going to.
+      assert.deepEqual((await rest.request<ConfigMap>("GET", BOOTSTRAP)).data, before.data);
+      assert.deepEqual(
+        (await rest.request<{ spec: unknown }>("GET", DEPLOYMENT)).spec,
+        deploymentBefore.spec,
+      );
+    }
+
+    await withResources({ memory: "256Mi" });
+    await eventually(async () => {
+      const m = await getMesh();
+      assert.equal(m?.status?.observedGeneration, m?.metadata.generation);
+      assert.equal(condition(m, "InjectionConfigured")?.status, "True");
+      assert.equal(heapSize(await rest.request<ConfigMap>("GET", BOOTSTRAP)), String(256 * 2 ** 20));
+    });
+    await apply({
+      apiVersion: "skiff.dev/v1alpha1",
+      kind: "Mesh",
+      metadata: { name: "default" },
+      spec: { controlPlane: { replicas: 3 } },
+    });
+    await rest.request("DELETE", "/api/v1/namespaces/heap");
+  });
+
   it("says so in Ready when a reconcile keeps failing, and clears when it recovers", async () => {
     // An admission policy refuses the xDS Deployment, as a stricter cluster policy or a quota might.
     const policy = "test-refuses-skiff-xds";

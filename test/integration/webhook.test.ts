@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { createServer } from "node:net";
 import { pino } from "pino";
 import type { KubernetesObject } from "@kubernetes/client-node";
+import type { Mesh } from "../../src/api/v1alpha1/generated/mesh.js";
 import { readManifests } from "../../src/k8s/manifests.js";
 import { join } from "node:path";
 import { repositoryRoot } from "../../src/controlplane/binaries.js";
@@ -247,6 +248,57 @@ spec:
       "name",
     ]);
     assert.equal(stored.stdout, "");
+  });
+
+  it("refuses a Mesh whose sidecar memory limit is 0 or 1Ei, or whose Prometheus port is the sidecar's, naming the field, and stores nothing", async () => {
+    const field =
+      /spec\.injection\.proxy\.resources\.limits\.memory: must be a whole number of bytes from 32Mi/;
+    for (const memory of ["0", "1Ei"]) {
+      const refused = await kubectl(
+        ["apply", "-f", "-"],
+        `apiVersion: skiff.dev/v1alpha1
+kind: Mesh
+metadata: { name: bad-memory }
+spec:
+  injection:
+    proxy:
+      resources: { limits: { memory: "${memory}" } }
+`,
+      );
+      assert.notEqual(refused.code, 0, `kubectl accepted a memory limit of ${memory}`);
+      assert.match(refused.stderr, /validate\.skiff\.dev/);
+      assert.match(refused.stderr, field);
+      assert.match(refused.stderr, new RegExp(`not \\\\?"${memory}\\\\?"`));
+      // An update to such a limit too.
+      const patched = await kubectl([
+        "patch",
+        "mesh",
+        "webhook-test",
+        "--type=merge",
+        "-p",
+        JSON.stringify({ spec: { injection: { proxy: { resources: { limits: { memory } } } } } }),
+      ]);
+      assert.notEqual(patched.code, 0, `the update to a memory limit of ${memory} was accepted`);
+      assert.match(patched.stderr, field);
+    }
+    // A Prometheus port that is one of the sidecar's own: Envoy refused the bootstrap.
+    const port = await kubectl([
+      "patch",
+      "mesh",
+      "webhook-test",
+      "--type=merge",
+      "-p",
+      JSON.stringify({ spec: { observability: { metrics: { prometheusPort: 15021 } } } }),
+    ]);
+    assert.notEqual(port.code, 0, "the update to prometheusPort 15021 was accepted");
+    assert.match(
+      port.stderr,
+      /spec\.observability\.metrics\.prometheusPort: must not be one of the sidecar's own ports/,
+    );
+    const stored = await kubectl(["get", "mesh", "bad-memory", "--ignore-not-found", "-o", "name"]);
+    assert.equal(stored.stdout, "");
+    const mesh = JSON.parse(await kubectlOk(["get", "mesh", "webhook-test", "-o", "json"])) as Mesh;
+    assert.equal(mesh.spec?.injection?.proxy?.resources, undefined);
   });
 
   it("keeps injecting where it did when the Mesh holds a selector that cannot match, and keeps its CA patched in", async () => {

@@ -519,6 +519,24 @@ function generators(edginess: Edginess) {
    */
   function looseMeshSpec(namespaceLabels: Readonly<Record<string, string>>): fc.Arbitrary<Json> {
     const [[key, value]] = Object.entries(namespaceLabels) as [[string, string]];
+    // Quantities the CRD's pattern (or int-or-string) takes; the edgy ones are not a sidecar's.
+    const memory = usually<string | number>(
+      ["64Mi", "256Mi", "1Gi", 1073741824],
+      ["0", "1", "512", "1Ei", "8Pi", "0.5", "1500m", "-1Gi", "1e1.5", "9007199254740992", "33554431", -5],
+    );
+    const cpu = usually<string | number>(
+      ["100m", "500m", "1", 2],
+      ["0", "0.1m", "-1", "1e1.5", "1E", "1e-3"],
+    );
+    const resourceList = fc
+      .tuple(
+        some({ memory, cpu }),
+        usually<Json>(
+          [{}],
+          [{ "nvidia.com/gpu": "1" }, { "hugepages-2Mi": "2Mi" }, { "ephemeral-storage": "0" }],
+        ),
+      )
+      .map(([known, other]) => ({ ...known, ...other }));
     return some({
       trustDomain: usually(
         ["cluster.local", "example.org", "td-1"],
@@ -534,10 +552,7 @@ function generators(edginess: Edginess) {
         proxy: some({
           logLevel: usually(["info", "warning", "debug"], ["", "verbose"]),
           concurrency: usually([0, 1, 2], [-1, 65]),
-          resources: usually<Json>(
-            [{ limits: { memory: "256Mi" } }, { limits: { memory: "1Gi" } }, { requests: { cpu: "100m" } }],
-            [{ limits: { memory: "1" } }, { limits: { memory: "0" } }],
-          ),
+          resources: some({ limits: resourceList, requests: resourceList }),
         }),
       }),
       observability: some({

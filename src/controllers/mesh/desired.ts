@@ -13,7 +13,6 @@ import {
   DEFAULT_MAX_DOWNSTREAM_CONNECTIONS,
   DEFAULT_MAX_HEAP_SIZE_BYTES,
   DEFAULT_PROMETHEUS_PORT,
-  memoryQuantityBytes,
   renderBootstrap,
 } from "../../inject/bootstrap.js";
 import {
@@ -27,6 +26,7 @@ import {
   XDS_MONITORING_PORT,
   XDS_NAME,
 } from "./names.js";
+import { proxyMemoryLimitBytes } from "./issues.js";
 
 /** The Mesh fields the generated objects depend on, with the API server's defaults applied. */
 export interface MeshSettings {
@@ -52,17 +52,11 @@ export function meshSettings(mesh: Mesh, operatorImage: string): MeshSettings {
     proxy: {
       prometheusPort: mesh.spec?.observability?.metrics?.prometheusPort ?? DEFAULT_PROMETHEUS_PORT,
       otlpEndpoint: mesh.spec?.observability?.tracing?.otlpEndpoint ?? "",
-      // Envoy's heap limit follows the sidecar's memory limit, when there is one.
-      maxHeapSizeBytes: proxyMemoryLimit(mesh) ?? DEFAULT_MAX_HEAP_SIZE_BYTES,
+      // Envoy's heap limit follows the sidecar's memory limit, when there is one. One that
+      // proxyResourcesIssues refuses is left out: the reconciler renders no bootstrap then.
+      maxHeapSizeBytes: proxyMemoryLimitBytes(mesh) ?? DEFAULT_MAX_HEAP_SIZE_BYTES,
     },
   };
-}
-
-function proxyMemoryLimit(mesh: Mesh): number | undefined {
-  const limits = (
-    mesh.spec?.injection?.proxy?.resources as { limits?: Record<string, string | number> } | undefined
-  )?.limits;
-  return limits?.memory === undefined ? undefined : memoryQuantityBytes(limits.memory);
 }
 
 export function xdsAddress(s: Pick<MeshSettings, "rootNamespace">): string {

@@ -23,6 +23,7 @@ import {
   type MeshSettings,
 } from "./desired.js";
 import { GENERATED_OBJECTS, type GeneratedObject } from "./generated.js";
+import { controlPlaneIssues, sidecarIssues } from "./issues.js";
 import { CERT_MANAGER_SECRET, FIELD_MANAGER, MANAGED_BY_LABEL, MESH_FINALIZER, XDS_NAME } from "./names.js";
 import { BuiltinCertificateAuthority, type CaObservation } from "./builtin-ca.js";
 import { DEFAULT_ROOT_TRUST_PERIOD_MS } from "./lost-ca.js";
@@ -153,11 +154,20 @@ export class MeshReconciler {
     }
 
     const settings = meshSettings(mesh, this.options.operatorImage);
+    // What the webhook would refuse (the Mesh got in while it was down) is reported, not
+    // applied: the xDS Deployment and the namespaces' bootstraps stay as they are meanwhile.
+    const issueText = (i: { field: string; message: string }) => `${i.field}: ${i.message}`;
+    const sidecarProblems = sidecarIssues(mesh).map(issueText);
+    const controlPlaneProblems = controlPlaneIssues(mesh).map(issueText);
     const desired = desiredControlPlane(settings);
     // The namespace first (everything else lives in it), then the rest at once.
     const [namespace, ...rest] = desired;
     await this.applier.apply(namespace!);
-    await Promise.all(rest.map((obj) => this.applier.apply(obj)));
+    await Promise.all(
+      rest
+        .filter((obj) => controlPlaneProblems.length === 0 || obj.kind !== "Deployment")
+        .map((obj) => this.applier.apply(obj)),
+    );
 
     const ca = await this.certificateAuthority(mesh, settings, log);
 
@@ -172,13 +182,16 @@ export class MeshReconciler {
       .filter((ns) => !ns.metadata?.deletionTimestamp && selectorMatches(selector, ns.metadata?.labels))
       .map((ns) => ns.metadata!.name!)
       .sort();
-    if (ca.trustBundle && namespaceSelectorProblems.length === 0) {
+    const writeNamespaces =
+      ca.trustBundle !== undefined && namespaceSelectorProblems.length === 0 && sidecarProblems.length === 0;
+    if (writeNamespaces) {
       const perNamespace = meshed.flatMap((ns) => desiredNamespaceConfig(settings, ns, ca.trustBundle!));
       desired.push(...perNamespace);
       await Promise.all(perNamespace.map((obj) => this.applier.apply(obj)));
     } else {
       // Keep what namespaces already have: a broken CA must not strip workloads of their trust
-      // bundle, nor a selector that cannot be read; the meshed namespaces are then the ones that have it.
+      // bundle, nor a selector that cannot be read (the meshed namespaces are then the ones that
+      // have it), nor sidecar settings that no bootstrap can be rendered from.
       const configMaps = GENERATED_OBJECTS.filter((generated) => generated.kind === "ConfigMap");
       const existing = (await Promise.all(configMaps.map((cm) => this.managedObjects(name, cm)))).flat();
       if (namespaceSelectorProblems.length > 0)
@@ -203,9 +216,11 @@ export class MeshReconciler {
       },
       meshedNamespaces: meshed.length,
       namespaceSelectorProblems,
+      sidecarProblems,
+      controlPlaneProblems,
       lastKnownCa: mesh.status?.certificateAuthority,
       trustBundleAvailable: ca.trustBundle !== undefined,
-      configuredNamespaces: ca.trustBundle && namespaceSelectorProblems.length === 0 ? meshed.length : 0,
+      configuredNamespaces: writeNamespaces ? meshed.length : 0,
       xdsAddress: xdsAddress(settings),
     };
     await this.writeStatus(mesh, observation, log);

@@ -25,6 +25,15 @@ export interface MeshObservation {
    * empty when it is one.
    */
   namespaceSelectorProblems: readonly string[];
+  /**
+   * What the sidecars or their bootstrap cannot take from the Mesh, field by
+   * field (sidecarIssues: spec.injection.proxy.resources, the Prometheus
+   * port); empty or absent when nothing. A Mesh stored while the validating
+   * webhook was down may have such settings.
+   */
+  sidecarProblems?: readonly string[];
+  /** What the xDS server's Deployment cannot take (controlPlaneIssues); empty or absent when nothing. */
+  controlPlaneProblems?: readonly string[];
   /** Namespaces whose trust bundle and bootstrap were written this pass. */
   configuredNamespaces: number;
   xdsAddress: string;
@@ -49,6 +58,17 @@ function caCondition(o: MeshObservation): DesiredCondition {
 }
 
 function controlPlaneCondition(o: MeshObservation): DesiredCondition {
+  if (o.controlPlaneProblems?.length) {
+    return {
+      type: "ControlPlaneAvailable",
+      status: "False",
+      reason: "InvalidResources",
+      message: truncateCodePoints(
+        `${o.controlPlaneProblems.join("; ")}. The xDS server's Deployment is left as it was until this is fixed`,
+        4096,
+      ),
+    };
+  }
   const available = o.deployment.available;
   if (!available) {
     return {
@@ -75,6 +95,17 @@ function injectionCondition(o: MeshObservation): DesiredCondition {
       reason: "InvalidNamespaceSelector",
       message: truncateCodePoints(
         `${o.namespaceSelectorProblems.join("; ")}. Such a selector matches no namespace, so nothing changes until it is fixed: the ${o.meshedNamespaces} namespaces meshed before keep their trust bundle and bootstrap`,
+        4096,
+      ),
+    };
+  }
+  if (o.sidecarProblems?.length) {
+    return {
+      type: "InjectionConfigured",
+      status: "False",
+      reason: "InvalidSidecarSettings",
+      message: truncateCodePoints(
+        `${o.sidecarProblems.join("; ")}. No bootstrap is written until this is fixed: the ${o.meshedNamespaces} meshed namespaces keep the trust bundle and bootstrap they have`,
         4096,
       ),
     };

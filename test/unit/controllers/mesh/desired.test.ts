@@ -6,6 +6,7 @@ import {
 } from "../../../../src/controllers/mesh/desired.js";
 import { durationMs } from "../../../../src/api/duration.js";
 import type { Mesh } from "../../../../src/api/v1alpha1/generated/mesh.js";
+import { DEFAULT_MAX_HEAP_SIZE_BYTES } from "../../../../src/inject/bootstrap.js";
 
 const mesh: Mesh = {
   apiVersion: "skiff.dev/v1alpha1",
@@ -76,5 +77,19 @@ describe("Mesh desired objects", () => {
     assert.equal(durationMs("87600h"), 87600 * 3600_000);
     assert.equal(durationMs("1h30m"), 5400_000);
     assert.equal(durationMs("500ms"), 500);
+  });
+
+  it("never throw on a sidecar memory limit the API server admits: the bootstrap's heap follows it when it is valid, and the default otherwise (the reconciler then writes none; issue 14)", () => {
+    const withMemory = (memory: string | number) =>
+      meshSettings(
+        { ...mesh, spec: { injection: { proxy: { resources: { limits: { memory } } } } } },
+        "skiff:1.0",
+      );
+    for (const memory of ["0", "1Ei", "0.5", "-1", "1e1.5", 9007199254740992]) {
+      const s = withMemory(memory);
+      assert.equal(s.proxy.maxHeapSizeBytes, DEFAULT_MAX_HEAP_SIZE_BYTES, String(memory));
+      assert.doesNotThrow(() => desiredNamespaceConfig(s, "books", "PEM"), String(memory));
+    }
+    assert.equal(withMemory("256Mi").proxy.maxHeapSizeBytes, 256 * 2 ** 20);
   });
 });

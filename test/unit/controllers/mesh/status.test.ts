@@ -78,6 +78,29 @@ describe("Mesh status", () => {
     assert.match(message, /the 4 namespaces meshed before keep their trust bundle and bootstrap/);
   });
 
+  it("says InjectionConfigured=False/InvalidSidecarSettings and ControlPlaneAvailable=False/InvalidResources, naming the fields", () => {
+    const status = meshStatus(
+      {
+        ...healthy,
+        sidecarProblems: ['spec.injection.proxy.resources.limits.memory: must be …, not "0"'],
+        controlPlaneProblems: ['spec.controlPlane.resources.limits.cpu: must be …, not "0"'],
+        configuredNamespaces: 0,
+      },
+      [],
+      now,
+    );
+    assert.equal(byType(status).InjectionConfigured, "False/InvalidSidecarSettings");
+    assert.equal(byType(status).ControlPlaneAvailable, "False/InvalidResources");
+    assert.equal(byType(status).Ready, "False/InvalidResources");
+    const message = (type: string) => status.conditions!.find((c) => c.type === type)!.message;
+    assert.match(message("InjectionConfigured"), /^spec\.injection\.proxy\.resources\.limits\.memory: /);
+    assert.match(
+      message("InjectionConfigured"),
+      /the 4 meshed namespaces keep the trust bundle and bootstrap they have/,
+    );
+    assert.match(message("ControlPlaneAvailable"), /^spec\.controlPlane\.resources\.limits\.cpu: /);
+  });
+
   it("keeps the CA it last saw on record while the CA is unusable, so that a lost root is known as lost", () => {
     const lastKnownCa = { notAfter: "2036-11-25T12:00:00Z", fingerprintSHA256: "AB:CD" };
     const missing = meshStatus(
