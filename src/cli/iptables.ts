@@ -5,11 +5,11 @@ import { parseArgs } from "node:util";
 import { parseCidrList, parsePortList } from "../inject/interception.js";
 import {
   DEFAULT_INTERCEPTION,
-  INBOUND_PASSTHROUGH_SOURCE,
   renderIp6tablesRules,
   renderIptablesRules,
   type InterceptionOptions,
 } from "../inject/iptables.js";
+import { INBOUND_PASSTHROUGH_SOURCE } from "../mesh/proxy.js";
 
 const USAGE = `Usage: skiff iptables [options]
 

@@ -13,6 +13,7 @@
  */
 
 import { MAX_PROGRAM_SIZE } from "../policy/re2-size.js";
+import { DEFAULT_PROMETHEUS_PORT, HEALTH_PATH, HEALTH_PORT } from "../mesh/proxy.js";
 
 export interface BootstrapInputs {
   /** The xDS server's DNS name, such as skiff-xds.skiff-system.svc. */
@@ -47,8 +48,6 @@ export const OTLP_CLUSTER = "skiff-otlp";
 export const PROMETHEUS_LISTENER = "skiff-prometheus";
 export const HEALTH_LISTENER = "skiff-health";
 
-export const DEFAULT_PROMETHEUS_PORT = 15090;
-export const DEFAULT_HEALTH_PORT = 15021;
 export const DEFAULT_MAX_HEAP_SIZE_BYTES = 1024 * 1024 * 1024;
 export const DEFAULT_MAX_DOWNSTREAM_CONNECTIONS = 100_000;
 
@@ -80,7 +79,7 @@ const DOWNSTREAM_CONNECTIONS = "envoy.resource_monitors.global_downstream_max_co
  */
 export function renderBootstrap(inputs: BootstrapInputs): string {
   const prometheusPort = inputs.prometheusPort ?? DEFAULT_PROMETHEUS_PORT;
-  const healthPort = inputs.healthPort ?? DEFAULT_HEALTH_PORT;
+  const healthPort = inputs.healthPort ?? HEALTH_PORT;
   const maxHeap = inputs.maxHeapSizeBytes ?? DEFAULT_MAX_HEAP_SIZE_BYTES;
   const maxConnections = inputs.maxDownstreamConnections ?? DEFAULT_MAX_DOWNSTREAM_CONNECTIONS;
   for (const [name, port] of [
@@ -121,7 +120,7 @@ export function renderBootstrap(inputs: BootstrapInputs): string {
         // Envoy's /ready answers 200 once the server is LIVE, which is after
         // the first CDS and LDS responses were applied (no timeout: see above).
         adminProxyListener(HEALTH_LISTENER, healthPort, {
-          match: { path: "/healthz/ready" },
+          match: { path: HEALTH_PATH },
           route: { cluster: ADMIN_CLUSTER, prefix_rewrite: "/ready" },
         }),
       ],

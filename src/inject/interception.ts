@@ -1,5 +1,11 @@
 import type { MeshSpec } from "../api/v1alpha1/generated/mesh.js";
-import { DEFAULT_INTERCEPTION, parseCidr, PROMETHEUS_PORT, type InterceptionOptions } from "./iptables.js";
+import { DEFAULT_INTERCEPTION, parseCidr, type InterceptionOptions } from "./iptables.js";
+import { DEFAULT_PROMETHEUS_PORT } from "../mesh/proxy.js";
+import {
+  EXCLUDE_INBOUND_PORTS_ANNOTATION,
+  EXCLUDE_OUTBOUND_IP_RANGES_ANNOTATION,
+  EXCLUDE_OUTBOUND_PORTS_ANNOTATION,
+} from "../mesh/annotations.js";
 
 /**
  * Pod annotations that add to the Mesh's spec.injection.interception lists.
@@ -15,9 +21,6 @@ import { DEFAULT_INTERCEPTION, parseCidr, PROMETHEUS_PORT, type InterceptionOpti
  *
  * Annotations only add: a Pod cannot take back an exclusion the Mesh makes.
  */
-export const EXCLUDE_INBOUND_PORTS_ANNOTATION = "traffic.skiff.dev/excludeInboundPorts";
-export const EXCLUDE_OUTBOUND_PORTS_ANNOTATION = "traffic.skiff.dev/excludeOutboundPorts";
-export const EXCLUDE_OUTBOUND_IP_RANGES_ANNOTATION = "traffic.skiff.dev/excludeOutboundIPRanges";
 
 /**
  * The interception options for one Pod: the Mesh's lists plus the Pod's
@@ -42,7 +45,7 @@ export function interceptionOptions(
     outboundCapturePort: DEFAULT_INTERCEPTION.outboundCapturePort,
     excludeInboundPorts: sortedPorts([
       ...(mesh?.excludeInboundPorts ?? []),
-      ...(prometheusPort !== undefined && prometheusPort !== PROMETHEUS_PORT ? [prometheusPort] : []),
+      ...(prometheusPort !== undefined && prometheusPort !== DEFAULT_PROMETHEUS_PORT ? [prometheusPort] : []),
       ...annotationPorts(EXCLUDE_INBOUND_PORTS_ANNOTATION, get(EXCLUDE_INBOUND_PORTS_ANNOTATION)),
     ]),
     excludeOutboundPorts: sortedPorts([

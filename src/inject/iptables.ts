@@ -41,6 +41,14 @@
  *
  * Pure: same options, byte-identical output. Invalid options throw.
  */
+import {
+  DEFAULT_PROMETHEUS_PORT,
+  ENVOY_ADMIN_PORT,
+  HEALTH_PORT,
+  INBOUND_CAPTURE_PORT,
+  OUTBOUND_CAPTURE_PORT,
+  PROXY_UID,
+} from "../mesh/proxy.js";
 
 export interface InterceptionOptions {
   /** The uid the Envoy sidecar runs as; its connections are never captured. */
@@ -59,13 +67,6 @@ export interface InterceptionOptions {
 
 export type IpFamily = "ipv4" | "ipv6";
 
-export const PROXY_UID = 1337;
-export const INBOUND_CAPTURE_PORT = 15006;
-export const OUTBOUND_CAPTURE_PORT = 15001;
-export const ENVOY_ADMIN_PORT = 15000;
-export const HEALTH_PORT = 15021;
-export const PROMETHEUS_PORT = 15090;
-
 export const DEFAULT_INTERCEPTION: Readonly<InterceptionOptions> = Object.freeze({
   proxyUid: PROXY_UID,
   inboundCapturePort: INBOUND_CAPTURE_PORT,
@@ -74,9 +75,6 @@ export const DEFAULT_INTERCEPTION: Readonly<InterceptionOptions> = Object.freeze
   excludeOutboundPorts: [],
   excludeOutboundCIDRs: [],
 });
-
-/** The source address of the sidecar's inbound passthrough connections. */
-export const INBOUND_PASSTHROUGH_SOURCE: Record<IpFamily, string> = { ipv4: "127.0.0.6", ipv6: "::6" };
 
 const LOOPBACK: Record<IpFamily, string> = { ipv4: "127.0.0.1/32", ipv6: "::1/128" };
 const PASSTHROUGH_SOURCE_CIDR: Record<IpFamily, string> = { ipv4: "127.0.0.6/32", ipv6: "::6/128" };
@@ -99,7 +97,7 @@ export function renderIptablesRules(options: InterceptionOptions, family: IpFami
   const inboundPorts = sortedUnique([
     ENVOY_ADMIN_PORT,
     HEALTH_PORT,
-    PROMETHEUS_PORT,
+    DEFAULT_PROMETHEUS_PORT,
     options.inboundCapturePort,
     options.outboundCapturePort,
     ...options.excludeInboundPorts,

@@ -1,16 +1,20 @@
 import type { IContainer, IPod, IVolume } from "kubernetes-models/v1";
-import { PROXY_UID } from "./iptables.js";
+import {
+  DEFAULT_PROMETHEUS_PORT,
+  HEALTH_PATH,
+  HEALTH_PORT,
+  INBOUND_CAPTURE_PORT,
+  OUTBOUND_CAPTURE_PORT,
+  PROXY_UID,
+} from "../mesh/proxy.js";
+import {
+  HOLD_ANNOTATION,
+  INJECT_ANNOTATION,
+  PROXYLESS_ANNOTATION,
+  STATUS_ANNOTATION,
+} from "../mesh/annotations.js";
 
-/** Annotations and names that injection reads and writes. */
-export const INJECT_ANNOTATION = "sidecar.skiff.dev/inject";
-export const STATUS_ANNOTATION = "sidecar.skiff.dev/status";
-export const HOLD_ANNOTATION = "proxy.skiff.dev/holdApplicationUntilProxyStarts";
-/**
- * Marks a Pod whose application is a proxyless gRPC program: it gets no
- * Envoy sidecar, and the xDS server configures the program itself (its
- * xDS-enabled servers and, with certificates, mTLS). See API.md.
- */
-export const PROXYLESS_ANNOTATION = "proxy.skiff.dev/proxyless";
+/** Names of the containers injection adds. */
 export const PROXY_CONTAINER = "skiff-proxy";
 export const INIT_CONTAINER = "skiff-init";
 export const TOKEN_AUDIENCE = "skiff";
@@ -104,7 +108,7 @@ function drainSeconds(pod: IPod): number {
 }
 
 function proxyContainer(s: SidecarSettings, hold: boolean, drain: number): IContainer {
-  const probe = { httpGet: { path: "/healthz/ready", port: 15021 }, periodSeconds: 2, failureThreshold: 30 };
+  const probe = { httpGet: { path: HEALTH_PATH, port: HEALTH_PORT }, periodSeconds: 2, failureThreshold: 30 };
   return {
     name: PROXY_CONTAINER,
     image: s.proxyImage,
@@ -121,13 +125,13 @@ function proxyContainer(s: SidecarSettings, hold: boolean, drain: number): ICont
       { name: "POD_IP", valueFrom: { fieldRef: { fieldPath: "status.podIP" } } },
     ],
     ports: [
-      { name: "skiff-outbound", containerPort: 15001, protocol: "TCP" },
-      { name: "skiff-inbound", containerPort: 15006, protocol: "TCP" },
-      { name: "http-envoy-prom", containerPort: 15090, protocol: "TCP" },
-      { name: "skiff-health", containerPort: 15021, protocol: "TCP" },
+      { name: "skiff-outbound", containerPort: OUTBOUND_CAPTURE_PORT, protocol: "TCP" },
+      { name: "skiff-inbound", containerPort: INBOUND_CAPTURE_PORT, protocol: "TCP" },
+      { name: "http-envoy-prom", containerPort: DEFAULT_PROMETHEUS_PORT, protocol: "TCP" },
+      { name: "skiff-health", containerPort: HEALTH_PORT, protocol: "TCP" },
     ],
     readinessProbe: {
-      httpGet: { path: "/healthz/ready", port: 15021 },
+      httpGet: { path: HEALTH_PATH, port: HEALTH_PORT },
       periodSeconds: 5,
       failureThreshold: 3,
     },

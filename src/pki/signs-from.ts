@@ -7,7 +7,7 @@
  * object, so that no crash can leave it half done; the operator writes it on
  * a root it regenerates.
  */
-export const SIGNS_FROM_ANNOTATION = "skiff.dev/signs-from";
+import { SIGNS_FROM_ANNOTATION } from "../mesh/annotations.js";
 
 /**
  * When the Secret's signer starts signing, if that is still after `now`;

@@ -1,11 +1,11 @@
 import type { IPod } from "kubernetes-models/v1";
 import type { Mesh } from "../api/v1alpha1/generated/mesh.js";
 import { DEFAULT_PROXY_IMAGE } from "../api/v1alpha1/mesh.js";
-import { BOOTSTRAP_CONFIGMAP, TRUST_BUNDLE_CONFIGMAP } from "../controllers/mesh/names.js";
 import { proxyResourcesIssues } from "../controllers/mesh/issues.js";
 import { sidecarArgs, type ProxyLogLevel } from "../inject/bootstrap.js";
 import { iptablesArgs, interceptionOptions } from "../inject/interception.js";
 import type { SidecarSettings } from "../inject/sidecar.js";
+import { BOOTSTRAP_CONFIGMAP, TRUST_BUNDLE_CONFIGMAP } from "../mesh/names.js";
 
 /**
  * A Pod's sidecar settings from the Mesh (its defaults are filled in by the

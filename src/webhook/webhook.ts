@@ -3,7 +3,7 @@ import type { INamespace, IPod } from "kubernetes-models/v1";
 import type { Logger } from "pino";
 import type { Mesh } from "../api/v1alpha1/generated/mesh.js";
 import { DEFAULT_INJECTION_SELECTOR } from "../api/v1alpha1/mesh.js";
-import { activeMeshOtherThan } from "../controllers/mesh/singleton.js";
+import { activeMeshOtherThan } from "../mesh/singleton.js";
 import { skipReason, sidecarPatch } from "../inject/sidecar.js";
 import { Informer } from "../k8s/informer.js";
 import { RestClient } from "../k8s/rest.js";

@@ -8,7 +8,7 @@ import type { PeerAuthentication } from "../api/v1alpha1/generated/peerauthentic
 import type { TrafficPolicy } from "../api/v1alpha1/generated/trafficpolicy.js";
 import { compile, type CompileResult } from "../compile/compile.js";
 import type { PolicyKind } from "../compile/findings.js";
-import { activeMeshOtherThan } from "../controllers/mesh/singleton.js";
+import { activeMeshOtherThan } from "../mesh/singleton.js";
 import { DEFAULT_ROOT_NAMESPACE } from "../compile/security.js";
 import { Informer } from "../k8s/informer.js";
 import type { ClusterState } from "../compile/state.js";

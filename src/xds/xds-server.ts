@@ -7,7 +7,6 @@ import { PolicyStatusWriter } from "./status/status-writer.js";
 import { LeaderElector } from "../k8s/leaderelection.js";
 import type { KubernetesObject } from "@kubernetes/client-node";
 import { durationMs } from "../api/duration.js";
-import { CA_SECRET, CERT_MANAGER_SECRET } from "../controllers/mesh/names.js";
 import { inspectCa } from "../pki/inspect.js";
 import { signsLater } from "../pki/signs-from.js";
 import { Informer } from "../k8s/informer.js";
@@ -20,6 +19,7 @@ import { WorkloadCertificates, type MeshCa, type MeshTrust } from "./identity/wo
 import { workloadSecrets } from "./translate/secrets.js";
 import { XdsPipeline } from "./pipeline.js";
 import { AdsServer } from "./server/ads-server.js";
+import { CA_SECRET, CERT_MANAGER_SECRET } from "../mesh/names.js";
 
 export interface XdsServerOptions {
   logger: Logger;

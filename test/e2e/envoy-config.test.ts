@@ -30,6 +30,7 @@ import {
   waitPodsReady,
   waitProgrammed,
 } from "./kit.js";
+import { PROXY_UID } from "../../src/mesh/proxy.js";
 
 /**
  * Envoy against Skiff, resource by resource. Skiff's side is taken from the
@@ -45,7 +46,6 @@ import {
  */
 
 const NS = "e2e-config";
-const PROXY_UID = 1337;
 const XDS_PORT = 15010;
 
 const CLUSTER = "type.googleapis.com/envoy.config.cluster.v3.Cluster";

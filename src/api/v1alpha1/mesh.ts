@@ -24,6 +24,8 @@ import {
   resourceRequirements,
   VERSION,
 } from "./common.js";
+import { INJECTION_LABEL } from "../../mesh/annotations.js";
+import { DEFAULT_PROMETHEUS_PORT } from "../../mesh/proxy.js";
 
 const builtinCa = titled(
   "BuiltinCertificateAuthority",
@@ -99,7 +101,7 @@ const portList = (description: string) =>
   array(description, port("A port number."), { maxItems: 64, "x-kubernetes-list-type": "set" });
 
 /** The namespaces a Mesh injects into when it names none. */
-export const DEFAULT_INJECTION_SELECTOR = { matchLabels: { "skiff.dev/injection": "enabled" } };
+export const DEFAULT_INJECTION_SELECTOR = { matchLabels: { [INJECTION_LABEL]: "enabled" } };
 
 /**
  * The sidecar image a Mesh runs when it names none: the Envoy release that
@@ -218,7 +220,9 @@ const spec = object("The desired mesh.", {
       metrics: object(
         "Prometheus metrics.",
         {
-          prometheusPort: port("The sidecar port that serves Prometheus metrics.", { default: 15090 }),
+          prometheusPort: port("The sidecar port that serves Prometheus metrics.", {
+            default: DEFAULT_PROMETHEUS_PORT,
+          }),
         },
         { default: {} },
       ),

@@ -6,17 +6,17 @@ import type { EventSpec } from "../../k8s/events.js";
 import { apiPath, KubernetesApiError, type RestClient } from "../../k8s/rest.js";
 import { inspectCa } from "../../pki/inspect.js";
 import { createRootCa, type CertificateAuthorityMaterial } from "../../pki/root.js";
-import { SIGNS_FROM_ANNOTATION, signsLater } from "../../pki/signs-from.js";
+import { signsLater } from "../../pki/signs-from.js";
 import type { MeshSettings } from "./desired.js";
 import {
   caSecretMissing,
   missingCaSecretAction,
-  REGENERATE_CA_ANNOTATION,
   regeneratedTrustBundle,
   stagedRootProblem,
 } from "./lost-ca.js";
-import { CA_SECRET, MANAGED_BY_LABEL, TRUST_BUNDLE_CONFIGMAP } from "./names.js";
 import type { MeshObservation } from "./status.js";
+import { MANAGED_BY_LABEL, REGENERATE_CA_ANNOTATION, SIGNS_FROM_ANNOTATION } from "../../mesh/annotations.js";
+import { CA_SECRET, TRUST_BUNDLE_CONFIGMAP } from "../../mesh/names.js";
 
 const DAY_MS = 24 * 3600_000;
 

@@ -6,8 +6,9 @@ import { Controller } from "../../k8s/controller.js";
 import { EventRecorder } from "../../k8s/events.js";
 import { Informer } from "../../k8s/informer.js";
 import { GENERATED_OBJECTS } from "./generated.js";
-import { CA_SECRET, CERT_MANAGER_SECRET, MANAGED_BY_LABEL } from "./names.js";
 import { MeshReconciler } from "./reconciler.js";
+import { MANAGED_BY_LABEL } from "../../mesh/annotations.js";
+import { CA_SECRET, CERT_MANAGER_SECRET } from "../../mesh/names.js";
 
 export interface RunningController {
   stop(): Promise<void>;

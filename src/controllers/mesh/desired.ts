@@ -9,24 +9,22 @@ import {
 import { ConfigMap, Namespace, Service, ServiceAccount } from "kubernetes-models/v1";
 import type { Mesh } from "../../api/v1alpha1/generated/mesh.js";
 import {
-  DEFAULT_HEALTH_PORT,
   DEFAULT_MAX_DOWNSTREAM_CONNECTIONS,
   DEFAULT_MAX_HEAP_SIZE_BYTES,
-  DEFAULT_PROMETHEUS_PORT,
   renderBootstrap,
 } from "../../inject/bootstrap.js";
+import { proxyMemoryLimitBytes } from "./issues.js";
+import { DEFAULT_PROMETHEUS_PORT, ENVOY_ADMIN_PORT, HEALTH_PORT } from "../../mesh/proxy.js";
+import { MANAGED_BY_LABEL } from "../../mesh/annotations.js";
 import {
+  BOOTSTRAP_CONFIGMAP,
   CA_SECRET,
   CERT_MANAGER_SECRET,
-  BOOTSTRAP_CONFIGMAP,
-  ENVOY_ADMIN_PORT,
-  MANAGED_BY_LABEL,
   TRUST_BUNDLE_CONFIGMAP,
   XDS_GRPC_PORT,
   XDS_MONITORING_PORT,
   XDS_NAME,
-} from "./names.js";
-import { proxyMemoryLimitBytes } from "./issues.js";
+} from "../../mesh/names.js";
 
 /** The Mesh fields the generated objects depend on, with the API server's defaults applied. */
 export interface MeshSettings {
@@ -242,7 +240,7 @@ export function desiredNamespaceConfig(
             xdsPort: Number(port),
             adminPort: ENVOY_ADMIN_PORT,
             prometheusPort: s.proxy.prometheusPort,
-            healthPort: DEFAULT_HEALTH_PORT,
+            healthPort: HEALTH_PORT,
             otlpEndpoint: s.proxy.otlpEndpoint,
             maxHeapSizeBytes: s.proxy.maxHeapSizeBytes,
             maxDownstreamConnections: DEFAULT_MAX_DOWNSTREAM_CONNECTIONS,

@@ -1,4 +1,4 @@
-import { BOOTSTRAP_CONFIGMAP, TRUST_BUNDLE_CONFIGMAP, XDS_NAME } from "./names.js";
+import { BOOTSTRAP_CONFIGMAP, TRUST_BUNDLE_CONFIGMAP, XDS_NAME } from "../../mesh/names.js";
 
 /** A kind of object the Mesh reconciler generates, and the one name it gives such objects. */
 export interface GeneratedObject {

@@ -1,9 +1,12 @@
 import type { Mesh } from "../../api/v1alpha1/generated/mesh.js";
 import type { ValidationIssue } from "../../api/v1alpha1/validate.js";
-import { DEFAULT_HEALTH_PORT } from "../../inject/bootstrap.js";
-import { INBOUND_CAPTURE_PORT, OUTBOUND_CAPTURE_PORT } from "../../inject/iptables.js";
 import { parseQuantity, quantityIn } from "../../k8s/quantity.js";
-import { ENVOY_ADMIN_PORT } from "./names.js";
+import {
+  ENVOY_ADMIN_PORT,
+  HEALTH_PORT,
+  INBOUND_CAPTURE_PORT,
+  OUTBOUND_CAPTURE_PORT,
+} from "../../mesh/proxy.js";
 
 /**
  * What a Mesh's schema cannot check and the sidecars, their bootstrap or the
@@ -175,7 +178,7 @@ const SIDECAR_PORTS: ReadonlyMap<number, string> = new Map([
   [ENVOY_ADMIN_PORT, "Envoy's admin endpoint"],
   [OUTBOUND_CAPTURE_PORT, "the outbound capture listener"],
   [INBOUND_CAPTURE_PORT, "the inbound capture listener"],
-  [DEFAULT_HEALTH_PORT, "the health listener (the readiness probe)"],
+  [HEALTH_PORT, "the health listener (the readiness probe)"],
 ]);
 
 export const PROMETHEUS_PORT_FIELD = "spec.observability.metrics.prometheusPort";

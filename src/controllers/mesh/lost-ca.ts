@@ -1,5 +1,6 @@
 import { X509Certificate } from "node:crypto";
 import { certificatePems } from "../../pki/pem.js";
+import { REGENERATE_CA_ANNOTATION } from "../../mesh/annotations.js";
 
 /**
  * What the Mesh reconciler does when the builtin CA Secret is missing.
@@ -14,13 +15,6 @@ import { certificatePems } from "../../pki/pem.js";
  *
  * Pure: no I/O, no clock.
  */
-
-/**
- * The Mesh annotation that asks for a new root after the CA Secret was lost.
- * Its value is the lost root's fingerprint, as status records it, so that a
- * request answers one loss and is never taken for a later one.
- */
-export const REGENERATE_CA_ANNOTATION = "skiff.dev/regenerate-ca";
 
 /**
  * How long a regenerated root is trusted before it signs: the xDS server

@@ -24,11 +24,13 @@ import {
 } from "./desired.js";
 import { GENERATED_OBJECTS, type GeneratedObject } from "./generated.js";
 import { controlPlaneIssues, sidecarIssues } from "./issues.js";
-import { CERT_MANAGER_SECRET, FIELD_MANAGER, MANAGED_BY_LABEL, MESH_FINALIZER, XDS_NAME } from "./names.js";
+import { FIELD_MANAGER, MESH_FINALIZER } from "./names.js";
 import { BuiltinCertificateAuthority, type CaObservation } from "./builtin-ca.js";
 import { DEFAULT_ROOT_TRUST_PERIOD_MS } from "./lost-ca.js";
-import { activeMeshOtherThan } from "./singleton.js";
+import { activeMeshOtherThan } from "../../mesh/singleton.js";
 import { meshStatus, reconcileFailedStatus, type MeshObservation } from "./status.js";
+import { MANAGED_BY_LABEL } from "../../mesh/annotations.js";
+import { CERT_MANAGER_SECRET, XDS_NAME } from "../../mesh/names.js";
 
 /**
  * Failures in a row before Ready says so. A one-off failure (a write that

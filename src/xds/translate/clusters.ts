@@ -11,7 +11,6 @@ import type {
 } from "../../ir/model.js";
 import { DEFAULT_CONNECT_TIMEOUT_MS } from "../../ir/defaults.js";
 import { subsetEndpoints } from "../../ir/queries.js";
-import { INBOUND_PASSTHROUGH_SOURCE } from "../../inject/iptables.js";
 import { acceptsMtls, TLS_MODE_MESH } from "./endpoints.js";
 import { ADS_SOURCE, compact, duration, socketAddress, typed } from "./json.js";
 import {
@@ -24,6 +23,7 @@ import {
 } from "./names.js";
 import { CLUSTER_TYPE, type EnvoyResource } from "./resource.js";
 import { proxylessUpstreamTlsSocket, RAW_BUFFER_SOCKET, upstreamTlsSocket } from "./secrets.js";
+import { INBOUND_PASSTHROUGH_SOURCE } from "../../mesh/proxy.js";
 
 const LB_POLICY: Record<LoadBalancerModel["kind"], string> = {
   RoundRobin: "ROUND_ROBIN",

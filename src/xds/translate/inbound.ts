@@ -5,14 +5,10 @@ import { NETWORK_RBAC_FILTER, NETWORK_RBAC_TYPE, rbacFilters } from "./authoriza
 import { inboundCluster } from "./clusters.js";
 import { duration, socketAddress, typed } from "./json.js";
 import { HCM_FILTER, passthroughChain, ROUTER_FILTER, TCP_PROXY_FILTER } from "./listeners.js";
-import {
-  inboundClusterName,
-  INBOUND_CAPTURE_PORT,
-  INBOUND_PASSTHROUGH_CLUSTER,
-  VIRTUAL_INBOUND,
-} from "./names.js";
+import { inboundClusterName, INBOUND_PASSTHROUGH_CLUSTER, VIRTUAL_INBOUND } from "./names.js";
 import { LISTENER_TYPE, type EnvoyResource } from "./resource.js";
 import { downstreamTlsSocket } from "./secrets.js";
+import { INBOUND_CAPTURE_PORT } from "../../mesh/proxy.js";
 
 /** One port the workload serves, as the Services that select it describe it. */
 export interface ServedPort {

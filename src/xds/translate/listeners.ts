@@ -6,12 +6,12 @@ import {
   hostPortName,
   outboundClusterName,
   outboundListenerName,
-  OUTBOUND_CAPTURE_PORT,
   PASSTHROUGH_CLUSTER,
   VIRTUAL_OUTBOUND,
 } from "./names.js";
 import { LISTENER_TYPE, type EnvoyResource } from "./resource.js";
 import { FAULT_FILTER } from "./routes.js";
+import { OUTBOUND_CAPTURE_PORT } from "../../mesh/proxy.js";
 
 export const HCM_FILTER = "envoy.filters.network.http_connection_manager";
 export const TCP_PROXY_FILTER = "envoy.filters.network.tcp_proxy";

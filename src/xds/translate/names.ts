@@ -41,10 +41,6 @@ export const VIRTUAL_INBOUND = "virtualInbound";
 export const PASSTHROUGH_CLUSTER = "PassthroughCluster";
 export const INBOUND_PASSTHROUGH_CLUSTER = "InboundPassthroughCluster";
 
-/** Where iptables sends a sidecar's outbound and inbound connections. */
-export const OUTBOUND_CAPTURE_PORT = 15001;
-export const INBOUND_CAPTURE_PORT = 15006;
-
 /**
  * outbound_.<port>_.<subset>_.<hostname>: the SNI a client sends under mTLS,
  * Istio's convention (the subset is empty for the whole Service).

@@ -2,7 +2,6 @@ import assert from "node:assert/strict";
 import { X509Certificate } from "node:crypto";
 import { pino } from "pino";
 import { RestClient } from "../../../src/k8s/rest.js";
-import { SIGNS_FROM_ANNOTATION } from "../../../src/pki/signs-from.js";
 import { createRootCa } from "../../../src/pki/root.js";
 import { decodeMessage, messageToJson } from "../../../src/xds/protos/registry.js";
 import { SECRET_TYPE } from "../../../src/xds/translate/resource.js";
@@ -11,6 +10,7 @@ import { SotwClient, type SotwResponse } from "../../support/ads-client.js";
 import { createMeshCa, serviceAccountToken } from "../../support/mesh-test-kit.js";
 import { controlPlane } from "../controlplane.fixture.js";
 import { kubectlOk } from "../kubectl.js";
+import { SIGNS_FROM_ANNOTATION } from "../../../src/mesh/annotations.js";
 
 /**
  * A CA Secret whose signer is staged (skiff.dev/signs-from, as the operator

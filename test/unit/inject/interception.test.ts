@@ -1,13 +1,12 @@
 import assert from "node:assert/strict";
 import type { MeshSpec } from "../../../src/api/v1alpha1/generated/mesh.js";
+import { interceptionOptions, iptablesArgs } from "../../../src/inject/interception.js";
+import { DEFAULT_INTERCEPTION } from "../../../src/inject/iptables.js";
 import {
   EXCLUDE_INBOUND_PORTS_ANNOTATION,
   EXCLUDE_OUTBOUND_IP_RANGES_ANNOTATION,
   EXCLUDE_OUTBOUND_PORTS_ANNOTATION,
-  interceptionOptions,
-  iptablesArgs,
-} from "../../../src/inject/interception.js";
-import { DEFAULT_INTERCEPTION } from "../../../src/inject/iptables.js";
+} from "../../../src/mesh/annotations.js";
 
 const mesh: MeshSpec = {
   injection: {

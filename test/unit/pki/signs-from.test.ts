@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { SIGNS_FROM_ANNOTATION, signsLater } from "../../../src/pki/signs-from.js";
+import { signsLater } from "../../../src/pki/signs-from.js";
+import { SIGNS_FROM_ANNOTATION } from "../../../src/mesh/annotations.js";
 
 describe("signsLater: a staged signer's start", () => {
   const now = new Date("2026-12-04T12:00:00Z");

@@ -6,7 +6,6 @@ import type { INamespace, IPod, IService } from "kubernetes-models/v1";
 import type { Mesh } from "../../../src/api/v1alpha1/generated/mesh.js";
 import { compile } from "../../../src/compile/compile.js";
 import { CLUSTER_DOMAIN, type ClusterState } from "../../../src/compile/state.js";
-import { PROXYLESS_ANNOTATION } from "../../../src/inject/sidecar.js";
 import { MeshSnapshots } from "../../../src/xds/cache/mesh-snapshots.js";
 import type { ProxyNode } from "../../../src/xds/cache/snapshot.js";
 import { CERTIFICATE_PROVIDER_METADATA, proxyIdentity } from "../../../src/xds/node.js";
@@ -21,6 +20,7 @@ import {
 } from "../../../src/xds/translate/resource.js";
 import { translate, type MeshResources } from "../../../src/xds/translate/translate.js";
 import { policiesIn, type NamespacePolicies, type PolicyPools } from "../../support/arbitrary-policies.js";
+import { INJECTION_LABEL, PROXYLESS_ANNOTATION } from "../../../src/mesh/annotations.js";
 
 /**
  * Issue 14, third invariant: no object in one namespace changes what proxies
@@ -95,7 +95,6 @@ const SERVICE_PORTS = [
   { name: "tcp-db", port: 5432, targetPort: 5432 },
 ];
 const TARGET_PORTS = [8080, 9090, 5432];
-const INJECTION_LABEL = "skiff.dev/injection";
 
 interface Namespaces {
   readonly a: string;

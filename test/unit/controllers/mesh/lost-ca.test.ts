@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { X509Certificate } from "node:crypto";
 import {
-  REGENERATE_CA_ANNOTATION,
   caSecretMissing,
   missingCaSecretAction,
   regeneratedTrustBundle,
@@ -9,6 +8,7 @@ import {
 } from "../../../../src/controllers/mesh/lost-ca.js";
 import { certificatePems } from "../../../../src/pki/pem.js";
 import { createRootCa } from "../../../../src/pki/root.js";
+import { REGENERATE_CA_ANNOTATION } from "../../../../src/mesh/annotations.js";
 
 const root = () => createRootCa({ trustDomain: "cluster.local", validityMs: 3600_000, now: new Date() });
 const fingerprint = (pem: string) => new X509Certificate(pem).fingerprint256;

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { activeMeshOtherThan } from "../../../../src/controllers/mesh/singleton.js";
+import { activeMeshOtherThan } from "../../../src/mesh/singleton.js";
 
 const mesh = (name: string, created: string, deleting = false) => ({
   metadata: {

@@ -1,0 +1,31 @@
+/**
+ * The sidecar's contract with everything around it: the user Envoy runs as
+ * and the ports it holds in every meshed Pod. The injector (container ports,
+ * probes), the iptables rules, the bootstrap, translate (the capture
+ * listeners, the passthrough source) and the Mesh's checks read them here.
+ */
+
+/** The uid Envoy runs as; iptables lets its own connections through. */
+export const PROXY_UID = 1337;
+
+/** Envoy's admin endpoint, on 127.0.0.1 only. */
+export const ENVOY_ADMIN_PORT = 15000;
+
+/** Where iptables sends a Pod's outbound connections: the virtualOutbound listener. */
+export const OUTBOUND_CAPTURE_PORT = 15001;
+
+/** Where iptables sends a Pod's inbound connections: the virtualInbound listener. */
+export const INBOUND_CAPTURE_PORT = 15006;
+
+/** The listener that answers the readiness probe at HEALTH_PATH. */
+export const HEALTH_PORT = 15021;
+export const HEALTH_PATH = "/healthz/ready";
+
+/** The Prometheus listener's port unless the Mesh moves it (observability.metrics.prometheusPort). */
+export const DEFAULT_PROMETHEUS_PORT = 15090;
+
+/**
+ * The source address of the sidecar's inbound passthrough connections to the
+ * application (Istio's 127.0.0.6): iptables lets connections from it through.
+ */
+export const INBOUND_PASSTHROUGH_SOURCE = { ipv4: "127.0.0.6", ipv6: "::6" } as const;
