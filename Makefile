@@ -60,6 +60,8 @@ verify: $(NODE_MODULES)
 	npx tsc --noEmit -p tsconfig.json
 	npx eslint .
 	npx prettier --check . --log-level warn
+	npm run -s check:layers
+	npm run -s check:dead-code
 	hack/controlplane/verify.sh
 	hack/envoyvalidate/export-descriptors.sh --check
 

@@ -21,10 +21,9 @@ export {
   authorizationPolicyModel,
   parseCidr,
   parsePattern,
-  parsePort,
   peerAuthenticationModel,
 } from "./security-models.js";
-export { authorizationPolicyIssues, peerAuthenticationIssues, securityIssues } from "./security-issues.js";
+export { authorizationPolicyIssues, securityIssues } from "./security-issues.js";
 export { mtlsWarnings } from "./security-warnings.js";
 
 /** The Mesh's defaults, as its CRD schema fills them in. */

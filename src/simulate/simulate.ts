@@ -67,9 +67,6 @@ export interface SimulateDestination {
   readonly subset: string | null;
 }
 
-/** The JSON that `-o json` prints: a forwarded request, or one answered with a redirect. */
-export type SimulateResult = ForwardedResult | RedirectedResult;
-
 interface RouteRule {
   /** `namespace/name` of the TrafficPolicy; null when none governs the Service. */
   readonly policy: string | null;

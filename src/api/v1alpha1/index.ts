@@ -4,7 +4,7 @@ import { meshCrd } from "./mesh.js";
 import { peerAuthenticationCrd } from "./peerauthentication.js";
 import { trafficPolicyCrd } from "./trafficpolicy.js";
 
-export { API_VERSION, GROUP, VERSION } from "./common.js";
+export { API_VERSION } from "./common.js";
 
 /** Every kind Skiff serves, in the order documentation lists them. */
 export const CRDS: readonly CrdDefinition[] = [

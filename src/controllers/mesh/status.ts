@@ -39,13 +39,6 @@ export interface MeshObservation {
   xdsAddress: string;
 }
 
-export const MESH_CONDITIONS = [
-  "Ready",
-  "CertificateAuthorityReady",
-  "ControlPlaneAvailable",
-  "InjectionConfigured",
-];
-
 function caCondition(o: MeshObservation): DesiredCondition {
   return o.ca.ok
     ? {

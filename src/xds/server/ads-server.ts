@@ -18,7 +18,7 @@ import type { ProxyState } from "./proxy-state.js";
 import { adsServiceDefinition } from "./service-definition.js";
 import { SotwStream } from "./sotw-stream.js";
 
-export type { ProxyState, ProxyTypeStatus, Nack } from "./proxy-state.js";
+export type { ProxyState } from "./proxy-state.js";
 
 export interface AdsServerOptions {
   logger?: Logger;

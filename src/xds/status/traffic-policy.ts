@@ -5,8 +5,6 @@ import { truncateCodePoints } from "../../k8s/truncate.js";
 import type { Programming } from "./programming.js";
 import { programmedCondition } from "./programmed.js";
 
-export const TRAFFIC_POLICY_CONDITIONS = ["Accepted", "ResolvedRefs", "Programmed"];
-
 /**
  * A TrafficPolicy's status from what compile found and what the proxies
  * answered. Pure; lastTransitionTime moves only when a status flips.

@@ -5,7 +5,7 @@ import { outboundClusterName } from "./names.js";
 import { ENDPOINT_TYPE, type EnvoyResource } from "./resource.js";
 
 /** The metadata namespace Envoy reads for a cluster's transport_socket_matches. */
-export const TRANSPORT_SOCKET_MATCH = "envoy.transport_socket_match";
+const TRANSPORT_SOCKET_MATCH = "envoy.transport_socket_match";
 /** The tlsMode of endpoints that accept mTLS, as Istio's `tlsMode: istio`. */
 export const TLS_MODE_MESH = "skiff";
 

@@ -6,7 +6,7 @@ import type { Readable, Writable } from "node:stream";
 import type { CallsResult, ClientSpec, UntilResult } from "./xds-client.js";
 import type { CallerChannel, CallerRequest } from "./caller.js";
 
-export type { CallsResult, ClientResult, ClientSpec, UntilResult } from "./xds-client.js";
+export type { CallsResult, ClientSpec, UntilResult } from "./xds-client.js";
 
 /**
  * Test helpers that run the gRPC kit's programs as child processes:
