@@ -3,15 +3,10 @@ import type { Logger } from "pino";
 import type { Certificate } from "../../api/certmanager/v1/generated/certificate.js";
 import type { Mesh, MeshStatus } from "../../api/v1alpha1/generated/mesh.js";
 import { ServerSideApplier } from "../../k8s/apply.js";
-import { canonicalJson } from "../../k8s/canonical.js";
 import { conditionTransitionEvents, type EventRecorder, type EventSpec } from "../../k8s/events.js";
-import {
-  sameConditions,
-  replaceConditions,
-  type Condition,
-  type DesiredCondition,
-} from "../../k8s/conditions.js";
+import { replaceConditions, type Condition, type DesiredCondition } from "../../k8s/conditions.js";
 import { apiPath, KindNotServedError, KubernetesApiError, RestClient } from "../../k8s/rest.js";
+import { applyStatusIfChanged } from "../../k8s/status.js";
 import { selectorMatches, selectorProblems, type LabelSelector } from "../../k8s/selector.js";
 import type { HandlerResult } from "../../k8s/workqueue.js";
 import { inspectCa } from "../../pki/inspect.js";
@@ -376,21 +371,12 @@ export class MeshReconciler {
     status: MeshStatus,
     log: Logger,
   ): Promise<void> {
-    // Write only when something changed: an unchanged status costs the API server nothing.
-    const unchanged =
-      sameConditions(previous, status.conditions as Condition[]) &&
-      canonicalJson({ ...mesh.status, conditions: undefined }) ===
-        canonicalJson({ ...status, conditions: undefined });
-    if (unchanged) return;
-    await this.applier.apply(
-      {
-        apiVersion: "skiff.dev/v1alpha1",
-        kind: "Mesh",
-        metadata: { name: mesh.metadata.name },
-        status,
-      } as KubernetesObject,
-      { subresource: "status" },
-    );
+    const object = {
+      apiVersion: "skiff.dev/v1alpha1",
+      kind: "Mesh",
+      metadata: { name: mesh.metadata.name ?? "" },
+    };
+    if (!(await applyStatusIfChanged(this.applier, { ...object, status: mesh.status }, status))) return;
     for (const event of conditionTransitionEvents(previous, status.conditions as Condition[])) {
       await this.event(mesh, log, event);
     }

@@ -1,8 +1,7 @@
-import type { KubeConfig, KubernetesObject } from "@kubernetes/client-node";
+import type { KubeConfig } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import { ServerSideApplier } from "../../k8s/apply.js";
-import { canonicalJson } from "../../k8s/canonical.js";
-import { sameConditions, type Condition } from "../../k8s/conditions.js";
+import { applyStatusIfChanged, type StatusBody } from "../../k8s/status.js";
 import type { PolicySource } from "../../ir/source.js";
 import type { PolicyKind } from "../../compile/findings.js";
 import type { PipelineRun, PolicyObject } from "../pipeline.js";
@@ -121,22 +120,17 @@ export class PolicyStatusWriter {
     const current = this.pipeline.policy(target.kind, namespace, name);
     // The informer has a newer object than this run compiled: the next run will cover it.
     if (!current || (current.metadata.generation ?? 0) !== generation) return;
-    const currentStatus = (current.status ?? {}) as { conditions?: Condition[] };
-    const previous = currentStatus.conditions ?? [];
-    const status = target.status(previous, new Date()) as { conditions?: Condition[] };
-    const unchanged =
-      sameConditions(previous, status.conditions) &&
-      canonicalJson({ ...currentStatus, conditions: undefined }) ===
-        canonicalJson({ ...status, conditions: undefined });
-    if (unchanged) return;
-    await this.applier.apply(
+    const currentStatus = (current.status ?? {}) as StatusBody;
+    const status = target.status(currentStatus.conditions ?? [], new Date()) as StatusBody;
+    await applyStatusIfChanged(
+      this.applier,
       {
         apiVersion: "skiff.dev/v1alpha1",
         kind: target.kind,
         metadata: { name, namespace },
-        status,
-      } as KubernetesObject,
-      { subresource: "status" },
+        status: currentStatus,
+      },
+      status,
     );
   }
 }
