@@ -30,7 +30,7 @@ export default {
       comment: "src/policy is request evaluation over the IR, shared by simulate, analyze and tests.",
       severity: "error",
       from: { path: "^src/policy/" },
-      to: { path: "^src/", pathNot: "^src/(ir|policy)/" },
+      to: { path: "^src/", pathNot: "^src/(ir|net|policy)/" },
     },
     {
       name: "translate-is-the-only-bridge-out",
@@ -38,7 +38,7 @@ export default {
         "translate: IR -> Envoy resources, pure functions; it reads the IR, not the API or cluster state.",
       severity: "error",
       from: { path: "^src/xds/translate/" },
-      to: { path: "^src/", pathNot: "^src/(ir|policy|mesh|xds/translate|xds/protos)/" },
+      to: { path: "^src/", pathNot: "^src/(ir|net|policy|mesh|xds/translate|xds/protos)/" },
     },
     {
       name: "compile-is-the-only-bridge-in",
@@ -58,10 +58,10 @@ export default {
     {
       name: "the-vocabulary-is-at-the-bottom",
       comment:
-        "src/mesh holds the names several processes share (labels, annotations, the sidecar's ports, the one-Mesh rule): it imports nothing else of Skiff.",
+        "src/mesh holds the names several processes share (labels, annotations, the sidecar's ports, the one-Mesh rule), src/net the one IP grammar: they import nothing else of Skiff.",
       severity: "error",
-      from: { path: "^src/mesh/" },
-      to: { path: "^src/", pathNot: "^src/mesh/" },
+      from: { path: "^src/(mesh|net)/" },
+      to: { path: "^src/", pathNot: "^src/(mesh|net)/" },
     },
     {
       name: "data-flows-one-way",

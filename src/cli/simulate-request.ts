@@ -1,5 +1,5 @@
 import { dns1123LabelProblem, dns1123SubdomainProblem } from "../k8s/names.js";
-import { parseIp } from "../policy/match.js";
+import { parseIp } from "../net/ip.js";
 import type { SimulateOptions, SimulateTarget } from "../simulate/simulate.js";
 import { UsageError } from "./exit-status.js";
 

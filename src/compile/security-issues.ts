@@ -3,7 +3,7 @@ import type { AuthorizationPolicy } from "../api/v1alpha1/generated/authorizatio
 import type { PeerAuthentication } from "../api/v1alpha1/generated/peerauthentication.js";
 import type { ValidationIssue } from "../api/v1alpha1/validate.js";
 import { selectorProblems, type LabelSelector } from "../k8s/selector.js";
-import { CONDITION_KINDS, HEADER_KEY, parseCidr, parsePort } from "./security-models.js";
+import { CONDITION_KINDS, HEADER_KEY, parseIpBlock, parsePort } from "./security-models.js";
 
 /**
  * The checks that the CRD makes with CEL rules, which offline validation
@@ -25,7 +25,7 @@ export function authorizationPolicyIssues(ap: AuthorizationPolicy): ValidationIs
     values?.forEach((v, i) => {
       if (!ok(v)) issues.push({ field: `${field}[${i}]`, message });
     });
-  const isCidr = (v: string) => parseCidr(v) !== undefined;
+  const isCidr = (v: string) => parseIpBlock(v) !== undefined;
   const isPort = (v: string) => parsePort(v) !== undefined;
 
   (ap.spec?.rules ?? []).forEach((rule, r) => {

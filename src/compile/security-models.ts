@@ -1,4 +1,4 @@
-import { isIP } from "node:net";
+import { addressBits, parseIp } from "../net/ip.js";
 import type {
   AuthorizationPolicy,
   Operation,
@@ -141,14 +141,14 @@ export function parsePattern(value: string): ValuePattern {
   return { kind: "Exact", value };
 }
 
-/** An IP address or CIDR; undefined when it is neither. */
-export function parseCidr(value: string): CidrModel | undefined {
+/** An ipBlocks value: an IP address or a CIDR, as written; undefined when it is neither. */
+export function parseIpBlock(value: string): CidrModel | undefined {
   const [address = "", length, ...rest] = value.split("/");
-  const family = isIP(address);
-  if (family === 0 || rest.length > 0) return undefined;
-  const max = family === 4 ? 32 : 128;
+  const ip = parseIp(address);
+  if (!ip || rest.length > 0) return undefined;
+  const max = addressBits(ip.family);
   if (length === undefined) return { address, prefixLength: max };
-  if (!/^[0-9]{1,3}$/.test(length) || Number(length) > max) return undefined;
+  if (!/^(0|[1-9][0-9]{0,2})$/.test(length) || Number(length) > max) return undefined;
   return { address, prefixLength: Number(length) };
 }
 
@@ -161,7 +161,7 @@ export function parsePort(value: string): number | undefined {
 
 const patterns = (values: string[] | undefined) => values?.map(parsePattern);
 const cidrs = (values: string[] | undefined) =>
-  values?.map(parseCidr).filter((c): c is CidrModel => c !== undefined);
+  values?.map(parseIpBlock).filter((c): c is CidrModel => c !== undefined);
 const ports = (values: string[] | undefined) =>
   values?.map(parsePort).filter((p): p is number => p !== undefined);
 

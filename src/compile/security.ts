@@ -19,7 +19,7 @@ import { podWarnings, type SecurityWarning } from "./security-warnings.js";
 
 export {
   authorizationPolicyModel,
-  parseCidr,
+  parseIpBlock,
   parsePattern,
   peerAuthenticationModel,
 } from "./security-models.js";

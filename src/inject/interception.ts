@@ -1,5 +1,6 @@
 import type { MeshSpec } from "../api/v1alpha1/generated/mesh.js";
-import { DEFAULT_INTERCEPTION, parseCidr, type InterceptionOptions } from "./iptables.js";
+import { parseCidr } from "../net/ip.js";
+import { DEFAULT_INTERCEPTION, type InterceptionOptions } from "./iptables.js";
 import { DEFAULT_PROMETHEUS_PORT } from "../mesh/proxy.js";
 import {
   EXCLUDE_INBOUND_PORTS_ANNOTATION,

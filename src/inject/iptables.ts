@@ -49,6 +49,7 @@ import {
   OUTBOUND_CAPTURE_PORT,
   PROXY_UID,
 } from "../mesh/proxy.js";
+import { parseCidr, type IpFamily } from "../net/ip.js";
 
 export interface InterceptionOptions {
   /** The uid the Envoy sidecar runs as; its connections are never captured. */
@@ -64,8 +65,6 @@ export interface InterceptionOptions {
   /** Outbound destination ranges that bypass the sidecar, IPv4 and IPv6 mixed. */
   excludeOutboundCIDRs: string[];
 }
-
-export type IpFamily = "ipv4" | "ipv6";
 
 export const DEFAULT_INTERCEPTION: Readonly<InterceptionOptions> = Object.freeze({
   proxyUid: PROXY_UID,
@@ -151,121 +150,6 @@ function assertUid(uid: number): void {
 
 function sortedUnique(ports: number[]): number[] {
   return [...new Set(ports)].sort((a, b) => a - b);
-}
-
-// --- CIDRs -------------------------------------------------------------------
-
-export interface ParsedCidr {
-  family: IpFamily;
-  /** Canonical form: host bits cleared, IPv6 compressed as RFC 5952 (and iptables-save) writes it. */
-  cidr: string;
-  /** The network address as 4 or 8 numbers, for sorting. */
-  parts: number[];
-  prefix: number;
-}
-
-/**
- * Parses an IPv4 or IPv6 CIDR as Kubernetes' isCIDR (Go's netip.ParsePrefix)
- * accepts it: host bits may be set (they are cleared here), no zones, no
- * leading zeros in IPv4 octets or the prefix length. Returns undefined when
- * the text is not a CIDR.
- */
-export function parseCidr(text: string): ParsedCidr | undefined {
-  const slash = text.indexOf("/");
-  if (slash < 0) return undefined;
-  const address = text.slice(0, slash);
-  const prefixText = text.slice(slash + 1);
-  if (!/^(0|[1-9][0-9]{0,2})$/.test(prefixText)) return undefined;
-  const prefix = Number(prefixText);
-  const v4 = parseIpv4(address);
-  if (v4) {
-    if (prefix > 32) return undefined;
-    const masked = maskParts(v4, 8, prefix);
-    return { family: "ipv4", cidr: `${masked.join(".")}/${prefix}`, parts: masked, prefix };
-  }
-  const v6 = parseIpv6(address);
-  if (v6) {
-    if (prefix > 128) return undefined;
-    const masked = maskParts(v6, 16, prefix);
-    return { family: "ipv6", cidr: `${formatIpv6(masked)}/${prefix}`, parts: masked, prefix };
-  }
-  return undefined;
-}
-
-function parseIpv4(text: string): number[] | undefined {
-  const octets = text.split(".");
-  if (octets.length !== 4) return undefined;
-  const parts: number[] = [];
-  for (const octet of octets) {
-    if (!/^(0|[1-9][0-9]{0,2})$/.test(octet)) return undefined;
-    const value = Number(octet);
-    if (value > 255) return undefined;
-    parts.push(value);
-  }
-  return parts;
-}
-
-function parseIpv6(text: string): number[] | undefined {
-  if (text.includes("%")) return undefined;
-  const halves = text.split("::");
-  if (halves.length > 2) return undefined;
-  const groups = (half: string): number[] | undefined => {
-    if (half === "") return [];
-    const out: number[] = [];
-    const pieces = half.split(":");
-    for (const [i, piece] of pieces.entries()) {
-      if (i === pieces.length - 1 && piece.includes(".")) {
-        const v4 = parseIpv4(piece);
-        if (!v4) return undefined;
-        out.push((v4[0]! << 8) | v4[1]!, (v4[2]! << 8) | v4[3]!);
-      } else {
-        if (!/^[0-9a-fA-F]{1,4}$/.test(piece)) return undefined;
-        out.push(parseInt(piece, 16));
-      }
-    }
-    return out;
-  };
-  const head = groups(halves[0]!);
-  if (!head) return undefined;
-  if (halves.length === 1) return head.length === 8 ? head : undefined;
-  const tail = groups(halves[1]!);
-  if (!tail || head.length + tail.length > 7) return undefined;
-  return [...head, ...new Array<number>(8 - head.length - tail.length).fill(0), ...tail];
-}
-
-function maskParts(parts: number[], bitsPerPart: number, prefix: number): number[] {
-  return parts.map((value, i) => {
-    const keep = Math.max(0, Math.min(bitsPerPart, prefix - i * bitsPerPart));
-    const mask = keep === 0 ? 0 : ((0xffff << (bitsPerPart - keep)) & ((1 << bitsPerPart) - 1)) >>> 0;
-    return value & mask;
-  });
-}
-
-/** RFC 5952: lower case, no leading zeros, the longest run (>= 2) of zero groups as "::", first on ties. */
-function formatIpv6(parts: number[]): string {
-  let bestStart = -1;
-  let bestLength = 0;
-  for (let i = 0; i < 8;) {
-    if (parts[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && parts[j] === 0) j++;
-    if (j - i > bestLength) {
-      bestStart = i;
-      bestLength = j - i;
-    }
-    i = j;
-  }
-  const hex = parts.map((p) => p.toString(16));
-  if (bestLength < 2) return hex.join(":");
-  // IPv4-compatible and IPv4-mapped addresses keep their dotted tail, as inet_ntop writes them.
-  if (bestStart === 0 && (bestLength === 6 || (bestLength === 5 && parts[5] === 0xffff))) {
-    const v4 = [parts[6]! >> 8, parts[6]! & 0xff, parts[7]! >> 8, parts[7]! & 0xff].join(".");
-    return bestLength === 6 ? `::${v4}` : `::ffff:${v4}`;
-  }
-  return `${hex.slice(0, bestStart).join(":")}::${hex.slice(bestStart + bestLength).join(":")}`;
 }
 
 function compareCidrs(a: string, b: string): number {

@@ -1,4 +1,5 @@
 import type { CidrModel, ValuePattern } from "../ir/security.js";
+import { addressBits, parseIp } from "../net/ip.js";
 
 /**
  * Whether a value matches one of Istio's patterns, as the Envoy matcher that
@@ -44,41 +45,13 @@ export function valuesHold<T>(
   return true;
 }
 
-/** An IP address as a number and its family; undefined when it is not one. */
-export function parseIp(ip: string): { readonly family: 4 | 6; readonly value: bigint } | undefined {
-  if (/^[0-9]{1,3}(\.[0-9]{1,3}){3}$/.test(ip)) {
-    const parts = ip.split(".").map(Number);
-    if (parts.some((p) => p > 255)) return undefined;
-    return { family: 4, value: parts.reduce((acc, p) => (acc << 8n) | BigInt(p), 0n) };
-  }
-  if (!ip.includes(":") || ip.includes("%")) return undefined;
-  // An IPv6 address may end in a dotted IPv4 address (::ffff:10.0.0.1).
-  let text = ip;
-  const dotted = /^(.*:)([0-9.]+)$/.exec(ip);
-  if (dotted && dotted[2]!.includes(".")) {
-    const v4 = parseIp(dotted[2]!);
-    if (!v4 || v4.family !== 4) return undefined;
-    text = `${dotted[1]}${(v4.value >> 16n).toString(16)}:${(v4.value & 0xffffn).toString(16)}`;
-  }
-  const halves = text.split("::");
-  if (halves.length > 2) return undefined;
-  const groups = (s: string) => (s === "" ? [] : s.split(":"));
-  const head = groups(halves[0]!);
-  const tail = halves.length === 2 ? groups(halves[1]!) : [];
-  const missing = 8 - head.length - tail.length;
-  if (halves.length === 2 ? missing < 1 : missing !== 0) return undefined;
-  const all = [...head, ...Array<string>(halves.length === 2 ? missing : 0).fill("0"), ...tail];
-  if (all.some((g) => !/^[0-9a-fA-F]{1,4}$/.test(g))) return undefined;
-  return { family: 6, value: all.reduce((acc, g) => (acc << 16n) | BigInt(parseInt(g, 16)), 0n) };
-}
-
 /** Whether an address lies in a range, as Envoy's CidrRange: the families must agree. */
 export function cidrContains(cidr: CidrModel, ip: string | undefined): boolean {
   if (ip === undefined) return false;
   const network = parseIp(cidr.address);
   const address = parseIp(ip);
   if (!network || !address || network.family !== address.family) return false;
-  const bits = network.family === 4 ? 32 : 128;
+  const bits = addressBits(network.family);
   const shift = BigInt(bits - cidr.prefixLength);
   return network.value >> shift === address.value >> shift;
 }

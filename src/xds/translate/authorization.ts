@@ -9,7 +9,7 @@ import type {
   SourceModel,
   ValuePattern,
 } from "../../ir/security.js";
-import { parseIp } from "../../policy/match.js";
+import { addressBits, formatIpValue, parseIp } from "../../net/ip.js";
 import { typed } from "./json.js";
 
 /**
@@ -308,23 +308,12 @@ function namespaceId(p: ValuePattern): JsonObject {
 /** A CidrRange with the host bits cleared, as Envoy normalises it (gRPC's engine needs it so). */
 function cidrRange(c: CidrModel): JsonObject {
   const ip = parseIp(c.address);
-  const bits = ip?.family === 4 ? 32 : 128;
+  const bits = ip ? addressBits(ip.family) : 128;
   if (!ip || !Number.isInteger(c.prefixLength) || c.prefixLength < 0 || c.prefixLength > bits)
     throw new Untranslatable(`bad address ${c.address}/${c.prefixLength}`);
   const shift = BigInt(bits - c.prefixLength);
   const network = (ip.value >> shift) << shift;
-  return { address_prefix: formatIp(ip.family, network), prefix_len: c.prefixLength };
-}
-
-function formatIp(family: 4 | 6, value: bigint): string {
-  const groups = family === 4 ? 4 : 8;
-  const width = family === 4 ? 8n : 16n;
-  const parts: string[] = [];
-  for (let i = groups - 1; i >= 0; i--) {
-    const part = (value >> (BigInt(i) * width)) & ((1n << width) - 1n);
-    parts.push(family === 4 ? part.toString(10) : part.toString(16));
-  }
-  return parts.join(family === 4 ? "." : ":");
+  return { address_prefix: formatIpValue(ip.family, network), prefix_len: c.prefixLength };
 }
 
 function port(p: number): JsonValue {

@@ -3,7 +3,7 @@ import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import type { JsonObject } from "@bufbuild/protobuf";
 import fc from "fast-check";
-import { parseCidr, parsePattern } from "../../../src/compile/security.js";
+import { parseIpBlock, parsePattern } from "../../../src/compile/security.js";
 import type {
   AuthorizationPolicyModel,
   AuthorizationRuleModel,
@@ -181,7 +181,7 @@ const SNI_PATTERNS = ["reviews.svc", "*.svc", "outbound_*", "*"];
 const some = <T>(pool: readonly T[]) => fc.subarray([...pool], { minLength: 1, maxLength: 3 });
 const patterns = (pool: readonly string[]) => some(pool).map((vs) => vs.map(parsePattern));
 const cidrs = (pool: readonly string[]) =>
-  some(pool).map((vs) => vs.map((v) => parseCidr(v)).filter((c): c is CidrModel => c !== undefined));
+  some(pool).map((vs) => vs.map((v) => parseIpBlock(v)).filter((c): c is CidrModel => c !== undefined));
 
 const sourceArb: fc.Arbitrary<SourceModel> = fc.record(
   {
