@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { openSync, closeSync, writeFileSync } from "node:fs";
 import { constants } from "node:os";
 import type { Readable } from "node:stream";
+import { inNetnsCommand } from "./netns.js";
 
 /** A bind mount into a container's private view of the node's filesystem. */
 export interface ContainerMount {
@@ -85,24 +86,10 @@ export class ContainerProcess {
     const log = openSync(launch.logPath, "a");
     try {
       this.child = spawn(
-        "setpriv",
-        [
-          "--pdeathsig",
-          "KILL",
-          "--",
-          "nsenter",
-          `--net=/run/netns/${launch.netns}`,
-          "--",
-          "unshare",
-          "--mount",
-          "--uts",
-          "--propagation",
-          "private",
-          "--",
-          "/bin/sh",
-          launch.scriptPath,
-          ...launch.argv,
-        ],
+        ...inNetnsCommand(launch.netns, [
+          ...["unshare", "--mount", "--uts", "--propagation", "private", "--"],
+          ...["/bin/sh", launch.scriptPath, ...launch.argv],
+        ]),
         // Its own process group, so stop() reaches everything it forks.
         {
           env: Object.fromEntries(launch.env),

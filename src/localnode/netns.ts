@@ -7,6 +7,15 @@ const run = promisify(execFile);
 /** Where `ip netns` keeps its named namespaces (so `ip netns exec NAME` can enter them). */
 export const NETNS_DIR = "/run/netns";
 
+/**
+ * A command line that runs `argv` in a named network namespace, killed by
+ * the kernel if its parent (this process) dies (setpriv --pdeathsig), so no
+ * crash of ours leaves it running.
+ */
+export function inNetnsCommand(netns: string, argv: readonly string[]): [string, string[]] {
+  return ["setpriv", ["--pdeathsig", "KILL", "--", "nsenter", `--net=${NETNS_DIR}/${netns}`, "--", ...argv]];
+}
+
 /** Files `ip netns exec NAME` binds over /etc (resolv.conf, hosts) for the commands it runs. */
 export function netnsEtc(name: string): string {
   return `/etc/netns/${name}`;

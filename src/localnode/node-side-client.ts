@@ -3,6 +3,7 @@ import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { createInterface } from "node:readline";
 import type { ProbeRequest, ProbeResult } from "./node-side.js";
+import { inNetnsCommand } from "./netns.js";
 
 /**
  * The host side of node-side.ts: starts it in the node's network namespace
@@ -23,21 +24,9 @@ export class NodeSide {
     const script = siblingScript("node-side");
     const nodeArgs = script.endsWith(".ts") ? ["--import", "tsx", script] : [script];
     const forwardArgs = forwards.flatMap((f) => ["--forward", `${f.host}:${f.port}=${f.socket}`]);
-    this.child = spawn(
-      "setpriv",
-      [
-        "--pdeathsig",
-        "KILL",
-        "--",
-        "nsenter",
-        `--net=/run/netns/${netns}`,
-        "--",
-        process.execPath,
-        ...nodeArgs,
-        ...forwardArgs,
-      ],
-      { stdio: ["pipe", "pipe", "pipe"] },
-    );
+    this.child = spawn(...inNetnsCommand(netns, [process.execPath, ...nodeArgs, ...forwardArgs]), {
+      stdio: ["pipe", "pipe", "pipe"],
+    });
     this.child.stderr?.on("data", (d: Buffer) => logLine(d.toString().trimEnd()));
     let markReady: () => void = () => {};
     let fail: (e: Error) => void = () => {};
