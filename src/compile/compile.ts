@@ -10,6 +10,7 @@ import { effectiveMtls, peerAuthenticationApplies, servedMtlsMode } from "../pol
 import { dataPlaneOf } from "./data-plane.js";
 import type { PolicyFinding, PolicyFindings } from "./findings.js";
 import { compileSecurity, type SecurityPolicyFindings } from "./security.js";
+import { tcpPorts, tcpWarnings } from "./protocol-warnings.js";
 import { proxylessUnsupported } from "./proxyless-unsupported.js";
 import { byNamespacedName, endpointsByService, servicePorts } from "./services.js";
 import { CLUSTER_DOMAIN, type ClusterState } from "./state.js";
@@ -97,6 +98,7 @@ export function compile(state: ClusterState): CompileResult {
     })
     .sort((a, b) => byNamespacedName(a.source, b.source));
 
+  const tcp = tcpPorts(services);
   return {
     model: {
       clusterDomain: CLUSTER_DOMAIN,
@@ -104,10 +106,14 @@ export function compile(state: ClusterState): CompileResult {
       services,
       workloads: meshWorkloads,
     },
-    securityFindings: security.findings.map((found) => ({
-      ...found,
-      workloads: governedWorkloads(found, security.model, meshWorkloads),
-    })),
+    securityFindings: security.findings.map((found) => {
+      const workloads = governedWorkloads(found, security.model, meshWorkloads);
+      const policy = security.model.authorizationPolicies.find(
+        (p) => found.kind === "AuthorizationPolicy" && sameSource(p.source, found.source),
+      );
+      const warnings = policy ? [...found.warnings, ...tcpWarnings(policy, workloads, tcp)] : found.warnings;
+      return { ...found, warnings, workloads };
+    }),
     security: security.model,
     findings,
   };
@@ -123,8 +129,7 @@ function governedWorkloads(
   security: SecurityModel,
   workloads: readonly WorkloadModel[],
 ): string[] {
-  const same = (source: { namespace: string; name: string }) =>
-    source.namespace === found.source.namespace && source.name === found.source.name;
+  const same = (source: { namespace: string; name: string }) => sameSource(source, found.source);
   if (found.kind === "AuthorizationPolicy")
     return workloads.filter((w) => w.authorization.some((p) => same(p.source))).map((w) => w.key);
   const policy = security.peerAuthentications.find((p) => same(p.source));
@@ -134,6 +139,10 @@ function governedWorkloads(
       peerAuthenticationApplies(policy, { namespace: w.key.split("/")[0] ?? "", labels: w.labels }),
     )
     .map((w) => w.key);
+}
+
+function sameSource(a: { namespace: string; name: string }, b: { namespace: string; name: string }): boolean {
+  return a.namespace === b.namespace && a.name === b.name;
 }
 
 /**

@@ -18,8 +18,10 @@ export interface SecurityWarning {
    *   the workload accepts only plaintext and plaintext carries no identity.
    * - `NotPrincipalsWithoutMtls`: notPrincipals or notNamespaces match every
    *   request, for the same reason.
+   * - `HttpOnlyFieldsOnTcp`: hosts, methods, paths or request headers on a
+   *   workload port that carries TCP (see protocol-warnings.ts).
    */
-  readonly reason: "PrincipalsWithoutMtls" | "NotPrincipalsWithoutMtls";
+  readonly reason: "PrincipalsWithoutMtls" | "NotPrincipalsWithoutMtls" | "HttpOnlyFieldsOnTcp";
   /** The index of the rule in spec.rules. */
   readonly rule: number;
   readonly message: string;

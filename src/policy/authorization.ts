@@ -166,7 +166,12 @@ export function ruleMatches(
   return from && to && when;
 }
 
-function usesHttpOnly(rule: AuthorizationRuleModel): boolean {
+/**
+ * Whether a rule uses a field that only HTTP has (hosts, methods, paths and
+ * their negations, request headers): the rule ruleMatches, translate and
+ * compile's warnings treat differently on TCP.
+ */
+export function usesHttpOnly(rule: AuthorizationRuleModel): boolean {
   return (
     rule.to.some(
       (o) =>

@@ -10,6 +10,7 @@ import type {
   ValuePattern,
 } from "../../ir/security.js";
 import { addressBits, formatIpValue, parseIp } from "../../net/ip.js";
+import { usesHttpOnly } from "../../policy/authorization.js";
 import { typed } from "./json.js";
 
 /**
@@ -150,15 +151,6 @@ export function rbacPolicy(
     if (!(e instanceof Untranslatable)) throw e;
     return action === "ALLOW" ? undefined : { permissions: [any()], principals: [any()] };
   }
-}
-
-/** Whether a rule uses a field that only HTTP has; see {@link rbacFilters}. */
-function usesHttpOnly(rule: AuthorizationRuleModel): boolean {
-  const http: (keyof OperationModel)[] = ["hosts", "notHosts", "methods", "notMethods", "paths", "notPaths"];
-  return (
-    rule.to.some((o) => http.some((k) => o[k] !== undefined)) ||
-    rule.when.some((c) => c.kind === "RequestHeader")
-  );
 }
 
 const nonEmpty = (list: JsonObject[]): JsonObject[] => (list.length > 0 ? list : [any()]);
