@@ -4,18 +4,14 @@ import type { Mesh } from "../api/v1alpha1/generated/mesh.js";
 import type { PeerAuthentication } from "../api/v1alpha1/generated/peerauthentication.js";
 import type { ValidationIssue } from "../api/v1alpha1/validate.js";
 import type { PolicySource } from "../ir/source.js";
-import type {
-  AuthorizationPolicyModel,
-  EffectiveMtlsMode,
-  PeerAuthenticationModel,
-  SecurityModel,
-} from "../ir/security.js";
+import type { AuthorizationPolicyModel, PeerAuthenticationModel, SecurityModel } from "../ir/security.js";
 import { labelsInclude } from "../policy/match.js";
 import type { PolicyFinding } from "./findings.js";
 import { byNamespacedName } from "./services.js";
 import { authorizationPolicyIssues, peerAuthenticationIssues } from "./security-issues.js";
 import { authorizationPolicyModel, peerAuthenticationModel, sourceOf } from "./security-models.js";
 import { podWarnings, type SecurityWarning } from "./security-warnings.js";
+import { meshIdentity } from "../mesh/defaults.js";
 
 export {
   authorizationPolicyModel,
@@ -25,11 +21,6 @@ export {
 } from "./security-models.js";
 export { authorizationPolicyIssues, securityIssues } from "./security-issues.js";
 export { mtlsWarnings } from "./security-warnings.js";
-
-/** The Mesh's defaults, as its CRD schema fills them in. */
-export const DEFAULT_TRUST_DOMAIN = "cluster.local";
-export const DEFAULT_ROOT_NAMESPACE = "skiff-system";
-export const DEFAULT_MTLS_MODE: EffectiveMtlsMode = "PERMISSIVE";
 
 export interface SecurityPolicyFindings {
   readonly kind: "PeerAuthentication" | "AuthorizationPolicy";
@@ -144,11 +135,7 @@ export function compileSecurity(state: SecurityState): SecurityCompileResult {
 export function meshSecurity(
   mesh: Mesh | undefined,
 ): Pick<SecurityModel, "trustDomain" | "rootNamespace" | "defaultMtlsMode"> {
-  return {
-    trustDomain: mesh?.spec?.trustDomain || DEFAULT_TRUST_DOMAIN,
-    rootNamespace: mesh?.spec?.rootNamespace || DEFAULT_ROOT_NAMESPACE,
-    defaultMtlsMode: mesh?.spec?.defaults?.mtlsMode ?? DEFAULT_MTLS_MODE,
-  };
+  return meshIdentity(mesh);
 }
 
 const oldestFirst = (a: PeerAuthenticationModel, b: PeerAuthenticationModel) =>

@@ -9,7 +9,6 @@ import type { TrafficPolicy } from "../api/v1alpha1/generated/trafficpolicy.js";
 import { compile, type CompileResult } from "../compile/compile.js";
 import type { PolicyKind } from "../compile/findings.js";
 import { activeMeshOtherThan } from "../mesh/singleton.js";
-import { DEFAULT_ROOT_NAMESPACE } from "../compile/security.js";
 import { Informer } from "../k8s/informer.js";
 import type { ClusterState } from "../compile/state.js";
 import { ChangeCoalescer } from "./change-coalescer.js";
@@ -17,6 +16,7 @@ import { buildIsolating, rejectionKey, withRejected, type RejectedPolicy } from 
 import { onlyStatusChanged } from "./status-updates.js";
 import { MeshSnapshots } from "./cache/mesh-snapshots.js";
 import { translate, type MeshResources } from "./translate/translate.js";
+import { meshIdentity } from "../mesh/defaults.js";
 
 export type PolicyObject = TrafficPolicy | PeerAuthentication | AuthorizationPolicy;
 
@@ -111,10 +111,8 @@ export class XdsPipeline {
     return (
       this.informers.meshes
         .list()
-        .find(
-          (m) =>
-            !m.metadata?.deletionTimestamp && (m.spec?.rootNamespace ?? DEFAULT_ROOT_NAMESPACE) === namespace,
-        ) ?? this.activeMesh()
+        .find((m) => !m.metadata?.deletionTimestamp && meshIdentity(m).rootNamespace === namespace) ??
+      this.activeMesh()
     );
   }
 

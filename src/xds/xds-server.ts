@@ -20,6 +20,7 @@ import { workloadSecrets } from "./translate/secrets.js";
 import { XdsPipeline } from "./pipeline.js";
 import { AdsServer } from "./server/ads-server.js";
 import { CA_SECRET, CERT_MANAGER_SECRET } from "../mesh/names.js";
+import { MESH_DEFAULTS, meshIdentity } from "../mesh/defaults.js";
 
 export interface XdsServerOptions {
   logger: Logger;
@@ -119,10 +120,12 @@ export async function startXdsServer(
     return {
       signer: { certPem, keyPem },
       trustBundlePem,
-      trustDomain: mesh?.spec?.trustDomain ?? "cluster.local",
+      trustDomain: meshIdentity(mesh).trustDomain,
       workloadValidityMs:
         options.workloadValidityMs ??
-        durationMs(mesh?.spec?.certificateAuthority?.builtin?.workloadValidity ?? "24h"),
+        durationMs(
+          mesh?.spec?.certificateAuthority?.builtin?.workloadValidity ?? MESH_DEFAULTS.workloadValidity,
+        ),
     };
   };
   const rest = new RestClient(kubeConfig);

@@ -26,6 +26,7 @@ import {
 } from "./common.js";
 import { INJECTION_LABEL } from "../../mesh/annotations.js";
 import { DEFAULT_PROMETHEUS_PORT } from "../../mesh/proxy.js";
+import { MESH_DEFAULTS } from "../../mesh/defaults.js";
 
 const builtinCa = titled(
   "BuiltinCertificateAuthority",
@@ -36,14 +37,14 @@ const builtinCa = titled(
         rootValidity: duration(
           "How long the root certificate is valid.",
           { min: "1h", max: "876000h" },
-          { default: "87600h" },
+          { default: MESH_DEFAULTS.rootValidity },
         ),
         // The renewal timer (80% of this) must fit Node's setTimeout, 2^31 ms (about 24.8 days):
         // a longer delay fires at once, and renewal would then spin.
         workloadValidity: duration(
           "How long each workload certificate is valid. Certificates are renewed at 80% of this.",
           { min: "1h", max: "720h" },
-          { default: "24h" },
+          { default: MESH_DEFAULTS.workloadValidity },
         ),
       },
     ),
@@ -162,19 +163,23 @@ const spec = object("The desired mesh.", {
   trustDomain: string(
     "The SPIFFE trust domain. Workload identities are spiffe://<trustDomain>/ns/<namespace>/sa/<serviceaccount>, and authorization principals are written <trustDomain>/ns/<namespace>/sa/<serviceaccount>.",
     {
-      default: "cluster.local",
+      default: MESH_DEFAULTS.trustDomain,
       maxLength: 253,
       pattern: "^[a-z0-9]([-a-z0-9._]*[a-z0-9])?$",
     },
   ),
   rootNamespace: string(
     "The namespace where the control plane runs. PeerAuthentication and AuthorizationPolicy objects here apply to the whole mesh.",
-    { default: "skiff-system", maxLength: 63, pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$" },
+    { default: MESH_DEFAULTS.rootNamespace, maxLength: 63, pattern: "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$" },
   ),
   controlPlane: object(
     "The xDS server Deployment that the operator generates.",
     {
-      replicas: integer("Number of xDS server replicas.", { minimum: 1, maximum: 100, default: 2 }),
+      replicas: integer("Number of xDS server replicas.", {
+        minimum: 1,
+        maximum: 100,
+        default: MESH_DEFAULTS.controlPlaneReplicas,
+      }),
       image: string("The xDS server image. Empty means the operator's own image.", { maxLength: 512 }),
       resources: resourceRequirements("each xDS server replica"),
     },
@@ -188,7 +193,7 @@ const spec = object("The desired mesh.", {
       mtlsMode: enumOf(
         "The mTLS mode where no PeerAuthentication decides. PERMISSIVE accepts both mTLS and plaintext, STRICT accepts only mTLS, DISABLE accepts only plaintext.",
         ["DISABLE", "PERMISSIVE", "STRICT"],
-        { default: "PERMISSIVE" },
+        { default: MESH_DEFAULTS.mtlsMode },
       ),
     },
     { default: {} },

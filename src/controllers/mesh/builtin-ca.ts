@@ -17,6 +17,7 @@ import {
 import type { MeshObservation } from "./status.js";
 import { MANAGED_BY_LABEL, REGENERATE_CA_ANNOTATION, SIGNS_FROM_ANNOTATION } from "../../mesh/annotations.js";
 import { CA_SECRET, TRUST_BUNDLE_CONFIGMAP } from "../../mesh/names.js";
+import { MESH_DEFAULTS, meshIdentity } from "../../mesh/defaults.js";
 
 const DAY_MS = 24 * 3600_000;
 
@@ -161,9 +162,10 @@ export class BuiltinCertificateAuthority {
 
   private newRoot(mesh: Mesh): Promise<CertificateAuthorityMaterial> {
     return createRootCa({
-      trustDomain: mesh.spec?.trustDomain ?? "cluster.local",
+      trustDomain: meshIdentity(mesh).trustDomain,
       validityMs:
-        durationMs(mesh.spec?.certificateAuthority?.builtin?.rootValidity ?? "87600h") || 3650 * DAY_MS,
+        durationMs(mesh.spec?.certificateAuthority?.builtin?.rootValidity ?? MESH_DEFAULTS.rootValidity) ||
+        3650 * DAY_MS,
       now: this.options.now(),
     });
   }

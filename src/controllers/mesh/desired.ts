@@ -25,6 +25,7 @@ import {
   XDS_MONITORING_PORT,
   XDS_NAME,
 } from "../../mesh/names.js";
+import { MESH_DEFAULTS, meshIdentity } from "../../mesh/defaults.js";
 
 /** The Mesh fields the generated objects depend on, with the API server's defaults applied. */
 export interface MeshSettings {
@@ -43,8 +44,8 @@ export function meshSettings(mesh: Mesh, operatorImage: string): MeshSettings {
   return {
     name: mesh.metadata.name!,
     uid: mesh.metadata.uid!,
-    rootNamespace: mesh.spec?.rootNamespace ?? "skiff-system",
-    replicas: mesh.spec?.controlPlane?.replicas ?? 2,
+    rootNamespace: meshIdentity(mesh).rootNamespace,
+    replicas: mesh.spec?.controlPlane?.replicas ?? MESH_DEFAULTS.controlPlaneReplicas,
     image: mesh.spec?.controlPlane?.image || operatorImage,
     resources: mesh.spec?.controlPlane?.resources as Record<string, unknown> | undefined,
     proxy: {
