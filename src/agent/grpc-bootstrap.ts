@@ -1,7 +1,9 @@
 import { join } from "node:path";
-import { CERTIFICATE_PROVIDER_METADATA } from "../xds/node.js";
-import { CERTIFICATE_PROVIDER } from "../xds/translate/secrets.js";
-import { PROXYLESS_SERVER_LISTENER_TEMPLATE } from "../xds/translate/names.js";
+import {
+  CERTIFICATE_PROVIDER,
+  CERTIFICATE_PROVIDER_METADATA,
+  PROXYLESS_SERVER_LISTENER_TEMPLATE,
+} from "../mesh/proxyless.js";
 import { CERTIFICATE_CHAIN_FILE, PRIVATE_KEY_FILE, ROOT_CERTIFICATE_FILE } from "./certificate-files.js";
 
 export interface GrpcBootstrapSettings {

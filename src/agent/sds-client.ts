@@ -4,7 +4,7 @@ import type { Logger } from "pino";
 import { decodeMessage, messageToJson, messageType } from "../xds/protos/registry.js";
 import { SOTW_PATH } from "../xds/server/service-definition.js";
 import { SECRET_TYPE } from "../xds/translate/resource.js";
-import { ROOT_CA_SECRET, WORKLOAD_SECRET } from "../xds/translate/secrets.js";
+import { ROOT_CA_SECRET, WORKLOAD_SECRET } from "../mesh/proxy.js";
 import type { WorkloadCertificate } from "./certificate-files.js";
 
 const DISCOVERY = "envoy.service.discovery.v3";

@@ -29,3 +29,11 @@ export const DEFAULT_PROMETHEUS_PORT = 15090;
  * application (Istio's 127.0.0.6): iptables lets connections from it through.
  */
 export const INBOUND_PASSTHROUGH_SOURCE = { ipv4: "127.0.0.6", ipv6: "::6" } as const;
+
+/**
+ * The SDS names of the workload certificate and the trust bundle, which
+ * sidecars and `skiff agent` ask for: Istio's, so Envoy configs and tools
+ * read the same.
+ */
+export const WORKLOAD_SECRET = "default";
+export const ROOT_CA_SECRET = "ROOTCA";

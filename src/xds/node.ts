@@ -1,12 +1,5 @@
 import type { ProxyNode } from "./cache/snapshot.js";
-
-/**
- * Node metadata with which a proxyless gRPC client declares that its
- * bootstrap has the certificate provider instance `default` (workload
- * certificate and trust bundle), as the bootstrap `skiff agent` writes does.
- * Only such clients get mTLS clusters: any other would NACK them.
- */
-export const CERTIFICATE_PROVIDER_METADATA = "SKIFF_CERTIFICATE_PROVIDER";
+import { CERTIFICATE_PROVIDER, CERTIFICATE_PROVIDER_METADATA } from "../mesh/proxyless.js";
 
 /** Who a proxy is, as far as its configuration is concerned. */
 export interface ProxyIdentity {
@@ -30,7 +23,7 @@ export function proxyIdentity(node: ProxyNode): ProxyIdentity {
   return {
     kind: proxyless ? "proxyless" : "sidecar",
     ...(workload ? { workload } : {}),
-    certificates: proxyless && node.metadata[CERTIFICATE_PROVIDER_METADATA] === "default",
+    certificates: proxyless && node.metadata[CERTIFICATE_PROVIDER_METADATA] === CERTIFICATE_PROVIDER,
   };
 }
 

@@ -1,4 +1,4 @@
-import { CERTIFICATE_PROVIDER_METADATA } from "../../src/xds/node.js";
+import { CERTIFICATE_PROVIDER_METADATA } from "../../src/mesh/proxyless.js";
 import type { MeshResources } from "../../src/xds/translate/translate.js";
 import {
   CLUSTER_TYPE,

@@ -3,6 +3,7 @@
  * that people who read Envoy config dumps or stats recognise them.
  */
 import type { ServiceModel } from "../../ir/model.js";
+import { PROXYLESS_SERVER_LISTENER_TEMPLATE } from "../../mesh/proxyless.js";
 
 /** outbound|<port>|<subset>|<hostname>; the subset is empty for the whole Service. */
 export function outboundClusterName(port: number, subset: string | undefined, hostname: string): string {
@@ -23,13 +24,6 @@ export function hostPortName(hostname: string, port: number): string {
 export function outboundListenerName(address: string, port: number): string {
   return `${address}_${port}`;
 }
-
-/**
- * The listener a proxyless gRPC server asks for when it listens on an
- * address: gRPC A36's suggested `server_listener_resource_name_template`,
- * which the bootstrap from `skiff agent` sets.
- */
-export const PROXYLESS_SERVER_LISTENER_TEMPLATE = "grpc/server?xds.resource.listening_address=%s";
 
 /** The listener name for one listening address (`10.1.0.7:9080`, `[::]:9080`). */
 export function proxylessServerListenerName(listeningAddress: string): string {

@@ -2,10 +2,8 @@ import type { JsonObject } from "@bufbuild/protobuf";
 import { ADS_SOURCE, compact, typed } from "./json.js";
 import type { EnvoyResource } from "./resource.js";
 import { SECRET_TYPE } from "./resource.js";
-
-/** The SDS names Istio uses, so Envoy configs and tools read the same. */
-export const WORKLOAD_SECRET = "default";
-export const ROOT_CA_SECRET = "ROOTCA";
+import { CERTIFICATE_PROVIDER } from "../../mesh/proxyless.js";
+import { ROOT_CA_SECRET, WORKLOAD_SECRET } from "../../mesh/proxy.js";
 
 /** A workload's certificate and key, and the mesh's trust bundle, as SDS Secrets. */
 export function workloadSecrets(
@@ -101,14 +99,6 @@ export const RAW_BUFFER_SOCKET: JsonObject = {
   name: "envoy.transport_sockets.raw_buffer",
   typed_config: typed("envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer"),
 };
-
-/**
- * The certificate provider instance that proxyless gRPC reads the workload
- * certificate and trust bundle from. gRPC takes no SDS (gRPC A29): its
- * bootstrap names file-watching providers instead, and `skiff agent` writes
- * both the files (from SDS) and that bootstrap.
- */
-export const CERTIFICATE_PROVIDER = "default";
 
 const providerIdentity = (): JsonObject => ({
   instance_name: CERTIFICATE_PROVIDER,

@@ -8,7 +8,8 @@ import { compile } from "../../../src/compile/compile.js";
 import { CLUSTER_DOMAIN, type ClusterState } from "../../../src/compile/state.js";
 import { MeshSnapshots } from "../../../src/xds/cache/mesh-snapshots.js";
 import type { ProxyNode } from "../../../src/xds/cache/snapshot.js";
-import { CERTIFICATE_PROVIDER_METADATA, proxyIdentity } from "../../../src/xds/node.js";
+import { CERTIFICATE_PROVIDER_METADATA } from "../../../src/mesh/proxyless.js";
+import { proxyIdentity } from "../../../src/xds/node.js";
 import { encodeJson } from "../../../src/xds/protos/registry.js";
 import {
   CLUSTER_TYPE,
