@@ -1,15 +1,12 @@
-import type { CrdDefinition } from "../crd.js";
 import type { ValidationRule } from "../schema.js";
 import { array, enumOf, integer, object, string, titled, withRules } from "../schema.js";
 import {
   ageColumn,
-  CATEGORIES,
   conditionColumn,
   conditions,
-  GROUP,
   observedGeneration,
   reasonColumn,
-  VERSION,
+  skiffCrd,
   workloadSelector,
 } from "./common.js";
 
@@ -191,14 +188,11 @@ const spec = object(
   },
 );
 
-export const authorizationPolicyCrd: CrdDefinition = {
-  group: GROUP,
-  version: VERSION,
+export const authorizationPolicyCrd = skiffCrd({
   kind: "AuthorizationPolicy",
   plural: "authorizationpolicies",
   singular: "authorizationpolicy",
   shortNames: ["ap"],
-  categories: CATEGORIES,
   scope: "Namespaced",
   description:
     "AuthorizationPolicy allows or denies requests to workloads by peer identity, namespace, IP, method, path, port and headers, with exactly Istio's semantics. Each rule is named <namespace>/<name>/<rule-index> in access logs, metrics and `skiff simulate`.",
@@ -214,4 +208,4 @@ export const authorizationPolicyCrd: CrdDefinition = {
     reasonColumn,
     ageColumn,
   ],
-};
+});

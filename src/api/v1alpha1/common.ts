@@ -11,11 +11,17 @@ import {
   titled,
   type Schema,
 } from "../schema.js";
+import type { CrdDefinition } from "../crd.js";
 
 export const GROUP = "skiff.dev";
 export const VERSION = "v1alpha1";
 export const API_VERSION = `${GROUP}/${VERSION}`;
 export const CATEGORIES = ["skiff"];
+
+/** A Skiff CRD: the group, version and categories they all share, and what is its own. */
+export function skiffCrd(own: Omit<CrdDefinition, "group" | "version" | "categories">): CrdDefinition {
+  return { group: GROUP, version: VERSION, categories: CATEGORIES, ...own };
+}
 
 /** metav1.Condition, with the same validation the Kubernetes API types carry. */
 export const condition: Schema = titled(

@@ -1,4 +1,3 @@
-import type { CrdDefinition } from "../crd.js";
 import {
   array,
   boolean,
@@ -14,15 +13,13 @@ import {
 } from "../schema.js";
 import {
   ageColumn,
-  CATEGORIES,
   conditionColumn,
   conditions,
-  GROUP,
   labelSelector,
   observedGeneration,
   reasonColumn,
   resourceRequirements,
-  VERSION,
+  skiffCrd,
 } from "./common.js";
 import { INJECTION_LABEL } from "../../mesh/annotations.js";
 import { DEFAULT_PROMETHEUS_PORT } from "../../mesh/proxy.js";
@@ -256,14 +253,11 @@ const status = object("The observed state of the mesh.", {
   connectedProxies: integer("How many proxies are connected to the xDS server.", { minimum: 0 }),
 });
 
-export const meshCrd: CrdDefinition = {
-  group: GROUP,
-  version: VERSION,
+export const meshCrd = skiffCrd({
   kind: "Mesh",
   plural: "meshes",
   singular: "mesh",
   shortNames: ["mesh"],
-  categories: CATEGORIES,
   scope: "Cluster",
   description:
     "Mesh is the cluster-wide configuration of Skiff: trust domain, certificate authority, control plane, sidecar injection and telemetry. There is normally one, named default.",
@@ -286,4 +280,4 @@ export const meshCrd: CrdDefinition = {
     reasonColumn,
     ageColumn,
   ],
-};
+});

@@ -1,15 +1,12 @@
-import type { CrdDefinition } from "../crd.js";
 import { enumOf, integer, map, object, withRules } from "../schema.js";
 import {
   ageColumn,
-  CATEGORIES,
   conditionColumn,
   conditions,
-  GROUP,
   observedGeneration,
   portNumberKey,
   reasonColumn,
-  VERSION,
+  skiffCrd,
   workloadSelector,
 } from "./common.js";
 
@@ -47,14 +44,11 @@ const spec = withRules(
   },
 );
 
-export const peerAuthenticationCrd: CrdDefinition = {
-  group: GROUP,
-  version: VERSION,
+export const peerAuthenticationCrd = skiffCrd({
   kind: "PeerAuthentication",
   plural: "peerauthentications",
   singular: "peerauthentication",
   shortNames: ["pa"],
-  categories: CATEGORIES,
   scope: "Namespaced",
   description:
     "PeerAuthentication sets whether workloads accept mutual TLS: STRICT, PERMISSIVE or DISABLE, per workload, namespace or mesh, with per-port overrides. The semantics are Istio's.",
@@ -75,4 +69,4 @@ export const peerAuthenticationCrd: CrdDefinition = {
     reasonColumn,
     ageColumn,
   ],
-};
+});

@@ -1,4 +1,3 @@
-import type { CrdDefinition } from "../crd.js";
 import type { Schema, ValidationRule } from "../schema.js";
 import {
   array,
@@ -17,13 +16,11 @@ import {
 } from "../schema.js";
 import {
   ageColumn,
-  CATEGORIES,
   conditionColumn,
   conditions,
-  GROUP,
   observedGeneration,
   reasonColumn,
-  VERSION,
+  skiffCrd,
 } from "./common.js";
 
 const DNS_LABEL = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";
@@ -689,14 +686,11 @@ const status = object("The observed state of the policy.", {
   }),
 });
 
-export const trafficPolicyCrd: CrdDefinition = {
-  group: GROUP,
-  version: VERSION,
+export const trafficPolicyCrd = skiffCrd({
   kind: "TrafficPolicy",
   plural: "trafficpolicies",
   singular: "trafficpolicy",
   shortNames: ["tp"],
-  categories: CATEGORIES,
   scope: "Namespaced",
   description:
     "TrafficPolicy controls traffic to one Service: subsets, routing (weighted canaries, header and path matches), retries, timeouts, fault injection, mirroring, load balancing, circuit breaking, outlier detection and local rate limits. It covers what Istio splits between VirtualService and DestinationRule.",
@@ -709,4 +703,4 @@ export const trafficPolicyCrd: CrdDefinition = {
     reasonColumn,
     ageColumn,
   ],
-};
+});
