@@ -1,14 +1,6 @@
 import type { ValidationRule } from "../schema.js";
 import { array, enumOf, integer, object, string, titled, withRules } from "../schema.js";
-import {
-  ageColumn,
-  conditionColumn,
-  conditions,
-  observedGeneration,
-  reasonColumn,
-  skiffCrd,
-  workloadSelector,
-} from "./common.js";
+import { conditionColumn, conditionedStatus, skiffCrd, workloadSelector } from "./common.js";
 
 const VALUE_SYNTAX =
   "Each value is an exact match, a prefix match (abc*), a suffix match (*abc), or * for any non-empty value.";
@@ -197,15 +189,11 @@ export const authorizationPolicyCrd = skiffCrd({
   description:
     "AuthorizationPolicy allows or denies requests to workloads by peer identity, namespace, IP, method, path, port and headers, with exactly Istio's semantics. Each rule is named <namespace>/<name>/<rule-index> in access logs, metrics and `skiff simulate`.",
   spec: { ...spec, default: {} },
-  status: object("The observed state of the policy.", {
-    observedGeneration,
-    conditions,
+  status: conditionedStatus("The observed state of the policy.", {
     workloads: integer("How many workloads this policy selects.", { minimum: 0 }),
   }),
   printerColumns: [
     { name: "Action", type: "string", jsonPath: ".spec.action", description: "ALLOW, DENY or AUDIT." },
     conditionColumn("Accepted"),
-    reasonColumn,
-    ageColumn,
   ],
 });

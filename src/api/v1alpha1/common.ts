@@ -18,11 +18,6 @@ export const VERSION = "v1alpha1";
 export const API_VERSION = `${GROUP}/${VERSION}`;
 export const CATEGORIES = ["skiff"];
 
-/** A Skiff CRD: the group, version and categories they all share, and what is its own. */
-export function skiffCrd(own: Omit<CrdDefinition, "group" | "version" | "categories">): CrdDefinition {
-  return { group: GROUP, version: VERSION, categories: CATEGORIES, ...own };
-}
-
 /** metav1.Condition, with the same validation the Kubernetes API types carry. */
 export const condition: Schema = titled(
   "Condition",
@@ -167,3 +162,23 @@ export const ageColumn = {
   jsonPath: ".metadata.creationTimestamp",
   description: "How long ago the object was created.",
 } as const;
+
+/**
+ * A Skiff CRD: the group, version and categories they all share, and its
+ * own columns followed by Reason and Age, so `kubectl get` reads alike for
+ * every kind.
+ */
+export function skiffCrd(own: Omit<CrdDefinition, "group" | "version" | "categories">): CrdDefinition {
+  return {
+    group: GROUP,
+    version: VERSION,
+    categories: CATEGORIES,
+    ...own,
+    printerColumns: [...own.printerColumns, reasonColumn, ageColumn],
+  };
+}
+
+/** A status that starts, as every Skiff kind's does, with observedGeneration and the conditions. */
+export function conditionedStatus(description: string, fields: Record<string, Schema> = {}): Schema {
+  return object(description, { observedGeneration, conditions, ...fields });
+}

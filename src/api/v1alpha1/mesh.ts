@@ -12,12 +12,9 @@ import {
   titled,
 } from "../schema.js";
 import {
-  ageColumn,
   conditionColumn,
-  conditions,
+  conditionedStatus,
   labelSelector,
-  observedGeneration,
-  reasonColumn,
   resourceRequirements,
   skiffCrd,
 } from "./common.js";
@@ -233,9 +230,7 @@ const spec = object("The desired mesh.", {
   ),
 });
 
-const status = object("The observed state of the mesh.", {
-  observedGeneration,
-  conditions,
+const status = conditionedStatus("The observed state of the mesh.", {
   certificateAuthority: object(
     "The CA that signs workload certificates: the builtin root, or cert-manager's intermediate. While the CA cannot sign, this keeps the last one that could, so that a lost root is known as lost.",
     {
@@ -277,7 +272,5 @@ export const meshCrd = skiffCrd({
       description: "Proxies connected to the xDS server.",
     },
     conditionColumn("Ready"),
-    reasonColumn,
-    ageColumn,
   ],
 });

@@ -1,14 +1,5 @@
 import { enumOf, integer, map, object, withRules } from "../schema.js";
-import {
-  ageColumn,
-  conditionColumn,
-  conditions,
-  observedGeneration,
-  portNumberKey,
-  reasonColumn,
-  skiffCrd,
-  workloadSelector,
-} from "./common.js";
+import { conditionColumn, conditionedStatus, portNumberKey, skiffCrd, workloadSelector } from "./common.js";
 
 export const MTLS_MODES = ["UNSET", "DISABLE", "PERMISSIVE", "STRICT"] as const;
 
@@ -53,9 +44,7 @@ export const peerAuthenticationCrd = skiffCrd({
   description:
     "PeerAuthentication sets whether workloads accept mutual TLS: STRICT, PERMISSIVE or DISABLE, per workload, namespace or mesh, with per-port overrides. The semantics are Istio's.",
   spec,
-  status: object("The observed state of the policy.", {
-    observedGeneration,
-    conditions,
+  status: conditionedStatus("The observed state of the policy.", {
     workloads: integer("How many workloads this policy decides the mode for.", { minimum: 0 }),
   }),
   printerColumns: [
@@ -66,7 +55,5 @@ export const peerAuthenticationCrd = skiffCrd({
       description: "The workload-wide mTLS mode.",
     },
     conditionColumn("Accepted"),
-    reasonColumn,
-    ageColumn,
   ],
 });

@@ -14,14 +14,7 @@ import {
   titled,
   withRules,
 } from "../schema.js";
-import {
-  ageColumn,
-  conditionColumn,
-  conditions,
-  observedGeneration,
-  reasonColumn,
-  skiffCrd,
-} from "./common.js";
+import { conditionColumn, conditionedStatus, skiffCrd } from "./common.js";
 
 const DNS_LABEL = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";
 
@@ -675,9 +668,7 @@ const spec: Schema = withRules(
   ...subsetRefsResolve,
 );
 
-const status = object("The observed state of the policy.", {
-  observedGeneration,
-  conditions,
+const status = conditionedStatus("The observed state of the policy.", {
   proxies: object("How the proxies that send traffic to the target have taken this policy.", {
     targeted: count("Proxies whose configuration this policy affects."),
     acked: count("Proxies that accepted a configuration containing this generation."),
@@ -700,7 +691,5 @@ export const trafficPolicyCrd = skiffCrd({
     { name: "Target", type: "string", jsonPath: ".spec.targetRef.name", description: "The target Service." },
     conditionColumn("Accepted"),
     conditionColumn("Programmed"),
-    reasonColumn,
-    ageColumn,
   ],
 });
