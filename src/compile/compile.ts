@@ -85,9 +85,7 @@ export function compile(state: ClusterState): CompileResult {
           reason: "Accepted",
           message: "The policy is valid and governs its target.",
         };
-      const governed = services.find(
-        (s) => s.traffic?.source.namespace === source.namespace && s.traffic.source.name === source.name,
-      );
+      const governed = services.find((s) => s.traffic && sameSource(s.traffic.source, source));
       return {
         kind: "TrafficPolicy",
         source,
