@@ -146,6 +146,11 @@ abstract class AdsTestStream<Resp> {
     this.call.write(encode(`${DISCOVERY}.${fullName}`, withNode));
   }
 
+  /** Half-closes the stream: the client will send nothing more, as a proxy that is done. */
+  halfClose(): void {
+    this.call.end();
+  }
+
   close(): void {
     this.call.cancel();
     this.client.close();
