@@ -81,7 +81,7 @@ test-unit: $(NODE_MODULES) envoyvalidate envoy
 	$(MOCHA) --config test/unit/.mocharc.json
 
 ## search: the invariant searches (fast-check) with a long budget, SKIFF_SEARCH_RUNS runs each (default 10000) from seed SKIFF_SEARCH_SEED (default a fresh one, printed); `make test-unit` and `make test-integration` run them with a small fixed seed
-SEARCH_TESTS := test/unit/xds/namespace-isolation.test.ts
+SEARCH_TESTS := test/unit/xds/namespace-isolation.test.ts test/unit/xds/server/ads-port-search.test.ts test/unit/webhook/admission-search.test.ts
 # Searches that need the API server (and the real Envoy).
 SEARCH_INTEGRATION_TESTS := test/integration/admitted-policies-envoy.test.ts
 .PHONY: search

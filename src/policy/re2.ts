@@ -37,10 +37,16 @@ export function fullMatch(pattern: string, value: string): boolean {
  * Verdicts of re2SyntaxProblem for the patterns seen last. compile checks
  * every TrafficPolicy on each run and the webhook on each write, so a
  * verdict is worth keeping; but whoever can write a TrafficPolicy chooses
- * the patterns, so the memory is bounded, and holds no compiled program.
+ * the patterns, so the memory is bounded, and holds no compiled program:
+ * at most MAX_VERDICTS patterns of at most MAX_CACHED_PATTERN characters
+ * (under 8 MiB). A longer pattern is judged each time: the API server
+ * admits none (the CRDs' maxLength), but anyone who reaches the webhook can
+ * send one of megabytes, and 4096 of those were gigabytes kept.
  */
 const verdicts = new Map<string, string | undefined>();
 const MAX_VERDICTS = 4096;
+/** The CRDs' maxLength for a regex. */
+const MAX_CACHED_PATTERN = 1024;
 
 /**
  * Why RE2 refuses a pattern, in RE2's words, or undefined when it accepts
@@ -59,6 +65,7 @@ export function re2SyntaxProblem(pattern: string): string | undefined {
       problem = error instanceof Error ? error.message : String(error);
     }
   }
+  if (pattern.length > MAX_CACHED_PATTERN) return problem;
   if (verdicts.size >= MAX_VERDICTS) verdicts.delete(verdicts.keys().next().value!);
   verdicts.set(pattern, problem);
   return problem;

@@ -73,7 +73,14 @@ export async function startWebhook(kubeConfig: KubeConfig, options: WebhookOptio
   };
 
   const inject = async (request: AdmissionRequest): Promise<AdmissionDecision> => {
-    const pod = request.object as IPod;
+    // The configuration sends Pods only; anything else is not the injector's.
+    if (request.kind.kind !== "Pod") return { allowed: true };
+    const pod = request.object as IPod | undefined;
+    // Mutating admission comes before the API server validates the Pod: one
+    // without containers, which it then refuses, gets nothing (a sidecar
+    // would be its only container, and make it valid).
+    if (!pod || !Array.isArray(pod.spec?.containers) || pod.spec.containers.length === 0)
+      return { allowed: true };
     const mesh = activeMesh();
     const namespace = namespaces.get(request.namespace ?? "");
     const selector = selectorOf(mesh);
@@ -88,10 +95,13 @@ export async function startWebhook(kubeConfig: KubeConfig, options: WebhookOptio
     }
     return { allowed: true, patch: sidecarPatch(pod, injection.settings), warnings: injection.warnings };
   };
-  const validate = (request: AdmissionRequest): Promise<AdmissionDecision> =>
+  // The configuration sends TrafficPolicies and Meshes; there is nothing to check in any other kind.
+  const validate = async (request: AdmissionRequest): Promise<AdmissionDecision> =>
     request.kind.kind === "Mesh"
-      ? Promise.resolve(validateMesh(request))
-      : validateTrafficPolicy(rest, request);
+      ? validateMesh(request)
+      : request.kind.kind === "TrafficPolicy"
+        ? validateTrafficPolicy(rest, request)
+        : { allowed: true };
 
   let tls = await ensureWebhookTls(rest, { ...options, name: options.secretName, logger: log });
   const server = new AdmissionServer(tls, { "/inject": inject, "/validate": validate }, log);
