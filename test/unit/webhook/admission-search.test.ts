@@ -645,7 +645,7 @@ describe("invariant: no AdmissionReview body crashes the webhooks or leaks (fast
       : handlerFailed
         ? `handler failed: ${(response.status as { message: string }).message.slice(0, 100)}`
         : "denied";
-    count(`${path} ${String(kind)} ${outcome}`);
+    count(`${path} ${String(kind).slice(0, 24)} ${outcome}`);
     return response;
   }
 
