@@ -1,6 +1,5 @@
 import type { IContainer, IPod, IVolume } from "kubernetes-models/v1";
 import {
-  DEFAULT_PROMETHEUS_PORT,
   HEALTH_PATH,
   HEALTH_PORT,
   INBOUND_CAPTURE_PORT,
@@ -35,6 +34,8 @@ export interface SidecarSettings {
   initArgs: string[];
   bootstrapConfigMap: string;
   trustBundleConfigMap: string;
+  /** Where the sidecar serves Prometheus metrics (the Mesh's observability.metrics.prometheusPort). */
+  prometheusPort: number;
 }
 
 export type JsonPatchOperation = { op: "add"; path: string; value: unknown };
@@ -127,7 +128,7 @@ function proxyContainer(s: SidecarSettings, hold: boolean, drain: number): ICont
     ports: [
       { name: "skiff-outbound", containerPort: OUTBOUND_CAPTURE_PORT, protocol: "TCP" },
       { name: "skiff-inbound", containerPort: INBOUND_CAPTURE_PORT, protocol: "TCP" },
-      { name: "http-envoy-prom", containerPort: DEFAULT_PROMETHEUS_PORT, protocol: "TCP" },
+      { name: "http-envoy-prom", containerPort: s.prometheusPort, protocol: "TCP" },
       { name: "skiff-health", containerPort: HEALTH_PORT, protocol: "TCP" },
     ],
     readinessProbe: {

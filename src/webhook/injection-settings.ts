@@ -4,6 +4,7 @@ import { DEFAULT_PROXY_IMAGE } from "../api/v1alpha1/mesh.js";
 import { proxyResourcesIssues } from "../controllers/mesh/issues.js";
 import { sidecarArgs, type ProxyLogLevel } from "../inject/bootstrap.js";
 import { iptablesArgs, interceptionOptions } from "../inject/interception.js";
+import { DEFAULT_PROMETHEUS_PORT } from "../mesh/proxy.js";
 import type { SidecarSettings } from "../inject/sidecar.js";
 import { BOOTSTRAP_CONFIGMAP, TRUST_BUNDLE_CONFIGMAP } from "../mesh/names.js";
 
@@ -41,6 +42,7 @@ export function injectionSettings(
       initArgs: iptablesArgs(interception),
       bootstrapConfigMap: BOOTSTRAP_CONFIGMAP,
       trustBundleConfigMap: TRUST_BUNDLE_CONFIGMAP,
+      prometheusPort: mesh.spec?.observability?.metrics?.prometheusPort ?? DEFAULT_PROMETHEUS_PORT,
     },
     warnings: resourceIssues.map(
       (i) => `the sidecar gets no resources: Mesh ${mesh.metadata?.name ?? ""} ${i.field}: ${i.message}`,

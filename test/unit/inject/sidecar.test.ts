@@ -11,6 +11,7 @@ const settings: SidecarSettings = {
   initArgs: ["--exclude-inbound-ports", "8081"],
   bootstrapConfigMap: "skiff-envoy-bootstrap",
   trustBundleConfigMap: "skiff-trust-bundle",
+  prometheusPort: 15090,
 };
 
 const pod = (extra: Partial<IPod["spec"]> = {}, annotations?: Record<string, string>): IPod => ({
