@@ -1,5 +1,12 @@
 import { create, fromBinary, toBinary, type JsonObject } from "@bufbuild/protobuf";
-import { Client, credentials, Metadata, type ClientDuplexStream, type StatusObject } from "@grpc/grpc-js";
+import {
+  Client,
+  credentials,
+  Metadata,
+  type ChannelOptions,
+  type ClientDuplexStream,
+  type StatusObject,
+} from "@grpc/grpc-js";
 import { decodeMessage, messageType } from "../../src/xds/protos/registry.js";
 
 /**
@@ -74,6 +81,15 @@ function encode(fullName: string, init: object): Buffer {
 
 const WAIT_MS = 3000;
 
+/**
+ * A connection of the client's own, as each proxy has. Otherwise grpc-js
+ * clients of one address share one: a test that opens and cancels streams
+ * quickly (over 33 a second after a burst of 1000) then has it closed by the
+ * server's HTTP/2 rapid-reset limit (nghttp2: GOAWAY, INTERNAL_ERROR), and
+ * every stream on it ends.
+ */
+export const OWN_CONNECTION: ChannelOptions = { "grpc.use_local_subchannel_pool": 1 };
+
 abstract class AdsTestStream<Resp> {
   /** Resolves with the status the server ended the stream with. */
   readonly status: Promise<StatusObject>;
@@ -89,8 +105,10 @@ abstract class AdsTestStream<Resp> {
     protected readonly node: ClientNode | null,
     /** A ServiceAccount token, sent as `authorization: Bearer <token>`, as a sidecar does. */
     token?: string,
+    /** grpc-js channel options: OWN_CONNECTION, say. */
+    options: ChannelOptions = {},
   ) {
-    this.client = new Client(address, credentials.createInsecure());
+    this.client = new Client(address, credentials.createInsecure(), options);
     const metadata = new Metadata();
     if (token !== undefined) metadata.set("authorization", `Bearer ${token}`);
     this.call = this.client.makeBidiStreamRequest(
@@ -175,8 +193,13 @@ export class SotwClient extends AdsTestStream<SotwResponse> {
   private readonly subscriptions = new Map<string, readonly string[]>();
 
   /** A null node sends none at all, which the server must reject. */
-  constructor(address: string, node: ClientNode | null = { id: "proxy-1" }, token?: string) {
-    super(address, `${SERVICE}/StreamAggregatedResources`, node, token);
+  constructor(
+    address: string,
+    node: ClientNode | null = { id: "proxy-1" },
+    token?: string,
+    options?: ChannelOptions,
+  ) {
+    super(address, `${SERVICE}/StreamAggregatedResources`, node, token, options);
   }
 
   protected decode(bytes: Buffer): SotwResponse {
@@ -239,8 +262,13 @@ export interface DeltaRequestInit {
 /** A DeltaAggregatedResources client. */
 export class DeltaClient extends AdsTestStream<DeltaResponse> {
   /** A null node sends none at all, which the server must reject. */
-  constructor(address: string, node: ClientNode | null = { id: "proxy-1" }, token?: string) {
-    super(address, `${SERVICE}/DeltaAggregatedResources`, node, token);
+  constructor(
+    address: string,
+    node: ClientNode | null = { id: "proxy-1" },
+    token?: string,
+    options?: ChannelOptions,
+  ) {
+    super(address, `${SERVICE}/DeltaAggregatedResources`, node, token, options);
   }
 
   protected decode(bytes: Buffer): DeltaResponse {

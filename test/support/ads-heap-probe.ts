@@ -6,7 +6,8 @@
  * replies to the IPC message "memory" with the bytes the process holds
  * (heap and external, such as Buffers) after collecting garbage.
  *
- * The reply also counts the proxies on open streams.
+ * The reply also counts the proxies on open streams. The message "lag" is
+ * answered with `{ lagMs }`, the event loop's longest stall since the last.
  *
  * STREAM_LIMITS (JSON, optional) overrides the server's per-stream limits.
  * ADS_PROBE_MESH=1 serves the proxyless-mtls translate case through the
@@ -21,6 +22,7 @@
  * `{ fatal }` before the process exits, so a test can say what ended it.
  */
 import { join } from "node:path";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import type { Metadata } from "@grpc/grpc-js";
 import { pino } from "pino";
 import { compile } from "../../src/compile/compile.js";
@@ -94,9 +96,17 @@ async function settledMemory(): Promise<number> {
   return heapUsed + external;
 }
 
+/** The event loop's longest stall since the last "lag" message. */
+const lag = monitorEventLoopDelay({ resolution: 10 });
+lag.enable();
+
 process.on("message", (message: string) => {
   if (message === "memory")
     void settledMemory().then((bytes) => process.send!({ bytes, proxies: server.proxies().length }));
+  if (message === "lag") {
+    process.send!({ lagMs: lag.max / 1e6 });
+    lag.reset();
+  }
 });
 process.on("disconnect", () => void server.stop().then(() => process.exit(0)));
 process.stdout.write(`${port}\n`);
