@@ -16,6 +16,9 @@ import (
 	_ "github.com/envoyproxy/go-control-plane/envoy/service/discovery/v3"
 	_ "github.com/envoyproxy/go-control-plane/envoy/service/secret/v3"
 	_ "github.com/envoyproxy/go-control-plane/envoy/service/status/v3"
+	// Istio's certificate-signing service (IstioCertificateService), which
+	// Skiff's xDS server offers to agents so that workload keys stay in Pods.
+	_ "istio.io/api/security/v1alpha1"
 )
 
 // exportDescriptors writes a FileDescriptorSet holding the files that define
