@@ -7,7 +7,7 @@ import { truncateCodePoints } from "../k8s/truncate.js";
 import type { SecurityModel } from "../ir/security.js";
 import { appliesTo } from "../policy/authorization.js";
 import { effectiveMtls, peerAuthenticationApplies, servedMtlsMode } from "../policy/mtls.js";
-import { dataPlaneOf } from "./data-plane.js";
+import { dataPlaneOf, terminatesMeshTls } from "./data-plane.js";
 import type { PolicyFinding, PolicyFindings } from "./findings.js";
 import { compileSecurity, type SecurityPolicyFindings } from "./security.js";
 import { tcpPorts, tcpWarnings } from "./protocol-warnings.js";
@@ -49,7 +49,11 @@ export function compile(state: ClusterState): CompileResult {
     state.trafficPolicies.filter((p) => !invalid.has(`${p.metadata.namespace}/${p.metadata.name}`)),
   );
   const meshWorkloads = workloads(state, security.model, endpoints);
-  const workloadsByKey = new Map(meshWorkloads.map((w) => [w.key, w]));
+  // Only Pods that can terminate the mesh's TLS are offered it (auto mTLS).
+  const tlsPods = new Set(
+    state.pods.filter(terminatesMeshTls).map((p) => `${p.metadata?.namespace}/${p.metadata?.name}`),
+  );
+  const tlsWorkloads = new Map(meshWorkloads.filter((w) => tlsPods.has(w.key)).map((w) => [w.key, w]));
 
   const services: ServiceModel[] = state.services
     .map((service) => {
@@ -63,7 +67,7 @@ export function compile(state: ClusterState): CompileResult {
         hostname: `${name}.${namespace}.svc.${CLUSTER_DOMAIN}`,
         ...(clusterIP && clusterIP !== "None" ? { clusterIP } : {}),
         ports: servicePorts(service),
-        endpoints: (endpoints.get(`${namespace}/${name}`) ?? []).map((e) => withMtls(e, workloadsByKey)),
+        endpoints: (endpoints.get(`${namespace}/${name}`) ?? []).map((e) => withMtls(e, tlsWorkloads)),
         ...(policy ? { traffic: trafficModel(policy) } : {}),
       };
     })
@@ -225,7 +229,8 @@ function resolvedRefs(policy: TrafficPolicy, services: readonly ServiceModel[]):
 /**
  * An endpoint with what it accepts on each port, for clients' auto mTLS: the
  * mode of its workload at the endpoint's target port. An endpoint whose Pod
- * is not a meshed workload has no sidecar to terminate TLS, so it gets none
+ * is not a meshed workload, or runs no sidecar (opted out, or older than the
+ * namespace's label), has nothing to terminate TLS, so it gets none
  * (plaintext).
  */
 function withMtls(endpoint: EndpointModel, workloads: ReadonlyMap<string, WorkloadModel>): EndpointModel {

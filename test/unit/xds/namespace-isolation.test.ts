@@ -21,7 +21,7 @@ import {
 } from "../../../src/xds/translate/resource.js";
 import { translate, type MeshResources } from "../../../src/xds/translate/translate.js";
 import { policiesIn, type NamespacePolicies, type PolicyPools } from "../../support/arbitrary-policies.js";
-import { INJECTION_LABEL, PROXYLESS_ANNOTATION } from "../../../src/mesh/annotations.js";
+import { INJECTION_LABEL, PROXYLESS_ANNOTATION, STATUS_ANNOTATION } from "../../../src/mesh/annotations.js";
 
 /**
  * Issue 14, third invariant: no object in one namespace changes what proxies
@@ -193,7 +193,10 @@ function objectsOf(shape: Shape): ClusterState {
             name: `${service.name}-${i}`,
             namespace,
             labels: { app: service.name, version: p.version },
-            ...(p.proxyless ? { annotations: { [PROXYLESS_ANNOTATION]: "true" } } : {}),
+            // Injected, as a sidecar Pod of a meshed namespace is: only those are sent mTLS.
+            annotations: p.proxyless
+              ? { [PROXYLESS_ANNOTATION]: "true" }
+              : { [STATUS_ANNOTATION]: "injected" },
           },
           spec: {
             serviceAccountName: p.ownAccount ? service.name : "default",
