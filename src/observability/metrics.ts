@@ -64,6 +64,13 @@ export const xdsConnectedProxies = new Gauge({
   registers: [registry],
 });
 
+export const xdsStreamsRefused = new Counter({
+  name: "skiff_xds_streams_refused_total",
+  help: "ADS streams ended because the proxy's credentials were not accepted, by gRPC status (UNAUTHENTICATED: no or an invalid token; PERMISSION_DENIED: the node id names a Pod the token is not bound to; UNAVAILABLE: the token could not be checked; RESOURCE_EXHAUSTED: too many refused tokens from the peer).",
+  labelNames: ["code"] as const,
+  registers: [registry],
+});
+
 export const xdsPushes = new Counter({
   name: "skiff_xds_pushes_total",
   help: "xDS responses sent to proxies, by short type (cds, eds, lds, rds, sds, other).",

@@ -28,9 +28,19 @@ export function proxyIdentity(node: ProxyNode): ProxyIdentity {
 }
 
 function workloadOf(nodeId: string): string | undefined {
-  const [type, , podDotNamespace] = nodeId.split("~");
-  if (type !== "sidecar" || !podDotNamespace) return undefined;
+  const pod = nodePod(nodeId);
+  return nodeId.startsWith("sidecar~") && pod ? `${pod.namespace}/${pod.name}` : undefined;
+}
+
+/**
+ * The Pod a node id names in its third field (`<type>~<ip>~<pod>.<namespace>~…`),
+ * whatever its type: a sidecar's, or a `skiff-agent`'s that speaks for the
+ * same Pod. Undefined when it names none.
+ */
+export function nodePod(nodeId: string): { namespace: string; name: string } | undefined {
+  const podDotNamespace = nodeId.split("~")[2];
+  if (!podDotNamespace) return undefined;
   const dot = podDotNamespace.lastIndexOf(".");
-  if (dot <= 0) return undefined;
-  return `${podDotNamespace.slice(dot + 1)}/${podDotNamespace.slice(0, dot)}`;
+  if (dot <= 0 || dot === podDotNamespace.length - 1) return undefined;
+  return { namespace: podDotNamespace.slice(dot + 1), name: podDotNamespace.slice(0, dot) };
 }

@@ -14,7 +14,8 @@ import { RestClient } from "../k8s/rest.js";
 import { ConvergenceTracker } from "./convergence.js";
 import { bearerToken, reviewToken } from "./identity/token-review.js";
 import { TokenReviews } from "./identity/token-reviews.js";
-import { refused, uncheckable } from "./server/authentication-error.js";
+import { forbidden, refused, uncheckable } from "./server/authentication-error.js";
+import { nodeClaimRefusal } from "./node-binding.js";
 import { WorkloadCertificates, type MeshCa, type MeshTrust } from "./identity/workload-certificates.js";
 import { workloadSecrets } from "./translate/secrets.js";
 import { XdsPipeline } from "./pipeline.js";
@@ -147,10 +148,12 @@ export async function startXdsServer(
   const ads = new AdsServer(pipeline.snapshots, {
     logger: options.logger,
     // Certificates go only to proxies that proved their ServiceAccount with a token.
-    authenticate: async (_node, metadata, peer) => {
+    authenticate: async (node, metadata, peer) => {
       const token = bearerToken(metadata);
       if (token === undefined) return undefined;
       const identity = await tokens.identify(token, peer);
+      const refusal = nodeClaimRefusal(node.id, identity);
+      if (refusal) throw forbidden(refusal);
       // A valid token with no certificate to go with it yet (no usable CA): the proxy should retry.
       await certificates.ensure(identity).catch((error: Error) => {
         throw uncheckable(

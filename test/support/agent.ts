@@ -90,7 +90,10 @@ export async function startAgentWithCertificate(options: {
 }): Promise<RunningAgent> {
   const { namespace, serviceAccount } = options;
   const tokenFile = join(options.directory, `${serviceAccount}.token`);
-  writeFileSync(tokenFile, await serviceAccountToken(options.kubeConfig, namespace, serviceAccount));
+  writeFileSync(
+    tokenFile,
+    await serviceAccountToken(options.kubeConfig, namespace, serviceAccount, "skiff", options.pod),
+  );
   const agent = spawnAgent({
     xdsAddress: options.xdsAddress,
     tokenFile,

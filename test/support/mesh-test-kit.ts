@@ -35,25 +35,55 @@ export function freePort(host: string): Promise<number> {
   });
 }
 
-/** A projected-style ServiceAccount token from the real API server (TokenRequest), audience `skiff` by default. */
+/**
+ * A ServiceAccount token from the real API server (TokenRequest), audience
+ * `skiff` by default. With `pod`, bound to that Pod as a kubelet's projected
+ * token is (the Pod object is created, running as the ServiceAccount, if it
+ * does not exist): only such a token may back a node id that names the Pod.
+ */
 export async function serviceAccountToken(
   kubeConfig: KubeConfig,
   namespace: string,
   serviceAccount: string,
   audience = "skiff",
+  pod?: string,
 ): Promise<string> {
-  const { status } = await new RestClient(kubeConfig).request<{ status: { token: string } }>(
+  const rest = new RestClient(kubeConfig);
+  const boundObjectRef = pod
+    ? { apiVersion: "v1", kind: "Pod", name: pod, uid: await podUid(rest, namespace, pod, serviceAccount) }
+    : undefined;
+  const { status } = await rest.request<{ status: { token: string } }>(
     "POST",
     `/api/v1/namespaces/${namespace}/serviceaccounts/${serviceAccount}/token`,
     {
       body: {
         apiVersion: "authentication.k8s.io/v1",
         kind: "TokenRequest",
-        spec: { audiences: [audience], expirationSeconds: 3600 },
+        spec: {
+          audiences: [audience],
+          expirationSeconds: 3600,
+          ...(boundObjectRef ? { boundObjectRef } : {}),
+        },
       },
     },
   );
   return status.token;
+}
+
+/** The uid of the Pod, created first (running as the ServiceAccount, on no node) if it does not exist. */
+async function podUid(rest: RestClient, namespace: string, name: string, serviceAccount: string) {
+  const path = `/api/v1/namespaces/${namespace}/pods`;
+  const existing = await rest.getIfExists<{ metadata: { uid: string } }>(`${path}/${name}`);
+  if (existing) return existing.metadata.uid;
+  const created = await rest.request<{ metadata: { uid: string } }>("POST", path, {
+    body: {
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name, namespace },
+      spec: { serviceAccountName: serviceAccount, containers: [{ name: "app", image: "app" }] },
+    },
+  });
+  return created.metadata.uid;
 }
 
 /** A new builtin root in the namespace's skiff-ca Secret, as the Mesh reconciler creates it; returns it. */

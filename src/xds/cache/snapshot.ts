@@ -28,6 +28,12 @@ export interface Snapshot {
 export interface WorkloadIdentity {
   readonly namespace: string;
   readonly serviceAccount: string;
+  /**
+   * The Pod the token is bound to (its name, in namespace), as the API server
+   * says: a kubelet's projected tokens always are. Absent for a token bound
+   * to no Pod, which then may not speak for one (see node-binding.ts).
+   */
+  readonly pod?: string;
 }
 
 /** Who a proxy is, from the Node in its first request. */

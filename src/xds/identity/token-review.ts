@@ -11,7 +11,7 @@ interface TokenReview {
     authenticated?: boolean;
     error?: string;
     audiences?: string[];
-    user?: { username?: string };
+    user?: { username?: string; extra?: Record<string, string[]> };
   };
 }
 
@@ -64,5 +64,10 @@ export async function reviewToken(
   const match = /^system:serviceaccount:([^:]+):([^:]+)$/.exec(status.user?.username ?? "");
   if (!match)
     throw refused(`the token belongs to ${status.user?.username ?? "nobody"}, not a ServiceAccount`);
-  return { namespace: match[1]!, serviceAccount: match[2]! };
+  // The API server names the Pod a token is bound to (a kubelet's projected tokens always are).
+  const pod = status.user?.extra?.[POD_NAME_EXTRA]?.[0];
+  return { namespace: match[1]!, serviceAccount: match[2]!, ...(pod ? { pod } : {}) };
 }
+
+/** The TokenReview user's extra key holding the name of the Pod a token is bound to. */
+const POD_NAME_EXTRA = "authentication.kubernetes.io/pod-name";

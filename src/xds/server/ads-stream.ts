@@ -7,7 +7,7 @@ import type {
   SnapshotSource,
   WorkloadIdentity,
 } from "../cache/snapshot.js";
-import { xdsNacks, xdsPushDuration, xdsPushes } from "../../observability/metrics.js";
+import { xdsNacks, xdsPushDuration, xdsPushes, xdsStreamsRefused } from "../../observability/metrics.js";
 import { TokenBucket } from "../../k8s/backoff.js";
 import { HeldNames, type Footprint } from "./held-names.js";
 import { StreamLimitExceeded, tooLong, tooMany, type StreamLimits } from "./limits.js";
@@ -356,6 +356,7 @@ export abstract class AdsStream<S extends TypeState = TypeState, R extends AdsRe
       },
       (err: unknown) => {
         const { code, details } = authenticationFailure(err);
+        xdsStreamsRefused.inc({ code: GrpcStatus[code] });
         this.fail(code, details);
       },
     );

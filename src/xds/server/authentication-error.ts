@@ -2,7 +2,10 @@ import { status as GrpcStatus } from "@grpc/grpc-js";
 
 /** The statuses a failed credentials check ends a stream with. */
 export type AuthenticationStatus =
-  GrpcStatus.UNAUTHENTICATED | GrpcStatus.UNAVAILABLE | GrpcStatus.RESOURCE_EXHAUSTED;
+  | GrpcStatus.UNAUTHENTICATED
+  | GrpcStatus.PERMISSION_DENIED
+  | GrpcStatus.UNAVAILABLE
+  | GrpcStatus.RESOURCE_EXHAUSTED;
 
 /**
  * Why a proxy's credentials were not accepted, and whose fault that is:
@@ -10,6 +13,8 @@ export type AuthenticationStatus =
  * - UNAUTHENTICATED: the credentials themselves (a token the API server
  *   refuses, another audience, not a ServiceAccount's). Retrying with the
  *   same ones cannot help.
+ * - PERMISSION_DENIED: valid credentials that do not back what the proxy
+ *   claims to be (its node id names a Pod its token is not bound to).
  * - UNAVAILABLE: the server could not check them (the API server down or
  *   overloaded, no usable CA yet). The proxy should retry, as it does for
  *   any unavailable server.
@@ -29,6 +34,7 @@ export class AuthenticationError extends Error {
 }
 
 export const refused = (message: string) => new AuthenticationError(GrpcStatus.UNAUTHENTICATED, message);
+export const forbidden = (message: string) => new AuthenticationError(GrpcStatus.PERMISSION_DENIED, message);
 export const uncheckable = (message: string) => new AuthenticationError(GrpcStatus.UNAVAILABLE, message);
 
 /** The status and details a stream whose credentials check failed with `err` ends with. */

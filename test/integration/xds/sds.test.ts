@@ -44,8 +44,8 @@ describe("workload certificates over SDS, for proxies that prove who they are", 
   let xds: RunningXdsServer;
   let address: string;
   let rootPem: string;
-  const token = (serviceAccount: string, audience = "skiff") =>
-    serviceAccountToken(controlPlane().kubeConfig(), NS, serviceAccount, audience);
+  const token = (serviceAccount: string, audience = "skiff", pod?: string) =>
+    serviceAccountToken(controlPlane().kubeConfig(), NS, serviceAccount, audience, pod);
   const subscribe = (proxy: SotwClient) =>
     proxy.request({ typeUrl: SECRET_TYPE, resourceNames: ["default", "ROOTCA"] });
 
@@ -73,7 +73,7 @@ describe("workload certificates over SDS, for proxies that prove who they are", 
     const proxy = new SotwClient(
       address,
       { id: `sidecar~10.0.0.1~reviews-v1.${NS}~${NS}.svc.cluster.local` },
-      await token("reviews"),
+      await token("reviews", "skiff", "reviews-v1"),
     );
     try {
       subscribe(proxy);
@@ -99,21 +99,34 @@ describe("workload certificates over SDS, for proxies that prove who they are", 
     }
   });
 
-  it("never gives a proxy another ServiceAccount's certificate, whatever its node claims", async () => {
-    // The node id names a reviews Pod; the token is ratings'.
-    const proxy = new SotwClient(
-      address,
-      { id: `sidecar~10.0.0.1~reviews-v1.${NS}~${NS}.svc.cluster.local` },
-      await token("ratings"),
-    );
+  it("never gives a proxy another ServiceAccount's certificate, and refuses a node id its token does not back", async () => {
+    // With no Pod named, the identity is the token's alone.
+    const unnamed = new SotwClient(address, { id: "sidecar~unnamed" }, await token("ratings"));
     try {
-      subscribe(proxy);
+      subscribe(unnamed);
       assert.equal(
-        workloadCert(await proxy.next(10_000)).subjectAltName,
+        workloadCert(await unnamed.next(10_000)).subjectAltName,
         `URI:spiffe://cluster.local/ns/${NS}/sa/ratings`,
       );
     } finally {
-      proxy.close();
+      unnamed.close();
+    }
+    // The node id names the reviews Pod: a token bound to another Pod, or to none, cannot speak for it
+    // (its ACKs and NACKs would become that Pod's policy status).
+    const reviewsPod = `sidecar~10.0.0.1~reviews-v1.${NS}~${NS}.svc.cluster.local`;
+    for (const [what, credential] of [
+      ["bound to another Pod", await token("ratings", "skiff", "ratings-v1")],
+      ["bound to no Pod", await token("reviews")],
+    ] as const) {
+      const forger = new SotwClient(address, { id: reviewsPod }, credential);
+      try {
+        subscribe(forger);
+        const status = await forger.status;
+        assert.equal(status.code, GrpcStatus.PERMISSION_DENIED, `${what}: ${status.details}`);
+        assert.match(status.details, new RegExp(`names the Pod ${NS}/reviews-v1`), what);
+      } finally {
+        forger.close();
+      }
     }
   });
 

@@ -53,6 +53,22 @@ describe("reviewToken: who decides, the token or the API server", () => {
     assert.equal(await outcome(rest), "shop/reviews");
   });
 
+  it("reads the Pod a token is bound to from the API server's answer, never from the token", async () => {
+    answer = review({
+      authenticated: true,
+      audiences: ["skiff"],
+      user: {
+        username: "system:serviceaccount:shop:reviews",
+        extra: { "authentication.kubernetes.io/pod-name": ["reviews-v1-abc"] },
+      },
+    });
+    assert.deepEqual(await reviewToken(rest, "a-token"), {
+      namespace: "shop",
+      serviceAccount: "reviews",
+      pod: "reviews-v1-abc",
+    });
+  });
+
   it("refuses, with UNAUTHENTICATED, a token the API server does not accept, for another audience, or not a ServiceAccount's", async () => {
     answer = review({ authenticated: false, error: "service account shop/reviews has been deleted" });
     assert.match(await outcome(rest), /^UNAUTHENTICATED: .*has been deleted/);
