@@ -15,6 +15,7 @@ import { proxylessUnsupported } from "./proxyless-unsupported.js";
 import { byNamespacedName, endpointsByService, servicePorts } from "./services.js";
 import { CLUSTER_DOMAIN, type ClusterState } from "./state.js";
 import { trafficPolicyIssues } from "./traffic-issues.js";
+import { telemetryModel } from "./telemetry.js";
 import { trafficModel } from "./traffic.js";
 
 export interface CompileResult {
@@ -101,12 +102,14 @@ export function compile(state: ClusterState): CompileResult {
     .sort((a, b) => byNamespacedName(a.source, b.source));
 
   const tcp = tcpPorts(services);
+  const telemetry = telemetryModel(state.mesh);
   return {
     model: {
       clusterDomain: CLUSTER_DOMAIN,
       trustDomain: security.model.trustDomain,
       services,
       workloads: meshWorkloads,
+      ...(telemetry ? { telemetry } : {}),
     },
     securityFindings: security.findings.map((found) => {
       const workloads = governedWorkloads(found, security.model, meshWorkloads);

@@ -13,7 +13,7 @@
  */
 
 import { MAX_PROGRAM_SIZE } from "../policy/re2-size.js";
-import { DEFAULT_PROMETHEUS_PORT, HEALTH_PATH, HEALTH_PORT } from "../mesh/proxy.js";
+import { DEFAULT_PROMETHEUS_PORT, HEALTH_PATH, HEALTH_PORT, OTLP_CLUSTER } from "../mesh/proxy.js";
 
 export interface BootstrapInputs {
   /** The xDS server's DNS name, such as skiff-xds.skiff-system.svc. */
@@ -44,7 +44,6 @@ export interface BootstrapInputs {
 
 export const XDS_CLUSTER = "skiff-xds";
 export const ADMIN_CLUSTER = "skiff-admin";
-export const OTLP_CLUSTER = "skiff-otlp";
 export const PROMETHEUS_LISTENER = "skiff-prometheus";
 export const HEALTH_LISTENER = "skiff-health";
 

@@ -17,6 +17,19 @@ export interface MeshModel {
   readonly services: readonly ServiceModel[];
   /** Pods that run a sidecar-capable workload with an IP, sorted by namespace then name. */
   readonly workloads: readonly WorkloadModel[];
+  /** What every sidecar reports, from the Mesh's observability; undefined when there is no Mesh: no telemetry. */
+  readonly telemetry?: TelemetryModel;
+}
+
+/**
+ * Sidecar telemetry. Metrics are always on while there is a model at all;
+ * access logs and traces are each optional.
+ */
+export interface TelemetryModel {
+  /** One line per request or TCP connection on the sidecar's stdout; undefined: none. */
+  readonly accessLog?: { readonly format: "JSON" | "TEXT" };
+  /** Spans to the collector that the bootstrap names; undefined: no tracer. */
+  readonly tracing?: { readonly samplingPercent: number };
 }
 
 export interface ServiceModel {

@@ -21,6 +21,9 @@ export const INBOUND_CAPTURE_PORT = 15006;
 export const HEALTH_PORT = 15021;
 export const HEALTH_PATH = "/healthz/ready";
 
+/** The bootstrap's cluster of the Mesh's OTLP collector, which the tracers of the listeners from xDS send to. */
+export const OTLP_CLUSTER = "skiff-otlp";
+
 /** The Prometheus listener's port unless the Mesh moves it (observability.metrics.prometheusPort). */
 export const DEFAULT_PROMETHEUS_PORT = 15090;
 

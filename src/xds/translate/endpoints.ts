@@ -1,8 +1,9 @@
-import type { EndpointModel, ServiceModel } from "../../ir/model.js";
+import type { EndpointModel, ServiceModel, TelemetryModel } from "../../ir/model.js";
 import { subsetEndpoints } from "../../ir/queries.js";
 import { socketAddress } from "./json.js";
 import { outboundClusterName } from "./names.js";
 import { ENDPOINT_TYPE, type EnvoyResource } from "./resource.js";
+import { peerMetadata } from "./telemetry-peers.js";
 
 /** The metadata namespace Envoy reads for a cluster's transport_socket_matches. */
 const TRANSPORT_SOCKET_MATCH = "envoy.transport_socket_match";
@@ -21,22 +22,27 @@ export function acceptsMtls(endpoint: EndpointModel, portName: string): boolean 
  * Endpoints that accept mTLS carry `tlsMode: skiff` in the
  * `envoy.transport_socket_match` metadata, which selects the cluster's TLS
  * transport socket for them (Istio's auto mTLS); the others get none and
- * fall to plaintext.
+ * fall to plaintext. With telemetry, each endpoint also names its workload,
+ * for the client's metrics.
  */
-export function clusterLoadAssignments(service: ServiceModel): EnvoyResource[] {
+export function clusterLoadAssignments(service: ServiceModel, telemetry?: TelemetryModel): EnvoyResource[] {
   const subsets = [undefined, ...(service.traffic?.subsets ?? [])];
   return service.ports.flatMap((port) =>
     subsets.map((subset) => {
       const name = outboundClusterName(port.port, subset?.name, service.hostname);
       const lbEndpoints = subsetEndpoints(service, subset)
         .filter((e) => e.ports[port.name] !== undefined)
-        .map((e) => ({
-          endpoint: { address: socketAddress(e.address, e.ports[port.name]!) },
-          health_status: "HEALTHY",
-          ...(acceptsMtls(e, port.name)
-            ? { metadata: { filter_metadata: { [TRANSPORT_SOCKET_MATCH]: { tlsMode: TLS_MODE_MESH } } } }
-            : {}),
-        }));
+        .map((e) => {
+          const metadata = {
+            ...(acceptsMtls(e, port.name) ? { [TRANSPORT_SOCKET_MATCH]: { tlsMode: TLS_MODE_MESH } } : {}),
+            ...(telemetry ? peerMetadata(e) : {}),
+          };
+          return {
+            endpoint: { address: socketAddress(e.address, e.ports[port.name]!) },
+            health_status: "HEALTHY",
+            ...(Object.keys(metadata).length > 0 ? { metadata: { filter_metadata: metadata } } : {}),
+          };
+        });
       return {
         typeUrl: ENDPOINT_TYPE,
         name,

@@ -8,6 +8,7 @@ import { HCM_FILTER, passthroughChain, ROUTER_FILTER, TCP_PROXY_FILTER } from ".
 import { inboundClusterName, INBOUND_PASSTHROUGH_CLUSTER, VIRTUAL_INBOUND } from "./names.js";
 import { LISTENER_TYPE, type EnvoyResource } from "./resource.js";
 import { downstreamTlsSocket } from "./secrets.js";
+import { httpTelemetry, tcpTelemetry } from "./telemetry.js";
 import { INBOUND_CAPTURE_PORT } from "../../mesh/proxy.js";
 
 /** One port the workload serves, as the Services that select it describe it. */
@@ -183,6 +184,7 @@ function inboundChain(model: MeshModel, workload: WorkloadModel, served: ServedP
             typed_config: typed("envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy", {
               stat_prefix: cluster,
               cluster,
+              ...tcpTelemetry(model.telemetry, "inbound"),
             }),
           },
         ]
@@ -193,6 +195,7 @@ function inboundChain(model: MeshModel, workload: WorkloadModel, served: ServedP
               "envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
               {
                 stat_prefix: cluster,
+                ...httpTelemetry(model.telemetry, "inbound"),
                 route_config: {
                   name: cluster,
                   virtual_hosts: [

@@ -1,6 +1,6 @@
 import type { JsonObject } from "@bufbuild/protobuf";
 import { WHOLE_SERVICE } from "../../ir/defaults.js";
-import type { ServiceModel, ServicePortModel, WeightedDestination } from "../../ir/model.js";
+import type { ServiceModel, ServicePortModel, TelemetryModel, WeightedDestination } from "../../ir/model.js";
 import { ADS_SOURCE, compact, socketAddress, typed } from "./json.js";
 import {
   hostPortName,
@@ -11,6 +11,7 @@ import {
 } from "./names.js";
 import { LISTENER_TYPE, type EnvoyResource } from "./resource.js";
 import { FAULT_FILTER } from "./routes.js";
+import { httpTelemetry, tcpTelemetry } from "./telemetry.js";
 import { OUTBOUND_CAPTURE_PORT } from "../../mesh/proxy.js";
 
 export const HCM_FILTER = "envoy.filters.network.http_connection_manager";
@@ -22,10 +23,19 @@ export const ROUTER_FILTER: JsonObject = {
   typed_config: typed("envoy.extensions.filters.http.router.v3.Router"),
 };
 
-/** The client side of HTTP: routes from RDS, the fault filter that routes may configure, then the router. */
-function outboundConnectionManager(statPrefix: string, routeConfigName: string): JsonObject {
+/**
+ * The client side of HTTP: routes from RDS, the fault filter that routes may
+ * configure, then the router; and a sidecar's telemetry (`telemetry` is
+ * empty for proxyless clients, which have none).
+ */
+function outboundConnectionManager(
+  statPrefix: string,
+  routeConfigName: string,
+  telemetry: JsonObject = {},
+): JsonObject {
   return typed(HCM_TYPE, {
     stat_prefix: statPrefix,
+    ...telemetry,
     rds: { route_config_name: routeConfigName, config_source: ADS_SOURCE },
     http_filters: [
       { name: FAULT_FILTER, typed_config: typed("envoy.extensions.filters.http.fault.v3.HTTPFault") },
@@ -52,17 +62,21 @@ export function proxylessListeners(service: ServiceModel): EnvoyResource[] {
  * virtualOutbound's original-destination hand-off (they do not bind). A
  * headless Service has no ClusterIP, so its traffic passes through.
  */
-export function outboundListeners(service: ServiceModel): EnvoyResource[] {
+export function outboundListeners(service: ServiceModel, telemetry?: TelemetryModel): EnvoyResource[] {
   const clusterIP = service.clusterIP;
   if (!clusterIP) return [];
   return service.ports.map((port) => {
     const name = outboundListenerName(clusterIP, port.port);
     const filter =
       port.protocol === "TCP"
-        ? { name: TCP_PROXY_FILTER, typed_config: tcpProxy(name, service, port) }
+        ? { name: TCP_PROXY_FILTER, typed_config: tcpProxy(name, service, port, telemetry) }
         : {
             name: HCM_FILTER,
-            typed_config: outboundConnectionManager(name, hostPortName(service.hostname, port.port)),
+            typed_config: outboundConnectionManager(
+              name,
+              hostPortName(service.hostname, port.port),
+              httpTelemetry(telemetry, "outbound", service.hostname),
+            ),
           };
     return {
       typeUrl: LISTENER_TYPE,
@@ -78,7 +92,12 @@ export function outboundListeners(service: ServiceModel): EnvoyResource[] {
   });
 }
 
-function tcpProxy(statPrefix: string, service: ServiceModel, port: ServicePortModel): JsonObject {
+function tcpProxy(
+  statPrefix: string,
+  service: ServiceModel,
+  port: ServicePortModel,
+  telemetry: TelemetryModel | undefined,
+): JsonObject {
   const route: readonly WeightedDestination[] = (service.traffic?.tcp ?? WHOLE_SERVICE).filter(
     (d) => d.weight > 0,
   );
@@ -90,6 +109,7 @@ function tcpProxy(statPrefix: string, service: ServiceModel, port: ServicePortMo
       ...(route.length === 1
         ? { cluster: cluster(route[0]!) }
         : { weighted_clusters: { clusters: route.map((d) => ({ name: cluster(d), weight: d.weight })) } }),
+      ...tcpTelemetry(telemetry, "outbound", service.hostname),
     }),
   );
 }

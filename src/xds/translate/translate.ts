@@ -41,14 +41,14 @@ export function translate(model: MeshModel): MeshResources {
   return {
     shared: model.services.flatMap((s) => [
       ...outboundClusters(s, model.trustDomain),
-      ...clusterLoadAssignments(s),
+      ...clusterLoadAssignments(s, model.telemetry),
       ...routeConfigurations(s),
     ]),
     proxyless: model.services.flatMap((s) => [...proxylessListeners(s), ...proxylessRouteConfigurations(s)]),
     proxylessMtls: model.services.flatMap((s) => proxylessMtlsClusters(s, model.trustDomain)),
     sidecar: [
       virtualOutboundListener(),
-      ...model.services.flatMap(outboundListeners),
+      ...model.services.flatMap((s) => outboundListeners(s, model.telemetry)),
       ...passthroughClusters(),
     ],
     inbound: new Map(

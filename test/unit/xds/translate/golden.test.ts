@@ -169,7 +169,13 @@ describe("translate golden files", () => {
     this.timeout(600_000); // the first run fetches Envoy; then about a second a case on 2 busy cores
     const secrets = await issuedWorkloadSecrets();
     const bootstrap = JSON.parse(
-      renderBootstrap({ xdsHost: "skiff-xds.skiff-system.svc", xdsPort: 15010, adminPort: 15000 }),
+      // With the collector's cluster, which the tracers of cases with tracing name.
+      renderBootstrap({
+        xdsHost: "skiff-xds.skiff-system.svc",
+        xdsPort: 15010,
+        adminPort: 15000,
+        otlpEndpoint: "otel-collector.observability:4317",
+      }),
     );
     const refused: string[] = [];
     for (const [name, { model, resources }] of outputs) {
