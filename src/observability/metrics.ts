@@ -105,3 +105,10 @@ export const xdsConvergence = new Histogram({
   buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
   registers: [registry],
 });
+
+export const certificateRequests = new Counter({
+  name: "skiff_certificate_requests_total",
+  help: "CSRs answered by the xDS server's certificate service, by outcome (issued, or the gRPC status of the refusal in lower case).",
+  labelNames: ["outcome"] as const,
+  registers: [registry],
+});

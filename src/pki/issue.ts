@@ -47,20 +47,33 @@ export async function signingCaFromPem(pair: KeyPair): Promise<SigningCa> {
   return { cert, privateKey };
 }
 
+/** What a leaf certificate says, apart from its key. */
+export interface LeafProfile {
+  subject: string;
+  usage: string | string[];
+  sans?: x509.JsonGeneralName[];
+  /** Mark the SAN extension critical, as SPIFFE requires when the subject is empty. */
+  criticalSans?: boolean;
+  notBefore: Date;
+  notAfter: Date;
+}
+
 /** Issues an ECDSA P-256 leaf certificate for the given extended key usages, with optional SANs. */
-export async function issueLeaf(
-  ca: SigningCa,
-  options: {
-    subject: string;
-    usage: string | string[];
-    sans?: x509.JsonGeneralName[];
-    /** Mark the SAN extension critical, as SPIFFE requires when the subject is empty. */
-    criticalSans?: boolean;
-    notBefore: Date;
-    notAfter: Date;
-  },
-): Promise<KeyPair> {
+export async function issueLeaf(ca: SigningCa, options: LeafProfile): Promise<KeyPair> {
   const keys = await webcrypto.subtle.generateKey(ECDSA_P256, true, ["sign", "verify"]);
+  const certPem = await signLeaf(ca, keys.publicKey, options);
+  return { certPem, keyPem: await privateKeyPem(keys.privateKey) };
+}
+
+/**
+ * Signs a leaf certificate for a public key held elsewhere (a workload's,
+ * from its CSR), so the private key never reaches the signer. Returns PEM.
+ */
+export async function signLeaf(
+  ca: SigningCa,
+  publicKey: x509.PublicKey | CryptoKey,
+  options: LeafProfile,
+): Promise<string> {
   const extensions: x509.Extension[] = [
     new x509.BasicConstraintsExtension(false, undefined, true),
     new x509.KeyUsagesExtension(
@@ -78,10 +91,10 @@ export async function issueLeaf(
     issuer: ca.cert.subject,
     notBefore: options.notBefore,
     notAfter: options.notAfter,
-    publicKey: keys.publicKey,
+    publicKey,
     signingKey: ca.privateKey,
     signingAlgorithm: ECDSA_P256,
     extensions,
   });
-  return { certPem: cert.toString("pem"), keyPem: await privateKeyPem(keys.privateKey) };
+  return cert.toString("pem");
 }

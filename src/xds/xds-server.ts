@@ -18,6 +18,8 @@ import { forbidden, refused, uncheckable } from "./server/authentication-error.j
 import { nodeClaimRefusal } from "./node-binding.js";
 import { WorkloadCertificates, type MeshCa, type MeshTrust } from "./identity/workload-certificates.js";
 import { workloadSecrets } from "./translate/secrets.js";
+import { issuerSecret } from "./translate/issuer-secret.js";
+import { CertificateService } from "./identity/certificate-service.js";
 import { XdsPipeline } from "./pipeline.js";
 import { AdsServer } from "./server/ads-server.js";
 import { CA_SECRET, CERT_MANAGER_SECRET } from "../mesh/names.js";
@@ -133,8 +135,11 @@ export async function startXdsServer(
   const tokens = new TokenReviews((token) => reviewToken(rest, token));
   const certificates = new WorkloadCertificates(
     meshCa,
-    (identity, pair, ca) =>
-      pipeline.snapshots.publishSecrets(identity, workloadSecrets(pair, ca.trustBundlePem)),
+    (identity, pair, ca, issuer) =>
+      pipeline.snapshots.publishSecrets(identity, [
+        ...workloadSecrets(pair, ca.trustBundlePem),
+        issuerSecret(issuer),
+      ]),
     // Each renewal reviews the tokens of the identity's streams afresh: a deleted ServiceAccount gets none.
     (identity) =>
       ads.reverify(identity, (metadata) => {
@@ -145,6 +150,8 @@ export async function startXdsServer(
     (identity) => pipeline.snapshots.withdrawSecrets(identity),
   );
   for (const informer of caSecrets) informer.on(() => certificates.caChanged());
+  // CSRs from agents: signed by the same CA, so never by one the bundle does not vouch for.
+  const certificateService = new CertificateService({ ca: meshCa, tokens, logger: options.logger });
   const ads = new AdsServer(pipeline.snapshots, {
     logger: options.logger,
     // Certificates go only to proxies that proved their ServiceAccount with a token.
@@ -162,6 +169,7 @@ export async function startXdsServer(
       });
       return identity;
     },
+    createCertificate: (request, metadata, peer) => certificateService.answer(request, metadata, peer),
     onResponseStatus: () => {
       convergence.check(() => ads.lowestSyncedGeneration());
       statusWriter?.proxyAnswered();

@@ -72,6 +72,31 @@ export class TokenReviews {
   }
 
   /**
+   * The token's identity from a review made now, as a certificate request
+   * is answered: like identify() for refusals (a recent refusal is reused,
+   * refusals count against the peer, a peer past its budget is turned away
+   * unasked), but an acceptance is never taken from the cache.
+   */
+  async identifyNow(token: string, peer: string): Promise<WorkloadIdentity> {
+    const key = keyOf(token);
+    const cached = this.answers.get(key);
+    let answer: Answer;
+    if (cached && cached.expiresAt > this.now() && "refusal" in cached.answer) {
+      answer = cached.answer;
+    } else {
+      if (this.peers.isLimited(peer))
+        throw new AuthenticationError(
+          GrpcStatus.RESOURCE_EXHAUSTED,
+          `too many rejected tokens from ${addressOf(peer)}; retry later`,
+        );
+      answer = await this.reviewOnce(key, token, true);
+    }
+    if ("identity" in answer) return answer.identity;
+    this.peers.refused(peer);
+    throw answer.refusal;
+  }
+
+  /**
    * The token's identity from a review made now, whatever the cache holds:
    * what a certificate is issued on. Refusals count against no peer (a
    * long-lived stream's token may simply have expired).

@@ -3,7 +3,8 @@ import type { Logger } from "pino";
 import { signingCaFromPem, type KeyPair } from "../../pki/issue.js";
 import { certificateChain } from "../../pki/chain.js";
 import { vouchesFor } from "../../pki/inspect.js";
-import { issueWorkloadCertificate } from "../../pki/workload.js";
+import { certificatePems } from "../../pki/pem.js";
+import { issueWorkloadCertificate, spiffeId } from "../../pki/workload.js";
 import type { WorkloadIdentity } from "../cache/snapshot.js";
 
 /** What the CA Secret offers when nothing may sign: only the roots to trust. */
@@ -22,6 +23,16 @@ export interface MeshCa extends MeshTrust {
   workloadValidityMs: number;
 }
 
+/**
+ * Who signed a certificate, published with it (see issuer-secret.ts) so that
+ * agents holding their own keys know when a new signer wants them renewed.
+ */
+export interface Issuer {
+  spiffeId: string;
+  /** The signing CA's own certificate (the first of tls.crt). */
+  signerPem: string;
+}
+
 /** Certificates are replaced at 80% of their validity, as Istio does. */
 const RENEW_AT_FRACTION = 0.8;
 
@@ -34,6 +45,7 @@ interface IssuedCertificate {
   readonly timer: NodeJS.Timeout;
   /** The CA as it was when this certificate was issued or last published. */
   readonly signerPem: string;
+  readonly spiffeId: string;
   trustBundlePem: string;
 }
 
@@ -61,7 +73,12 @@ export class WorkloadCertificates {
   constructor(
     /** The CA, or only the roots to trust while nothing may sign, or nothing usable at all. */
     private readonly ca: () => MeshCa | MeshTrust | undefined,
-    private readonly onIssued: (identity: WorkloadIdentity, pair: KeyPair, trust: MeshTrust) => void,
+    private readonly onIssued: (
+      identity: WorkloadIdentity,
+      pair: KeyPair,
+      trust: MeshTrust,
+      issuer: Issuer,
+    ) => void,
     private readonly stillProven: (identity: WorkloadIdentity) => Promise<boolean>,
     private readonly logger: Logger,
     private readonly onForgotten: (identity: WorkloadIdentity) => void = () => {},
@@ -101,13 +118,13 @@ export class WorkloadCertificates {
       if (!canSign(ca)) {
         if (entry.trustBundlePem !== ca.trustBundlePem && vouchesFor(ca.trustBundlePem, entry.signerPem)) {
           entry.trustBundlePem = ca.trustBundlePem;
-          this.onIssued(entry.identity, entry.pair, ca);
+          this.onIssued(entry.identity, entry.pair, ca, issuerOf(entry));
         }
       } else if (entry.signerPem !== ca.signer.certPem) {
         this.renewSoon(entry.identity);
       } else if (entry.trustBundlePem !== ca.trustBundlePem) {
         entry.trustBundlePem = ca.trustBundlePem;
-        this.onIssued(entry.identity, entry.pair, ca);
+        this.onIssued(entry.identity, entry.pair, ca, issuerOf(entry));
       }
     }
   }
@@ -122,6 +139,7 @@ export class WorkloadCertificates {
     const ca = this.ca();
     if (!canSign(ca)) throw new Error("the mesh CA cannot sign (yet): no usable signer in its Secret");
     const started = performance.now();
+    const id = spiffeId(ca.trustDomain, identity.namespace, identity.serviceAccount);
     const leaf = await issueWorkloadCertificate(await signingCaFromPem(ca.signer), {
       trustDomain: ca.trustDomain,
       namespace: identity.namespace,
@@ -148,13 +166,14 @@ export class WorkloadCertificates {
       pair,
       timer,
       signerPem: ca.signer.certPem,
+      spiffeId: id,
       trustBundlePem: ca.trustBundlePem,
     });
     this.logger.debug(
       { identity: key, ms: Math.round(performance.now() - started), renewInMs: renewIn },
       "issued a workload certificate",
     );
-    this.onIssued(identity, pair, ca);
+    this.onIssued(identity, pair, ca, issuerOf(this.issued.get(key)!));
     return pair;
   }
 
@@ -191,3 +210,8 @@ export class WorkloadCertificates {
     }
   }
 }
+
+const issuerOf = (entry: IssuedCertificate): Issuer => ({
+  spiffeId: entry.spiffeId,
+  signerPem: certificatePems(entry.signerPem)[0] ?? entry.signerPem,
+});

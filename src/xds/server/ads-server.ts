@@ -5,6 +5,8 @@ import {
   status as GrpcStatus,
   type ChannelOptions,
   type Metadata,
+  type sendUnaryData,
+  type ServerUnaryCall,
 } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import type { ProxyResponseStatus, SnapshotSource, WorkloadIdentity } from "../cache/snapshot.js";
@@ -15,7 +17,7 @@ import { AuthenticationError } from "./authentication-error.js";
 import { DeltaStream } from "./delta-stream.js";
 import { DEFAULT_STREAM_LIMITS, MAX_REQUEST_BYTES, type StreamLimits } from "./limits.js";
 import type { ProxyState } from "./proxy-state.js";
-import { adsServiceDefinition } from "./service-definition.js";
+import { adsServiceDefinition, certificateServiceDefinition } from "./service-definition.js";
 import { SotwStream } from "./sotw-stream.js";
 
 export type { ProxyState } from "./proxy-state.js";
@@ -42,6 +44,16 @@ export interface AdsServerOptions {
   limits?: Partial<StreamLimits>;
   /** Verifies proxies' credentials (see StreamHooks.authenticate); without it, no proxy has an identity. */
   authenticate?: StreamHooks["authenticate"];
+  /**
+   * Answers IstioCertificateService/CreateCertificate on the same port
+   * (src/xds/identity/certificate-service.ts); without it, that service is
+   * not offered (UNIMPLEMENTED).
+   */
+  createCertificate?: (
+    request: Buffer,
+    metadata: Metadata,
+    peer: string,
+  ) => Promise<{ response: Uint8Array } | { code: GrpcStatus; details: string }>;
 }
 
 export interface AdsServerEvents {
@@ -102,6 +114,18 @@ export class AdsServer extends EventEmitter<AdsServerEvents> {
       DeltaAggregatedResources: (call: AdsCall) =>
         this.accept(new DeltaStream(this.nextStreamId++, "delta", call, this.hooks)),
     });
+    const createCertificate = this.options.createCertificate;
+    if (createCertificate)
+      server.addService(certificateServiceDefinition, {
+        CreateCertificate: (call: ServerUnaryCall<Buffer, Buffer>, callback: sendUnaryData<Uint8Array>) =>
+          void createCertificate(call.request, call.metadata, call.getPeer()).then(
+            (answer) => ("response" in answer ? callback(null, answer.response) : callback(answer)),
+            (err: unknown) => {
+              this.log.error({ err }, "CreateCertificate threw");
+              callback({ code: GrpcStatus.INTERNAL, details: "the certificate could not be issued" });
+            },
+          ),
+      });
     const credentials = this.options.credentials ?? ServerCredentials.createInsecure();
     const port = await new Promise<number>((resolve, reject) =>
       server.bindAsync(address, credentials, (err, bound) => (err ? reject(err) : resolve(bound))),

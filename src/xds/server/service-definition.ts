@@ -29,3 +29,25 @@ export const adsServiceDefinition: ServiceDefinition = {
   StreamAggregatedResources: bidi(SOTW_PATH),
   DeltaAggregatedResources: bidi(DELTA_PATH),
 };
+
+/**
+ * Istio's certificate-signing service (security/v1alpha1 ca.proto), on the
+ * ADS port: agents send a CSR and get a workload certificate, so workload
+ * keys never leave their Pods. Raw bytes here too: the handler decodes, so
+ * that it can cap the size and answer a malformed request with
+ * INVALID_ARGUMENT (see certificate-service.ts).
+ */
+export const CERTIFICATE_SERVICE = "istio.v1.auth.IstioCertificateService";
+export const CREATE_CERTIFICATE_PATH = `/${CERTIFICATE_SERVICE}/CreateCertificate`;
+
+export const certificateServiceDefinition: ServiceDefinition = {
+  CreateCertificate: {
+    path: CREATE_CERTIFICATE_PATH,
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: toBuffer,
+    requestDeserialize: passThrough,
+    responseSerialize: toBuffer,
+    responseDeserialize: passThrough,
+  },
+};

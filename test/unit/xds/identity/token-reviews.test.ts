@@ -139,4 +139,19 @@ describe("TokenReviews", () => {
       assert.equal(await codeOf(reviews.identify("bad-z", "10.0.0.9:1")), "UNAUTHENTICATED");
     });
   });
+
+  describe("before a certificate is signed (identifyNow)", () => {
+    it("reviews every time a token was accepted, but reuses a recent refusal and counts it against the peer", async () => {
+      await reviews.identify("good-1", "10.0.0.9:1");
+      assert.deepEqual(await reviews.identifyNow("good-1", "10.0.0.9:1"), REVIEWS);
+      assert.deepEqual(await reviews.identifyNow("good-1", "10.0.0.9:1"), REVIEWS);
+      assert.deepEqual(api.reviews, ["good-1", "good-1", "good-1"]);
+      assert.equal(await codeOf(reviews.identifyNow("bad-1", "10.0.0.9:1")), "UNAUTHENTICATED");
+      assert.equal(await codeOf(reviews.identifyNow("bad-1", "10.0.0.9:1")), "UNAUTHENTICATED");
+      assert.equal(api.reviews.length, 4, "the refusal is remembered");
+      for (let i = 2; i < IDENTITY_LIMITS.rejectedTokensBurst; i++)
+        await reviews.identifyNow(`bad-${i}`, "10.0.0.9:1").catch(() => {});
+      assert.equal(await codeOf(reviews.identifyNow("good-2", "10.0.0.9:1")), "RESOURCE_EXHAUSTED");
+    });
+  });
 });
