@@ -170,6 +170,7 @@ async function runWithoutNode(settings: DevSettings): Promise<number> {
     operator = await startLocalOperator(kubeConfig, await operatorImage(), log);
     log.info({ metrics: `http://127.0.0.1:${operator.httpPort}/metrics` }, "operator running");
     xds = await startXdsServer(kubeConfig, {
+      security: { mode: "insecure" },
       logger: log,
       address: "127.0.0.1:0",
       caNamespace: ROOT_NAMESPACE,

@@ -4,6 +4,8 @@ import { createLogger } from "../observability/logger.js";
 import { listenAddress } from "../net/listen-address.js";
 import { startProbeServer } from "../observability/server.js";
 import { startXdsServer, type XdsServerOptions } from "../xds/xds-server.js";
+import { xdsServerNames } from "../mesh/names.js";
+import { CLUSTER_DOMAIN } from "../compile/state.js";
 
 const USAGE = `Usage: skiff xds [options]
 
@@ -16,7 +18,11 @@ compiles them, and pushes every change to the connected proxies.
   --http-address HOST:PORT   serve /healthz, /readyz and /metrics here (default :15014)
   --debounce-ms N            after a run, fold cluster changes for at most this long (default 50)
   --status-lease-namespace   namespace of the skiff-xds-status Lease that elects the replica writing
-                             TrafficPolicy status (default: $POD_NAMESPACE or skiff-system)`;
+                             TrafficPolicy status (default: $POD_NAMESPACE or skiff-system)
+  --insecure                 serve plaintext, and serve proxies that send no token (without
+                             certificates): for local experiments only. By default the server
+                             serves TLS with a certificate from the mesh CA for its Service's
+                             names, and refuses any stream without a valid token.`;
 
 /** The parsed command line, or a usage error; pure, so what reaches startXdsServer is testable. */
 export function xdsArguments(
@@ -34,6 +40,7 @@ export function xdsArguments(
       "http-address": { type: "string", default: ":15014" },
       "debounce-ms": { type: "string", default: "50" },
       "status-lease-namespace": { type: "string" },
+      insecure: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
   });
@@ -51,6 +58,9 @@ export function xdsArguments(
       debounceMs,
       statusLeaseNamespace: values["status-lease-namespace"] ?? namespace,
       caNamespace: namespace,
+      security: values.insecure
+        ? { mode: "insecure" }
+        : { mode: "tls", serverNames: xdsServerNames(namespace, CLUSTER_DOMAIN) },
     },
   };
 }

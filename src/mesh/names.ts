@@ -12,3 +12,12 @@ export const CA_SECRET = "skiff-ca";
 export const CERT_MANAGER_SECRET = "skiff-ca-intermediate";
 export const TRUST_BUNDLE_CONFIGMAP = "skiff-trust-bundle";
 export const BOOTSTRAP_CONFIGMAP = "skiff-envoy-bootstrap";
+
+/**
+ * The names proxies may dial the xDS Service by, which its TLS certificate
+ * carries: short and fully qualified, as Kubernetes DNS answers them.
+ */
+export function xdsServerNames(namespace: string, clusterDomain: string): string[] {
+  const service = `${XDS_NAME}.${namespace}.svc`;
+  return [service, `${service}.${clusterDomain}`, `${XDS_NAME}.${namespace}`, XDS_NAME];
+}

@@ -3,6 +3,7 @@ import {
   Client,
   credentials,
   Metadata,
+  type ChannelCredentials,
   type ChannelOptions,
   type ClientDuplexStream,
   type StatusObject,
@@ -107,8 +108,10 @@ abstract class AdsTestStream<Resp> {
     token?: string,
     /** grpc-js channel options: OWN_CONNECTION, say. */
     options: ChannelOptions = {},
+    /** TLS toward a server in secure mode; plaintext by default. */
+    channelCredentials: ChannelCredentials = credentials.createInsecure(),
   ) {
-    this.client = new Client(address, credentials.createInsecure(), options);
+    this.client = new Client(address, channelCredentials, options);
     const metadata = new Metadata();
     if (token !== undefined) metadata.set("authorization", `Bearer ${token}`);
     this.call = this.client.makeBidiStreamRequest(
@@ -198,8 +201,9 @@ export class SotwClient extends AdsTestStream<SotwResponse> {
     node: ClientNode | null = { id: "proxy-1" },
     token?: string,
     options?: ChannelOptions,
+    channelCredentials?: ChannelCredentials,
   ) {
-    super(address, `${SERVICE}/StreamAggregatedResources`, node, token, options);
+    super(address, `${SERVICE}/StreamAggregatedResources`, node, token, options, channelCredentials);
   }
 
   protected decode(bytes: Buffer): SotwResponse {
@@ -267,8 +271,9 @@ export class DeltaClient extends AdsTestStream<DeltaResponse> {
     node: ClientNode | null = { id: "proxy-1" },
     token?: string,
     options?: ChannelOptions,
+    channelCredentials?: ChannelCredentials,
   ) {
-    super(address, `${SERVICE}/DeltaAggregatedResources`, node, token, options);
+    super(address, `${SERVICE}/DeltaAggregatedResources`, node, token, options, channelCredentials);
   }
 
   protected decode(bytes: Buffer): DeltaResponse {

@@ -175,7 +175,9 @@ export function desiredControlPlane(s: MeshSettings): KubernetesObject[] {
                 {
                   name: "xds",
                   image: s.image,
-                  args: ["xds"],
+                  // Plaintext until Envoy sidecars dial it through skiff agent, which sends the
+                  // Pod's token over TLS (issue 16); today they present no token.
+                  args: ["xds", "--insecure"],
                   ports: [
                     { name: "grpc-xds", containerPort: XDS_GRPC_PORT },
                     { name: "http-monitoring", containerPort: XDS_MONITORING_PORT },

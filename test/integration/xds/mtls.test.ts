@@ -101,6 +101,7 @@ describe("mTLS and authorization with proxyless gRPC, on certificates Skiff issu
     for (const pod of ["ratings-v1", "details-v1"]) await markPodRunning(NS, pod, HOST);
     rootPem = (await createMeshCa(NS)).certPem;
     xds = await startXdsServer(controlPlane().kubeConfig(), {
+      security: { mode: "insecure" },
       address: "127.0.0.1:0",
       caNamespace: NS,
       workloadValidityMs: VALIDITY_MS,

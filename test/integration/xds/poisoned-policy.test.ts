@@ -176,6 +176,7 @@ describe("a TrafficPolicy that cannot be turned into proxy configuration", funct
     });
 
     xds = await startXdsServer(kubeConfig, {
+      security: { mode: "insecure" },
       address: "127.0.0.1:0",
       caNamespace: NS,
       logger: pino({ level: "warn" }),

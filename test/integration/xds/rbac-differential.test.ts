@@ -195,6 +195,7 @@ describe("authorization differential through a real gRPC server (grpc-js-xds Xds
     await markPodRunning(NS, "ratings-v1", HOST);
     await createMeshCa(NS);
     xds = await startXdsServer(controlPlane().kubeConfig(), {
+      security: { mode: "insecure" },
       address: "127.0.0.1:0",
       caNamespace: NS,
       logger: pino({ level: "warn" }),

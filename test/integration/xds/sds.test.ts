@@ -55,6 +55,7 @@ describe("workload certificates over SDS, for proxies that prove who they are", 
     await kubectlOk(["create", "serviceaccount", "-n", NS, "ratings"]);
     rootPem = (await createMeshCa(NS)).certPem;
     xds = await startXdsServer(controlPlane().kubeConfig(), {
+      security: { mode: "insecure" },
       address: "127.0.0.1:0",
       logger: pino({ level: "silent" }),
       caNamespace: NS,
@@ -184,6 +185,7 @@ describe("workload identity is checked again at each issuance", function () {
     await kubectlOk(["create", "namespace", NS_ID]);
     await createMeshCa(NS_ID);
     xds = await startXdsServer(controlPlane().kubeConfig(), {
+      security: { mode: "insecure" },
       address: "127.0.0.1:0",
       logger: pino({ level: "silent" }),
       caNamespace: NS_ID,
@@ -313,6 +315,7 @@ spec:
 `,
     );
     xds = await startXdsServer(controlPlane().kubeConfig(), {
+      security: { mode: "insecure" },
       address: "127.0.0.1:0",
       logger: pino({ level: "silent" }),
       caNamespace: NS_CM,

@@ -58,6 +58,7 @@ describe("a staged signer: trusted at once, signing from its time", function () 
   it("sends the new roots with the old certificate, then re-issues under the new root at the annotated time", async () => {
     const old = await createMeshCa(NS);
     xds = await startXdsServer(controlPlane().kubeConfig(), {
+      security: { mode: "insecure" },
       address: "127.0.0.1:0",
       logger: pino({ level: "silent" }),
       caNamespace: NS,

@@ -113,6 +113,7 @@ spec:
     await backends.get("slow")!.configure({ delayMs: 400 });
     await kubectlOk(["apply", "-f", "-"], [...backends.values()].map(endpointSlice).join("---\n"));
     xds = await startXdsServer(controlPlane().kubeConfig(), {
+      security: { mode: "insecure" },
       address: "127.0.0.1:0",
       caNamespace: NS,
       logger: pino({ level: "warn" }),

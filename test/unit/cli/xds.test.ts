@@ -23,4 +23,21 @@ describe("skiff xds arguments", () => {
       error: "--debounce-ms must be a whole number of milliseconds, not 'soon'",
     });
   });
+
+  it("serves TLS for its Service's names and requires tokens, unless told --insecure", () => {
+    const secure = xdsArguments([], { POD_NAMESPACE: "mesh-root" });
+    assert.ok("options" in secure);
+    assert.deepEqual(secure.options.security, {
+      mode: "tls",
+      serverNames: [
+        "skiff-xds.mesh-root.svc",
+        "skiff-xds.mesh-root.svc.cluster.local",
+        "skiff-xds.mesh-root",
+        "skiff-xds",
+      ],
+    });
+    const insecure = xdsArguments(["--insecure"], {});
+    assert.ok("options" in insecure);
+    assert.deepEqual(insecure.options.security, { mode: "insecure" });
+  });
 });
