@@ -15,17 +15,9 @@ import { RestClient } from "../k8s/rest.js";
 import { ConvergenceTracker } from "./convergence.js";
 import { bearerToken, reviewToken } from "./identity/token-review.js";
 import { TokenReviews } from "./identity/token-reviews.js";
-import {
-  forbidden,
-  refused,
-  uncheckable,
-} from "./server/authentication-error.js";
+import { forbidden, refused, uncheckable } from "./server/authentication-error.js";
 import { nodeClaimRefusal } from "./node-binding.js";
-import {
-  WorkloadCertificates,
-  type MeshCa,
-  type MeshTrust,
-} from "./identity/workload-certificates.js";
+import { WorkloadCertificates, type MeshCa, type MeshTrust } from "./identity/workload-certificates.js";
 import { workloadSecrets } from "./translate/secrets.js";
 import { issuerSecret } from "./translate/issuer-secret.js";
 import { CertificateService } from "./identity/certificate-service.js";
@@ -65,8 +57,7 @@ export interface XdsServerOptions {
  *   experiments and tests only: anyone who can reach the port can read the
  *   mesh's configuration and speak for a Pod.
  */
-export type XdsSecurity =
-  { mode: "tls"; serverNames: readonly string[] } | { mode: "insecure" };
+export type XdsSecurity = { mode: "tls"; serverNames: readonly string[] } | { mode: "insecure" };
 
 export interface RunningXdsServer {
   readonly port: number;
@@ -87,26 +78,17 @@ export async function startXdsServer(
 ): Promise<RunningXdsServer> {
   const pipeline = new XdsPipeline(kubeConfig, {
     logger: options.logger,
-    ...(options.debounceMs === undefined
-      ? {}
-      : { debounceMs: options.debounceMs }),
+    ...(options.debounceMs === undefined ? {} : { debounceMs: options.debounceMs }),
   });
   await pipeline.start();
-  const convergence = new ConvergenceTracker((seconds) =>
-    xdsConvergence.observe(seconds),
-  );
+  const convergence = new ConvergenceTracker((seconds) => xdsConvergence.observe(seconds));
   // One informer per name: RBAC grants watch on these two Secrets only, which a field selector on the name satisfies.
   const caSecrets = [CA_SECRET, CERT_MANAGER_SECRET].map(
     (name) =>
-      new Informer<KubernetesObject & { data?: Record<string, string> }>(
-        kubeConfig,
-        "v1",
-        "Secret",
-        {
-          namespace: options.caNamespace,
-          fieldSelector: `metadata.name=${name}`,
-        },
-      ),
+      new Informer<KubernetesObject & { data?: Record<string, string> }>(kubeConfig, "v1", "Secret", {
+        namespace: options.caNamespace,
+        fieldSelector: `metadata.name=${name}`,
+      }),
   );
   await Promise.all(caSecrets.map((informer) => informer.start()));
   let lastCaProblem: string | undefined;
@@ -128,13 +110,9 @@ export async function startXdsServer(
     // The Mesh this server's CA belongs to: the one rooted where it runs (normally the Mesh in force).
     const mesh = pipeline.meshRootedIn(options.caNamespace);
     // With cert-manager, its intermediate signs, and its ca.crt (the issuer's root) is the trust bundle.
-    const certManager =
-      mesh?.spec?.certificateAuthority?.certManager !== undefined;
+    const certManager = mesh?.spec?.certificateAuthority?.certManager !== undefined;
     const name = certManager ? CERT_MANAGER_SECRET : CA_SECRET;
-    const secret = caSecrets[certManager ? 1 : 0]!.get(
-      options.caNamespace,
-      name,
-    );
+    const secret = caSecrets[certManager ? 1 : 0]!.get(options.caNamespace, name);
     const data = secret?.data ?? {};
     const decode = (key: string) =>
       data[key] ? Buffer.from(data[key], "base64").toString("utf8") : undefined;
@@ -147,10 +125,7 @@ export async function startXdsServer(
     const inspection = inspectCa(certPem, keyPem, new Date(), trustBundlePem);
     if (!inspection.ok) {
       if (inspection.message !== lastCaProblem)
-        options.logger.error(
-          { reason: inspection.reason },
-          `the mesh CA cannot sign: ${inspection.message}`,
-        );
+        options.logger.error({ reason: inspection.reason }, `the mesh CA cannot sign: ${inspection.message}`);
       lastCaProblem = inspection.message;
       return undefined;
     }
@@ -168,8 +143,7 @@ export async function startXdsServer(
       workloadValidityMs:
         options.workloadValidityMs ??
         durationMs(
-          mesh?.spec?.certificateAuthority?.builtin?.workloadValidity ??
-            MESH_DEFAULTS.workloadValidity,
+          mesh?.spec?.certificateAuthority?.builtin?.workloadValidity ?? MESH_DEFAULTS.workloadValidity,
         ),
     };
   };
@@ -186,9 +160,7 @@ export async function startXdsServer(
     (identity) =>
       ads.reverify(identity, (metadata) => {
         const token = bearerToken(metadata);
-        return token === undefined
-          ? Promise.reject(refused("no token"))
-          : tokens.recheck(token);
+        return token === undefined ? Promise.reject(refused("no token")) : tokens.recheck(token);
       }),
     options.logger,
     (identity) => pipeline.snapshots.withdrawSecrets(identity),
@@ -197,39 +169,23 @@ export async function startXdsServer(
   const secure = options.security.mode === "tls";
   const serving =
     options.security.mode === "tls"
-      ? new ServingCertificate(
-          meshCa,
-          options.security.serverNames,
-          options.logger,
-        )
+      ? new ServingCertificate(meshCa, options.security.serverNames, options.logger)
       : undefined;
   for (const informer of caSecrets) informer.on(() => serving?.caChanged());
   await serving?.start();
   // CSRs from agents: signed by the same CA, so never by one the bundle does not vouch for.
-  const certificateService = new CertificateService({
-    ca: meshCa,
-    tokens,
-    logger: options.logger,
-  });
+  const certificateService = new CertificateService({ ca: meshCa, tokens, logger: options.logger });
   const ads = new AdsServer(pipeline.snapshots, {
     logger: options.logger,
     ...(serving
-      ? {
-          credentials: experimental.createCertificateProviderServerCredentials(
-            serving,
-            null,
-            false,
-          ),
-        }
+      ? { credentials: experimental.createCertificateProviderServerCredentials(serving, null, false) }
       : {}),
     // Certificates go only to proxies that proved their ServiceAccount with a token.
     authenticate: async (node, metadata, peer) => {
       const token = bearerToken(metadata);
       if (token === undefined) {
         if (secure)
-          throw refused(
-            "no token: send the Pod's projected ServiceAccount token as a bearer token",
-          );
+          throw refused("no token: send the Pod's projected ServiceAccount token as a bearer token");
         return undefined;
       }
       const identity = await tokens.identify(token, peer);
@@ -243,8 +199,7 @@ export async function startXdsServer(
       });
       return identity;
     },
-    createCertificate: (request, metadata, peer) =>
-      certificateService.answer(request, metadata, peer),
+    createCertificate: (request, metadata, peer) => certificateService.answer(request, metadata, peer),
     onResponseStatus: () => {
       convergence.check(() => ads.lowestSyncedGeneration());
       statusWriter?.proxyAnswered();
@@ -252,9 +207,7 @@ export async function startXdsServer(
   });
   let statusWriter: PolicyStatusWriter | undefined;
   const startStatus = () => {
-    statusWriter ??= new PolicyStatusWriter(kubeConfig, pipeline, ads, {
-      logger: options.logger,
-    });
+    statusWriter ??= new PolicyStatusWriter(kubeConfig, pipeline, ads, { logger: options.logger });
     statusWriter.start();
   };
   const stopStatus = async () => {
@@ -286,8 +239,7 @@ export async function startXdsServer(
       identity: `${hostname()}_${randomUUID().slice(0, 8)}`,
       onStartedLeading: startStatus,
       onStoppedLeading: () => void stopStatus(),
-      onError: (error) =>
-        options.logger.warn({ err: error }, "status leader election"),
+      onError: (error) => options.logger.warn({ err: error }, "status leader election"),
     });
     elector.start();
   } else {
