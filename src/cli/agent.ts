@@ -3,17 +3,18 @@ import { parseArgs } from "node:util";
 import { X509Certificate } from "node:crypto";
 import { replace, writeCertificateFiles } from "../agent/certificate-files.js";
 import { grpcBootstrap } from "../agent/grpc-bootstrap.js";
-import { watchWorkloadCertificate } from "../agent/sds-client.js";
+import { watchCertificate } from "../agent/certificate-requests.js";
 import { CLUSTER_DOMAIN } from "../compile/state.js";
 import { createLogger } from "../observability/logger.js";
 
 const USAGE = `Usage: skiff agent [options]
 
 Keeps a proxyless gRPC application's workload certificate on disk, and
-writes its xDS bootstrap. It proves the Pod's ServiceAccount to Skiff's xDS
-server with the projected token, receives the certificate and trust bundle
-over SDS, and rewrites cert-chain.pem, key.pem and root-cert.pem whenever
-the server rotates them. gRPC's file_watcher certificate provider, named in
+writes its xDS bootstrap. It makes the Pod's private key itself (it never
+leaves the Pod), proves the Pod's ServiceAccount to Skiff's xDS server with
+the projected token, gets the certificate by CSR and the trust bundle over
+SDS, and rewrites cert-chain.pem, key.pem and root-cert.pem at each renewal
+(80% of the certificate's life, with a new key) and each bundle change. gRPC's file_watcher certificate provider, named in
 the bootstrap, reloads them: no restart, no reconnect.
 
   --xds-address HOST:PORT   Skiff's xDS server (default skiff-xds.skiff-system.svc:15010)
@@ -110,7 +111,7 @@ export async function runAgent(argv: string[]): Promise<number> {
     )}\n`,
     0o644,
   );
-  const watch = watchWorkloadCertificate({
+  const watch = watchCertificate({
     address: parsed.xdsAddress,
     node: { id: agentNodeId(parsed.nodeId) },
     token: () => readFile(parsed.tokenFile, "utf8"),

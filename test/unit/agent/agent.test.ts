@@ -5,10 +5,11 @@ import { join } from "node:path";
 import { validateBootstrapConfig } from "@grpc/grpc-js-xds/build/src/xds-bootstrap.js";
 import { writeCertificateFiles } from "../../../src/agent/certificate-files.js";
 import { grpcBootstrap } from "../../../src/agent/grpc-bootstrap.js";
-import { certificateOf } from "../../../src/agent/sds-client.js";
+import { trustOf } from "../../../src/agent/sds-client.js";
 import { agentArguments, agentNodeId } from "../../../src/cli/agent.js";
 import { encodeJson } from "../../../src/xds/protos/registry.js";
 import { SECRET_TYPE } from "../../../src/xds/translate/resource.js";
+import { issuerSecret } from "../../../src/xds/translate/issuer-secret.js";
 import { workloadSecrets } from "../../../src/xds/translate/secrets.js";
 
 describe("skiff agent", () => {
@@ -55,19 +56,20 @@ describe("skiff agent", () => {
     assert.equal(info.serverListenerResourceNameTemplate, "grpc/server?xds.resource.listening_address=%s");
   });
 
-  it("reads the certificate, key and trust bundle out of an SDS response, and refuses one without them", () => {
-    const secrets = workloadSecrets({ certPem: "CHAIN", keyPem: "KEY" }, "ROOTS");
-    const resources = secrets.map((s) => ({
+  it("reads the trust bundle, SPIFFE ID and signer out of an SDS response, and refuses one without them", () => {
+    const [, roots] = workloadSecrets({ certPem: "CHAIN", keyPem: "KEY" }, "ROOTS");
+    const issuer = issuerSecret({ spiffeId: "spiffe://td/ns/a/sa/b", signerPem: "SIGNER" });
+    const resources = [roots!, issuer].map((s) => ({
       typeUrl: SECRET_TYPE,
       value: encodeJson("envoy.extensions.transport_sockets.tls.v3.Secret", s.json),
     }));
-    assert.deepEqual(certificateOf(resources), {
-      certificateChainPem: "CHAIN",
-      privateKeyPem: "KEY",
+    assert.deepEqual(trustOf(resources), {
       rootCertificatesPem: "ROOTS",
+      spiffeId: "spiffe://td/ns/a/sa/b",
+      signerPem: "SIGNER",
     });
-    assert.throws(() => certificateOf(resources.slice(1)), /no certificate and key in Secret default/);
-    assert.throws(() => certificateOf(resources.slice(0, 1)), /no trust bundle in Secret ROOTCA/);
+    assert.throws(() => trustOf(resources.slice(1)), /no trust bundle in Secret ROOTCA/);
+    assert.throws(() => trustOf(resources.slice(0, 1)), /no SPIFFE ID and signer in Secret skiff-issuer/);
   });
 
   it("writes the files with the key readable by its owner only", async () => {
