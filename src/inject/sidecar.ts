@@ -124,6 +124,9 @@ function proxyContainer(s: SidecarSettings, hold: boolean, drain: number): ICont
       { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
       { name: "POD_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
       { name: "POD_IP", valueFrom: { fieldRef: { fieldPath: "status.podIP" } } },
+      // Envoy's OpenTelemetry tracer names its spans' service from this (the
+      // environment resource detector); the kubelet expands the two above.
+      { name: "OTEL_RESOURCE_ATTRIBUTES", value: "service.name=$(POD_NAME).$(POD_NAMESPACE)" },
     ],
     ports: [
       { name: "skiff-outbound", containerPort: OUTBOUND_CAPTURE_PORT, protocol: "TCP" },
