@@ -19,6 +19,12 @@ export interface BootstrapInputs {
   /** The xDS server's DNS name, such as skiff-xds.skiff-system.svc. */
   xdsHost: string;
   xdsPort: number;
+  /**
+   * The Unix socket of skiff agent's xDS proxy in the sidecar container.
+   * When set, Envoy dials it (the agent carries each stream to xdsHost over
+   * TLS, with the Pod's token) rather than xdsHost:xdsPort itself.
+   */
+  xdsSocketPath?: string;
   /** Envoy's admin port, bound to 127.0.0.1 only. */
   adminPort: number;
   /** The port of the 0.0.0.0 listener that serves /stats/prometheus. Default 15090. */
@@ -124,7 +130,9 @@ export function renderBootstrap(inputs: BootstrapInputs): string {
         }),
       ],
       clusters: [
-        dnsCluster(XDS_CLUSTER, inputs.xdsHost, inputs.xdsPort),
+        inputs.xdsSocketPath
+          ? pipeCluster(XDS_CLUSTER, inputs.xdsSocketPath)
+          : dnsCluster(XDS_CLUSTER, inputs.xdsHost, inputs.xdsPort),
         {
           name: ADMIN_CLUSTER,
           type: "STATIC",
@@ -203,19 +211,35 @@ function adminProxyListener(name: string, port: number, route: Record<string, un
   };
 }
 
+const HTTP2_ONLY = {
+  "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+    "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+    explicit_http_config: { http2_protocol_options: {} },
+  },
+};
+
 /** A STRICT_DNS cluster that speaks HTTP/2 (gRPC) to one host. */
 function dnsCluster(name: string, host: string, port: number) {
   return {
     name,
     type: "STRICT_DNS",
     connect_timeout: "1s",
-    typed_extension_protocol_options: {
-      "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
-        "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
-        explicit_http_config: { http2_protocol_options: {} },
-      },
-    },
+    typed_extension_protocol_options: HTTP2_ONLY,
     load_assignment: endpoints(name, host, port),
+  };
+}
+
+/** A STATIC cluster that speaks HTTP/2 (gRPC) to a Unix socket. */
+function pipeCluster(name: string, path: string) {
+  return {
+    name,
+    type: "STATIC",
+    connect_timeout: "1s",
+    typed_extension_protocol_options: HTTP2_ONLY,
+    load_assignment: {
+      cluster_name: name,
+      endpoints: [{ lb_endpoints: [{ endpoint: { address: { pipe: { path } } } }] }],
+    },
   };
 }
 
