@@ -11,7 +11,8 @@ import { typed } from "./json.js";
  * `random_sampling` is the Mesh's percentage for requests that arrive with no
  * sampling decision; a request that carries one keeps it, so a trace is never
  * cut between hops. The service name comes from OTEL_RESOURCE_ATTRIBUTES in
- * the sidecar's environment (the environment resource detector): listeners
+ * the sidecar's environment (the environment resource detector; without it
+ * Envoy 1.40 names every span's service `unknown_service:envoy`): listeners
  * are shared by every sidecar and cannot name one.
  */
 export function tracing(telemetry: TelemetryModel): JsonObject | undefined {

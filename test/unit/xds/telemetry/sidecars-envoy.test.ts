@@ -6,9 +6,12 @@ import { connect, createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import type { IContainer, IPod } from "kubernetes-models/v1";
 import { compile } from "../../../../src/compile/compile.js";
 import type { ClusterState } from "../../../../src/compile/state.js";
 import { renderBootstrap } from "../../../../src/inject/bootstrap.js";
+import { PROXY_CONTAINER, sidecarPatch } from "../../../../src/inject/sidecar.js";
+import { containerEnvironment } from "../../../../src/localnode/pod-inputs.js";
 import { envoyBinary } from "../../../../src/localnode/tools.js";
 import { createSelfSignedCa } from "../../../../src/pki/issue.js";
 import { issueWorkloadCertificate } from "../../../../src/pki/workload.js";
@@ -119,7 +122,46 @@ interface Sidecar {
   readonly stdout: string[];
 }
 
-async function startSidecar(dir: string, pod: string, staticResources: Json, otlp: string): Promise<Sidecar> {
+/**
+ * The proxy container's environment as the injector writes it and a kubelet
+ * expands it (downward API, then `$(VAR)`): POD_NAME and POD_NAMESPACE for the
+ * metrics' peer labels, OTEL_RESOURCE_ATTRIBUTES for the spans' service name.
+ */
+function injectedEnvironment(name: string, podIP: string): Record<string, string> {
+  const pod: IPod = {
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: { name, namespace: "shop" },
+    spec: { containers: [{ name: "app", image: "app" }] },
+  } as IPod;
+  const proxy = sidecarPatch(pod, {
+    proxyImage: "envoy",
+    proxyArgs: [],
+    initImage: "skiff",
+    initArgs: [],
+    bootstrapConfigMap: "bootstrap",
+    trustBundleConfigMap: "trust",
+    prometheusPort: 15090,
+  })
+    .map((op) => op.value as IContainer)
+    .find((c) => c.name === PROXY_CONTAINER)!;
+  const env = containerEnvironment(
+    pod,
+    proxy,
+    { configMaps: new Map(), secrets: new Map() },
+    { podIP, hostIP: "127.0.0.1", nodeName: "local" },
+    new Map(),
+  );
+  return Object.fromEntries(env);
+}
+
+async function startSidecar(
+  dir: string,
+  pod: string,
+  podIP: string,
+  staticResources: Json,
+  otlp: string,
+): Promise<Sidecar> {
   const [adminPort, prometheusPort, healthPort] = [await freePort(), await freePort(), await freePort()];
   const bootstrap = JSON.parse(
     renderBootstrap({
@@ -141,12 +183,7 @@ async function startSidecar(dir: string, pod: string, staticResources: Json, otl
     await envoyBinary(),
     ["-c", config, "--concurrency", "1", "--use-dynamic-base-id", "--log-level", "warning"],
     {
-      env: {
-        ...process.env,
-        POD_NAME: pod,
-        POD_NAMESPACE: "shop",
-        OTEL_RESOURCE_ATTRIBUTES: `service.name=${pod}.shop`,
-      },
+      env: { ...process.env, ...injectedEnvironment(pod, podIP) },
       stdio: ["ignore", "pipe", "inherit"],
     },
   );
@@ -260,7 +297,7 @@ describe("sidecar telemetry on real Envoys", function () {
         ...l,
         address: { socket_address: { address: "127.0.0.1", port_value: ports.get(l.name) } },
       }));
-    client = await startSidecar(dir, "client-0", clientView, receiver.address);
+    client = await startSidecar(dir, "client-0", "127.0.0.3", clientView, receiver.address);
 
     // The server: its inbound listener bound to the Pod IP once per served port.
     const serverView = sidecarStaticResources(resources, ["shop/web-0"], await secrets("web"));
@@ -271,7 +308,7 @@ describe("sidecar telemetry on real Envoys", function () {
       address: { socket_address: { address: "127.0.0.2", port_value: port } },
     }));
     assert.ok(!serverView.listeners.some((l) => l.name === VIRTUAL_OUTBOUND));
-    server = await startSidecar(dir, "web-0", serverView, receiver.address);
+    server = await startSidecar(dir, "web-0", "127.0.0.2", serverView, receiver.address);
   });
 
   after(() => {
