@@ -1,7 +1,7 @@
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { status as GrpcStatus, type Metadata } from "@grpc/grpc-js";
 import type { Logger } from "pino";
-import { certificateRequests } from "../../observability/metrics.js";
+import { certificateIssued, certificateRequests } from "../../observability/metrics.js";
 import { certificateChain } from "../../pki/chain.js";
 import { checkWorkloadCsr } from "../../pki/csr.js";
 import { signingCaFromPem, type SigningCa } from "../../pki/issue.js";
@@ -52,6 +52,7 @@ export class CertificateService {
   constructor(private readonly options: CertificateServiceOptions) {}
 
   async answer(request: Uint8Array, metadata: Metadata, peer: string): Promise<CertificateAnswer> {
+    const started = performance.now();
     let identity: WorkloadIdentity | undefined;
     let answer: CertificateAnswer;
     try {
@@ -62,6 +63,7 @@ export class CertificateService {
     }
     const outcome = "response" in answer ? "issued" : GrpcStatus[answer.code]!.toLowerCase();
     certificateRequests.inc({ outcome });
+    if ("response" in answer) certificateIssued("csr", started);
     const who = identity ? `${identity.namespace}/${identity.serviceAccount}` : undefined;
     if ("response" in answer) this.options.logger.debug({ peer, identity: who }, "issued a certificate");
     else

@@ -1,5 +1,6 @@
 import { X509Certificate } from "node:crypto";
 import type { Logger } from "pino";
+import { certificateIssued } from "../../observability/metrics.js";
 import { signingCaFromPem, type KeyPair } from "../../pki/issue.js";
 import { certificateChain } from "../../pki/chain.js";
 import { vouchesFor } from "../../pki/inspect.js";
@@ -169,6 +170,7 @@ export class WorkloadCertificates {
       spiffeId: id,
       trustBundlePem: ca.trustBundlePem,
     });
+    certificateIssued("sds", started);
     this.logger.debug(
       { identity: key, ms: Math.round(performance.now() - started), renewInMs: renewIn },
       "issued a workload certificate",

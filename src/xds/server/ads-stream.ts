@@ -7,7 +7,13 @@ import type {
   SnapshotSource,
   WorkloadIdentity,
 } from "../cache/snapshot.js";
-import { xdsNacks, xdsPushDuration, xdsPushes, xdsStreamsRefused } from "../../observability/metrics.js";
+import {
+  xdsAcks,
+  xdsNacks,
+  xdsPushDuration,
+  xdsPushes,
+  xdsStreamsRefused,
+} from "../../observability/metrics.js";
 import { TokenBucket } from "../../k8s/backoff.js";
 import { HeldNames, type Footprint } from "./held-names.js";
 import { StreamLimitExceeded, tooLong, tooMany, type StreamLimits } from "./limits.js";
@@ -239,7 +245,8 @@ export abstract class AdsStream<S extends TypeState = TypeState, R extends AdsRe
     };
     const status = state.tracker.answer(this.node!.id, nonce, error);
     if (!status) return;
-    if (!status.acked) {
+    if (status.acked) xdsAcks.inc({ type: shortType(status.typeUrl) });
+    else {
       xdsNacks.inc({ type: shortType(status.typeUrl) });
       this.log.warn(
         { typeUrl: status.typeUrl, generation: status.generation, error: status.errorDetail },
