@@ -1,5 +1,5 @@
 import { x509 } from "./crypto.js";
-import { issueLeaf, signLeaf, type KeyPair, type LeafProfile, type SigningCa } from "./issue.js";
+import { signLeaf, type LeafProfile, type SigningCa } from "./issue.js";
 
 /** The SPIFFE ID of a workload: spiffe://<trustDomain>/ns/<namespace>/sa/<serviceAccount>. */
 export function spiffeId(trustDomain: string, namespace: string, serviceAccount: string): string {
@@ -32,17 +32,9 @@ function workloadProfile(ca: SigningCa, options: WorkloadCertificateOptions): Le
   };
 }
 
-/** A workload certificate with a new ECDSA P-256 key made here (the xDS server's SDS `default`). */
-export function issueWorkloadCertificate(
-  ca: SigningCa,
-  options: WorkloadCertificateOptions,
-): Promise<KeyPair> {
-  return issueLeaf(ca, workloadProfile(ca, options));
-}
-
 /**
- * A workload certificate, same profile, for the public key of a CSR the
- * workload made (see checkWorkloadCsr): its private key stays in the Pod.
+ * A workload certificate for the public key of a CSR the workload made (see
+ * checkWorkloadCsr). Nothing here makes a workload's key: it stays in the Pod.
  */
 export function signWorkloadCertificate(
   ca: SigningCa,

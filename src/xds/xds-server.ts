@@ -15,11 +15,11 @@ import { RestClient } from "../k8s/rest.js";
 import { ConvergenceTracker } from "./convergence.js";
 import { bearerToken, reviewToken } from "./identity/token-review.js";
 import { TokenReviews } from "./identity/token-reviews.js";
-import { forbidden, refused, uncheckable } from "./server/authentication-error.js";
+import { forbidden, refused } from "./server/authentication-error.js";
 import { nodeClaimRefusal } from "./node-binding.js";
-import { WorkloadCertificates, type MeshCa, type MeshTrust } from "./identity/workload-certificates.js";
-import { workloadSecrets } from "./translate/secrets.js";
-import { issuerSecret } from "./translate/issuer-secret.js";
+import { IdentityTrust } from "./identity/identity-trust.js";
+import type { MeshCa, MeshTrust } from "./identity/mesh-ca.js";
+import { identitySecrets } from "./translate/identity-secrets.js";
 import { CertificateService } from "./identity/certificate-service.js";
 import { XdsPipeline } from "./pipeline.js";
 import { ServingCertificate } from "./tls/serving-certificate.js";
@@ -101,14 +101,20 @@ export async function startXdsServer(
     const delay = Math.min(at.getTime() - Date.now(), 2 ** 31 - 1);
     const timer = setTimeout(() => {
       stagedSigner = undefined;
-      certificates.caChanged();
+      trust.caChanged();
     }, delay);
     timer.unref();
     stagedSigner = { at: at.getTime(), timer };
   };
+  // The Mesh this server's CA belongs to: the one rooted where it runs (normally the Mesh in force).
+  const caMesh = () => pipeline.meshRootedIn(options.caNamespace);
+  const workloadValidityMs = () =>
+    options.workloadValidityMs ??
+    durationMs(
+      caMesh()?.spec?.certificateAuthority?.builtin?.workloadValidity ?? MESH_DEFAULTS.workloadValidity,
+    );
   const meshCa = (): MeshCa | MeshTrust | undefined => {
-    // The Mesh this server's CA belongs to: the one rooted where it runs (normally the Mesh in force).
-    const mesh = pipeline.meshRootedIn(options.caNamespace);
+    const mesh = caMesh();
     // With cert-manager, its intermediate signs, and its ca.crt (the issuer's root) is the trust bundle.
     const certManager = mesh?.spec?.certificateAuthority?.certManager !== undefined;
     const name = certManager ? CERT_MANAGER_SECRET : CA_SECRET;
@@ -140,32 +146,27 @@ export async function startXdsServer(
       signer: { certPem, keyPem },
       trustBundlePem,
       trustDomain: meshIdentity(mesh).trustDomain,
-      workloadValidityMs:
-        options.workloadValidityMs ??
-        durationMs(
-          mesh?.spec?.certificateAuthority?.builtin?.workloadValidity ?? MESH_DEFAULTS.workloadValidity,
-        ),
+      workloadValidityMs: workloadValidityMs(),
     };
   };
   const rest = new RestClient(kubeConfig);
   const tokens = new TokenReviews((token) => reviewToken(rest, token));
-  const certificates = new WorkloadCertificates(
+  // ROOTCA and skiff-issuer per proven identity; no key or certificate is made here (CSRs sign those).
+  const trust = new IdentityTrust(
     meshCa,
-    (identity, pair, ca, issuer) =>
-      pipeline.snapshots.publishSecrets(identity, [
-        ...workloadSecrets(pair, ca.trustBundlePem),
-        issuerSecret(issuer),
-      ]),
-    // Each renewal reviews the tokens of the identity's streams afresh: a deleted ServiceAccount gets none.
+    (identity, published) => pipeline.snapshots.publishSecrets(identity, identitySecrets(published)),
+    (identity) => pipeline.snapshots.withdrawSecrets(identity),
+    // The tokens of the identity's streams reviewed afresh: a deleted ServiceAccount's streams end.
     (identity) =>
       ads.reverify(identity, (metadata) => {
         const token = bearerToken(metadata);
         return token === undefined ? Promise.reject(refused("no token")) : tokens.recheck(token);
       }),
+    // As often as agents renew their certificates (80% of their validity), as this server once did.
+    () => 0.8 * workloadValidityMs(),
     options.logger,
-    (identity) => pipeline.snapshots.withdrawSecrets(identity),
   );
-  for (const informer of caSecrets) informer.on(() => certificates.caChanged());
+  for (const informer of caSecrets) informer.on(() => trust.caChanged());
   const secure = options.security.mode === "tls";
   const serving =
     options.security.mode === "tls"
@@ -180,7 +181,7 @@ export async function startXdsServer(
     ...(serving
       ? { credentials: experimental.createCertificateProviderServerCredentials(serving, null, false) }
       : {}),
-    // Certificates go only to proxies that proved their ServiceAccount with a token.
+    // Trust Secrets go only to proxies that proved their ServiceAccount with a token.
     authenticate: async (node, metadata, peer) => {
       const token = bearerToken(metadata);
       if (token === undefined) {
@@ -191,12 +192,8 @@ export async function startXdsServer(
       const identity = await tokens.identify(token, peer);
       const refusal = nodeClaimRefusal(node.id, identity);
       if (refusal) throw forbidden(refusal);
-      // A valid token with no certificate to go with it yet (no usable CA): the proxy should retry.
-      await certificates.ensure(identity).catch((error: Error) => {
-        throw uncheckable(
-          `no certificate for ${identity.namespace}/${identity.serviceAccount}: ${error.message}`,
-        );
-      });
+      // With no CA that can sign yet the stream is still served: its Secrets come when one can.
+      await trust.proven(identity);
       return identity;
     },
     createCertificate: (request, metadata, peer) => certificateService.answer(request, metadata, peer),
@@ -227,7 +224,7 @@ export async function startXdsServer(
   } catch (error) {
     pipeline.stop();
     for (const informer of caSecrets) informer.stop();
-    certificates.stop();
+    trust.stop();
     serving?.stop();
     throw error;
   }
@@ -253,7 +250,7 @@ export async function startXdsServer(
       await elector?.stop();
       await stopStatus();
       await ads.stop();
-      certificates.stop();
+      trust.stop();
       serving?.stop();
       clearTimeout(stagedSigner?.timer);
       for (const informer of caSecrets) informer.stop();

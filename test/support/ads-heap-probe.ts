@@ -30,7 +30,7 @@ import { MeshSnapshots } from "../../src/xds/cache/mesh-snapshots.js";
 import type { SnapshotSource, WorkloadIdentity } from "../../src/xds/cache/snapshot.js";
 import { AdsServer, type AdsServerOptions } from "../../src/xds/server/ads-server.js";
 import { refused, uncheckable } from "../../src/xds/server/authentication-error.js";
-import { workloadSecrets } from "../../src/xds/translate/secrets.js";
+import { identitySecrets } from "../../src/xds/translate/identity-secrets.js";
 import { translate } from "../../src/xds/translate/translate.js";
 import { clusterStateFromFiles } from "./cluster-state.js";
 import { FakeSnapshotSource, fixtures as f } from "./fake-snapshot-source.js";
@@ -53,7 +53,14 @@ function meshSource(): SnapshotSource {
   const state = clusterStateFromFiles(join(data, "base.yaml"), join(data, "in", "proxyless-mtls.yaml"));
   const snapshots = new MeshSnapshots();
   snapshots.publish(translate(compile(state).model));
-  snapshots.publishSecrets(PROVEN, workloadSecrets({ certPem: "cert", keyPem: "key" }, "roots"));
+  snapshots.publishSecrets(
+    PROVEN,
+    identitySecrets({
+      trustBundlePem: "roots",
+      spiffeId: "spiffe://cluster.local/ns/a/sa/b",
+      signerPem: "signer",
+    }),
+  );
   return snapshots;
 }
 

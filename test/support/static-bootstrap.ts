@@ -1,7 +1,6 @@
 import type { JsonObject } from "@bufbuild/protobuf";
 import { createSelfSignedCa } from "../../src/pki/issue.js";
-import { issueWorkloadCertificate } from "../../src/pki/workload.js";
-import { workloadSecrets } from "../../src/xds/translate/secrets.js";
+import { issueWorkloadCertificate, workloadSecrets } from "./workload-secrets.js";
 import type { MeshResources } from "../../src/xds/translate/translate.js";
 import {
   CLUSTER_TYPE,

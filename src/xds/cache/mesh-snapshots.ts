@@ -6,8 +6,8 @@ import type { EncodedResource, ProxyNode, Snapshot, SnapshotSource, WorkloadIden
 
 /**
  * The pipeline's latest translation, as per-proxy snapshots. Proxies that see
- * the same resources (same kind, workload, certificates and verified
- * identity) share one Snapshot object per generation, and all snapshots
+ * the same resources (same kind, workload, certificate provider and
+ * verified identity) share one Snapshot object per generation, and all snapshots
  * share the encoded buffers.
  */
 export class MeshSnapshots implements SnapshotSource {
@@ -25,7 +25,10 @@ export class MeshSnapshots implements SnapshotSource {
   private views = new Map<string, Snapshot>();
   /** The previous generation's views, whose per-type maps a new view reuses where nothing changed. */
   private previousViews = new Map<string, Snapshot>();
-  /** SDS Secrets per verified identity (namespace/serviceAccount); replaced, never changed in place. */
+  /**
+   * SDS Secrets per verified identity (namespace/serviceAccount): ROOTCA and
+   * skiff-issuer, never a private key. Replaced, never changed in place.
+   */
   private secrets: ReadonlyMap<string, readonly EnvoyResource[]> = new Map();
 
   get currentGeneration(): number {
@@ -41,13 +44,13 @@ export class MeshSnapshots implements SnapshotSource {
     return this.republish(resources, this.secrets);
   }
 
-  /** Publishes an identity's certificate and trust bundle (SDS), for the proxies that proved that identity. */
+  /** Publishes an identity's SDS Secrets, for the proxies that proved that identity. */
   publishSecrets(identity: WorkloadIdentity, resources: readonly EnvoyResource[]): number {
     const secrets = new Map(this.secrets).set(`${identity.namespace}/${identity.serviceAccount}`, resources);
     return this.republish(this.resources, secrets);
   }
 
-  /** Withdraws an identity's certificate (no proxy proves that identity any more). */
+  /** Withdraws an identity's SDS Secrets (no proxy proves that identity any more). */
   withdrawSecrets(identity: WorkloadIdentity): number | undefined {
     const key = `${identity.namespace}/${identity.serviceAccount}`;
     if (!this.secrets.has(key)) return undefined;
@@ -83,7 +86,7 @@ export class MeshSnapshots implements SnapshotSource {
 
   snapshotFor(node: ProxyNode): Snapshot {
     const identity = proxyIdentity(node);
-    // Only a verified identity (from the proxy's token) gets certificates; the node's claims never do.
+    // Only a verified identity (from the proxy's token) gets its Secrets; the node's claims never do.
     const verified = node.identity ? `${node.identity.namespace}/${node.identity.serviceAccount}` : "";
     // Only a workload with inbound resources of its own needs a view of its own: nodes naming any other
     // Pod share one (the benchmark's proxies all did build their own, at ~100 KiB each).

@@ -10,7 +10,7 @@ import { signWorkloadCertificate, spiffeId } from "../../pki/workload.js";
 import { messageType } from "../protos/registry.js";
 import { authenticationFailure } from "../server/authentication-error.js";
 import type { WorkloadIdentity } from "../cache/snapshot.js";
-import type { MeshCa, MeshTrust } from "./workload-certificates.js";
+import type { MeshCa, MeshTrust } from "./mesh-ca.js";
 import { bearerToken } from "./token-review.js";
 import type { TokenReviews } from "./token-reviews.js";
 

@@ -4,7 +4,7 @@ import type { Logger } from "pino";
 import { signingCaFromPem, type KeyPair } from "../../pki/issue.js";
 import { issueServingCertificate } from "../../pki/serving.js";
 import { certificateChain } from "../../pki/chain.js";
-import type { MeshCa, MeshTrust } from "../identity/workload-certificates.js";
+import type { MeshCa, MeshTrust } from "../identity/mesh-ca.js";
 
 /** Replaced at 80% of its life, as workload certificates are. */
 const RENEW_AT_FRACTION = 0.8;

@@ -1,34 +1,7 @@
 import type { JsonObject } from "@bufbuild/protobuf";
 import { ADS_SOURCE, compact, typed } from "./json.js";
-import type { EnvoyResource } from "./resource.js";
-import { SECRET_TYPE } from "./resource.js";
 import { CERTIFICATE_PROVIDER } from "../../mesh/proxyless.js";
 import { ROOT_CA_SECRET, WORKLOAD_SECRET } from "../../mesh/proxy.js";
-
-/** A workload's certificate and key, and the mesh's trust bundle, as SDS Secrets. */
-export function workloadSecrets(
-  certificate: { certPem: string; keyPem: string },
-  trustBundlePem: string,
-): EnvoyResource[] {
-  return [
-    {
-      typeUrl: SECRET_TYPE,
-      name: WORKLOAD_SECRET,
-      json: {
-        name: WORKLOAD_SECRET,
-        tls_certificate: {
-          certificate_chain: { inline_string: certificate.certPem },
-          private_key: { inline_string: certificate.keyPem },
-        },
-      },
-    },
-    {
-      typeUrl: SECRET_TYPE,
-      name: ROOT_CA_SECRET,
-      json: { name: ROOT_CA_SECRET, validation_context: { trusted_ca: { inline_string: trustBundlePem } } },
-    },
-  ];
-}
 
 const TLS_SOCKET = "envoy.transport_sockets.tls";
 const TLS_TYPE = "envoy.extensions.transport_sockets.tls.v3";

@@ -5,7 +5,7 @@ import { signingCaFromPem } from "../../../src/pki/issue.js";
 import { certificatePems } from "../../../src/pki/pem.js";
 import { createRootCa } from "../../../src/pki/root.js";
 import { rootAndIntermediate } from "../../support/pki.js";
-import { issueWorkloadCertificate } from "../../../src/pki/workload.js";
+import { issueWorkloadCertificate } from "../../support/workload-secrets.js";
 
 const HOUR = 3600_000;
 const now = new Date();

@@ -3,7 +3,8 @@ import { X509Certificate as NodeX509 } from "node:crypto";
 import { x509 } from "../../../src/pki/crypto.js";
 import { signingCaFromPem } from "../../../src/pki/issue.js";
 import { createRootCa } from "../../../src/pki/root.js";
-import { issueWorkloadCertificate, spiffeId } from "../../../src/pki/workload.js";
+import { spiffeId } from "../../../src/pki/workload.js";
+import { issueWorkloadCertificate } from "../../support/workload-secrets.js";
 
 const HOUR = 3600_000;
 

@@ -7,7 +7,7 @@ import type { ClusterState } from "../../../src/compile/state.js";
 import { MeshSnapshots } from "../../../src/xds/cache/mesh-snapshots.js";
 import { buildIsolating, rejectionKey, withRejected } from "../../../src/xds/isolation.js";
 import { ROUTE_TYPE } from "../../../src/xds/translate/resource.js";
-import { workloadSecrets } from "../../../src/xds/translate/secrets.js";
+import { identitySecrets } from "../../../src/xds/translate/identity-secrets.js";
 import { translate, type MeshResources } from "../../../src/xds/translate/translate.js";
 import { clusterStateFromFiles } from "../../support/cluster-state.js";
 
@@ -174,8 +174,12 @@ describe("isolating a policy that cannot be turned into proxy configuration", ()
     const identity = { namespace: "bookinfo", serviceAccount: "reviews" };
     const next = snapshots.publishSecrets(
       identity,
-      workloadSecrets({ certPem: ca.certPem, keyPem: ca.keyPem }, ca.certPem),
+      identitySecrets({
+        trustBundlePem: ca.certPem,
+        spiffeId: "spiffe://cluster.local/ns/bookinfo/sa/reviews",
+        signerPem: ca.certPem,
+      }),
     );
-    assert.equal(next, generation + 1, "a certificate is published on the last good translation");
+    assert.equal(next, generation + 1, "an identity's Secrets are published on the last good translation");
   });
 });

@@ -6,7 +6,7 @@ import type { ProxyNode } from "../../../src/xds/cache/snapshot.js";
 import { decodeMessage, messageToJson } from "../../../src/xds/protos/registry.js";
 import { CLUSTER_TYPE, LISTENER_TYPE, SECRET_TYPE } from "../../../src/xds/translate/resource.js";
 import { translate } from "../../../src/xds/translate/translate.js";
-import { workloadSecrets } from "../../../src/xds/translate/secrets.js";
+import { identitySecrets } from "../../../src/xds/translate/identity-secrets.js";
 import { clusterStateFromFiles } from "../../support/cluster-state.js";
 
 /**
@@ -83,18 +83,22 @@ describe("MeshSnapshots: what each proxy is served", () => {
     assert.notEqual(s.snapshotFor(reviewsSidecar), s.snapshotFor(elsewhere("load-1")));
   });
 
-  it("gives certificates only to a proxy whose identity was verified, whatever its metadata claims", () => {
+  it("gives an identity's Secrets only to a proxy whose identity was verified, whatever its metadata claims", () => {
     const s = snapshots();
     s.publishSecrets(
       { namespace: "bookinfo", serviceAccount: "bookinfo-ratings" },
-      workloadSecrets({ certPem: "cert", keyPem: "key" }, "roots"),
+      identitySecrets({
+        trustBundlePem: "roots",
+        spiffeId: "spiffe://cluster.local/ns/bookinfo/sa/bookinfo-ratings",
+        signerPem: "signer",
+      }),
     );
     assert.deepEqual(names(s, ratingsServer, SECRET_TYPE), []);
     const verified = {
       ...ratingsServer,
       identity: { namespace: "bookinfo", serviceAccount: "bookinfo-ratings" },
     };
-    assert.deepEqual(names(s, verified, SECRET_TYPE), ["ROOTCA", "default"]);
+    assert.deepEqual(names(s, verified, SECRET_TYPE), ["ROOTCA", "skiff-issuer"]);
   });
 });
 

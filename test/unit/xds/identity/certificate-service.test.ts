@@ -9,7 +9,7 @@ import { createRootCa } from "../../../../src/pki/root.js";
 import type { WorkloadIdentity } from "../../../../src/xds/cache/snapshot.js";
 import { CertificateService } from "../../../../src/xds/identity/certificate-service.js";
 import { TokenReviews } from "../../../../src/xds/identity/token-reviews.js";
-import type { MeshCa } from "../../../../src/xds/identity/workload-certificates.js";
+import type { MeshCa } from "../../../../src/xds/identity/mesh-ca.js";
 import { messageType } from "../../../../src/xds/protos/registry.js";
 import { AuthenticationError } from "../../../../src/xds/server/authentication-error.js";
 

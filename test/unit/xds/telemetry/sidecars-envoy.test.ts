@@ -14,13 +14,12 @@ import { PROXY_CONTAINER, sidecarPatch } from "../../../../src/inject/sidecar.js
 import { containerEnvironment } from "../../../../src/localnode/pod-inputs.js";
 import { envoyBinary } from "../../../../src/localnode/tools.js";
 import { createSelfSignedCa } from "../../../../src/pki/issue.js";
-import { issueWorkloadCertificate } from "../../../../src/pki/workload.js";
 import {
   outboundListenerName,
   VIRTUAL_INBOUND,
   VIRTUAL_OUTBOUND,
 } from "../../../../src/xds/translate/names.js";
-import { workloadSecrets } from "../../../../src/xds/translate/secrets.js";
+import { issueWorkloadCertificate, workloadSecrets } from "../../../support/workload-secrets.js";
 import { translate } from "../../../../src/xds/translate/translate.js";
 import { OtlpReceiver, type ReceivedSpan } from "../../../support/otlp-receiver.js";
 import { sidecarStaticResources, withStaticResources } from "../../../support/static-bootstrap.js";
