@@ -120,26 +120,9 @@ export const certificateRequests = new Counter({
   registers: [registry],
 });
 
-export const certificatesIssued = new Counter({
-  name: "skiff_certificates_issued_total",
-  help: "Workload certificates signed, by how the key was made: sds (the xDS server made the key and serves it over SDS; renewals included) or csr (a workload sent a CSR for a key of its own).",
-  labelNames: ["via"] as const,
-  registers: [registry],
-});
-
-export const certificateIssuanceDuration = new Histogram({
+export const certificateIssuance = new Histogram({
   name: "skiff_certificate_issuance_seconds",
-  help: "How long a signed workload certificate took, by via: sds from the issuance's start to the key pair (key generation and signing); csr the whole request, its token review included.",
-  labelNames: ["via"] as const,
+  help: "How long an issued workload certificate took to answer: the whole CreateCertificate request as the workload waits for it, its token review, CSR check and signing included.",
   buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
   registers: [registry],
 });
-
-/**
- * One workload certificate signed, begun at `startedAt` (performance.now()):
- * both paths count alike, so one sum is every certificate the CA signed.
- */
-export function certificateIssued(via: "sds" | "csr", startedAt: number): void {
-  certificatesIssued.inc({ via });
-  certificateIssuanceDuration.observe({ via }, (performance.now() - startedAt) / 1000);
-}

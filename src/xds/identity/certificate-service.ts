@@ -1,7 +1,7 @@
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { status as GrpcStatus, type Metadata } from "@grpc/grpc-js";
 import type { Logger } from "pino";
-import { certificateIssued, certificateRequests } from "../../observability/metrics.js";
+import { certificateIssuance, certificateRequests } from "../../observability/metrics.js";
 import { certificateChain } from "../../pki/chain.js";
 import { checkWorkloadCsr } from "../../pki/csr.js";
 import { signingCaFromPem, type SigningCa } from "../../pki/issue.js";
@@ -63,7 +63,7 @@ export class CertificateService {
     }
     const outcome = "response" in answer ? "issued" : GrpcStatus[answer.code]!.toLowerCase();
     certificateRequests.inc({ outcome });
-    if ("response" in answer) certificateIssued("csr", started);
+    if ("response" in answer) certificateIssuance.observe((performance.now() - started) / 1000);
     const who = identity ? `${identity.namespace}/${identity.serviceAccount}` : undefined;
     if ("response" in answer) this.options.logger.debug({ peer, identity: who }, "issued a certificate");
     else
