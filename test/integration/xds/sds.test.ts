@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { X509Certificate } from "node:crypto";
-import { status as GrpcStatus, type StatusObject } from "@grpc/grpc-js";
+import { Client, credentials, status as GrpcStatus, type StatusObject } from "@grpc/grpc-js";
 import { pino } from "pino";
+import { createCertificate, keyAndCsr } from "../../../src/agent/ca-client.js";
 import { certificatePems } from "../../../src/pki/pem.js";
 import { decodeMessage, messageToJson } from "../../../src/xds/protos/registry.js";
 import { SECRET_TYPE } from "../../../src/xds/translate/resource.js";
@@ -14,17 +15,21 @@ import { controlPlane } from "../controlplane.fixture.js";
 import { kubectlOk } from "../kubectl.js";
 
 /**
- * Certificates over SDS, on the proxy's ADS stream, only after the proxy
- * proved its ServiceAccount with a projected token (audience skiff) that the
- * real API server accepts in a TokenReview.
+ * The mesh's trust over SDS (ROOTCA, and skiff-issuer: the SPIFFE ID and
+ * the signer), on the proxy's ADS stream, only after the proxy proved its
+ * ServiceAccount with a projected token (audience skiff) that the real API
+ * server accepts in a TokenReview. Never a certificate with its key: the
+ * workload makes its key and sends a CSR (CreateCertificate, same port).
  */
 const NS = "e2e-sds";
-const VALIDITY_MS = 4000;
+/** What a sidecar once asked for (`default`) and what an agent asks for. */
+const ALL_SECRETS = ["default", "ROOTCA", "skiff-issuer"];
 
 type SecretJson = {
   name: string;
-  tlsCertificate?: { certificateChain: { inlineString: string } };
+  tlsCertificate?: unknown;
   validationContext?: { trustedCa: { inlineString: string } };
+  genericSecret?: { secrets: Record<string, { inlineString: string }> };
 };
 const secrets = (response: SotwResponse) =>
   response.resources.map(
@@ -34,12 +39,36 @@ const secrets = (response: SotwResponse) =>
         decodeMessage("envoy.extensions.transport_sockets.tls.v3.Secret", r.value),
       ) as SecretJson,
   );
-const workloadCert = (response: SotwResponse) =>
-  new X509Certificate(
-    secrets(response).find((s) => s.name === "default")!.tlsCertificate!.certificateChain.inlineString,
+const trustBundle = (response: SotwResponse) =>
+  secrets(response).find((s) => s.name === "ROOTCA")?.validationContext?.trustedCa.inlineString;
+const issuer = (response: SotwResponse) => {
+  const named = secrets(response).find((s) => s.name === "skiff-issuer")?.genericSecret?.secrets;
+  return { spiffeId: named?.spiffe_id?.inlineString, signerPem: named?.signer?.inlineString };
+};
+/** No Secret with a key, and no PEM private key anywhere in the bytes the server sent. */
+const assertNoPrivateKey = (response: SotwResponse) => {
+  assert.deepEqual(
+    secrets(response).filter((s) => s.tlsCertificate !== undefined || s.name === "default"),
+    [],
+    "no default (tls_certificate) Secret",
   );
+  for (const resource of response.resources)
+    assert.ok(!Buffer.from(resource.value).toString("latin1").includes("PRIVATE KEY"), resource.name);
+};
+/** The chain CreateCertificate signs for a fresh key, or the refusal's status name. */
+const askCertificate = async (address: string, token: string, spiffeId: string) => {
+  const client = new Client(address, credentials.createInsecure());
+  try {
+    const { csrPem } = await keyAndCsr(spiffeId);
+    return await createCertificate(client, { token, csrPem, validitySeconds: 0, deadlineMs: 20_000 });
+  } catch (error) {
+    return GrpcStatus[(error as { code: GrpcStatus }).code]!;
+  } finally {
+    client.close();
+  }
+};
 
-describe("workload certificates over SDS, for proxies that prove who they are", function () {
+describe("the mesh's trust over SDS, for proxies that prove who they are", function () {
   this.timeout(60_000);
   let xds: RunningXdsServer;
   let address: string;
@@ -47,7 +76,7 @@ describe("workload certificates over SDS, for proxies that prove who they are", 
   const token = (serviceAccount: string, audience = "skiff", pod?: string) =>
     serviceAccountToken(controlPlane().kubeConfig(), NS, serviceAccount, audience, pod);
   const subscribe = (proxy: SotwClient) =>
-    proxy.request({ typeUrl: SECRET_TYPE, resourceNames: ["default", "ROOTCA"] });
+    proxy.request({ typeUrl: SECRET_TYPE, resourceNames: ALL_SECRETS });
 
   before(async () => {
     await kubectlOk(["create", "namespace", NS]);
@@ -59,7 +88,6 @@ describe("workload certificates over SDS, for proxies that prove who they are", 
       address: "127.0.0.1:0",
       logger: pino({ level: "silent" }),
       caNamespace: NS,
-      workloadValidityMs: VALIDITY_MS,
     });
     address = `127.0.0.1:${xds.port}`;
   });
@@ -69,7 +97,7 @@ describe("workload certificates over SDS, for proxies that prove who they are", 
     await kubectlOk(["delete", "namespace", NS, "--wait=false"]);
   });
 
-  it("gives a proxy with a valid token its ServiceAccount's SPIFFE certificate and the trust bundle", async () => {
+  it("gives a proxy with a valid token the trust bundle, its SPIFFE ID and the signer, never a key; its CSR gets the certificate", async () => {
     const started = Date.now();
     const proxy = new SotwClient(
       address,
@@ -79,12 +107,15 @@ describe("workload certificates over SDS, for proxies that prove who they are", 
     try {
       subscribe(proxy);
       const response = await proxy.next(10_000);
-      console.log(`      token review, issuance and first SDS response: ${Date.now() - started} ms`);
-      assert.equal(workloadCert(response).subjectAltName, `URI:spiffe://cluster.local/ns/${NS}/sa/reviews`);
-      assert.ok(workloadCert(response).checkIssued(new X509Certificate(rootPem)));
+      console.log(`      token review and first SDS response: ${Date.now() - started} ms`);
+      assert.deepEqual(response.names.toSorted(), ["ROOTCA", "skiff-issuer"]);
+      assertNoPrivateKey(response);
+      assert.equal(trustBundle(response), rootPem);
+      const { spiffeId, signerPem } = issuer(response);
+      assert.equal(spiffeId, `spiffe://cluster.local/ns/${NS}/sa/reviews`);
       assert.equal(
-        secrets(response).find((s) => s.name === "ROOTCA")?.validationContext?.trustedCa.inlineString,
-        rootPem,
+        new X509Certificate(signerPem!).fingerprint256,
+        new X509Certificate(rootPem).fingerprint256,
       );
       const violations = envoyViolationsOfMany(
         secrets(response).map((secret) => ({
@@ -95,20 +126,24 @@ describe("workload certificates over SDS, for proxies that prove who they are", 
       );
       assert.deepEqual(violations, [], "the SDS Secrets pass Envoy's proto validation");
       proxy.ack(response);
+      // The certificate comes by CSR, for the SPIFFE ID skiff-issuer named, from the signer it named.
+      const chain = await askCertificate(address, await token("reviews", "skiff", "reviews-v1"), spiffeId!);
+      assert.ok(Array.isArray(chain), String(chain));
+      const leaf = new X509Certificate(chain[0]!);
+      assert.equal(leaf.subjectAltName, `URI:${spiffeId}`);
+      assert.ok(leaf.checkIssued(new X509Certificate(signerPem!)));
+      await proxy.expectNothing();
     } finally {
       proxy.close();
     }
   });
 
-  it("never gives a proxy another ServiceAccount's certificate, and refuses a node id its token does not back", async () => {
+  it("never names another ServiceAccount's identity to a proxy, and refuses a node id its token does not back", async () => {
     // With no Pod named, the identity is the token's alone.
     const unnamed = new SotwClient(address, { id: "sidecar~unnamed" }, await token("ratings"));
     try {
       subscribe(unnamed);
-      assert.equal(
-        workloadCert(await unnamed.next(10_000)).subjectAltName,
-        `URI:spiffe://cluster.local/ns/${NS}/sa/ratings`,
-      );
+      assert.equal(issuer(await unnamed.next(10_000)).spiffeId, `spiffe://cluster.local/ns/${NS}/sa/ratings`);
     } finally {
       unnamed.close();
     }
@@ -131,7 +166,7 @@ describe("workload certificates over SDS, for proxies that prove who they are", 
     }
   });
 
-  it("refuses a token minted for another audience, and gives a proxy without a token no certificate", async () => {
+  it("refuses a token minted for another audience, and gives a proxy without a token no Secrets", async () => {
     const wrongAudience = new SotwClient(address, { id: "sidecar~x" }, await token("reviews", "kubernetes"));
     try {
       subscribe(wrongAudience);
@@ -148,34 +183,59 @@ describe("workload certificates over SDS, for proxies that prove who they are", 
       anonymous.close();
     }
   });
+});
 
-  it("rotates the certificate at 80% of its life on the same stream", async () => {
-    const proxy = new SotwClient(address, { id: "sidecar~rotating" }, await token("reviews"));
+describe("a proxy that proves its identity before the mesh CA can sign", function () {
+  this.timeout(60_000);
+  const NS_LATE = "e2e-sds-late-ca";
+  let xds: RunningXdsServer;
+
+  before(async () => {
+    await kubectlOk(["create", "namespace", NS_LATE]);
+    await kubectlOk(["create", "serviceaccount", "-n", NS_LATE, "early"]);
+    xds = await startXdsServer(controlPlane().kubeConfig(), {
+      security: { mode: "insecure" },
+      address: "127.0.0.1:0",
+      logger: pino({ level: "silent" }),
+      caNamespace: NS_LATE,
+    });
+  });
+  after(async () => {
+    await xds?.stop();
+    await kubectlOk(["delete", "namespace", NS_LATE, "--wait=false"]);
+  });
+
+  it("is served, and gets ROOTCA and skiff-issuer on the same stream once the CA Secret appears", async () => {
+    const token = await serviceAccountToken(controlPlane().kubeConfig(), NS_LATE, "early");
+    const proxy = new SotwClient(`127.0.0.1:${xds.port}`, { id: "sidecar~early" }, token);
     try {
-      subscribe(proxy);
-      const first = await proxy.next(10_000);
-      proxy.ack(first);
-      // Validity 4 s: the next certificate comes about 3.2 s after the first was issued.
-      const second = await proxy.next(10_000);
-      const lifetime = Date.parse(workloadCert(second).validTo) - Date.parse(workloadCert(first).validTo);
-      assert.ok(lifetime >= 2000, `renewed ${lifetime} ms later: at 80% of 4 s, not at once`);
-      proxy.ack(second);
-      assert.notEqual(workloadCert(second).serialNumber, workloadCert(first).serialNumber);
-      assert.equal(workloadCert(second).subjectAltName, `URI:spiffe://cluster.local/ns/${NS}/sa/reviews`);
+      proxy.request({ typeUrl: SECRET_TYPE, resourceNames: ALL_SECRETS });
+      const before = await proxy.next(10_000);
+      assert.deepEqual(before.names, [], "nothing to trust yet, and the stream stays open");
+      proxy.ack(before);
+      assert.equal(
+        await askCertificate(`127.0.0.1:${xds.port}`, token, `spiffe://cluster.local/ns/${NS_LATE}/sa/early`),
+        "UNAVAILABLE",
+      );
+      const root = await createMeshCa(NS_LATE);
+      const after = await proxy.next(10_000);
+      assert.equal(trustBundle(after), root.certPem);
+      assert.equal(issuer(after).spiffeId, `spiffe://cluster.local/ns/${NS_LATE}/sa/early`);
+      assertNoPrivateKey(after);
     } finally {
       proxy.close();
     }
   });
 });
 
-describe("workload identity is checked again at each issuance", function () {
+describe("workload identity is checked again", function () {
   this.timeout(60_000);
   const NS_ID = "e2e-sds-identity";
   /**
    * The API server itself remembers a token it accepted for 10 s
-   * (kube-apiserver's token success cache), so a renewal within 10 s of
-   * the stream's own review would still find the token valid. With 16 s of
-   * validity the renewal comes at 12.8 s.
+   * (kube-apiserver's token success cache), so a check within 10 s of the
+   * stream's own review would still find the token valid. Streams are
+   * checked again at 80% of the workload validity: with 16 s, at 12.8 s.
    */
   const VALIDITY_ID_MS = 16_000;
   let xds: RunningXdsServer;
@@ -199,29 +259,27 @@ describe("workload identity is checked again at each issuance", function () {
     await kubectlOk(["delete", "namespace", NS_ID, "--wait=false"]);
   });
 
-  it("renews no certificate once the ServiceAccount is deleted, and ends its streams with UNAUTHENTICATED", async () => {
+  it("ends a deleted ServiceAccount's streams with UNAUTHENTICATED, and signs no certificate for its token", async () => {
     await kubectlOk(["create", "serviceaccount", "-n", NS_ID, "doomed"]);
     const token = await serviceAccountToken(controlPlane().kubeConfig(), NS_ID, "doomed");
+    const spiffeId = `spiffe://cluster.local/ns/${NS_ID}/sa/doomed`;
     const proxy = new SotwClient(address, { id: "sidecar~doomed" }, token);
     try {
-      proxy.request({ typeUrl: SECRET_TYPE, resourceNames: ["default", "ROOTCA"] });
+      proxy.request({ typeUrl: SECRET_TYPE, resourceNames: ALL_SECRETS });
       const first = await proxy.next(10_000);
-      assert.equal(workloadCert(first).subjectAltName, `URI:spiffe://cluster.local/ns/${NS_ID}/sa/doomed`);
+      assert.equal(issuer(first).spiffeId, spiffeId);
       proxy.ack(first);
+      assert.ok(Array.isArray(await askCertificate(address, token, spiffeId)), "signed while it exists");
       await kubectlOk(["delete", "serviceaccount", "-n", NS_ID, "doomed"]);
-      // The renewal, at 80% of the validity, checks the token again; the API server no longer accepts it.
-      let ended: StatusObject | undefined;
-      void proxy.status.then((status) => (ended = status));
-      let renewed = false;
-      // Short waits, so that none is left pending once the stream has ended.
-      for (const deadline = Date.now() + VALIDITY_ID_MS + 5000; !ended && !renewed && Date.now() < deadline;)
-        renewed = (await proxy.next(250).catch(() => undefined)) !== undefined;
-      assert.ok(!renewed, "a certificate was renewed for a deleted ServiceAccount");
-      assert.equal(ended && GrpcStatus[ended.code], "UNAUTHENTICATED", ended?.details);
+      // The periodic check reviews the token again; the API server no longer accepts it.
+      const ended: StatusObject = await proxy.status;
+      assert.equal(GrpcStatus[ended.code], "UNAUTHENTICATED", ended.details);
+      // Each CSR has its token reviewed afresh: no certificate for a deleted ServiceAccount.
+      assert.equal(await askCertificate(address, token, spiffeId), "UNAUTHENTICATED");
       // A new stream with the same token is refused too.
       const again = new SotwClient(address, { id: "sidecar~doomed" }, token);
       try {
-        again.request({ typeUrl: SECRET_TYPE, resourceNames: ["default", "ROOTCA"] });
+        again.request({ typeUrl: SECRET_TYPE, resourceNames: ALL_SECRETS });
         assert.equal(GrpcStatus[(await again.status).code], "UNAUTHENTICATED");
       } finally {
         again.close();
@@ -242,11 +300,11 @@ describe("workload identity is checked again at each issuance", function () {
     );
     const connect = async (token: string, i: number) => {
       const proxy = new SotwClient(address, { id: `sidecar~p${i}` }, token);
-      proxy.request({ typeUrl: SECRET_TYPE, resourceNames: ["default", "ROOTCA"] });
+      proxy.request({ typeUrl: SECRET_TYPE, resourceNames: ALL_SECRETS });
       return proxy;
     };
     const first = await connect(valid, 0);
-    assert.ok(workloadCert(await first.next(10_000)));
+    assert.ok(trustBundle(await first.next(10_000)));
     const codes: string[] = [];
     for (let i = 1; i <= 8; i++) {
       const proxy = await connect(`${wrongAudience.slice(0, -4)}${String(i).padStart(4, "0")}`, i);
@@ -261,7 +319,7 @@ describe("workload identity is checked again at each issuance", function () {
     // The valid token was checked a moment ago: its proxy is still served.
     const second = await connect(valid, 9);
     try {
-      assert.ok(workloadCert(await second.next(10_000)));
+      assert.ok(trustBundle(await second.next(10_000)));
     } finally {
       second.close();
       first.close();
@@ -328,23 +386,25 @@ spec:
     await kubectlOk(["delete", "namespace", NS_CM, "--wait=false"]);
   });
 
-  it("delivers leaf plus intermediate, and only the root as ROOTCA", async () => {
+  it("names the intermediate as the signer and only the root as ROOTCA; a CSR gets leaf plus intermediate", async () => {
     const token = await serviceAccountToken(controlPlane().kubeConfig(), NS_CM, "reviews");
-    const proxy = new SotwClient(`127.0.0.1:${xds.port}`, { id: "sidecar~cm" }, token);
+    const address = `127.0.0.1:${xds.port}`;
+    const proxy = new SotwClient(address, { id: "sidecar~cm" }, token);
     try {
-      proxy.request({ typeUrl: SECRET_TYPE, resourceNames: ["default", "ROOTCA"] });
-      const received = secrets(await proxy.next(10_000));
-      const chain = certificatePems(
-        received.find((s) => s.name === "default")!.tlsCertificate!.certificateChain.inlineString,
-      ).map((pem) => new X509Certificate(pem));
+      proxy.request({ typeUrl: SECRET_TYPE, resourceNames: ALL_SECRETS });
+      const response = await proxy.next(10_000);
+      assert.equal(trustBundle(response), rootPem);
+      const { spiffeId, signerPem } = issuer(response);
+      assert.equal(certificatePems(signerPem!).length, 1, "the intermediate alone, not the chain above it");
+      const signer = new X509Certificate(signerPem!);
+      assert.ok(signer.checkIssued(new X509Certificate(rootPem)));
+      const chain = await askCertificate(address, token, spiffeId!);
+      assert.ok(Array.isArray(chain), String(chain));
+      const [leaf, intermediate] = chain.map((pem) => new X509Certificate(pem));
       assert.equal(chain.length, 2, "leaf and intermediate");
-      assert.equal(chain[0]!.subjectAltName, `URI:spiffe://cluster.local/ns/${NS_CM}/sa/reviews`);
-      assert.ok(chain[0]!.checkIssued(chain[1]!));
-      assert.ok(chain[1]!.checkIssued(new X509Certificate(rootPem)));
-      assert.equal(
-        received.find((s) => s.name === "ROOTCA")?.validationContext?.trustedCa.inlineString,
-        rootPem,
-      );
+      assert.equal(leaf!.subjectAltName, `URI:spiffe://cluster.local/ns/${NS_CM}/sa/reviews`);
+      assert.ok(leaf!.checkIssued(intermediate!));
+      assert.equal(intermediate!.fingerprint256, signer.fingerprint256);
     } finally {
       proxy.close();
     }

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { X509Certificate } from "node:crypto";
+import { Client, credentials } from "@grpc/grpc-js";
 import { pino } from "pino";
+import { createCertificate, keyAndCsr } from "../../../src/agent/ca-client.js";
 import { RestClient } from "../../../src/k8s/rest.js";
 import { createRootCa } from "../../../src/pki/root.js";
 import { decodeMessage, messageToJson } from "../../../src/xds/protos/registry.js";
@@ -15,17 +17,19 @@ import { SIGNS_FROM_ANNOTATION } from "../../../src/mesh/annotations.js";
 /**
  * A CA Secret whose signer is staged (skiff.dev/signs-from, as the operator
  * writes a regenerated root): proxies get the new trust bundle at once with
- * their certificate unchanged, and certificates from the new root only from
- * the annotated time. Without that order, a proxy holding a certificate from
- * the new root meets peers that do not trust it yet.
+ * the signer they were told of unchanged, and the new root is announced as
+ * the signer (skiff-issuer: agents then re-request their certificates) and
+ * signs CSRs only from the annotated time. Without that order, a proxy
+ * holding a certificate from the new root meets peers that do not trust it
+ * yet.
  */
 const NS = "e2e-staged-signer";
 const STAGE_MS = 3000;
 
 type SecretJson = {
   name: string;
-  tlsCertificate?: { certificateChain: { inlineString: string } };
   validationContext?: { trustedCa: { inlineString: string } };
+  genericSecret?: { secrets: Record<string, { inlineString: string }> };
 };
 const secrets = (response: SotwResponse) =>
   response.resources.map(
@@ -35,9 +39,10 @@ const secrets = (response: SotwResponse) =>
         decodeMessage("envoy.extensions.transport_sockets.tls.v3.Secret", r.value),
       ) as SecretJson,
   );
-const certificate = (response: SotwResponse) =>
+/** The signer skiff-issuer names. */
+const signer = (response: SotwResponse) =>
   new X509Certificate(
-    secrets(response).find((s) => s.name === "default")!.tlsCertificate!.certificateChain.inlineString,
+    secrets(response).find((s) => s.name === "skiff-issuer")!.genericSecret!.secrets.signer!.inlineString,
   );
 const trustBundle = (response: SotwResponse) =>
   secrets(response).find((s) => s.name === "ROOTCA")?.validationContext?.trustedCa.inlineString;
@@ -55,7 +60,7 @@ describe("a staged signer: trusted at once, signing from its time", function () 
     await kubectlOk(["delete", "namespace", NS, "--wait=false"]);
   });
 
-  it("sends the new roots with the old certificate, then re-issues under the new root at the annotated time", async () => {
+  it("sends the new roots with the old signer, then announces the new root, which signs, at the annotated time", async () => {
     const old = await createMeshCa(NS);
     xds = await startXdsServer(controlPlane().kubeConfig(), {
       security: { mode: "insecure" },
@@ -65,11 +70,20 @@ describe("a staged signer: trusted at once, signing from its time", function () 
     });
     const token = await serviceAccountToken(controlPlane().kubeConfig(), NS, "reviews");
     const proxy = new SotwClient(`127.0.0.1:${xds.port}`, { id: "sidecar~staged" }, token);
+    const client = new Client(`127.0.0.1:${xds.port}`, credentials.createInsecure());
+    /** A CSR's leaf, or the refusal's message. */
+    const ask = async () => {
+      const { csrPem } = await keyAndCsr(`spiffe://cluster.local/ns/${NS}/sa/reviews`);
+      return createCertificate(client, { token, csrPem, validitySeconds: 0, deadlineMs: 20_000 }).then(
+        (chain) => new X509Certificate(chain[0]!),
+        (error: Error) => error.message,
+      );
+    };
     try {
-      proxy.request({ typeUrl: SECRET_TYPE, resourceNames: ["default", "ROOTCA"] });
+      proxy.request({ typeUrl: SECRET_TYPE, resourceNames: ["skiff-issuer", "ROOTCA"] });
       const first = await proxy.next(10_000);
       proxy.ack(first);
-      assert.ok(certificate(first).checkIssued(new X509Certificate(old.certPem)));
+      assert.equal(signer(first).fingerprint256, new X509Certificate(old.certPem).fingerprint256);
 
       // The old root is lost with its Secret; a new root is staged beside it, as the operator regenerates one.
       const rest = new RestClient(controlPlane().kubeConfig());
@@ -97,23 +111,22 @@ describe("a staged signer: trusted at once, signing from its time", function () 
       const trusted = await proxy.next(10_000);
       proxy.ack(trusted);
       assert.equal(trustBundle(trusted), old.certPem + next.certPem, "both roots, at once");
-      assert.equal(
-        certificate(trusted).serialNumber,
-        certificate(first).serialNumber,
-        "the same certificate",
-      );
+      assert.equal(signer(trusted).fingerprint256, signer(first).fingerprint256, "the same signer");
+      const early = await ask();
       assert.ok(Date.now() < signsFrom.getTime(), "trusted before the new root signs");
+      assert.match(String(early), /^14 UNAVAILABLE/, "nothing signs before the staged time");
 
-      const signed = await proxy.next(10_000);
-      proxy.ack(signed);
-      assert.ok(Date.now() >= signsFrom.getTime(), "nothing signed by the new root before its time");
-      assert.ok(
-        certificate(signed).checkIssued(new X509Certificate(next.certPem)),
-        "re-issued under the new root",
-      );
-      assert.equal(trustBundle(signed), old.certPem + next.certPem);
+      const announced = await proxy.next(10_000);
+      proxy.ack(announced);
+      assert.ok(Date.now() >= signsFrom.getTime(), "the new root is not announced before its time");
+      assert.equal(signer(announced).fingerprint256, new X509Certificate(next.certPem).fingerprint256);
+      assert.equal(trustBundle(announced), old.certPem + next.certPem);
+      const leaf = await ask();
+      assert.ok(typeof leaf !== "string", leaf as string);
+      assert.ok(leaf.checkIssued(new X509Certificate(next.certPem)), "a CSR is signed by the new root");
     } finally {
       proxy.close();
+      client.close();
     }
   });
 });
