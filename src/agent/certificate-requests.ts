@@ -1,6 +1,11 @@
 import { X509Certificate } from "node:crypto";
 import type { JsonObject } from "@bufbuild/protobuf";
-import { Client, credentials as grpcCredentials, type ChannelCredentials } from "@grpc/grpc-js";
+import {
+  Client,
+  credentials as grpcCredentials,
+  type ChannelCredentials,
+  type ChannelOptions,
+} from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import type { WorkloadCertificate } from "./certificate-files.js";
 import { createCertificate, keyAndCsr } from "./ca-client.js";
@@ -9,8 +14,8 @@ import { watchMeshTrust, type MeshTrustUpdate } from "./sds-client.js";
 export interface WatchCertificateOptions {
   /** host:port of Skiff's xDS server, which serves both ADS and the CA. */
   readonly address: string;
-  /** How to reach it (default plaintext). */
-  readonly credentials?: ChannelCredentials;
+  /** How to reach it (see xdsChannel; default plaintext). */
+  readonly channel?: { readonly credentials: ChannelCredentials; readonly options?: ChannelOptions };
   /** The agent's node on its ADS stream. */
   readonly node: { readonly id: string; readonly metadata?: JsonObject };
   /** The projected ServiceAccount token (audience skiff), read anew for each request: the kubelet rotates it. */
@@ -54,7 +59,11 @@ interface HeldCertificate {
  * retried with backoff.
  */
 export function watchCertificate(options: WatchCertificateOptions): { stop(): void } {
-  const client = new Client(options.address, options.credentials ?? grpcCredentials.createInsecure());
+  const client = new Client(
+    options.address,
+    options.channel?.credentials ?? grpcCredentials.createInsecure(),
+    options.channel?.options ?? {},
+  );
   const firstRetryMs = options.retryMs ?? 500;
   let retryMs = firstRetryMs;
   let trust: MeshTrustUpdate | undefined;

@@ -4,10 +4,13 @@ import { X509Certificate } from "node:crypto";
 import { replace, writeCertificateFiles } from "../agent/certificate-files.js";
 import { grpcBootstrap } from "../agent/grpc-bootstrap.js";
 import { watchCertificate } from "../agent/certificate-requests.js";
+import { xdsChannel, type XdsChannelSettings } from "../agent/xds-channel.js";
+import { XDS_CHANNEL_OPTIONS, XDS_CHANNEL_USAGE, xdsChannelSettings } from "./agent-channel.js";
 import { CLUSTER_DOMAIN } from "../compile/state.js";
 import { createLogger } from "../observability/logger.js";
 
 const USAGE = `Usage: skiff agent [options]
+       skiff agent sidecar [options] -- <Envoy arguments>   (see skiff agent sidecar --help)
 
 Keeps a proxyless gRPC application's workload certificate on disk, and
 writes its xDS bootstrap. It makes the Pod's private key itself (it never
@@ -17,7 +20,7 @@ SDS, and rewrites cert-chain.pem, key.pem and root-cert.pem at each renewal
 (80% of the certificate's life, with a new key) and each bundle change. gRPC's file_watcher certificate provider, named in
 the bootstrap, reloads them: no restart, no reconnect.
 
-  --xds-address HOST:PORT   Skiff's xDS server (default skiff-xds.skiff-system.svc:15010)
+${XDS_CHANNEL_USAGE}
   --token-file PATH         projected ServiceAccount token, audience skiff
                             (default /var/run/secrets/tokens/skiff-token)
   --cert-dir PATH           where to write the certificate files (default /var/run/skiff/certs)
@@ -28,7 +31,7 @@ the bootstrap, reloads them: no restart, no reconnect.
   --refresh-seconds N       how often gRPC re-reads the files (default 60)`;
 
 export interface AgentArguments {
-  readonly xdsAddress: string;
+  readonly xds: XdsChannelSettings;
   readonly tokenFile: string;
   readonly certDir: string;
   readonly bootstrapFile: string;
@@ -44,7 +47,7 @@ export function agentArguments(
   const { values } = parseArgs({
     args: argv,
     options: {
-      "xds-address": { type: "string", default: "skiff-xds.skiff-system.svc:15010" },
+      ...XDS_CHANNEL_OPTIONS,
       "token-file": { type: "string", default: "/var/run/secrets/tokens/skiff-token" },
       "cert-dir": { type: "string", default: "/var/run/skiff/certs" },
       "bootstrap-file": { type: "string", default: "/var/run/skiff/grpc-bootstrap.json" },
@@ -59,21 +62,26 @@ export function agentArguments(
     return {
       error: `--refresh-seconds must be a whole number of seconds, at least 1, not '${values["refresh-seconds"]}'`,
     };
-  let nodeId = values["node-id"];
-  if (!nodeId) {
-    const { POD_IP: ip, POD_NAME: pod, POD_NAMESPACE: namespace } = env;
-    if (!ip || !pod || !namespace)
-      return { error: "--node-id is required unless POD_IP, POD_NAME and POD_NAMESPACE are all set" };
-    nodeId = `sidecar~${ip}~${pod}.${namespace}~${namespace}.svc.${CLUSTER_DOMAIN}`;
-  }
+  const xds = xdsChannelSettings(values);
+  if ("error" in xds) return xds;
+  const nodeId = values["node-id"] ?? podNodeId(env);
+  if (!nodeId)
+    return { error: "--node-id is required unless POD_IP, POD_NAME and POD_NAMESPACE are all set" };
   return {
-    xdsAddress: values["xds-address"],
+    xds,
     tokenFile: values["token-file"],
     certDir: values["cert-dir"],
     bootstrapFile: values["bootstrap-file"],
     nodeId,
     refreshSeconds,
   };
+}
+
+/** The Pod's node id, from the downward-API environment, as the sidecar's Envoy has it; undefined without it. */
+export function podNodeId(env: Record<string, string | undefined>): string | undefined {
+  const { POD_IP: ip, POD_NAME: pod, POD_NAMESPACE: namespace } = env;
+  if (!ip || !pod || !namespace) return undefined;
+  return `sidecar~${ip}~${pod}.${namespace}~${namespace}.svc.${CLUSTER_DOMAIN}`;
 }
 
 /**
@@ -87,6 +95,8 @@ export function agentNodeId(applicationNodeId: string): string {
 }
 
 export async function runAgent(argv: string[]): Promise<number> {
+  if (argv[0] === "sidecar")
+    return (await import("./agent-sidecar.js")).runSidecarAgentCommand(argv.slice(1));
   const parsed = agentArguments(argv, process.env);
   if ("help" in parsed) {
     console.log(USAGE);
@@ -101,7 +111,7 @@ export async function runAgent(argv: string[]): Promise<number> {
     parsed.bootstrapFile,
     `${JSON.stringify(
       grpcBootstrap({
-        xdsAddress: parsed.xdsAddress,
+        xdsAddress: parsed.xds.address,
         nodeId: parsed.nodeId,
         certificateDirectory: parsed.certDir,
         refreshIntervalSeconds: parsed.refreshSeconds,
@@ -112,7 +122,8 @@ export async function runAgent(argv: string[]): Promise<number> {
     0o644,
   );
   const watch = watchCertificate({
-    address: parsed.xdsAddress,
+    address: parsed.xds.address,
+    channel: xdsChannel(parsed.xds),
     node: { id: agentNodeId(parsed.nodeId) },
     token: () => readFile(parsed.tokenFile, "utf8"),
     logger,

@@ -13,18 +13,28 @@
  */
 
 import { MAX_PROGRAM_SIZE } from "../policy/re2-size.js";
-import { DEFAULT_PROMETHEUS_PORT, HEALTH_PATH, HEALTH_PORT, OTLP_CLUSTER } from "../mesh/proxy.js";
+import {
+  DEFAULT_PROMETHEUS_PORT,
+  HEALTH_PATH,
+  HEALTH_PORT,
+  OTLP_CLUSTER,
+  SDS_CLUSTER,
+} from "../mesh/proxy.js";
 
 export interface BootstrapInputs {
-  /** The xDS server's DNS name, such as skiff-xds.skiff-system.svc. */
-  xdsHost: string;
-  xdsPort: number;
   /**
-   * The Unix socket of skiff agent's xDS proxy in the sidecar container.
-   * When set, Envoy dials it (the agent carries each stream to xdsHost over
-   * TLS, with the Pod's token) rather than xdsHost:xdsPort itself.
+   * Where Envoy gets its configuration: in a sidecar, the Unix socket of
+   * skiff agent's xDS proxy (the agent carries each stream to the xDS server
+   * over TLS, with the Pod's token); an xDS server's host and port directly
+   * only in tests and local experiments (no token, no TLS).
    */
-  xdsSocketPath?: string;
+  xds: { socketPath: string } | { host: string; port: number };
+  /**
+   * The Unix socket of skiff agent's SDS server, where the translated TLS
+   * contexts fetch the workload certificate (the SDS_CLUSTER cluster).
+   * Without it, a sidecar cannot load mTLS listeners or clusters.
+   */
+  sdsSocketPath?: string;
   /** Envoy's admin port, bound to 127.0.0.1 only. */
   adminPort: number;
   /** The port of the 0.0.0.0 listener that serves /stats/prometheus. Default 15090. */
@@ -88,7 +98,7 @@ export function renderBootstrap(inputs: BootstrapInputs): string {
   const maxHeap = inputs.maxHeapSizeBytes ?? DEFAULT_MAX_HEAP_SIZE_BYTES;
   const maxConnections = inputs.maxDownstreamConnections ?? DEFAULT_MAX_DOWNSTREAM_CONNECTIONS;
   for (const [name, port] of [
-    ["xdsPort", inputs.xdsPort],
+    ...("port" in inputs.xds ? [["xdsPort", inputs.xds.port] as const] : []),
     ["adminPort", inputs.adminPort],
     ["prometheusPort", prometheusPort],
     ["healthPort", healthPort],
@@ -130,15 +140,16 @@ export function renderBootstrap(inputs: BootstrapInputs): string {
         }),
       ],
       clusters: [
-        inputs.xdsSocketPath
-          ? pipeCluster(XDS_CLUSTER, inputs.xdsSocketPath)
-          : dnsCluster(XDS_CLUSTER, inputs.xdsHost, inputs.xdsPort),
+        "socketPath" in inputs.xds
+          ? pipeCluster(XDS_CLUSTER, inputs.xds.socketPath)
+          : dnsCluster(XDS_CLUSTER, inputs.xds.host, inputs.xds.port),
         {
           name: ADMIN_CLUSTER,
           type: "STATIC",
           connect_timeout: "1s",
           load_assignment: endpoints(ADMIN_CLUSTER, "127.0.0.1", inputs.adminPort),
         },
+        ...(inputs.sdsSocketPath ? [pipeCluster(SDS_CLUSTER, inputs.sdsSocketPath)] : []),
         ...(otlp ? [dnsCluster(OTLP_CLUSTER, otlp.host, otlp.port)] : []),
       ],
     },

@@ -1,5 +1,6 @@
 import type { IContainer, IPod, IVolume } from "kubernetes-models/v1";
 import {
+  AGENT_RUN_DIRECTORY,
   HEALTH_PATH,
   HEALTH_PORT,
   INBOUND_CAPTURE_PORT,
@@ -21,13 +22,17 @@ export const TOKEN_AUDIENCE = "skiff";
 const BOOTSTRAP_VOLUME = "skiff-bootstrap";
 const TRUST_VOLUME = "skiff-trust-bundle";
 const TOKEN_VOLUME = "skiff-token";
+const AGENT_VOLUME = "skiff-agent";
 
 /** What a sidecar needs, from the Mesh and the operator. */
 export interface SidecarSettings {
+  /** skiff agent and Envoy (see proxyImageOf). */
   proxyImage: string;
   proxyResources?: IContainer["resources"];
   /** Envoy's arguments (see sidecarArgs in bootstrap.ts). */
   proxyArgs: string[];
+  /** Where the agent dials the xDS server (see xdsServiceAddress). */
+  xdsAddress: string;
   /** The Skiff image, for the init container. */
   initImage: string;
   /** `skiff iptables` arguments for this Pod (Mesh interception merged with the Pod's annotations). */
@@ -113,7 +118,8 @@ function proxyContainer(s: SidecarSettings, hold: boolean, drain: number): ICont
   return {
     name: PROXY_CONTAINER,
     image: s.proxyImage,
-    args: s.proxyArgs,
+    // skiff agent starts Envoy, and serves it xDS (over TLS with the Pod's token) and its certificate.
+    args: ["agent", "sidecar", "--xds-address", s.xdsAddress, "--", ...s.proxyArgs],
     ...(hold ? { restartPolicy: "Always", startupProbe: probe } : {}),
     // Envoy exits at once on SIGTERM, resetting every request in flight to
     // it. Kept up while callers learn the endpoint is gone (Istio's
@@ -152,6 +158,8 @@ function proxyContainer(s: SidecarSettings, hold: boolean, drain: number): ICont
       { name: BOOTSTRAP_VOLUME, mountPath: "/etc/skiff/bootstrap", readOnly: true },
       { name: TRUST_VOLUME, mountPath: "/etc/skiff/trust", readOnly: true },
       { name: TOKEN_VOLUME, mountPath: "/var/run/secrets/skiff/tokens", readOnly: true },
+      // The agent's sockets for Envoy: the root filesystem is read-only.
+      { name: AGENT_VOLUME, mountPath: AGENT_RUN_DIRECTORY },
     ],
   };
 }
@@ -184,5 +192,7 @@ function volumes(s: SidecarSettings): IVolume[] {
         ],
       },
     },
+    // In memory: it holds only sockets, and the private key stays in the agent's memory anyway.
+    { name: AGENT_VOLUME, emptyDir: { medium: "Memory", sizeLimit: "1Mi" } },
   ];
 }

@@ -1,6 +1,8 @@
 import { copyFileSync, existsSync, linkSync, mkdirSync, statSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import { imageRepository, type ImageTable, type LocalImage } from "./images.js";
+import { proxyImageOf } from "../mesh/names.js";
+import { PROXY_UID } from "../mesh/proxy.js";
 
 /** The programs behind the images the local node runs. */
 export interface LocalPrograms {
@@ -23,6 +25,9 @@ const SKIFF_IMAGE_ROOT = "/skiff";
  * - Skiff's own image runs `node dist/src/cli/main.js` of this build (so
  *   skiff-init applies `skiff iptables` in the Pod, and the generated xDS
  *   Deployment runs `skiff xds`);
+ * - Skiff's proxy image (`<repository>-proxy`) runs the same build's
+ *   `skiff`, with the pinned Envoy named by SKIFF_ENVOY_BINARY, as the
+ *   Dockerfile's proxy image sets it;
  * - envoyproxy/envoy runs the pinned Envoy;
  * - fortio/fortio runs fortio (its image's CMD is `server`).
  * Binaries are linked into `binDir` first: the caches live under a home
@@ -55,8 +60,18 @@ export function localImageTable(programs: LocalPrograms, binDir: string): ImageT
       ? {}
       : { unavailable: `the Skiff image runs ${main}, which is not built: run make build` }),
   };
+  // The proxy image: skiff agent, which finds Envoy where the real image's ENV says.
+  const proxy: LocalImage = {
+    ...skiff,
+    entrypoint: ["/usr/bin/env", `SKIFF_ENVOY_BINARY=${reachable(programs.envoy)}`, ...skiff.entrypoint],
+    programNames: ["skiff"],
+    user: PROXY_UID,
+  };
   const entries: [string, LocalImage][] = [
     ...programs.skiffImages.map((image) => [imageRepository(image), skiff] as [string, LocalImage]),
+    ...programs.skiffImages.map(
+      (image) => [imageRepository(proxyImageOf(image)), proxy] as [string, LocalImage],
+    ),
     [
       "envoyproxy/envoy",
       {

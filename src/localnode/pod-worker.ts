@@ -1,6 +1,6 @@
 import type { IContainer, IPod } from "kubernetes-models/v1";
 import { execFile } from "node:child_process";
-import { mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { Logger } from "pino";
 import { apiPath, type RestClient } from "../k8s/rest.js";
@@ -340,7 +340,9 @@ export class PodWorker {
 
   private writeVolume(name: string, source: VolumeSource): void {
     const dir = this.volumeDir(name);
-    mkdirSync(dir, { recursive: true, mode: source.kind === "emptyDir" ? 0o777 : 0o755 });
+    mkdirSync(dir, { recursive: true, mode: 0o755 });
+    // World-writable, as a kubelet makes it, for containers of any user (chmod: mkdir's mode is cut by the umask).
+    if (source.kind === "emptyDir") chmodSync(dir, 0o777);
     if (source.kind !== "files") return;
     for (const file of source.files) {
       if (!safeRelativePath(file.path))

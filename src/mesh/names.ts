@@ -21,3 +21,25 @@ export function xdsServerNames(namespace: string, clusterDomain: string): string
   const service = `${XDS_NAME}.${namespace}.svc`;
   return [service, `${service}.${clusterDomain}`, `${XDS_NAME}.${namespace}`, XDS_NAME];
 }
+
+/** The address sidecars' agents dial: the xDS Service in the Mesh's root namespace. */
+export function xdsServiceAddress(rootNamespace: string): string {
+  return `${XDS_NAME}.${rootNamespace}.svc:${XDS_GRPC_PORT}`;
+}
+
+/**
+ * The sidecar image of a Skiff release: skiff agent and the pinned Envoy,
+ * built by the Dockerfile's `proxy` target next to the Skiff image
+ * (`<repository>-proxy`, same tag), so operator and sidecars come from
+ * one release.
+ */
+export function proxyImageOf(skiffImage: string): string {
+  const digest = skiffImage.indexOf("@");
+  const reference = digest === -1 ? skiffImage : skiffImage.slice(0, digest);
+  const slash = reference.lastIndexOf("/");
+  const colon = reference.indexOf(":", slash + 1);
+  const repository = colon === -1 ? reference : reference.slice(0, colon);
+  const tag = colon === -1 ? "" : reference.slice(colon);
+  // A digest names the Skiff image's content, not the proxy's: keep the tag only.
+  return `${repository}-proxy${tag}`;
+}

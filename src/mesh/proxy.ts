@@ -40,3 +40,14 @@ export const INBOUND_PASSTHROUGH_SOURCE = { ipv4: "127.0.0.6", ipv6: "::6" } as 
  */
 export const WORKLOAD_SECRET = "default";
 export const ROOT_CA_SECRET = "ROOTCA";
+
+/**
+ * The sidecar's skiff agent serves Envoy on Unix sockets in this folder (an
+ * emptyDir the injector mounts): its xDS proxy, and SDS with the workload
+ * certificate whose key it made.
+ */
+export const AGENT_RUN_DIRECTORY = "/var/run/skiff";
+export const AGENT_XDS_SOCKET = "xds.sock";
+export const AGENT_SDS_SOCKET = "sds.sock";
+/** The bootstrap's cluster for the agent's SDS socket, which the translated TLS contexts fetch secrets from. */
+export const SDS_CLUSTER = "skiff-sds";

@@ -1,12 +1,17 @@
 import type { IPod } from "kubernetes-models/v1";
 import type { Mesh } from "../api/v1alpha1/generated/mesh.js";
-import { DEFAULT_PROXY_IMAGE } from "../api/v1alpha1/mesh.js";
 import { proxyResourcesIssues } from "../controllers/mesh/issues.js";
 import { sidecarArgs, type ProxyLogLevel } from "../inject/bootstrap.js";
 import { iptablesArgs, interceptionOptions } from "../inject/interception.js";
 import { DEFAULT_PROMETHEUS_PORT } from "../mesh/proxy.js";
 import type { SidecarSettings } from "../inject/sidecar.js";
-import { BOOTSTRAP_CONFIGMAP, TRUST_BUNDLE_CONFIGMAP } from "../mesh/names.js";
+import {
+  BOOTSTRAP_CONFIGMAP,
+  TRUST_BUNDLE_CONFIGMAP,
+  proxyImageOf,
+  xdsServiceAddress,
+} from "../mesh/names.js";
+import { meshIdentity } from "../mesh/defaults.js";
 
 /**
  * A Pod's sidecar settings from the Mesh (its defaults are filled in by the
@@ -32,7 +37,8 @@ export function injectionSettings(
   const resources = resourceIssues.length === 0 ? proxy?.resources : undefined;
   return {
     settings: {
-      proxyImage: proxy?.image ?? DEFAULT_PROXY_IMAGE,
+      proxyImage: proxy?.image ?? proxyImageOf(skiffImage),
+      xdsAddress: xdsServiceAddress(meshIdentity(mesh).rootNamespace),
       ...(resources ? { proxyResources: resources as SidecarSettings["proxyResources"] } : {}),
       proxyArgs: sidecarArgs({
         ...(proxy?.logLevel ? { logLevel: proxy.logLevel as ProxyLogLevel } : {}),

@@ -6,12 +6,15 @@ const BOOTSTRAP = "envoy.config.bootstrap.v3.Bootstrap";
 
 describe("the Envoy bootstrap, checked by go-control-plane's validator", () => {
   it("is a valid Envoy bootstrap", () => {
-    const json = renderBootstrap({ xdsHost: "skiff-xds.skiff-system.svc", xdsPort: 15010, adminPort: 15000 });
+    const json = renderBootstrap({
+      xds: { host: "skiff-xds.skiff-system.svc", port: 15010 },
+      adminPort: 15000,
+    });
     assert.deepEqual(envoyViolations(BOOTSTRAP, json), []);
   });
 
   it("the validator catches violations, including inside typed_config", () => {
-    const bootstrap = JSON.parse(renderBootstrap({ xdsHost: "x", xdsPort: 15010, adminPort: 15000 }));
+    const bootstrap = JSON.parse(renderBootstrap({ xds: { host: "x", port: 15010 }, adminPort: 15000 }));
     bootstrap.admin.address.socket_address.port_value = 70000;
     bootstrap.static_resources.clusters[0].typed_extension_protocol_options[
       "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"

@@ -41,6 +41,8 @@ export function spawnAgent(options: {
       "agent",
       "--xds-address",
       options.xdsAddress,
+      // The tests' xDS servers run in insecure mode (plaintext), as grpc-js-xds clients need.
+      "--insecure-xds",
       "--token-file",
       options.tokenFile,
       "--cert-dir",

@@ -198,7 +198,7 @@ function staticSecrets(node: Json): Json {
     if (Array.isArray(value)) return value.map(walk);
     if (!value || typeof value !== "object") return value;
     const object = value as Json;
-    if (typeof object.name === "string" && object.sds_config?.ads) return { name: object.name };
+    if (typeof object.name === "string" && object.sds_config) return { name: object.name };
     return Object.fromEntries(Object.entries(object).map(([k, v]) => [k, walk(v)]));
   };
   return walk(node) as Json;

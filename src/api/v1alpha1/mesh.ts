@@ -98,13 +98,6 @@ const portList = (description: string) =>
 /** The namespaces a Mesh injects into when it names none. */
 export const DEFAULT_INJECTION_SELECTOR = { matchLabels: { [INJECTION_LABEL]: "enabled" } };
 
-/**
- * The sidecar image a Mesh runs when it names none: the Envoy release that
- * hack/envoy/versions.env pins, so that sidecars run the Envoy that the tests
- * validate bootstraps with. Bump the two together.
- */
-export const DEFAULT_PROXY_IMAGE = "envoyproxy/envoy:v1.40.0";
-
 const injection = titled(
   "Injection",
   object(
@@ -117,7 +110,10 @@ const injection = titled(
       proxy: object(
         "The Envoy sidecar container.",
         {
-          image: string("The Envoy image.", { default: DEFAULT_PROXY_IMAGE, maxLength: 512 }),
+          image: string(
+            "The sidecar image: skiff agent, which starts Envoy and serves it its configuration and certificate, and Envoy. Default: the proxy image of the operator's release (the operator's image repository with -proxy, same tag), which carries the Envoy release the tests validate with.",
+            { maxLength: 512 },
+          ),
           resources: resourceRequirements("the sidecar container"),
           logLevel: enumOf(
             "Envoy's log level.",

@@ -14,7 +14,14 @@ import {
   renderBootstrap,
 } from "../../inject/bootstrap.js";
 import { proxyMemoryLimitBytes } from "./issues.js";
-import { DEFAULT_PROMETHEUS_PORT, ENVOY_ADMIN_PORT, HEALTH_PORT } from "../../mesh/proxy.js";
+import {
+  AGENT_RUN_DIRECTORY,
+  AGENT_SDS_SOCKET,
+  AGENT_XDS_SOCKET,
+  DEFAULT_PROMETHEUS_PORT,
+  ENVOY_ADMIN_PORT,
+  HEALTH_PORT,
+} from "../../mesh/proxy.js";
 import { MANAGED_BY_LABEL } from "../../mesh/annotations.js";
 import {
   BOOTSTRAP_CONFIGMAP,
@@ -24,6 +31,7 @@ import {
   XDS_GRPC_PORT,
   XDS_MONITORING_PORT,
   XDS_NAME,
+  xdsServiceAddress,
 } from "../../mesh/names.js";
 import { MESH_DEFAULTS, meshIdentity } from "../../mesh/defaults.js";
 
@@ -59,7 +67,7 @@ export function meshSettings(mesh: Mesh, operatorImage: string): MeshSettings {
 }
 
 export function xdsAddress(s: Pick<MeshSettings, "rootNamespace">): string {
-  return `${XDS_NAME}.${s.rootNamespace}.svc:${XDS_GRPC_PORT}`;
+  return xdsServiceAddress(s.rootNamespace);
 }
 
 function metadata(s: MeshSettings, name: string, namespace?: string) {
@@ -175,9 +183,8 @@ export function desiredControlPlane(s: MeshSettings): KubernetesObject[] {
                 {
                   name: "xds",
                   image: s.image,
-                  // Plaintext until Envoy sidecars dial it through skiff agent, which sends the
-                  // Pod's token over TLS (issue 16); today they present no token.
-                  args: ["xds", "--insecure"],
+                  // TLS from the mesh CA, and a token on every stream: sidecars dial it through skiff agent.
+                  args: ["xds"],
                   ports: [
                     { name: "grpc-xds", containerPort: XDS_GRPC_PORT },
                     { name: "http-monitoring", containerPort: XDS_MONITORING_PORT },
@@ -226,7 +233,6 @@ export function desiredNamespaceConfig(
   namespace: string,
   trustBundlePem: string,
 ): KubernetesObject[] {
-  const [host, port] = xdsAddress(s).split(":");
   return [
     asObject(
       new ConfigMap({
@@ -239,8 +245,9 @@ export function desiredNamespaceConfig(
         metadata: metadata(s, BOOTSTRAP_CONFIGMAP, namespace),
         data: {
           "envoy.json": renderBootstrap({
-            xdsHost: host!,
-            xdsPort: Number(port),
+            // Envoy reaches both through the sidecar's skiff agent, which dials xdsAddress.
+            xds: { socketPath: `${AGENT_RUN_DIRECTORY}/${AGENT_XDS_SOCKET}` },
+            sdsSocketPath: `${AGENT_RUN_DIRECTORY}/${AGENT_SDS_SOCKET}`,
             adminPort: ENVOY_ADMIN_PORT,
             prometheusPort: s.proxy.prometheusPort,
             healthPort: HEALTH_PORT,

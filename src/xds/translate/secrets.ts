@@ -1,13 +1,30 @@
 import type { JsonObject } from "@bufbuild/protobuf";
-import { ADS_SOURCE, compact, typed } from "./json.js";
+import { compact, typed } from "./json.js";
 import { CERTIFICATE_PROVIDER } from "../../mesh/proxyless.js";
-import { ROOT_CA_SECRET, WORKLOAD_SECRET } from "../../mesh/proxy.js";
+import { ROOT_CA_SECRET, SDS_CLUSTER, WORKLOAD_SECRET } from "../../mesh/proxy.js";
 
 const TLS_SOCKET = "envoy.transport_sockets.tls";
 const TLS_TYPE = "envoy.extensions.transport_sockets.tls.v3";
 
-/** An SDS secret by name, fetched over the ADS stream (SDS over ADS). */
-const sdsSecret = (name: string): JsonObject => ({ name, sds_config: ADS_SOURCE });
+/**
+ * An SDS secret by name, fetched from the sidecar's skiff agent (the
+ * bootstrap's SDS_CLUSTER, a Unix socket in the Pod): it made the key, which
+ * never leaves the Pod. No initial fetch timeout: a listener or cluster
+ * waits for its certificate rather than go live without one (Envoy is then
+ * not Ready, as with its first configuration).
+ */
+const sdsSecret = (name: string): JsonObject => ({
+  name,
+  sds_config: {
+    api_config_source: {
+      api_type: "GRPC",
+      transport_api_version: "V3",
+      grpc_services: [{ envoy_grpc: { cluster_name: SDS_CLUSTER } }],
+    },
+    initial_fetch_timeout: "0s",
+    resource_api_version: "V3",
+  },
+});
 
 /**
  * The server side of mTLS on a sidecar's inbound chain:

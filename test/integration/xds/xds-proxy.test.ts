@@ -99,9 +99,7 @@ describe("skiff agent's xDS proxy: plaintext in the Pod, TLS and the Pod's token
     writeFileSync(
       config,
       renderBootstrap({
-        xdsHost: "unused",
-        xdsPort: 1,
-        xdsSocketPath: socketPath,
+        xds: { socketPath },
         adminPort,
         prometheusPort: await freePort("127.0.0.1"),
         healthPort: await freePort("127.0.0.1"),

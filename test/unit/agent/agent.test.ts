@@ -7,6 +7,7 @@ import { writeCertificateFiles } from "../../../src/agent/certificate-files.js";
 import { grpcBootstrap } from "../../../src/agent/grpc-bootstrap.js";
 import { trustOf } from "../../../src/agent/sds-client.js";
 import { agentArguments, agentNodeId } from "../../../src/cli/agent.js";
+import { sidecarAgentArguments } from "../../../src/cli/agent-sidecar.js";
 import { encodeJson } from "../../../src/xds/protos/registry.js";
 import { SECRET_TYPE } from "../../../src/xds/translate/resource.js";
 import { issuerSecret } from "../../../src/xds/translate/issuer-secret.js";
@@ -32,6 +33,38 @@ describe("skiff agent", () => {
       assert.deepEqual(agentArguments(["--node-id", "n", "--refresh-seconds", "0.5"], {}), {
         error: "--refresh-seconds must be a whole number of seconds, at least 1, not '0.5'",
       });
+    });
+
+    it("dials the xDS server over TLS, checking the name it dials, unless told --insecure-xds", () => {
+      const env = { POD_IP: "10.1.0.7", POD_NAME: "p", POD_NAMESPACE: "shop" };
+      const secure = agentArguments([], env);
+      assert.ok("xds" in secure);
+      assert.deepEqual(secure.xds, {
+        address: "skiff-xds.skiff-system.svc:15010",
+        trustBundleFile: "/etc/skiff/trust/root-cert.pem",
+        serverName: "skiff-xds.skiff-system.svc",
+      });
+      const insecure = agentArguments(["--insecure-xds", "--xds-address", "127.0.0.1:9"], env);
+      assert.ok("xds" in insecure);
+      assert.deepEqual(insecure.xds, { address: "127.0.0.1:9" });
+      assert.deepEqual(agentArguments(["--xds-address", "nowhere"], env), {
+        error: "--xds-address must be host:port, not 'nowhere'",
+      });
+    });
+
+    it("runs Envoy with the arguments after --, and names the agent's sockets", () => {
+      const env = {
+        POD_IP: "10.1.0.7",
+        POD_NAME: "p",
+        POD_NAMESPACE: "shop",
+        SKIFF_ENVOY_BINARY: "/bin/envoy",
+      };
+      const parsed = sidecarAgentArguments(["--xds-address", "x.svc:15010", "--", "-c", "b.json"], env);
+      assert.ok("envoy" in parsed);
+      assert.deepEqual(parsed.envoy, { binary: "/bin/envoy", args: ["-c", "b.json"] });
+      assert.equal(parsed.agentNodeId, "skiff-agent~10.1.0.7~p.shop~shop.svc.cluster.local");
+      assert.equal(parsed.runDirectory, "/var/run/skiff");
+      assert.deepEqual(sidecarAgentArguments([], env), { error: "give Envoy's arguments after --" });
     });
 
     it("connects under a node id of its own, so it never counts as the workload's data plane", () => {

@@ -84,8 +84,7 @@ describe("a sidecar without configuration is not ready", function () {
     const { port } = silentXds.address() as AddressInfo;
     const bootstrap = JSON.parse(
       renderBootstrap({
-        xdsHost: "127.0.0.1",
-        xdsPort: port,
+        xds: { host: "127.0.0.1", port: port },
         adminPort: 1,
         prometheusPort: 2,
         healthPort: 3,

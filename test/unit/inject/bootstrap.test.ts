@@ -15,7 +15,7 @@ const DATA = join(import.meta.dirname, "..", "..", "testdata", "bootstrap");
 const BOOTSTRAP = "envoy.config.bootstrap.v3.Bootstrap";
 const golden = new GoldenFolder(DATA);
 
-const base: BootstrapInputs = { xdsHost: "skiff-xds.skiff-system.svc", xdsPort: 15010, adminPort: 15000 };
+const base: BootstrapInputs = { xds: { host: "skiff-xds.skiff-system.svc", port: 15010 }, adminPort: 15000 };
 
 const CASES: Record<string, BootstrapInputs> = {
   default: base,

@@ -4,7 +4,8 @@ import type { IPod } from "kubernetes-models/v1";
 import { sidecarPatch, skipReason, type SidecarSettings } from "../../../src/inject/sidecar.js";
 
 const settings: SidecarSettings = {
-  proxyImage: "envoyproxy/envoy:v1.40.0",
+  proxyImage: "skiff-proxy:1.0",
+  xdsAddress: "skiff-xds.skiff-system.svc:15010",
   proxyResources: { requests: { cpu: "100m", memory: "128Mi" } },
   proxyArgs: ["-c", "/etc/skiff/bootstrap/envoy.json"],
   initImage: "ghcr.io/skiff-dev/skiff:0.1.0",
@@ -26,7 +27,7 @@ const patched = (p: IPod) =>
   fastJsonPatch.applyPatch(structuredClone(p), sidecarPatch(p, settings) as never, true).newDocument;
 
 describe("sidecar injection", () => {
-  it("adds the init container first, the proxy last, three volumes and the status annotation", () => {
+  it("adds the init container first, the proxy last, four volumes and the status annotation", () => {
     const result = patched(pod());
     assert.deepEqual(
       result.spec!.initContainers!.map((c) => c.name),
@@ -38,11 +39,21 @@ describe("sidecar injection", () => {
     );
     assert.deepEqual(
       result.spec!.volumes!.map((v) => v.name),
-      ["skiff-bootstrap", "skiff-trust-bundle", "skiff-token"],
+      ["skiff-bootstrap", "skiff-trust-bundle", "skiff-token", "skiff-agent"],
     );
     assert.equal(result.metadata!.annotations!["sidecar.skiff.dev/status"], "injected");
     const proxy = result.spec!.containers[1]!;
     assert.equal(proxy.securityContext!.runAsUser, 1337);
+    // skiff agent runs first and starts Envoy with the arguments after --.
+    assert.deepEqual(proxy.args!.slice(0, 5), [
+      "agent",
+      "sidecar",
+      "--xds-address",
+      "skiff-xds.skiff-system.svc:15010",
+      "--",
+    ]);
+    assert.deepEqual(proxy.args!.slice(5), settings.proxyArgs);
+    assert.ok(proxy.volumeMounts!.some((m) => m.name === "skiff-agent" && m.mountPath === "/var/run/skiff"));
     assert.deepEqual(
       proxy.ports!.map((p) => p.containerPort),
       [15001, 15006, 15090, 15021],
@@ -81,7 +92,7 @@ describe("sidecar injection", () => {
     );
     assert.deepEqual(
       result.spec!.volumes!.map((v) => v.name),
-      ["data", "skiff-bootstrap", "skiff-trust-bundle", "skiff-token"],
+      ["data", "skiff-bootstrap", "skiff-trust-bundle", "skiff-token", "skiff-agent"],
     );
     assert.equal(result.metadata!.annotations!.team, "reviews");
   });

@@ -212,7 +212,7 @@ export interface Injection {
    */
   proxy?: {
     /**
-     * The Envoy image.
+     * The sidecar image: skiff agent, which starts Envoy and serves it its configuration and certificate, and Envoy. Default: the proxy image of the operator's release (the operator's image repository with -proxy, same tag), which carries the Envoy release the tests validate with.
      */
     image?: string;
     /**

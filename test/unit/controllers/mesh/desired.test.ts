@@ -51,7 +51,7 @@ describe("Mesh desired objects", () => {
     };
     assert.equal(deployment.spec.replicas, 3);
     assert.equal(deployment.spec.template.spec.containers[0]!.image, "skiff:1.0");
-    assert.deepEqual(deployment.spec.template.spec.containers[0]!.args, ["xds", "--insecure"]);
+    assert.deepEqual(deployment.spec.template.spec.containers[0]!.args, ["xds"]);
     const named = meshSettings(
       { ...mesh, spec: { ...mesh.spec, controlPlane: { image: "registry/skiff:2" } } },
       "skiff:1.0",

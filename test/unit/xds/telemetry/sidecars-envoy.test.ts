@@ -164,8 +164,7 @@ async function startSidecar(
   const [adminPort, prometheusPort, healthPort] = [await freePort(), await freePort(), await freePort()];
   const bootstrap = JSON.parse(
     renderBootstrap({
-      xdsHost: "127.0.0.1",
-      xdsPort: 1,
+      xds: { host: "127.0.0.1", port: 1 },
       adminPort,
       prometheusPort,
       healthPort,

@@ -171,8 +171,7 @@ describe("translate golden files", () => {
     const bootstrap = JSON.parse(
       // With the collector's cluster, which the tracers of cases with tracing name.
       renderBootstrap({
-        xdsHost: "skiff-xds.skiff-system.svc",
-        xdsPort: 15010,
+        xds: { host: "skiff-xds.skiff-system.svc", port: 15010 },
         adminPort: 15000,
         otlpEndpoint: "otel-collector.observability:4317",
       }),

@@ -56,7 +56,7 @@ describe("regexes as large as admission takes", function () {
     });
     const sidecars = model.workloads.filter((w) => w.dataPlane !== "proxyless").map((w) => w.key);
     const bootstrap = JSON.parse(
-      renderBootstrap({ xdsHost: "skiff-xds.skiff-system.svc", xdsPort: 15010, adminPort: 15000 }),
+      renderBootstrap({ xds: { host: "skiff-xds.skiff-system.svc", port: 15010 }, adminPort: 15000 }),
     );
     const resources = sidecarStaticResources(translate(model), sidecars, await issuedWorkloadSecrets());
     const verdict = await envoyValidate(withStaticResources(bootstrap, resources));

@@ -1,0 +1,57 @@
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import type { Logger } from "pino";
+import { watchCertificate } from "./certificate-requests.js";
+import { startEnvoy } from "./envoy-process.js";
+import { startSdsServer } from "./sds-server.js";
+import { xdsChannel, type XdsChannelSettings } from "./xds-channel.js";
+import { startXdsProxy } from "./xds-proxy.js";
+import { AGENT_SDS_SOCKET, AGENT_XDS_SOCKET } from "../mesh/proxy.js";
+
+export interface SidecarAgentOptions {
+  readonly xds: XdsChannelSettings;
+  /** The projected ServiceAccount token (audience skiff). */
+  readonly tokenFile: string;
+  /** Where the sockets go: a folder only the Pod's containers see. */
+  readonly runDirectory: string;
+  /** The agent's own node id (see agentNodeId): it never counts as the workload's data plane. */
+  readonly agentNodeId: string;
+  readonly envoy: { readonly binary: string; readonly args: readonly string[] };
+  readonly logger: Logger;
+}
+
+/**
+ * The sidecar container's first process, as Istio's pilot-agent: it serves
+ * Envoy's xDS (a proxy to Skiff's xDS server over TLS with the Pod's token)
+ * and SDS (the workload certificate, whose key it made) on Unix sockets,
+ * starts Envoy, passes SIGTERM and SIGINT on, and exits with Envoy's code.
+ * Envoy starts at once: it waits for its first configuration with no
+ * timeout, and its mTLS listeners and clusters for their certificate.
+ */
+export async function runSidecarAgent(options: SidecarAgentOptions): Promise<number> {
+  const { logger } = options;
+  const token = () => readFile(options.tokenFile, "utf8");
+  const xdsProxy = await startXdsProxy({
+    ...options.xds,
+    socketPath: join(options.runDirectory, AGENT_XDS_SOCKET),
+    token,
+    logger,
+  });
+  const sds = await startSdsServer({ socketPath: join(options.runDirectory, AGENT_SDS_SOCKET), logger });
+  const certificates = watchCertificate({
+    address: options.xds.address,
+    channel: xdsChannel(options.xds),
+    node: { id: options.agentNodeId },
+    token,
+    logger,
+    onCertificate: async (certificate) => sds.update(certificate),
+  });
+  const envoy = startEnvoy(options.envoy.binary, options.envoy.args, logger);
+  const forward = (signal: NodeJS.Signals) => () => envoy.signal(signal);
+  process.on("SIGTERM", forward("SIGTERM"));
+  process.on("SIGINT", forward("SIGINT"));
+  const code = await envoy.exited;
+  certificates.stop();
+  await Promise.all([sds.stop(), xdsProxy.stop()]);
+  return code;
+}
