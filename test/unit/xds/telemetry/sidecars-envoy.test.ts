@@ -136,6 +136,7 @@ function injectedEnvironment(name: string, podIP: string): Record<string, string
   const proxy = sidecarPatch(pod, {
     proxyImage: "envoy",
     proxyArgs: [],
+    xdsAddress: "skiff-xds.skiff-system.svc:15010",
     initImage: "skiff",
     initArgs: [],
     bootstrapConfigMap: "bootstrap",
