@@ -1,0 +1,176 @@
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { readUntil, waitForEndpointCounts } from "./envoy-admin.js";
+import {
+  apply,
+  clientPod,
+  curlEach,
+  deleteNamespace,
+  exec,
+  fortioDeployment,
+  meshCluster,
+  meshNamespace,
+  podByPrefix,
+  service,
+  skipUnlessSupported,
+  waitPodsReady,
+} from "./kit.js";
+
+const NS = "e2e-telemetry";
+const WEB = `web.${NS}.svc.cluster.local`;
+
+/**
+ * Sidecar telemetry on the local node, read as a user reads it: a scraper
+ * Pod outside the mesh (as Prometheus is) fetches each sidecar's
+ * /stats/prometheus on its Pod IP, port 15090, and the access log is the
+ * proxy container's log. Known traffic is sent with response codes the
+ * kubelet's readiness probes (fortio answers them 200) never produce, so
+ * the server's counts of those codes are exact too.
+ */
+type Series = Map<string, number>;
+
+/** The `name` series of a sidecar's Prometheus page, as "label=value,..." (sorted) to value. */
+async function scrape(podIP: string, name: string): Promise<Series> {
+  const { code, stdout, stderr } = await exec(
+    NS,
+    "scraper",
+    ["curl", "-sSf", "-m", "10", `http://${podIP}:15090/stats/prometheus`],
+    { timeoutMs: 20_000 },
+  );
+  assert.equal(code, 0, `scraping ${podIP}:15090: ${stderr}`);
+  const series: Series = new Map();
+  for (const line of stdout.split("\n")) {
+    const match = /^([a-z_]+)\{(.*)\} (\S+)$/.exec(line);
+    if (match?.[1] !== name) continue;
+    const labels = [...match[2]!.matchAll(/([a-z_]+)="([^"]*)"/g)].map(([, k, v]) => `${k}=${v}`);
+    series.set(labels.sort().join(","), Number(match[3]));
+  }
+  return series;
+}
+
+const labels = (values: Record<string, string>) =>
+  Object.entries(values)
+    .map(([k, v]) => `${k}=${v}`)
+    .sort()
+    .join(",");
+
+/** The JSON access-log lines of a Pod's sidecar, from the container log the node keeps. */
+function accessLog(pod: string): Record<string, unknown>[] {
+  const path = meshCluster().node.logPath(NS, pod, "skiff-proxy");
+  assert.ok(path, `no log for ${NS}/${pod}`);
+  return readFileSync(path, "utf8")
+    .split("\n")
+    .filter((line) => line.startsWith("{"))
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+describe("telemetry from Envoy sidecars on the local node", function () {
+  let web: string;
+  let webIP: string;
+  let clientIP: string;
+
+  before(async function () {
+    skipUnlessSupported(this);
+    await meshNamespace(NS);
+    await apply([
+      fortioDeployment(NS, "web"),
+      service(NS, "web", [{ name: "http", port: 8080 }]),
+      clientPod(NS),
+      clientPod(NS, "scraper", { "sidecar.skiff.dev/inject": "false" }),
+    ]);
+    await waitPodsReady(NS, 3);
+    await waitForEndpointCounts(NS, "client", { [`outbound|8080||${WEB}`]: 1 });
+    const pod = await podByPrefix(NS, "web-");
+    [web, webIP] = [pod.metadata.name, pod.status!.podIP!];
+    clientIP = (await podByPrefix(NS, "client")).status!.podIP!;
+  });
+  after(() => deleteNamespace(NS));
+
+  it("counts known requests exactly on the client's and the server's sidecar, and logs each one on both", async () => {
+    // fortio's /echo answers with the status its query asks for.
+    const sent = [...Array<number>(5).fill(418), ...Array<number>(3).fill(202)];
+    const answers = await curlEach(
+      NS,
+      "client",
+      sent.map((status) => ({ url: `http://web:8080/echo?status=${status}` })),
+    );
+    assert.deepEqual(
+      answers.map((a) => a.status),
+      sent,
+    );
+
+    // The e2e mesh runs with mTLS DISABLE and sidecars hold no certificates yet (their bootstrap
+    // sends no ServiceAccount token to the --insecure xDS server), so every principal is empty.
+    const outbound = {
+      reporter: "source",
+      source_workload: "client",
+      source_workload_namespace: NS,
+      source_principal: "",
+      destination_workload: web,
+      destination_workload_namespace: NS,
+      destination_principal: "",
+      destination_service: WEB,
+    };
+    // The server's sidecar does not learn who called or which Service (no metadata exchange).
+    const inbound = {
+      reporter: "destination",
+      source_workload: "unknown",
+      source_workload_namespace: "unknown",
+      source_principal: "",
+      destination_workload: web,
+      destination_workload_namespace: NS,
+      destination_principal: "",
+      destination_service: "unknown",
+    };
+    const expected = (side: Record<string, string>) =>
+      new Map(
+        [
+          ["418", 5],
+          ["202", 3],
+        ].map(([code, count]) => [
+          labels({ ...side, request_protocol: "HTTP/1.1", response_code: String(code), response_flags: "-" }),
+          Number(count),
+        ]),
+      );
+    const known = (series: Series) =>
+      new Map([...series].filter(([key]) => !key.includes("response_code=200")));
+
+    // The client's sidecar sends nothing else; the server's also counts the kubelet's probes (200).
+    for (const [ip, side, only] of [
+      [clientIP, outbound, (s: Series) => s],
+      [webIP, inbound, known],
+    ] as const) {
+      assert.deepEqual(only(await scrape(ip, "envoy_skiff_requests_total")), expected(side), side.reporter);
+      // Histograms reach the page at Envoy's stats flush (5 s): read until they hold every request.
+      const durations = await readUntil(
+        `${side.reporter} duration histograms`,
+        async () => only(await scrape(ip, "envoy_skiff_request_duration_milliseconds_count")),
+        (series) => [...series.values()].reduce((a, b) => a + b, 0) === 8,
+        { timeoutMs: 30_000 },
+      );
+      assert.deepEqual(durations, expected(side));
+    }
+
+    // One JSON access-log line per request on each sidecar (the lines reach the file as Envoy flushes them).
+    const logged = async (pod: string, direction: string) =>
+      readUntil(
+        `${pod}'s access log`,
+        async () => accessLog(pod).filter((l) => l.direction === direction && l.path !== "/fortio/"),
+        (lines) => lines.length >= sent.length,
+        { timeoutMs: 30_000, show: (lines) => lines.length },
+      );
+    for (const [pod, direction] of [
+      ["client", "outbound"],
+      [web, "inbound"],
+    ] as const) {
+      const lines = await logged(pod, direction);
+      assert.deepEqual(
+        lines.map((l) => [l.method, l.path, l.response_code, l.authority]),
+        sent.map((status) => ["GET", `/echo?status=${status}`, status, "web:8080"]),
+        `${pod}: ${JSON.stringify(lines.at(-1))}`,
+      );
+      if (direction === "outbound")
+        assert.deepEqual(new Set(lines.map((l) => l.upstream_cluster)), new Set([`outbound|8080||${WEB}`]));
+    }
+  });
+});
