@@ -1,7 +1,7 @@
 import { parseArgs } from "node:util";
 import { runSidecarAgent, type SidecarAgentOptions } from "../agent/sidecar.js";
 import { createLogger } from "../observability/logger.js";
-import { agentNodeId, podNodeId } from "./agent.js";
+import { agentNodeId, podNodeId } from "../agent/node-ids.js";
 import { XDS_CHANNEL_OPTIONS, XDS_CHANNEL_USAGE, xdsChannelSettings } from "./agent-channel.js";
 import { AGENT_RUN_DIRECTORY } from "../mesh/proxy.js";
 

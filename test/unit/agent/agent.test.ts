@@ -6,7 +6,8 @@ import { validateBootstrapConfig } from "@grpc/grpc-js-xds/build/src/xds-bootstr
 import { writeCertificateFiles } from "../../../src/agent/certificate-files.js";
 import { grpcBootstrap } from "../../../src/agent/grpc-bootstrap.js";
 import { trustOf } from "../../../src/agent/sds-client.js";
-import { agentArguments, agentNodeId } from "../../../src/cli/agent.js";
+import { agentArguments } from "../../../src/cli/agent.js";
+import { agentNodeId } from "../../../src/agent/node-ids.js";
 import { sidecarAgentArguments } from "../../../src/cli/agent-sidecar.js";
 import { encodeJson } from "../../../src/xds/protos/registry.js";
 import { SECRET_TYPE } from "../../../src/xds/translate/resource.js";
