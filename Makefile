@@ -80,6 +80,11 @@ test: verify test-unit test-integration test-e2e test-e2e-config
 test-unit: $(NODE_MODULES) envoyvalidate envoy
 	$(MOCHA) --config test/unit/.mocharc.json
 
+## differential: the authorization differential against real Envoy's RBAC filters, SKIFF_DIFFERENTIAL_CASES cases (default 5000) from seed SKIFF_DIFFERENTIAL_SEED; `make test-unit` runs 1200
+.PHONY: differential
+differential: $(NODE_MODULES) envoy
+	SKIFF_DIFFERENTIAL_CASES=$${SKIFF_DIFFERENTIAL_CASES:-5000} $(MOCHA) --import=tsx --timeout 0 test/unit/policy/envoy-differential.test.ts
+
 ## search: the invariant searches (fast-check) with a long budget, SKIFF_SEARCH_RUNS runs each (default 10000) from seed SKIFF_SEARCH_SEED (default a fresh one, printed); `make test-unit` and `make test-integration` run them with a small fixed seed
 SEARCH_TESTS := test/unit/xds/namespace-isolation.test.ts test/unit/xds/server/ads-port-search.test.ts test/unit/webhook/admission-search.test.ts
 # Searches that need the API server (and the real Envoy).

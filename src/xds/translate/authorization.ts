@@ -39,6 +39,12 @@ import { typed } from "./json.js";
  *   that are an empty DENY (they match nothing, so they allow everything).
  *   Those empty rules keep the filter loadable by proxyless gRPC, which
  *   rejects an RBAC filter without `rules` and any enforcing LOG action.
+ * - Attribution: DENY and ALLOW HTTP filters carry a rules_stat_prefix
+ *   (`skiff_deny_`, `skiff_allow_`), so their statistics and dynamic metadata
+ *   (`skiff_allow_enforced_effective_policy_id`) say which filter, and which
+ *   rule, decided; a denial's response details name the rule
+ *   (`rbac_access_denied_matched_policy[ns/name/index]`). The network ALLOW
+ *   filter repeats its rules as shadow rules (see `attribution`).
  * - TCP (network filters, stat_prefix `tcp.`): an ALLOW rule that uses an
  *   HTTP-only field (hosts, methods, paths, their negations, request headers)
  *   is dropped, so it never matches; a DENY or AUDIT rule leaves those fields
@@ -68,8 +74,18 @@ export const HTTP_RBAC_TYPE = "envoy.extensions.filters.http.rbac.v3.RBAC";
 export const NETWORK_RBAC_TYPE = "envoy.extensions.filters.network.rbac.v3.RBAC";
 /** Istio's stat prefix for network RBAC filters. */
 export const TCP_STAT_PREFIX = "tcp.";
-/** Prefix of the shadow-rule statistics of the AUDIT filter. */
+/** Prefix of the shadow-rule statistics (and dynamic metadata keys) of the AUDIT filter. */
 export const AUDIT_STAT_PREFIX = "skiff_audit_";
+/**
+ * Prefixes of the enforced rules' statistics and dynamic metadata keys of
+ * the DENY and ALLOW filters. Envoy writes every RBAC filter's metadata
+ * under one namespace (`envoy.filters.http.rbac`), so without them the
+ * filters' `enforced_effective_policy_id` overwrite each other.
+ */
+export const RULES_STAT_PREFIX: Record<"DENY" | "ALLOW", string> = {
+  DENY: "skiff_deny_",
+  ALLOW: "skiff_allow_",
+};
 
 const SPIFFE = "spiffe://";
 
@@ -92,10 +108,30 @@ export function rbacFilters(
     );
   for (const action of ["DENY", "ALLOW"] as const) {
     const applying = of(action);
-    if (applying.length > 0)
-      filters.push(filter(tcp, action, { rules: { action, policies: rbacPolicies(applying, tcp) } }));
+    if (applying.length > 0) {
+      const policies = rbacPolicies(applying, tcp);
+      filters.push(
+        filter(tcp, action, { rules: { action, policies }, ...attribution(tcp, action, policies) }),
+      );
+    }
   }
   return filters;
+}
+
+/**
+ * What makes a DENY or ALLOW filter name its deciding rule in statistics and
+ * dynamic metadata (so in access logs). HTTP: a rules_stat_prefix per
+ * action, without which the filters' `enforced_effective_policy_id` keys
+ * overwrite each other in the one `envoy.filters.http.rbac` namespace. The
+ * network filter has no rules_stat_prefix and writes no enforced metadata
+ * at all (Envoy 1.40); a denied connection's termination details name the
+ * rule, and for an allowed one the ALLOW rules again, in shadow mode, name
+ * the first that matched (`skiff_allow_shadow_effective_policy_id`).
+ */
+function attribution(tcp: boolean, action: "DENY" | "ALLOW", policies: JsonObject): JsonObject {
+  if (!tcp) return { rules_stat_prefix: RULES_STAT_PREFIX[action] };
+  if (action === "DENY") return {};
+  return { shadow_rules: { action, policies }, shadow_rules_stat_prefix: RULES_STAT_PREFIX[action] };
 }
 
 function filter(tcp: boolean, action: AuthorizationAction, body: JsonObject): JsonObject {

@@ -3,19 +3,19 @@ import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import type { JsonObject } from "@bufbuild/protobuf";
 import fc from "fast-check";
-import { parseIpBlock, parsePattern } from "../../../src/compile/security.js";
-import type {
-  AuthorizationPolicyModel,
-  AuthorizationRuleModel,
-  CidrModel,
-  ConditionModel,
-  OperationModel,
-  PolicyScope,
-  SourceModel,
-} from "../../../src/ir/security.js";
-import { appliesTo, authorize, type AuthorizationRequest } from "../../../src/policy/authorization.js";
+import type { AuthorizationPolicyModel } from "../../../src/ir/security.js";
+import { appliesTo, authorize } from "../../../src/policy/authorization.js";
 import { encodeJson } from "../../../src/xds/protos/registry.js";
 import { rbacFilters } from "../../../src/xds/translate/authorization.js";
+import {
+  ANY_ADDRESS_POOLS,
+  evaluatorRequest,
+  policiesArb,
+  requestArb,
+  ROOT_NAMESPACE as ROOT,
+  WORKLOAD,
+  type GeneratedRequest,
+} from "../../support/arbitrary-authorization.js";
 
 /**
  * Differential test: our reference evaluator (src/policy/authorization.ts)
@@ -131,154 +131,8 @@ function grpcEngine() {
   return { load, Metadata };
 }
 
-// --- Generators --------------------------------------------------------------
-
-const ROOT = "skiff-system";
-const WORKLOAD = { namespace: "bookinfo", labels: { app: "reviews", version: "v1" } };
-
-const PRINCIPALS = [
-  "cluster.local/ns/bookinfo/sa/productpage",
-  "cluster.local/ns/bookinfo/sa/reviews",
-  "cluster.local/ns/frontend/sa/web",
-  "example.org/ns/team-a/sa/api",
-  "cluster.local/ns/team-b-prod/sa/x",
-];
-const PRINCIPAL_PATTERNS = [
-  ...PRINCIPALS,
-  "cluster.local/ns/bookinfo/*",
-  "cluster.local/*",
-  "example.*",
-  "*/sa/web",
-  "*-prod/sa/x",
-  "*.local/ns/bookinfo/sa/reviews",
-  "*",
-];
-const NAMESPACE_PATTERNS = ["bookinfo", "frontend", "team-*", "*-prod", "book*", "*info", "team-a", "*"];
-const CIDRS = [
-  "10.0.0.0/8",
-  "10.1.0.0/16",
-  "10.1.2.3",
-  "10.1.2.99/24",
-  "192.168.0.0/16",
-  "2001:db8::/32",
-  "0.0.0.0/0",
-];
-const SOURCE_IPS = ["10.1.2.3", "10.2.0.1", "192.168.5.5", "2001:db8::1", "172.16.0.1", "10.1.3.4"];
-const DEST_IPS = ["10.1.2.10", "10.9.9.9", "2001:db8::10"];
-const DEST_CIDRS = ["10.1.0.0/16", "10.1.2.10", "10.0.0.0/8", "2001:db8::/64"];
-const HOST_PATTERNS = ["reviews", "reviews:9080", "Reviews*", "*.SVC", "*:9080", "details.svc", "*"];
-const HOSTS = ["reviews", "reviews:9080", "REVIEWS.bookinfo.svc", "details.svc", "ratings.svc:9080", ""];
-const METHOD_PATTERNS = ["GET", "POST", "G*", "*T", "*"];
-const METHODS = ["GET", "POST", "PUT", "DELETE", "get"];
-const PATH_PATTERNS = ["/reviews/*", "/healthz", "*.json", "/admin*", "*"];
-const PATHS = ["/reviews/1", "/healthz", "/a.json", "/admin/x", "/", "/reviews/2.json"];
-const PORTS = [9080, 8080, 15000];
-const HEADER_NAMES = ["x-version", "x-user"];
-const HEADER_PATTERNS = ["v1", "v2*", "*-beta", "*", "alice"];
-const HEADER_VALUES = ["v1", "v2.1", "x-beta", "", "alice", "Alice"];
-const SNI_PATTERNS = ["reviews.svc", "*.svc", "outbound_*", "*"];
-
-const some = <T>(pool: readonly T[]) => fc.subarray([...pool], { minLength: 1, maxLength: 3 });
-const patterns = (pool: readonly string[]) => some(pool).map((vs) => vs.map(parsePattern));
-const cidrs = (pool: readonly string[]) =>
-  some(pool).map((vs) => vs.map((v) => parseIpBlock(v)).filter((c): c is CidrModel => c !== undefined));
-
-const sourceArb: fc.Arbitrary<SourceModel> = fc.record(
-  {
-    principals: patterns(PRINCIPAL_PATTERNS),
-    notPrincipals: patterns(PRINCIPAL_PATTERNS),
-    namespaces: patterns(NAMESPACE_PATTERNS),
-    notNamespaces: patterns(NAMESPACE_PATTERNS),
-    ipBlocks: cidrs(CIDRS),
-    notIpBlocks: cidrs(CIDRS),
-  },
-  { requiredKeys: [] },
-);
-
-const operationArb: fc.Arbitrary<OperationModel> = fc.record(
-  {
-    hosts: patterns(HOST_PATTERNS),
-    notHosts: patterns(HOST_PATTERNS),
-    ports: some(PORTS),
-    notPorts: some(PORTS),
-    methods: patterns(METHOD_PATTERNS),
-    notMethods: patterns(METHOD_PATTERNS),
-    paths: patterns(PATH_PATTERNS),
-    notPaths: patterns(PATH_PATTERNS),
-  },
-  { requiredKeys: [] },
-);
-
-/** values and/or notValues, at least one of them, as the schema requires. */
-function valued<T>(arb: fc.Arbitrary<T[]>) {
-  return fc.oneof(
-    fc.record({ values: arb }),
-    fc.record({ notValues: arb }),
-    fc.record({ values: arb, notValues: arb }),
-  );
-}
-
-const conditionArb: fc.Arbitrary<ConditionModel> = fc.oneof(
-  fc
-    .tuple(fc.constantFrom(...HEADER_NAMES), valued(patterns(HEADER_PATTERNS)))
-    .map(([name, v]): ConditionModel => ({ kind: "RequestHeader", name, ...v })),
-  fc
-    .tuple(fc.constantFrom("SourceIp" as const, "RemoteIp" as const), valued(cidrs(CIDRS)))
-    .map(([kind, v]): ConditionModel => ({ kind, ...v })),
-  valued(cidrs(DEST_CIDRS)).map((v): ConditionModel => ({ kind: "DestinationIp", ...v })),
-  valued(patterns(PRINCIPAL_PATTERNS)).map((v): ConditionModel => ({ kind: "SourcePrincipal", ...v })),
-  valued(patterns(NAMESPACE_PATTERNS)).map((v): ConditionModel => ({ kind: "SourceNamespace", ...v })),
-  valued(patterns(SNI_PATTERNS)).map((v): ConditionModel => ({ kind: "ConnectionSni", ...v })),
-  valued(some(PORTS)).map((v): ConditionModel => ({ kind: "DestinationPort", ...v })),
-);
-
-const ruleArb = fc.record({
-  from: fc.array(sourceArb, { maxLength: 2 }),
-  to: fc.array(operationArb, { maxLength: 2 }),
-  when: fc.array(conditionArb, { maxLength: 2 }),
-});
-
-const scopeArb: fc.Arbitrary<PolicyScope> = fc.oneof(
-  fc.constant({ kind: "Namespace" as const }),
-  fc
-    .constantFrom<Record<string, string>>({ app: "reviews" }, { app: "details" }, { version: "v1" })
-    .map((matchLabels) => ({
-      kind: "Workload" as const,
-      matchLabels,
-    })),
-);
-
-const policyArb = fc.record({
-  namespace: fc.constantFrom("bookinfo", ROOT, "other"),
-  action: fc.constantFrom("ALLOW" as const, "DENY" as const, "AUDIT" as const),
-  scope: scopeArb,
-  rules: fc.option(fc.array(ruleArb, { minLength: 1, maxLength: 3 }), { freq: 6 }),
-});
-
-const policiesArb = fc.array(policyArb, { minLength: 1, maxLength: 4 }).map((list) =>
-  list.map((p, i): AuthorizationPolicyModel => ({
-    source: { namespace: p.namespace, name: `p${i}`, generation: 1 },
-    action: p.action,
-    scope: p.namespace === ROOT && p.scope.kind === "Namespace" ? { kind: "Mesh" } : p.scope,
-    rules:
-      p.rules === null
-        ? { kind: "MatchNothing" }
-        : { kind: "Rules", rules: p.rules.map((r, index): AuthorizationRuleModel => ({ index, ...r })) },
-  })),
-);
-
-const requestArb = fc.record({
-  protocol: fc.constantFrom("HTTP" as const, "HTTP" as const, "HTTP" as const, "TCP" as const),
-  principal: fc.option(fc.constantFrom(...PRINCIPALS)), // null: plaintext
-  sourceIp: fc.constantFrom(...SOURCE_IPS),
-  destinationIp: fc.constantFrom(...DEST_IPS),
-  port: fc.constantFrom(...PORTS),
-  host: fc.constantFrom(...HOSTS),
-  method: fc.constantFrom(...METHODS),
-  path: fc.constantFrom(...PATHS),
-  headers: fc.dictionary(fc.constantFrom(...HEADER_NAMES), fc.constantFrom(...HEADER_VALUES), { maxKeys: 2 }),
-});
-type GeneratedRequest = typeof requestArb extends fc.Arbitrary<infer T> ? T : never;
+const policies = policiesArb(ANY_ADDRESS_POOLS);
+const requests = requestArb(ANY_ADDRESS_POOLS);
 
 // --- The comparison ----------------------------------------------------------
 
@@ -288,15 +142,7 @@ describe("differential: evaluator vs gRPC's RBAC engine on our translation", () 
   const engine = grpcEngine();
 
   function ours(policies: AuthorizationPolicyModel[], r: GeneratedRequest): boolean {
-    const request: AuthorizationRequest = {
-      protocol: r.protocol,
-      ...(r.principal !== null ? { principal: r.principal } : {}),
-      sourceIp: r.sourceIp,
-      destinationIp: r.destinationIp,
-      port: r.port,
-      ...(r.protocol === "HTTP" ? { host: r.host, method: r.method, path: r.path, headers: r.headers } : {}),
-    };
-    return authorize(policies, ROOT, WORKLOAD, request).decision === "ALLOW";
+    return authorize(policies, ROOT, WORKLOAD, evaluatorRequest(r)).decision === "ALLOW";
   }
 
   function theirs(policies: AuthorizationPolicyModel[], r: GeneratedRequest): boolean {
@@ -331,7 +177,7 @@ describe("differential: evaluator vs gRPC's RBAC engine on our translation", () 
     let mismatches = 0;
     let allowed = 0;
     fc.assert(
-      fc.property(policiesArb, requestArb, (policies, request) => {
+      fc.property(policies, requests, (policies, request) => {
         cases++;
         if (ours(policies, request)) allowed++;
         if (!agree(policies, request)) mismatches++;
@@ -346,7 +192,7 @@ describe("differential: evaluator vs gRPC's RBAC engine on our translation", () 
     if (mismatches > 0)
       // Replays the same cases, failing on the first mismatch, and shrinks it to a minimal counterexample.
       fc.assert(
-        fc.property(policiesArb, requestArb, (policies, request) => agree(policies, request)),
+        fc.property(policies, requests, (policies, request) => agree(policies, request)),
         { numRuns: RUNS, seed: SEED },
       );
   });
