@@ -1,4 +1,5 @@
-import { rm } from "node:fs/promises";
+import { mkdir, rm } from "node:fs/promises";
+import { dirname } from "node:path";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { Server, ServerCredentials, type ServerDuplexStream, type ServiceDefinition } from "@grpc/grpc-js";
 import type { Logger } from "pino";
@@ -120,6 +121,7 @@ export async function startSdsServer(options: {
     },
   });
   // A socket left by a previous run (a crash) would make the bind fail.
+  await mkdir(dirname(options.socketPath), { recursive: true });
   await rm(options.socketPath, { force: true });
   await new Promise<void>((resolve, reject) =>
     server.bindAsync(`unix:${options.socketPath}`, ServerCredentials.createInsecure(), (error) =>

@@ -1,4 +1,5 @@
-import { rm } from "node:fs/promises";
+import { mkdir, rm } from "node:fs/promises";
+import { dirname } from "node:path";
 import {
   Client,
   Metadata,
@@ -64,6 +65,7 @@ export async function startXdsProxy(options: XdsProxyOptions): Promise<RunningXd
     DeltaAggregatedResources: relay(DELTA_PATH),
   });
   // A socket left by a previous run (a crash) would make the bind fail.
+  await mkdir(dirname(options.socketPath), { recursive: true });
   await rm(options.socketPath, { force: true });
   await new Promise<void>((resolve, reject) =>
     server.bindAsync(`unix:${options.socketPath}`, ServerCredentials.createInsecure(), (error) =>

@@ -5,6 +5,9 @@ import { replace, writeCertificateFiles } from "../agent/certificate-files.js";
 import { grpcBootstrap } from "../agent/grpc-bootstrap.js";
 import { watchCertificate } from "../agent/certificate-requests.js";
 import { xdsChannel, type XdsChannelSettings } from "../agent/xds-channel.js";
+import { startXdsProxy } from "../agent/xds-proxy.js";
+import { AGENT_RUN_DIRECTORY, AGENT_XDS_SOCKET } from "../mesh/proxy.js";
+import { join } from "node:path";
 import { XDS_CHANNEL_OPTIONS, XDS_CHANNEL_USAGE, xdsChannelSettings } from "./agent-channel.js";
 import { agentNodeId, podNodeId } from "../agent/node-ids.js";
 import { CLUSTER_DOMAIN } from "../compile/state.js";
@@ -27,6 +30,7 @@ ${XDS_CHANNEL_USAGE}
   --cert-dir PATH           where to write the certificate files (default /var/run/skiff/certs)
   --bootstrap-file PATH     where to write the gRPC xDS bootstrap (default /var/run/skiff/grpc-bootstrap.json);
                             point GRPC_XDS_BOOTSTRAP at it
+  --run-dir PATH            where the xDS proxy's socket goes, which the bootstrap names (default /var/run/skiff)
   --node-id ID              the application's node id (default built from $POD_IP, $POD_NAME, $POD_NAMESPACE:
                             sidecar~<ip>~<pod>.<namespace>~<namespace>.svc.${CLUSTER_DOMAIN})
   --refresh-seconds N       how often gRPC re-reads the files (default 60)`;
@@ -36,6 +40,8 @@ export interface AgentArguments {
   readonly tokenFile: string;
   readonly certDir: string;
   readonly bootstrapFile: string;
+  /** Where the agent's xDS proxy listens for the application (see startXdsProxy). */
+  readonly xdsSocket: string;
   readonly nodeId: string;
   readonly refreshSeconds: number;
 }
@@ -52,6 +58,7 @@ export function agentArguments(
       "token-file": { type: "string", default: "/var/run/secrets/tokens/skiff-token" },
       "cert-dir": { type: "string", default: "/var/run/skiff/certs" },
       "bootstrap-file": { type: "string", default: "/var/run/skiff/grpc-bootstrap.json" },
+      "run-dir": { type: "string", default: AGENT_RUN_DIRECTORY },
       "node-id": { type: "string" },
       "refresh-seconds": { type: "string", default: "60" },
       help: { type: "boolean", short: "h", default: false },
@@ -73,6 +80,7 @@ export function agentArguments(
     tokenFile: values["token-file"],
     certDir: values["cert-dir"],
     bootstrapFile: values["bootstrap-file"],
+    xdsSocket: join(values["run-dir"], AGENT_XDS_SOCKET),
     nodeId,
     refreshSeconds,
   };
@@ -91,11 +99,15 @@ export async function runAgent(argv: string[]): Promise<number> {
     return 2;
   }
   const logger = createLogger("agent");
+  const token = () => readFile(parsed.tokenFile, "utf8");
+  // Listening before the bootstrap that names it exists.
+  const proxy = await startXdsProxy({ ...parsed.xds, socketPath: parsed.xdsSocket, token, logger });
   await replace(
     parsed.bootstrapFile,
     `${JSON.stringify(
       grpcBootstrap({
-        xdsAddress: parsed.xds.address,
+        // The application dials the agent: grpc-js-xds can neither trust the mesh root nor send a token.
+        xdsAddress: `unix:${parsed.xdsSocket}`,
         nodeId: parsed.nodeId,
         certificateDirectory: parsed.certDir,
         refreshIntervalSeconds: parsed.refreshSeconds,
@@ -109,7 +121,7 @@ export async function runAgent(argv: string[]): Promise<number> {
     address: parsed.xds.address,
     channel: xdsChannel(parsed.xds),
     node: { id: agentNodeId(parsed.nodeId) },
-    token: () => readFile(parsed.tokenFile, "utf8"),
+    token,
     logger,
     onCertificate: async (certificate) => {
       await writeCertificateFiles(parsed.certDir, certificate);
@@ -125,5 +137,6 @@ export async function runAgent(argv: string[]): Promise<number> {
     process.once("SIGINT", resolve);
   });
   watch.stop();
+  await proxy.stop();
   return 0;
 }

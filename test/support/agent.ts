@@ -19,6 +19,12 @@ export interface RunningAgent {
   stop(): Promise<void>;
 }
 
+/** An xDS server in TLS mode, as an agent dials it. */
+export interface XdsTls {
+  trustBundleFile: string;
+  serverName: string;
+}
+
 /**
  * Runs `skiff agent` from source, as a proxyless gRPC Pod would: it proves
  * the ServiceAccount of `tokenFile` to the xDS server and keeps the
@@ -29,6 +35,8 @@ export function spawnAgent(options: {
   tokenFile: string;
   directory: string;
   nodeId: string;
+  /** The xDS server in TLS mode: the mesh roots and the name it serves. Absent: plaintext. */
+  tls?: XdsTls;
 }): RunningAgent {
   const certDir = join(options.directory, "certs");
   const bootstrapFile = join(options.directory, "grpc-bootstrap.json");
@@ -41,8 +49,12 @@ export function spawnAgent(options: {
       "agent",
       "--xds-address",
       options.xdsAddress,
-      // The tests' xDS servers run in insecure mode (plaintext), as grpc-js-xds clients need.
-      "--insecure-xds",
+      ...(options.tls
+        ? ["--trust-bundle", options.tls.trustBundleFile, "--xds-server-name", options.tls.serverName]
+        : ["--insecure-xds"]),
+      // The application's bootstrap names the agent's xDS proxy socket here.
+      "--run-dir",
+      options.directory,
       "--token-file",
       options.tokenFile,
       "--cert-dir",
@@ -89,6 +101,7 @@ export async function startAgentWithCertificate(options: {
   host: string;
   /** Where its token, certificate files and bootstrap go (one folder per ServiceAccount below it). */
   directory: string;
+  tls?: XdsTls;
 }): Promise<RunningAgent> {
   const { namespace, serviceAccount } = options;
   const tokenFile = join(options.directory, `${serviceAccount}.token`);
@@ -101,6 +114,7 @@ export async function startAgentWithCertificate(options: {
     tokenFile,
     directory: join(options.directory, serviceAccount),
     nodeId: `sidecar~${options.host}~${options.pod}.${namespace}~${namespace}.svc.cluster.local`,
+    ...(options.tls ? { tls: options.tls } : {}),
   });
   try {
     await eventually(async () => assert.ok(agent.certificate(), `${serviceAccount}: no certificate yet`));

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { X509Certificate } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino } from "pino";
@@ -36,6 +36,7 @@ import { eventually, kubectl, kubectlOk } from "../kubectl.js";
  *   clients that dial the server directly with no TLS at all.
  */
 const NS = "e2e-mtls";
+const XDS_SERVER_NAME = `skiff-xds.${NS}.svc`;
 const MESH = "mtls-test";
 const VALIDITY_MS = 6000;
 
@@ -54,6 +55,8 @@ describe("mTLS and authorization with proxyless gRPC, on certificates Skiff issu
   let detailsPort: number;
   let rootPem: string;
 
+  const meshRootsFile = () => join(directory, "mesh-roots.pem");
+
   /** Runs `skiff agent` for a ServiceAccount of NS and waits for its first certificate. */
   async function agentFor(serviceAccount: string, pod: string): Promise<RunningAgent> {
     const agent = await startAgentWithCertificate({
@@ -64,6 +67,8 @@ describe("mTLS and authorization with proxyless gRPC, on certificates Skiff issu
       pod,
       host: HOST,
       directory,
+      // Production's channel: TLS to the mesh root, the Pod's token; the application dials the agent.
+      tls: { trustBundleFile: meshRootsFile(), serverName: XDS_SERVER_NAME },
     });
     agents.set(serviceAccount, agent);
     return agent;
@@ -100,8 +105,10 @@ describe("mTLS and authorization with proxyless gRPC, on certificates Skiff issu
     await kubectlOk(["apply", "-f", "-"], objects(strictPort, adminPort, detailsPort));
     for (const pod of ["ratings-v1", "details-v1"]) await markPodRunning(NS, pod, HOST);
     rootPem = (await createMeshCa(NS)).certPem;
+    // The mesh roots as the trust bundle ConfigMap gives them to a Pod: what each agent trusts the xDS server by.
+    writeFileSync(meshRootsFile(), rootPem);
     xds = await startXdsServer(controlPlane().kubeConfig(), {
-      security: { mode: "insecure" },
+      security: { mode: "tls", serverNames: [XDS_SERVER_NAME] },
       address: "127.0.0.1:0",
       caNamespace: NS,
       workloadValidityMs: VALIDITY_MS,
@@ -256,6 +263,8 @@ describe("mTLS and authorization with proxyless gRPC, on certificates Skiff issu
     // 1. Add the new root to the trust bundle: every proxy trusts both; certificates do not change.
     const before = agents.get("ratings")!.certificate()!.serialNumber;
     await patchCa({ "ca.crt": rootPem + next.certPem });
+    // The operator copies ca.crt into each namespace's trust bundle, which the kubelet updates in the Pod.
+    writeFileSync(meshRootsFile(), `${rootPem.trim()}\n${next.certPem.trim()}\n`);
     for (const sa of ["reviews", "ratings"])
       await eventually(async () => assert.equal(roots(sa), rootPem + next.certPem));
     assert.ok(signedBy("ratings", rootPem), "still signed by the old root after step 1");
@@ -270,6 +279,7 @@ describe("mTLS and authorization with proxyless gRPC, on certificates Skiff issu
 
     // 3. Remove the old root.
     await patchCa({ "ca.crt": next.certPem });
+    writeFileSync(meshRootsFile(), next.certPem);
     for (const sa of ["reviews", "ratings"])
       await eventually(async () => assert.equal(roots(sa), next.certPem));
     await settle();
