@@ -196,6 +196,11 @@ function inboundChain(model: MeshModel, workload: WorkloadModel, served: ServedP
               {
                 stat_prefix: cluster,
                 ...httpTelemetry(model.telemetry, "inbound"),
+                // The application learns who called: x-forwarded-client-cert carries the mTLS
+                // peer's SPIFFE ID (URI), and whatever the caller sent under that name is
+                // dropped, so a plaintext caller cannot claim an identity.
+                forward_client_cert_details: "SANITIZE_SET",
+                set_current_client_cert_details: { uri: true },
                 route_config: {
                   name: cluster,
                   virtual_hosts: [
