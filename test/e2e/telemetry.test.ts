@@ -99,8 +99,8 @@ describe("telemetry from Envoy sidecars on the local node", function () {
       sent,
     );
 
-    // The e2e mesh runs with mTLS DISABLE and sidecars hold no certificates yet (their bootstrap
-    // sends no ServiceAccount token to the --insecure xDS server), so every principal is empty.
+    // The e2e mesh's PeerAuthentication is DISABLE (kit.ts), so traffic between the sidecars is
+    // plaintext and no peer presents a certificate: every principal label is empty.
     const outbound = {
       reporter: "source",
       source_workload: "client",
