@@ -3,6 +3,7 @@ import { join } from "node:path";
 import type { Logger } from "pino";
 import { watchCertificate } from "./certificate-requests.js";
 import { startEnvoy } from "./envoy-process.js";
+import { serveAppHealth } from "./app-health.js";
 import { startSdsServer } from "./sds-server.js";
 import { xdsChannel, type XdsChannelSettings } from "./xds-channel.js";
 import { startXdsProxy } from "./xds-proxy.js";
@@ -30,6 +31,7 @@ export interface SidecarAgentOptions {
  */
 export async function runSidecarAgent(options: SidecarAgentOptions): Promise<number> {
   const { logger } = options;
+  await serveAppHealth(process.env, logger); // the application's rewritten probes (Istio's /app-health), on 15020
   const token = () => readFile(options.tokenFile, "utf8");
   const xdsProxy = await startXdsProxy({
     ...options.xds,

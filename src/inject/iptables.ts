@@ -9,8 +9,9 @@
  *
  * - PREROUTING -> SKIFF_INBOUND: inbound TCP goes to SKIFF_IN_REDIRECT, which
  *   redirects to the inbound capture port (15006), except the sidecar's own
- *   ports (admin 15000, 15001, 15006, health 15021, Prometheus 15090) and the
- *   excluded inbound ports.
+ *   ports (admin 15000, 15001, 15006, the agent's application health 15020,
+ *   where the kubelet's rewritten probes arrive in plaintext even under
+ *   STRICT, health 15021, Prometheus 15090) and the excluded inbound ports.
  * - OUTPUT -> SKIFF_OUTPUT: locally generated TCP goes to SKIFF_REDIRECT, which
  *   redirects to the outbound capture port (15001), except, in order:
  *   1. excluded outbound ports;
@@ -42,6 +43,7 @@
  * Pure: same options, byte-identical output. Invalid options throw.
  */
 import {
+  AGENT_HEALTH_PORT,
   DEFAULT_PROMETHEUS_PORT,
   ENVOY_ADMIN_PORT,
   HEALTH_PORT,
@@ -95,6 +97,7 @@ export function renderIptablesRules(options: InterceptionOptions, family: IpFami
 
   const inboundPorts = sortedUnique([
     ENVOY_ADMIN_PORT,
+    AGENT_HEALTH_PORT,
     HEALTH_PORT,
     DEFAULT_PROMETHEUS_PORT,
     options.inboundCapturePort,

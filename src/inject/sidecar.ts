@@ -13,6 +13,7 @@ import {
   PROXYLESS_ANNOTATION,
   STATUS_ANNOTATION,
 } from "../mesh/annotations.js";
+import { appProbeRewrite } from "./probes.js";
 
 /** Names of the containers injection adds. */
 export const PROXY_CONTAINER = "skiff-proxy";
@@ -43,7 +44,8 @@ export interface SidecarSettings {
   prometheusPort: number;
 }
 
-export type JsonPatchOperation = { op: "add"; path: string; value: unknown };
+/** "replace" only for the application's probes (src/inject/probes.ts); everything else is added. */
+export type JsonPatchOperation = { op: "add" | "replace"; path: string; value: unknown };
 
 /** Why a Pod gets no sidecar, or undefined when it should get one. */
 export function skipReason(pod: IPod): string | undefined {
@@ -65,7 +67,8 @@ export function skipReason(pod: IPod): string | undefined {
  * The JSON patch that adds Skiff's sidecar to a Pod: the skiff-init
  * container (iptables), the skiff-proxy container (Envoy), their volumes and
  * the status annotation. Only additions, so the patch never rewrites what the
- * user wrote. Pure; returns [] when skipReason says so.
+ * user wrote, except HTTP and TCP probes, which must go through the agent to
+ * pass under STRICT mTLS (probes.ts). Pure; returns [] when skipReason says so.
  *
  * With proxy.skiff.dev/holdApplicationUntilProxyStarts: "true" the proxy is a
  * native sidecar (an init container with restartPolicy: Always and a startup
@@ -76,6 +79,8 @@ export function sidecarPatch(pod: IPod, settings: SidecarSettings): JsonPatchOpe
   if (skipReason(pod)) return [];
   const hold = pod.metadata?.annotations?.[HOLD_ANNOTATION] === "true";
   const proxy = proxyContainer(settings, hold, drainSeconds(pod));
+  const probes = appProbeRewrite(pod);
+  if (probes.env) proxy.env!.push(probes.env);
   const init = initContainer(settings);
   const ops: JsonPatchOperation[] = [];
   const append = (path: string, present: boolean, values: unknown[]) => {
@@ -88,6 +93,7 @@ export function sidecarPatch(pod: IPod, settings: SidecarSettings): JsonPatchOpe
   if (hold) ops.push({ op: "add", path: "/spec/initContainers/1", value: proxy });
   else append("/spec/containers", true, [proxy]);
   append("/spec/volumes", Boolean(pod.spec?.volumes?.length), volumes(settings));
+  ops.push(...probes.replacements);
   // A projected token needs a named ServiceAccount. The ServiceAccount
   // admission plugin names "default" before webhooks run, but where it is
   // off the Pod would be rejected; name the same account it would.

@@ -14,6 +14,11 @@ export const MANAGED_BY_LABEL = "skiff.dev/managed-by";
 export const INJECT_ANNOTATION = "sidecar.skiff.dev/inject";
 /** What the injector added to a Pod, so that injecting twice changes nothing. */
 export const STATUS_ANNOTATION = "sidecar.skiff.dev/status";
+/**
+ * A Pod's opt-out ("false") of rewriting its HTTP and TCP probes to go
+ * through the sidecar agent (Istio's sidecar.istio.io/rewriteAppHTTPProbers).
+ */
+export const REWRITE_PROBES_ANNOTATION = "sidecar.skiff.dev/rewriteAppHTTPProbers";
 /** Start the application only once the sidecar is ready. */
 export const HOLD_ANNOTATION = "proxy.skiff.dev/holdApplicationUntilProxyStarts";
 /**

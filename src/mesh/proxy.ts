@@ -17,6 +17,14 @@ export const OUTBOUND_CAPTURE_PORT = 15001;
 /** Where iptables sends a Pod's inbound connections: the virtualInbound listener. */
 export const INBOUND_CAPTURE_PORT = 15006;
 
+/**
+ * The sidecar agent's application health server (Istio's status port,
+ * 15020): the injector points the application's HTTP and TCP probes here
+ * (see src/mesh/app-probers.ts), iptables leaves it uncaptured, and the agent
+ * makes the original probe from inside the Pod.
+ */
+export const AGENT_HEALTH_PORT = 15020;
+
 /** The listener that answers the readiness probe at HEALTH_PATH. */
 export const HEALTH_PORT = 15021;
 export const HEALTH_PATH = "/healthz/ready";

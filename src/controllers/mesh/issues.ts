@@ -3,6 +3,7 @@ import type { ValidationIssue } from "../../api/v1alpha1/validate.js";
 import { parseQuantity, quantityIn } from "../../k8s/quantity.js";
 import {
   ENVOY_ADMIN_PORT,
+  AGENT_HEALTH_PORT,
   HEALTH_PORT,
   INBOUND_CAPTURE_PORT,
   OUTBOUND_CAPTURE_PORT,
@@ -173,11 +174,13 @@ export function controlPlaneResourcesIssues(mesh: Mesh): ValidationIssue[] {
  * share: on 15021 Envoy refused the bootstrap (a duplicate address), on the
  * capture ports every sidecar would refuse its listeners, and the admin
  * endpoint holds 15000 on 127.0.0.1, where a listener on 0.0.0.0 cannot bind.
+ * The agent holds 15020 for the application's rewritten probes.
  */
 const SIDECAR_PORTS: ReadonlyMap<number, string> = new Map([
   [ENVOY_ADMIN_PORT, "Envoy's admin endpoint"],
   [OUTBOUND_CAPTURE_PORT, "the outbound capture listener"],
   [INBOUND_CAPTURE_PORT, "the inbound capture listener"],
+  [AGENT_HEALTH_PORT, "the agent's application health server (the rewritten probes)"],
   [HEALTH_PORT, "the health listener (the readiness probe)"],
 ]);
 

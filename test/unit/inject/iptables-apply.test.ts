@@ -74,6 +74,8 @@ function expectations(v6: boolean): Record<string, string> {
     [`${family} peer -> pod:8080 is captured`]: `peer ${pod} 8080 -> inbound`,
     [`${family} peer -> pod:9090 (excluded inbound)`]: `peer ${pod} 9090 -> app-excluded`,
     [`${family} peer -> pod:15021 (health)`]: `peer ${pod} 15021 -> health`,
+    // The kubelet's rewritten probes reach the agent in plaintext, even under STRICT.
+    [`${family} peer -> pod:15020 (agent health)`]: `peer ${pod} 15020 -> agent-health`,
   };
 }
 
@@ -194,6 +196,7 @@ async function probe(): Promise<void> {
       ["app", 8080],
       ["app-excluded", 9090],
       ["health", 15021],
+      ["agent-health", 15020],
     ];
     const servers = await Promise.all(
       listeners.map(

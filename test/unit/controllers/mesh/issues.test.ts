@@ -114,7 +114,7 @@ describe("the Mesh's Prometheus port", () => {
   });
 
   it("is none of the sidecar's own ports: Envoy refused the bootstrap with 15021, the health listener's", () => {
-    for (const port of [15000, 15001, 15006, 15021])
+    for (const port of [15000, 15001, 15006, 15020, 15021])
       assert.deepEqual(
         meshIssues(withPort(port)).map((i) => i.field),
         ["spec.observability.metrics.prometheusPort"],
@@ -122,7 +122,7 @@ describe("the Mesh's Prometheus port", () => {
       );
     assert.match(
       meshIssues(withPort(15021))[0]!.message,
-      /^must not be one of the sidecar's own ports \(15000, 15001, 15006, 15021\): 15021 is the health listener/,
+      /^must not be one of the sidecar's own ports \(15000, 15001, 15006, 15020, 15021\): 15021 is the health listener/,
     );
     for (const port of [15090, 9090, 1, 65535])
       assert.deepEqual(meshIssues(withPort(port)), [], String(port));
