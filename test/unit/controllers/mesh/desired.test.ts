@@ -59,18 +59,19 @@ describe("Mesh desired objects", () => {
     assert.equal(named.image, "registry/skiff:2");
   });
 
-  it("give each meshed namespace the trust bundle and a bootstrap pointing at the xDS Service", () => {
+  it("give each meshed namespace the trust bundle and a bootstrap pointing at the sidecar agent's sockets", () => {
     const [bundle, bootstrap] = desiredNamespaceConfig(settings, "books", "PEM") as unknown as {
       data: Record<string, string>;
     }[];
     assert.deepEqual(bundle!.data, { "root-cert.pem": "PEM" });
     const envoy = JSON.parse(bootstrap!.data["envoy.json"]!);
     assert.equal(envoy.dynamic_resources.ads_config.api_type, "DELTA_GRPC");
-    assert.deepEqual(
-      envoy.static_resources.clusters[0].load_assignment.endpoints[0].lb_endpoints[0].endpoint.address
-        .socket_address,
-      { address: "skiff-xds.mesh-system.svc", port_value: 15010 },
-    );
+    const pipeOf = (name: string) =>
+      envoy.static_resources.clusters.find((c: { name: string }) => c.name === name).load_assignment
+        .endpoints[0].lb_endpoints[0].endpoint.address.pipe;
+    // Envoy dials the agent, which dials the xDS Service over TLS with the Pod's token.
+    assert.deepEqual(pipeOf("skiff-xds"), { path: "/var/run/skiff/xds.sock" });
+    assert.deepEqual(pipeOf("skiff-sds"), { path: "/var/run/skiff/sds.sock" });
   });
 
   it("parses the CRD's Go durations", () => {
