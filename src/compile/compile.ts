@@ -8,6 +8,9 @@ import type { SecurityModel } from "../ir/security.js";
 import { appliesTo } from "../policy/authorization.js";
 import { effectiveMtls, peerAuthenticationApplies, servedMtlsMode } from "../policy/mtls.js";
 import { dataPlaneOf, terminatesMeshTls } from "./data-plane.js";
+import { interceptionOptions } from "../inject/interception.js";
+import type { MeshSpec } from "../api/v1alpha1/generated/mesh.js";
+import type { IPod } from "kubernetes-models/v1";
 import type { PolicyFinding, PolicyFindings } from "./findings.js";
 import { compileSecurity, type SecurityPolicyFindings } from "./security.js";
 import { tcpPorts, tcpWarnings } from "./protocol-warnings.js";
@@ -249,6 +252,20 @@ function withMtls(endpoint: EndpointModel, workloads: ReadonlyMap<string, Worklo
 }
 
 /**
+ * The inbound ports iptables leaves to the application (the Mesh's and the
+ * Pod's excludeInboundPorts), as the injector computed them. A malformed
+ * annotation (the injector refuses such a Pod; it can only be added later)
+ * excludes nothing here, as iptables kept what it was given.
+ */
+function uncapturedInboundPorts(spec: MeshSpec | undefined, pod: IPod): ReadonlySet<number> {
+  try {
+    return new Set(interceptionOptions(spec, pod.metadata?.annotations).excludeInboundPorts);
+  } catch {
+    return new Set();
+  }
+}
+
+/**
  * Pods in meshed namespaces that have an IP: the workloads whose sidecars (or
  * proxyless gRPC servers) need an inbound side. Each gets the mTLS mode of
  * every port a Service targets on it, with PeerAuthentication's precedence
@@ -289,17 +306,21 @@ function workloads(
       const labels = { ...p.metadata?.labels };
       const key = `${namespace}/${p.metadata?.name}`;
       const dataPlane = dataPlaneOf(p);
+      const uncaptured = uncapturedInboundPorts(state.mesh?.spec, p);
       const mode = (port: number | undefined) =>
-        servedMtlsMode(
-          effectiveMtls(
-            security.peerAuthentications,
-            security.rootNamespace,
-            { namespace, labels },
-            port,
-            security.defaultMtlsMode,
-          ),
-          dataPlane,
-        );
+        // A port the sidecar never sees (excluded from capture) is served by the application itself: plaintext.
+        port !== undefined && uncaptured.has(port)
+          ? "DISABLE"
+          : servedMtlsMode(
+              effectiveMtls(
+                security.peerAuthentications,
+                security.rootNamespace,
+                { namespace, labels },
+                port,
+                security.defaultMtlsMode,
+              ),
+              dataPlane,
+            );
       const ports = [...(targetPorts.get(key) ?? [])].sort((a, b) => a - b);
       return {
         key,
