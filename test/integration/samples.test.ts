@@ -63,7 +63,8 @@ describe("config/samples", () => {
       certificateAuthority: { builtin: { rootValidity: "87600h", workloadValidity: "24h" } },
       injection: {
         namespaceSelector: { matchLabels: { "skiff.dev/injection": "enabled" } },
-        proxy: { image: "envoyproxy/envoy:v1.40.0", logLevel: "warning", concurrency: 2 },
+        // No image: the operator fills in its release's proxy image when it injects.
+        proxy: { logLevel: "warning", concurrency: 2 },
         interception: {},
       },
       defaults: { mtlsMode: "PERMISSIVE" },
