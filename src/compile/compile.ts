@@ -1,12 +1,23 @@
 import { DEFAULT_INJECTION_SELECTOR } from "../api/v1alpha1/mesh.js";
 import type { TrafficPolicy } from "../api/v1alpha1/generated/trafficpolicy.js";
-import type { EndpointModel, MeshModel, ServiceModel, WorkloadModel } from "../ir/model.js";
+import type {
+  EndpointModel,
+  MeshModel,
+  ServiceModel,
+  UnreadyEndpointModel,
+  WorkloadModel,
+} from "../ir/model.js";
 import { subsetEndpoints } from "../ir/queries.js";
 import { selectorMatches, type LabelSelector } from "../k8s/selector.js";
 import { truncateCodePoints } from "../k8s/truncate.js";
 import type { SecurityModel } from "../ir/security.js";
 import { appliesTo } from "../policy/authorization.js";
-import { effectiveMtls, peerAuthenticationApplies, servedMtlsMode } from "../policy/mtls.js";
+import {
+  effectiveMtls,
+  peerAuthenticationApplies,
+  portLevelMtlsPorts,
+  servedMtlsMode,
+} from "../policy/mtls.js";
 import { dataPlaneOf, terminatesMeshTls } from "./data-plane.js";
 import { interceptionOptions } from "../inject/interception.js";
 import type { MeshSpec } from "../api/v1alpha1/generated/mesh.js";
@@ -15,7 +26,7 @@ import type { PolicyFinding, PolicyFindings } from "./findings.js";
 import { compileSecurity, type SecurityPolicyFindings } from "./security.js";
 import { tcpPorts, tcpWarnings } from "./protocol-warnings.js";
 import { proxylessUnsupported } from "./proxyless-unsupported.js";
-import { byNamespacedName, endpointsByService, servicePorts } from "./services.js";
+import { byNamespacedName, endpointsByService, servicePorts, type ServiceEndpoints } from "./services.js";
 import { CLUSTER_DOMAIN, type ClusterState } from "./state.js";
 import { trafficPolicyIssues } from "./traffic-issues.js";
 import { telemetryModel } from "./telemetry.js";
@@ -65,13 +76,18 @@ export function compile(state: ClusterState): CompileResult {
       const name = service.metadata?.name ?? "";
       const clusterIP = service.spec?.clusterIP;
       const policy = winners.get(`${namespace}/${name}`);
+      const listed = endpoints.get(`${namespace}/${name}`);
+      const unready = (listed?.unready ?? []).flatMap((e): UnreadyEndpointModel[] =>
+        e.workload === undefined ? [] : [{ address: e.address, workload: e.workload, ports: e.ports }],
+      );
       return {
         namespace,
         name,
         hostname: `${name}.${namespace}.svc.${CLUSTER_DOMAIN}`,
         ...(clusterIP && clusterIP !== "None" ? { clusterIP } : {}),
         ports: servicePorts(service),
-        endpoints: (endpoints.get(`${namespace}/${name}`) ?? []).map((e) => withMtls(e, tlsWorkloads)),
+        endpoints: (listed?.ready ?? []).map((e) => withMtls(e, tlsWorkloads)),
+        ...(unready.length > 0 ? { unreadyEndpoints: unready } : {}),
         ...(policy ? { traffic: trafficModel(policy) } : {}),
       };
     })
@@ -268,13 +284,15 @@ function uncapturedInboundPorts(spec: MeshSpec | undefined, pod: IPod): Readonly
 /**
  * Pods in meshed namespaces that have an IP: the workloads whose sidecars (or
  * proxyless gRPC servers) need an inbound side. Each gets the mTLS mode of
- * every port a Service targets on it, with PeerAuthentication's precedence
- * (`effectiveMtls`), as its data plane can serve it (`servedMtlsMode`).
+ * every port a Service targets on it, whether the Pod is ready or not, and of
+ * every port its PeerAuthentication sets at port level, with
+ * PeerAuthentication's precedence (`effectiveMtls`), as its data plane can
+ * serve it (`servedMtlsMode`).
  */
 function workloads(
   state: ClusterState,
   security: SecurityModel,
-  endpoints: ReadonlyMap<string, readonly EndpointModel[]>,
+  endpoints: ReadonlyMap<string, ServiceEndpoints>,
 ): WorkloadModel[] {
   if (!state.mesh) return [];
   const selector =
@@ -286,8 +304,8 @@ function workloads(
       .map((ns) => ns.metadata?.name),
   );
   const targetPorts = new Map<string, Set<number>>();
-  for (const list of endpoints.values())
-    for (const endpoint of list) {
+  for (const { ready, unready } of endpoints.values())
+    for (const endpoint of [...ready, ...unready]) {
       if (endpoint.workload === undefined) continue;
       const ports = targetPorts.get(endpoint.workload) ?? new Set<number>();
       for (const port of Object.values(endpoint.ports)) ports.add(port);
@@ -321,7 +339,12 @@ function workloads(
               ),
               dataPlane,
             );
-      const ports = [...(targetPorts.get(key) ?? [])].sort((a, b) => a - b);
+      const ports = [
+        ...new Set([
+          ...(targetPorts.get(key) ?? []),
+          ...portLevelMtlsPorts(security.peerAuthentications, security.rootNamespace, { namespace, labels }),
+        ]),
+      ].sort((a, b) => a - b);
       return {
         key,
         address: p.status!.podIP!,

@@ -23,8 +23,20 @@ export function servicePorts(service: IService): ServicePortModel[] {
     .sort((a, b) => a.port - b.port);
 }
 
+/** A Service's endpoints, split by readiness. */
+export interface ServiceEndpoints {
+  /** What clients may send to (EDS), sorted by address, then Pod. */
+  readonly ready: EndpointModel[];
+  /**
+   * Endpoints listed with `conditions.ready: false` (starting, failing
+   * readiness, terminating), sorted likewise. Clients never get them, but
+   * their Pods' own sidecars still guard their ports.
+   */
+  readonly unready: EndpointModel[];
+}
+
 /**
- * The ready endpoints of each Service, from its EndpointSlices, labelled with
+ * The endpoints of each Service, from its EndpointSlices, labelled with
  * their Pods' labels so that subsets can select them, and with their Pods'
  * ServiceAccounts, the identities clients verify under mTLS.
  *
@@ -39,20 +51,24 @@ export function servicePorts(service: IService): ServicePortModel[] {
 export function endpointsByService(
   slices: readonly IEndpointSlice[],
   pods: readonly IPod[],
-): Map<string, EndpointModel[]> {
+): Map<string, ServiceEndpoints> {
   const podsByKey = new Map(pods.map((p) => [`${p.metadata?.namespace}/${p.metadata?.name}`, p]));
-  const byService = new Map<string, Map<string, EndpointModel>>();
+  const byService = new Map<
+    string,
+    { ready: Map<string, EndpointModel>; unready: Map<string, EndpointModel> }
+  >();
   for (const slice of slices) {
     const service = slice.metadata?.labels?.[SERVICE_NAME_LABEL];
     if (!service || slice.addressType === "FQDN") continue;
     const key = `${slice.metadata?.namespace}/${service}`;
-    const endpoints = byService.get(key) ?? new Map<string, EndpointModel>();
-    byService.set(key, endpoints);
+    const lists = byService.get(key) ?? { ready: new Map(), unready: new Map() };
+    byService.set(key, lists);
     const ports: Record<string, number> = {};
     for (const p of slice.ports ?? []) if (p.port !== undefined) ports[p.name ?? ""] = p.port;
     for (const endpoint of slice.endpoints ?? []) {
       const address = endpoint.addresses[0];
-      if (address === undefined || endpoint.conditions?.ready === false) continue;
+      if (address === undefined) continue;
+      const endpoints = endpoint.conditions?.ready === false ? lists.unready : lists.ready;
       const target = endpoint.targetRef;
       const workload =
         target?.kind === "Pod"
@@ -71,12 +87,14 @@ export function endpointsByService(
       });
     }
   }
+  const sorted = (endpoints: Map<string, EndpointModel>) =>
+    [...endpoints.values()].sort(
+      (a, b) => a.address.localeCompare(b.address) || (a.workload ?? "").localeCompare(b.workload ?? ""),
+    );
   return new Map(
-    [...byService].map(([key, endpoints]) => [
+    [...byService].map(([key, { ready, unready }]) => [
       key,
-      [...endpoints.values()].sort(
-        (a, b) => a.address.localeCompare(b.address) || (a.workload ?? "").localeCompare(b.workload ?? ""),
-      ),
+      { ready: sorted(ready), unready: sorted(unready) },
     ]),
   );
 }

@@ -43,8 +43,17 @@ export interface ServiceModel {
   readonly clusterIP?: string;
   /** The Service's ports, in the Service's order. */
   readonly ports: readonly ServicePortModel[];
-  /** Ready endpoints, sorted by address. */
+  /** Ready endpoints, sorted by address: what clients may send to. */
   readonly endpoints: readonly EndpointModel[];
+  /**
+   * The Pods that the EndpointSlices list as not ready (`conditions.ready:
+   * false`: starting, failing readiness, terminating), with their target
+   * ports, sorted by address. Clients never get them, but each such Pod's own
+   * inbound side still serves these ports, so that its PeerAuthentication and
+   * AuthorizationPolicies hold there whatever its readiness. Left out when
+   * there are none.
+   */
+  readonly unreadyEndpoints?: readonly UnreadyEndpointModel[];
   /** The traffic rules of the TrafficPolicy that governs this Service; undefined when none does. */
   readonly traffic?: TrafficModel;
 }
@@ -81,11 +90,25 @@ export interface EndpointModel {
   readonly mtls?: Readonly<Record<string, EffectiveMtlsMode>>;
 }
 
+/** A Pod that a Service lists as not ready: only its own inbound side uses it. */
+export interface UnreadyEndpointModel {
+  /** The endpoint's IP address. */
+  readonly address: string;
+  /** namespace/name of the Pod behind the endpoint. */
+  readonly workload: string;
+  /** The endpoint's port for each Service port name. */
+  readonly ports: Readonly<Record<string, number>>;
+}
+
 /** What a workload's sidecar accepts inbound, decided by PeerAuthentication (see `effectiveMtls`). */
 export interface WorkloadMtlsModel {
   /** The mode of a port with no port-level override. */
   readonly mode: EffectiveMtlsMode;
-  /** The mode of each port that a Service targets on this workload, keyed by container port. */
+  /**
+   * The mode of each port that a Service targets on this workload (ready or
+   * not), and of each port that its workload-level PeerAuthentication sets in
+   * `portLevelMtls`, keyed by container port.
+   */
   readonly portModes: Readonly<Record<number, EffectiveMtlsMode>>;
 }
 

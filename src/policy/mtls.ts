@@ -40,27 +40,14 @@ export function mtlsDecision(
   port: number | undefined,
   meshDefault: EffectiveMtlsMode,
 ): MtlsDecision {
-  const oldest = (candidates: PeerAuthenticationModel[]) =>
-    candidates.sort(
-      (a, b) => a.created.localeCompare(b.created) || a.source.name.localeCompare(b.source.name),
-    )[0];
+  const oldest = oldestPolicy;
   const selectorless = peerAuthentications.filter((p) => p.scope.kind !== "Workload");
   const mesh = oldest(selectorless.filter((p) => p.source.namespace === rootNamespace));
   const namespace =
     workload.namespace === rootNamespace
       ? undefined
       : oldest(selectorless.filter((p) => p.source.namespace === workload.namespace));
-  const selected =
-    workload.namespace === rootNamespace
-      ? undefined
-      : oldest(
-          peerAuthentications.filter(
-            (p) =>
-              p.scope.kind === "Workload" &&
-              p.source.namespace === workload.namespace &&
-              labelsInclude(workload.labels, p.scope.matchLabels),
-          ),
-        );
+  const selected = workloadPolicy(peerAuthentications, rootNamespace, workload);
 
   let decision: MtlsDecision = { mode: meshDefault, policy: null, level: "Default" };
   const levels: [PeerAuthenticationModel | undefined, MtlsDecision["level"]][] = [
@@ -80,6 +67,55 @@ export function mtlsDecision(
       level: "Port",
     };
   return decision;
+}
+
+/**
+ * The workload-level PeerAuthentication that decides a workload's mode: the
+ * oldest selector policy of its own namespace that its labels satisfy (none
+ * in the root namespace).
+ */
+function workloadPolicy(
+  peerAuthentications: readonly PeerAuthenticationModel[],
+  rootNamespace: string,
+  workload: WorkloadRef,
+): PeerAuthenticationModel | undefined {
+  if (workload.namespace === rootNamespace) return undefined;
+  return oldestPolicy(
+    peerAuthentications.filter(
+      (p) =>
+        p.scope.kind === "Workload" &&
+        p.source.namespace === workload.namespace &&
+        labelsInclude(workload.labels, p.scope.matchLabels),
+    ),
+  );
+}
+
+function oldestPolicy(candidates: PeerAuthenticationModel[]): PeerAuthenticationModel | undefined {
+  return candidates.sort(
+    (a, b) => a.created.localeCompare(b.created) || a.source.name.localeCompare(b.source.name),
+  )[0];
+}
+
+/**
+ * The ports that the workload's deciding workload-level PeerAuthentication
+ * sets in `portLevelMtls` (UNSET ones left out: they inherit), sorted. They
+ * apply whether or not a Service targets the port: Istio gives each such
+ * port that no Service names its own passthrough filter chains (the authn
+ * builder's `ForPassthrough` in pilot), so a STRICT port refuses plaintext
+ * there too.
+ */
+export function portLevelMtlsPorts(
+  peerAuthentications: readonly PeerAuthenticationModel[],
+  rootNamespace: string,
+  workload: WorkloadRef,
+): number[] {
+  const selected = workloadPolicy(peerAuthentications, rootNamespace, workload);
+  if (!selected) return [];
+  return Object.entries(selected.portLevel)
+    .filter(([, mode]) => mode !== "UNSET")
+    .map(([port]) => Number(port))
+    .filter((port) => Number.isInteger(port) && port > 0)
+    .sort((a, b) => a - b);
 }
 
 /**

@@ -22,7 +22,10 @@ export interface ServedPort {
 
 /**
  * The ports a workload serves: each target port of each Service with the
- * workload among its endpoints.
+ * workload among its endpoints, ready or not. A Pod that is not ready (still
+ * starting, failing its readiness probe, terminating) gets no client traffic
+ * through EDS, but anything may still dial its IP, so its ports keep their
+ * mTLS mode and AuthorizationPolicies rather than passing through.
  *
  * - The Services of the workload's own namespace come first: when two
  *   Services share a target port, the first (own namespace first, then by
@@ -40,10 +43,11 @@ export function servedPorts(model: MeshModel, workload: WorkloadModel): ServedPo
   const others = model.services.filter((s) => s.namespace !== namespace);
   const ports = new Map<number, ServedPort>();
   for (const service of [...own, ...others]) {
-    const endpoint = service.endpoints.find((e) => e.workload === workload.key);
-    if (!endpoint) continue;
+    const endpoints = [...service.endpoints, ...(service.unreadyEndpoints ?? [])].filter(
+      (e) => e.workload === workload.key,
+    );
     for (const servicePort of service.ports) {
-      const port = endpoint.ports[servicePort.name];
+      const port = endpoints.map((e) => e.ports[servicePort.name]).find((p) => p !== undefined);
       if (port === undefined || ports.has(port)) continue;
       const rateLimit = service.namespace === namespace ? service.traffic?.localRateLimit : undefined;
       ports.set(port, {
@@ -59,18 +63,19 @@ export function servedPorts(model: MeshModel, workload: WorkloadModel): ServedPo
 
 /**
  * A sidecar's inbound side: virtualInbound, with the filter chains of each
- * served port (see {@link inboundChains}), and the local clusters.
+ * served port (see {@link inboundChains}), those of the ports that no Service
+ * targets (see {@link passthroughChains}), and the local clusters.
  *
  * - When a port takes mTLS, the TLS inspector tells TLS from plaintext
  *   (`transport_protocol`). Like Istio, a connection that sends nothing
  *   within the listener filter timeout (server-first protocols) continues as
- *   plaintext instead of being closed.
- * - Ports that no Service targets pass through in plaintext, whatever the
- *   mode (known gap: Istio applies the mesh or namespace mode there too).
+ *   plaintext (`raw_buffer`) instead of being closed; under STRICT that
+ *   plaintext is refused.
  */
 export function inboundResources(model: MeshModel, workload: WorkloadModel): EnvoyResource[] {
   const ports = servedPorts(model, workload);
-  const inspectTls = ports.some((p) => p.mtls !== "DISABLE");
+  const passthrough = passthroughChains(workload, new Set(ports.map((p) => p.port)));
+  const inspectTls = ports.some((p) => p.mtls !== "DISABLE") || passthrough.inspectTls;
   const listener: EnvoyResource = {
     typeUrl: LISTENER_TYPE,
     name: VIRTUAL_INBOUND,
@@ -93,8 +98,11 @@ export function inboundResources(model: MeshModel, workload: WorkloadModel): Env
           : []),
       ],
       ...(inspectTls ? { continue_on_listener_filters_timeout: true } : {}),
-      filter_chains: ports.flatMap((port) => inboundChains(model, workload, port)),
-      default_filter_chain: passthroughChain(INBOUND_PASSTHROUGH_CLUSTER),
+      filter_chains: [
+        ...ports.flatMap((port) => inboundChains(model, workload, port)),
+        ...passthrough.chains,
+      ],
+      default_filter_chain: passthrough.defaultChain,
     },
   };
   return [listener, ...ports.map((p) => inboundCluster(p.port, p.protocol))];
@@ -131,8 +139,85 @@ function inboundChains(model: MeshModel, workload: WorkloadModel, served: Served
     ? [mtls, { name, filter_chain_match: plaintext, filters: chain }]
     : [
         mtls,
-        { name: `${name}plaintext-denied`, filter_chain_match: plaintext, filters: denyAll(served.port) },
+        {
+          name: `${name}plaintext-denied`,
+          filter_chain_match: plaintext,
+          filters: denyAll(`inbound_${served.port}_strict_mtls.`),
+        },
       ];
+}
+
+/**
+ * The chains of the ports that no Service targets on the workload, which go
+ * to the original destination (`InboundPassthroughCluster`), under the
+ * workload's mode as Istio applies it there (the authn builder's
+ * `ForPassthrough` in pilot):
+ *
+ * - STRICT: `InboundPassthroughCluster|mtls` on `transport_protocol: tls`
+ *   terminates mTLS (a mesh client certificate required) and forwards the
+ *   plaintext; everything else meets the default chain
+ *   `InboundPassthroughCluster|plaintext-denied`, which closes it.
+ * - PERMISSIVE and DISABLE: the default chain passes everything through
+ *   untouched, plaintext or TLS. (A Skiff client sends mTLS only to the
+ *   endpoints of a Service's port, which are served ports, so terminating
+ *   TLS here would only break an application's own TLS. Istio's PERMISSIVE
+ *   passthrough terminates only TLS with Istio's ALPN, for the same reason.)
+ * - A port that the workload's PeerAuthentication sets at port level, when
+ *   its mode acts otherwise than the workload's, gets chains of its own:
+ *   `InboundPassthroughCluster|<port>|mtls` and `…|<port>|plaintext-denied`
+ *   for STRICT, `InboundPassthroughCluster|<port>|` for the others.
+ */
+function passthroughChains(
+  workload: WorkloadModel,
+  served: ReadonlySet<number>,
+): { chains: JsonObject[]; defaultChain: JsonObject; inspectTls: boolean } {
+  const strict = (mode: EffectiveMtlsMode) => mode === "STRICT";
+  const workloadStrict = strict(workload.mtls.mode);
+  const overrides = Object.entries(workload.mtls.portModes)
+    .map(([port, mode]) => ({ port: Number(port), strict: strict(mode) }))
+    .filter((p) => !served.has(p.port) && p.strict !== workloadStrict)
+    .sort((a, b) => a.port - b.port);
+  const tcpProxy: JsonObject[] = [
+    {
+      name: TCP_PROXY_FILTER,
+      typed_config: typed("envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy", {
+        stat_prefix: INBOUND_PASSTHROUGH_CLUSTER,
+        cluster: INBOUND_PASSTHROUGH_CLUSTER,
+      }),
+    },
+  ];
+  const mtls = (name: string, match: JsonObject) => ({
+    name: `${name}mtls`,
+    filter_chain_match: { ...match, transport_protocol: "tls" },
+    transport_socket: downstreamTlsSocket(),
+    filters: tcpProxy,
+  });
+  const chains = overrides.flatMap(({ port, strict }): JsonObject[] => {
+    const name = `${INBOUND_PASSTHROUGH_CLUSTER}|${port}|`;
+    if (!strict) return [{ name, filter_chain_match: { destination_port: port }, filters: tcpProxy }];
+    return [
+      mtls(name, { destination_port: port }),
+      {
+        name: `${name}plaintext-denied`,
+        filter_chain_match: { destination_port: port, transport_protocol: "raw_buffer" },
+        filters: denyAll(`inbound_${port}_strict_mtls.`),
+      },
+    ];
+  });
+  if (!workloadStrict)
+    return {
+      chains,
+      defaultChain: passthroughChain(INBOUND_PASSTHROUGH_CLUSTER),
+      inspectTls: overrides.length > 0,
+    };
+  return {
+    chains: [...chains, mtls(`${INBOUND_PASSTHROUGH_CLUSTER}|`, {})],
+    defaultChain: {
+      name: `${INBOUND_PASSTHROUGH_CLUSTER}|plaintext-denied`,
+      filters: denyAll("inbound_passthrough_strict_mtls."),
+    },
+    inspectTls: true,
+  };
 }
 
 /**
@@ -143,12 +228,12 @@ function inboundChains(model: MeshModel, workload: WorkloadModel, served: Served
  * (Envoy requires a terminal last network filter) and closes without ever
  * opening an upstream connection to the application.
  */
-function denyAll(port: number): JsonObject[] {
+function denyAll(statPrefix: string): JsonObject[] {
   return [
     {
       name: NETWORK_RBAC_FILTER,
       typed_config: typed(NETWORK_RBAC_TYPE, {
-        stat_prefix: `inbound_${port}_strict_mtls.`,
+        stat_prefix: statPrefix,
         rules: {
           action: "DENY",
           policies: {
