@@ -42,11 +42,12 @@ function containerStatus(pod: PodObject, container: string): ContainerStatus | u
 }
 
 /**
- * The main process of a container of a Pod on the local node: the process
- * in the Pod's network namespace that this test process started (the local
- * node runs in it and spawns each container's process directly; its launcher
- * execs into the program), with the program's name as `comm`. Only a
- * process we started is ever picked, never another Pod's or machine's.
+ * A process of a Pod on the local node, by its program's name (`comm`): in
+ * the Pod's network namespace, started by this test process (the local node
+ * runs in it and spawns each container's process directly; its launcher
+ * execs into the program) or by such a process (the sidecar container runs
+ * skiff agent, whose child is Envoy). Only a process we started, directly or
+ * not, is ever picked, never another Pod's or machine's.
  */
 async function containerProcess(namespace: string, pod: string, comm: string): Promise<number> {
   const netns = await podNetns(namespace, pod);
@@ -59,7 +60,8 @@ async function containerProcess(namespace: string, pod: string, comm: string): P
       const fields = readFileSync(`/proc/${entry}/stat`, "utf8");
       const ppid = Number(fields.slice(fields.lastIndexOf(")") + 2).split(" ")[1]);
       const name = readFileSync(`/proc/${entry}/comm`, "utf8").trim();
-      if (ppid === process.pid && name === comm) found.push(Number(entry));
+      if (name === comm && (ppid === process.pid || parentOf(ppid) === process.pid))
+        found.push(Number(entry));
     } catch {
       // the process ended while we looked
     }
@@ -69,6 +71,16 @@ async function containerProcess(namespace: string, pod: string, comm: string): P
       `expected one ${comm} process of ${namespace}/${pod}, found ${found.join(", ") || "none"}`,
     );
   return found[0]!;
+}
+
+/** A process's parent, or undefined once it has ended. */
+function parentOf(pid: number): number | undefined {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return Number(fields.slice(fields.lastIndexOf(")") + 2).split(" ")[1]);
+  } catch {
+    return undefined;
+  }
 }
 
 /** Waits until a Pod's container restarted past `restarts` and the Pod is Ready again. */

@@ -37,15 +37,6 @@ export async function startMeshCluster(): Promise<void> {
           metadata: { name: "default" },
           spec: { rootNamespace: "skiff-system", controlPlane: { replicas: 1 } },
         },
-        // Sidecars get no workload certificate yet (their bootstrap sends no
-        // ServiceAccount token: the issue "Security and telemetry on real
-        // Envoys"), so traffic between them is plaintext, mesh-wide.
-        {
-          apiVersion: "skiff.dev/v1alpha1",
-          kind: "PeerAuthentication",
-          metadata: { name: "default", namespace: "skiff-system" },
-          spec: { mtls: { mode: "DISABLE" } },
-        },
       ] as unknown as KubernetesObject[]);
     },
   });

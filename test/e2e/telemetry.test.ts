@@ -18,6 +18,8 @@ import {
 
 const NS = "e2e-telemetry";
 const WEB = `web.${NS}.svc.cluster.local`;
+/** Every Pod here runs as the default ServiceAccount. */
+const PRINCIPAL = `spiffe://cluster.local/ns/${NS}/sa/default`;
 
 /**
  * Sidecar telemetry on the local node, read as a user reads it: a scraper
@@ -99,16 +101,15 @@ describe("telemetry from Envoy sidecars on the local node", function () {
       sent,
     );
 
-    // The e2e mesh's PeerAuthentication is DISABLE (kit.ts), so traffic between the sidecars is
-    // plaintext and no peer presents a certificate: every principal label is empty.
+    // Sidecars talk mTLS (PERMISSIVE, the default), each with its ServiceAccount's certificate.
     const outbound = {
       reporter: "source",
       source_workload: "client",
       source_workload_namespace: NS,
-      source_principal: "",
+      source_principal: PRINCIPAL,
       destination_workload: web,
       destination_workload_namespace: NS,
-      destination_principal: "",
+      destination_principal: PRINCIPAL,
       destination_service: WEB,
     };
     // The server's sidecar does not learn who called or which Service (no metadata exchange).
@@ -116,10 +117,10 @@ describe("telemetry from Envoy sidecars on the local node", function () {
       reporter: "destination",
       source_workload: "unknown",
       source_workload_namespace: "unknown",
-      source_principal: "",
+      source_principal: PRINCIPAL,
       destination_workload: web,
       destination_workload_namespace: NS,
-      destination_principal: "",
+      destination_principal: PRINCIPAL,
       destination_service: "unknown",
     };
     const expected = (side: Record<string, string>) =>
