@@ -64,11 +64,8 @@ export function compile(state: ClusterState): CompileResult {
     state.trafficPolicies.filter((p) => !invalid.has(`${p.metadata.namespace}/${p.metadata.name}`)),
   );
   const meshWorkloads = workloads(state, security.model, endpoints);
-  // Only Pods that can terminate the mesh's TLS are offered it (auto mTLS).
-  const tlsPods = new Set(
-    state.pods.filter(terminatesMeshTls).map((p) => `${p.metadata?.namespace}/${p.metadata?.name}`),
-  );
-  const tlsWorkloads = new Map(meshWorkloads.filter((w) => tlsPods.has(w.key)).map((w) => [w.key, w]));
+  // Only workloads (Pods that can terminate the mesh's TLS) are offered it (auto mTLS).
+  const tlsWorkloads = new Map(meshWorkloads.map((w) => [w.key, w]));
 
   const services: ServiceModel[] = state.services
     .map((service) => {
@@ -282,8 +279,9 @@ function uncapturedInboundPorts(spec: MeshSpec | undefined, pod: IPod): Readonly
 }
 
 /**
- * Pods in meshed namespaces that have an IP: the workloads whose sidecars (or
- * proxyless gRPC servers) need an inbound side. Each gets the mTLS mode of
+ * Pods in meshed namespaces that have an IP and a data plane (a sidecar or a
+ * proxyless gRPC server, see terminatesMeshTls): the workloads that need an
+ * inbound side. Each gets the mTLS mode of
  * every port a Service targets on it, whether the Pod is ready or not, and of
  * every port its PeerAuthentication sets at port level, with
  * PeerAuthentication's precedence (`effectiveMtls`), as its data plane can
@@ -315,6 +313,9 @@ function workloads(
     .filter(
       (p) =>
         meshed.has(p.metadata?.namespace) &&
+        // A Pod with no sidecar (opted out, or older than the label) enforces nothing: no
+        // policy is in force there, nor waits for it to be programmed, nor sends it TLS.
+        terminatesMeshTls(p) &&
         p.status?.podIP &&
         p.status.phase !== "Succeeded" &&
         p.status.phase !== "Failed",
