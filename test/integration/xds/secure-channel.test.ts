@@ -135,20 +135,18 @@ describe("the xDS channel: TLS from the mesh CA, a token on every stream", funct
   it("serves a certificate from the new signer as soon as the CA Secret names one, with no restart", async () => {
     const before = await servedCertificate();
     const next = await createRootCa({ trustDomain: "cluster.local", validityMs: 3600_000, now: new Date() });
+    // Steps 1 and 2 of a root rotation at once: both roots trusted, the new one signing.
+    const data = { "tls.crt": next.certPem, "tls.key": next.keyPem, "ca.crt": bundle(rootPem, next.certPem) };
     await kubectlOk([
-      "create",
+      "patch",
       "secret",
-      "generic",
       "skiff-ca",
       "-n",
       NS,
-      `--from-literal=tls.crt=${next.certPem}`,
-      `--from-literal=tls.key=${next.keyPem}`,
-      `--from-literal=ca.crt=${bundle(rootPem, next.certPem)}`,
-      "--dry-run=client",
-      "-o",
-      "yaml",
-    ]).then((yaml) => kubectlOk(["apply", "-f", "-"], yaml));
+      "--type=merge",
+      "-p",
+      JSON.stringify({ stringData: data }),
+    ]);
     const after = await eventually(async () => {
       const served = await servedCertificate();
       assert.notEqual(served.serialNumber, before.serialNumber, "still the first certificate");
