@@ -171,10 +171,11 @@ describe("the Mesh reconciler on a real API server", function () {
       "/api/v1/namespaces/books/configmaps/skiff-envoy-bootstrap",
     );
     const envoy = JSON.parse(bootstrap.data["envoy.json"]!);
+    // Envoy dials the sidecar's agent, which dials skiff-xds.skiff-system.svc (the injector passes that).
     assert.equal(
-      envoy.static_resources.clusters[0].load_assignment.endpoints[0].lb_endpoints[0].endpoint.address
-        .socket_address.address,
-      "skiff-xds.skiff-system.svc",
+      envoy.static_resources.clusters[0].load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.pipe
+        .path,
+      "/var/run/skiff/xds.sock",
     );
     assert.deepEqual(
       envoyViolations("envoy.config.bootstrap.v3.Bootstrap", bootstrap.data["envoy.json"]!),
