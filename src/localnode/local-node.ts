@@ -614,6 +614,16 @@ export class LocalNode {
     return worker?.logPath(container);
   }
 
+  /**
+   * Where a volume of a Pod lives on this machine: tests reach a sidecar's
+   * agent through the sockets in its emptyDir, as Envoy does.
+   */
+  volumePath(namespace: string, name: string, volume: string): string | undefined {
+    const pod = this.pods?.get(namespace, name);
+    const worker = pod && this.workers.get(pod.metadata!.uid!);
+    return worker?.volumePath(volume);
+  }
+
   /** The pid of a running node component ("kube-proxy", "coredns"), for tests that kill one. */
   componentPid(name: "kube-proxy" | "coredns"): number | undefined {
     const component = name === "kube-proxy" ? this.kubeProxy : this.coredns;

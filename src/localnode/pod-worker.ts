@@ -136,6 +136,11 @@ export class PodWorker {
     return join(this.dir, "logs", `${container}.log`);
   }
 
+  /** Where a volume of the Pod lives on this machine (an emptyDir's sockets, say). */
+  volumePath(volume: string): string {
+    return this.volumeDir(volume);
+  }
+
   /** A newer copy of the Pod from the API (labels and annotations feed the downward API). */
   update(pod: IPod): void {
     this.pod = pod;

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { createServer } from "node:net";
+import { mkdtempSync, rmSync, symlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import { toJson, type JsonValue } from "@bufbuild/protobuf";
 import type { KubernetesObject } from "@kubernetes/client-node";
-import { podExecArgv } from "../../src/localnode/exec.js";
 import { decodeMessage, envoyRegistry, messageType } from "../../src/xds/protos/registry.js";
 import { DeltaClient, type DeltaResponse } from "../support/ads-client.js";
 import { dynamicResources, envoyAdmin, envoyStat, envoyStats, type ResourceKind } from "./envoy-admin.js";
@@ -20,8 +20,6 @@ import {
   meshCluster,
   meshNamespace,
   podByPrefix,
-  podNetns,
-  rest,
   service,
   skipUnlessSupported,
   trafficPolicy,
@@ -30,14 +28,14 @@ import {
   waitPodsReady,
   waitProgrammed,
 } from "./kit.js";
-import { PROXY_UID } from "../../src/mesh/proxy.js";
+import { AGENT_XDS_SOCKET } from "../../src/mesh/proxy.js";
 
 /**
  * Envoy against Skiff, resource by resource. Skiff's side is taken from the
  * xDS server itself: a test ADS client (test/support/ads-client.ts) opens a
- * delta stream to the skiff-xds Service from inside the sidecar's own Pod
- * network namespace, as the proxy's uid (so it is not captured), with the
- * sidecar's node id, and records what the server sends. That is what the
+ * delta stream through the sidecar's own agent (its xDS proxy socket, which
+ * carries it to the skiff-xds Service over TLS with the Pod's token, as it
+ * does Envoy's), with the sidecar's node id, and records what the server sends. That is what the
  * server serves that node right now, through the same view, cache and
  * encoder as the sidecar's stream, with the same versions. Re-running
  * compile and translate in the test would only show that translate is
@@ -46,7 +44,6 @@ import { PROXY_UID } from "../../src/mesh/proxy.js";
  */
 
 const NS = "e2e-config";
-const XDS_PORT = 15010;
 
 const CLUSTER = "type.googleapis.com/envoy.config.cluster.v3.Cluster";
 const ENDPOINT = "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment";
@@ -92,45 +89,6 @@ async function nodeOf(pod: string): Promise<{ id: string; cluster: string }> {
   return info.node;
 }
 
-/**
- * A TCP relay on loopback: each connection continues from inside a Pod's
- * network namespace, as `uid`, to host:port (one `node` process per
- * connection, run by `ip netns exec`, piping its stdin and stdout to the
- * socket). The test's gRPC client needs nothing else to reach a ClusterIP
- * that only the Pods' network knows.
- */
-async function relayFromPod(pod: string, host: string, port: number, uid: number) {
-  const netns = await podNetns(NS, pod);
-  const script =
-    "const s=require('net').connect(+process.argv[2],process.argv[1]);" +
-    "process.stdin.pipe(s).pipe(process.stdout);" +
-    "s.on('error',e=>{console.error(e.message);process.exit(1)});s.on('close',()=>process.exit(0));";
-  const children = new Set<ReturnType<typeof spawn>>();
-  const server = createServer((socket) => {
-    const [file, ...args] = podExecArgv(netns, [process.execPath, "-e", script, host, String(port)], uid);
-    const child = spawn(file!, args, { stdio: ["pipe", "pipe", "inherit"] });
-    children.add(child);
-    socket.pipe(child.stdin);
-    child.stdout.pipe(socket);
-    child.stdin.on("error", () => socket.destroy());
-    socket.on("error", () => child.kill());
-    socket.on("close", () => child.kill());
-    child.on("exit", () => {
-      children.delete(child);
-      socket.destroy();
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port: local } = server.address() as { port: number };
-  return {
-    address: `127.0.0.1:${local}`,
-    close: () => {
-      server.close();
-      for (const child of children) child.kill();
-    },
-  };
-}
-
 function protoJson(typeUrl: string, value: Uint8Array): JsonValue {
   const name = typeUrl.slice(typeUrl.lastIndexOf("/") + 1);
   return toJson(messageType(name), decodeMessage(name, value), {
@@ -146,15 +104,22 @@ function protoJson(typeUrl: string, value: Uint8Array): JsonValue {
  * keeps the first complete answer of each type.
  */
 async function skiffServes(node: { id: string; cluster: string }, pod: string): Promise<Resources> {
-  const xds = await rest().request<{ spec: { clusterIP: string } }>(
-    "GET",
-    "/api/v1/namespaces/skiff-system/services/skiff-xds",
-  );
-  const relay = await relayFromPod(pod, xds.spec.clusterIP, XDS_PORT, PROXY_UID);
-  const client = new DeltaClient(relay.address, node);
+  // The Pod's own agent carries the stream to the xDS server, over TLS with the Pod's token, as it does Envoy's.
+  const agentDirectory = meshCluster().node.volumePath(NS, pod, "skiff-agent");
+  assert.ok(agentDirectory, `${pod} has no agent volume`);
+  // A socket path may be 107 bytes at most, and the Pod's folder is deep: dial it through a short link.
+  const short = join(mkdtempSync(join(tmpdir(), "skiff-agent-")), "run");
+  symlinkSync(agentDirectory, short);
+  const client = new DeltaClient(`unix:${join(short, AGENT_XDS_SOCKET)}`, node);
   const served: Resources = new Map();
   const receive = async (typeUrl: TypeUrl) => {
-    const response: DeltaResponse = await client.next(15_000);
+    const response: DeltaResponse = await client.next(15_000).catch(async (error: unknown) => {
+      // Say why: the stream may have ended (a refusal the agent relays) rather than gone quiet.
+      const ended = await Promise.race([client.status, new Promise((r) => setTimeout(r, 100, undefined))]);
+      throw new Error(
+        `${String(error)}; the stream ${ended ? `ended: ${JSON.stringify(ended)}` : "is open"}`,
+      );
+    });
     assert.equal(response.typeUrl, typeUrl);
     assert.deepEqual(response.removedResources, []);
     const map = new Map<string, Held>();
@@ -190,7 +155,7 @@ async function skiffServes(node: { id: string; cluster: string }, pod: string): 
     return served;
   } finally {
     client.close();
-    relay.close();
+    rmSync(dirname(short), { recursive: true, force: true });
   }
 }
 
