@@ -11,8 +11,8 @@ import {
   service,
   skipUnlessSupported,
   waitPodsReady,
-  waitProgrammed,
 } from "./kit.js";
+import { readUntil, waitForEndpointCounts } from "./envoy-admin.js";
 
 /**
  * mTLS between real Envoy sidecars, with certificates that each Pod's
@@ -73,6 +73,8 @@ describe("mTLS between Envoy sidecars, on certificates whose keys never left the
       clientPod(NS, "outsider", { [INJECT_ANNOTATION]: "false" }),
     ]);
     await waitPodsReady(NS, 3);
+    // web's endpoint has reached the client's sidecar: its first request has somewhere to go.
+    await waitForEndpointCounts(NS, "client", { [`outbound|8080||web.${NS}.svc.cluster.local`]: 1 });
   });
   after(() => deleteNamespace(NS));
 
@@ -97,7 +99,10 @@ describe("mTLS between Envoy sidecars, on certificates whose keys never left the
         spec: { mtls: { mode: "STRICT" } },
       },
     ]);
-    await waitProgrammed(NS, "PeerAuthentication", "default");
+    // A PeerAuthentication has no Programmed condition: STRICT is in force once web's sidecar refuses plaintext.
+    await readUntil("web's sidecar to refuse plaintext", plaintextStatus, (status) => status === "000", {
+      timeoutMs: 60_000,
+    });
     const refused: string[] = [];
     for (let i = 0; i < 5; i++) refused.push(await plaintextStatus());
     // curl writes 000 when the connection ends with no HTTP answer.
