@@ -1,11 +1,7 @@
 import { X509Certificate } from "node:crypto";
 import type { JsonObject } from "@bufbuild/protobuf";
-import {
-  Client,
-  credentials as grpcCredentials,
-  type ChannelCredentials,
-  type ChannelOptions,
-} from "@grpc/grpc-js";
+import { Client, credentials as grpcCredentials } from "@grpc/grpc-js";
+import type { XdsChannel } from "./xds-channel.js";
 import type { Logger } from "pino";
 import type { WorkloadCertificate } from "./certificate-files.js";
 import { createCertificate, keyAndCsr } from "./ca-client.js";
@@ -15,7 +11,7 @@ export interface WatchCertificateOptions {
   /** host:port of Skiff's xDS server, which serves both ADS and the CA. */
   readonly address: string;
   /** How to reach it (see xdsChannel; default plaintext). */
-  readonly channel?: { readonly credentials: ChannelCredentials; readonly options?: ChannelOptions };
+  readonly channel?: XdsChannel;
   /** The agent's node on its ADS stream. */
   readonly node: { readonly id: string; readonly metadata?: JsonObject };
   /** The projected ServiceAccount token (audience skiff), read anew for each request: the kubelet rotates it. */

@@ -33,8 +33,11 @@ export async function runSidecarAgent(options: SidecarAgentOptions): Promise<num
   const { logger } = options;
   await serveAppHealth(process.env, logger); // the application's rewritten probes (Istio's /app-health), on 15020
   const token = () => readFile(options.tokenFile, "utf8");
+  // One channel (one trust bundle watch, one connection) for the proxy and the certificate requests.
+  const channel = xdsChannel(options.xds);
   const xdsProxy = await startXdsProxy({
-    ...options.xds,
+    address: options.xds.address,
+    channel,
     socketPath: join(options.runDirectory, AGENT_XDS_SOCKET),
     token,
     logger,
@@ -42,7 +45,7 @@ export async function runSidecarAgent(options: SidecarAgentOptions): Promise<num
   const sds = await startSdsServer({ socketPath: join(options.runDirectory, AGENT_SDS_SOCKET), logger });
   const certificates = watchCertificate({
     address: options.xds.address,
-    channel: xdsChannel(options.xds),
+    channel,
     node: { id: options.agentNodeId },
     token,
     logger,

@@ -14,6 +14,12 @@ export interface XdsChannelSettings {
   readonly serverName?: string;
 }
 
+/** A channel's credentials and options, built once per agent and shared by all its clients. */
+export interface XdsChannel {
+  readonly credentials: ChannelCredentials;
+  readonly options: ChannelOptions;
+}
+
 /** How often the trust bundle file is re-read: the kubelet updates a ConfigMap volume within about a minute. */
 const BUNDLE_REFRESH_MS = 30_000;
 
@@ -23,10 +29,7 @@ const BUNDLE_REFRESH_MS = 30_000;
  * server's certificate moves to the new root only after the bundle in every
  * Pod holds it, and the agent must follow without a restart.
  */
-export function xdsChannel(settings: XdsChannelSettings): {
-  credentials: ChannelCredentials;
-  options: ChannelOptions;
-} {
+export function xdsChannel(settings: XdsChannelSettings): XdsChannel {
   if (!settings.trustBundleFile) return { credentials: credentials.createInsecure(), options: {} };
   const roots = new experimental.FileWatcherCertificateProvider({
     caCertificateFile: settings.trustBundleFile,

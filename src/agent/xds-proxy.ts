@@ -12,9 +12,13 @@ import {
 } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import { adsServiceDefinition, DELTA_PATH, SOTW_PATH } from "../xds/server/service-definition.js";
-import { xdsChannel, type XdsChannelSettings } from "./xds-channel.js";
+import type { XdsChannel } from "./xds-channel.js";
 
-export interface XdsProxyOptions extends XdsChannelSettings {
+export interface XdsProxyOptions {
+  /** host:port of Skiff's xDS server. */
+  readonly address: string;
+  /** How to reach it (see xdsChannel): the agent's one channel, which its certificate requests share. */
+  readonly channel: XdsChannel;
   /** The Unix socket Envoy or the gRPC application dials (plaintext: only the Pod reaches it). */
   readonly socketPath: string;
   /** The Pod's projected ServiceAccount token, read anew for each stream: the kubelet rotates it. */
@@ -44,9 +48,8 @@ type DownstreamCall = ServerDuplexStream<Buffer, Buffer>;
  * A stream's end on either side ends the other with the same status.
  */
 export async function startXdsProxy(options: XdsProxyOptions): Promise<RunningXdsProxy> {
-  const channel = xdsChannel(options);
-  const upstream = new Client(options.address, channel.credentials, {
-    ...channel.options,
+  const upstream = new Client(options.address, options.channel.credentials, {
+    ...options.channel.options,
     "grpc.max_receive_message_length": MAX_MESSAGE_BYTES,
     "grpc.max_send_message_length": MAX_MESSAGE_BYTES,
   });

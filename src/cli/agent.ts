@@ -101,7 +101,15 @@ export async function runAgent(argv: string[]): Promise<number> {
   const logger = createLogger("agent");
   const token = () => readFile(parsed.tokenFile, "utf8");
   // Listening before the bootstrap that names it exists.
-  const proxy = await startXdsProxy({ ...parsed.xds, socketPath: parsed.xdsSocket, token, logger });
+  // One channel (one trust bundle watch, one connection) for the proxy and the certificate requests.
+  const channel = xdsChannel(parsed.xds);
+  const proxy = await startXdsProxy({
+    address: parsed.xds.address,
+    channel,
+    socketPath: parsed.xdsSocket,
+    token,
+    logger,
+  });
   await replace(
     parsed.bootstrapFile,
     `${JSON.stringify(
@@ -119,7 +127,7 @@ export async function runAgent(argv: string[]): Promise<number> {
   );
   const watch = watchCertificate({
     address: parsed.xds.address,
-    channel: xdsChannel(parsed.xds),
+    channel,
     node: { id: agentNodeId(parsed.nodeId) },
     token,
     logger,

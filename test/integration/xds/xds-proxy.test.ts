@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { status as GrpcStatus } from "@grpc/grpc-js";
 import { pino } from "pino";
 import { startXdsProxy, type RunningXdsProxy } from "../../../src/agent/xds-proxy.js";
+import { xdsChannel } from "../../../src/agent/xds-channel.js";
 import { renderBootstrap } from "../../../src/inject/bootstrap.js";
 import { envoyBinary } from "../../../src/localnode/tools.js";
 import { CLUSTER_TYPE } from "../../../src/xds/translate/resource.js";
@@ -60,8 +61,11 @@ describe("skiff agent's xDS proxy: plaintext in the Pod, TLS and the Pod's token
     proxy = await startXdsProxy({
       socketPath,
       address: `127.0.0.1:${xds.port}`,
-      serverName: SERVER_NAME,
-      trustBundleFile: join(dir, "root-cert.pem"),
+      channel: xdsChannel({
+        address: `127.0.0.1:${xds.port}`,
+        serverName: SERVER_NAME,
+        trustBundleFile: join(dir, "root-cert.pem"),
+      }),
       token: () => readFile(join(dir, "token"), "utf8"),
       logger: pino({ level: "silent" }),
     });
