@@ -57,10 +57,9 @@ async function containerProcess(namespace: string, pod: string, comm: string): P
     if (!/^\d+$/.test(entry)) continue;
     try {
       if (readlinkSync(`/proc/${entry}/ns/net`) !== `net:[${inode}]`) continue;
-      const fields = readFileSync(`/proc/${entry}/stat`, "utf8");
-      const ppid = Number(fields.slice(fields.lastIndexOf(")") + 2).split(" ")[1]);
+      const ppid = parentOf(Number(entry));
       const name = readFileSync(`/proc/${entry}/comm`, "utf8").trim();
-      if (name === comm && (ppid === process.pid || parentOf(ppid) === process.pid))
+      if (name === comm && ppid !== undefined && (ppid === process.pid || parentOf(ppid) === process.pid))
         found.push(Number(entry));
     } catch {
       // the process ended while we looked

@@ -102,6 +102,20 @@ export async function createMeshCa(namespace: string): Promise<CertificateAuthor
   return root;
 }
 
+/** Changes keys of the namespace's skiff-ca Secret, as an operator rotating the mesh's roots does. */
+export function patchMeshCa(namespace: string, data: Record<string, string>): Promise<string> {
+  return kubectlOk([
+    "patch",
+    "secret",
+    "skiff-ca",
+    "-n",
+    namespace,
+    "--type=merge",
+    "-p",
+    JSON.stringify({ stringData: data }),
+  ]);
+}
+
 /** Gives a Pod object the status a kubelet would: Running, at `ip` (no kubelet runs here). */
 export function markPodRunning(namespace: string, pod: string, ip: string): Promise<string> {
   return kubectlOk([

@@ -7,7 +7,13 @@ import { pino } from "pino";
 import { createRootCa } from "../../../src/pki/root.js";
 import { startXdsServer, type RunningXdsServer } from "../../../src/xds/xds-server.js";
 import { startAgentWithCertificate, type RunningAgent } from "../../support/agent.js";
-import { createMeshCa, freePort, hostAddress, markPodRunning } from "../../support/mesh-test-kit.js";
+import {
+  createMeshCa,
+  freePort,
+  hostAddress,
+  markPodRunning,
+  patchMeshCa,
+} from "../../support/mesh-test-kit.js";
 import {
   runXdsClient,
   startBackend,
@@ -233,17 +239,7 @@ describe("mTLS and authorization with proxyless gRPC, on certificates Skiff issu
       readFileSync(join(agents.get(serviceAccount)!.certDir, "root-cert.pem"), "utf8");
     const signedBy = (serviceAccount: string, pem: string) =>
       agents.get(serviceAccount)!.certificate()!.checkIssued(new X509Certificate(pem));
-    const patchCa = (data: Record<string, string>) =>
-      kubectlOk([
-        "patch",
-        "secret",
-        "skiff-ca",
-        "-n",
-        NS,
-        "--type=merge",
-        "-p",
-        JSON.stringify({ stringData: data }),
-      ]);
+    const patchCa = (data: Record<string, string>) => patchMeshCa(NS, data);
     // gRPC re-reads the files every second; give it two before the next step relies on them.
     const settle = () => new Promise((r) => setTimeout(r, 2000));
 

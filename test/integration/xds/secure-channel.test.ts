@@ -7,7 +7,7 @@ import { createRootCa } from "../../../src/pki/root.js";
 import { CLUSTER_TYPE } from "../../../src/xds/translate/resource.js";
 import { startXdsServer, type RunningXdsServer } from "../../../src/xds/xds-server.js";
 import { OWN_CONNECTION, SotwClient } from "../../support/ads-client.js";
-import { createMeshCa, serviceAccountToken } from "../../support/mesh-test-kit.js";
+import { createMeshCa, patchMeshCa, serviceAccountToken } from "../../support/mesh-test-kit.js";
 import { controlPlane } from "../controlplane.fixture.js";
 import { eventually, kubectlOk } from "../kubectl.js";
 
@@ -137,16 +137,7 @@ describe("the xDS channel: TLS from the mesh CA, a token on every stream", funct
     const next = await createRootCa({ trustDomain: "cluster.local", validityMs: 3600_000, now: new Date() });
     // Steps 1 and 2 of a root rotation at once: both roots trusted, the new one signing.
     const data = { "tls.crt": next.certPem, "tls.key": next.keyPem, "ca.crt": bundle(rootPem, next.certPem) };
-    await kubectlOk([
-      "patch",
-      "secret",
-      "skiff-ca",
-      "-n",
-      NS,
-      "--type=merge",
-      "-p",
-      JSON.stringify({ stringData: data }),
-    ]);
+    await patchMeshCa(NS, data);
     const after = await eventually(async () => {
       const served = await servedCertificate();
       assert.notEqual(served.serialNumber, before.serialNumber, "still the first certificate");
