@@ -1,5 +1,5 @@
 import { X509Certificate } from "node:crypto";
-import { certificatePems } from "./pem.js";
+import { certificatePems, withFinalNewline } from "./pem.js";
 
 /**
  * The chain a workload presents: its certificate, then the signer's
@@ -10,7 +10,7 @@ import { certificatePems } from "./pem.js";
  */
 export function certificateChain(leafPem: string, signerPem: string): string {
   const intermediates = certificatePems(signerPem).filter((pem) => !selfSigned(new X509Certificate(pem)));
-  return [leafPem.endsWith("\n") ? leafPem : `${leafPem}\n`, ...intermediates].join("");
+  return [withFinalNewline(leafPem), ...intermediates].join("");
 }
 
 function selfSigned(cert: X509Certificate): boolean {

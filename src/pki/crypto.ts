@@ -1,6 +1,7 @@
 import "reflect-metadata";
 import * as x509 from "@peculiar/x509";
 import { webcrypto } from "node:crypto";
+import { withFinalNewline } from "./pem.js";
 
 // @peculiar/x509 needs a WebCrypto provider and (through tsyringe) a Reflect
 // polyfill; both are set up once, here, before any certificate is made.
@@ -12,7 +13,9 @@ export { x509, webcrypto };
 export const ECDSA_P256 = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" } as const;
 
 export async function privateKeyPem(key: CryptoKey): Promise<string> {
-  return x509.PemConverter.encode(await webcrypto.subtle.exportKey("pkcs8", key), "PRIVATE KEY");
+  return withFinalNewline(
+    x509.PemConverter.encode(await webcrypto.subtle.exportKey("pkcs8", key), "PRIVATE KEY"),
+  );
 }
 
 /** A positive 128-bit serial number, hex. */

@@ -1,4 +1,5 @@
 import { ECDSA_P256, privateKeyPem, randomSerialNumber, webcrypto, x509 } from "./crypto.js";
+import { certificatePem } from "./pem.js";
 
 /** A certificate and its private key, both PEM. */
 export interface KeyPair {
@@ -35,7 +36,7 @@ export async function createSelfSignedCa(
   return {
     cert,
     privateKey: keys.privateKey,
-    pair: { certPem: cert.toString("pem"), keyPem: await privateKeyPem(keys.privateKey) },
+    pair: { certPem: certificatePem(cert), keyPem: await privateKeyPem(keys.privateKey) },
   };
 }
 
@@ -96,5 +97,5 @@ export async function signLeaf(
     signingAlgorithm: ECDSA_P256,
     extensions,
   });
-  return cert.toString("pem");
+  return certificatePem(cert);
 }

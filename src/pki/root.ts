@@ -1,4 +1,5 @@
 import { ECDSA_P256, privateKeyPem, randomSerialNumber, webcrypto, x509 } from "./crypto.js";
+import { certificatePem } from "./pem.js";
 
 export interface CertificateAuthorityMaterial {
   certPem: string;
@@ -34,5 +35,5 @@ export async function createRootCa(options: {
       await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
     ],
   });
-  return { certPem: cert.toString("pem"), keyPem: await privateKeyPem(keys.privateKey) };
+  return { certPem: certificatePem(cert), keyPem: await privateKeyPem(keys.privateKey) };
 }
