@@ -74,7 +74,7 @@ export function servedPorts(model: MeshModel, workload: WorkloadModel): ServedPo
  */
 export function inboundResources(model: MeshModel, workload: WorkloadModel): EnvoyResource[] {
   const ports = servedPorts(model, workload);
-  const passthrough = passthroughChains(workload, new Set(ports.map((p) => p.port)));
+  const passthrough = passthroughChains(workload, model.trustDomain, new Set(ports.map((p) => p.port)));
   const inspectTls = ports.some((p) => p.mtls !== "DISABLE") || passthrough.inspectTls;
   const listener: EnvoyResource = {
     typeUrl: LISTENER_TYPE,
@@ -131,7 +131,7 @@ function inboundChains(model: MeshModel, workload: WorkloadModel, served: Served
   const mtls = {
     name: `${name}mtls`,
     filter_chain_match: { destination_port: served.port, transport_protocol: "tls" },
-    transport_socket: downstreamTlsSocket(),
+    transport_socket: downstreamTlsSocket(model.trustDomain),
     filters: chain,
   };
   const plaintext = { destination_port: served.port, transport_protocol: "raw_buffer" };
@@ -169,6 +169,7 @@ function inboundChains(model: MeshModel, workload: WorkloadModel, served: Served
  */
 function passthroughChains(
   workload: WorkloadModel,
+  trustDomain: string,
   served: ReadonlySet<number>,
 ): { chains: JsonObject[]; defaultChain: JsonObject; inspectTls: boolean } {
   const strict = (mode: EffectiveMtlsMode) => mode === "STRICT";
@@ -189,7 +190,7 @@ function passthroughChains(
   const mtls = (name: string, match: JsonObject) => ({
     name: `${name}mtls`,
     filter_chain_match: { ...match, transport_protocol: "tls" },
-    transport_socket: downstreamTlsSocket(),
+    transport_socket: downstreamTlsSocket(trustDomain),
     filters: tcpProxy,
   });
   const chains = overrides.flatMap(({ port, strict }): JsonObject[] => {

@@ -30,19 +30,30 @@ const sdsSecret = (name: string): JsonObject => ({
  * The server side of mTLS on a sidecar's inbound chain:
  *
  * - presents the workload certificate (`default`) and requires a client
- *   certificate that chains to the mesh's trust bundle (`ROOTCA`); any mesh
- *   identity is accepted here, and AuthorizationPolicy decides who may do
- *   what with the identity it then sees;
+ *   certificate that chains to the mesh's trust bundle (`ROOTCA`) and names
+ *   a SPIFFE ID of the mesh's trust domain (a URI SAN under
+ *   `spiffe://<trustDomain>/`), as Istio's inbound does: a root in the
+ *   bundle may vouch for other trust domains too (a shared root, a root
+ *   being rotated in), and their workloads are not this mesh's peers. Any
+ *   identity of the trust domain is accepted here; AuthorizationPolicy
+ *   decides who may do what with the identity it then sees;
  * - offers h2 and http/1.1 by ALPN, as Istio's inbound does.
  */
-export function downstreamTlsSocket(): JsonObject {
+export function downstreamTlsSocket(trustDomain: string): JsonObject {
   return {
     name: TLS_SOCKET,
     typed_config: typed(`${TLS_TYPE}.DownstreamTlsContext`, {
       require_client_certificate: true,
       common_tls_context: {
         tls_certificate_sds_secret_configs: [sdsSecret(WORKLOAD_SECRET)],
-        validation_context_sds_secret_config: sdsSecret(ROOT_CA_SECRET),
+        combined_validation_context: {
+          default_validation_context: {
+            match_typed_subject_alt_names: [
+              { san_type: "URI", matcher: { prefix: `spiffe://${trustDomain}/` } },
+            ],
+          },
+          validation_context_sds_secret_config: sdsSecret(ROOT_CA_SECRET),
+        },
         alpn_protocols: ["h2", "http/1.1"],
       },
     }),

@@ -36,6 +36,12 @@ interface InboundListener {
   default_filter_chain: Chain;
 }
 
+/** What the tests read of a chain's DownstreamTlsContext. */
+interface DownstreamTls {
+  require_client_certificate?: boolean;
+  common_tls_context: { combined_validation_context?: { default_validation_context?: unknown } };
+}
+
 type Transport = "tls" | "raw_buffer";
 /** refused: closed unread; mtls: mesh mTLS terminated (client certificate required); passed: reaches the application as sent. */
 type Outcome = "refused" | "mtls" | "passed";
@@ -135,6 +141,39 @@ describe("inbound mTLS on every port", () => {
       assert.equal(outcome(v2, 9080, "raw_buffer"), "passed");
       assert.equal(outcome(v2, 9080, "tls"), "mtls");
     });
+  });
+
+  /**
+   * A root in the trust bundle may vouch for more than this mesh (a root
+   * shared with another trust domain, one being rotated in), so the chain
+   * alone proves nothing about the peer: like Istio's inbound, every chain
+   * that terminates mTLS also requires a URI SAN under
+   * `spiffe://<trustDomain>/`. Without it a certificate naming
+   * spiffe://other.domain/... from the mesh's own CA was accepted
+   * (test/e2e/mtls.test.ts proves the refusal on a real sidecar).
+   */
+  it("terminates mTLS only for SPIFFE IDs of the mesh's trust domain", () => {
+    const base = state("mtls-passthrough-port-level");
+    const s: ClusterState = {
+      ...base,
+      mesh: { ...base.mesh!, spec: { ...base.mesh?.spec, trustDomain: "example.org" } },
+    };
+    const tlsChains = (inboundListener(s, "bookinfo/reviews-v1").filter_chains ?? []).filter(
+      (c) => c.transport_socket,
+    );
+    // Served ports' mTLS chains and the passthrough's port-level one.
+    assert.ok(tlsChains.length >= 2, tlsChains.map((c) => c.name).join(", "));
+    for (const chain of tlsChains) {
+      const context = (chain.transport_socket as { typed_config: DownstreamTls }).typed_config;
+      assert.equal(context.require_client_certificate, true, chain.name);
+      assert.deepEqual(
+        context.common_tls_context.combined_validation_context?.default_validation_context,
+        {
+          match_typed_subject_alt_names: [{ san_type: "URI", matcher: { prefix: "spiffe://example.org/" } }],
+        },
+        chain.name,
+      );
+    }
   });
 
   /**
