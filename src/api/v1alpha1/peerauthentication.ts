@@ -55,5 +55,6 @@ export const peerAuthenticationCrd = skiffCrd({
       description: "The workload-wide mTLS mode.",
     },
     conditionColumn("Accepted"),
+    conditionColumn("Programmed"),
   ],
 });

@@ -12,13 +12,14 @@ import { programmedCondition } from "./programmed.js";
  * - Accepted comes from compile; an AuthorizationPolicy's warnings (rules
  *   that can never match without mTLS) are appended to its message, so
  *   `kubectl describe` shows them.
- * - AuthorizationPolicies also get Programmed, from the sidecars they apply to.
+ * - Programmed comes from the proxies of the workloads the policy applies to:
+ *   they enforce it (the server side of mTLS, the authorization filters).
  * - `workloads` counts the workloads the policy applies to.
  */
 export function securityPolicyStatus(
   found: SecurityPolicyFindings,
   workloads: number,
-  programming: Programming | undefined,
+  programming: Programming,
   previous: readonly Condition[],
   now: Date,
 ): PeerAuthenticationStatus & AuthorizationPolicyStatus {
@@ -30,8 +31,7 @@ export function securityPolicyStatus(
     observedGeneration: generation,
   }));
   const accepted = found.findings.find((f) => f.type === "Accepted");
-  if (programming)
-    desired.push({ ...programmedCondition(accepted, programming), observedGeneration: generation });
+  desired.push({ ...programmedCondition(accepted, programming), observedGeneration: generation });
   const conditions = replaceConditions(previous, desired, now);
   return { observedGeneration: generation, conditions, workloads };
 }

@@ -46,10 +46,11 @@ export function statusTargets(
     kind: found.kind,
     source: found.source,
     status: (previous, now) => {
-      const programming =
-        found.kind === "AuthorizationPolicy"
-          ? programmingOfWorkloads(new Set(found.workloads), carriedSince(found.kind, found.source), proxies)
-          : undefined;
+      const programming = programmingOfWorkloads(
+        new Set(found.workloads),
+        carriedSince(found.kind, found.source),
+        proxies,
+      );
       return securityPolicyStatus(found, found.workloads.length, programming, previous, now);
     },
   }));

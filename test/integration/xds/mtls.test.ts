@@ -193,15 +193,16 @@ describe("mTLS and authorization with proxyless gRPC, on certificates Skiff issu
     assert.deepEqual(plain.byStatus, { OK: 20 }, JSON.stringify(plain.errors));
   });
 
-  it("reports the AuthorizationPolicy Programmed once the proxyless servers run it", async () => {
-    await eventually(async () => {
-      const ap = JSON.parse(await kubectlOk(["get", "ap", "ratings", "-n", NS, "-o", "json"]));
-      const programmed = ap.status?.conditions?.find((c: { type: string }) => c.type === "Programmed");
-      assert.equal(programmed?.status, "True", JSON.stringify(ap.status));
-      // Both server processes of ratings-v1 (one per port) enforce it.
-      assert.match(programmed.message, /^All 2 proxies /, JSON.stringify(ap.status));
-      assert.equal(ap.status?.workloads, 1);
-    });
+  it("reports the AuthorizationPolicy and the PeerAuthentication Programmed once the proxyless servers run them", async () => {
+    for (const kind of ["ap", "pa"])
+      await eventually(async () => {
+        const policy = JSON.parse(await kubectlOk(["get", kind, "ratings", "-n", NS, "-o", "json"]));
+        const programmed = policy.status?.conditions?.find((c: { type: string }) => c.type === "Programmed");
+        assert.equal(programmed?.status, "True", `${kind}: ${JSON.stringify(policy.status)}`);
+        // Both server processes of ratings-v1 (one per port) enforce it.
+        assert.match(programmed.message, /^All 2 proxies /, JSON.stringify(policy.status));
+        assert.equal(policy.status?.workloads, 1);
+      });
   });
 
   it("keeps serving over mTLS, as the same identity, across certificate rotations on both sides", async () => {

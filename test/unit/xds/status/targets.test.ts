@@ -28,6 +28,17 @@ function statuses(proxies: ProxyState[] = [], testCase = "authorization-inbound"
   return out;
 }
 
+/** A connected sidecar of a bookinfo Pod, running configuration generation `syncedGeneration`. */
+const sidecar = (pod: string, syncedGeneration: number): ProxyState => ({
+  streamId: 1,
+  protocol: "delta",
+  node: { id: `sidecar~10.1.0.1~${pod}.bookinfo~bookinfo.svc.cluster.local`, cluster: "", metadata: {} },
+  peer: "",
+  connectedAt: now,
+  types: [],
+  syncedGeneration,
+});
+
 const condition = (status: Status | undefined, type: string) =>
   status?.conditions?.find((c) => c.type === type);
 
@@ -48,15 +59,6 @@ describe("policy status targets", () => {
   });
 
   it("gives an AuthorizationPolicy Accepted and Programmed, and counts only the sidecars of its workloads", () => {
-    const sidecar = (pod: string, syncedGeneration: number): ProxyState => ({
-      streamId: 1,
-      protocol: "delta",
-      node: { id: `sidecar~10.1.0.1~${pod}.bookinfo~bookinfo.svc.cluster.local`, cluster: "", metadata: {} },
-      peer: "",
-      connectedAt: now,
-      types: [],
-      syncedGeneration,
-    });
     const all = statuses([sidecar("reviews-v1", 1), sidecar("reviews-v2", 0), sidecar("ratings-v1", 0)]);
     const viewer = all.get("AuthorizationPolicy bookinfo/reviews-viewer");
     assert.equal(condition(viewer, "Accepted")?.status, "True");
@@ -117,10 +119,21 @@ describe("policy status targets", () => {
       (meshWide?.workloads ?? 0) > (details?.workloads ?? 0),
       "the root namespace's policy covers every workload",
     );
-    assert.equal(
-      condition(details, "Programmed"),
-      undefined,
-      "PeerAuthentication has no Programmed condition",
+  });
+
+  it("gives a PeerAuthentication Programmed from the sidecars of its workloads, which enforce it", () => {
+    const pending = condition(
+      statuses([sidecar("details-v1", 0), sidecar("reviews-v1", 1)], "mtls-port-level").get(
+        "PeerAuthentication bookinfo/details",
+      ),
+      "Programmed",
     );
+    assert.deepEqual([pending?.status, pending?.reason], ["False", "Pending"]);
+    assert.match(pending!.message, /^0 of 1 proxies/, "only the details sidecar is counted");
+    const programmed = condition(
+      statuses([sidecar("details-v1", 1)], "mtls-port-level").get("PeerAuthentication bookinfo/details"),
+      "Programmed",
+    );
+    assert.deepEqual([programmed?.status, programmed?.reason], ["True", "Programmed"]);
   });
 });
