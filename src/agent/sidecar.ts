@@ -18,6 +18,8 @@ export interface SidecarAgentOptions {
   /** The agent's own node id (see agentNodeId): it never counts as the workload's data plane. */
   readonly agentNodeId: string;
   readonly envoy: { readonly binary: string; readonly args: readonly string[] };
+  /** The certificate lifetime to ask for, in seconds (Istio's SECRET_TTL); absent: the Mesh's workloadValidity. */
+  readonly certificateValiditySeconds?: number;
   readonly logger: Logger;
 }
 
@@ -49,6 +51,9 @@ export async function runSidecarAgent(options: SidecarAgentOptions): Promise<num
     node: { id: options.agentNodeId },
     token,
     logger,
+    ...(options.certificateValiditySeconds === undefined
+      ? {}
+      : { validitySeconds: options.certificateValiditySeconds }),
     onCertificate: async (certificate) => sds.update(certificate),
   });
   const envoy = startEnvoy(options.envoy.binary, options.envoy.args, logger);
