@@ -1,3 +1,13 @@
+import {
+  ASCII,
+  HEADER_NAME_MESSAGE,
+  HEADER_NAME_PATTERN,
+  hasSyntax,
+  HOST_HEADER_MESSAGE,
+  NAMESPACE,
+  valueMessage,
+  type ValueSyntax,
+} from "../api/v1alpha1/authorization-values.js";
 import { CONDITION_KEYS } from "../api/v1alpha1/authorizationpolicy.js";
 import type { AuthorizationPolicy } from "../api/v1alpha1/generated/authorizationpolicy.js";
 import type { PeerAuthentication } from "../api/v1alpha1/generated/peerauthentication.js";
@@ -7,8 +17,10 @@ import { CONDITION_KINDS, HEADER_KEY, parseIpBlock, parsePort } from "./security
 
 /**
  * The checks that the CRD makes with CEL rules, which offline validation
- * (Ajv) cannot run, plus the condition values that Istio would reject when it
- * generates Envoy config. Fields are named as the API server names them.
+ * (Ajv) cannot run, plus what the validating webhook refuses: `when` values
+ * whose syntax depends on the key (authorization-values.ts), which the CRD
+ * cannot check within the API server's CEL cost budget. Fields are named as
+ * the API server names them.
  */
 export function securityIssues(obj: { kind?: string }): ValidationIssue[] {
   if (obj.kind === "AuthorizationPolicy") return authorizationPolicyIssues(obj as AuthorizationPolicy);
@@ -48,9 +60,22 @@ export function authorizationPolicyIssues(ap: AuthorizationPolicy): ValidationIs
       const field = `${at}.when[${w}]`;
       if (condition.values === undefined && condition.notValues === undefined)
         issues.push({ field, message: "a condition needs values or notValues" });
-      const kind = HEADER_KEY.test(condition.key) ? "RequestHeader" : CONDITION_KINDS[condition.key];
+      const header = HEADER_KEY.exec(condition.key)?.[1];
+      const kind = header !== undefined ? "RequestHeader" : CONDITION_KINDS[condition.key];
+      const syntax = (s: ValueSyntax) => (v: string) => hasSyntax(s, v);
       if (kind === undefined) {
         issues.push({ field: `${field}.key`, message: `key must be one of ${CONDITION_KEYS.join(", ")}` });
+      } else if (header !== undefined) {
+        if (!new RegExp(HEADER_NAME_PATTERN).test(header))
+          issues.push({ field: `${field}.key`, message: HEADER_NAME_MESSAGE });
+        else if (header.toLowerCase() === "host")
+          issues.push({ field: `${field}.key`, message: HOST_HEADER_MESSAGE });
+      } else if (kind === "SourceNamespace") {
+        each(condition.values, `${field}.values`, syntax(NAMESPACE), valueMessage(NAMESPACE));
+        each(condition.notValues, `${field}.notValues`, syntax(NAMESPACE), valueMessage(NAMESPACE));
+      } else if (kind === "SourcePrincipal" || kind === "ConnectionSni") {
+        each(condition.values, `${field}.values`, syntax(ASCII), valueMessage(ASCII));
+        each(condition.notValues, `${field}.notValues`, syntax(ASCII), valueMessage(ASCII));
       } else if (kind === "SourceIp" || kind === "RemoteIp" || kind === "DestinationIp") {
         each(condition.values, `${field}.values`, isCidr, IP_MESSAGE);
         each(condition.notValues, `${field}.notValues`, isCidr, IP_MESSAGE);

@@ -14,6 +14,7 @@ import { injectionSettings } from "./injection-settings.js";
 import { listenAddress } from "../net/listen-address.js";
 import { AdmissionServer } from "./server.js";
 import { ensureWebhookTls } from "./tls-secret.js";
+import { validateAuthorizationPolicy } from "./validate-authorizationpolicy.js";
 import { validateMesh } from "./validate-mesh.js";
 import { validateTrafficPolicy } from "./validate-trafficpolicy.js";
 
@@ -43,7 +44,7 @@ type Obj<T> = T & KubernetesObject;
 
 /**
  * The operator's admission webhooks: sidecar injection on /inject, and
- * TrafficPolicy and Mesh validation on /validate. Every replica serves them. Each
+ * TrafficPolicy, Mesh and AuthorizationPolicy validation on /validate. Every replica serves them. Each
  * resync re-reads the TLS Secret (renewing it if needed, whoever gets there
  * first), reloads the serving certificate, and patches caBundle and the
  * injector's namespace selector into the webhook configurations.
@@ -95,13 +96,15 @@ export async function startWebhook(kubeConfig: KubeConfig, options: WebhookOptio
     }
     return { allowed: true, patch: sidecarPatch(pod, injection.settings), warnings: injection.warnings };
   };
-  // The configuration sends TrafficPolicies and Meshes; there is nothing to check in any other kind.
+  // The configuration sends TrafficPolicies, Meshes and AuthorizationPolicies; there is nothing to check in any other kind.
   const validate = async (request: AdmissionRequest): Promise<AdmissionDecision> =>
     request.kind.kind === "Mesh"
       ? validateMesh(request)
       : request.kind.kind === "TrafficPolicy"
         ? validateTrafficPolicy(rest, request)
-        : { allowed: true };
+        : request.kind.kind === "AuthorizationPolicy"
+          ? validateAuthorizationPolicy(request)
+          : { allowed: true };
 
   let tls = await ensureWebhookTls(rest, { ...options, name: options.secretName, logger: log });
   const server = new AdmissionServer(tls, { "/inject": inject, "/validate": validate }, log);

@@ -429,6 +429,10 @@ function generators(edginess: Edginess) {
   // --- AuthorizationPolicy -------------------------------------------------------
 
   /** Values in the AuthorizationPolicy syntax: exact, `prefix*`, `*suffix` or `*`, plus edges. */
+  /** Characters no request can carry in an attribute (control characters, NUL). */
+  const UNMATCHABLE = ["a\u0000b", "a\r\nb", "\u007f", "a\tb"];
+  /** Values near the schema's length limit, exact, prefix and suffix (RE2 program size). */
+  const LONG = ["l".repeat(1024), "p".repeat(1023) + "*", "*" + "s".repeat(1023), "*" + "s".repeat(600)];
   const values = (plausible: readonly string[], edgy: readonly string[]) => list(usually(plausible, edgy), 3);
 
   function looseAuthorizationPolicySpec(
@@ -441,9 +445,12 @@ function generators(edginess: Edginess) {
         `cluster.local/ns/${namespaces[0]}/*`,
         "*",
       ],
-      ["", "**", "a*b", "*a*", "spiffe://x/ns/a/sa/b", "\u00e9", "a\nb"],
+      ["", "**", "a*b", "*a*", "spiffe://x/ns/a/sa/b", "\u00e9", "a\nb", "a b", ...UNMATCHABLE, ...LONG],
     );
-    const nss = values([...namespaces, "*", "bo*"], ["", "**", "a*b", "UPPER", "\u00e9"]);
+    const nss = values(
+      [...namespaces, "*", "bo*"],
+      ["", "**", "a*b", "UPPER", "\u00e9", "*o/sa", "a/b", "a.b", ...UNMATCHABLE, ...LONG],
+    );
     const cidrs = values(
       ["10.0.0.0/8", "10.1.0.1", "192.168.0.0/16", "2001:db8::/32"],
       ["", "10.0.0.0/33", "300.1.1.1", "10.0.0.1/8", "::/0", "x", "10.0.0.0/-1"],
@@ -458,13 +465,19 @@ function generators(edginess: Edginess) {
       notIpBlocks: cidrs,
     });
     const operation = some({
-      hosts: values(["api", "api.*", "*.svc.cluster.local", "*"], ["", "**", "a*b", "\u00e9"]),
+      hosts: values(
+        ["api", "api.*", "*.svc.cluster.local", "*"],
+        ["", "**", "a*b", "\u00e9", "\u212Aey", "a b", ...UNMATCHABLE, ...LONG],
+      ),
       notHosts: values(["web", "*:8080"], [""]),
       ports: portValues,
       notPorts: portValues,
-      methods: values(["GET", "POST", "G*", "*"], ["", "get", "G ET"]),
+      methods: values(["GET", "POST", "G*", "*"], ["", "get", "G ET", "G\u00c9T", ...UNMATCHABLE, ...LONG]),
       notMethods: values(["DELETE"], [""]),
-      paths: values(["/api/*", "/healthz", "*.json", "*"], ["", "/a*b", "**", "api", "/\u00e9", "/a b"]),
+      paths: values(
+        ["/api/*", "/healthz", "*.json", "*"],
+        ["", "/a*b", "**", "api", "/\u00e9", "/a b", ...UNMATCHABLE, ...LONG],
+      ),
       notPaths: values(["/admin*"], [""]),
     });
     const condition = fc
@@ -488,11 +501,20 @@ function generators(edginess: Edginess) {
             "request.headers[:path]",
             "unknown.key",
             "request.headers[x",
+            "request.headers[x\ny]",
+            "request.headers[x\u0000y]",
+            "request.headers[x\u00e9]",
+            "request.headers[host]",
+            "request.headers[:authority]",
+            "request.headers[:method]",
+            "request.headers[:scheme]",
+            "request.headers[:status]",
+            "request.headers[\u212A]",
           ],
         ),
         values(
           ["v1", "v2*", "*", "10.0.0.0/8", "9080", "bookinfo", "outbound_*"],
-          ["", "300.0.0.0/8", "x*y", "65536"],
+          ["", "300.0.0.0/8", "x*y", "65536", "http", "0", "10.0.0.1/8", "a/b", ...UNMATCHABLE, ...LONG],
         ),
         fc.option(values(["v1", "10.1.0.1"], ["", "abc"]), { nil: undefined }),
       )

@@ -1,4 +1,5 @@
 import type { ClusterState } from "../../src/compile/state.js";
+import { PROXY_CONTAINER } from "../../src/inject/sidecar.js";
 
 /**
  * The cluster that generated policies are placed in: one namespace per case,
@@ -70,7 +71,14 @@ export function caseCluster(count: number): Objects {
             labels: { app: name, version: p.version },
             ...(p.proxyless ? { annotations: { "proxy.skiff.dev/proxyless": "true" } } : {}),
           },
-          spec: { serviceAccountName: name, containers: [{ name: "app", image: name }] },
+          spec: {
+            serviceAccountName: name,
+            // A sidecar Pod is a workload only with its injected proxy (compile's terminatesMeshTls).
+            containers: [
+              { name: "app", image: name },
+              ...(p.proxyless ? [] : [{ name: PROXY_CONTAINER, image: "skiff-proxy" }]),
+            ],
+          },
           status: { phase: "Running", podIP: `10.1.${i}.${p.octet}` },
         });
     };

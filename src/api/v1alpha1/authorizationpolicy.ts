@@ -1,21 +1,24 @@
 import type { ValidationRule } from "../schema.js";
 import { array, enumOf, integer, object, string, titled, withRules } from "../schema.js";
+import {
+  ASCII,
+  HEADER_NAME_MESSAGE,
+  HEADER_NAME_PATTERN,
+  HOST_HEADER_MESSAGE,
+  METHOD,
+  NAMESPACE,
+  PATH,
+  VALUE,
+  VALUE_SYNTAX,
+  type ValueSyntax,
+} from "./authorization-values.js";
 import { conditionColumn, conditionedStatus, skiffCrd, workloadSelector } from "./common.js";
 
-const VALUE_SYNTAX =
-  "Each value is an exact match, a prefix match (abc*), a suffix match (*abc), or * for any non-empty value.";
-
-/**
- * The value syntax is a schema pattern rather than a CEL rule: checking every
- * value of every list of every rule in CEL exceeds the API server's cost
- * budget, while patterns cost nothing and Ajv checks them offline too.
- */
-const WILDCARD_VALUE_PATTERN = "^([*]|[*]?[^*]+|[^*]+[*])$";
-
-const values = (description: string) =>
+/** A list of values of one syntax (authorization-values.ts decides each). */
+const values = (description: string, syntax: ValueSyntax = VALUE) =>
   array(
-    `${description} ${VALUE_SYNTAX}`,
-    string("A value.", { minLength: 1, maxLength: 1024, pattern: WILDCARD_VALUE_PATTERN }),
+    `${description} ${VALUE_SYNTAX} Each value has ${syntax.rule}.`,
+    string("A value.", { minLength: 1, maxLength: 1024, pattern: syntax.pattern }),
     {
       minItems: 1,
       maxItems: 64,
@@ -65,10 +68,14 @@ const source = titled(
       {
         principals: values(
           `Peer identities, written <trustDomain>/ns/<namespace>/sa/<serviceaccount>. ${PRINCIPALS_NEED_MTLS}`,
+          ASCII,
         ),
-        notPrincipals: values(`Peer identities that must not match. ${NOT_PRINCIPALS_WITHOUT_MTLS}`),
-        namespaces: values(`Namespaces of the peer. ${PRINCIPALS_NEED_MTLS}`),
-        notNamespaces: values(`Namespaces the peer must not be in. ${NOT_PRINCIPALS_WITHOUT_MTLS}`),
+        notPrincipals: values(`Peer identities that must not match. ${NOT_PRINCIPALS_WITHOUT_MTLS}`, ASCII),
+        namespaces: values(`Namespaces of the peer. ${PRINCIPALS_NEED_MTLS}`, NAMESPACE),
+        notNamespaces: values(
+          `Namespaces the peer must not be in. ${NOT_PRINCIPALS_WITHOUT_MTLS}`,
+          NAMESPACE,
+        ),
         ipBlocks: ipBlocks("The peer's IP address (the connection's source) is in one of these."),
         notIpBlocks: ipBlocks("The peer's IP address is in none of these."),
       },
@@ -91,14 +98,14 @@ const operation = titled(
   "Operation",
   withRules(
     object("What the request does. All fields given must hold (AND); values in one list are ORed.", {
-      hosts: values("The Host or :authority header (case-insensitive)."),
-      notHosts: values("Hosts that must not match."),
+      hosts: values("The Host or :authority header (case-insensitive).", ASCII),
+      notHosts: values("Hosts that must not match.", ASCII),
       ports: ports("The destination (workload) port."),
       notPorts: ports("Destination ports that must not match."),
-      methods: values("The HTTP method; for gRPC this is always POST."),
-      notMethods: values("Methods that must not match."),
-      paths: values("The request path, without the query string; for gRPC, /package.Service/Method."),
-      notPaths: values("Paths that must not match."),
+      methods: values("The HTTP method; for gRPC this is always POST.", METHOD),
+      notMethods: values("Methods that must not match.", METHOD),
+      paths: values("The request path, without the query string; for gRPC, /package.Service/Method.", PATH),
+      notPaths: values("Paths that must not match.", PATH),
     }),
     notEmpty(OPERATION_FIELDS, "an operation"),
   ),
@@ -116,15 +123,22 @@ export const CONDITION_KEYS = [
   "connection.sni",
 ];
 
+/** What the webhook checks of `when` values, by key (compile/security-issues.ts). */
+const CONDITION_VALUES =
+  "By key: IP addresses or CIDRs for source.ip, remote.ip and destination.ip; port numbers for destination.port; namespace names for source.namespace; printable ASCII for source.principal and connection.sni.";
+
 const condition = titled(
   "RuleCondition",
   withRules(
     object(
       "An extra condition on a request attribute. It holds when the attribute matches one of values (if given) and none of notValues (if given).",
       {
-        key: string(`The attribute: one of ${CONDITION_KEYS.join(", ")}.`, { minLength: 1, maxLength: 320 }),
-        values: values("Values the attribute must match one of."),
-        notValues: values("Values the attribute must not match."),
+        key: string(
+          `The attribute: one of ${CONDITION_KEYS.join(", ")}. A header name is an HTTP token, not a pseudo-header and not host (use to.operation's hosts, methods and paths).`,
+          { minLength: 1, maxLength: 320 },
+        ),
+        values: values(`Values the attribute must match one of. ${CONDITION_VALUES}`),
+        notValues: values(`Values the attribute must not match. ${CONDITION_VALUES}`),
       },
       { required: ["key"] },
     ),
@@ -135,6 +149,17 @@ const condition = titled(
     {
       rule: "self.key in ['source.ip', 'remote.ip', 'source.namespace', 'source.principal', 'destination.ip', 'destination.port', 'connection.sni'] || self.key.matches('^request[.]headers\\\\[[^\\\\]]+\\\\]$')",
       message: `key must be one of ${CONDITION_KEYS.join(", ")}`,
+      fieldPath: ".key",
+    },
+    {
+      // Only for a well-formed header key (the rule above names any other); 16 is the length of "request.headers[".
+      rule: `!self.key.matches('^request[.]headers\\\\[[^\\\\]]+\\\\]$') || self.key.substring(16, size(self.key) - 1).matches("${HEADER_NAME_PATTERN}")`,
+      message: HEADER_NAME_MESSAGE,
+      fieldPath: ".key",
+    },
+    {
+      rule: "self.key.lowerAscii() != 'request.headers[host]'",
+      message: HOST_HEADER_MESSAGE,
       fieldPath: ".key",
     },
   ),

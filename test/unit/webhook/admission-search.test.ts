@@ -27,7 +27,7 @@ import { clusterStateFromFiles } from "../../support/cluster-state.js";
  * Issue 14, second invariant, the admission half: no AdmissionReview body
  * crashes the operator's webhooks or makes them keep memory. Searched with
  * fast-check against the webhooks as the operator starts them
- * (startWebhook: /inject, and /validate for Mesh and TrafficPolicy, with
+ * (startWebhook: /inject, and /validate for Mesh, TrafficPolicy and AuthorizationPolicy, with
  * their informers, TLS Secret and API lookups), in a process of their own,
  * over HTTPS, with a fake API server here that holds an active Mesh, the
  * bookinfo namespace (selected for injection) and its objects. The bodies,
@@ -205,7 +205,7 @@ const GVK: Record<Kind, { group: string; version: string; resource: string; path
 };
 const KINDS = Object.keys(GVK) as Kind[];
 /** The kinds the webhook configurations (config/webhook) send: each to its path. */
-const ROUTED: ReadonlySet<Kind> = new Set(["Pod", "Mesh", "TrafficPolicy"]);
+const ROUTED: ReadonlySet<Kind> = new Set(["Pod", "Mesh", "TrafficPolicy", "AuthorizationPolicy"]);
 
 /**
  * Whether the API server could send this review: a kind the configurations

@@ -90,7 +90,7 @@ export interface Rule {
  */
 export interface Source {
   /**
-   * Peer identities, written <trustDomain>/ns/<namespace>/sa/<serviceaccount>. Needs mTLS: without it the peer has no identity and the field never matches. Each value is an exact match, a prefix match (abc*), a suffix match (*abc), or * for any non-empty value.
+   * Peer identities, written <trustDomain>/ns/<namespace>/sa/<serviceaccount>. Needs mTLS: without it the peer has no identity and the field never matches. Each value is an exact match, a prefix match (abc*), a suffix match (*abc), or * for any non-empty value. Each value has printable ASCII without spaces (hosts and SPIFFE identities are ASCII).
    *
    * @minItems 1
    * @maxItems 64
@@ -99,7 +99,7 @@ export interface Source {
    */
   principals?: string[];
   /**
-   * Peer identities that must not match. Without mTLS the peer has no identity, so this condition holds: a plaintext request is never excluded by it. Each value is an exact match, a prefix match (abc*), a suffix match (*abc), or * for any non-empty value.
+   * Peer identities that must not match. Without mTLS the peer has no identity, so this condition holds: a plaintext request is never excluded by it. Each value is an exact match, a prefix match (abc*), a suffix match (*abc), or * for any non-empty value. Each value has printable ASCII without spaces (hosts and SPIFFE identities are ASCII).
    *
    * @minItems 1
    * @maxItems 64
@@ -108,7 +108,7 @@ export interface Source {
    */
   notPrincipals?: string[];
   /**
-   * Namespaces of the peer. Needs mTLS: without it the peer has no identity and the field never matches. Each value is an exact match, a prefix match (abc*), a suffix match (*abc), or * for any non-empty value.
+   * Namespaces of the peer. Needs mTLS: without it the peer has no identity and the field never matches. Each value is an exact match, a prefix match (abc*), a suffix match (*abc), or * for any non-empty value. Each value has a namespace name: lowercase letters, digits and '-', at most 63 characters.
    *
    * @minItems 1
    * @maxItems 64
@@ -117,7 +117,7 @@ export interface Source {
    */
   namespaces?: string[];
   /**
-   * Namespaces the peer must not be in. Without mTLS the peer has no identity, so this condition holds: a plaintext request is never excluded by it. Each value is an exact match, a prefix match (abc*), a suffix match (*abc), or * for any non-empty value.
+   * Namespaces the peer must not be in. Without mTLS the peer has no identity, so this condition holds: a plaintext request is never excluded by it. Each value is an exact match, a prefix match (abc*), a suffix match (*abc), or * for any non-empty value. Each value has a namespace name: lowercase letters, digits and '-', at most 63 characters.
    *
    * @minItems 1
    * @maxItems 64
@@ -149,7 +149,7 @@ export interface Source {
  */
 export interface Operation {
   /**
-   * The Host or :authority header (case-insensitive). Each value is an exact match, a prefix match (abc*), a suffix match (*abc), or * for any non-empty value.
+   * The Host or :authority header (case-insensitive). Each value is an exact match, a prefix match (abc*), a suffix match (*abc), or * for any non-empty value. Each value has printable ASCII without spaces (hosts and SPIFFE identities are ASCII).
    *
    * @minItems 1
    * @maxItems 64
@@ -158,7 +158,7 @@ export interface Operation {
    */
   hosts?: string[];
   /**
-   * Hosts that must not match. Each value is an exact match, a prefix match (abc*), a suffix match (*abc), or * for any non-empty value.
+   * Hosts that must not match. Each value is an exact match, a prefix match (abc*), a suffix match (*abc), or * for any non-empty value. Each value has printable ASCII without spaces (hosts and SPIFFE identities are ASCII).
    *
    * @minItems 1
    * @maxItems 64
@@ -185,7 +185,7 @@ export interface Operation {
    */
   notPorts?: string[];
   /**
-   * The HTTP method; for gRPC this is always POST. Each value is an exact match, a prefix match (abc*), a suffix match (*abc), or * for any non-empty value.
+   * The HTTP method; for gRPC this is always POST. Each value is an exact match, a prefix match (abc*), a suffix match (*abc), or * for any non-empty value. Each value has an HTTP token (letters, digits and !#$%&'+-.^_`|~).
    *
    * @minItems 1
    * @maxItems 64
@@ -194,7 +194,7 @@ export interface Operation {
    */
   methods?: string[];
   /**
-   * Methods that must not match. Each value is an exact match, a prefix match (abc*), a suffix match (*abc), or * for any non-empty value.
+   * Methods that must not match. Each value is an exact match, a prefix match (abc*), a suffix match (*abc), or * for any non-empty value. Each value has an HTTP token (letters, digits and !#$%&'+-.^_`|~).
    *
    * @minItems 1
    * @maxItems 64
@@ -203,7 +203,7 @@ export interface Operation {
    */
   notMethods?: string[];
   /**
-   * The request path, without the query string; for gRPC, /package.Service/Method. Each value is an exact match, a prefix match (abc*), a suffix match (*abc), or * for any non-empty value.
+   * The request path, without the query string; for gRPC, /package.Service/Method. Each value is an exact match, a prefix match (abc*), a suffix match (*abc), or * for any non-empty value. Each value has no spaces or control characters (percent-encode them, as requests carry them).
    *
    * @minItems 1
    * @maxItems 64
@@ -212,7 +212,7 @@ export interface Operation {
    */
   paths?: string[];
   /**
-   * Paths that must not match. Each value is an exact match, a prefix match (abc*), a suffix match (*abc), or * for any non-empty value.
+   * Paths that must not match. Each value is an exact match, a prefix match (abc*), a suffix match (*abc), or * for any non-empty value. Each value has no spaces or control characters (percent-encode them, as requests carry them).
    *
    * @minItems 1
    * @maxItems 64
@@ -226,11 +226,11 @@ export interface Operation {
  */
 export interface RuleCondition {
   /**
-   * The attribute: one of request.headers[<name>], source.ip, remote.ip, source.namespace, source.principal, destination.ip, destination.port, connection.sni.
+   * The attribute: one of request.headers[<name>], source.ip, remote.ip, source.namespace, source.principal, destination.ip, destination.port, connection.sni. A header name is an HTTP token, not a pseudo-header and not host (use to.operation's hosts, methods and paths).
    */
   key: string;
   /**
-   * Values the attribute must match one of. Each value is an exact match, a prefix match (abc*), a suffix match (*abc), or * for any non-empty value.
+   * Values the attribute must match one of. By key: IP addresses or CIDRs for source.ip, remote.ip and destination.ip; port numbers for destination.port; namespace names for source.namespace; printable ASCII for source.principal and connection.sni. Each value is an exact match, a prefix match (abc*), a suffix match (*abc), or * for any non-empty value. Each value has no control characters (NUL, CR, LF, TAB...).
    *
    * @minItems 1
    * @maxItems 64
@@ -239,7 +239,7 @@ export interface RuleCondition {
    */
   values?: string[];
   /**
-   * Values the attribute must not match. Each value is an exact match, a prefix match (abc*), a suffix match (*abc), or * for any non-empty value.
+   * Values the attribute must not match. By key: IP addresses or CIDRs for source.ip, remote.ip and destination.ip; port numbers for destination.port; namespace names for source.namespace; printable ASCII for source.principal and connection.sni. Each value is an exact match, a prefix match (abc*), a suffix match (*abc), or * for any non-empty value. Each value has no control characters (NUL, CR, LF, TAB...).
    *
    * @minItems 1
    * @maxItems 64
