@@ -8,7 +8,7 @@ import { HCM_FILTER, passthroughChain, ROUTER_FILTER, TCP_PROXY_FILTER } from ".
 import { inboundClusterName, INBOUND_PASSTHROUGH_CLUSTER, VIRTUAL_INBOUND } from "./names.js";
 import { LISTENER_TYPE, type EnvoyResource } from "./resource.js";
 import { downstreamTlsSocket } from "./secrets.js";
-import { httpTelemetry, tcpTelemetry } from "./telemetry.js";
+import { httpTelemetry, peerExchangeFilters, tcpTelemetry, type HttpEnd } from "./telemetry.js";
 import { INBOUND_CAPTURE_PORT } from "../../mesh/proxy.js";
 
 /** One port the workload serves, as the Services that select it describe it. */
@@ -18,6 +18,8 @@ export interface ServedPort {
   readonly rateLimit?: LocalRateLimitModel;
   /** What the port accepts: the workload's PeerAuthentication decision for it. */
   readonly mtls: EffectiveMtlsMode;
+  /** The hostnames of every Service that reaches the workload at this port: the ones a caller may name. */
+  readonly services: readonly string[];
 }
 
 /**
@@ -48,13 +50,20 @@ export function servedPorts(model: MeshModel, workload: WorkloadModel): ServedPo
     );
     for (const servicePort of service.ports) {
       const port = endpoints.map((e) => e.ports[servicePort.name]).find((p) => p !== undefined);
-      if (port === undefined || ports.has(port)) continue;
+      if (port === undefined) continue;
+      const known = ports.get(port);
+      if (known) {
+        if (!known.services.includes(service.hostname))
+          ports.set(port, { ...known, services: [...known.services, service.hostname] });
+        continue;
+      }
       const rateLimit = service.namespace === namespace ? service.traffic?.localRateLimit : undefined;
       ports.set(port, {
         port,
         protocol: servicePort.protocol,
         ...(rateLimit ? { rateLimit } : {}),
         mtls: workload.mtls.portModes[port] ?? workload.mtls.mode,
+        services: [service.hostname],
       });
     }
   }
@@ -253,10 +262,13 @@ function denyAll(statPrefix: string): JsonObject[] {
 /**
  * One served port's network filters. The workload's AuthorizationPolicies come
  * first (RBAC, which denies before anything else runs), then the local rate
- * limit, then the router or TCP proxy.
+ * limit, then the router or TCP proxy. On HTTP, only the metadata exchange's
+ * filter precedes RBAC: it takes the caller's announcement off every request,
+ * so that even a denied one is counted under its caller.
  */
 function inboundChain(model: MeshModel, workload: WorkloadModel, served: ServedPort): JsonObject[] {
   const cluster = inboundClusterName(served.port);
+  const end: HttpEnd = { side: "inbound", trustDomain: model.trustDomain, services: served.services };
   const rbac = (protocol: "HTTP" | "TCP") =>
     workload.authorization.length > 0
       ? rbacFilters(workload.authorization, { trustDomain: model.trustDomain, protocol })
@@ -281,7 +293,7 @@ function inboundChain(model: MeshModel, workload: WorkloadModel, served: ServedP
               "envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
               {
                 stat_prefix: cluster,
-                ...httpTelemetry(model.telemetry, "inbound"),
+                ...httpTelemetry(model.telemetry, end),
                 // The application learns who called: x-forwarded-client-cert carries the mTLS
                 // peer's SPIFFE ID (URI), and whatever the caller sent under that name is
                 // dropped, so a plaintext caller cannot claim an identity.
@@ -299,6 +311,8 @@ function inboundChain(model: MeshModel, workload: WorkloadModel, served: ServedP
                   validate_clusters: false,
                 },
                 http_filters: [
+                  // First, so that no filter after it, nor the application, sees the exchange's headers.
+                  ...peerExchangeFilters(model.telemetry, end),
                   ...rbac("HTTP"),
                   ...(served.rateLimit ? [localRateLimit(cluster, served.rateLimit)] : []),
                   ROUTER_FILTER,

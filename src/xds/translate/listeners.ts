@@ -11,7 +11,7 @@ import {
 } from "./names.js";
 import { LISTENER_TYPE, type EnvoyResource } from "./resource.js";
 import { FAULT_FILTER } from "./routes.js";
-import { httpTelemetry, tcpTelemetry } from "./telemetry.js";
+import { httpTelemetry, peerExchangeFilters, tcpTelemetry, type HttpEnd } from "./telemetry.js";
 import { OUTBOUND_CAPTURE_PORT } from "../../mesh/proxy.js";
 
 export const HCM_FILTER = "envoy.filters.network.http_connection_manager";
@@ -25,19 +25,20 @@ export const ROUTER_FILTER: JsonObject = {
 
 /**
  * The client side of HTTP: routes from RDS, the fault filter that routes may
- * configure, then the router; and a sidecar's telemetry (`telemetry` is
- * empty for proxyless clients, which have none).
+ * configure, then the router; and a sidecar's telemetry, with the metadata
+ * exchange's filter first (proxyless clients have neither: no `sidecar`).
  */
 function outboundConnectionManager(
   statPrefix: string,
   routeConfigName: string,
-  telemetry: JsonObject = {},
+  sidecar?: { telemetry: TelemetryModel | undefined; end: HttpEnd },
 ): JsonObject {
   return typed(HCM_TYPE, {
     stat_prefix: statPrefix,
-    ...telemetry,
+    ...(sidecar ? httpTelemetry(sidecar.telemetry, sidecar.end) : {}),
     rds: { route_config_name: routeConfigName, config_source: ADS_SOURCE },
     http_filters: [
+      ...(sidecar ? peerExchangeFilters(sidecar.telemetry, sidecar.end) : []),
       { name: FAULT_FILTER, typed_config: typed("envoy.extensions.filters.http.fault.v3.HTTPFault") },
       ROUTER_FILTER,
     ],
@@ -72,11 +73,10 @@ export function outboundListeners(service: ServiceModel, telemetry?: TelemetryMo
         ? { name: TCP_PROXY_FILTER, typed_config: tcpProxy(name, service, port, telemetry) }
         : {
             name: HCM_FILTER,
-            typed_config: outboundConnectionManager(
-              name,
-              hostPortName(service.hostname, port.port),
-              httpTelemetry(telemetry, "outbound", service.hostname),
-            ),
+            typed_config: outboundConnectionManager(name, hostPortName(service.hostname, port.port), {
+              telemetry,
+              end: { side: "outbound", destinationService: service.hostname },
+            }),
           };
     return {
       typeUrl: LISTENER_TYPE,

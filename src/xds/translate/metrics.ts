@@ -1,5 +1,6 @@
 import type { JsonObject } from "@bufbuild/protobuf";
 import { typed } from "./json.js";
+import type { ClaimCheck } from "./peer-exchange.js";
 import { peers, type Side } from "./telemetry-peers.js";
 
 /**
@@ -25,16 +26,19 @@ function tags(values: Tags): JsonObject[] {
   return Object.entries(values).map(([name, value_format]) => ({ name, value_format }));
 }
 
-function labels(side: Side, destinationService: string | undefined): Tags {
-  return { reporter: side === "outbound" ? "source" : "destination", ...peers(side, destinationService) };
+function labels(side: Side, destinationService: string | undefined, exchange?: ClaimCheck): Tags {
+  return {
+    reporter: side === "outbound" ? "source" : "destination",
+    ...peers(side, destinationService, exchange),
+  };
 }
 
-/** The HTTP metrics, logged when a request ends. */
-export function httpMetrics(side: Side, destinationService?: string): JsonObject {
+/** The HTTP metrics, logged when a request ends; inbound, `exchange` checks what the caller's sidecar said. */
+export function httpMetrics(side: Side, destinationService?: string, exchange?: ClaimCheck): JsonObject {
   const stat = (name: string) => ({
     name,
     tags: tags({
-      ...labels(side, destinationService),
+      ...labels(side, destinationService, exchange),
       request_protocol: "%PROTOCOL%",
       response_code: "%RESPONSE_CODE%",
       response_flags: "%RESPONSE_FLAGS%",

@@ -1,5 +1,6 @@
 import type { JsonObject } from "@bufbuild/protobuf";
 import type { EndpointModel } from "../../ir/model.js";
+import { claimedPeer, type ClaimCheck, type ClaimedPeer } from "./peer-exchange.js";
 
 /**
  * Who is on each end of a request, as Envoy command operators, for the
@@ -10,10 +11,12 @@ import type { EndpointModel } from "../../ir/model.js";
  * `peerMetadata` puts on each endpoint.
  *
  * The workload is the Pod's name (Istio uses the Pod's controller, such as
- * the Deployment; Skiff does not yet resolve owners). The inbound side does
- * not know the calling workload or the Service that was called (Istio learns
- * them by its metadata exchange, which upstream Envoy lacks): those labels
- * read "unknown", and the caller is known by its principal.
+ * the Deployment; Skiff does not yet resolve owners). The inbound side of
+ * HTTP learns the calling workload and the Service that was called from the
+ * client's sidecar, by the metadata exchange of peer-exchange.ts, which
+ * checks them against the caller's certificate. TCP has no such exchange:
+ * there those labels read "unknown", and the caller is known by its
+ * principal.
  */
 
 /** Which sidecar reports: the client's (outbound) or the server's (inbound); Istio's `reporter`. */
@@ -33,8 +36,12 @@ export interface Peers {
   readonly destination_service: string;
 }
 
-/** `destinationService` is the called Service's hostname, known on the outbound side only. */
-export function peers(side: Side, destinationService?: string): Peers {
+/**
+ * `destinationService` is the called Service's hostname, known on the
+ * outbound side; `exchange`, on the inbound side of HTTP, checks what the
+ * caller's sidecar said.
+ */
+export function peers(side: Side, destinationService?: string, exchange?: ClaimCheck): Peers {
   const self = { workload: "%ENVIRONMENT(POD_NAME)%", namespace: "%ENVIRONMENT(POD_NAMESPACE)%" };
   return side === "outbound"
     ? {
@@ -46,15 +53,19 @@ export function peers(side: Side, destinationService?: string): Peers {
         destination_principal: "%UPSTREAM_PEER_URI_SAN%",
         destination_service: destinationService ?? UNKNOWN,
       }
-    : {
-        source_workload: UNKNOWN,
-        source_workload_namespace: UNKNOWN,
-        source_principal: "%DOWNSTREAM_PEER_URI_SAN%",
-        destination_workload: self.workload,
-        destination_workload_namespace: self.namespace,
-        destination_principal: "%DOWNSTREAM_LOCAL_URI_SAN%",
-        destination_service: destinationService ?? UNKNOWN,
-      };
+    : inbound(self, exchange ? claimedPeer(exchange) : undefined);
+}
+
+function inbound(self: { workload: string; namespace: string }, claimed: ClaimedPeer | undefined): Peers {
+  return {
+    source_workload: claimed?.source_workload ?? UNKNOWN,
+    source_workload_namespace: claimed?.source_workload_namespace ?? UNKNOWN,
+    source_principal: "%DOWNSTREAM_PEER_URI_SAN%",
+    destination_workload: self.workload,
+    destination_workload_namespace: self.namespace,
+    destination_principal: "%DOWNSTREAM_LOCAL_URI_SAN%",
+    destination_service: claimed?.destination_service ?? UNKNOWN,
+  };
 }
 
 /** An endpoint's workload as EDS filter metadata, for the client's metrics; empty when no Pod is known. */

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer as createHttpServer, request, type Server } from "node:http";
+import { createServer as createHttpServer, request, type IncomingHttpHeaders, type Server } from "node:http";
+import { request as tlsRequest } from "node:https";
 import { connect, createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -13,7 +14,7 @@ import { renderBootstrap } from "../../../../src/inject/bootstrap.js";
 import { PROXY_CONTAINER, sidecarPatch } from "../../../../src/inject/sidecar.js";
 import { containerEnvironment } from "../../../../src/localnode/pod-inputs.js";
 import { envoyBinary } from "../../../../src/localnode/tools.js";
-import { createSelfSignedCa } from "../../../../src/pki/issue.js";
+import { createSelfSignedCa, type KeyPair } from "../../../../src/pki/issue.js";
 import {
   outboundListenerName,
   VIRTUAL_INBOUND,
@@ -41,6 +42,8 @@ type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-ex
 const TD = "cluster.local";
 const CLIENT = `spiffe://${TD}/ns/shop/sa/client`;
 const SERVER = `spiffe://${TD}/ns/shop/sa/web`;
+/** A mesh identity of another namespace, for a client that talks mTLS to the server without a sidecar. */
+const INTRUDER = `spiffe://${TD}/ns/elsewhere/sa/intruder`;
 
 async function freePort(host = "127.0.0.1"): Promise<number> {
   const server = createServer();
@@ -197,9 +200,15 @@ async function startSidecar(
   return { child, prometheusPort, stdout };
 }
 
-function get(port: number, path: string, host = "127.0.0.1"): Promise<{ status: number; body: string }> {
+function get(
+  port: number,
+  path: string,
+  host = "127.0.0.1",
+  headers: Record<string, string> = {},
+  address = "127.0.0.1",
+): Promise<{ status: number; body: string }> {
   return new Promise((resolve) => {
-    const req = request({ host: "127.0.0.1", port, path, headers: { host }, agent: false }, (res) => {
+    const req = request({ host: address, port, path, headers: { ...headers, host }, agent: false }, (res) => {
       let body = "";
       res.on("data", (d: Buffer) => (body += d.toString()));
       res.on("end", () => resolve({ status: res.statusCode!, body }));
@@ -234,6 +243,41 @@ async function skiffSeries(port: number, name: string): Promise<Map<string, numb
   return out;
 }
 
+/** The metadata exchange's headers, as a caller that is not a sidecar would forge them. */
+const FORGED = { "x-skiff-peer-workload": "forged", "x-skiff-peer-service": "web.shop.svc.cluster.local" };
+
+/** A request straight to the server's sidecar over mTLS, as a proxyless mesh client sends one. */
+function meshGet(
+  port: number,
+  path: string,
+  certificate: KeyPair,
+  ca: string,
+  headers: Record<string, string>,
+): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = tlsRequest(
+      {
+        host: "127.0.0.2",
+        port,
+        path,
+        headers,
+        cert: certificate.certPem,
+        key: certificate.keyPem,
+        ca,
+        // A workload certificate names a SPIFFE ID, no DNS name.
+        checkServerIdentity: () => undefined,
+        agent: false,
+      },
+      (res) => {
+        res.resume();
+        res.on("end", () => resolve(res.statusCode!));
+      },
+    );
+    req.on("error", reject);
+    req.end();
+  });
+}
+
 const labels = (values: Record<string, string>) =>
   Object.entries(values)
     .map(([k, v]) => `${k}=${v}`)
@@ -247,6 +291,11 @@ describe("sidecar telemetry on real Envoys", function () {
   let client: Sidecar;
   let server: Sidecar;
   let app: Server;
+  /** The request headers the application saw, by path. */
+  const seen = new Map<string, IncomingHttpHeaders[]>();
+  let clientCertificate: KeyPair;
+  let intruder: KeyPair;
+  let caPem: string;
   let echo: ReturnType<typeof createServer>;
   let clientHttp: number;
   let clientTcp: number;
@@ -257,6 +306,7 @@ describe("sidecar telemetry on real Envoys", function () {
     receiver = await OtlpReceiver.start();
     [httpPort, tcpPort] = [await freePort(), await freePort()];
     app = createHttpServer((req, res) => {
+      seen.set(req.url!, [...(seen.get(req.url!) ?? []), req.headers]);
       res.statusCode = req.url === "/ok" ? 200 : 404;
       res.end(req.url === "/ok" ? "ok" : "missing");
     });
@@ -271,15 +321,26 @@ describe("sidecar telemetry on real Envoys", function () {
       new Date(Date.now() - 60_000),
       new Date(Date.now() + 86_400_000),
     );
+    const certificate = (serviceAccount: string) =>
+      issueWorkloadCertificate(ca, {
+        trustDomain: TD,
+        namespace: "shop",
+        serviceAccount,
+        validityMs: 3_600_000,
+        now: new Date(),
+      });
+    clientCertificate = await certificate("client");
+    intruder = await issueWorkloadCertificate(ca, {
+      trustDomain: TD,
+      namespace: "elsewhere",
+      serviceAccount: "intruder",
+      validityMs: 3_600_000,
+      now: new Date(),
+    });
+    caPem = ca.pair.certPem;
     const secrets = async (serviceAccount: string) =>
       workloadSecrets(
-        await issueWorkloadCertificate(ca, {
-          trustDomain: TD,
-          namespace: "shop",
-          serviceAccount,
-          validityMs: 3_600_000,
-          now: new Date(),
-        }),
+        serviceAccount === "client" ? clientCertificate : await certificate(serviceAccount),
         ca.pair.certPem,
       );
 
@@ -323,7 +384,7 @@ describe("sidecar telemetry on real Envoys", function () {
     const host = `web.shop.svc.cluster.local:${httpPort}`;
     const statuses: number[] = [];
     for (const path of ["/ok", "/ok", "/ok", "/missing", "/missing"])
-      statuses.push((await get(clientHttp, path, host)).status);
+      statuses.push((await get(clientHttp, path, host, path === "/missing" ? FORGED : {})).status);
     assert.deepEqual(statuses, [200, 200, 200, 404, 404]);
     for (let i = 0; i < 2; i++) {
       const socket = connect(clientTcp, "127.0.0.1");
@@ -346,15 +407,17 @@ describe("sidecar telemetry on real Envoys", function () {
       destination_workload_namespace: "shop",
       destination_principal: SERVER,
     };
+    // The server's sidecar learns the caller and the Service from the client's (the metadata exchange),
+    // even for the requests whose application sent the exchange's headers itself: its sidecar overwrote them.
     const inbound = {
       reporter: "destination",
-      source_workload: "unknown",
-      source_workload_namespace: "unknown",
+      source_workload: "client-0",
+      source_workload_namespace: "shop",
       source_principal: CLIENT,
       destination_workload: "web-0",
       destination_workload_namespace: "shop",
       destination_principal: SERVER,
-      destination_service: "unknown",
+      destination_service: "web.shop.svc.cluster.local",
     };
     const http = (side: Record<string, string>, protocol: string, code: string) =>
       labels({ ...side, request_protocol: protocol, response_code: code, response_flags: "-" });
@@ -398,9 +461,18 @@ describe("sidecar telemetry on real Envoys", function () {
         );
       }
     }
+    // TCP has no metadata exchange: the server knows its caller by its principal alone.
     const tcpSides: [Sidecar, Record<string, string>][] = [
       [client, { ...outbound, destination_service: "db.shop.svc.cluster.local" }],
-      [server, inbound],
+      [
+        server,
+        {
+          ...inbound,
+          source_workload: "unknown",
+          source_workload_namespace: "unknown",
+          destination_service: "unknown",
+        },
+      ],
     ];
     for (const [sidecar, side] of tcpSides) {
       await until(
@@ -466,5 +538,68 @@ describe("sidecar telemetry on real Envoys", function () {
       assert.equal(child.kind, "SPAN_KIND_SERVER");
       assert.equal(child.parentSpanId, parent.spanId);
     }
+  });
+
+  it("believes an announcement only from a mesh certificate, takes the namespace from it, and never shows the announcement to the application", async () => {
+    const served = (side: Record<string, string>) =>
+      labels({
+        reporter: "destination",
+        destination_workload: "web-0",
+        destination_workload_namespace: "shop",
+        destination_principal: SERVER,
+        request_protocol: "HTTP/1.1",
+        response_code: "404",
+        response_flags: "-",
+        ...side,
+      });
+    // A plaintext caller with no sidecar (PERMISSIVE lets it in) forges a mesh client's announcement.
+    assert.equal((await get(httpPort, "/plaintext", "web", FORGED, "127.0.0.2")).status, 404);
+    // A mesh client of another namespace that writes its own headers (as a proxyless one does): its
+    // workload is its word (as in Istio), its namespace its certificate's, and a Service that does not
+    // reach the port is not believed.
+    for (const [path, service] of [
+      ["/announced", "web.shop.svc.cluster.local"],
+      ["/other-service", "db.shop.svc.cluster.local"],
+    ] as const)
+      assert.equal(
+        await meshGet(httpPort, path, intruder, caPem, { ...FORGED, "x-skiff-peer-service": service }),
+        404,
+      );
+    const claimed = {
+      source_principal: INTRUDER,
+      source_workload: "forged",
+      source_workload_namespace: "elsewhere",
+    };
+    const expected = new Map([
+      [
+        served({
+          // Plaintext: neither side has a certificate on this connection.
+          source_principal: "",
+          destination_principal: "",
+          source_workload: "unknown",
+          source_workload_namespace: "unknown",
+          destination_service: "unknown",
+        }),
+        1,
+      ],
+      [served({ ...claimed, destination_service: "web.shop.svc.cluster.local" }), 1],
+      [served({ ...claimed, destination_service: "unknown" }), 1],
+    ]);
+    const requests = await skiffSeries(server.prometheusPort, "envoy_skiff_requests_total");
+    const forged = new Map([...requests].filter(([key]) => !key.includes("source_principal=" + CLIENT)));
+    assert.deepEqual(forged, expected);
+
+    // Every request of both tests reached the application, none with the exchange's headers.
+    assert.deepEqual([...seen.keys()].sort(), [
+      "/announced",
+      "/missing",
+      "/ok",
+      "/other-service",
+      "/plaintext",
+    ]);
+    const leaked = [...seen.values()]
+      .flat()
+      .flatMap((h) => Object.keys(h).filter((k) => k.startsWith("x-skiff-")));
+    assert.deepEqual(leaked, []);
   });
 });

@@ -5,6 +5,7 @@ import type { IService } from "kubernetes-models/v1";
 import type { TrafficPolicy } from "../../../../src/api/v1alpha1/generated/trafficpolicy.js";
 import { compile } from "../../../../src/compile/compile.js";
 import type { ClusterState } from "../../../../src/compile/state.js";
+import { servedPorts } from "../../../../src/xds/translate/inbound.js";
 import { VIRTUAL_INBOUND } from "../../../../src/xds/translate/names.js";
 import { translate } from "../../../../src/xds/translate/translate.js";
 import { clusterStateFromFiles } from "../../../support/cluster-state.js";
@@ -120,6 +121,17 @@ describe("served ports: a workload's inbound side is its own namespace's", () =>
       trafficPolicies: state.trafficPolicies.filter((p) => p.metadata.namespace === "alpha"),
     });
     assert.deepEqual([...limits], [[9080, undefined]]);
+  });
+
+  it("lets callers name every Service that reaches a port, its own namespace's first (the metadata exchange)", () => {
+    const { model } = compile(alphaServingReviewsV1([{ name: "http", port: 9080 }]));
+    const workload = model.workloads.find((w) => w.key === "bookinfo/reviews-v1");
+    assert.ok(workload);
+    const port = servedPorts(model, workload).find((p) => p.port === 9080);
+    assert.deepEqual(port?.services, [
+      "reviews.bookinfo.svc.cluster.local",
+      "reviews.alpha.svc.cluster.local",
+    ]);
   });
 
   it("still serves a port only another namespace's Service targets, with no rate limit", () => {
