@@ -14,6 +14,7 @@ import {
   STATUS_ANNOTATION,
 } from "../mesh/annotations.js";
 import { appProbeRewrite } from "./probes.js";
+import type { EnvVar } from "./proxy-config.js";
 
 /** Names of the containers injection adds. */
 export const PROXY_CONTAINER = "skiff-proxy";
@@ -42,6 +43,8 @@ export interface SidecarSettings {
   trustBundleConfigMap: string;
   /** Where the sidecar serves Prometheus metrics (the Mesh's observability.metrics.prometheusPort). */
   prometheusPort: number;
+  /** The Pod's own additions to the sidecar's environment (proxy.skiff.dev/config's proxyMetadata). */
+  proxyEnv?: readonly EnvVar[];
 }
 
 /** "replace" only for the application's probes (src/inject/probes.ts); everything else is added. */
@@ -139,6 +142,8 @@ function proxyContainer(s: SidecarSettings, hold: boolean, drain: number): ICont
       // Envoy's OpenTelemetry tracer names its spans' service from this (the
       // environment resource detector); the kubelet expands the two above.
       { name: "OTEL_RESOURCE_ATTRIBUTES", value: "service.name=$(POD_NAME).$(POD_NAMESPACE)" },
+      // The Pod's own, after Skiff's: a name it repeats is its own (the kubelet takes the last).
+      ...(s.proxyEnv ?? []),
     ],
     ports: [
       { name: "skiff-outbound", containerPort: OUTBOUND_CAPTURE_PORT, protocol: "TCP" },

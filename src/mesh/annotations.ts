@@ -19,6 +19,12 @@ export const STATUS_ANNOTATION = "sidecar.skiff.dev/status";
  * through the sidecar agent (Istio's sidecar.istio.io/rewriteAppHTTPProbers).
  */
 export const REWRITE_PROBES_ANNOTATION = "sidecar.skiff.dev/rewriteAppHTTPProbers";
+/**
+ * A Pod's proxy settings, as Istio's proxy.istio.io/config: a ProxyConfig
+ * in YAML, of which Skiff reads proxyMetadata (the sidecar's environment,
+ * such as SECRET_TTL).
+ */
+export const PROXY_CONFIG_ANNOTATION = "proxy.skiff.dev/config";
 /** Start the application only once the sidecar is ready. */
 export const HOLD_ANNOTATION = "proxy.skiff.dev/holdApplicationUntilProxyStarts";
 /**

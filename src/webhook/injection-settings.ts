@@ -3,6 +3,7 @@ import type { Mesh } from "../api/v1alpha1/generated/mesh.js";
 import { proxyResourcesIssues } from "../controllers/mesh/issues.js";
 import { sidecarArgs, type ProxyLogLevel } from "../inject/bootstrap.js";
 import { iptablesArgs, interceptionOptions } from "../inject/interception.js";
+import { proxyConfigOverrides } from "../inject/proxy-config.js";
 import { DEFAULT_PROMETHEUS_PORT } from "../mesh/proxy.js";
 import type { SidecarSettings } from "../inject/sidecar.js";
 import {
@@ -35,6 +36,7 @@ export function injectionSettings(
   const interception = interceptionOptions(mesh.spec, pod.metadata?.annotations);
   const resourceIssues = proxy?.resources ? proxyResourcesIssues(mesh) : [];
   const resources = resourceIssues.length === 0 ? proxy?.resources : undefined;
+  const overrides = proxyConfigOverrides(pod.metadata?.annotations);
   return {
     settings: {
       proxyImage: proxy?.image ?? proxyImageOf(skiffImage),
@@ -49,9 +51,13 @@ export function injectionSettings(
       bootstrapConfigMap: BOOTSTRAP_CONFIGMAP,
       trustBundleConfigMap: TRUST_BUNDLE_CONFIGMAP,
       prometheusPort: mesh.spec?.observability?.metrics?.prometheusPort ?? DEFAULT_PROMETHEUS_PORT,
+      ...(overrides.env.length > 0 ? { proxyEnv: overrides.env } : {}),
     },
-    warnings: resourceIssues.map(
-      (i) => `the sidecar gets no resources: Mesh ${mesh.metadata?.name ?? ""} ${i.field}: ${i.message}`,
-    ),
+    warnings: [
+      ...resourceIssues.map(
+        (i) => `the sidecar gets no resources: Mesh ${mesh.metadata?.name ?? ""} ${i.field}: ${i.message}`,
+      ),
+      ...overrides.warnings,
+    ],
   };
 }
