@@ -20,6 +20,8 @@ const NS = "e2e-telemetry";
 const WEB = `web.${NS}.svc.cluster.local`;
 /** Every Pod here runs as the default ServiceAccount. */
 const PRINCIPAL = `spiffe://cluster.local/ns/${NS}/sa/default`;
+/** The metadata exchange's headers (see src/xds/translate/peer-exchange.ts), as an application would forge them. */
+const FORGED = ["-H", "x-skiff-peer-workload: forged", "-H", "x-skiff-peer-service: forged.example.com"];
 
 /**
  * Sidecar telemetry on the local node, read as a user reads it: a scraper
@@ -91,10 +93,14 @@ describe("telemetry from Envoy sidecars on the local node", function () {
   it("counts known requests exactly on the client's and the server's sidecar, and logs each one on both", async () => {
     // fortio's /echo answers with the status its query asks for.
     const sent = [...Array<number>(5).fill(418), ...Array<number>(3).fill(202)];
+    // The 202s carry the exchange's headers as if the application forged them: its sidecar overwrites them.
     const answers = await curlEach(
       NS,
       "client",
-      sent.map((status) => ({ url: `http://web:8080/echo?status=${status}` })),
+      sent.map((status) => ({
+        url: `http://web:8080/echo?status=${status}`,
+        ...(status === 202 ? { args: FORGED } : {}),
+      })),
     );
     assert.deepEqual(
       answers.map((a) => a.status),
@@ -112,17 +118,8 @@ describe("telemetry from Envoy sidecars on the local node", function () {
       destination_principal: PRINCIPAL,
       destination_service: WEB,
     };
-    // The server's sidecar does not learn who called or which Service (no metadata exchange).
-    const inbound = {
-      reporter: "destination",
-      source_workload: "unknown",
-      source_workload_namespace: "unknown",
-      source_principal: PRINCIPAL,
-      destination_workload: web,
-      destination_workload_namespace: NS,
-      destination_principal: PRINCIPAL,
-      destination_service: "unknown",
-    };
+    // The server's sidecar learns who called and which Service from the client's (the metadata exchange).
+    const inbound = { ...outbound, reporter: "destination" };
     const expected = (side: Record<string, string>) =>
       new Map(
         [
@@ -173,5 +170,50 @@ describe("telemetry from Envoy sidecars on the local node", function () {
       if (direction === "outbound")
         assert.deepEqual(new Set(lines.map((l) => l.upstream_cluster)), new Set([`outbound|8080||${WEB}`]));
     }
+  });
+
+  it("keeps what a caller outside the mesh forges out of the server's metrics and away from the application", async () => {
+    // The scraper has no sidecar: its requests reach web's sidecar in plaintext (PERMISSIVE takes them).
+    const forged = await curlEach(NS, "scraper", [
+      ...Array.from({ length: 4 }, () => ({ url: "http://web:8080/echo?status=203", args: FORGED })),
+      { url: "http://web:8080/debug", args: FORGED },
+    ]);
+    assert.deepEqual(
+      forged.map((a) => a.status),
+      [203, 203, 203, 203, 200],
+    );
+    // A mesh client's request, whose application forged the headers too.
+    const [meshed] = await curlEach(NS, "client", [{ url: "http://web:8080/debug", args: FORGED }]);
+    assert.equal(meshed!.status, 200);
+    // fortio's /debug echoes the request's headers: the application saw none of the exchange's.
+    for (const answer of [forged.at(-1)!, meshed!])
+      assert.doesNotMatch(answer.body, /x-skiff-/i, answer.body);
+
+    const series = await scrape(webIP, "envoy_skiff_requests_total");
+    assert.deepEqual(
+      new Map([...series].filter(([key]) => key.includes("response_code=203"))),
+      new Map([
+        [
+          labels({
+            reporter: "destination",
+            source_workload: "unknown",
+            source_workload_namespace: "unknown",
+            source_principal: "",
+            destination_workload: web,
+            destination_workload_namespace: NS,
+            destination_principal: "",
+            destination_service: "unknown",
+            request_protocol: "HTTP/1.1",
+            response_code: "203",
+            response_flags: "-",
+          }),
+          4,
+        ],
+      ]),
+    );
+    assert.deepEqual(
+      [...series.keys()].filter((key) => /forged/.test(key)),
+      [],
+    );
   });
 });
