@@ -4,7 +4,7 @@ import type { EffectiveMtlsMode } from "../../ir/security.js";
 import { NETWORK_RBAC_FILTER, NETWORK_RBAC_TYPE, rbacFilters } from "./authorization.js";
 import { inboundCluster } from "./clusters.js";
 import { duration, socketAddress, typed } from "./json.js";
-import { HCM_FILTER, passthroughChain, ROUTER_FILTER, TCP_PROXY_FILTER } from "./listeners.js";
+import { HCM_FILTER, ROUTER_FILTER, TCP_PROXY_FILTER } from "./listeners.js";
 import { inboundClusterName, INBOUND_PASSTHROUGH_CLUSTER, VIRTUAL_INBOUND } from "./names.js";
 import { LISTENER_TYPE, type EnvoyResource } from "./resource.js";
 import { downstreamTlsSocket } from "./secrets.js";
@@ -175,6 +175,9 @@ function inboundChains(model: MeshModel, workload: WorkloadModel, served: Served
  *   its mode acts otherwise than the workload's, gets chains of its own:
  *   `InboundPassthroughCluster|<port>|mtls` and `…|<port>|plaintext-denied`
  *   for STRICT, `InboundPassthroughCluster|<port>|` for the others.
+ *
+ * Every chain that forwards (all but `plaintext-denied`) starts with the
+ * workload's AuthorizationPolicies as network RBAC, as on a served TCP port.
  */
 function passthroughChains(
   workload: WorkloadModel,
@@ -187,7 +190,13 @@ function passthroughChains(
     .map(([port, mode]) => ({ port: Number(port), strict: strict(mode) }))
     .filter((p) => !served.has(p.port) && p.strict !== workloadStrict)
     .sort((a, b) => a.port - b.port);
+  // The workload's AuthorizationPolicies hold here too, as network RBAC (Istio's
+  // passthrough chains carry its TCP authorization filters): a port no Service
+  // targets is still reachable at the Pod's IP.
   const tcpProxy: JsonObject[] = [
+    ...(workload.authorization.length > 0
+      ? rbacFilters(workload.authorization, { trustDomain, protocol: "TCP" })
+      : []),
     {
       name: TCP_PROXY_FILTER,
       typed_config: typed("envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy", {
@@ -217,7 +226,7 @@ function passthroughChains(
   if (!workloadStrict)
     return {
       chains,
-      defaultChain: passthroughChain(INBOUND_PASSTHROUGH_CLUSTER),
+      defaultChain: { name: INBOUND_PASSTHROUGH_CLUSTER, filters: tcpProxy },
       inspectTls: overrides.length > 0,
     };
   return {
