@@ -3,7 +3,6 @@ import {
   HEADER_NAME_MESSAGE,
   HEADER_NAME_PATTERN,
   hasSyntax,
-  HOST_HEADER_MESSAGE,
   NAMESPACE,
   valueMessage,
   type ValueSyntax,
@@ -68,8 +67,6 @@ export function authorizationPolicyIssues(ap: AuthorizationPolicy): ValidationIs
       } else if (header !== undefined) {
         if (!new RegExp(HEADER_NAME_PATTERN).test(header))
           issues.push({ field: `${field}.key`, message: HEADER_NAME_MESSAGE });
-        else if (header.toLowerCase() === "host")
-          issues.push({ field: `${field}.key`, message: HOST_HEADER_MESSAGE });
       } else if (kind === "SourceNamespace") {
         each(condition.values, `${field}.values`, syntax(NAMESPACE), valueMessage(NAMESPACE));
         each(condition.notValues, `${field}.notValues`, syntax(NAMESPACE), valueMessage(NAMESPACE));

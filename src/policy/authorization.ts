@@ -211,6 +211,25 @@ function host(r: AuthorizationRequest): string | undefined {
   return r.host ?? header(r, ":authority") ?? header(r, "host");
 }
 
+/**
+ * A `request.headers[<name>]` condition's value as Envoy's header map holds
+ * it: `host` and `:authority` are one header there, and `:method` and
+ * `:path` (query string included) are the request's own.
+ */
+function conditionHeader(r: AuthorizationRequest, name: string): string | undefined {
+  switch (name.toLowerCase()) {
+    case "host":
+    case ":authority":
+      return host(r);
+    case ":method":
+      return r.method ?? header(r, ":method");
+    case ":path":
+      return r.path ?? header(r, ":path");
+    default:
+      return header(r, name);
+  }
+}
+
 /** Envoy's url_path: the path without query string or fragment. */
 function urlPath(path: string | undefined): string | undefined {
   return path?.split(/[?#]/, 1)[0];
@@ -231,7 +250,7 @@ function operationMatches(o: OperationModel, r: AuthorizationRequest, tcp: boole
 function conditionHolds(c: ConditionModel, r: AuthorizationRequest): boolean {
   switch (c.kind) {
     case "RequestHeader": {
-      const value = header(r, c.name);
+      const value = conditionHeader(r, c.name);
       return valuesHold(c.values, c.notValues, (p) =>
         matchesPattern(p, value, { presentMatchesEmpty: true }),
       );

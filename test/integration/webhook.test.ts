@@ -250,6 +250,41 @@ spec:
     assert.equal(stored.stdout, "");
   });
 
+  it("refuses an AuthorizationPolicy whose when value does not fit its key, naming the field, and stores nothing", async () => {
+    // The CRD cannot check values by key within the API server's CEL budget;
+    // without the webhook, compile would leave this DENY out and deny nothing.
+    const refused = await kubectl(
+      ["apply", "-n", "wh-plain", "-f", "-"],
+      `apiVersion: skiff.dev/v1alpha1
+kind: AuthorizationPolicy
+metadata: { name: named-port }
+spec:
+  action: DENY
+  rules:
+    - when:
+        - { key: source.namespace, values: [bookinfo] }
+        - { key: destination.port, values: ["9080", http] }
+`,
+    );
+    assert.notEqual(refused.code, 0, "kubectl accepted it");
+    assert.match(refused.stderr, /validate\.skiff\.dev/);
+    assert.match(
+      refused.stderr,
+      /spec\.rules\[0\]\.when\[1\]\.values\[1\]: must be a port number from 1 to 65535/,
+    );
+    const stored = await kubectl([
+      "get",
+      "ap",
+      "named-port",
+      "-n",
+      "wh-plain",
+      "--ignore-not-found",
+      "-o",
+      "name",
+    ]);
+    assert.equal(stored.stdout, "");
+  });
+
   it("refuses a Mesh whose sidecar memory limit is 0 or 1Ei, or whose Prometheus port is the sidecar's, naming the field, and stores nothing", async () => {
     const field =
       /spec\.injection\.proxy\.resources\.limits\.memory: must be a whole number of bytes from 32Mi/;

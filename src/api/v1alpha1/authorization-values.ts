@@ -94,17 +94,15 @@ export const hasSyntax = (syntax: ValueSyntax, value: string) => new RegExp(synt
 // --- Header names in `when` keys ------------------------------------------------------
 
 /**
- * A header name in `request.headers[<name>]` is an HTTP token (RFC 9110):
- * Envoy NACKs a header matcher whose name holds NUL, CR or LF (the whole
- * listener with it), and a name that is not a token never arrives.
- * Pseudo-headers (`:path`, `:authority`...) are refused, as is `host`:
- * Envoy holds the Host header as `:authority` and never sees `host`, while
- * `skiff simulate` would read them from the request's headers. Write them
- * as to.operation's hosts, methods and paths.
+ * A header name in `request.headers[<name>]` is an HTTP token (RFC 9110),
+ * or one of the request pseudo-headers that both Envoy and `skiff simulate`
+ * know: `:authority` (which `host` also names in Envoy), `:method` and
+ * `:path` (with its query string). Envoy NACKs a header matcher whose name
+ * holds NUL, CR or LF (the whole listener with it), and a name that is not a
+ * token never arrives. Other pseudo-headers are refused: `:scheme` is not
+ * something simulate's requests say, and `:status` or an unknown one is
+ * never on a request.
  */
-export const HEADER_NAME_PATTERN = "^[-!#$%&'*+.^_`|~0-9A-Za-z]+$";
+export const HEADER_NAME_PATTERN = "^([-!#$%&'*+.^_`|~0-9A-Za-z]+|:authority|:method|:path)$";
 export const HEADER_NAME_MESSAGE =
-  "the header name in request.headers[<name>] must be an HTTP token (letters, digits and !#$%&'*+-.^_`|~), not a pseudo-header; for :authority, :method and :path use to.operation's hosts, methods and paths";
-/** Envoy keeps the Host header as :authority, so a matcher on `host` never matches. */
-export const HOST_HEADER_MESSAGE =
-  "request.headers[host] never matches: Envoy holds the Host header as :authority; use to.operation.hosts";
+  "the header name in request.headers[<name>] must be an HTTP token (letters, digits and !#$%&'*+-.^_`|~) or one of the pseudo-headers :authority, :method and :path";

@@ -4,7 +4,6 @@ import {
   ASCII,
   HEADER_NAME_MESSAGE,
   HEADER_NAME_PATTERN,
-  HOST_HEADER_MESSAGE,
   METHOD,
   NAMESPACE,
   PATH,
@@ -134,7 +133,7 @@ const condition = titled(
       "An extra condition on a request attribute. It holds when the attribute matches one of values (if given) and none of notValues (if given).",
       {
         key: string(
-          `The attribute: one of ${CONDITION_KEYS.join(", ")}. A header name is an HTTP token, not a pseudo-header and not host (use to.operation's hosts, methods and paths).`,
+          `The attribute: one of ${CONDITION_KEYS.join(", ")}. A header name is an HTTP token, or one of the pseudo-headers :authority (also named host), :method and :path.`,
           { minLength: 1, maxLength: 320 },
         ),
         values: values(`Values the attribute must match one of. ${CONDITION_VALUES}`),
@@ -155,11 +154,6 @@ const condition = titled(
       // Only for a well-formed header key (the rule above names any other); 16 is the length of "request.headers[".
       rule: `!self.key.matches('^request[.]headers\\\\[[^\\\\]]+\\\\]$') || self.key.substring(16, size(self.key) - 1).matches("${HEADER_NAME_PATTERN}")`,
       message: HEADER_NAME_MESSAGE,
-      fieldPath: ".key",
-    },
-    {
-      rule: "self.key.lowerAscii() != 'request.headers[host]'",
-      message: HOST_HEADER_MESSAGE,
       fieldPath: ".key",
     },
   ),

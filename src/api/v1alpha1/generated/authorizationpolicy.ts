@@ -226,7 +226,7 @@ export interface Operation {
  */
 export interface RuleCondition {
   /**
-   * The attribute: one of request.headers[<name>], source.ip, remote.ip, source.namespace, source.principal, destination.ip, destination.port, connection.sni. A header name is an HTTP token, not a pseudo-header and not host (use to.operation's hosts, methods and paths).
+   * The attribute: one of request.headers[<name>], source.ip, remote.ip, source.namespace, source.principal, destination.ip, destination.port, connection.sni. A header name is an HTTP token, or one of the pseudo-headers :authority (also named host), :method and :path.
    */
   key: string;
   /**
