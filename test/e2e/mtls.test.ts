@@ -3,7 +3,7 @@ import { X509Certificate } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { INJECT_ANNOTATION } from "../../src/mesh/annotations.js";
+import { INJECT_ANNOTATION, PROXY_CONFIG_ANNOTATION } from "../../src/mesh/annotations.js";
 import { x509 } from "../../src/pki/crypto.js";
 import { createSelfSignedCa, issueLeaf, signingCaFromPem, type SigningCa } from "../../src/pki/issue.js";
 import { withFinalNewline } from "../../src/pki/pem.js";
@@ -22,6 +22,7 @@ import {
   meshNamespace,
   podByPrefix,
   programTrafficPolicy,
+  rest,
   service,
   skipUnlessSupported,
   waitFor,
@@ -29,7 +30,15 @@ import {
 } from "./kit.js";
 import { envoyStat, readUntil, statDeltas, waitForEndpointCounts } from "./envoy-admin.js";
 import { startFortioLoad } from "./load.js";
-import { certsInUse, heldSecrets, issuedBy, patchMeshCa, readMeshCa, serial } from "./sidecar-certs.js";
+import {
+  certsInUse,
+  heldSecrets,
+  issuedBy,
+  patchMeshCa,
+  readMeshCa,
+  serial,
+  type HeldSecrets,
+} from "./sidecar-certs.js";
 
 /**
  * mTLS between real Envoy sidecars, with certificates that each Pod's
@@ -49,6 +58,12 @@ const URL = "http://web:8080/debug";
 const ALT_URL = "http://web:8081/debug";
 const CALLER = `spiffe://cluster.local/ns/${NS}/sa/default`;
 const FORGED = "URI=spiffe://cluster.local/ns/kube-system/sa/admin";
+/**
+ * web's and the client's sidecars ask for 20-second certificates (Istio's
+ * SECRET_TTL, by proxyMetadata), so their agents renew them every 16 s, all
+ * through the file: leaf rotation happens under every test here.
+ */
+const SHORT_LIVED = { [PROXY_CONFIG_ANNOTATION]: "proxyMetadata: { SECRET_TTL: 20s }" };
 /** The client sidecar's cluster for web:8080. */
 const WEB_CLUSTER = `outbound|8080||web.${NS}.svc.cluster.local`;
 
@@ -93,7 +108,7 @@ async function answer(pod: string, url: string, args: string[] = []): Promise<st
  * probe would be refused), and with a second fortio serving HTTP on 8081.
  */
 function web(): object {
-  const deployment = fortioDeployment(NS, "web") as {
+  const deployment = fortioDeployment(NS, "web", { annotations: SHORT_LIVED }) as {
     spec: { template: { spec: { containers: { readinessProbe?: object }[] } } };
   };
   const containers = deployment.spec.template.spec.containers;
@@ -146,7 +161,7 @@ describe("mTLS between Envoy sidecars, on certificates whose keys never left the
         { name: "http", port: 8080 },
         { name: "http-alt", port: 8081 },
       ]),
-      clientPod(NS),
+      clientPod(NS, "client", SHORT_LIVED),
       clientPod(NS, "outsider", { [INJECT_ANNOTATION]: "false" }),
     ]);
     await waitPodsReady(NS, 3);
@@ -218,6 +233,37 @@ describe("mTLS between Envoy sidecars, on certificates whose keys never left the
       { client: await answer("client", URL), outsider: await answer("outsider", URL) },
       { client: "200 no XFCC", outsider: "200 no XFCC" },
     );
+
+    // The Mesh's default decides where no PeerAuthentication does (UNSET inherits it): PERMISSIVE
+    // first, so that DISABLE is seen to come from the Mesh. The Mesh is the whole cluster's: put back.
+    const meshPath = "/apis/skiff.dev/v1alpha1/meshes/default";
+    const meshDefault = async (mtlsMode: string | null) =>
+      rest().request("PATCH", meshPath, {
+        body: { spec: { defaults: { mtlsMode } } },
+        contentType: "application/merge-patch+json",
+      });
+    const { spec } = await rest().request<{ spec?: { defaults?: { mtlsMode?: string } } }>("GET", meshPath);
+    await apply([peerAuthentication("default", { mtls: { mode: "UNSET" } })]);
+    await meshDefault("PERMISSIVE");
+    try {
+      await readUntil(
+        "the Mesh's PERMISSIVE in force",
+        () => answer("client", URL),
+        (a) => a === `200 ${CALLER}`,
+      );
+      await meshDefault("DISABLE");
+      await readUntil(
+        "the Mesh's DISABLE in force",
+        () => answer("client", URL),
+        (a) => a === "200 no XFCC",
+      );
+      assert.deepEqual(
+        { client: await answer("client", URL), outsider: await answer("outsider", URL) },
+        { client: "200 no XFCC", outsider: "200 no XFCC" },
+      );
+    } finally {
+      await meshDefault(spec?.defaults?.mtlsMode ?? null);
+    }
   });
 
   it("port level: STRICT on one port and DISABLE on another of the same workload, for mesh and outsider alike", async () => {
@@ -228,26 +274,26 @@ describe("mTLS between Envoy sidecars, on certificates whose keys never left the
         portLevelMtls: { "8081": { mode: "DISABLE" } },
       }),
     ]);
-    await readUntil("8080 to refuse plaintext", plaintextStatus, (status) => status === "000");
+    // From PERMISSIVE on both ports (the test before put the Mesh's default back).
+    const answers = async () => ({
+      "8080 client": await answer("client", URL),
+      "8080 outsider": await answer("outsider", URL),
+      "8081 client": await answer("client", ALT_URL),
+      "8081 outsider": await answer("outsider", ALT_URL),
+    });
+    const expected = {
+      "8080 client": `200 ${CALLER}`,
+      "8080 outsider": "refused",
+      "8081 client": "200 no XFCC",
+      "8081 outsider": "200 no XFCC",
+    };
     await readUntil(
-      "the client to call 8080 over mTLS",
-      () => answer("client", URL),
-      (a) => a === `200 ${CALLER}`,
+      "both ports' modes in force",
+      answers,
+      (seen) => JSON.stringify(seen) === JSON.stringify(expected),
     );
-    assert.deepEqual(
-      {
-        "8080 client": await answer("client", URL),
-        "8080 outsider": await answer("outsider", URL),
-        "8081 client": await answer("client", ALT_URL),
-        "8081 outsider": await answer("outsider", ALT_URL),
-      },
-      {
-        "8080 client": `200 ${CALLER}`,
-        "8080 outsider": "refused",
-        "8081 client": "200 no XFCC",
-        "8081 outsider": "200 no XFCC",
-      },
-    );
+    // And they stay so.
+    assert.deepEqual(await answers(), expected);
   });
 
   /**
@@ -299,17 +345,18 @@ describe("mTLS between Envoy sidecars, on certificates whose keys never left the
   });
 
   /**
-   * The three documented steps of a root rotation (ARCHITECTURE.md,
-   * "Staged root rotation") on the cluster's mesh CA Secret, under a load
-   * from the client through both sidecars to web's STRICT 8080, every
-   * request on a connection of its own (maxRequestsPerConnection: 1), so
-   * every one makes a fresh mTLS handshake against whatever both sidecars
-   * hold at that moment. Each step waits until both Envoys hold its state.
-   * Step 2 rotates every leaf (a new signer: each agent asks for a new
-   * certificate at once). The cluster keeps the new root: nothing after
-   * this file reads the old one.
+   * Leaf renewal, then the three documented steps of a root rotation
+   * (ARCHITECTURE.md, "Staged root rotation") on the cluster's mesh CA
+   * Secret, under a load from the client through both sidecars to web's
+   * STRICT 8080, every request on a connection of its own
+   * (maxRequestsPerConnection: 1), so every one makes a fresh mTLS
+   * handshake against whatever both sidecars hold at that moment. Each step
+   * waits until both Envoys hold its state. Leaves rotate twice: renewed
+   * at 80% of SECRET_TTL, and re-issued in step 2 (a new signer: each agent
+   * asks at once). The cluster keeps the new root: nothing after this file
+   * reads the old one.
    */
-  it("rotates both leaves and the root in three steps under load, losing no request", async () => {
+  it("renews both leaves and rotates the root in three steps under load, losing no request", async () => {
     const webPod = (await podByPrefix(NS, "web-")).metadata.name;
     const sidecars = ["client", webPod];
     const ca = await readMeshCa();
@@ -324,16 +371,21 @@ describe("mTLS between Envoy sidecars, on certificates whose keys never left the
     const before = Object.fromEntries(
       await Promise.all(sidecars.map(async (pod) => [pod, (await heldSecrets(NS, pod)).leaf] as const)),
     );
-    const bothHold = (what: string, holds: (held: Awaited<ReturnType<typeof heldSecrets>>) => boolean) =>
+    const bothHold = (what: string, holds: (held: HeldSecrets, pod: string) => boolean) =>
       Promise.all(
         sidecars.map((pod) =>
-          readUntil(`${pod}'s Envoy to hold ${what}`, () => heldSecrets(NS, pod), holds, {
-            show: (held) => ({
-              leaf: held.leaf.serialNumber,
-              issuer: held.leaf.issuer,
-              roots: held.roots.map((r) => r.serialNumber),
-            }),
-          }),
+          readUntil(
+            `${pod}'s Envoy to hold ${what}`,
+            () => heldSecrets(NS, pod),
+            (held) => holds(held, pod),
+            {
+              show: (held) => ({
+                leaf: held.leaf.serialNumber,
+                issuer: held.leaf.issuer,
+                roots: held.roots.map((r) => r.serialNumber),
+              }),
+            },
+          ),
         ),
       );
     const handshakes = () =>
@@ -358,10 +410,22 @@ describe("mTLS between Envoy sidecars, on certificates whose keys never left the
     ]);
     let failed: unknown;
     let handshakesAfterStep3 = 0;
+    let renewed: Record<string, X509Certificate> = {};
     const started = Date.now();
     try {
       await flowing(10);
-      // 1. Trust the new root beside the old one; certificates stay as they are.
+      // 0. Leaf rotation: each agent renews its certificate at 80% of its SECRET_TTL, from the same root.
+      renewed = Object.fromEntries(
+        (
+          await bothHold(
+            "a renewed leaf",
+            (held, pod) =>
+              held.leaf.serialNumber !== before[pod]!.serialNumber && issuedBy(held.leaf, oldSigner),
+          )
+        ).map((held, i) => [sidecars[i]!, held.leaf]),
+      );
+      await flowing(10);
+      // 1. Trust the new root beside the old one; the old still signs (renewals go on).
       await patchMeshCa({ "ca.crt": oldRoots + next.certPem });
       await bothHold(
         "both roots",
@@ -398,7 +462,11 @@ describe("mTLS between Envoy sidecars, on certificates whose keys never left the
     // Both leaves changed, chain to the new root, and every TLS context uses them with the new root alone.
     for (const pod of sidecars) {
       const held = await heldSecrets(NS, pod);
-      assert.notEqual(held.leaf.serialNumber, before[pod]!.serialNumber, `${pod}'s leaf`);
+      assert.ok(
+        renewed[pod] && renewed[pod].serialNumber !== before[pod]!.serialNumber,
+        `${pod} renewed its leaf`,
+      );
+      assert.notEqual(held.leaf.serialNumber, renewed[pod].serialNumber, `${pod}'s leaf after step 2`);
       assert.ok(issuedBy(before[pod]!, oldSigner), `${pod}'s first leaf was the old root's`);
       assert.ok(issuedBy(held.leaf, nextRoot), `${pod}'s leaf chains to the new root`);
       const inUse = await certsInUse(NS, pod);
