@@ -53,9 +53,7 @@ export const PATH: ValueSyntax = {
  * Hosts, principals and SNI: printable ASCII. Hosts are compared
  * case-insensitively, and Envoy folds ASCII only, where Unicode folding
  * (`skiff simulate`) would also match `K` (U+212A, the Kelvin sign) to `k`.
- * A principal suffix becomes an RE2 program over the SPIFFE URI: in ASCII,
- * 1024 characters stay within the sidecar's program-size limit, where
- * multi-byte characters would not.
+ * SPIFFE IDs are ASCII URIs, so a non-ASCII principal names no peer.
  */
 export const ASCII: ValueSyntax = {
   pattern: wildcard(ASCII_CHARS),
