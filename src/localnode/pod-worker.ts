@@ -61,6 +61,8 @@ interface Slot {
   backoffMs: number;
   restartTimer?: NodeJS.Timeout;
   probeTimers: NodeJS.Timeout[];
+  /** Runs the readiness probe now (the kubelet's manual trigger); set while its probes run. */
+  probeReadinessNow?: () => void;
 }
 
 /**
@@ -181,6 +183,12 @@ export class PodWorker {
   }
   private changed(): void {
     for (const resolve of this.changeWaiters.splice(0)) resolve();
+    // As the kubelet's status update does: a started container with no
+    // passing readiness result has its readiness probe run at once, rather
+    // than a period later (a sidecar whose startup probe just passed, an
+    // application that came up beside it).
+    for (const slot of [...this.init, ...this.main])
+      if (slot.record.started && !slot.record.ready) slot.probeReadinessNow?.();
     this.queueStatus();
   }
 
@@ -531,26 +539,40 @@ export class PodWorker {
     const liveness = spec.livenessProbe ? probePlan(spec, spec.livenessProbe) : undefined;
     if (!readiness) slot.record.ready = !startup;
     const process = slot.process;
+    const startedAt = Date.now();
+    /** Probes on the plan's period; the function it returns probes now, as the kubelet's manual trigger does. */
     const loop = (plan: ProbePlan, onResult: (verdict: ProbeVerdict) => void, when: () => boolean) => {
       const verdict = new ProbeVerdict(plan);
       // One live timer per probe, replaced at each tick, so the list does not grow with the container's age.
       let timer: NodeJS.Timeout | undefined;
+      let probing = false;
+      let triggered = false;
       const schedule = (ms: number) => {
         const index = timer ? slot.probeTimers.indexOf(timer) : -1;
         if (index >= 0) slot.probeTimers.splice(index, 1);
+        clearTimeout(timer);
         timer = setTimeout(() => void tick(), ms);
         slot.probeTimers.push(timer);
       };
       const tick = async () => {
         if (slot.process !== process || this.isTerminating) return;
         if (when()) {
+          probing = true;
           const ok = await this.probeOnce(slot, plan);
           if (slot.process !== process) return;
           if (verdict.record(ok)) onResult(verdict);
+          probing = false;
         }
-        schedule(plan.periodMs);
+        schedule(triggered ? 0 : plan.periodMs);
+        triggered = false;
       };
       schedule(plan.initialDelayMs);
+      return () => {
+        // The kubelet skips a probe inside the initial delay; one in flight is followed by another.
+        if (slot.process !== process || Date.now() < startedAt + plan.initialDelayMs) return;
+        if (probing) triggered = true;
+        else schedule(0);
+      };
     };
     if (startup)
       loop(
@@ -565,7 +587,7 @@ export class PodWorker {
         () => !slot.record.started,
       );
     if (readiness)
-      loop(
+      slot.probeReadinessNow = loop(
         readiness,
         (v) => {
           slot.record.ready = v.value === true;
@@ -584,6 +606,7 @@ export class PodWorker {
   }
 
   private stopProbes(slot: Slot): void {
+    slot.probeReadinessNow = undefined;
     for (const timer of slot.probeTimers.splice(0)) clearTimeout(timer);
   }
 
