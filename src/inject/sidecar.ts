@@ -123,13 +123,22 @@ function drainSeconds(pod: IPod): number {
 }
 
 function proxyContainer(s: SidecarSettings, hold: boolean, drain: number): IContainer {
-  const probe = { httpGet: { path: HEALTH_PATH, port: HEALTH_PORT }, periodSeconds: 2, failureThreshold: 30 };
+  // Istio's sidecar startup probe: every second for up to 10 minutes. Once it
+  // passes, the kubelet runs the readiness probe at once, so the Pod is Ready
+  // about a second after Envoy has its configuration, not a readiness period
+  // later; with holdApplicationUntilProxyStarts it also holds the application.
+  const startupProbe = {
+    httpGet: { path: HEALTH_PATH, port: HEALTH_PORT },
+    periodSeconds: 1,
+    failureThreshold: 600,
+  };
   return {
     name: PROXY_CONTAINER,
     image: s.proxyImage,
     // skiff agent starts Envoy, and serves it xDS (over TLS with the Pod's token) and its certificate.
     args: ["agent", "sidecar", "--xds-address", s.xdsAddress, "--", ...s.proxyArgs],
-    ...(hold ? { restartPolicy: "Always", startupProbe: probe } : {}),
+    ...(hold ? { restartPolicy: "Always" } : {}),
+    startupProbe,
     // Envoy exits at once on SIGTERM, resetting every request in flight to
     // it. Kept up while callers learn the endpoint is gone (Istio's
     // terminationDrainDuration, 5 s), it answers those requests, with a 503

@@ -59,6 +59,12 @@ describe("sidecar injection", () => {
       [15001, 15006, 15090, 15021],
     );
     assert.equal(proxy.readinessProbe!.httpGet!.port, 15021);
+    // Istio's startup probe: once it passes, the kubelet probes readiness at once.
+    assert.deepEqual(proxy.startupProbe, {
+      httpGet: { path: "/healthz/ready", port: 15021 },
+      periodSeconds: 1,
+      failureThreshold: 600,
+    });
     // The proxy outlives the application's exit while callers drop the endpoint.
     assert.deepEqual(proxy.lifecycle, { preStop: { sleep: { seconds: 5 } } });
     // The API server refuses a sleep not shorter than the grace period.
