@@ -71,9 +71,25 @@ build: $(NODE_MODULES)
 	npx tsc -p tsconfig.build.json
 	cp src/xds/protos/envoy.binpb dist/src/xds/protos/
 
-## test: verify, then run the unit, integration and end-to-end tests (the README's test command)
+# The suites' commands, shared by their targets and by `make test`.
+INTEGRATION_TESTS := $(MOCHA) --config test/integration/.mocharc.json
+E2E_TESTS := $(MOCHA) --config test/e2e/.mocharc.json --ignore test/e2e/envoy-config.test.ts 'test/e2e/**/*.test.ts'
+E2E_CONFIG_TESTS := $(MOCHA) --config test/e2e/.mocharc.json test/e2e/envoy-config.test.ts
+
+## test: verify and the unit tests, then the integration and end-to-end suites side by side (the README's test command)
+# The two suites run at once, each on an API server of its own, and spend
+# most of their time waiting on events rather than on the CPU; each suite's
+# output is printed whole when it ends.
 .PHONY: test
-test: verify test-unit test-integration test-e2e test-e2e-config
+test: verify test-unit build controlplane envoyvalidate envoy fortio coredns
+	$(MAKE) --no-print-directory --output-sync=target -j2 run-integration run-e2e
+
+.PHONY: run-integration run-e2e
+run-integration:
+	$(INTEGRATION_TESTS)
+run-e2e:
+	$(E2E_TESTS)
+	$(E2E_CONFIG_TESTS)
 
 ## test-unit: unit tests (no API server; the golden tests use the Envoy validator and the real Envoy)
 .PHONY: test-unit
@@ -97,18 +113,18 @@ search: $(NODE_MODULES) build controlplane envoy
 ## test-integration: integration tests against a real etcd and kube-apiserver started on loopback
 .PHONY: test-integration
 test-integration: $(NODE_MODULES) build controlplane envoyvalidate envoy
-	$(MOCHA) --config test/integration/.mocharc.json
+	$(INTEGRATION_TESTS)
 
 ## test-e2e: end-to-end tests: real Envoy sidecars on the local node, with kube-controller-manager, kube-proxy and CoreDNS (needs root; skipped with a message otherwise)
 .PHONY: test-e2e
 test-e2e: $(NODE_MODULES) build controlplane envoy fortio coredns
-	$(MOCHA) --config test/e2e/.mocharc.json --ignore test/e2e/envoy-config.test.ts 'test/e2e/**/*.test.ts'
+	$(E2E_TESTS)
 	@echo "note: test/e2e/envoy-config.test.ts runs alone (make test-e2e-config): in the full suite it fails on Envoy state left by earlier files"
 
 ## test-e2e-config: the config_dump comparison and NACK end-to-end test, on a cluster of its own
 .PHONY: test-e2e-config
 test-e2e-config: $(NODE_MODULES) build controlplane envoy fortio coredns
-	$(MOCHA) --config test/e2e/.mocharc.json test/e2e/envoy-config.test.ts
+	$(E2E_CONFIG_TESTS)
 
 ## bench: benchmarks (outside `make test`): Mesh reconcile latency, operator memory, workload certificate issuance
 .PHONY: bench
