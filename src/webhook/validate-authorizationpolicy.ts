@@ -1,5 +1,5 @@
 import type { AuthorizationPolicy } from "../api/v1alpha1/generated/authorizationpolicy.js";
-import { authorizationPolicyIssues } from "../compile/security-issues.js";
+import { authorizationPolicyAdmissionIssues } from "../compile/security-issues.js";
 import { truncateCodePoints } from "../k8s/truncate.js";
 import type { AdmissionDecision, AdmissionRequest } from "./admission.js";
 
@@ -8,7 +8,7 @@ const isObject = (value: unknown): value is Record<string, unknown> =>
 
 const issueTexts = (policy: unknown): string[] =>
   isObject(policy)
-    ? authorizationPolicyIssues(policy as unknown as AuthorizationPolicy).map(
+    ? authorizationPolicyAdmissionIssues(policy as unknown as AuthorizationPolicy).map(
         (i) => `${i.field}: ${i.message}`,
       )
     : [];
@@ -16,9 +16,10 @@ const issueTexts = (policy: unknown): string[] =>
 /**
  * Refuses an AuthorizationPolicy with what its schema cannot check within
  * the API server's CEL cost budget: `when` values whose syntax depends on the
- * key (a port for destination.port, an address for source.ip...), which
- * compile would otherwise find invalid and leave out, so that a DENY policy
- * the API server stored would deny nothing. Each issue names its field.
+ * key (a port for destination.port, an address for source.ip, a namespace
+ * name for source.namespace...). Without it compile would leave a policy
+ * with a port or address that is none out, so that a DENY policy the API
+ * server stored would deny nothing. Each issue names its field.
  *
  * An UPDATE is refused only for issues the stored object did not already
  * have, as the API server ratchets its own rules: a policy stored with one

@@ -7,7 +7,7 @@ import type { Mesh } from "../../src/api/v1alpha1/generated/mesh.js";
 import type { PeerAuthentication } from "../../src/api/v1alpha1/generated/peerauthentication.js";
 import type { TrafficPolicy } from "../../src/api/v1alpha1/generated/trafficpolicy.js";
 import { compile } from "../../src/compile/compile.js";
-import { authorizationPolicyIssues } from "../../src/compile/security-issues.js";
+import { authorizationPolicyAdmissionIssues } from "../../src/compile/security-issues.js";
 import { trafficPolicyIssues } from "../../src/compile/traffic-issues.js";
 import { desiredNamespaceConfig, meshSettings } from "../../src/controllers/mesh/desired.js";
 import { meshIssues } from "../../src/controllers/mesh/issues.js";
@@ -46,7 +46,7 @@ import { kubectlOk } from "./kubectl.js";
  * Envoy (`envoy --mode validate`). The generator makes objects of all four
  * kinds that are often invalid; admission is the API server's (schema and
  * CEL, by a dry-run create) plus the validating webhook's own checks
- * (trafficPolicyIssues, meshIssues, authorizationPolicyIssues). Everything admitted goes, one namespace per case,
+ * (trafficPolicyIssues, meshIssues, authorizationPolicyAdmissionIssues). Everything admitted goes, one namespace per case,
  * into one cluster state, one translation and two Envoy runs per batch: the
  * sidecar's (outbound, and every sidecar workload's inbound side, on the
  * bootstrap the operator renders for that batch's Mesh) and the proxyless
@@ -157,7 +157,7 @@ describe("every custom resource the API server admits translates to configuratio
       return undefined;
     if (
       kind === "AuthorizationPolicy" &&
-      authorizationPolicyIssues(stored as unknown as AuthorizationPolicy).length > 0
+      authorizationPolicyAdmissionIssues(stored as unknown as AuthorizationPolicy).length > 0
     )
       return undefined;
     if (kind === "Mesh" && meshIssues(stored as unknown as Mesh).length > 0) {

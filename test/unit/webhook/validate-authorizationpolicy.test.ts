@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { compileSecurity } from "../../../src/compile/security.js";
 import type { AdmissionRequest } from "../../../src/webhook/admission.js";
 import { validateAuthorizationPolicy as validate } from "../../../src/webhook/validate-authorizationpolicy.js";
 
@@ -95,6 +96,34 @@ describe("validateAuthorizationPolicy: when values by key", () => {
         allowed: true,
       });
     });
+
+  it("compile keeps a stored policy with a value admission now refuses, and leaves out one it cannot model", () => {
+    const stored = (key: string, value: string) => ({
+      ...policy(key, [value]),
+      metadata: { name: key, namespace: "bookinfo", creationTimestamp: "2026-01-01T00:00:00Z" },
+    });
+    const { model, findings } = compileSecurity({
+      peerAuthentications: [],
+      authorizationPolicies: [
+        stored("source.namespace", "*o/sa"),
+        stored("request.headers[:scheme]", "http"),
+        stored("destination.port", "http"),
+      ] as never,
+    });
+    // An upgrade must not drop a policy that was enforced: a dropped ALLOW policy can open its workload.
+    assert.deepEqual(
+      model.authorizationPolicies.map((p) => p.source.name),
+      ["request.headers[:scheme]", "source.namespace"],
+    );
+    assert.deepEqual(
+      findings.map((f) => [f.source.name, f.findings[0]?.reason]),
+      [
+        ["destination.port", "Invalid"],
+        ["request.headers[:scheme]", "Accepted"],
+        ["source.namespace", "Accepted"],
+      ],
+    );
+  });
 
   it("lets an update keep a value the stored policy already had, and refuses a new one", () => {
     const stored = policy("destination.port", ["http"]);
