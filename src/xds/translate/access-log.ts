@@ -1,7 +1,7 @@
 import type { JsonObject } from "@bufbuild/protobuf";
 import type { TelemetryModel } from "../../ir/model.js";
 import { typed } from "./json.js";
-import type { Side } from "./telemetry-peers.js";
+import type { Peers, Side } from "./telemetry-peers.js";
 
 /**
  * The sidecars' access logs on stdout, one line per request (HTTP) or per
@@ -10,6 +10,8 @@ import type { Side } from "./telemetry-peers.js";
  * metadata: the shadow (AUDIT) and enforced effective policy ids, that is
  * the AuthorizationPolicy rule that decided; a denial is also in
  * `response_code_details` (HTTP) or `connection_termination_details` (TCP).
+ * The workloads and the Service are the metrics' labels (telemetry-peers.ts),
+ * so a line and its series name the same peers.
  */
 
 const STDOUT_LOGGER = "envoy.access_loggers.stdout";
@@ -60,9 +62,18 @@ export function accessLog(
   telemetry: TelemetryModel,
   side: Side,
   protocol: "HTTP" | "TCP",
+  who: Peers,
 ): JsonObject | undefined {
   if (!telemetry.accessLog) return undefined;
-  const fields = { direction: side, ...(protocol === "HTTP" ? HTTP : TCP) };
+  const fields = {
+    direction: side,
+    ...(protocol === "HTTP" ? HTTP : TCP),
+    source_workload: who.source_workload,
+    source_workload_namespace: who.source_workload_namespace,
+    destination_workload: who.destination_workload,
+    destination_workload_namespace: who.destination_workload_namespace,
+    destination_service: who.destination_service,
+  };
   return {
     name: STDOUT_LOGGER,
     // The TCP proxy also logs when the upstream connects (for the metrics); the line is written at the end only.

@@ -1,7 +1,6 @@
 import type { JsonObject } from "@bufbuild/protobuf";
 import { typed } from "./json.js";
-import type { ClaimCheck } from "./peer-exchange.js";
-import { peers, type Side } from "./telemetry-peers.js";
+import type { Peers, Side } from "./telemetry-peers.js";
 
 /**
  * The sidecars' request metrics, as Istio's standard metrics with the
@@ -26,19 +25,16 @@ function tags(values: Tags): JsonObject[] {
   return Object.entries(values).map(([name, value_format]) => ({ name, value_format }));
 }
 
-function labels(side: Side, destinationService: string | undefined, exchange?: ClaimCheck): Tags {
-  return {
-    reporter: side === "outbound" ? "source" : "destination",
-    ...peers(side, destinationService, exchange),
-  };
+function labels(side: Side, who: Peers): Tags {
+  return { reporter: side === "outbound" ? "source" : "destination", ...who };
 }
 
-/** The HTTP metrics, logged when a request ends; inbound, `exchange` checks what the caller's sidecar said. */
-export function httpMetrics(side: Side, destinationService?: string, exchange?: ClaimCheck): JsonObject {
+/** The HTTP metrics, logged when a request ends. */
+export function httpMetrics(side: Side, who: Peers): JsonObject {
   const stat = (name: string) => ({
     name,
     tags: tags({
-      ...labels(side, destinationService, exchange),
+      ...labels(side, who),
       request_protocol: "%PROTOCOL%",
       response_code: "%RESPONSE_CODE%",
       response_flags: "%RESPONSE_FLAGS%",
@@ -64,8 +60,8 @@ export function httpMetrics(side: Side, destinationService?: string, exchange?: 
  * its bytes count when it closes, so a long connection's bytes show at its
  * end.
  */
-export function tcpMetrics(side: Side, destinationService?: string): JsonObject[] {
-  const stat = (name: string) => ({ name, tags: tags(labels(side, destinationService)) });
+export function tcpMetrics(side: Side, who: Peers): JsonObject[] {
+  const stat = (name: string) => ({ name, tags: tags(labels(side, who)) });
   const logger = (types: string[], counters: JsonObject[]) => ({
     name: STATS_LOGGER,
     filter: { log_type_filter: { types } },

@@ -3,7 +3,7 @@ import type { TelemetryModel } from "../../ir/model.js";
 import { accessLog } from "./access-log.js";
 import { httpMetrics, TCP_LOG_OPTIONS, tcpMetrics } from "./metrics.js";
 import { announcePeer, receivePeer, type ClaimCheck } from "./peer-exchange.js";
-import type { Side } from "./telemetry-peers.js";
+import { peers, type Side } from "./telemetry-peers.js";
 import { tracing } from "./tracing.js";
 
 /**
@@ -25,14 +25,14 @@ export type HttpEnd =
 
 export function httpTelemetry(telemetry: TelemetryModel | undefined, end: HttpEnd): JsonObject {
   if (!telemetry) return {};
-  const log = accessLog(telemetry, end.side, "HTTP");
-  const tracer = tracing(telemetry);
-  const metrics =
+  const who =
     end.side === "outbound"
-      ? httpMetrics(end.side, end.destinationService)
-      : httpMetrics(end.side, undefined, { services: end.services });
+      ? peers(end.side, end.destinationService)
+      : peers(end.side, undefined, { services: end.services });
+  const log = accessLog(telemetry, end.side, "HTTP", who);
+  const tracer = tracing(telemetry);
   return {
-    access_log: [metrics, ...(log ? [log] : [])],
+    access_log: [httpMetrics(end.side, who), ...(log ? [log] : [])],
     ...(tracer ? { tracing: tracer } : {}),
   };
 }
@@ -53,9 +53,10 @@ export function tcpTelemetry(
   destinationService?: string,
 ): JsonObject {
   if (!telemetry) return {};
-  const log = accessLog(telemetry, side, "TCP");
+  const who = peers(side, destinationService);
+  const log = accessLog(telemetry, side, "TCP", who);
   return {
-    access_log: [...tcpMetrics(side, destinationService), ...(log ? [log] : [])],
+    access_log: [...tcpMetrics(side, who), ...(log ? [log] : [])],
     access_log_options: TCP_LOG_OPTIONS,
   };
 }

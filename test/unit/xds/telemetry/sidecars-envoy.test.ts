@@ -524,6 +524,28 @@ describe("sidecar telemetry on real Envoys", function () {
       Array(5).fill(["outbound", SERVER, `outbound|${httpPort}||web.shop.svc.cluster.local`]),
     );
     assert.equal(logs(client).filter((l) => l.connection_termination_details !== undefined).length, 2);
+    // A line names the same peers as its series: on both sides, every HTTP line names both workloads
+    // and the Service; the server's TCP lines know the caller by its principal alone.
+    const peerFields = (l: Json) =>
+      [
+        l.source_workload,
+        l.source_workload_namespace,
+        l.destination_workload,
+        l.destination_workload_namespace,
+        l.destination_service,
+      ].join(" ");
+    const known = "client-0 shop web-0 shop web.shop.svc.cluster.local";
+    assert.deepEqual([...new Set([...served, ...sent].map(peerFields))], [known]);
+    assert.deepEqual(
+      [
+        ...new Set(
+          logs(server)
+            .filter((l) => l.method === undefined)
+            .map(peerFields),
+        ),
+      ],
+      ["unknown unknown web-0 shop unknown"],
+    );
 
     // Every request is one trace of two spans: the server's sidecar's is the child of the client's.
     await until(() => receiver.spans.length >= 10, "10 spans");
