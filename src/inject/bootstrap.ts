@@ -328,5 +328,18 @@ export function sidecarArgs(inputs: SidecarArgsInputs = {}): string[] {
     "--log-level",
     inputs.logLevel ?? "warning",
     ...(concurrency > 0 ? ["--concurrency", String(concurrency)] : ["--cpuset-threads"]),
+    // When an update changes a listener's filter chain (a new AuthorizationPolicy
+    // changes every inbound chain of its workloads), connections already open on
+    // the old chain keep its filters, RBAC included, until they close. Envoy's
+    // default drain (gradual over 600 s) left them so for minutes; Istio's
+    // (immediate, 45 s) closes each HTTP connection after its next response and
+    // every connection of the old chain after 45 s.
+    "--drain-strategy",
+    "immediate",
+    "--drain-time-s",
+    String(LISTENER_DRAIN_SECONDS),
   ];
 }
+
+/** How long connections on a changed or removed listener chain live on (Istio's drainDuration). */
+const LISTENER_DRAIN_SECONDS = 45;

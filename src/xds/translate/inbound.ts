@@ -177,7 +177,8 @@ function inboundChains(model: MeshModel, workload: WorkloadModel, served: Served
  *   for STRICT, `InboundPassthroughCluster|<port>|` for the others.
  *
  * Every chain that forwards (all but `plaintext-denied`) starts with the
- * workload's AuthorizationPolicies as network RBAC, as on a served TCP port.
+ * workload's AuthorizationPolicies as network RBAC, and closes when drained,
+ * as on a served TCP port.
  */
 function passthroughChains(
   workload: WorkloadModel,
@@ -202,6 +203,7 @@ function passthroughChains(
       typed_config: typed("envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy", {
         stat_prefix: INBOUND_PASSTHROUGH_CLUSTER,
         cluster: INBOUND_PASSTHROUGH_CLUSTER,
+        check_drain_close: true,
       }),
     },
   ];
@@ -291,6 +293,10 @@ function inboundChain(model: MeshModel, workload: WorkloadModel, served: ServedP
             typed_config: typed("envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy", {
               stat_prefix: cluster,
               cluster,
+              // Network RBAC decides once, on a connection's first bytes. When a policy
+              // change drains this chain, the connection closes at its next byte either
+              // way, rather than going on under the old decision until the drain ends.
+              check_drain_close: true,
               ...tcpTelemetry(model.telemetry, "inbound"),
             }),
           },

@@ -157,6 +157,10 @@ describe("the sidecar's Envoy arguments", () => {
       "warning",
       "--concurrency",
       "2",
+      "--drain-strategy",
+      "immediate",
+      "--drain-time-s",
+      "45",
     ]);
     // What the kubelet makes of it, read back by the xDS server.
     const expanded = args[args.indexOf("--service-node") + 1]!.replaceAll("$(POD_IP)", "10.1.2.3")
@@ -184,10 +188,14 @@ describe("the sidecar's Envoy arguments", () => {
       "debug",
       "--concurrency",
       "4",
+      "--drain-strategy",
+      "immediate",
+      "--drain-time-s",
+      "45",
     ]);
     const perCpu = sidecarArgs({ concurrency: 0 });
     assert.equal(perCpu.includes("--concurrency"), false);
-    assert.equal(perCpu.at(-1), "--cpuset-threads");
+    assert.equal(perCpu[perCpu.indexOf("--log-level") + 2], "--cpuset-threads");
     assert.throws(() => sidecarArgs({ concurrency: -1 }), /concurrency: -1/);
   });
 });

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { compile } from "../../../../src/compile/compile.js";
 import { rbacFilters } from "../../../../src/xds/translate/authorization.js";
@@ -19,7 +20,7 @@ const DATA = join(import.meta.dirname, "..", "..", "..", "testdata", "translate"
 
 interface Chain {
   name?: string;
-  filters: { name: string; typed_config?: { cluster?: string } }[];
+  filters: { name: string; typed_config?: { cluster?: string; check_drain_close?: boolean } }[];
 }
 
 describe("AuthorizationPolicy on the ports no Service targets", () => {
@@ -46,4 +47,27 @@ describe("AuthorizationPolicy on the ports no Service targets", () => {
           assert.deepEqual(chain.filters.slice(0, -1), expected, `${workload.key}: ${chain.name}`);
       }
     });
+
+  it("every inbound TCP proxy closes its connection when a change drains its chain", () => {
+    // Network RBAC decides on a connection's first bytes only; without this a
+    // connection opened before a DENY lived on under the old decision. (No
+    // translate case serves a TCP port; test/e2e/authorization.test.ts holds one open.)
+    const proxies = readdirSync(join(DATA, "in"))
+      .filter((f) => f.endsWith(".yaml"))
+      .flatMap((f) => {
+        const state = clusterStateFromFiles(join(DATA, "base.yaml"), join(DATA, "in", f));
+        return [...translate(compile(state).model).inbound.values()].flat();
+      })
+      .filter((r) => r.name === VIRTUAL_INBOUND)
+      .flatMap((r) => {
+        const listener = r.json as unknown as { filter_chains: Chain[]; default_filter_chain: Chain };
+        return [...listener.filter_chains, listener.default_filter_chain];
+      })
+      .flatMap((c) => c.filters.filter((f) => f.name === "envoy.filters.network.tcp_proxy"));
+    assert.ok(proxies.length > 0);
+    assert.deepEqual(
+      proxies.filter((p) => p.typed_config?.check_drain_close !== true).map((p) => p.typed_config?.cluster),
+      [],
+    );
+  });
 });
