@@ -169,6 +169,12 @@ describe("telemetry from Envoy sidecars on the local node", function () {
       );
       if (direction === "outbound")
         assert.deepEqual(new Set(lines.map((l) => l.upstream_cluster)), new Set([`outbound|8080||${WEB}`]));
+      // Each line names the same peers as the series, on the server's side too.
+      const peers = (l: Record<string, unknown>) =>
+        [l.source_workload, l.source_workload_namespace, l.destination_workload, l.destination_service].join(
+          " ",
+        );
+      assert.deepEqual(new Set(lines.map(peers)), new Set([`client ${NS} ${web} ${WEB}`]), pod);
     }
   });
 
