@@ -439,18 +439,68 @@ function generators(edginess: Edginess) {
     namespaces: readonly string[],
     ports: readonly number[],
   ): fc.Arbitrary<Json> {
+    const PRINCIPAL_EDGES = [
+      ...["", "**", "a*b", "*a*", "spiffe://x/ns/a/sa/b", "\u00e9", "a\nb", "a b"],
+      ...UNMATCHABLE,
+      ...LONG,
+    ];
+    const NAMESPACE_EDGES = [
+      "",
+      "**",
+      "a*b",
+      "UPPER",
+      "\u00e9",
+      "*o/sa",
+      "a/b",
+      "a.b",
+      ...UNMATCHABLE,
+      ...LONG,
+    ];
+    const HOST_EDGES = ["", "**", "a*b", "\u00e9", "\u212Aey", "a b", ...UNMATCHABLE, ...LONG];
+    const METHOD_EDGES = ["", "get", "G ET", "G\u00c9T", ...UNMATCHABLE, ...LONG];
+    const PATH_EDGES = ["", "/a*b", "**", "api", "/\u00e9", "/a b", ...UNMATCHABLE, ...LONG];
+    const WHEN_KEYS = [
+      "request.headers[x-version]",
+      "source.ip",
+      "remote.ip",
+      "destination.ip",
+      "source.namespace",
+      "source.principal",
+      "destination.port",
+      "connection.sni",
+      "request.auth.principal",
+    ];
+    const WHEN_KEY_EDGES = [
+      "",
+      "request.headers[]",
+      "request.headers[X Y]",
+      "request.headers[:path]",
+      "unknown.key",
+      "request.headers[x",
+      "request.headers[x\ny]",
+      "request.headers[x\u0000y]",
+      "request.headers[x\u00e9]",
+      "request.headers[host]",
+      "request.headers[:authority]",
+      "request.headers[:method]",
+      "request.headers[:scheme]",
+      "request.headers[:status]",
+      "request.headers[\u212A]",
+    ];
+    const WHEN_VALUE_EDGES = [
+      ...["", "300.0.0.0/8", "x*y", "65536", "http", "0", "10.0.0.1/8", "a/b", "*o/sa", "\u212Aey"],
+      ...UNMATCHABLE,
+      ...LONG,
+    ];
     const principals = values(
       [
         ...namespaces.map((ns) => `cluster.local/ns/${ns}/sa/reviews`),
         `cluster.local/ns/${namespaces[0]}/*`,
         "*",
       ],
-      ["", "**", "a*b", "*a*", "spiffe://x/ns/a/sa/b", "\u00e9", "a\nb", "a b", ...UNMATCHABLE, ...LONG],
+      PRINCIPAL_EDGES,
     );
-    const nss = values(
-      [...namespaces, "*", "bo*"],
-      ["", "**", "a*b", "UPPER", "\u00e9", "*o/sa", "a/b", "a.b", ...UNMATCHABLE, ...LONG],
-    );
+    const nss = values([...namespaces, "*", "bo*"], NAMESPACE_EDGES);
     const cidrs = values(
       ["10.0.0.0/8", "10.1.0.1", "192.168.0.0/16", "2001:db8::/32"],
       ["", "10.0.0.0/33", "300.1.1.1", "10.0.0.1/8", "::/0", "x", "10.0.0.0/-1"],
@@ -465,57 +515,19 @@ function generators(edginess: Edginess) {
       notIpBlocks: cidrs,
     });
     const operation = some({
-      hosts: values(
-        ["api", "api.*", "*.svc.cluster.local", "*"],
-        ["", "**", "a*b", "\u00e9", "\u212Aey", "a b", ...UNMATCHABLE, ...LONG],
-      ),
+      hosts: values(["api", "api.*", "*.svc.cluster.local", "*"], HOST_EDGES),
       notHosts: values(["web", "*:8080"], [""]),
       ports: portValues,
       notPorts: portValues,
-      methods: values(["GET", "POST", "G*", "*"], ["", "get", "G ET", "G\u00c9T", ...UNMATCHABLE, ...LONG]),
+      methods: values(["GET", "POST", "G*", "*"], METHOD_EDGES),
       notMethods: values(["DELETE"], [""]),
-      paths: values(
-        ["/api/*", "/healthz", "*.json", "*"],
-        ["", "/a*b", "**", "api", "/\u00e9", "/a b", ...UNMATCHABLE, ...LONG],
-      ),
+      paths: values(["/api/*", "/healthz", "*.json", "*"], PATH_EDGES),
       notPaths: values(["/admin*"], [""]),
     });
     const condition = fc
       .tuple(
-        usually(
-          [
-            "request.headers[x-version]",
-            "source.ip",
-            "remote.ip",
-            "destination.ip",
-            "source.namespace",
-            "source.principal",
-            "destination.port",
-            "connection.sni",
-            "request.auth.principal",
-          ],
-          [
-            "",
-            "request.headers[]",
-            "request.headers[X Y]",
-            "request.headers[:path]",
-            "unknown.key",
-            "request.headers[x",
-            "request.headers[x\ny]",
-            "request.headers[x\u0000y]",
-            "request.headers[x\u00e9]",
-            "request.headers[host]",
-            "request.headers[:authority]",
-            "request.headers[:method]",
-            "request.headers[:scheme]",
-            "request.headers[:status]",
-            "request.headers[\u212A]",
-          ],
-        ),
-        values(
-          ["v1", "v2*", "*", "10.0.0.0/8", "9080", "bookinfo", "outbound_*"],
-          ["", "300.0.0.0/8", "x*y", "65536", "http", "0", "10.0.0.1/8", "a/b", ...UNMATCHABLE, ...LONG],
-        ),
+        usually(WHEN_KEYS, WHEN_KEY_EDGES),
+        values(["v1", "v2*", "*", "10.0.0.0/8", "9080", "bookinfo", "outbound_*"], WHEN_VALUE_EDGES),
         fc.option(values(["v1", "10.1.0.1"], ["", "abc"]), { nil: undefined }),
       )
       .map(([key, v, notValues]) => ({ key, values: v, ...(notValues ? { notValues } : {}) }));
@@ -524,11 +536,36 @@ function generators(edginess: Edginess) {
       to: list(fc.record({ operation })),
       when: list(condition),
     });
-    return some({
+    const spec = some({
       selector: fc.record({ matchLabels: labels }),
       action: usually(["ALLOW", "DENY", "AUDIT"], ["", "CUSTOM", "allow"]),
       rules: list(rule, 3),
     });
+    if (edginess === "plain") return spec;
+    /**
+     * A rule with one edgy value and nothing else besides, so that admission
+     * can refuse it for that value only: an edgy spec above holds several,
+     * and one that admission refuses hides the others from the search.
+     */
+    const one = (edges: readonly string[], place: (v: string) => Json) =>
+      fc.constantFrom(...edges).map(place);
+    const source1 = (field: string) => (v: string) => ({ from: [{ source: { [field]: [v] } }] });
+    const operation1 = (field: string) => (v: string) => ({ to: [{ operation: { [field]: [v] } }] });
+    const oneEdgeRule = fc.oneof(
+      one(PRINCIPAL_EDGES, source1("principals")),
+      one(NAMESPACE_EDGES, source1("notNamespaces")),
+      one(HOST_EDGES, operation1("hosts")),
+      one(METHOD_EDGES, operation1("notMethods")),
+      one(PATH_EDGES, operation1("paths")),
+      one(WHEN_KEY_EDGES, (key) => ({ when: [{ key, values: ["v1"] }] })),
+      fc
+        .tuple(fc.constantFrom(...WHEN_KEYS), fc.constantFrom(...WHEN_VALUE_EDGES))
+        .map(([key, v]) => ({ when: [{ key, notValues: [v] }] })),
+    );
+    return fc.oneof(
+      spec,
+      fc.record({ action: fc.constantFrom("ALLOW", "DENY"), rules: oneEdgeRule.map((r) => [r]) }),
+    );
   }
 
   // --- Mesh ----------------------------------------------------------------------
