@@ -22,6 +22,8 @@ const WEB = `web.${NS}.svc.cluster.local`;
 const PRINCIPAL = `spiffe://cluster.local/ns/${NS}/sa/default`;
 /** The metadata exchange's headers (see src/xds/translate/peer-exchange.ts), as an application would forge them. */
 const FORGED = ["-H", "x-skiff-peer-workload: forged", "-H", "x-skiff-peer-service: forged.example.com"];
+/** A header of no meaning, that the application must see: the echo shows request headers at all. */
+const CONTROL = ["-H", "x-e2e-control: kept"];
 
 /**
  * Sidecar telemetry on the local node, read as a user reads it: a scraper
@@ -182,18 +184,23 @@ describe("telemetry from Envoy sidecars on the local node", function () {
     // The scraper has no sidecar: its requests reach web's sidecar in plaintext (PERMISSIVE takes them).
     const forged = await curlEach(NS, "scraper", [
       ...Array.from({ length: 4 }, () => ({ url: "http://web:8080/echo?status=203", args: FORGED })),
-      { url: "http://web:8080/debug", args: FORGED },
+      { url: "http://web:8080/debug", args: [...FORGED, ...CONTROL] },
     ]);
     assert.deepEqual(
       forged.map((a) => a.status),
       [203, 203, 203, 203, 200],
     );
     // A mesh client's request, whose application forged the headers too.
-    const [meshed] = await curlEach(NS, "client", [{ url: "http://web:8080/debug", args: FORGED }]);
+    const [meshed] = await curlEach(NS, "client", [
+      { url: "http://web:8080/debug", args: [...FORGED, ...CONTROL] },
+    ]);
     assert.equal(meshed!.status, 200);
-    // fortio's /debug echoes the request's headers: the application saw none of the exchange's.
-    for (const answer of [forged.at(-1)!, meshed!])
+    // fortio's /debug echoes the request's headers: the application saw the control header and none
+    // of the exchange's.
+    for (const answer of [forged.at(-1)!, meshed!]) {
+      assert.match(answer.body, /x-e2e-control/i, answer.body);
       assert.doesNotMatch(answer.body, /x-skiff-/i, answer.body);
+    }
 
     const series = await scrape(webIP, "envoy_skiff_requests_total");
     assert.deepEqual(
