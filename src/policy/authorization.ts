@@ -20,7 +20,10 @@ export interface AuthorizationRequest {
   readonly principal?: string;
   /** The connection's source address (source.ip, ipBlocks). */
   readonly sourceIp?: string;
-  /** The original client address (remote.ip); defaults to sourceIp, as without trusted proxies. */
+  /**
+   * The original client address (remote.ip); defaults to sourceIp. On HTTP a
+   * sidecar takes it from X-Forwarded-For (see simulate's forwardedFor).
+   */
   readonly remoteIp?: string;
   /** The workload's address (destination.ip). */
   readonly destinationIp?: string;

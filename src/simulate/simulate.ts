@@ -14,6 +14,7 @@ import { securityIssues } from "../compile/security.js";
 import { trafficPolicyIssues } from "../compile/traffic-issues.js";
 import type { EffectiveMtlsMode, Labels } from "../ir/security.js";
 import { authorize, type AuthorizationDecision, type AuthorizationRequest } from "../policy/authorization.js";
+import { parseIp } from "../net/ip.js";
 import { labelsInclude } from "../policy/match.js";
 import { mtlsDecision, servedMtlsMode, type MtlsDecision } from "../policy/mtls.js";
 import {
@@ -242,6 +243,7 @@ export function simulate(objects: readonly SourcedObject[], options: SimulateOpt
       port,
       ...(principal ? { principal } : {}),
       ...(sourceIp ? { sourceIp } : {}),
+      ...(protocol === "HTTP" && forwardedFor(headers) ? { remoteIp: forwardedFor(headers) } : {}),
       ...(pod?.status?.podIP ? { destinationIp: pod.status.podIP } : {}),
       ...(clientUsesMtls
         ? { sni: `outbound_.${servicePortNumber}_.${primary.subset ?? ""}_.${hostname}` }
@@ -378,4 +380,17 @@ function containerPort(port: { port: number; targetPort?: number | string }, pod
       for (const p of container.ports ?? []) if (p.name === target) return p.containerPort;
   }
   return port.port;
+}
+
+/**
+ * remote.ip as a sidecar's inbound HTTP connection manager finds it: Skiff
+ * trusts no proxy hops and does not set use_remote_address, so Envoy takes
+ * the last address of X-Forwarded-For when it is an IP address, and the
+ * connection's peer otherwise (undefined here). A client sidecar passes the
+ * header on unchanged, so the caller's own header decides (found on real
+ * sidecars by test/e2e/authorization.test.ts).
+ */
+function forwardedFor(headers: Readonly<Record<string, string>>): string | undefined {
+  const last = headers["x-forwarded-for"]?.split(",").at(-1)?.trim();
+  return last !== undefined && parseIp(last) ? last : undefined;
 }

@@ -180,6 +180,42 @@ describe("skiff simulate", function () {
     assert.deepEqual(JSON.parse(debug.stdout).authorization.policy, "skiff-system/deny-debug");
   });
 
+  it("takes remote.ip from X-Forwarded-For's last address, as the server's sidecar does", async () => {
+    const decide = async (...headers: string[]) => {
+      const run = await simulateOn(
+        BOOKINFO,
+        "-f",
+        join(FIXTURES, "remote-ip"),
+        "--from",
+        "bookinfo/bookinfo-productpage",
+        "--to",
+        "reviews.bookinfo:9080",
+        "--path",
+        "/reviews/1",
+        ...headers.flatMap((h) => ["-H", h]),
+        "-o",
+        "json",
+      );
+      const { decision, policy } = JSON.parse(run.stdout).authorization;
+      return [decision, policy];
+    };
+    assert.deepEqual(await decide(), ["ALLOW", "bookinfo/reviews-viewer"]);
+    assert.deepEqual(await decide("x-forwarded-for: 203.0.113.7"), [
+      "DENY",
+      "bookinfo/deny-documentation-net",
+    ]);
+    assert.deepEqual(await decide("x-forwarded-for: 203.0.113.7, 10.0.0.9"), [
+      "ALLOW",
+      "bookinfo/reviews-viewer",
+    ]);
+    assert.deepEqual(await decide("x-forwarded-for: 10.0.0.9, 203.0.113.7"), [
+      "DENY",
+      "bookinfo/deny-documentation-net",
+    ]);
+    // Not an address: Envoy falls back to the connection's peer.
+    assert.deepEqual(await decide("x-forwarded-for: unknown"), ["ALLOW", "bookinfo/reviews-viewer"]);
+  });
+
   it("follows portLevelMtls at the container port: ratings' port is plaintext, so principals never match", async () => {
     const run = await simulate(
       "--from",
