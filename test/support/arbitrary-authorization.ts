@@ -67,6 +67,12 @@ export interface AddressPools {
   readonly hosts: readonly string[];
   /** HTTP methods requests use. */
   readonly methods: readonly string[];
+  /**
+   * Whether `when` conditions name the request's own headers (host,
+   * :authority, :method, :path) and paths carry a query string: Envoy's
+   * header map has them, gRPC's engine models neither.
+   */
+  readonly requestPseudoHeaders?: boolean;
 }
 
 /** The pools of the in-process differential: any address, as an engine without sockets takes them. */
@@ -130,7 +136,20 @@ export function policiesArb(pools: AddressPools): fc.Arbitrary<AuthorizationPoli
   );
   const conditionArb: fc.Arbitrary<ConditionModel> = fc.oneof(
     fc
-      .tuple(fc.constantFrom(...HEADER_NAMES), valued(patterns(HEADER_PATTERNS)))
+      .oneof(
+        {
+          weight: 3,
+          arbitrary: fc.tuple(fc.constantFrom(...HEADER_NAMES), valued(patterns(HEADER_PATTERNS))),
+        },
+        // The headers Envoy holds as the request's own: host is its :authority, :path keeps the query.
+        ...(pools.requestPseudoHeaders
+          ? [
+              fc.tuple(fc.constantFrom("host", ":authority"), valued(patterns([...HOST_PATTERNS, "rev*"]))),
+              fc.tuple(fc.constant(":method"), valued(patterns(METHOD_PATTERNS))),
+              fc.tuple(fc.constant(":path"), valued(patterns([...PATH_PATTERNS, "/*", "*?debug=1"]))),
+            ]
+          : []),
+      )
       .map(([name, v]): ConditionModel => ({ kind: "RequestHeader", name, ...v })),
     fc
       .tuple(fc.constantFrom("SourceIp" as const, "RemoteIp" as const), valued(cidrs(pools.cidrs)))
@@ -206,7 +225,7 @@ export function requestArb(
       port: fc.constantFrom(...pools.ports),
       host: fc.constantFrom(...pools.hosts),
       method: fc.constantFrom(...pools.methods),
-      path: fc.constantFrom(...PATHS),
+      path: fc.constantFrom(...PATHS, ...(pools.requestPseudoHeaders ? ["/a.json?debug=1"] : [])),
       headers: fc.dictionary(fc.constantFrom(...HEADER_NAMES), fc.constantFrom(...HEADER_VALUES), {
         maxKeys: 2,
       }),

@@ -66,6 +66,7 @@ function loopbackPools(ports: readonly number[]): AddressPools {
     ports,
     hosts: ["reviews", "reviews:9080", "REVIEWS.bookinfo.svc", "details.svc", "ratings.svc:9080", ""],
     methods: ["GET", "POST", "PUT", "DELETE"],
+    requestPseudoHeaders: true,
   };
 }
 
