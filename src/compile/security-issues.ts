@@ -1,3 +1,4 @@
+import { IP_MESSAGE } from "../api/v1alpha1/authorization-values.js";
 import { CONDITION_KEYS } from "../api/v1alpha1/authorizationpolicy.js";
 import type { AuthorizationPolicy } from "../api/v1alpha1/generated/authorizationpolicy.js";
 import type { PeerAuthentication } from "../api/v1alpha1/generated/peerauthentication.js";
@@ -18,7 +19,6 @@ export function securityIssues(obj: { kind?: string }): ValidationIssue[] {
   return [];
 }
 
-const IP_MESSAGE = "must be an IP address such as 10.1.2.3 or a CIDR such as 10.0.0.0/16";
 const PORT_MESSAGE = "must be a port number from 1 to 65535";
 
 /**

@@ -89,6 +89,16 @@ export const valueMessage = (syntax: ValueSyntax) =>
 /** Whether a value has the syntax; `u` reads the pattern as Ajv does. */
 export const hasSyntax = (syntax: ValueSyntax, value: string) => new RegExp(syntax.pattern, "u").test(value);
 
+// --- Addresses ----------------------------------------------------------------------
+
+/**
+ * ipBlocks and the address keys of `when` take what Kubernetes' CEL isIP and
+ * isCIDR take: src/net's grammar, without IPv4-mapped IPv6 addresses
+ * (::ffff:0:0/96), which CEL refuses and which no IPv4 peer matches in Envoy
+ * or simulate (the families differ).
+ */
+export const IP_MESSAGE = "must be an IP address such as 10.1.2.3 or a CIDR such as 10.0.0.0/16";
+
 // --- Header names in `when` keys ------------------------------------------------------
 
 /**

@@ -4,6 +4,7 @@ import {
   ASCII,
   HEADER_NAME_MESSAGE,
   HEADER_NAME_PATTERN,
+  IP_MESSAGE,
   METHOD,
   NAMESPACE,
   PATH,
@@ -27,7 +28,7 @@ const values = (description: string, syntax: ValueSyntax = VALUE) =>
 
 const ipBlock = withRules(string("An IP address or CIDR.", { maxLength: 43 }), {
   rule: "isIP(self) || isCIDR(self)",
-  message: "must be an IP address such as 10.1.2.3 or a CIDR such as 10.0.0.0/16",
+  message: IP_MESSAGE,
 });
 
 const ipBlocks = (description: string) =>

@@ -47,6 +47,8 @@ describe("validateAuthorizationPolicy: when values by key", () => {
     ["source.ip", "300.0.0.0/8", IP],
     ["remote.ip", "10.0.0.0/33", IP],
     ["destination.ip", "10.0.0.0/08", IP],
+    ["source.ip", "::ffff:10.0.0.1", IP],
+    ["remote.ip", "::ffff:0:0/96", IP],
     ["source.namespace", "*o/sa", NAMESPACE],
     ["source.namespace", "Bookinfo", NAMESPACE],
     ["source.namespace", "n".repeat(64), NAMESPACE],
