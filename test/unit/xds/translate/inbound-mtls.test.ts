@@ -114,9 +114,10 @@ describe("inbound mTLS on every port", () => {
       assert.equal(outcome(listener, 15000, "tls"), "mtls");
       const tls = chainFor(listener, 15000, "tls");
       assert.equal(tls.name, "InboundPassthroughCluster|mtls");
+      // reviews' AuthorizationPolicy (an ALLOW) holds here too, before the forwarding.
       assert.deepEqual(
         tls.filters.map((f) => f.name),
-        ["envoy.filters.network.tcp_proxy"],
+        ["envoy.filters.network.rbac.allow", "envoy.filters.network.tcp_proxy"],
       );
     });
 
