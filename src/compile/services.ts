@@ -74,9 +74,14 @@ export function endpointsByService(
         target?.kind === "Pod"
           ? `${target.namespace ?? slice.metadata?.namespace}/${target.name}`
           : undefined;
+      const pod = workload === undefined ? undefined : podsByKey.get(workload);
+      // An endpoint of a Pod not seen yet waits for it, as Istio's endpoint
+      // controller does: without the Pod, its labels (subsets), identity and
+      // sidecar (auto mTLS) are unknown, and clients would send it plaintext.
+      // The Pod's arrival recompiles, and brings the endpoint in.
+      if (workload !== undefined && !pod) continue;
       const key = `${address}/${workload ?? ""}`;
       const previous = endpoints.get(key);
-      const pod = workload === undefined ? undefined : podsByKey.get(workload);
       endpoints.set(key, {
         address,
         ports: { ...previous?.ports, ...ports },
