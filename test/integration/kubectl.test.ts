@@ -17,7 +17,7 @@ describe("kubectl", () => {
   const columns: Record<string, string[]> = {
     mesh: ["NAME", "TRUST DOMAIN", "PROXIES", "READY", "REASON", "AGE"],
     tp: ["NAMESPACE", "NAME", "TARGET", "ACCEPTED", "PROGRAMMED", "REASON", "AGE"],
-    pa: ["NAMESPACE", "NAME", "MODE", "ACCEPTED", "REASON", "AGE"],
+    pa: ["NAMESPACE", "NAME", "MODE", "ACCEPTED", "PROGRAMMED", "REASON", "AGE"],
     ap: ["NAMESPACE", "NAME", "ACTION", "ACCEPTED", "REASON", "AGE"],
   };
 

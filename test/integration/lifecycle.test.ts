@@ -203,11 +203,15 @@ describe("skiff dev", () => {
       (split.v1 ?? 0) + (split.v2 ?? 0) === 100 && (split.v2 ?? 0) > 0 && (split.v2 ?? 0) < 30,
       JSON.stringify(split),
     );
-    // The generated xDS server runs as a Pod, so the Mesh is Ready.
-    const mesh = JSON.parse(
-      await kubectlOk(["--kubeconfig", kubeconfig, "get", "mesh", "default", "-o", "json"]),
-    );
-    assert.equal(mesh.status.conditions.find((c: { type: string }) => c.type === "Ready")?.status, "True");
+    // The generated xDS server runs as a Pod, so the Mesh becomes Ready (its
+    // Deployment's status, which the Mesh reads, can trail the traffic).
+    await eventually(async () => {
+      const mesh = JSON.parse(
+        await kubectlOk(["--kubeconfig", kubeconfig, "get", "mesh", "default", "-o", "json"]),
+      );
+      const ready = mesh.status.conditions.find((c: { type: string }) => c.type === "Ready");
+      assert.equal(ready?.status, "True", JSON.stringify(mesh.status.conditions));
+    }, 60_000);
     const namespaces = () => readdirSync("/run/netns").filter((n) => n.startsWith(`skiff-${dev.pid}x`));
     assert.ok(namespaces().length > 0, "the node and its Pods have network namespaces");
 
