@@ -11,7 +11,6 @@
  * connections opened before a change must be decided by the new policy.
  */
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import { envoyStats, eventually, readUntil, waitForEndpointCounts } from "./envoy-admin.js";
 import { HeldClient, type TcpOutcome } from "./held-client.js";
 import {
@@ -21,7 +20,7 @@ import {
   deleteNamespace,
   fortioDeployment,
   log,
-  meshCluster,
+  sidecarAccessLog,
   meshNamespace,
   podByPrefix,
   podOf,
@@ -96,15 +95,8 @@ async function applyProgrammed(policies: { metadata: { name: string; namespace: 
     await waitProgrammed(p.metadata.namespace, "AuthorizationPolicy", p.metadata.name);
 }
 
-/** The JSON access-log lines of web's sidecar, from the container log the node keeps. */
-function webAccessLog(): Record<string, unknown>[] {
-  const path = meshCluster().node.logPath(NS, webPod, "skiff-proxy");
-  assert.ok(path, `no log for ${NS}/${webPod}`);
-  return readFileSync(path, "utf8")
-    .split("\n")
-    .filter((line) => line.startsWith("{"))
-    .map((line) => JSON.parse(line) as Record<string, unknown>);
-}
+/** The JSON access-log lines of web's sidecar. */
+const webAccessLog = () => sidecarAccessLog(NS, webPod);
 
 /**
  * Sends a table's HTTP requests (each caller's on one curl) and checks, per

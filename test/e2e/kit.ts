@@ -368,6 +368,16 @@ export async function spawnInPod(
   return spawn(file!, args, { stdio: ["ignore", "pipe", "pipe"] });
 }
 
+/** The JSON access-log lines of a Pod's sidecar, from the container log the node keeps. */
+export function sidecarAccessLog(namespace: string, pod: string): Record<string, unknown>[] {
+  const path = meshCluster().node.logPath(namespace, pod, "skiff-proxy");
+  assert.ok(path, `no log for ${namespace}/${pod}`);
+  return readFileSync(path, "utf8")
+    .split("\n")
+    .filter((line) => line.startsWith("{"))
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
 /** Waits until every Pod in the namespace (at least `count`) is Ready. */
 export async function waitPodsReady(namespace: string, count: number): Promise<void> {
   try {

@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import { readUntil, waitForEndpointCounts } from "./envoy-admin.js";
 import {
   apply,
@@ -8,7 +7,7 @@ import {
   deleteNamespace,
   exec,
   fortioDeployment,
-  meshCluster,
+  sidecarAccessLog,
   meshNamespace,
   podByPrefix,
   service,
@@ -59,16 +58,6 @@ const labels = (values: Record<string, string>) =>
     .map(([k, v]) => `${k}=${v}`)
     .sort()
     .join(",");
-
-/** The JSON access-log lines of a Pod's sidecar, from the container log the node keeps. */
-function accessLog(pod: string): Record<string, unknown>[] {
-  const path = meshCluster().node.logPath(NS, pod, "skiff-proxy");
-  assert.ok(path, `no log for ${NS}/${pod}`);
-  return readFileSync(path, "utf8")
-    .split("\n")
-    .filter((line) => line.startsWith("{"))
-    .map((line) => JSON.parse(line) as Record<string, unknown>);
-}
 
 describe("telemetry from Envoy sidecars on the local node", function () {
   let web: string;
@@ -155,7 +144,8 @@ describe("telemetry from Envoy sidecars on the local node", function () {
     const logged = async (pod: string, direction: string) =>
       readUntil(
         `${pod}'s access log`,
-        async () => accessLog(pod).filter((l) => l.direction === direction && l.path !== "/fortio/"),
+        async () =>
+          sidecarAccessLog(NS, pod).filter((l) => l.direction === direction && l.path !== "/fortio/"),
         (lines) => lines.length >= sent.length,
         { timeoutMs: 30_000, show: (lines) => lines.length },
       );
