@@ -9,6 +9,7 @@ import { createSelfSignedCa, issueLeaf, signingCaFromPem, type SigningCa } from 
 import { withFinalNewline } from "../../src/pki/pem.js";
 import { createRootCa } from "../../src/pki/root.js";
 import {
+  answeringPod,
   apply,
   clientPod,
   condition,
@@ -66,6 +67,8 @@ const FORGED = "URI=spiffe://cluster.local/ns/kube-system/sa/admin";
 const SHORT_LIVED = { [PROXY_CONFIG_ANNOTATION]: "proxyMetadata: { SECRET_TTL: 20s }" };
 /** The client sidecar's cluster for web:8080. */
 const WEB_CLUSTER = `outbound|8080||web.${NS}.svc.cluster.local`;
+/** The label of the Service `mixed`: web (a sidecar) and legacy (none) both serve it. */
+const MIXED = { tier: "mixed" };
 
 /**
  * The caller's SPIFFE ID in x-forwarded-client-cert, which fortio's /debug
@@ -108,7 +111,7 @@ async function answer(pod: string, url: string, args: string[] = []): Promise<st
  * probe would be refused), and with a second fortio serving HTTP on 8081.
  */
 function web(): object {
-  const deployment = fortioDeployment(NS, "web", { annotations: SHORT_LIVED }) as {
+  const deployment = fortioDeployment(NS, "web", { annotations: SHORT_LIVED, labels: MIXED }) as {
     spec: { template: { spec: { containers: { readinessProbe?: object }[] } } };
   };
   const containers = deployment.spec.template.spec.containers;
@@ -163,12 +166,19 @@ describe("mTLS between Envoy sidecars, on certificates whose keys never left the
       ]),
       clientPod(NS, "client", SHORT_LIVED),
       clientPod(NS, "outsider", { [INJECT_ANNOTATION]: "false" }),
+      fortioDeployment(NS, "legacy", { labels: MIXED, annotations: { [INJECT_ANNOTATION]: "false" } }),
+      service(NS, "mixed", [{ name: "http", port: 8080 }], MIXED),
     ]);
-    await waitPodsReady(NS, 3);
+    await waitPodsReady(NS, 4);
     // web's endpoints have reached the client's sidecar: its first requests have somewhere to go.
     await waitForEndpointCounts(NS, "client", {
       [WEB_CLUSTER]: 1,
       [`outbound|8081||web.${NS}.svc.cluster.local`]: 1,
+      [`outbound|8080||mixed.${NS}.svc.cluster.local`]: 2,
+    });
+    // The outsider has no sidecar: it reaches web through kube-proxy, whose rules can come a moment later.
+    await readUntil("kube-proxy to send the outsider to web", plaintextStatus, (status) => status === "200", {
+      timeoutMs: 60_000,
     });
   });
   after(async () => {
@@ -200,6 +210,27 @@ describe("mTLS between Envoy sidecars, on certificates whose keys never left the
     });
     assert.equal(outsider!.status, 200, JSON.stringify(outsider));
     assert.equal(forwardedClientCert(outsider!.body), undefined, outsider!.body);
+  });
+
+  it("auto mTLS, per endpoint: the client's sidecar speaks mTLS to the Pod with a sidecar, plaintext to the one without", async () => {
+    const responses = await curl(NS, "client", "http://mixed:8080/debug", { count: 16 });
+    assert.deepEqual(
+      responses.map((r) => r.status),
+      responses.map(() => 200),
+    );
+    // Each answering Pod, with the caller identities its application saw.
+    const seen = new Map<string, Set<string>>();
+    for (const r of responses) {
+      const pod = answeringPod(r.body)!.replace(/-[a-z0-9]+-[a-z0-9]+$/, "");
+      seen.set(pod, (seen.get(pod) ?? new Set()).add(forwardedClientCert(r.body) ?? "(plaintext)"));
+    }
+    assert.deepEqual(
+      seen,
+      new Map([
+        ["legacy", new Set(["(plaintext)"])],
+        ["web", new Set([CALLER])],
+      ]),
+    );
   });
 
   it("STRICT: every plaintext request is refused, and the mesh caller still gets through", async () => {
