@@ -17,13 +17,16 @@ export function trafficPolicyStatus(
 ): TrafficPolicyStatus {
   const generation = found.source.generation;
   const accepted = found.findings.find((f) => f.type === "Accepted");
-  const programmed = programmedCondition(accepted, programming);
+  const programmed =
+    accepted?.status === "True" && found.service === undefined
+      ? targetNotFound(found)
+      : programmedCondition(accepted, programming);
   const desired: DesiredCondition[] = [
     ...found.findings.map((f) => ({ ...f, observedGeneration: generation })),
     {
       ...programmed,
       message:
-        programmed.reason === "NotAccepted"
+        programmed.status === "False" && NOT_APPLIED.has(programmed.reason)
           ? programmed.message
           : withProxylessGaps(programmed.message, found, programming),
       observedGeneration: generation,
@@ -41,6 +44,26 @@ export function trafficPolicyStatus(
         ? { lastNackMessage: truncateCodePoints(programming.lastNackMessage, 1024) }
         : {}),
     },
+  };
+}
+
+/** Programmed reasons of a policy that no proxy configuration carries: no proxy to talk about. */
+const NOT_APPLIED = new Set(["NotAccepted", "TargetNotFound"]);
+
+/**
+ * Programmed for an accepted policy whose target Service is not in the
+ * model (it does not exist, or has no ports): no proxy configuration
+ * carries it, so it must not read as programmed, whatever the proxies do.
+ * The reason is Gateway API's for a policy whose targetRef resolves to
+ * nothing (GEP-713); the message is ResolvedRefs', which says what is missing.
+ */
+function targetNotFound(found: PolicyFindings): Omit<DesiredCondition, "observedGeneration"> {
+  const resolvedRefs = found.findings.find((f) => f.type === "ResolvedRefs" && f.status === "False");
+  return {
+    type: "Programmed",
+    status: "False",
+    reason: "TargetNotFound",
+    message: `The policy is not applied: ${resolvedRefs?.message ?? "its target Service is not in the mesh."}`,
   };
 }
 

@@ -345,6 +345,9 @@ spec:
     await eventually(async () => {
       const refs = await condition("ghost", "ResolvedRefs");
       assert.deepEqual([refs?.status, refs?.reason], ["False", "BackendNotFound"]);
+      // No proxy configuration carries it, so it must not read as programmed.
+      const programmed = await condition("ghost", "Programmed");
+      assert.deepEqual([programmed?.status, programmed?.reason], ["False", "TargetNotFound"]);
       const accepted = await condition("reviews-latecomer", "Accepted");
       assert.deepEqual([accepted?.status, accepted?.reason], ["False", "Conflicted"]);
       assert.match(accepted.message, /reviews/);

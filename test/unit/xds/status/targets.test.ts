@@ -67,6 +67,21 @@ describe("policy status targets", () => {
     assert.match(programmed!.message, /1 of 2 proxies/, "the ratings sidecar is not counted");
   });
 
+  it("gives a TrafficPolicy whose Service does not exist Programmed=False/TargetNotFound, not True", () => {
+    const all = statuses([], "conflict-and-missing-target");
+    const programmed = (name: string) => {
+      const c = condition(all.get(`TrafficPolicy bookinfo/${name}`), "Programmed");
+      return [c?.status, c?.reason];
+    };
+    assert.deepEqual(programmed("ghost"), ["False", "TargetNotFound"]);
+    assert.match(
+      condition(all.get("TrafficPolicy bookinfo/ghost"), "Programmed")!.message,
+      /Service bookinfo\/ghost does not exist/,
+    );
+    assert.deepEqual(programmed("reviews-new"), ["False", "NotAccepted"], "conflicted");
+    assert.deepEqual(programmed("reviews-old"), ["True", "Programmed"], "no proxy uses reviews yet");
+  });
+
   describe("consecutive-error outlier detection and proxyless gRPC clients (gRFC A50)", () => {
     const client = (generator: "grpc" | undefined): ProxyState => ({
       streamId: 1,

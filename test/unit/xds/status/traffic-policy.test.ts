@@ -9,6 +9,7 @@ import type { ProxyState } from "../../../../src/xds/server/ads-server.js";
 const accepted: PolicyFindings = {
   kind: "TrafficPolicy",
   source: { namespace: "bookinfo", name: "reviews", generation: 4 },
+  service: "reviews.bookinfo.svc.cluster.local",
   findings: [
     { type: "Accepted", status: "True", reason: "Accepted", message: "ok" },
     { type: "ResolvedRefs", status: "True", reason: "ResolvedRefs", message: "ok" },
@@ -102,6 +103,33 @@ describe("TrafficPolicy status", () => {
       [condition(status, "Programmed")?.status, condition(status, "Programmed")?.reason],
       ["False", "NotAccepted"],
     );
+  });
+
+  it("is not Programmed when its target Service does not exist, even with no proxy to wait for", () => {
+    // Compile's finding for a policy whose Service is missing: accepted, but it governs no Service.
+    const noTarget: PolicyFindings = {
+      ...accepted,
+      service: undefined,
+      findings: [
+        accepted.findings[0]!,
+        {
+          type: "ResolvedRefs",
+          status: "False",
+          reason: "BackendNotFound",
+          message: "Service bookinfo/reviews does not exist.",
+        },
+      ],
+    };
+    for (const programming of [
+      { targeted: 0, proxyless: 0, acked: 0, nacked: 0, lastNackMessage: "" },
+      { targeted: 2, proxyless: 2, acked: 2, nacked: 0, lastNackMessage: "" },
+    ]) {
+      const programmed = condition(trafficPolicyStatus(noTarget, programming, [], now), "Programmed");
+      assert.deepEqual(
+        [programmed?.status, programmed?.reason, programmed?.message, programmed?.observedGeneration],
+        ["False", "TargetNotFound", "The policy is not applied: Service bookinfo/reviews does not exist.", 4],
+      );
+    }
   });
 
   describe("settings proxyless gRPC clients do not carry out", () => {
