@@ -113,6 +113,13 @@ export const xdsConvergence = new Histogram({
   registers: [registry],
 });
 
+export const csdsRequests = new Counter({
+  name: "skiff_csds_requests_total",
+  help: "ClientStatusDiscoveryService requests answered by the xDS server, by outcome (answered, or the gRPC status of the refusal in lower case: unauthenticated, permission_denied, unavailable...).",
+  labelNames: ["outcome"] as const,
+  registers: [registry],
+});
+
 export const certificateRequests = new Counter({
   name: "skiff_certificate_requests_total",
   help: "CSRs answered by the xDS server's certificate service, by outcome (issued, or the gRPC status of the refusal in lower case).",

@@ -21,9 +21,11 @@ import { IdentityTrust } from "./identity/identity-trust.js";
 import type { MeshCa, MeshTrust } from "./identity/mesh-ca.js";
 import { identitySecrets } from "./translate/identity-secrets.js";
 import { CertificateService } from "./identity/certificate-service.js";
+import { cachedOperatorAccess, checkOperatorAccess } from "./identity/operator-access.js";
+import { CsdsService } from "./status/csds-service.js";
 import { XdsPipeline } from "./pipeline.js";
 import { ServingCertificate } from "./tls/serving-certificate.js";
-import { AdsServer } from "./server/ads-server.js";
+import { AdsServer, type ProxyState } from "./server/ads-server.js";
 import { CA_SECRET, CERT_MANAGER_SECRET } from "../mesh/names.js";
 import { MESH_DEFAULTS, meshIdentity } from "../mesh/defaults.js";
 
@@ -55,7 +57,8 @@ export interface XdsServerOptions {
  * - "insecure": plaintext, and a stream without a token is served without
  *   an identity (no certificates), and counts for policy status. For local
  *   experiments and tests only: anyone who can reach the port can read the
- *   mesh's configuration and speak for a Pod.
+ *   mesh's configuration and speak for a Pod. CSDS asks for an operator's
+ *   token in both modes (here it travels in plaintext).
  */
 export type XdsSecurity = { mode: "tls"; serverNames: readonly string[] } | { mode: "insecure" };
 
@@ -176,6 +179,13 @@ export async function startXdsServer(
   await serving?.start();
   // CSRs from agents: signed by the same CA, so never by one the bundle does not vouch for.
   const certificateService = new CertificateService({ ca: meshCa, tokens, logger: options.logger });
+  // CSDS for the mesh's operators: a token the API server accepts, for a ServiceAccount that may get Meshes.
+  const csds: CsdsService = new CsdsService({
+    proxies: (): ProxyState[] => ads.proxies(),
+    identify: (token, peer) => tokens.identify(token, peer),
+    authorize: cachedOperatorAccess((identity) => checkOperatorAccess(rest, identity)),
+    logger: options.logger,
+  });
   const ads = new AdsServer(pipeline.snapshots, {
     logger: options.logger,
     ...(serving
@@ -197,6 +207,7 @@ export async function startXdsServer(
       return identity;
     },
     createCertificate: (request, metadata, peer) => certificateService.answer(request, metadata, peer),
+    clientStatus: (request, metadata, peer) => csds.answer(request, metadata, peer),
     onResponseStatus: () => {
       convergence.check(() => ads.lowestSyncedGeneration());
       statusWriter?.proxyAnswered();

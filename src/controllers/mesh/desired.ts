@@ -137,6 +137,8 @@ export function desiredControlPlane(s: MeshSettings): KubernetesObject[] {
           },
           // Proxies prove their identity with a ServiceAccount token before they get certificates.
           { apiGroups: ["authentication.k8s.io"], resources: ["tokenreviews"], verbs: ["create"] },
+          // CSDS callers must be the mesh's operators: asked of the API server's authorizer.
+          { apiGroups: ["authorization.k8s.io"], resources: ["subjectaccessreviews"], verbs: ["create"] },
         ],
       }),
     ),

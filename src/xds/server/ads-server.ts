@@ -6,6 +6,7 @@ import {
   type ChannelOptions,
   type Metadata,
   type sendUnaryData,
+  type ServerDuplexStream,
   type ServerUnaryCall,
 } from "@grpc/grpc-js";
 import type { Logger } from "pino";
@@ -17,7 +18,11 @@ import { AuthenticationError } from "./authentication-error.js";
 import { DeltaStream } from "./delta-stream.js";
 import { DEFAULT_STREAM_LIMITS, MAX_REQUEST_BYTES, type StreamLimits } from "./limits.js";
 import type { ProxyState } from "./proxy-state.js";
-import { adsServiceDefinition, certificateServiceDefinition } from "./service-definition.js";
+import {
+  adsServiceDefinition,
+  certificateServiceDefinition,
+  csdsServiceDefinition,
+} from "./service-definition.js";
 import { SotwStream } from "./sotw-stream.js";
 
 export type { ProxyState } from "./proxy-state.js";
@@ -49,12 +54,16 @@ export interface AdsServerOptions {
    * (src/xds/identity/certificate-service.ts); without it, that service is
    * not offered (UNIMPLEMENTED).
    */
-  createCertificate?: (
-    request: Buffer,
-    metadata: Metadata,
-    peer: string,
-  ) => Promise<{ response: Uint8Array } | { code: GrpcStatus; details: string }>;
+  createCertificate?: (request: Buffer, metadata: Metadata, peer: string) => Promise<UnaryAnswer>;
+  /**
+   * Answers one ClientStatusDiscoveryService request (Fetch, or each of a
+   * Stream's; src/xds/status/csds-service.ts); without it, CSDS is not
+   * offered (UNIMPLEMENTED).
+   */
+  clientStatus?: (request: Buffer, metadata: Metadata, peer: string) => Promise<UnaryAnswer>;
 }
+
+type UnaryAnswer = { response: Uint8Array } | { code: GrpcStatus; details: string };
 
 export interface AdsServerEvents {
   connect: [ProxyState];
@@ -125,6 +134,16 @@ export class AdsServer extends EventEmitter<AdsServerEvents> {
               callback({ code: GrpcStatus.INTERNAL, details: "the certificate could not be issued" });
             },
           ),
+      });
+    const clientStatus = this.options.clientStatus;
+    if (clientStatus)
+      server.addService(csdsServiceDefinition, {
+        FetchClientStatus: (call: ServerUnaryCall<Buffer, Buffer>, callback: sendUnaryData<Uint8Array>) =>
+          void this.answered(clientStatus(call.request, call.metadata, call.getPeer()), "CSDS").then(
+            (answer) => ("response" in answer ? callback(null, answer.response) : callback(answer)),
+          ),
+        StreamClientStatus: (call: ServerDuplexStream<Buffer, Uint8Array>) =>
+          this.serveClientStatus(call, clientStatus),
       });
     const credentials = this.options.credentials ?? ServerCredentials.createInsecure();
     const port = await new Promise<number>((resolve, reject) =>
@@ -232,6 +251,45 @@ export class AdsServer extends EventEmitter<AdsServerEvents> {
       "grpc.max_send_message_length": this.options.maxSendMessageBytes ?? 64 * MiB,
       ...this.options.channelOptions,
     };
+  }
+
+  /**
+   * StreamClientStatus: each request is answered in turn, in order; a
+   * refusal ends the stream with its status, as Envoy's servers do.
+   */
+  private serveClientStatus(
+    call: ServerDuplexStream<Buffer, Uint8Array>,
+    clientStatus: NonNullable<AdsServerOptions["clientStatus"]>,
+  ): void {
+    let answering = Promise.resolve();
+    let ended = false;
+    call.on("data", (request: Buffer) => {
+      answering = answering.then(async () => {
+        if (ended) return;
+        const answer = await this.answered(clientStatus(request, call.metadata, call.getPeer()), "CSDS");
+        if (ended) return;
+        if ("response" in answer) call.write(answer.response);
+        else {
+          ended = true;
+          call.emit("error", { ...answer, name: "CsdsError", message: answer.details });
+        }
+      });
+    });
+    call.on("end", () => {
+      void answering.then(() => {
+        if (!ended) call.end();
+        ended = true;
+      });
+    });
+    call.on("cancelled", () => (ended = true));
+  }
+
+  /** An answer, with anything the handler throws turned into INTERNAL (and logged). */
+  private answered(answer: Promise<UnaryAnswer>, what: string): Promise<UnaryAnswer> {
+    return answer.catch((err: unknown) => {
+      this.log.error({ err }, `${what} threw`);
+      return { code: GrpcStatus.INTERNAL, details: "internal error in the xDS server" };
+    });
   }
 
   private accept(stream: AdsStream): void {

@@ -6,6 +6,7 @@ import type {
   Snapshot,
   SnapshotSource,
   WorkloadIdentity,
+  EncodedResource,
 } from "../cache/snapshot.js";
 import {
   xdsAcks,
@@ -25,6 +26,8 @@ import { releaseReadBuffers } from "./read-buffers.js";
 import { inPushOrder, isKnownType, shortType } from "./type-urls.js";
 import { NonceSource } from "./versions.js";
 import { proxyNode } from "./wire.js";
+
+const NO_RESOURCES: ReadonlyMap<string, EncodedResource> = new Map();
 
 /** What a stream needs from the server that owns it. */
 export interface StreamHooks {
@@ -229,7 +232,11 @@ export abstract class AdsStream<S extends TypeState = TypeState, R extends AdsRe
   }
 
   protected write(state: S, bytes: Uint8Array, sent: SentResponse): void {
-    state.tracker.sent(sent);
+    // Responses are built from this.snapshot: keep a reference to its map of the type, for CSDS.
+    state.tracker.sent({
+      ...sent,
+      resources: this.snapshot.resources.get(state.tracker.typeUrl) ?? NO_RESOURCES,
+    });
     xdsPushes.inc({ type: shortType(state.tracker.typeUrl) });
     this.log.debug(
       { typeUrl: state.tracker.typeUrl, nonce: sent.nonce, version: sent.version },

@@ -1,4 +1,4 @@
-import type { ProxyNode, ProxyResponseStatus } from "../cache/snapshot.js";
+import type { EncodedResource, ProxyNode, ProxyResponseStatus } from "../cache/snapshot.js";
 
 /**
  * What the server remembers about the responses of one type on one stream,
@@ -15,6 +15,12 @@ export interface SentResponse {
   readonly version: string;
   /** SotW: every resource in the response; delta: the ones added or changed. */
   readonly names: readonly string[];
+  /**
+   * The snapshot's resources of the type the response was built from (a
+   * reference to the map every proxy shares, not a copy): what the proxy
+   * was sent, for CSDS.
+   */
+  readonly resources?: ReadonlyMap<string, EncodedResource>;
 }
 
 export interface Nack {
@@ -30,6 +36,11 @@ export interface ProxyTypeStatus {
   readonly lastSentVersion?: string;
   readonly lastAckedGeneration?: number;
   readonly lastAckedVersion?: string;
+  /** When the proxy last ACKed a response of the type. */
+  readonly lastAckedAt?: Date;
+  /** The type's resources as of the last response sent, and as of the last one ACKed (see SentResponse.resources). */
+  readonly lastSentResources?: ReadonlyMap<string, EncodedResource>;
+  readonly lastAckedResources?: ReadonlyMap<string, EncodedResource>;
   readonly lastNack?: Nack;
   /** A response was sent and the proxy has not answered it yet. */
   readonly awaitingAnswer: boolean;
@@ -58,6 +69,7 @@ export class ResponseTracker {
   private inFlight?: SentResponse;
   private lastSent?: SentResponse;
   private lastAcked?: SentResponse;
+  private lastAckedAt?: Date;
   private lastNack?: Nack;
 
   constructor(readonly typeUrl: string) {}
@@ -109,6 +121,7 @@ export class ResponseTracker {
     };
     if (errorDetail === undefined) {
       this.lastAcked = answered;
+      this.lastAckedAt = new Date();
       return { ...base, acked: true };
     }
     this.lastNack = {
@@ -127,6 +140,9 @@ export class ResponseTracker {
       lastSentVersion: this.lastSent?.version,
       lastAckedGeneration: this.lastAcked?.generation,
       lastAckedVersion: this.lastAcked?.version,
+      lastAckedAt: this.lastAckedAt,
+      lastSentResources: this.lastSent?.resources,
+      lastAckedResources: this.lastAcked?.resources,
       lastNack: this.lastNack,
       awaitingAnswer: this.awaitingAnswer,
     };

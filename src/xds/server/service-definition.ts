@@ -51,3 +51,23 @@ export const certificateServiceDefinition: ServiceDefinition = {
     responseDeserialize: passThrough,
   },
 };
+
+/**
+ * Envoy's ClientStatusDiscoveryService (envoy/service/status/v3/csds.proto),
+ * on the ADS port: operators read what each connected proxy was sent and
+ * answered. Raw bytes, for the same reason (src/xds/status/csds-service.ts).
+ */
+export const CSDS_SERVICE = "envoy.service.status.v3.ClientStatusDiscoveryService";
+
+export const csdsServiceDefinition: ServiceDefinition = {
+  StreamClientStatus: bidi(`/${CSDS_SERVICE}/StreamClientStatus`),
+  FetchClientStatus: {
+    path: `/${CSDS_SERVICE}/FetchClientStatus`,
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: toBuffer,
+    requestDeserialize: passThrough,
+    responseSerialize: toBuffer,
+    responseDeserialize: passThrough,
+  },
+};
