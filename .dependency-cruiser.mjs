@@ -66,7 +66,7 @@ export default {
     {
       name: "data-flows-one-way",
       comment:
-        "Controllers write generated objects and the Mesh's status; the xDS process writes policy status. Neither imports the other.",
+        "Controllers write generated objects and the Mesh's status; the xDS process writes policy status and the Mesh's connectedProxies. Neither imports the other.",
       severity: "error",
       from: { path: "^src/controllers/" },
       to: { path: "^src/xds/" },

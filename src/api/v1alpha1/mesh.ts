@@ -241,7 +241,10 @@ const status = conditionedStatus("The observed state of the mesh.", {
     xdsAddress: string("The address sidecars connect to, as host:port.", { maxLength: 512 }),
   }),
   meshedNamespaces: integer("How many namespaces the injection selector matches.", { minimum: 0 }),
-  connectedProxies: integer("How many proxies are connected to the xDS server.", { minimum: 0 }),
+  connectedProxies: integer(
+    "How many proxies (Envoy sidecars and proxyless gRPC applications, each once) are connected to the xDS server that writes status (the holder of the skiff-xds-status Lease); with several replicas, its own proxies only. Written by the xDS server, not the operator.",
+    { minimum: 0 },
+  ),
 });
 
 export const meshCrd = skiffCrd({

@@ -6,6 +6,7 @@ import { Controller } from "../../k8s/controller.js";
 import { EventRecorder } from "../../k8s/events.js";
 import { Informer } from "../../k8s/informer.js";
 import { GENERATED_OBJECTS } from "./generated.js";
+import { onlyProxyCountChanged } from "./proxy-count-updates.js";
 import { MeshReconciler } from "./reconciler.js";
 import { MANAGED_BY_LABEL } from "../../mesh/annotations.js";
 import { CA_SECRET, CERT_MANAGER_SECRET } from "../../mesh/names.js";
@@ -62,7 +63,9 @@ export async function startMeshController(
     (name) => new Informer(kubeConfig, "v1", "Secret", { fieldSelector: `metadata.name=${name}` }),
   );
   // Every Mesh, not just the one that changed: deleting the cluster's Mesh hands the role to the next.
-  meshes.on(everyMesh);
+  meshes.on((event) => {
+    if (!onlyProxyCountChanged(event)) everyMesh();
+  });
   namespaces.on(everyMesh);
   for (const informer of generated) {
     informer.on((event) => {

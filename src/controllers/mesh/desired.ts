@@ -132,6 +132,8 @@ export function desiredControlPlane(s: MeshSettings): KubernetesObject[] {
               "trafficpolicies/status",
               "peerauthentications/status",
               "authorizationpolicies/status",
+              // status.connectedProxies only: the rest of the Mesh's status is the operator's.
+              "meshes/status",
             ],
             verbs: ["patch"],
           },

@@ -19,11 +19,12 @@ import {
 } from "./desired.js";
 import { GENERATED_OBJECTS, type GeneratedObject } from "./generated.js";
 import { controlPlaneIssues, sidecarIssues } from "./issues.js";
+import { caExpiryFlipInMs } from "./ca-expiry.js";
 import { FIELD_MANAGER, MESH_FINALIZER } from "./names.js";
 import { BuiltinCertificateAuthority, type CaObservation } from "./builtin-ca.js";
 import { DEFAULT_ROOT_TRUST_PERIOD_MS } from "./lost-ca.js";
 import { activeMeshOtherThan } from "../../mesh/singleton.js";
-import { meshStatus, reconcileFailedStatus, type MeshObservation } from "./status.js";
+import { meshStatus, reconcileFailedStatus, reconcilerOwnedStatus, type MeshObservation } from "./status.js";
 import { MANAGED_BY_LABEL } from "../../mesh/annotations.js";
 import { CERT_MANAGER_SECRET, XDS_NAME } from "../../mesh/names.js";
 
@@ -220,9 +221,11 @@ export class MeshReconciler {
       configuredNamespaces: writeNamespaces ? meshed.length : 0,
       xdsAddress: xdsAddress(settings),
     };
-    await this.writeStatus(mesh, observation, log);
-    // Re-check the CA's validity now and then even when nothing changes, and a staged root when it starts.
-    return { requeueAfterMs: Math.min(10 * 60_000, ca.recheckInMs ?? Infinity) };
+    const status = await this.writeStatus(mesh, observation, log);
+    // Re-check the CA's validity now and then even when nothing changes, a staged root when it starts,
+    // and the CA's expiry when CertificateAuthorityNotExpiringSoon is due to flip (not only on events).
+    const expiryFlipMs = caExpiryFlipInMs(status.certificateAuthority?.notAfter, this.now());
+    return { requeueAfterMs: Math.min(10 * 60_000, ca.recheckInMs ?? Infinity, expiryFlipMs ?? Infinity) };
   }
 
   /** The CA, builtin or cert-manager's, checked; see BuiltinCertificateAuthority for the builtin one's life. */
@@ -360,9 +363,11 @@ export class MeshReconciler {
     );
   }
 
-  private async writeStatus(mesh: Mesh, observation: MeshObservation, log: Logger): Promise<void> {
+  private async writeStatus(mesh: Mesh, observation: MeshObservation, log: Logger): Promise<MeshStatus> {
     const previous = (mesh.status?.conditions ?? []) as Condition[];
-    await this.applyStatus(mesh, previous, meshStatus(observation, previous, this.now()), log);
+    const status = meshStatus(observation, previous, this.now());
+    await this.applyStatus(mesh, previous, status, log);
+    return status;
   }
 
   private async applyStatus(
@@ -376,7 +381,8 @@ export class MeshReconciler {
       kind: "Mesh",
       metadata: { name: mesh.metadata.name ?? "" },
     };
-    if (!(await applyStatusIfChanged(this.applier, { ...object, status: mesh.status }, status))) return;
+    const current = { ...object, status: reconcilerOwnedStatus(mesh.status) };
+    if (!(await applyStatusIfChanged(this.applier, current, status))) return;
     for (const event of conditionTransitionEvents(previous, status.conditions as Condition[])) {
       await this.event(mesh, log, event);
     }

@@ -2,6 +2,7 @@ import type { MeshStatus } from "../../api/v1alpha1/generated/mesh.js";
 import { setCondition, setConditions, type Condition, type DesiredCondition } from "../../k8s/conditions.js";
 import { truncateCodePoints } from "../../k8s/truncate.js";
 import type { CaInspection } from "../../pki/inspect.js";
+import { caExpiryCondition } from "./ca-expiry.js";
 
 /** What the reconciler found, for the status to report. */
 export interface MeshObservation {
@@ -120,9 +121,11 @@ function injectionCondition(o: MeshObservation): DesiredCondition {
 }
 
 /**
- * The Mesh status for an observation. Ready is True only when every other
- * condition is; otherwise it carries the reason of the first that is not.
- * Pure: `now` only stamps transitions.
+ * The Mesh status for an observation. Ready is True only when the CA, the
+ * control plane and injection are; otherwise it carries the reason of the
+ * first that is not. CertificateAuthorityNotExpiringSoon warns without
+ * touching Ready (see caExpiryCondition). Pure: `now` stamps transitions and
+ * dates the CA's expiry.
  */
 export function meshStatus(o: MeshObservation, previous: readonly Condition[], now: Date): MeshStatus {
   const parts = [caCondition(o), controlPlaneCondition(o), injectionCondition(o)];
@@ -135,24 +138,22 @@ export function meshStatus(o: MeshObservation, previous: readonly Condition[], n
         message: `${blocking.type}: ${blocking.message}`,
       }
     : { type: "Ready", status: "True", reason: "Ready", message: "the mesh is ready" };
+  const certificateAuthority = o.ca.ok
+    ? {
+        notAfter: o.ca.notAfter.toISOString().replace(/\.\d+Z$/, "Z"),
+        fingerprintSHA256: o.ca.fingerprintSHA256,
+      }
+    : o.lastKnownCa;
+  const expiry = caExpiryCondition(certificateAuthority?.notAfter, now);
   const conditions = setConditions(
     previous,
-    [ready, ...parts].map((c) => ({ ...c, observedGeneration: o.generation })),
+    [ready, ...parts, expiry].map((c) => ({ ...c, observedGeneration: o.generation })),
     now,
   );
   return {
     observedGeneration: o.generation,
     conditions,
-    ...(o.ca.ok
-      ? {
-          certificateAuthority: {
-            notAfter: o.ca.notAfter.toISOString().replace(/\.\d+Z$/, "Z"),
-            fingerprintSHA256: o.ca.fingerprintSHA256,
-          },
-        }
-      : o.lastKnownCa
-        ? { certificateAuthority: o.lastKnownCa }
-        : {}),
+    ...(certificateAuthority ? { certificateAuthority } : {}),
     controlPlane: { readyReplicas: o.deployment.readyReplicas, xdsAddress: o.xdsAddress },
     meshedNamespaces: o.meshedNamespaces,
   };
@@ -188,7 +189,16 @@ export function reconcileFailedStatus(
     },
     now,
   );
-  // Only the fields meshStatus writes: a status apply must not claim fields another writer owns.
-  const { observedGeneration, certificateAuthority, controlPlane, meshedNamespaces } = previous ?? {};
+  return { ...reconcilerOwnedStatus(previous), conditions };
+}
+
+/**
+ * The fields of a Mesh's status that this reconciler writes (meshStatus's).
+ * status.connectedProxies is the xDS server's, which alone knows its proxies:
+ * a status apply must not claim it, and a change to it is no change of ours.
+ */
+export function reconcilerOwnedStatus(status: MeshStatus | undefined): MeshStatus {
+  const { observedGeneration, conditions, certificateAuthority, controlPlane, meshedNamespaces } =
+    status ?? {};
   return { observedGeneration, conditions, certificateAuthority, controlPlane, meshedNamespaces };
 }

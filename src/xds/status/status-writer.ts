@@ -6,14 +6,17 @@ import type { PolicySource } from "../../ir/source.js";
 import type { PolicyKind } from "../../compile/findings.js";
 import type { PipelineRun, PolicyObject } from "../pipeline.js";
 import type { ProxyState } from "../server/proxy-state.js";
+import { connectedProxyCount } from "./mesh-proxies.js";
 import { statusTargets, type StatusTarget } from "./targets.js";
 
 export const STATUS_FIELD_MANAGER = "skiff/xds";
 
-/** What the writer needs of the pipeline: its runs, and the policies as the informers hold them now. */
+/** What the writer needs of the pipeline: its runs, and the policies and the Mesh as the informers hold them now. */
 export interface CompiledPolicies {
   onRun(listener: (run: PipelineRun) => void): () => void;
   policy(kind: PolicyKind, namespace: string, name: string): PolicyObject | undefined;
+  /** The Mesh whose configuration the proxies get. */
+  activeMesh(): { metadata?: { name?: string }; status?: { connectedProxies?: number } } | undefined;
 }
 
 /** What the writer needs of the ADS server: the proxies connected now, and when that changes. */
@@ -26,9 +29,12 @@ export interface ConnectedProxies {
 /**
  * Writes the status of TrafficPolicies, PeerAuthentications and
  * AuthorizationPolicies from the xDS server, the only place that knows both
- * what compile found and what the proxies answered. It runs in the xDS
- * replica that holds the status Lease, after every pipeline run and every
- * proxy answer, coalesced, and writes only what changed.
+ * what compile found and what the proxies answered, and the one field of the
+ * Mesh's status that only it knows, connectedProxies (the Mesh reconciler
+ * owns the rest; server-side apply keeps each field to its manager). It runs
+ * in the xDS replica that holds the status Lease, after every pipeline run,
+ * proxy answer, connection and disconnection, coalesced, and writes only what
+ * changed. With several replicas it counts its own proxies only.
  */
 export class PolicyStatusWriter {
   private readonly applier: ServerSideApplier;
@@ -111,8 +117,34 @@ export class PolicyStatusWriter {
         );
       }
     }
+    try {
+      await this.writeConnectedProxies();
+    } catch (error) {
+      failed = true;
+      this.options.logger.warn({ err: error }, "writing the Mesh's connectedProxies failed");
+    }
     // A failed write is retried with the next change, or in a second at the latest.
     if (failed && !this.stopped) setTimeout(() => this.schedule(), 1000);
+  }
+
+  /** status.connectedProxies alone: the apply names no other field, so it owns no other. */
+  private async writeConnectedProxies(): Promise<void> {
+    const mesh = this.pipeline.activeMesh();
+    const name = mesh?.metadata?.name;
+    if (!name) return;
+    const current: { connectedProxies?: number } =
+      mesh.status?.connectedProxies === undefined ? {} : { connectedProxies: mesh.status.connectedProxies };
+    const next: { connectedProxies: number } = { connectedProxies: connectedProxyCount(this.ads.proxies()) };
+    await applyStatusIfChanged(
+      this.applier,
+      {
+        apiVersion: "skiff.dev/v1alpha1",
+        kind: "Mesh",
+        metadata: { name },
+        status: current,
+      },
+      next,
+    );
   }
 
   private async write(target: StatusTarget): Promise<void> {

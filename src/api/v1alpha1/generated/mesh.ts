@@ -322,7 +322,7 @@ export interface MeshStatus {
    */
   meshedNamespaces?: number;
   /**
-   * How many proxies are connected to the xDS server.
+   * How many proxies (Envoy sidecars and proxyless gRPC applications, each once) are connected to the xDS server that writes status (the holder of the skiff-xds-status Lease); with several replicas, its own proxies only. Written by the xDS server, not the operator.
    */
   connectedProxies?: number;
 }

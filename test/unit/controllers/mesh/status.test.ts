@@ -28,6 +28,26 @@ const byType = (status: ReturnType<typeof meshStatus>) =>
   Object.fromEntries((status.conditions ?? []).map((c) => [c.type, `${c.status}/${c.reason}`]));
 
 describe("Mesh status", () => {
+  it("warns of a CA that expires within 30 days, from status.certificateAuthority.notAfter, and stays Ready", () => {
+    const expiringIn = (ms: number): MeshObservation => ({
+      ...healthy,
+      ca: { ...healthy.ca, ok: true, notAfter: new Date(now.getTime() + ms) } as MeshObservation["ca"],
+    });
+    const status = meshStatus(expiringIn(10 * 24 * 3600_000), [], now);
+    assert.equal(byType(status)["CertificateAuthorityNotExpiringSoon"], "False/ExpiringSoon");
+    assert.equal(byType(status)["Ready"], "True/Ready", "the mesh still works");
+    const lost: MeshObservation = {
+      ...healthy,
+      ca: { ok: false, reason: "CASecretMissing", message: "gone" },
+      lastKnownCa: { notAfter: "2026-12-01T12:00:00Z", fingerprintSHA256: "AB:CD" },
+    };
+    assert.equal(
+      byType(meshStatus(lost, [], now))["CertificateAuthorityNotExpiringSoon"],
+      "False/ExpiringSoon",
+      "a lost CA's last record still dates it",
+    );
+  });
+
   it("is Ready when the CA, the control plane and injection all are", () => {
     const status = meshStatus(healthy, [], now);
     assert.deepEqual(byType(status), {
@@ -35,6 +55,7 @@ describe("Mesh status", () => {
       CertificateAuthorityReady: "True/CertificateAuthorityReady",
       ControlPlaneAvailable: "True/MinimumReplicasAvailable",
       InjectionConfigured: "True/Configured",
+      CertificateAuthorityNotExpiringSoon: "True/NotExpiringSoon",
     });
     assert.ok(status.conditions!.every((c) => c.observedGeneration === 3));
     assert.deepEqual(status.certificateAuthority, {
