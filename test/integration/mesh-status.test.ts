@@ -23,6 +23,7 @@ import { eventually } from "./kubectl.js";
  */
 const logger = pino({ level: "error" }, pino.destination(2));
 const DAY = 24 * 3600_000;
+const FLIP_MS = 20_000;
 
 /** Mesh reconciles so far in this process, whatever their result. */
 async function reconcileCount(): Promise<number> {
@@ -61,8 +62,13 @@ describe("the Mesh's status from the operator and the xDS server, on a real API 
     await rest.request("POST", "/api/v1/namespaces", {
       body: { apiVersion: "v1", kind: "Namespace", metadata: { name: "skiff-system" } },
     });
-    // A root with 10 days left, in place before the Mesh: the operator uses a CA Secret that exists.
-    const root = await createRootCa({ trustDomain: "cluster.local", validityMs: 10 * DAY, now: new Date() });
+    // In place before the Mesh (the operator uses a CA Secret that exists): a root that enters its
+    // last 30 days FLIP_MS from now, with no event to tell the operator.
+    const root = await createRootCa({
+      trustDomain: "cluster.local",
+      validityMs: 30 * DAY + FLIP_MS,
+      now: new Date(),
+    });
     await rest.request("POST", "/api/v1/namespaces/skiff-system/secrets", {
       body: {
         apiVersion: "v1",
@@ -95,17 +101,25 @@ describe("the Mesh's status from the operator and the xDS server, on a real API 
     }
   });
 
-  it("warns in kubectl's JSON of a CA that expires within 30 days, and Ready does not depend on it", async () => {
-    const mesh = await eventually(async () => {
+  it("warns in kubectl's JSON once the CA enters its last 30 days, on time with no event, and Ready does not depend on it", async () => {
+    const before = await eventually(async () => {
       const m = await meshJson();
       assert.equal(condition(m, "CertificateAuthorityReady")?.status, "True", JSON.stringify(m.status));
       return m;
     });
+    const holding = condition(before, "CertificateAuthorityNotExpiringSoon");
+    assert.deepEqual([holding?.status, holding?.reason], ["True", "NotExpiringSoon"]);
+    // Nothing changes in the cluster now: only the operator's own timer can flip it.
+    const mesh = await eventually(async () => {
+      const m = await meshJson();
+      assert.equal(condition(m, "CertificateAuthorityNotExpiringSoon")?.status, "False");
+      return m;
+    }, FLIP_MS + 15_000);
     const expiry = condition(mesh, "CertificateAuthorityNotExpiringSoon");
-    assert.deepEqual([expiry?.status, expiry?.reason], ["False", "ExpiringSoon"]);
+    assert.equal(expiry?.reason, "ExpiringSoon");
     assert.equal(
       expiry?.message,
-      `the certificate authority expires at ${mesh.status?.certificateAuthority?.notAfter}, in 9 days: rotate it before then`,
+      `the certificate authority expires at ${mesh.status?.certificateAuthority?.notAfter}, in 29 days: rotate it before then`,
     );
     // No kube-controller-manager runs here, so Ready waits for the Deployment, and for nothing else.
     assert.deepEqual(
