@@ -164,6 +164,41 @@ describe("CSDS: what each connected proxy was sent and answered, for the mesh's 
     assert.ok(error.lastUpdateAttempt);
   });
 
+  it("reports a response the proxy has not answered yet as STALE", async () => {
+    const slow = new SotwClient(address, { id: "grpc~csds-slow", metadata: { GENERATOR: "grpc" } });
+    try {
+      slow.request({ typeUrl: LISTENER_TYPE, resourceNames: [LISTENER] });
+      const sent = await slow.next();
+      const [config] = await fetch(operatorToken, {
+        nodeMatchers: [{ nodeId: { matchPattern: { case: "exact", value: "grpc~csds-slow" } } }],
+      });
+      assert.deepEqual(
+        config?.genericXdsConfigs?.map((c) => [c.name, c.configStatus, c.clientStatus, c.versionInfo]),
+        [[LISTENER, "STALE", "REQUESTED", sent.versionInfo]],
+      );
+      slow.ack(sent);
+      await eventually(async () => {
+        const [acked] = await fetch(operatorToken, {
+          nodeMatchers: [{ nodeId: { matchPattern: { case: "exact", value: "grpc~csds-slow" } } }],
+        });
+        assert.equal(acked?.genericXdsConfigs?.[0]?.configStatus, "SYNCED");
+      });
+    } finally {
+      slow.close();
+    }
+  });
+
+  it("refuses a node matcher it cannot apply rather than answering about every proxy", async () => {
+    const err = await fetch(operatorToken, {
+      nodeMatchers: [{ nodeId: { matchPattern: { case: "safeRegex", value: { regex: ".*" } } } }],
+    }).then(
+      () => assert.fail("answered"),
+      (e: ServiceError) => e,
+    );
+    assert.equal(GrpcStatus[err.code], "INVALID_ARGUMENT");
+    assert.match(err.details, /safeRegex/);
+  });
+
   it("answers each request of a StreamClientStatus", async () => {
     const stream = csdsClient.makeBidiStreamRequest(
       `${CSDS}/StreamClientStatus`,
@@ -204,7 +239,19 @@ describe("CSDS: what each connected proxy was sent and answered, for the mesh's 
     assert.match(details, new RegExp(`system:serviceaccount:${NS}:workload may not get meshes.skiff.dev`));
     assert.equal((await refusal(undefined))[0], "UNAUTHENTICATED");
     assert.equal((await refusal("not-a-token"))[0], "UNAUTHENTICATED");
-    assert.equal(await answered("permission_denied"), deniedBefore + 1);
+    const stream = csdsClient.makeBidiStreamRequest(
+      `${CSDS}/StreamClientStatus`,
+      (b: Buffer) => b,
+      (b: Buffer) => b,
+      withToken(workloadToken),
+    );
+    const streamRefusal = new Promise<ServiceError>((resolve, reject) => {
+      stream.on("data", () => reject(new Error("answered")));
+      stream.on("error", resolve);
+    });
+    stream.write(requestBytes({ excludeResourceContents: true }));
+    assert.equal(GrpcStatus[(await streamRefusal).code], "PERMISSION_DENIED", "a stream is refused too");
+    assert.equal(await answered("permission_denied"), deniedBefore + 2);
     assert.equal(await answered("unauthenticated"), unauthenticatedBefore + 2);
   });
 });
