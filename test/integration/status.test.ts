@@ -113,6 +113,8 @@ spec:
     const found: PolicyFindings = {
       kind: "TrafficPolicy",
       source,
+      // A policy whose target Service exists: proxies carry it, and one NACKed it.
+      service: "reviews.default.svc.cluster.local",
       findings: [{ type: "Accepted", status: "True", reason: "Accepted", message: "ok" }],
       unsupported: [],
     };
