@@ -22,7 +22,6 @@ import {
   waitFor,
   waitPodsReady,
   waitProgrammed,
-  waitQuietMesh,
   type PodObject,
 } from "./kit.js";
 import { startFortioLoad } from "./load.js";
@@ -129,8 +128,6 @@ async function configHeader(): Promise<string | undefined> {
 describe("faults: a killed sidecar and a killed xDS server", function () {
   before(async function () {
     skipUnlessSupported(this);
-    // The tests compare the client's whole configuration before and after a restart.
-    await waitQuietMesh();
     await meshNamespace(NS);
     await apply([
       fortioDeployment(NS, "echo"),

@@ -160,23 +160,6 @@ export async function deleteNamespace(name: string): Promise<void> {
     .catch(() => {});
 }
 
-/**
- * Waits until no namespace is being deleted: for a test that compares a
- * sidecar's whole configuration, which holds every Service in the mesh, so
- * an earlier test's namespace still going would change it under the test.
- */
-export async function waitQuietMesh(): Promise<void> {
-  await waitFor(
-    meshCluster().kubeConfig,
-    "v1",
-    "Namespace",
-    undefined,
-    (namespaces) => !namespaces.some((n) => n.metadata?.deletionTimestamp),
-    150_000,
-    "no namespace being deleted",
-  );
-}
-
 export async function apply(objects: object[]): Promise<void> {
   await applyManifests(meshCluster().kubeConfig, "skiff-e2e", objects as KubernetesObject[]);
 }
