@@ -147,17 +147,23 @@ export async function meshNamespace(name: string, labels: Record<string, string>
 }
 
 /**
- * Deletes a test's namespace without waiting for it to go: its Pods drain
- * (the sidecar's preStop sleep) and the namespace controller empties it
- * while the next test starts its own Pods, in namespaces of their own. Each
- * test's assertions read only its own namespaces' sidecars, so a deletion
- * still under way elsewhere cannot change them; waiting cost about 11 s a
- * file.
+ * Deletes a test's namespace and waits until it is gone (its Pods stopped,
+ * their addresses free, their Services out of every sidecar's
+ * configuration), so the next test starts with a quiet mesh.
  */
 export async function deleteNamespace(name: string): Promise<void> {
   await rest()
     .request("DELETE", `/api/v1/namespaces/${name}`)
     .catch(() => {});
+  await waitFor(
+    meshCluster().kubeConfig,
+    "v1",
+    "Namespace",
+    undefined,
+    (namespaces) => !namespaces.some((n) => n.metadata?.name === name),
+    150_000,
+    `namespace ${name} deleted`,
+  );
 }
 
 export async function apply(objects: object[]): Promise<void> {
