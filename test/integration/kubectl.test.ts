@@ -18,7 +18,7 @@ describe("kubectl", () => {
     mesh: ["NAME", "TRUST DOMAIN", "PROXIES", "READY", "REASON", "AGE"],
     tp: ["NAMESPACE", "NAME", "TARGET", "ACCEPTED", "PROGRAMMED", "REASON", "AGE"],
     pa: ["NAMESPACE", "NAME", "MODE", "ACCEPTED", "PROGRAMMED", "REASON", "AGE"],
-    ap: ["NAMESPACE", "NAME", "ACTION", "ACCEPTED", "REASON", "AGE"],
+    ap: ["NAMESPACE", "NAME", "ACTION", "ACCEPTED", "PROGRAMMED", "REASON", "AGE"],
   };
 
   for (const [shortName, expected] of Object.entries(columns)) {

@@ -215,5 +215,6 @@ export const authorizationPolicyCrd = skiffCrd({
   printerColumns: [
     { name: "Action", type: "string", jsonPath: ".spec.action", description: "ALLOW, DENY or AUDIT." },
     conditionColumn("Accepted"),
+    conditionColumn("Programmed"),
   ],
 });
