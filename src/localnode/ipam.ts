@@ -1,6 +1,10 @@
 /**
- * Pod IPs for the local node: addresses of one IPv4 prefix, handed out lowest
- * first and given back when a Pod's sandbox is torn down. The first address
+ * Pod IPs for the local node: addresses of one IPv4 prefix, handed out in
+ * turn after the last one given (as CNI's host-local IPAM does) and given
+ * back when a Pod's sandbox is torn down. Handing out a just-freed address
+ * again at once (lowest first) made a new Pod inherit its predecessor's
+ * entries in its peers' neighbour (ARP) caches and connection tracking: the
+ * new Pod's SYNs to the xDS server went unanswered for about a minute. The first address
  * of the prefix is the node's own (the bridge's gateway), so Pods never get
  * it, nor the network or broadcast address.
  */
@@ -8,6 +12,8 @@ export class PodIpAllocator {
   private readonly base: number;
   private readonly size: number;
   private readonly used = new Set<number>();
+  /** The offset handed out last; the next search starts after it. */
+  private last = 1;
 
   /** `cidr` such as 10.244.0.0/16; throws on anything else. */
   constructor(readonly cidr: string) {
@@ -32,9 +38,13 @@ export class PodIpAllocator {
 
   /** The lowest free address; throws when the prefix is full. */
   allocate(): string {
-    for (let offset = 2; offset < this.size - 1; offset++) {
+    // Offsets 2 .. size-2: not the network, the gateway (1) or the broadcast address.
+    const usable = this.size - 3;
+    for (let step = 1; step <= usable; step++) {
+      const offset = 2 + ((this.last - 2 + step + usable) % usable);
       if (!this.used.has(offset)) {
         this.used.add(offset);
+        this.last = offset;
         return toDotted(this.base + offset);
       }
     }

@@ -105,4 +105,15 @@ describe("local node IPs", () => {
     assert.equal(ips.allocate(), "10.9.0.2");
     assert.throws(() => new PodIpAllocator("10.0.0.0/33"));
   });
+
+  it("hands out addresses in turn, so a freed one is not reused while others are free (as host-local IPAM does)", () => {
+    const ips = new PodIpAllocator("10.9.0.0/29"); // usable: .2 to .6
+    assert.deepEqual([ips.allocate(), ips.allocate()], ["10.9.0.2", "10.9.0.3"]);
+    ips.release("10.9.0.3");
+    // Lowest first would give .3 again, whose old owner peers still hold in their caches.
+    assert.deepEqual([ips.allocate(), ips.allocate(), ips.allocate()], ["10.9.0.4", "10.9.0.5", "10.9.0.6"]);
+    // Past the end it wraps, skipping what is in use.
+    assert.equal(ips.allocate(), "10.9.0.3");
+    assert.throws(() => ips.allocate(), /no free address/);
+  });
 });
