@@ -13,17 +13,20 @@ export const DELTA_PATH = `/${ADS_SERVICE}/DeltaAggregatedResources`;
 const toBuffer = (bytes: Uint8Array): Buffer => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 const passThrough = (bytes: Buffer): Buffer => bytes;
 
-function bidi(path: string) {
+/** A method of raw bytes both ways: a bidirectional stream, or one request and one response. */
+function rawMethod(path: string, streams: boolean) {
   return {
     path,
-    requestStream: true,
-    responseStream: true,
+    requestStream: streams,
+    responseStream: streams,
     requestSerialize: toBuffer,
     requestDeserialize: passThrough,
     responseSerialize: toBuffer,
     responseDeserialize: passThrough,
   };
 }
+const bidi = (path: string) => rawMethod(path, true);
+const unary = (path: string) => rawMethod(path, false);
 
 export const adsServiceDefinition: ServiceDefinition = {
   StreamAggregatedResources: bidi(SOTW_PATH),
@@ -41,15 +44,7 @@ export const CERTIFICATE_SERVICE = "istio.v1.auth.IstioCertificateService";
 export const CREATE_CERTIFICATE_PATH = `/${CERTIFICATE_SERVICE}/CreateCertificate`;
 
 export const certificateServiceDefinition: ServiceDefinition = {
-  CreateCertificate: {
-    path: CREATE_CERTIFICATE_PATH,
-    requestStream: false,
-    responseStream: false,
-    requestSerialize: toBuffer,
-    requestDeserialize: passThrough,
-    responseSerialize: toBuffer,
-    responseDeserialize: passThrough,
-  },
+  CreateCertificate: unary(CREATE_CERTIFICATE_PATH),
 };
 
 /**
@@ -61,13 +56,5 @@ export const CSDS_SERVICE = "envoy.service.status.v3.ClientStatusDiscoveryServic
 
 export const csdsServiceDefinition: ServiceDefinition = {
   StreamClientStatus: bidi(`/${CSDS_SERVICE}/StreamClientStatus`),
-  FetchClientStatus: {
-    path: `/${CSDS_SERVICE}/FetchClientStatus`,
-    requestStream: false,
-    responseStream: false,
-    requestSerialize: toBuffer,
-    requestDeserialize: passThrough,
-    responseSerialize: toBuffer,
-    responseDeserialize: passThrough,
-  },
+  FetchClientStatus: unary(`/${CSDS_SERVICE}/FetchClientStatus`),
 };
