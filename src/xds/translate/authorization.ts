@@ -269,7 +269,7 @@ function conditionRules(c: ConditionModel): JsonObject[] {
 // --- Matchers ----------------------------------------------------------------
 
 /** RE2 source that matches `text` literally. */
-function literal(text: string): string {
+export function literal(text: string): string {
   return text.replace(/[\\^$.|?*+()[\]{}]/g, "\\$&");
 }
 

@@ -1,4 +1,5 @@
 import type { JsonObject } from "@bufbuild/protobuf";
+import { literal } from "./authorization.js";
 import { typed } from "./json.js";
 
 /**
@@ -62,7 +63,7 @@ export function announcePeer(destinationService: string): JsonObject {
  * another trust domain, rewrites to nothing, and nothing is stored.
  */
 export function receivePeer(trustDomain: string): JsonObject {
-  const domain = trustDomain.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  const domain = literal(trustDomain);
   const announced = (Object.keys(HEADERS) as Announced[]).map((key) => ({
     header: HEADERS[key],
     on_header_present: { metadata_namespace: METADATA, key, type: "STRING" },
