@@ -38,6 +38,8 @@ export interface ProxyTypeStatus {
   readonly lastAckedVersion?: string;
   /** When the proxy last ACKed a response of the type. */
   readonly lastAckedAt?: Date;
+  /** When the last response of the type was sent (how long a STALE type has waited for an answer). */
+  readonly lastSentAt?: Date;
   /** The type's resources as of the last response sent, and as of the last one ACKed (see SentResponse.resources). */
   readonly lastSentResources?: ReadonlyMap<string, EncodedResource>;
   readonly lastAckedResources?: ReadonlyMap<string, EncodedResource>;
@@ -68,6 +70,7 @@ interface ErrorDetail {
 export class ResponseTracker {
   private inFlight?: SentResponse;
   private lastSent?: SentResponse;
+  private lastSentAt?: Date;
   private lastAcked?: SentResponse;
   private lastAckedAt?: Date;
   private lastNack?: Nack;
@@ -90,6 +93,7 @@ export class ResponseTracker {
   sent(response: SentResponse): void {
     this.inFlight = response;
     this.lastSent = response;
+    this.lastSentAt = new Date();
   }
 
   /**
@@ -141,6 +145,7 @@ export class ResponseTracker {
       lastAckedGeneration: this.lastAcked?.generation,
       lastAckedVersion: this.lastAcked?.version,
       lastAckedAt: this.lastAckedAt,
+      lastSentAt: this.lastSentAt,
       lastSentResources: this.lastSent?.resources,
       lastAckedResources: this.lastAcked?.resources,
       lastNack: this.lastNack,

@@ -61,6 +61,7 @@ export const SERVER_METADATA = {
   identity: "SKIFF_IDENTITY",
   protocol: "SKIFF_XDS_PROTOCOL",
   connectedAt: "SKIFF_CONNECTED_AT",
+  awaitingAnswer: "SKIFF_AWAITING_ANSWER",
 } as const;
 
 /**
@@ -101,8 +102,28 @@ function nodeOf(proxy: ProxyState): ClientStatus["node"] {
       ...(identity ? { [SERVER_METADATA.identity]: `${identity.namespace}/${identity.serviceAccount}` } : {}),
       [SERVER_METADATA.protocol]: proxy.protocol,
       [SERVER_METADATA.connectedAt]: proxy.connectedAt.toISOString(),
+      ...awaitingAnswer(proxy),
     },
   };
+}
+
+/**
+ * The types whose last response the proxy has not answered (STALE): when it
+ * was sent and the version the proxy last ACKed, which a GenericXdsConfig
+ * cannot say (its last_updated is the last ACK, its version the sent one).
+ * `skiff proxy-status` tells a proxy that is slow from one that is stuck by it.
+ */
+function awaitingAnswer(proxy: ProxyState): JsonObject {
+  const waiting: JsonObject = {};
+  for (const type of proxy.types) {
+    if (!type.awaitingAnswer || !type.lastSentAt) continue;
+    waiting[type.typeUrl] = {
+      sentAt: type.lastSentAt.toISOString(),
+      sentVersion: type.lastSentVersion ?? "",
+      ...(type.lastAckedVersion !== undefined ? { ackedVersion: type.lastAckedVersion } : {}),
+    };
+  }
+  return Object.keys(waiting).length > 0 ? { [SERVER_METADATA.awaitingAnswer]: waiting } : {};
 }
 
 function resourcesOf(type: ProxyTypeStatus, excludeContents: boolean): ResourceStatus[] {

@@ -111,6 +111,23 @@ describe("CSDS: a proxy's state as a ClientConfig", () => {
     assert.equal(a!.lastUpdated, ackedAt, "the last ACK is still when it was last updated");
   });
 
+  it("STALE: the node says since when each unanswered type waits, and the version the proxy last ACKed", () => {
+    const sentAt = new Date("2026-12-04T10:00:09Z");
+    const stale = proxy({
+      ...synced,
+      lastSentGeneration: 2,
+      lastSentVersion: "v-2",
+      lastSentAt: sentAt,
+      lastSentResources: v2,
+      awaitingAnswer: true,
+    });
+    assert.deepEqual(clientStatusOf(stale, true).node.metadata[SERVER_METADATA.awaitingAnswer], {
+      [CLUSTER]: { sentAt: sentAt.toISOString(), sentVersion: "v-2", ackedVersion: "v-1" },
+    });
+    const answered = proxy({ ...synced, lastSentAt: sentAt });
+    assert.equal(clientStatusOf(answered, true).node.metadata[SERVER_METADATA.awaitingAnswer], undefined);
+  });
+
   it("ERROR/NACKED: Envoy's detail, the rejected version and resource; the entry shows what the proxy still runs", () => {
     const nacked = proxy({
       ...synced,
