@@ -4,8 +4,7 @@ import { createLogger } from "../observability/logger.js";
 import { agentNodeId, podNodeId } from "../agent/node-ids.js";
 import { XDS_CHANNEL_OPTIONS, XDS_CHANNEL_USAGE, xdsChannelSettings } from "./agent-channel.js";
 import { AGENT_RUN_DIRECTORY } from "../mesh/proxy.js";
-import { durationMs } from "../api/duration.js";
-import { DURATION_PATTERN } from "../api/schema.js";
+import { SECRET_TTL_USAGE, secretTtlSeconds } from "./secret-ttl.js";
 
 const USAGE = `Usage: skiff agent sidecar [options] -- <Envoy arguments>
 
@@ -23,20 +22,7 @@ ${XDS_CHANNEL_USAGE}
   --envoy-binary PATH       Envoy (default $SKIFF_ENVOY_BINARY, else envoy on the PATH)
   --node-id ID              the Pod's node id (default built from $POD_IP, $POD_NAME, $POD_NAMESPACE)
 
-Environment:
-  SECRET_TTL                the workload certificate's lifetime to ask for, a
-                            duration such as 1h or 90s (Istio's name; set it
-                            with the Pod annotation proxy.skiff.dev/config's
-                            proxyMetadata). The Mesh's workloadValidity caps
-                            it and is the default. Renewed at 80% of it.`;
-
-/** SECRET_TTL in whole seconds (rounded up), undefined when unset, or why it is not a duration. */
-function secretTtlSeconds(value: string | undefined): number | undefined | { error: string } {
-  if (value === undefined || value === "") return undefined;
-  const ms = new RegExp(DURATION_PATTERN).test(value) ? durationMs(value) : 0;
-  if (ms <= 0) return { error: `SECRET_TTL must be a positive duration such as 1h or 90s, not '${value}'` };
-  return Math.ceil(ms / 1000);
-}
+${SECRET_TTL_USAGE}`;
 
 /** The parsed command line, or a usage error; pure. */
 export function sidecarAgentArguments(

@@ -12,6 +12,7 @@ import { XDS_CHANNEL_OPTIONS, XDS_CHANNEL_USAGE, xdsChannelSettings } from "./ag
 import { agentNodeId, podNodeId } from "../agent/node-ids.js";
 import { CLUSTER_DOMAIN } from "../compile/state.js";
 import { createLogger } from "../observability/logger.js";
+import { SECRET_TTL_USAGE, secretTtlSeconds } from "./secret-ttl.js";
 
 const USAGE = `Usage: skiff agent [options]
        skiff agent sidecar [options] -- <Envoy arguments>   (see skiff agent sidecar --help)
@@ -33,7 +34,9 @@ ${XDS_CHANNEL_USAGE}
   --run-dir PATH            where the xDS proxy's socket goes, which the bootstrap names (default /var/run/skiff)
   --node-id ID              the application's node id (default built from $POD_IP, $POD_NAME, $POD_NAMESPACE:
                             sidecar~<ip>~<pod>.<namespace>~<namespace>.svc.${CLUSTER_DOMAIN})
-  --refresh-seconds N       how often gRPC re-reads the files (default 60)`;
+  --refresh-seconds N       how often gRPC re-reads the files (default 60)
+
+${SECRET_TTL_USAGE}`;
 
 export interface AgentArguments {
   readonly xds: XdsChannelSettings;
@@ -44,6 +47,8 @@ export interface AgentArguments {
   readonly xdsSocket: string;
   readonly nodeId: string;
   readonly refreshSeconds: number;
+  /** The certificate lifetime to ask for, in seconds (SECRET_TTL); absent: the Mesh's workloadValidity. */
+  readonly certificateValiditySeconds?: number;
 }
 
 /** The parsed command line, or a usage error; pure. */
@@ -75,7 +80,10 @@ export function agentArguments(
   const nodeId = values["node-id"] ?? podNodeId(env);
   if (!nodeId)
     return { error: "--node-id is required unless POD_IP, POD_NAME and POD_NAMESPACE are all set" };
+  const ttl = secretTtlSeconds(env.SECRET_TTL);
+  if (typeof ttl === "object") return ttl;
   return {
+    ...(ttl === undefined ? {} : { certificateValiditySeconds: ttl }),
     xds,
     tokenFile: values["token-file"],
     certDir: values["cert-dir"],
@@ -131,6 +139,9 @@ export async function runAgent(argv: string[]): Promise<number> {
     node: { id: agentNodeId(parsed.nodeId) },
     token,
     logger,
+    ...(parsed.certificateValiditySeconds === undefined
+      ? {}
+      : { validitySeconds: parsed.certificateValiditySeconds }),
     onCertificate: async (certificate) => {
       await writeCertificateFiles(parsed.certDir, certificate);
       const leaf = new X509Certificate(certificate.certificateChainPem);

@@ -37,6 +37,8 @@ export function spawnAgent(options: {
   nodeId: string;
   /** The xDS server in TLS mode: the mesh roots and the name it serves. Absent: plaintext. */
   tls?: XdsTls;
+  /** Environment variables the agent reads, such as SECRET_TTL. */
+  env?: Record<string, string>;
 }): RunningAgent {
   const certDir = join(options.directory, "certs");
   const bootstrapFile = join(options.directory, "grpc-bootstrap.json");
@@ -69,7 +71,7 @@ export function spawnAgent(options: {
     {
       cwd: repositoryRoot(),
       stdio: ["ignore", "ignore", "inherit"],
-      env: { ...process.env, SKIFF_LOG_LEVEL: process.env.AGENT_LOG ?? "silent" },
+      env: { ...process.env, SKIFF_LOG_LEVEL: process.env.AGENT_LOG ?? "silent", ...options.env },
     },
   );
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
@@ -102,6 +104,7 @@ export async function startAgentWithCertificate(options: {
   /** Where its token, certificate files and bootstrap go (one folder per ServiceAccount below it). */
   directory: string;
   tls?: XdsTls;
+  env?: Record<string, string>;
 }): Promise<RunningAgent> {
   const { namespace, serviceAccount } = options;
   const tokenFile = join(options.directory, `${serviceAccount}.token`);
@@ -115,6 +118,7 @@ export async function startAgentWithCertificate(options: {
     directory: join(options.directory, serviceAccount),
     nodeId: `sidecar~${options.host}~${options.pod}.${namespace}~${namespace}.svc.cluster.local`,
     ...(options.tls ? { tls: options.tls } : {}),
+    ...(options.env ? { env: options.env } : {}),
   });
   try {
     await eventually(async () => assert.ok(agent.certificate(), `${serviceAccount}: no certificate yet`));

@@ -144,4 +144,30 @@ describe("certificates by CSR (IstioCertificateService)", function () {
       rmSync(directory, { recursive: true, force: true });
     }
   });
+
+  it("gives a proxyless agent the lifetime its SECRET_TTL asks for", async () => {
+    const directory = mkdtempSync(join(tmpdir(), "skiff-csr-"));
+    const agent = await startAgentWithCertificate({
+      kubeConfig: controlPlane().kubeConfig(),
+      xdsAddress: `127.0.0.1:${xds.port}`,
+      namespace: NS,
+      serviceAccount: "reviews",
+      pod: "reviews-ttl",
+      host: "127.0.0.1",
+      directory,
+      env: { SECRET_TTL: "30m" },
+    });
+    try {
+      const certificate = agent.certificate()!;
+      const lifetimeMs = Date.parse(certificate.validTo) - Date.parse(certificate.validFrom);
+      // Not this CA's workloadValidity (1h). The CA backdates notBefore a minute for clock skew.
+      assert.ok(
+        lifetimeMs >= 30 * 60_000 && lifetimeMs <= 32 * 60_000,
+        `lifetime ${lifetimeMs / 60_000} minutes`,
+      );
+    } finally {
+      await agent.stop();
+      rmSync(directory, { recursive: true, force: true });
+    }
+  });
 });

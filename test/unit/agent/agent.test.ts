@@ -68,22 +68,33 @@ describe("skiff agent", () => {
       assert.deepEqual(sidecarAgentArguments([], env), { error: "give Envoy's arguments after --" });
     });
 
-    it("asks for the certificate lifetime that SECRET_TTL names (Istio's proxyMetadata), in whole seconds", () => {
+    it("asks for the certificate lifetime that SECRET_TTL names (Istio's proxyMetadata), in whole seconds, in both agents", () => {
       const env = { POD_IP: "10.1.0.7", POD_NAME: "p", POD_NAMESPACE: "shop" };
-      const ttl = (value?: string) => {
-        const parsed = sidecarAgentArguments(["--", "-c", "b.json"], { ...env, SECRET_TTL: value });
-        return "error" in parsed
-          ? parsed.error
-          : "help" in parsed
-            ? "help"
-            : parsed.certificateValiditySeconds;
+      const agents = {
+        sidecar: (e: Record<string, string | undefined>) => sidecarAgentArguments(["--", "-c", "b.json"], e),
+        proxyless: (e: Record<string, string | undefined>) => agentArguments([], e),
       };
-      assert.deepEqual(
-        [ttl(), ttl(""), ttl("90s"), ttl("1h30m"), ttl("1500ms")],
-        [undefined, undefined, 90, 5400, 2],
-      );
-      for (const bad of ["90", "0s", "soon", "-1s"])
-        assert.equal(ttl(bad), `SECRET_TTL must be a positive duration such as 1h or 90s, not '${bad}'`);
+      for (const [agent, parse] of Object.entries(agents)) {
+        const ttl = (value?: string) => {
+          const parsed = parse({ ...env, SECRET_TTL: value });
+          return "error" in parsed
+            ? parsed.error
+            : "help" in parsed
+              ? "help"
+              : parsed.certificateValiditySeconds;
+        };
+        assert.deepEqual(
+          [ttl(), ttl(""), ttl("90s"), ttl("1h30m"), ttl("1500ms")],
+          [undefined, undefined, 90, 5400, 2],
+          agent,
+        );
+        for (const bad of ["90", "0s", "soon", "-1s"])
+          assert.equal(
+            ttl(bad),
+            `SECRET_TTL must be a positive duration such as 1h or 90s, not '${bad}'`,
+            agent,
+          );
+      }
     });
 
     it("connects under a node id of its own, so it never counts as the workload's data plane", () => {
