@@ -34,6 +34,17 @@ export interface RunningXdsProxy {
 /** The largest message carried either way: a big mesh's SotW responses are large (the server's own cap). */
 const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 
+/**
+ * How often the agent redials a lost xDS server. grpc-js backs off to 120 s
+ * by default; a restarted server (or the Service's next replica) should be
+ * found within seconds, and Envoy retries its stream every few seconds too
+ * (see the bootstrap's retry policy).
+ */
+const RECONNECT_BACKOFF = {
+  "grpc.initial_reconnect_backoff_ms": 500,
+  "grpc.max_reconnect_backoff_ms": 5_000,
+};
+
 type DownstreamCall = ServerDuplexStream<Buffer, Buffer>;
 
 /**
@@ -50,6 +61,7 @@ type DownstreamCall = ServerDuplexStream<Buffer, Buffer>;
 export async function startXdsProxy(options: XdsProxyOptions): Promise<RunningXdsProxy> {
   const upstream = new Client(options.address, options.channel.credentials, {
     ...options.channel.options,
+    ...RECONNECT_BACKOFF,
     "grpc.max_receive_message_length": MAX_MESSAGE_BYTES,
     "grpc.max_send_message_length": MAX_MESSAGE_BYTES,
   });

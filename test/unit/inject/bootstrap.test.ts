@@ -53,7 +53,15 @@ describe("Envoy bootstrap golden files", () => {
     assert.deepEqual(b.dynamic_resources.ads_config, {
       api_type: "DELTA_GRPC",
       transport_api_version: "V3",
-      grpc_services: [{ envoy_grpc: { cluster_name: "skiff-xds" } }],
+      grpc_services: [
+        {
+          envoy_grpc: {
+            cluster_name: "skiff-xds",
+            // Retried within 5 s, not Envoy's 30 s, after the xDS server comes back.
+            retry_policy: { retry_back_off: { base_interval: "0.5s", max_interval: "5s" } },
+          },
+        },
+      ],
       set_node_on_first_message_only: true,
     });
     assert.equal(b.static_resources.clusters[0].name, "skiff-xds");
