@@ -7,6 +7,10 @@
 export const XDS_NAME = "skiff-xds";
 export const XDS_GRPC_PORT = 15010;
 export const XDS_MONITORING_PORT = 15014;
+/** The name of the xDS Service's (and container's) gRPC port: replicas find each other's by it. */
+export const XDS_GRPC_PORT_NAME = "grpc-xds";
+/** Where an xDS replica's projected token (audience skiff) is mounted: it asks the other replicas with it. */
+export const XDS_TOKEN_FILE = "/var/run/secrets/skiff/tokens/token";
 export const CA_SECRET = "skiff-ca";
 /** The Secret cert-manager writes the mesh's intermediate CA to, when the Mesh uses cert-manager. */
 export const CERT_MANAGER_SECRET = "skiff-ca-intermediate";

@@ -4,7 +4,7 @@ import type { Logger } from "pino";
 import { xdsConvergence } from "../observability/metrics.js";
 import { hostname } from "node:os";
 import { randomUUID } from "node:crypto";
-import { PolicyStatusWriter } from "./status/status-writer.js";
+import { PolicyStatusWriter, type OtherReplicas } from "./status/status-writer.js";
 import { LeaderElector } from "../k8s/leaderelection.js";
 import type { KubernetesObject } from "@kubernetes/client-node";
 import { durationMs } from "../api/duration.js";
@@ -23,6 +23,11 @@ import { identitySecrets } from "./translate/identity-secrets.js";
 import { CertificateService } from "./identity/certificate-service.js";
 import { cachedOperatorAccess, checkOperatorAccess } from "./identity/operator-access.js";
 import { CsdsService } from "./status/csds-service.js";
+import { LocalProgramming } from "./status/local-programming.js";
+import { PeerReplicas, type ReplicaPeer } from "./status/peer-replicas.js";
+import { ReplicaDiscovery } from "./status/replica-discovery.js";
+import { ReplicaStatusService } from "./status/replica-status-service.js";
+import type { ReplicaReport } from "./status/replica-report.js";
 import { XdsPipeline } from "./pipeline.js";
 import { ServingCertificate } from "./tls/serving-certificate.js";
 import { AdsServer, type ProxyState } from "./server/ads-server.js";
@@ -47,6 +52,22 @@ export interface XdsServerOptions {
   workloadValidityMs?: number;
   /** How proxies reach the server, and whether they must prove who they are (see XdsSecurity). */
   security: XdsSecurity;
+  /**
+   * The other replicas of this xDS server, whose proxies the status writer
+   * counts too (status-writer.ts). Omitted: this is the only one.
+   */
+  replicas?: OtherReplicaSettings;
+}
+
+export interface OtherReplicaSettings {
+  /**
+   * A fixed list, or the endpoints of this server's Service (its
+   * EndpointSlices in caNamespace; `self` is this Pod's name, left out).
+   */
+  readonly peers:
+    readonly ReplicaPeer[] | { readonly service: string; readonly portName: string; readonly self: string };
+  /** This replica's ServiceAccount token for the skiff audience, read anew each time. */
+  readonly token: () => Promise<string>;
 }
 
 /**
@@ -180,10 +201,20 @@ export async function startXdsServer(
   // CSRs from agents: signed by the same CA, so never by one the bundle does not vouch for.
   const certificateService = new CertificateService({ ca: meshCa, tokens, logger: options.logger });
   // CSDS for the mesh's operators: a token the API server accepts, for a ServiceAccount that may get Meshes.
+  const operatorAccess = cachedOperatorAccess((identity) => checkOperatorAccess(rest, identity));
   const csds: CsdsService = new CsdsService({
     proxies: (): ProxyState[] => ads.proxies(),
     identify: (token, peer) => tokens.identify(token, peer),
-    authorize: cachedOperatorAccess((identity) => checkOperatorAccess(rest, identity)),
+    authorize: operatorAccess,
+    logger: options.logger,
+  });
+  // Every replica answers the status writer for its own proxies, with the same access as CSDS.
+  const localProgramming = new LocalProgramming();
+  pipeline.onRun((run) => localProgramming.observe(run));
+  const replicaStatus: ReplicaStatusService = new ReplicaStatusService({
+    report: (): ReplicaReport => localProgramming.report(ads.proxies()),
+    identify: (token, peer) => tokens.identify(token, peer),
+    authorize: operatorAccess,
     logger: options.logger,
   });
   const ads = new AdsServer(pipeline.snapshots, {
@@ -208,14 +239,19 @@ export async function startXdsServer(
     },
     createCertificate: (request, metadata, peer) => certificateService.answer(request, metadata, peer),
     clientStatus: (request, metadata, peer) => csds.answer(request, metadata, peer),
+    replicaProgramming: (metadata, peer) => replicaStatus.answer(metadata, peer),
     onResponseStatus: () => {
       convergence.check(() => ads.lowestSyncedGeneration());
       statusWriter?.proxyAnswered();
     },
   });
+  const otherReplicas = await startOtherReplicas(kubeConfig, options, () => meshCa()?.trustBundlePem);
   let statusWriter: PolicyStatusWriter | undefined;
   const startStatus = () => {
-    statusWriter ??= new PolicyStatusWriter(kubeConfig, pipeline, ads, { logger: options.logger });
+    statusWriter ??= new PolicyStatusWriter(kubeConfig, pipeline, localProgramming, ads, {
+      logger: options.logger,
+      ...(otherReplicas ? { otherReplicas } : {}),
+    });
     statusWriter.start();
   };
   const stopStatus = async () => {
@@ -237,6 +273,7 @@ export async function startXdsServer(
     for (const informer of caSecrets) informer.stop();
     trust.stop();
     serving?.stop();
+    otherReplicas?.stop();
     throw error;
   }
   let elector: LeaderElector | undefined;
@@ -260,12 +297,47 @@ export async function startXdsServer(
     async stop() {
       await elector?.stop();
       await stopStatus();
+      otherReplicas?.stop();
       await ads.stop();
       trust.stop();
       serving?.stop();
       clearTimeout(stagedSigner?.timer);
       for (const informer of caSecrets) informer.stop();
       pipeline.stop();
+    },
+  };
+}
+
+/**
+ * The other replicas the status writer asks, over TLS verified against the
+ * mesh roots and naming the Service when this server serves TLS, and with
+ * this replica's token; undefined when there are none to ask.
+ */
+async function startOtherReplicas(
+  kubeConfig: KubeConfig,
+  options: XdsServerOptions,
+  meshRoots: () => string | undefined,
+): Promise<(OtherReplicas & { stop(): void }) | undefined> {
+  const settings = options.replicas;
+  if (!settings) return undefined;
+  const discovery =
+    "service" in settings.peers
+      ? new ReplicaDiscovery(kubeConfig, { namespace: options.caNamespace, ...settings.peers })
+      : undefined;
+  await discovery?.start();
+  const fixed = "service" in settings.peers ? [] : settings.peers;
+  const security = options.security;
+  const peers = new PeerReplicas({
+    peers: () => discovery?.peers() ?? fixed,
+    token: settings.token,
+    ...(security.mode === "tls" ? { tls: { roots: meshRoots, serverName: security.serverNames[0]! } } : {}),
+  });
+  return {
+    ask: () => peers.ask(),
+    onChange: (listener) => discovery?.onChange(listener) ?? (() => {}),
+    stop() {
+      peers.close();
+      discovery?.stop();
     },
   };
 }

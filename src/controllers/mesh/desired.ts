@@ -1,4 +1,5 @@
 import type { KubernetesObject } from "@kubernetes/client-node";
+import { basename, dirname } from "node:path";
 import { Deployment } from "kubernetes-models/apps/v1";
 import {
   ClusterRole,
@@ -23,6 +24,7 @@ import {
   HEALTH_PORT,
 } from "../../mesh/proxy.js";
 import { MANAGED_BY_LABEL } from "../../mesh/annotations.js";
+import { TOKEN_AUDIENCE } from "../../inject/sidecar.js";
 import {
   BOOTSTRAP_CONFIGMAP,
   CA_SECRET,
@@ -31,6 +33,7 @@ import {
   XDS_GRPC_PORT,
   XDS_MONITORING_PORT,
   XDS_NAME,
+  XDS_TOKEN_FILE,
   xdsServiceAddress,
 } from "../../mesh/names.js";
 import { MESH_DEFAULTS, meshIdentity } from "../../mesh/defaults.js";
@@ -100,6 +103,8 @@ const asObject = (model: { toJSON(): unknown; validate(): void }): KubernetesObj
 
 /** Pod labels that select the xDS server; stable across upgrades, since a Deployment's selector is immutable. */
 const XDS_SELECTOR = { "app.kubernetes.io/name": XDS_NAME, "app.kubernetes.io/component": "xds" };
+
+const XDS_TOKEN_VOLUME = "skiff-token";
 
 /**
  * The xDS server in the root namespace: Namespace, ServiceAccount, RBAC,
@@ -208,6 +213,26 @@ export function desiredControlPlane(s: MeshSettings): KubernetesObject[] {
                     allowPrivilegeEscalation: false,
                     readOnlyRootFilesystem: true,
                     capabilities: { drop: ["ALL"] },
+                  },
+                  volumeMounts: [
+                    { name: XDS_TOKEN_VOLUME, mountPath: dirname(XDS_TOKEN_FILE), readOnly: true },
+                  ],
+                },
+              ],
+              // The replica that writes status asks the others for their proxies' status with this token.
+              volumes: [
+                {
+                  name: XDS_TOKEN_VOLUME,
+                  projected: {
+                    sources: [
+                      {
+                        serviceAccountToken: {
+                          audience: TOKEN_AUDIENCE,
+                          expirationSeconds: 3600,
+                          path: basename(XDS_TOKEN_FILE),
+                        },
+                      },
+                    ],
                   },
                 },
               ],

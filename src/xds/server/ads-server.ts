@@ -22,6 +22,7 @@ import {
   adsServiceDefinition,
   certificateServiceDefinition,
   csdsServiceDefinition,
+  replicaStatusServiceDefinition,
 } from "./service-definition.js";
 import { SotwStream } from "./sotw-stream.js";
 
@@ -61,6 +62,12 @@ export interface AdsServerOptions {
    * offered (UNIMPLEMENTED).
    */
   clientStatus?: (request: Buffer, metadata: Metadata, peer: string) => Promise<UnaryAnswer>;
+  /**
+   * Answers skiff.xds.v1alpha1.ReplicaStatus/Programming, for the replica
+   * that writes status (src/xds/status/replica-status-service.ts); without
+   * it, not offered (UNIMPLEMENTED).
+   */
+  replicaProgramming?: (metadata: Metadata, peer: string) => Promise<UnaryAnswer>;
 }
 
 type UnaryAnswer = { response: Uint8Array } | { code: GrpcStatus; details: string };
@@ -144,6 +151,14 @@ export class AdsServer extends EventEmitter<AdsServerEvents> {
           ),
         StreamClientStatus: (call: ServerDuplexStream<Buffer, Uint8Array>) =>
           this.serveClientStatus(call, clientStatus),
+      });
+    const replicaProgramming = this.options.replicaProgramming;
+    if (replicaProgramming)
+      server.addService(replicaStatusServiceDefinition, {
+        Programming: (call: ServerUnaryCall<Buffer, Buffer>, callback: sendUnaryData<Uint8Array>) =>
+          void this.answered(replicaProgramming(call.metadata, call.getPeer()), "ReplicaStatus").then(
+            (answer) => ("response" in answer ? callback(null, answer.response) : callback(answer)),
+          ),
       });
     const credentials = this.options.credentials ?? ServerCredentials.createInsecure();
     const port = await new Promise<number>((resolve, reject) =>

@@ -58,3 +58,16 @@ export const csdsServiceDefinition: ServiceDefinition = {
   StreamClientStatus: bidi(`/${CSDS_SERVICE}/StreamClientStatus`),
   FetchClientStatus: unary(`/${CSDS_SERVICE}/FetchClientStatus`),
 };
+
+/**
+ * Skiff's own service between xDS replicas, on the ADS port: the replica
+ * that writes status asks each other replica for its proxy count and
+ * per-policy programming (src/xds/status/replica-status-service.ts). One
+ * unary method; the request is empty and the answer JSON.
+ */
+export const REPLICA_STATUS_SERVICE = "skiff.xds.v1alpha1.ReplicaStatus";
+export const REPLICA_PROGRAMMING_PATH = `/${REPLICA_STATUS_SERVICE}/Programming`;
+
+export const replicaStatusServiceDefinition: ServiceDefinition = {
+  Programming: unary(REPLICA_PROGRAMMING_PATH),
+};

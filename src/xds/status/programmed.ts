@@ -4,8 +4,11 @@ import type { Programming } from "./programming.js";
 
 /**
  * The Programmed condition of a policy that proxies enforce: True when every
- * proxy it targets runs a generation that carries it, Nacked when one
- * rejected it, Pending until then, NotAccepted when it is not applied at all.
+ * proxy it targets, on every xDS replica, runs a generation that carries it;
+ * Nacked when one rejected it; Pending until then, and while a replica has
+ * not compiled this generation of it; Unknown when all proxies known run it
+ * but a replica did not answer, so its proxies may not; NotAccepted when it
+ * is not applied at all.
  */
 export function programmedCondition(
   accepted: { status: string; message: string } | undefined,
@@ -28,12 +31,31 @@ export function programmedCondition(
         32768,
       ),
     };
-  if (p.acked < p.targeted)
+  const behind = p.behind ?? [];
+  const unheard = (p.unheard ?? []).map((u) => `xDS replica ${u.replica} did not answer (${u.reason})`);
+  if (p.acked < p.targeted || behind.length > 0)
     return {
       type: "Programmed",
       status: "False",
       reason: "Pending",
-      message: `${p.acked} of ${p.targeted} proxies run this generation.`,
+      message: truncateCodePoints(
+        [
+          `${p.acked} of ${p.targeted} proxies run this generation.`,
+          ...behind.map((replica) => `xDS replica ${replica} has not compiled it yet.`),
+          ...unheard.map((u) => `${u}: its proxies are not counted.`),
+        ].join(" "),
+        32768,
+      ),
+    };
+  if (unheard.length > 0)
+    return {
+      type: "Programmed",
+      status: "Unknown",
+      reason: "ReplicaUnreachable",
+      message: truncateCodePoints(
+        `All ${p.targeted} proxies known run this generation, but ${unheard.join("; ")}: whether its proxies do is not known.`,
+        32768,
+      ),
     };
   return {
     type: "Programmed",

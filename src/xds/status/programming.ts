@@ -10,6 +10,13 @@ export interface Programming {
   readonly acked: number;
   readonly nacked: number;
   readonly lastNackMessage: string;
+  /**
+   * With several xDS replicas (replica-merge.ts): those whose proxies the
+   * counts leave out, because they did not answer (`unheard`, with why) or
+   * have not yet compiled this generation of the policy (`behind`).
+   */
+  readonly unheard?: readonly { readonly replica: string; readonly reason: string }[];
+  readonly behind?: readonly string[];
 }
 
 /**

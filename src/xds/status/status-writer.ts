@@ -2,12 +2,14 @@ import type { KubeConfig } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import { ServerSideApplier } from "../../k8s/apply.js";
 import { applyStatusIfChanged, type StatusBody } from "../../k8s/status.js";
-import type { PolicySource } from "../../ir/source.js";
 import type { PolicyKind } from "../../compile/findings.js";
 import type { PipelineRun, PolicyObject } from "../pipeline.js";
 import type { ProxyState } from "../server/proxy-state.js";
+import type { LocalProgramming } from "./local-programming.js";
 import { connectedProxyCount } from "./mesh-proxies.js";
-import { statusTargets, type StatusTarget } from "./targets.js";
+import type { Programming } from "./programming.js";
+import { mergedConnectedProxies, mergedProgramming, type PeerAnswer } from "./replica-merge.js";
+import type { StatusTarget } from "./targets.js";
 
 export const STATUS_FIELD_MANAGER = "skiff/xds";
 
@@ -26,6 +28,15 @@ export interface ConnectedProxies {
   off(event: "connect" | "disconnect", listener: () => void): unknown;
 }
 
+/** The other xDS replicas: their reports (peer-replicas.ts), and when the set of them changes. */
+export interface OtherReplicas {
+  ask(): Promise<PeerAnswer[]>;
+  onChange(listener: () => void): () => void;
+}
+
+/** How often other replicas are asked again: soon while a policy waits for proxies or a replica, else now and then. */
+const PEER_POLL_MS = { unsettled: 2_000, settled: 10_000 };
+
 /**
  * Writes the status of TrafficPolicies, PeerAuthentications and
  * AuthorizationPolicies from the xDS server, the only place that knows both
@@ -34,14 +45,24 @@ export interface ConnectedProxies {
  * owns the rest; server-side apply keeps each field to its manager). It runs
  * in the xDS replica that holds the status Lease, after every pipeline run,
  * proxy answer, connection and disconnection, coalesced, and writes only what
- * changed. With several replicas it counts its own proxies only.
+ * changed.
+ *
+ * With several replicas, each proxy is connected to one of them, and only
+ * that one knows what it runs. So before each write the writer asks every
+ * other replica for its report (its proxy count, and per policy the policy
+ * generation it compiled and how its own proxies took it: replica-report.ts)
+ * and writes the union (replica-merge.ts): connectedProxies over all
+ * replicas that answered; a policy Programmed only when the proxies of every
+ * replica run it, Nacked with the message of a NACK on any replica, Pending
+ * while a replica has not compiled this generation of it, and Unknown when a
+ * replica did not answer. Peers' proxies change without telling this
+ * replica, so they are asked again every 2 s while something is unsettled
+ * and every 10 s otherwise, and at once when the set of replicas changes.
  */
 export class PolicyStatusWriter {
   private readonly applier: ServerSideApplier;
-  /** For each policy, its generation and the first pipeline generation that carried it. */
-  private readonly carried = new Map<string, { generation: number; pipelineGeneration: number }>();
-  private latest: PipelineRun | undefined;
   private timer: NodeJS.Timeout | undefined;
+  private pollTimer: NodeJS.Timeout | undefined;
   private writing = Promise.resolve();
   private stopped = false;
   private readonly unsubscribe: (() => void)[] = [];
@@ -49,28 +70,21 @@ export class PolicyStatusWriter {
   constructor(
     kubeConfig: KubeConfig,
     private readonly pipeline: CompiledPolicies,
+    private readonly local: LocalProgramming,
     private readonly ads: ConnectedProxies,
-    private readonly options: { logger: Logger; coalesceMs?: number },
+    private readonly options: {
+      logger: Logger;
+      coalesceMs?: number;
+      /** Absent: this is the only replica. */
+      otherReplicas?: OtherReplicas;
+    },
   ) {
     this.applier = new ServerSideApplier(kubeConfig, STATUS_FIELD_MANAGER);
   }
 
   start(): void {
-    this.unsubscribe.push(
-      this.pipeline.onRun((run) => {
-        this.latest = run;
-        const sources: [PolicyKind, PolicySource][] = [
-          ...run.result.findings.map((f): [PolicyKind, PolicySource] => [f.kind, f.source]),
-          ...run.result.securityFindings.map((f): [PolicyKind, PolicySource] => [f.kind, f.source]),
-        ];
-        for (const [kind, source] of sources) {
-          const key = `${kind}/${source.namespace}/${source.name}`;
-          if (this.carried.get(key)?.generation !== source.generation)
-            this.carried.set(key, { generation: source.generation, pipelineGeneration: run.generation });
-        }
-        this.schedule();
-      }),
-    );
+    // onRun calls at once with the latest run: the pipeline may have run before this replica took the Lease.
+    this.unsubscribe.push(this.pipeline.onRun(() => this.schedule()));
     const onProxyChange = () => this.schedule();
     this.ads.on("connect", onProxyChange);
     this.ads.on("disconnect", onProxyChange);
@@ -78,6 +92,8 @@ export class PolicyStatusWriter {
       this.ads.off("connect", onProxyChange);
       this.ads.off("disconnect", onProxyChange);
     });
+    const others = this.options.otherReplicas;
+    if (others) this.unsubscribe.push(others.onChange(() => this.schedule()));
   }
 
   /** Call after every ACK or NACK. */
@@ -88,6 +104,7 @@ export class PolicyStatusWriter {
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
+    clearTimeout(this.pollTimer);
     this.unsubscribe.forEach((u) => u());
     await this.writing;
   }
@@ -101,14 +118,17 @@ export class PolicyStatusWriter {
   }
 
   private async writeAll(): Promise<void> {
-    const run = this.latest;
-    if (!run || this.stopped) return;
-    const carriedSince = (kind: PolicyKind, source: PolicySource) =>
-      this.carried.get(`${kind}/${source.namespace}/${source.name}`)?.pipelineGeneration ?? run.generation;
+    if (!this.local.latest || this.stopped) return;
+    const peers = (await this.options.otherReplicas?.ask()) ?? [];
+    if (this.stopped) return;
+    const proxies = this.ads.proxies();
     let failed = false;
-    for (const target of statusTargets(run.result, carriedSince, this.ads.proxies())) {
+    let unsettled = peers.some((peer) => "unreachable" in peer);
+    for (const target of this.local.targets(proxies)) {
+      const programming = mergedProgramming(target.kind, target.source, target.programming, peers);
+      unsettled ||= !settled(programming);
       try {
-        await this.write(target);
+        await this.write(target, programming);
       } catch (error) {
         failed = true;
         this.options.logger.warn(
@@ -118,23 +138,31 @@ export class PolicyStatusWriter {
       }
     }
     try {
-      await this.writeConnectedProxies();
+      await this.writeConnectedProxies(mergedConnectedProxies(connectedProxyCount(proxies), peers));
     } catch (error) {
       failed = true;
       this.options.logger.warn({ err: error }, "writing the Mesh's connectedProxies failed");
     }
+    if (this.stopped) return;
     // A failed write is retried with the next change, or in a second at the latest.
-    if (failed && !this.stopped) setTimeout(() => this.schedule(), 1000);
+    if (failed) setTimeout(() => this.schedule(), 1000);
+    if (this.options.otherReplicas) {
+      clearTimeout(this.pollTimer);
+      this.pollTimer = setTimeout(
+        () => this.schedule(),
+        unsettled ? PEER_POLL_MS.unsettled : PEER_POLL_MS.settled,
+      );
+    }
   }
 
   /** status.connectedProxies alone: the apply names no other field, so it owns no other. */
-  private async writeConnectedProxies(): Promise<void> {
+  private async writeConnectedProxies(connectedProxies: number): Promise<void> {
     const mesh = this.pipeline.activeMesh();
     const name = mesh?.metadata?.name;
     if (!name) return;
     const current: { connectedProxies?: number } =
       mesh.status?.connectedProxies === undefined ? {} : { connectedProxies: mesh.status.connectedProxies };
-    const next: { connectedProxies: number } = { connectedProxies: connectedProxyCount(this.ads.proxies()) };
+    const next: { connectedProxies: number } = { connectedProxies };
     await applyStatusIfChanged(
       this.applier,
       {
@@ -147,13 +175,13 @@ export class PolicyStatusWriter {
     );
   }
 
-  private async write(target: StatusTarget): Promise<void> {
+  private async write(target: StatusTarget, programming: Programming): Promise<void> {
     const { namespace, name, generation } = target.source;
     const current = this.pipeline.policy(target.kind, namespace, name);
     // The informer has a newer object than this run compiled: the next run will cover it.
     if (!current || (current.metadata.generation ?? 0) !== generation) return;
     const currentStatus = (current.status ?? {}) as StatusBody;
-    const status = target.status(currentStatus.conditions ?? [], new Date()) as StatusBody;
+    const status = target.status(programming, currentStatus.conditions ?? [], new Date()) as StatusBody;
     await applyStatusIfChanged(
       this.applier,
       {
@@ -166,3 +194,6 @@ export class PolicyStatusWriter {
     );
   }
 }
+
+/** Whether nothing about a policy's programming waits on a proxy or a replica. */
+const settled = (p: Programming) => p.acked >= p.targeted && !p.behind?.length && !p.unheard?.length;

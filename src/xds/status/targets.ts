@@ -8,11 +8,17 @@ import { programmingOf, programmingOfWorkloads, type Programming } from "./progr
 import { securityPolicyStatus } from "./security-policy.js";
 import { trafficPolicyStatus } from "./traffic-policy.js";
 
-/** One policy whose status the writer keeps: what it is, and how to compute its status. */
+/**
+ * One policy whose status the writer keeps: what it is, how this replica's
+ * proxies have taken it, and how to compute its status from the programming
+ * of all replicas (see replica-merge.ts).
+ */
 export interface StatusTarget {
   readonly kind: PolicyKind;
   readonly source: PolicySource;
-  status(previous: readonly Condition[], now: Date): object;
+  /** Among the proxies given to statusTargets (this replica's). */
+  readonly programming: Programming;
+  status(programming: Programming, previous: readonly Condition[], now: Date): object;
 }
 
 const NO_PROXIES: Programming = { targeted: 0, proxyless: 0, acked: 0, nacked: 0, lastNackMessage: "" };
@@ -31,28 +37,27 @@ export function statusTargets(
   proxies: readonly ProxyState[],
 ): StatusTarget[] {
   const services = new Map(result.model.services.map((s) => [s.hostname, s]));
-  const traffic = result.findings.map((found): StatusTarget => ({
-    kind: "TrafficPolicy",
-    source: found.source,
-    status: (previous, now) => {
-      const service = found.service === undefined ? undefined : services.get(found.service);
-      const programming = service
+  const traffic = result.findings.map((found): StatusTarget => {
+    const service = found.service === undefined ? undefined : services.get(found.service);
+    return {
+      kind: "TrafficPolicy",
+      source: found.source,
+      programming: service
         ? programmingOf(serviceResourceNames(service), carriedSince("TrafficPolicy", found.source), proxies)
-        : NO_PROXIES;
-      return trafficPolicyStatus(found, programming, previous, now);
-    },
-  }));
+        : NO_PROXIES,
+      status: (programming, previous, now) => trafficPolicyStatus(found, programming, previous, now),
+    };
+  });
   const security = result.securityFindings.map((found): StatusTarget => ({
     kind: found.kind,
     source: found.source,
-    status: (previous, now) => {
-      const programming = programmingOfWorkloads(
-        new Set(found.workloads),
-        carriedSince(found.kind, found.source),
-        proxies,
-      );
-      return securityPolicyStatus(found, found.workloads.length, programming, previous, now);
-    },
+    programming: programmingOfWorkloads(
+      new Set(found.workloads),
+      carriedSince(found.kind, found.source),
+      proxies,
+    ),
+    status: (programming, previous, now) =>
+      securityPolicyStatus(found, found.workloads.length, programming, previous, now),
   }));
   return [...traffic, ...security];
 }

@@ -1,4 +1,7 @@
 import assert from "node:assert/strict";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { xdsArguments } from "../../../src/cli/xds.js";
 
 describe("skiff xds arguments", () => {
@@ -39,5 +42,36 @@ describe("skiff xds arguments", () => {
     const insecure = xdsArguments(["--insecure"], {});
     assert.ok("options" in insecure);
     assert.deepEqual(insecure.options.security, { mode: "insecure" });
+  });
+
+  it("asks the other replicas found by the Service's endpoints in a Pod, the --peer ones if given, else none", () => {
+    const inPod = xdsArguments([], { POD_NAMESPACE: "mesh-root", POD_NAME: "skiff-xds-a" });
+    assert.ok("options" in inPod);
+    assert.deepEqual(inPod.options.replicas?.peers, {
+      service: "skiff-xds",
+      portName: "grpc-xds",
+      self: "skiff-xds-a",
+    });
+    const fixed = xdsArguments(["--peer", "10.0.0.2:15010", "--peer", "10.0.0.3:15010"], { POD_NAME: "a" });
+    assert.ok("options" in fixed);
+    assert.deepEqual(fixed.options.replicas?.peers, [
+      { name: "10.0.0.2:15010", address: "10.0.0.2:15010" },
+      { name: "10.0.0.3:15010", address: "10.0.0.3:15010" },
+    ]);
+    const alone = xdsArguments([], {});
+    assert.ok("options" in alone);
+    assert.equal(alone.options.replicas, undefined);
+  });
+
+  it("reads its token for the other replicas from --token-file, anew each time", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "skiff-xds-token-"));
+    const file = join(dir, "token");
+    const parsed = xdsArguments(["--peer", "10.0.0.2:15010", "--token-file", file], {});
+    assert.ok("options" in parsed);
+    await writeFile(file, "first\n");
+    assert.equal(await parsed.options.replicas?.token(), "first");
+    await writeFile(file, "rotated\n");
+    assert.equal(await parsed.options.replicas?.token(), "rotated");
+    await rm(dir, { recursive: true });
   });
 });

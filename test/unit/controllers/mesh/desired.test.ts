@@ -7,6 +7,7 @@ import {
 import { durationMs } from "../../../../src/api/duration.js";
 import type { Mesh } from "../../../../src/api/v1alpha1/generated/mesh.js";
 import { DEFAULT_MAX_HEAP_SIZE_BYTES } from "../../../../src/inject/bootstrap.js";
+import type { IPodSpec as PodSpec } from "kubernetes-models/v1";
 
 const mesh: Mesh = {
   apiVersion: "skiff.dev/v1alpha1",
@@ -57,6 +58,42 @@ describe("Mesh desired objects", () => {
       "skiff:1.0",
     );
     assert.equal(named.image, "registry/skiff:2");
+  });
+
+  it("give the xDS replicas a token for the skiff audience, with which they ask each other for status, and a role that may get Meshes", () => {
+    const objects = desiredControlPlane(settings);
+    const pod = (
+      objects.find((o) => o.kind === "Deployment") as unknown as {
+        spec: { template: { spec: PodSpec } };
+      }
+    ).spec.template.spec;
+    const mount = pod.containers[0]!.volumeMounts?.find((m) => m.name === "skiff-token");
+    assert.deepEqual(mount, {
+      name: "skiff-token",
+      mountPath: "/var/run/secrets/skiff/tokens",
+      readOnly: true,
+    });
+    assert.deepEqual(pod.volumes?.find((v) => v.name === "skiff-token")?.projected?.sources, [
+      { serviceAccountToken: { audience: "skiff", expirationSeconds: 3600, path: "token" } },
+    ]);
+    // The other replicas authorize the request as CSDS does: `get` on meshes.skiff.dev.
+    const role = objects.find((o) => o.kind === "ClusterRole") as unknown as {
+      rules: { apiGroups: string[]; resources: string[]; verbs: string[] }[];
+    };
+    assert.ok(
+      role.rules.some(
+        (r) => r.apiGroups.includes("skiff.dev") && r.resources.includes("meshes") && r.verbs.includes("get"),
+      ),
+    );
+    assert.ok(
+      role.rules.some(
+        (r) =>
+          r.apiGroups.includes("discovery.k8s.io") &&
+          r.resources.includes("endpointslices") &&
+          r.verbs.includes("watch"),
+      ),
+      "replicas find each other by the Service's EndpointSlices",
+    );
   });
 
   it("give each meshed namespace the trust bundle and a bootstrap pointing at the sidecar agent's sockets", () => {

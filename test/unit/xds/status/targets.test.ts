@@ -22,7 +22,7 @@ function statuses(proxies: ProxyState[] = [], testCase = "authorization-inbound"
   for (const target of statusTargets(result, () => 1, proxies)) {
     out.set(
       `${target.kind} ${target.source.namespace}/${target.source.name}`,
-      target.status([], now) as Status,
+      target.status(target.programming, [], now) as Status,
     );
   }
   return out;
@@ -106,7 +106,7 @@ describe("policy status targets", () => {
       const target = statusTargets(compile(state), () => 1, proxies).find(
         (t) => t.kind === "TrafficPolicy" && t.source.name === "reviews",
       )!;
-      return condition(target.status([], now) as Status, "Programmed");
+      return condition(target.status(target.programming, [], now) as Status, "Programmed");
     };
 
     it("says in Programmed that proxyless clients of the Service do not eject on consecutive errors", () => {
