@@ -6,6 +6,11 @@
  */
 export const XDS_NAME = "skiff-xds";
 export const XDS_GRPC_PORT = 15010;
+/** Pod labels that select the xDS server (its Deployment's selector, so stable across upgrades; `skiff proxy-status` finds the replicas by them). */
+export const XDS_POD_LABELS = {
+  "app.kubernetes.io/name": XDS_NAME,
+  "app.kubernetes.io/component": "xds",
+} as const;
 export const XDS_MONITORING_PORT = 15014;
 /** The name of the xDS Service's (and container's) gRPC port: replicas find each other's by it. */
 export const XDS_GRPC_PORT_NAME = "grpc-xds";

@@ -33,6 +33,7 @@ import {
   XDS_GRPC_PORT,
   XDS_MONITORING_PORT,
   XDS_NAME,
+  XDS_POD_LABELS,
   XDS_TOKEN_FILE,
   xdsServiceAddress,
 } from "../../mesh/names.js";
@@ -100,9 +101,6 @@ const asObject = (model: { toJSON(): unknown; validate(): void }): KubernetesObj
   model.validate();
   return model.toJSON() as KubernetesObject;
 };
-
-/** Pod labels that select the xDS server; stable across upgrades, since a Deployment's selector is immutable. */
-const XDS_SELECTOR = { "app.kubernetes.io/name": XDS_NAME, "app.kubernetes.io/component": "xds" };
 
 const XDS_TOKEN_VOLUME = "skiff-token";
 
@@ -182,9 +180,9 @@ export function desiredControlPlane(s: MeshSettings): KubernetesObject[] {
         metadata: metadata(s, XDS_NAME, ns),
         spec: {
           replicas: s.replicas,
-          selector: { matchLabels: XDS_SELECTOR },
+          selector: { matchLabels: XDS_POD_LABELS },
           template: {
-            metadata: { labels: { ...XDS_SELECTOR, "app.kubernetes.io/part-of": "skiff" } },
+            metadata: { labels: { ...XDS_POD_LABELS, "app.kubernetes.io/part-of": "skiff" } },
             spec: {
               serviceAccountName: XDS_NAME,
               securityContext: { runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } },
@@ -245,7 +243,7 @@ export function desiredControlPlane(s: MeshSettings): KubernetesObject[] {
       new Service({
         metadata: metadata(s, XDS_NAME, ns),
         spec: {
-          selector: XDS_SELECTOR,
+          selector: XDS_POD_LABELS,
           ports: [
             { name: "grpc-xds", port: XDS_GRPC_PORT, targetPort: "grpc-xds", appProtocol: "grpc" },
             { name: "http-monitoring", port: XDS_MONITORING_PORT, targetPort: "http-monitoring" },
