@@ -54,7 +54,7 @@ function lcsEdits(a: string[], b: string[]): Edit[] {
   let j = 0;
   while (i < n || j < m) {
     if (i < n && j < m && a[i] === b[j]) edits.push({ op: " ", line: a[i]!, a: i++, b: j++ });
-    else if (j < m && (i === n || lengths[at(i, j + 1)]! >= lengths[at(i + 1, j)]!))
+    else if (j < m && (i === n || lengths[at(i, j + 1)]! > lengths[at(i + 1, j)]!))
       edits.push({ op: "+", line: b[j]!, a: i, b: j++ });
     else edits.push({ op: "-", line: a[i]!, a: i++, b: j });
   }
