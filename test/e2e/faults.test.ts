@@ -216,6 +216,7 @@ describe("faults: a killed sidecar and a killed xDS server", function () {
     });
     const lostAt = Date.now();
     await waitRestartedAndReady(XDS_NAMESPACE, xdsName, container, restarts);
+    const serverReadyAt = Date.now();
     await readUntil("both sidecars to reconnect", connected, (v) => v.every((c) => c === 1), {
       intervalMs: 200,
     });
@@ -225,7 +226,8 @@ describe("faults: a killed sidecar and a killed xDS server", function () {
     const loadEnded = Date.now();
     log(
       `xDS server ${xdsName} killed ${killedAt - loadStarted} ms into the load; both sidecars had lost it ` +
-        `${lostAt - killedAt} ms later and were connected again ${backAt - killedAt} ms after the kill`,
+        `${lostAt - killedAt} ms later; the server was Ready again ${serverReadyAt - killedAt} ms after the kill ` +
+        `and both sidecars connected ${backAt - serverReadyAt} ms after that`,
     );
     log(
       `load through the outage: ${report.DurationHistogram.Count} requests in ${loadEnded - loadStarted} ms, ` +
