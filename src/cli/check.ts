@@ -9,6 +9,7 @@ import {
 import { DEFAULT_OPERATOR_NAMESPACE } from "./check/installation.js";
 import { renderJson, renderText } from "./check/render.js";
 import { anyFailed, type CheckGroup } from "./check/result.js";
+import { untilPassedOr } from "./check/wait.js";
 import { runChecks, type CheckOptions } from "./check/run.js";
 import { EXIT_OK, EXIT_USAGE, UsageError } from "./exit-status.js";
 
@@ -76,21 +77,4 @@ export async function runCheck(argv: string[]): Promise<number> {
   }
   console.log(output === "json" ? renderJson(groups) : renderText(groups));
   return anyFailed(groups) ? EXIT_FAILED : EXIT_OK;
-}
-
-/**
- * Runs the checks again while any fails, until `waitMs` has passed, as
- * linkerd check --wait does: the next pass starts 250 ms after the last
- * one ended, doubling to 5 s, so what becomes ready is seen soon without
- * hammering the API server.
- */
-async function untilPassedOr(waitMs: number, pass: () => Promise<CheckGroup[]>): Promise<CheckGroup[]> {
-  const deadline = Date.now() + waitMs;
-  let pause = 250;
-  for (;;) {
-    const groups = await pass();
-    if (!anyFailed(groups) || Date.now() + pause > deadline) return groups;
-    await new Promise((resolve) => setTimeout(resolve, pause));
-    pause = Math.min(pause * 2, 5000);
-  }
 }
