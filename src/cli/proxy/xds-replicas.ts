@@ -46,6 +46,8 @@ export async function xdsAccess(options: XdsAccessOptions, kubeConfig: () => Kub
     options.addresses.length === 0 ||
     options.token === undefined ||
     (!options.plaintext && (options.caFile === undefined || options.serverName === undefined));
+  // Chosen first: fluent-client reads the kubeconfig this sets.
+  if (needsCluster) kubeConfig();
   const rootNamespace = needsCluster ? await meshRootNamespace(options.rootNamespace) : options.rootNamespace;
   const root = rootNamespace ?? "skiff-system";
   const channel = options.plaintext
