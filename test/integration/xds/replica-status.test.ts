@@ -6,10 +6,14 @@ import { pino } from "pino";
 import type { TrafficPolicy } from "../../../src/api/v1alpha1/generated/trafficpolicy.js";
 import type { Mesh } from "../../../src/api/v1alpha1/generated/mesh.js";
 import { LocalControlPlane } from "../../../src/controlplane/controlplane.js";
+import { xdsServerNames } from "../../../src/mesh/names.js";
+import { createRootCa } from "../../../src/pki/root.js";
+import type { CertificateAuthorityMaterial } from "../../../src/pki/root.js";
 import { decodeMessage, messageToJson } from "../../../src/xds/protos/registry.js";
 import { CLUSTER_TYPE, messageName } from "../../../src/xds/translate/resource.js";
 import { REPLICA_PROGRAMMING_PATH } from "../../../src/xds/server/service-definition.js";
 import type { ReplicaReport } from "../../../src/xds/status/replica-report.js";
+import { PeerReplicas } from "../../../src/xds/status/peer-replicas.js";
 import { startXdsServer, type RunningXdsServer } from "../../../src/xds/xds-server.js";
 import { OWN_CONNECTION, SotwClient, type SotwResponse } from "../../support/ads-client.js";
 import { portsFreeOn } from "../../support/free-ports.js";
@@ -17,15 +21,18 @@ import { serviceAccountToken } from "../../support/mesh-test-kit.js";
 import { eventually } from "../kubectl.js";
 
 /**
- * Two xDS replicas, each with a proxy of its own, against a real API server
- * (a control plane of this file's own: the Mesh is cluster-wide). Only the
- * replica that holds the status Lease writes status; it asks the other over
- * skiff.xds.v1alpha1.ReplicaStatus/Programming, as the xDS ServiceAccount,
- * and writes what both know.
+ * Two xDS replicas serving TLS from the mesh CA, as in a cluster, each with
+ * a proxy of its own, against a real API server (a control plane of this
+ * file's own: the Mesh is cluster-wide). Only the replica that holds the
+ * status Lease writes status; it asks the other over
+ * skiff.xds.v1alpha1.ReplicaStatus/Programming, with the xDS
+ * ServiceAccount's token, verifying its certificate, and writes what both
+ * know.
  */
 const NS = "replicas";
 const ROOT = "skiff-system";
 const CLUSTER = `outbound|9080||reviews.${NS}.svc.cluster.local`;
+const SERVER_NAMES = xdsServerNames(ROOT, "cluster.local");
 const logger = pino({ level: process.env.LOG_LEVEL ?? "silent" });
 
 const RESOURCES = `apiVersion: v1
@@ -97,6 +104,13 @@ describe("policy status and connectedProxies over two xDS replicas", function ()
   let a: RunningXdsServer | undefined;
   let b: RunningXdsServer | undefined;
   let bAddress: string;
+  let root: CertificateAuthorityMaterial;
+  let workloadToken: string;
+  /** A channel as a proxy in the mesh opens one: its own connection, verifying the server against the mesh root. */
+  const meshChannel = () => ({
+    credentials: credentials.createSsl(Buffer.from(root.certPem)),
+    options: { ...OWN_CONNECTION, "grpc.ssl_target_name_override": SERVER_NAMES[0]! },
+  });
   const proxies: SotwClient[] = [];
 
   const kubectl = async (args: string[], input?: string) => {
@@ -114,13 +128,15 @@ describe("policy status and connectedProxies over two xDS replicas", function ()
   const connectedProxies = async () =>
     (JSON.parse(await kubectl(["get", "mesh", "default", "-o", "json"])) as Mesh).status?.connectedProxies;
 
-  /** A sidecar on `server` that takes every cluster (CDS wildcard), so that it is targeted by the policy. */
-  const sidecar = async (server: RunningXdsServer, pod: string) => {
+  /** A proxyless client on `server` that takes every cluster (CDS wildcard), so that the policy targets it. */
+  const proxyOn = (server: RunningXdsServer, name: string) => {
+    const channel = meshChannel();
     const proxy = new SotwClient(
       `127.0.0.1:${server.port}`,
-      { id: `sidecar~10.78.1.1~${pod}.${NS}~${NS}.svc.cluster.local` },
-      undefined,
-      OWN_CONNECTION,
+      { id: `grpc~${name}`, metadata: { GENERATOR: "grpc" } },
+      workloadToken,
+      channel.options,
+      channel.credentials,
     );
     proxies.push(proxy);
     proxy.request({ typeUrl: CLUSTER_TYPE, resourceNames: [] });
@@ -143,8 +159,19 @@ describe("policy status and connectedProxies over two xDS replicas", function ()
   before(async () => {
     plane = await LocalControlPlane.start();
     await kubectl(["create", "namespace", ROOT]);
+    root = await createRootCa({ trustDomain: "cluster.local", validityMs: 24 * 3600_000, now: new Date() });
+    await kubectl(
+      ["apply", "-f", "-"],
+      JSON.stringify({
+        apiVersion: "v1",
+        kind: "Secret",
+        metadata: { name: "skiff-ca", namespace: ROOT },
+        stringData: { "tls.crt": root.certPem, "tls.key": root.keyPem },
+      }),
+    );
     await eventually(() => kubectl(["apply", "-f", "-"], RESOURCES));
     const kubeConfig = plane.kubeConfig();
+    workloadToken = await serviceAccountToken(kubeConfig, NS, "workload");
     const token = () => serviceAccountToken(kubeConfig, ROOT, "skiff-xds");
     const [port] = await portsFreeOn(["127.0.0.1"], 1);
     bAddress = `127.0.0.1:${port}`;
@@ -152,7 +179,7 @@ describe("policy status and connectedProxies over two xDS replicas", function ()
       logger,
       caNamespace: ROOT,
       statusLeaseNamespace: ROOT,
-      security: { mode: "insecure" } as const,
+      security: { mode: "tls", serverNames: SERVER_NAMES } as const,
     };
     // A first, so that it takes the status Lease; B, started once A holds it, does not write status.
     a = await startXdsServer(kubeConfig, {
@@ -179,9 +206,9 @@ describe("policy status and connectedProxies over two xDS replicas", function ()
   });
 
   it("counts every replica's proxies in connectedProxies", async () => {
-    const onA = await sidecar(a!, "client-a");
+    const onA = proxyOn(a!, "client-a");
     await onA.next(30_000).then((r) => onA.ack(r));
-    const onB = await sidecar(b!, "client-b");
+    const onB = proxyOn(b!, "client-b");
     await onB.next(30_000).then((r) => onB.ack(r));
     await eventually(async () => assert.equal(await connectedProxies(), 2));
   });
@@ -237,7 +264,8 @@ describe("policy status and connectedProxies over two xDS replicas", function ()
 
   it("answers another replica only for a ServiceAccount that may get Meshes, as CSDS does", async () => {
     const kubeConfig = plane.kubeConfig();
-    const client = new Client(bAddress, credentials.createInsecure());
+    const channel = meshChannel();
+    const client = new Client(bAddress, channel.credentials, channel.options);
     const ask = (token?: string) => {
       const metadata = new Metadata();
       if (token) metadata.set("authorization", `Bearer ${token}`);
@@ -257,7 +285,7 @@ describe("policy status and connectedProxies over two xDS replicas", function ()
       assert.match(await ask(), /^UNAUTHENTICATED: no bearer token/);
       assert.match(await ask("not-a-token"), /^UNAUTHENTICATED: invalid credentials/);
       assert.equal(
-        await ask(await serviceAccountToken(kubeConfig, NS, "workload")),
+        await ask(workloadToken),
         `PERMISSION_DENIED: system:serviceaccount:${NS}:workload may not get meshes.skiff.dev, which reading proxy status requires`,
       );
       const report = JSON.parse(
@@ -276,6 +304,37 @@ describe("policy status and connectedProxies over two xDS replicas", function ()
       );
     } finally {
       client.close();
+    }
+  });
+
+  it("believes a replica only with a certificate from the mesh roots for the xDS Service's name", async () => {
+    const token = () => serviceAccountToken(plane.kubeConfig(), ROOT, "skiff-xds");
+    const otherRoot = await createRootCa({
+      trustDomain: "cluster.local",
+      validityMs: 3600_000,
+      now: new Date(),
+    });
+    const ask = async (roots: string, serverName: string) => {
+      const peers = new PeerReplicas({
+        peers: () => [{ name: "replica-b", address: bAddress }],
+        token,
+        tls: { roots: () => roots, serverName },
+      });
+      try {
+        return await peers.ask();
+      } finally {
+        peers.close();
+      }
+    };
+    const [trusted] = await ask(root.certPem, SERVER_NAMES[0]!);
+    assert.ok(trusted && "report" in trusted, JSON.stringify(trusted));
+    for (const [roots, serverName] of [
+      [otherRoot.certPem, SERVER_NAMES[0]!],
+      [root.certPem, "skiff-xds.elsewhere.svc"],
+    ] as const) {
+      const [answer] = await ask(roots, serverName);
+      assert.ok(answer && "unreachable" in answer, JSON.stringify(answer));
+      assert.equal(answer.replica, "replica-b");
     }
   });
 
