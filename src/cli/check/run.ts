@@ -4,7 +4,7 @@ import { serverVersion } from "../cluster/server-version.js";
 import { installedCrdChecks, preInstallCrdChecks, readSkiffCrds } from "./crds.js";
 import { identityChecks, readTrustBundle } from "./identity.js";
 import { kubernetesVersionCheck } from "./kubernetes-version.js";
-import { controlPlaneChecks, readActiveMesh, readControlPlane } from "./mesh.js";
+import { controlPlaneChecks, readActiveMesh, readControlPlane, type MeshObject } from "./mesh.js";
 import { operatorChecks, readOperator } from "./operator.js";
 import { installPermissionChecks } from "./permissions.js";
 import { failed, passed, type CheckGroup, type CheckResult } from "./result.js";
@@ -50,13 +50,16 @@ export async function runChecks(kubeConfig: KubeConfig, options: CheckOptions): 
   await group("skiff-webhooks", async () =>
     webhookChecks(await readWebhooks(options.namespace), options.now()),
   );
-  const mesh = await readActiveMesh().catch(() => undefined);
-  await group("skiff-control-plane", async () =>
-    controlPlaneChecks(await readControlPlane(await readActiveMesh())),
-  );
-  if (mesh)
+  let mesh: MeshObject | undefined;
+  await group("skiff-control-plane", async () => {
+    mesh = await readActiveMesh();
+    return controlPlaneChecks(await readControlPlane(mesh));
+  });
+  // Without a Mesh there is no CA: the control-plane group has said so.
+  const found = mesh;
+  if (found)
     await group("skiff-identity", async () =>
-      identityChecks(mesh, await readTrustBundle(mesh), options.now()),
+      identityChecks(found, await readTrustBundle(found), options.now()),
     );
   return groups;
 }
