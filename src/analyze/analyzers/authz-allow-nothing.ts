@@ -10,7 +10,7 @@ export const authzAllowNothing: Analyzer = {
   code: "SKF0302",
   severity: "warning",
   name: "AllowNothing",
-  fix: "Add the rules that should allow traffic; to deny on purpose, prefer action: DENY with rules: [{}], which says so.",
+  fix: "Add the rules this policy should allow; if the lock-down is deliberate, keep it (other ALLOW policies for the workload still open what they match).",
   analyze: (view) =>
     view.snapshot.authorizationPolicies
       .filter((p) => (p.spec?.action ?? "ALLOW") === "ALLOW" && (p.spec?.rules ?? []).length === 0)
