@@ -28,6 +28,10 @@ const EXPECTED = [
   "rolebinding.rbac.authorization.k8s.io/skiff-operator-leader-election",
   "role.rbac.authorization.k8s.io/skiff-operator-webhook",
   "rolebinding.rbac.authorization.k8s.io/skiff-operator-webhook",
+  // What skiff proxy-status mints its CSDS token for (config/rbac/mesh_reader.yaml).
+  "serviceaccount/skiff-mesh-reader",
+  "clusterrole.rbac.authorization.k8s.io/skiff-mesh-reader",
+  "clusterrolebinding.rbac.authorization.k8s.io/skiff-mesh-reader",
   "deployment.apps/skiff-operator",
   "poddisruptionbudget.policy/skiff-operator",
   "service/skiff-webhook",
