@@ -6,6 +6,8 @@ import { ClusterAccessError } from "./kubeconfig.js";
 export interface PodForward {
   /** 127.0.0.1:<port>, for a client to dial. */
   readonly address: string;
+  /** Why the API server refused the last forward, if it did (a 403 on pods/portforward, a Pod on no node). */
+  failure(): string | undefined;
   close(): Promise<void>;
 }
 
@@ -24,11 +26,15 @@ export async function forwardPodPort(
 ): Promise<PodForward> {
   const forward = new PortForward(kubeConfig, true);
   const sockets = new Set<Socket>();
+  let failure: string | undefined;
   const server: Server = createServer((socket) => {
     sockets.add(socket);
     socket.once("close", () => sockets.delete(socket));
     // An upgrade the API server refuses rejects here: ending the socket makes the client's call fail.
-    forward.portForward(namespace, pod, [port], socket, null, socket).catch(() => socket.destroy());
+    forward.portForward(namespace, pod, [port], socket, null, socket).catch((error: unknown) => {
+      failure = `the API server did not forward to the Pod's port ${port}: ${oneLine(error)}`;
+      socket.destroy();
+    });
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", (error) =>
@@ -41,10 +47,22 @@ export async function forwardPodPort(
   const { port: local } = server.address() as { port: number };
   return {
     address: `127.0.0.1:${local}`,
+    failure: () => failure,
     close: () =>
       new Promise<void>((resolve) => {
         for (const socket of sockets) socket.destroy();
         server.close(() => resolve());
       }),
   };
+}
+
+/** client-node rejects with an Error, a WebSocket ErrorEvent or the API server's Status: its message, in one line. */
+function oneLine(error: unknown): string {
+  const message =
+    typeof error === "object" &&
+    error !== null &&
+    typeof (error as { message?: unknown }).message === "string"
+      ? (error as { message: string }).message
+      : JSON.stringify(error);
+  return (message || String(error)).split("\n")[0] ?? "";
 }

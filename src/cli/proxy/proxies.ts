@@ -48,7 +48,7 @@ export async function meshProxies(
           return { replica: replica.name, configs };
         } catch (error) {
           if (!(error instanceof CsdsCallError)) throw error;
-          return { replica: replica.name, error: error.message };
+          return { replica: replica.name, error: replica.failure?.() ?? error.message };
         }
       }),
     );

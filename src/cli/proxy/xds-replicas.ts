@@ -22,6 +22,8 @@ const TOKEN_SECONDS = 600;
 export interface XdsReplica {
   readonly name: string;
   readonly address: string;
+  /** Why the way to it failed, when it is known (a port-forward the API server refused). */
+  failure?(): string | undefined;
   close(): Promise<void>;
 }
 
@@ -95,7 +97,12 @@ async function forwardedReplicas(kubeConfig: KubeConfig, namespace: string): Pro
     pods.map(async (pod) => {
       const name = pod.metadata!.name!;
       const forward = await forwardPodPort(kubeConfig, namespace, name, XDS_GRPC_PORT);
-      return { name: `${name}.${namespace}`, address: forward.address, close: () => forward.close() };
+      return {
+        name: `${name}.${namespace}`,
+        address: forward.address,
+        failure: () => forward.failure(),
+        close: () => forward.close(),
+      };
     }),
   );
 }

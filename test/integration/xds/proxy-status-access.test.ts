@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { credentials } from "@grpc/grpc-js";
 import { pino } from "pino";
 import { repositoryRoot } from "../../../src/controlplane/binaries.js";
+import { XDS_POD_LABELS } from "../../../src/mesh/names.js";
 import { LISTENER_TYPE } from "../../../src/xds/translate/resource.js";
 import { startXdsServer, type RunningXdsServer } from "../../../src/xds/xds-server.js";
 import { SotwClient } from "../../support/ads-client.js";
@@ -99,6 +100,39 @@ ${root.certPem
       return result;
     });
     assert.match(run.stdout, /^grpc~proxy-status-tls\s+proxyless\s+NOT SENT\s+SYNCED\s/m, run.stdout);
+  });
+
+  it("without --xds-address, asks each Ready skiff-xds Pod of the root namespace through a port-forward", async () => {
+    // No kubelet runs here, so the API server cannot forward: the Ready Pod is named as not answering,
+    // in one line, and the Pod that is not Ready is not asked.
+    for (const [name, ready] of [
+      ["skiff-xds-ready", "True"],
+      ["skiff-xds-starting", "False"],
+    ] as const) {
+      await kubectlOk(
+        ["apply", "-f", "-"],
+        JSON.stringify({
+          apiVersion: "v1",
+          kind: "Pod",
+          metadata: { name, namespace: ROOT, labels: XDS_POD_LABELS },
+          spec: { nodeName: "proxy-status-node", containers: [{ name: "xds", image: "skiff" }] },
+        }),
+      );
+      await kubectlOk([
+        ...["patch", "pod", name, "-n", ROOT, "--subresource=status", "--type=merge", "-p"],
+        JSON.stringify({ status: { phase: "Running", conditions: [{ type: "Ready", status: ready }] } }),
+      ]);
+    }
+    const run = await runSkiff("proxy-status", "--kubeconfig", controlPlane().kubeconfigPath);
+    assert.equal(run.code, 1, run.stdout);
+    assert.deepEqual(run.stderr.trim().split("\n").length, 1, run.stderr);
+    assert.match(
+      run.stderr,
+      new RegExp(
+        `^skiff proxy-status: xDS server skiff-xds-ready\\.${ROOT} did not answer: the API server did not forward to the Pod.s port 15010: \\S`,
+      ),
+    );
+    assert.match(run.stdout, /^NAME\s+KIND/, "the (empty) table is still printed");
   });
 
   it("a server name the certificate does not carry is refused by TLS", async () => {
