@@ -1,6 +1,7 @@
 import type { KubernetesObject } from "@kubernetes/client-node";
 import { GenericKind, K8s } from "kubernetes-fluent-client";
 import { ClusterAccessError } from "./kubeconfig.js";
+import { retryingTooManyRequests } from "./retry.js";
 
 /** A kind the CLI reads, and where the API serves it. */
 export interface ReadableKind {
@@ -19,7 +20,7 @@ export interface ReadableKind {
  */
 export async function listObjects(kind: ReadableKind, namespace?: string): Promise<KubernetesObject[]> {
   try {
-    const list = await fluent(kind, namespace).Get();
+    const list = await retryingTooManyRequests(() => fluent(kind, namespace).Get());
     return list.items.map((item) => ({ ...item, apiVersion: apiVersionOf(kind), kind: kind.kind }));
   } catch (error) {
     throw new ClusterAccessError(describeReadError(error, `list ${resourceName(kind)}`));
@@ -33,7 +34,7 @@ export async function getObject(
   namespace?: string,
 ): Promise<KubernetesObject | undefined> {
   try {
-    return await fluent(kind, namespace).Get(name);
+    return await retryingTooManyRequests(() => fluent(kind, namespace).Get(name));
   } catch (error) {
     if (statusOf(error) === 404 && isObjectNotFound(error)) return undefined;
     throw new ClusterAccessError(describeReadError(error, `get ${resourceName(kind)} ${name}`));

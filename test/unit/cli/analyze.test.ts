@@ -121,7 +121,7 @@ describe("skiff analyze (the command line)", function () {
         await analyze("--kubeconfig", join(dir, "absent")),
         /^skiff analyze: cannot read the kubeconfig .*absent: ENOENT: no such file or directory.*\n$/,
       );
-      // Port 1 on loopback: nothing listens, so nothing answers.
+      // Port 1 on loopback: fetch refuses it outright ("bad port"), and nothing listens there anyway.
       assertBadInput(
         await analyze("--kubeconfig", config, "-n", "shop"),
         /^skiff analyze: cannot reach the cluster's API server to list meshes\.skiff\.dev: .*\n$/,
