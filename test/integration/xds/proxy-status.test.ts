@@ -229,6 +229,23 @@ describe("skiff proxy-status and proxy-config over CSDS, with a real Envoy and a
     });
   });
 
+  it("merges replicas: a proxy two of them report is shown once, and stderr says so", async () => {
+    const run = await cli("proxy-status", "--xds-address", address);
+    assert.equal(run.code, 0, run.stderr);
+    const names = run.stdout
+      .split("\n")
+      .slice(1)
+      .map((line) => line.split(/\s{3,}/)[0]);
+    assert.deepEqual(names.filter((name) => name === GRPC_NODE).length, 1, run.stdout);
+    assert.match(
+      run.stderr,
+      new RegExp(
+        `^skiff proxy-status: ${GRPC_NODE} is connected to both ${address} and ${address}; showing the newer`,
+        "m",
+      ),
+    );
+  });
+
   it("an unknown Pod and an unreachable xDS server: one line and exit 1", async () => {
     const unknown = await cli("proxy-config", "clusters", "nosuch", "-n", NS);
     assert.equal(unknown.code, 1);
