@@ -41,6 +41,17 @@ export default {
       to: { path: "^src/", pathNot: "^src/(ir|net|policy|mesh|xds/translate|xds/protos)/" },
     },
     {
+      name: "analyze-is-pure",
+      comment:
+        "src/analyze (`skiff analyze` without the command line) is pure analyzers over a snapshot of objects: it reads the API types, compile, the IR, policy evaluation, the injector's pure rules and the shared vocabulary; never the CLI, controllers, the webhook or the xDS server.",
+      severity: "error",
+      from: { path: "^src/analyze/" },
+      to: {
+        path: "^src/",
+        pathNot: ["^src/(analyze|api|compile|ir|policy|inject|mesh|net)/", pureKubernetes],
+      },
+    },
+    {
       name: "compile-is-the-only-bridge-in",
       comment:
         "compile: cluster state -> mesh model; it knows nothing of Envoy, the xDS server or the processes around it.",
