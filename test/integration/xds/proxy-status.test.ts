@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino } from "pino";
+import { parse as parseYaml } from "yaml";
 import { renderBootstrap } from "../../../src/inject/bootstrap.js";
 import { envoyBinary } from "../../../src/localnode/tools.js";
 import { LISTENER_TYPE } from "../../../src/xds/translate/resource.js";
@@ -155,6 +156,37 @@ describe("skiff proxy-status and proxy-config over CSDS, with a real Envoy and a
     assert.equal(table.code, 0, table.stderr);
     assert.match(table.stdout, /^NAME\s+TYPE\s+LB POLICY\s+CONNECT TIMEOUT\s+TLS$/m);
     for (const name of envoys.keys()) assert.ok(rowOf(table.stdout, name), `${name} in\n${table.stdout}`);
+  });
+
+  it("proxy-config listeners and routes -o yaml equal Envoy's /config_dump of its dynamic listeners and routes", async () => {
+    const envoyDump = async (resource: string) =>
+      (
+        (await (await fetch(`http://127.0.0.1:${adminPort}/config_dump?resource=${resource}`)).json()) as {
+          configs?: Record<string, unknown>[];
+        }
+      ).configs ?? []; // Envoy answers {} when it has none
+    const ours = async (kind: string) => {
+      const result = await cli("proxy-config", kind, `${ENVOY_POD}.${NS}`, "-o", "yaml");
+      assert.equal(result.code, 0, result.stderr);
+      return (parseYaml(result.stdout) as { configs: Record<string, Record<string, unknown>[]>[] })
+        .configs[0]!;
+    };
+    const listeners = (await ours("listeners"))["dynamic_listeners"]!;
+    assert.ok(listeners.length >= 1, "a sidecar has listeners");
+    const byName = (list: Record<string, unknown>[], pick: (entry: Record<string, unknown>) => unknown) =>
+      new Map(list.map((entry) => [(pick(entry) as { name: string }).name, pick(entry)]));
+    const activeListener = (entry: Record<string, unknown>) =>
+      (entry["active_state"] as Record<string, unknown>)["listener"];
+    assert.deepEqual(
+      byName(listeners, activeListener),
+      byName(await envoyDump("dynamic_listeners"), activeListener),
+    );
+    const routes = (await ours("routes"))["dynamic_route_configs"] ?? [];
+    const routeConfig = (entry: Record<string, unknown>) => entry["route_config"];
+    assert.deepEqual(
+      byName(routes, routeConfig),
+      byName(await envoyDump("dynamic_route_configs"), routeConfig),
+    );
   });
 
   it("proxy-config listeners and routes of the proxyless client, as tables", async () => {
