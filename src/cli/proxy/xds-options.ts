@@ -33,8 +33,6 @@ export interface XdsAccessOptions {
   readonly caFile?: string;
   readonly serverName?: string;
   readonly token?: string;
-  /** The Mesh's root namespace, when known without reading the cluster. */
-  readonly rootNamespace?: string;
   /** The namespace of the Pod asked about, another place to find the trust bundle. */
   readonly podNamespace?: string;
 }

@@ -1,7 +1,7 @@
 import type { KubeConfig, KubernetesObject } from "@kubernetes/client-node";
 import { readFile } from "node:fs/promises";
 import { credentials, type ChannelCredentials } from "@grpc/grpc-js";
-import { meshIdentity } from "../../mesh/defaults.js";
+import { MESH_DEFAULTS, meshIdentity } from "../../mesh/defaults.js";
 import { INJECTION_LABEL } from "../../mesh/annotations.js";
 import { TRUST_BUNDLE_CONFIGMAP, XDS_GRPC_PORT, XDS_POD_LABELS, xdsServerNames } from "../../mesh/names.js";
 import { forwardPodPort } from "../cluster/port-forward.js";
@@ -50,8 +50,8 @@ export async function xdsAccess(options: XdsAccessOptions, kubeConfig: () => Kub
     (!options.plaintext && (options.caFile === undefined || options.serverName === undefined));
   // Chosen first: fluent-client reads the kubeconfig this sets.
   if (needsCluster) kubeConfig();
-  const rootNamespace = needsCluster ? await meshRootNamespace(options.rootNamespace) : options.rootNamespace;
-  const root = rootNamespace ?? "skiff-system";
+  // Without the cluster, the root namespace matters to nothing the options leave open.
+  const root = needsCluster ? await meshRootNamespace() : MESH_DEFAULTS.rootNamespace;
   const channel = options.plaintext
     ? credentials.createInsecure()
     : credentials.createSsl(await trustBundle(options.caFile, root, options.podNamespace));
@@ -79,9 +79,8 @@ export async function xdsAccess(options: XdsAccessOptions, kubeConfig: () => Kub
   };
 }
 
-/** The root namespace of the cluster's Mesh (there is one; with none, the default), unless given. */
-async function meshRootNamespace(given: string | undefined): Promise<string> {
-  if (given) return given;
+/** The root namespace of the cluster's Mesh (a cluster has one). */
+async function meshRootNamespace(): Promise<string> {
   const meshes = await listObjects(MESH);
   if (meshes.length === 0)
     throw new ClusterAccessError("the cluster has no Mesh (kubectl get meshes.skiff.dev)");
