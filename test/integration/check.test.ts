@@ -151,6 +151,13 @@ describe("skiff check, on a real API server", function () {
     assert.match(ready.detail!, /reason DeploymentPending/);
     assert.match(ready.hint!, /skiff-xds checks/);
     assert.equal(byId("xds-endpoints")[0]!.status, "fail");
+    // The API server's proxy finds no endpoint to ask: a warning, the endpoints check has failed already.
+    const serving = byId("xds-serving")[0]!;
+    assert.equal(serving.status, "warning");
+    assert.match(
+      serving.detail!,
+      /the API server did not reach it: .*no endpoints available for service "skiff-xds/,
+    );
   });
 
   it("prints ✔, ‼ and ✘ lines under group headings, a hint under each problem and the overall result", async () => {
@@ -247,7 +254,7 @@ describe("skiff check, on a real API server", function () {
     assert.equal(run.stdout, "");
     assert.equal(
       run.stderr,
-      `skiff check: cannot reach the cluster's API server at https://127.0.0.1:${port}: ECONNREFUSED\n`,
+      `skiff check: cannot reach the cluster's API server to read its version (GET /version): ECONNREFUSED (https://127.0.0.1:${port})\n`,
     );
   });
 

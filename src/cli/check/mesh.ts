@@ -2,9 +2,10 @@ import type { KubernetesObject } from "@kubernetes/client-node";
 import type { Mesh } from "../../api/v1alpha1/generated/mesh.js";
 import { meshIdentity } from "../../mesh/defaults.js";
 import { XDS_NAME } from "../../mesh/names.js";
+import { getThroughServiceProxy, type ProxiedAnswer } from "../cluster/service-proxy.js";
 import { activeMeshOtherThan } from "../../mesh/singleton.js";
 import { getObject, listObjects, type ReadableKind } from "../cluster/read.js";
-import { failed, passed, type CheckResult } from "./result.js";
+import { failed, passed, warned, type CheckResult } from "./result.js";
 import {
   DEPLOYMENT,
   deploymentProblem,
@@ -27,6 +28,8 @@ export interface ControlPlaneState {
   readonly mesh: MeshObject | undefined;
   readonly xdsDeployment: Deployment | undefined;
   readonly xdsEndpoints: ServiceEndpoints | undefined;
+  /** The xDS server's /readyz through the API server's service proxy; undefined when there is no Service to ask. */
+  readonly xdsReadyz?: ProxiedAnswer;
 }
 
 export async function readControlPlane(mesh: MeshObject | undefined): Promise<ControlPlaneState> {
@@ -36,7 +39,15 @@ export async function readControlPlane(mesh: MeshObject | undefined): Promise<Co
     getObject(DEPLOYMENT, XDS_NAME, rootNamespace),
     readServiceEndpoints(rootNamespace, XDS_NAME),
   ]);
-  return { mesh, xdsDeployment: xdsDeployment as Deployment | undefined, xdsEndpoints };
+  const xdsReadyz = xdsEndpoints.serviceExists
+    ? await getThroughServiceProxy(rootNamespace, XDS_NAME, XDS_MONITORING_PORT_NAME, "/readyz")
+    : undefined;
+  return {
+    mesh,
+    xdsDeployment: xdsDeployment as Deployment | undefined,
+    xdsEndpoints,
+    ...(xdsReadyz ? { xdsReadyz } : {}),
+  };
 }
 
 export function meshCondition(mesh: MeshObject, type: string) {
@@ -124,5 +135,40 @@ export function controlPlaneChecks(state: ControlPlaneState): CheckResult[] {
           )
         : passed("xds-endpoints", serviceDescription, `${endpoints.readyAddresses} ready`),
   );
+  if (state.xdsReadyz) checks.push(xdsServingCheck(state.xdsReadyz, rootNamespace));
   return checks;
+}
+
+/** The xDS Service's monitoring port, whose /readyz the readiness probe reads too (src/controllers/mesh/desired.ts). */
+const XDS_MONITORING_PORT_NAME = "http-monitoring";
+
+/**
+ * The xDS server answers its /readyz "ok" when asked now, through the API
+ * server; "not ready" (503) fails. Any other outcome is a warning: the API
+ * server got no answer, or an answer that is not the probe server's (some
+ * clusters' API servers have no route to Pods, or go through a proxy), and
+ * the endpoints check, fed by the same probe, stands for it. Pure.
+ */
+export function xdsServingCheck(answer: ProxiedAnswer, rootNamespace: string): CheckResult {
+  const description = "the xDS server answers that it is ready to serve (/readyz, through the API server)";
+  const body = answer.kind === "answered" ? answer.body.trim() : "";
+  if (answer.kind === "answered" && answer.status === 200 && body === "ok")
+    return passed("xds-serving", description);
+  if (answer.kind === "answered" && answer.status === 503 && body === "not ready")
+    return failed(
+      "xds-serving",
+      description,
+      "it answered 503: not ready",
+      `an xDS server is ready once its caches are synced and it has built the mesh's configuration: read its logs (kubectl -n ${rootNamespace} logs deployment/${XDS_NAME})`,
+    );
+  return warned(
+    "xds-serving",
+    description,
+    answer.kind === "answered"
+      ? `the answer did not come from the xDS server's probe endpoint: ${answer.status} ${body.slice(0, 200)}`
+      : `the API server did not reach it: ${answer.message}`,
+    answer.kind === "not-proxied" && answer.status === 403
+      ? "run skiff check as a user who may get services/proxy in the root namespace"
+      : "in clusters whose API server has no route to Pods, or reaches them through a proxy, this cannot be asked; otherwise check the xDS Pods (see the endpoints check above)",
+  );
 }

@@ -25,12 +25,18 @@ export interface CheckOptions {
  * group it belongs to, with the API server's words.
  */
 export async function runChecks(kubeConfig: KubeConfig, options: CheckOptions): Promise<CheckGroup[]> {
-  const version = await serverVersion(kubeConfig);
+  const server = kubeConfig.getCurrentCluster()?.server ?? "";
+  const version = await serverVersion().catch((error: unknown) => {
+    // Which server: the kubeconfig may not be the one the user meant.
+    throw error instanceof ClusterAccessError
+      ? new ClusterAccessError(`${error.message} (${server})`)
+      : error;
+  });
   const groups: CheckGroup[] = [
     {
       name: "kubernetes-api",
       checks: [
-        passed("kubernetes-api", "can initialize the client", kubeConfig.getCurrentCluster()?.server),
+        passed("kubernetes-api", "can initialize the client", server),
         passed("kubernetes-api", "can query the Kubernetes API"),
       ],
     },

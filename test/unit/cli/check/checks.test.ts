@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { installedCrdChecks, preInstallCrdChecks, type Crd } from "../../../../src/cli/check/crds.js";
 import { identityChecks, trustBundleCheck } from "../../../../src/cli/check/identity.js";
 import { kubernetesVersionCheck } from "../../../../src/cli/check/kubernetes-version.js";
-import { controlPlaneChecks, type MeshObject } from "../../../../src/cli/check/mesh.js";
+import { controlPlaneChecks, xdsServingCheck, type MeshObject } from "../../../../src/cli/check/mesh.js";
 import { currentLeader, operatorChecks, type Lease } from "../../../../src/cli/check/operator.js";
 import { deploymentProblem, readyAddresses, type Deployment } from "../../../../src/cli/check/workloads.js";
 import { createSelfSignedCa } from "../../../../src/pki/issue.js";
@@ -184,6 +184,34 @@ describe("skiff check's checks, on objects as the API server returns them", () =
       controlPlaneChecks({ mesh: undefined, xdsDeployment: undefined, xdsEndpoints: undefined })[0]!.status,
       "fail",
     );
+  });
+
+  it("the xDS server's /readyz: 200 passes, its own 503 fails, the API server's refusal to proxy warns", () => {
+    assert.equal(
+      xdsServingCheck({ kind: "answered", status: 200, body: "ok\n" }, "skiff-system").status,
+      "ok",
+    );
+    const notReady = xdsServingCheck({ kind: "answered", status: 503, body: "not ready\n" }, "skiff-system");
+    assert.equal(notReady.status, "fail");
+    assert.equal(notReady.detail, "it answered 503: not ready");
+    assert.match(notReady.hint!, /kubectl -n skiff-system logs deployment\/skiff-xds/);
+    const unreachable = xdsServingCheck(
+      { kind: "not-proxied", status: 503, message: "no route to host" },
+      "skiff-system",
+    );
+    assert.equal(unreachable.status, "warning");
+    assert.match(unreachable.hint!, /no route to Pods/);
+    assert.match(
+      xdsServingCheck({ kind: "not-proxied", status: 403, message: "forbidden" }, "x").hint!,
+      /services\/proxy/,
+    );
+    // Found in this project's sandbox: an egress proxy answered for the Pod; that is not the xDS server's word.
+    const intercepted = xdsServingCheck(
+      { kind: "answered", status: 403, body: "resolve_deny: denied destination" },
+      "skiff-system",
+    );
+    assert.equal(intercepted.status, "warning");
+    assert.match(intercepted.detail!, /did not come from the xDS server's probe endpoint: 403 resolve_deny/);
   });
 
   it("counts ready endpoints of the Service's slices only, an endpoint without a ready condition as ready", () => {
