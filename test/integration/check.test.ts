@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino } from "pino";
+import { parse, stringify } from "yaml";
 import type { KubernetesObject } from "@kubernetes/client-node";
 import { startLocalOperator } from "../../src/cli/dev-cluster.js";
 import { repositoryRoot } from "../../src/controlplane/binaries.js";
@@ -256,6 +257,36 @@ describe("skiff check, on a real API server", function () {
       run.stderr,
       `skiff check: cannot reach the cluster's API server to read its version (GET /version): ECONNREFUSED (https://127.0.0.1:${port})\n`,
     );
+  });
+
+  it("says in one line, exit 1, that the API server refused the credentials or the context is unknown; exit 2 for a bad option", async () => {
+    const doc = parse(controlPlane().kubeconfig) as { users: { user: Record<string, string> }[] };
+    doc.users[0]!.user = { token: "not-a-token-the-server-knows" };
+    const file = join(temporary, "refused.kubeconfig");
+    writeFileSync(file, stringify(doc));
+    const refused = await runSkiff("check", "--kubeconfig", file);
+    assert.equal(refused.code, 1);
+    assert.equal(refused.stdout, "");
+    assert.equal(
+      refused.stderr,
+      `skiff check: the API server refused the kubeconfig's credentials (401 Unauthorized) to read its version (GET /version) (${controlPlane().apiServerUrl})\n`,
+    );
+    const unknown = await runSkiff(
+      "check",
+      "--kubeconfig",
+      controlPlane().kubeconfigPath,
+      "--context",
+      "nope",
+    );
+    assert.equal(unknown.code, 1);
+    assert.equal(
+      unknown.stderr,
+      `skiff check: context "nope" is not in the kubeconfig ${controlPlane().kubeconfigPath}\n`,
+    );
+    const usage = await runSkiff("check", "-o", "yaml");
+    assert.equal(usage.code, 2);
+    assert.match(usage.stderr, /^skiff check: -o must be text or json\n\nUsage: skiff check/);
+    assert.equal((await runSkiff("check", "--wait", "soon")).code, 2);
   });
 
   it("fails every permission check with a hint for a user with no permissions, and the reads it needs after install", async () => {
