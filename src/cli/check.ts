@@ -69,7 +69,10 @@ export async function runCheck(argv: string[]): Promise<number> {
   let groups: CheckGroup[];
   try {
     const kubeConfig = useKubeconfig(cluster);
-    groups = await untilPassedOr(waitMs, () => runChecks(kubeConfig, options));
+    groups = await untilPassedOr(waitMs, () => runChecks(kubeConfig, options), {
+      onRetry: (failing) =>
+        console.error(`skiff check: waiting, ${failing.length} failing: ${failing.join("; ")}`),
+    });
   } catch (error) {
     if (!(error instanceof ClusterAccessError)) throw error;
     console.error(`skiff check: ${error.message}`);

@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { runSkiff } from "../support/skiff-cli.js";
-import { deleteNamespace, meshCluster, meshNamespace, skipUnlessSupported } from "./kit.js";
+import { deleteNamespace, meshCluster, meshNamespace, rest, skipUnlessSupported } from "./kit.js";
 
 const NS = "e2e-check";
 
@@ -86,5 +86,20 @@ describe("skiff check on a running mesh", function () {
     assert.equal(text.code, 0, text.stdout);
     assert.match(text.stdout, /^✔ the Mesh default is Ready$/m);
     assert.match(text.stdout, /\nStatus check results are ✔\n$/);
+  });
+
+  it("--wait: with the xDS Deployment deleted, says what fails and waits until the operator has put it back and it is Available", async () => {
+    const deployment = "/apis/apps/v1/namespaces/skiff-system/deployments/skiff-xds";
+    const before = await rest().request<{ metadata: { uid: string } }>("GET", deployment);
+    await rest().request("DELETE", deployment);
+    const run = await runSkiff("check", "--kubeconfig", meshCluster().plane.kubeconfigPath, "--wait", "120s");
+    assert.equal(run.code, 0, run.stdout + run.stderr);
+    assert.match(
+      run.stderr,
+      /^skiff check: waiting, \d+ failing: .*the xDS server Deployment skiff-system\/skiff-xds is Available/m,
+    );
+    assert.match(run.stdout, /^✔ the xDS server Deployment skiff-system\/skiff-xds is Available$/m);
+    const after = await rest().request<{ metadata: { uid: string } }>("GET", deployment);
+    assert.notEqual(after.metadata.uid, before.metadata.uid);
   });
 });

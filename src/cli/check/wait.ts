@@ -13,14 +13,24 @@ const LONGEST_PAUSE_MS = 5000;
 export async function untilPassedOr(
   waitMs: number,
   pass: () => Promise<CheckGroup[]>,
-  now: () => number = Date.now,
+  options: {
+    /** Told before each pause which checks failed, so the user sees what is waited for. */
+    readonly onRetry?: (failing: readonly string[]) => void;
+    readonly now?: () => number;
+  } = {},
 ): Promise<CheckGroup[]> {
+  const now = options.now ?? Date.now;
   const deadline = now() + waitMs;
   let pause = FIRST_PAUSE_MS;
   for (;;) {
     const groups = await pass();
     if (!anyFailed(groups) || now() + pause > deadline) return groups;
+    options.onRetry?.(failingChecks(groups));
     await new Promise((resolve) => setTimeout(resolve, pause));
     pause = Math.min(pause * 2, LONGEST_PAUSE_MS);
   }
+}
+
+function failingChecks(groups: readonly CheckGroup[]): string[] {
+  return groups.flatMap((group) => group.checks.filter((c) => c.status === "fail").map((c) => c.description));
 }

@@ -16,8 +16,12 @@ describe("skiff check --wait", () => {
 
   it("runs again while a check fails, and returns the first pass in which none does", async () => {
     let passes = 0;
-    const groups = await untilPassedOr(60_000, async () => outcome(++passes < 3 ? "fail" : "ok"));
+    const told: string[][] = [];
+    const groups = await untilPassedOr(60_000, async () => outcome(++passes < 3 ? "fail" : "ok"), {
+      onRetry: (failing) => told.push([...failing]),
+    });
     assert.equal(passes, 3);
+    assert.deepEqual(told, [["x"], ["x"]]);
     assert.equal(groups[0]!.checks[0]!.status, "ok");
   });
 
@@ -25,11 +29,9 @@ describe("skiff check --wait", () => {
     let clock = 0;
     let passes = 0;
     // Each pass takes 1 s of the fake clock; the pauses (250, 500, 1000 ms) are real but short.
-    const groups = await untilPassedOr(
-      5000,
-      async () => ((clock += 1000), passes++, outcome("fail")),
-      () => clock,
-    );
+    const groups = await untilPassedOr(5000, async () => ((clock += 1000), passes++, outcome("fail")), {
+      now: () => clock,
+    });
     assert.equal(groups[0]!.checks[0]!.status, "fail");
     assert.equal(passes, 4);
   });
