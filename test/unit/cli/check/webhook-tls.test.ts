@@ -1,5 +1,10 @@
 import assert from "node:assert/strict";
 import { caBundleProblem } from "../../../../src/cli/check/webhook-tls.js";
+import {
+  webhookChecks,
+  type WebhookConfiguration,
+  type WebhookState,
+} from "../../../../src/cli/check/webhooks.js";
 import { renewTls, type WebhookTls } from "../../../../src/webhook/certificates.js";
 
 const NOW = new Date("2026-12-04T12:00:00Z");
@@ -46,5 +51,63 @@ describe("a webhook's caBundle against the operator's serving certificate", () =
       caBundleProblem(b64(tls.caBundlePem), tls.certPem, HOST, later)!,
       /^the serving certificate expired at /,
     );
+  });
+});
+
+describe("the webhook checks, on configurations as config/webhook installs them", () => {
+  const configuration = (caBundle: string): WebhookConfiguration => ({
+    apiVersion: "admissionregistration.k8s.io/v1",
+    kind: "MutatingWebhookConfiguration",
+    metadata: { name: "skiff-sidecar-injector" },
+    webhooks: [
+      {
+        name: "inject.skiff.dev",
+        clientConfig: { service: { namespace: "skiff-system", name: "skiff-webhook" }, caBundle },
+      },
+    ],
+  });
+  const state = (
+    servingCert: WebhookState["servingCert"],
+    caBundle: string,
+    readyAddresses: number,
+  ): WebhookState => ({
+    namespace: "skiff-system",
+    configurations: new Map([
+      ["skiff-sidecar-injector", configuration(caBundle)],
+      ["skiff-validation", undefined],
+    ]),
+    servingCert,
+    services: new Map([["skiff-system/skiff-webhook", { serviceExists: true, readyAddresses }]]),
+  });
+
+  it("passes a matching caBundle and a Service with ready endpoints; fails a missing configuration", async () => {
+    const tls = await material();
+    const checks = webhookChecks(state({ pem: tls.certPem }, b64(tls.caBundlePem), 2), NOW);
+    assert.deepEqual(
+      checks.map((c) => [c.id, c.status]),
+      [
+        ["webhook-configuration", "ok"],
+        ["webhook-cabundle", "ok"],
+        ["webhook-configuration", "fail"],
+        ["webhook-endpoints", "ok"],
+      ],
+    );
+  });
+
+  it("fails a Service without ready endpoints and a Secret without a certificate; warns when the Secret cannot be read", async () => {
+    const tls = await material();
+    const noEndpoints = webhookChecks(state({ pem: tls.certPem }, b64(tls.caBundlePem), 0), NOW);
+    const endpoints = noEndpoints.find((c) => c.id === "webhook-endpoints")!;
+    assert.equal(endpoints.status, "fail");
+    assert.match(endpoints.hint!, /get pods -l app.kubernetes.io\/name=skiff-operator/);
+    const noSecret = webhookChecks(state({ missing: true }, b64(tls.caBundlePem), 1), NOW);
+    assert.equal(noSecret.find((c) => c.id === "webhook-cabundle")!.status, "fail");
+    const forbidden = webhookChecks(
+      state({ unreadable: "secrets is forbidden" }, b64(tls.caBundlePem), 1),
+      NOW,
+    );
+    const unread = forbidden.find((c) => c.id === "webhook-cabundle")!;
+    assert.equal(unread.status, "warning");
+    assert.match(unread.detail!, /secrets is forbidden/);
   });
 });
