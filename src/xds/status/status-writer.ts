@@ -55,9 +55,11 @@ const PEER_POLL_MS = { unsettled: 2_000, settled: 10_000 };
  * replicas that answered; a policy Programmed only when the proxies of every
  * replica run it, Nacked with the message of a NACK on any replica, Pending
  * while a replica has not compiled this generation of it, and Unknown when a
- * replica did not answer. Peers' proxies change without telling this
- * replica, so they are asked again every 2 s while something is unsettled
- * and every 10 s otherwise, and at once when the set of replicas changes.
+ * replica did not answer and what is known would make it True (the writer
+ * never says True about proxies it could not hear from). Peers' proxies change without telling this
+ * replica, so they are asked again every 2 s while a proxy or a replica has
+ * yet to answer, every 10 s otherwise, and at once when the set of replicas
+ * changes.
  */
 export class PolicyStatusWriter {
   private readonly applier: ServerSideApplier;
@@ -195,5 +197,6 @@ export class PolicyStatusWriter {
   }
 }
 
-/** Whether nothing about a policy's programming waits on a proxy or a replica. */
-const settled = (p: Programming) => p.acked >= p.targeted && !p.behind?.length && !p.unheard?.length;
+/** Whether a policy's programming waits on nothing: every proxy answered (ACK or NACK), every replica too. */
+const settled = (p: Programming) =>
+  p.acked + p.nacked >= p.targeted && !p.behind?.length && !p.unheard?.length;
