@@ -2,14 +2,18 @@
 const USAGE = `Usage: skiff <command> [options]
 
 Commands:
-  operator   run Skiff's controllers against a cluster
-  agent      keep a proxyless gRPC application's workload certificate on disk, and write its xDS bootstrap
-  xds        serve Envoy configuration to the mesh's proxies over ADS
-  dev        run a local control plane with the operator, the xDS server, Skiff's CRDs and samples
-  iptables   redirect the Pod's traffic through its Envoy sidecar (run by the skiff-init container)
-  validate   check Skiff objects in YAML files against the API schema, offline
-  simulate   evaluate a request against routing, mTLS and authorization policies in YAML files, offline
-  version    print the version
+  operator      run Skiff's controllers against a cluster
+  check         check that the cluster can take Skiff (--pre), or that Skiff is installed and working
+  agent         keep a proxyless gRPC application's workload certificate on disk, and write its xDS bootstrap
+  xds           serve Envoy configuration to the mesh's proxies over ADS
+  dev           run a local control plane with the operator, the xDS server, Skiff's CRDs and samples
+  iptables      redirect the Pod's traffic through its Envoy sidecar (run by the skiff-init container)
+  validate      check Skiff objects in YAML files against the API schema, offline
+  analyze       find problems in the mesh's configuration, in a cluster or in YAML files
+  simulate      evaluate a request against routing, mTLS and authorization policies in YAML files, offline
+  proxy-status  each proxy's xDS sync state across the xDS servers; with a Pod, what it runs against what it should
+  proxy-config  the clusters, listeners, routes, endpoints or secrets a proxy runs, as the xDS server reports them
+  version       print the version
 
 Run 'skiff <command> --help' for a command's options.`;
 
@@ -21,9 +25,13 @@ Run 'skiff <command> --help' for a command's options.`;
 type Command = (argv: string[]) => Promise<number>;
 const COMMANDS: Record<string, () => Promise<Command>> = {
   agent: async () => (await import("./agent.js")).runAgent,
+  analyze: async () => (await import("./analyze.js")).runAnalyze,
+  check: async () => (await import("./check.js")).runCheck,
   dev: async () => (await import("./dev.js")).runDev,
   iptables: async () => (await import("./iptables.js")).runIptables,
   operator: async () => (await import("./operator.js")).runOperator,
+  "proxy-config": async () => (await import("./proxy-config.js")).runProxyConfig,
+  "proxy-status": async () => (await import("./proxy-status.js")).runProxyStatus,
   simulate: async () => (await import("./simulate.js")).runSimulate,
   validate: async () => (await import("./validate.js")).runValidate,
   version: async () => (await import("./version.js")).runVersion,
