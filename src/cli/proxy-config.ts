@@ -6,7 +6,12 @@ import { CONFIG_KINDS, configDumpOf, resourcesOf, type ConfigKind } from "./prox
 import { configTable } from "./proxy/config-tables.js";
 import { isProxyOf, resolvePod } from "./proxy/pod-argument.js";
 import { meshProxies } from "./proxy/proxies.js";
-import { XDS_ACCESS_OPTIONS, XDS_ACCESS_USAGE, xdsAccessOptions } from "./proxy/xds-options.js";
+import {
+  XDS_ACCESS_OPTIONS,
+  XDS_ACCESS_USAGE,
+  xdsAccessOptions,
+  type XdsAccessOptions,
+} from "./proxy/xds-options.js";
 
 const EXIT_FAILED = 1;
 
@@ -31,11 +36,11 @@ cluster could not be read; 2 a usage error.`;
 export async function runProxyConfig(argv: string[]): Promise<number> {
   let kinds: readonly ConfigKind[];
   let output: "table" | "json" | "yaml";
-  let values: ReturnType<typeof parse>["values"];
+  let options: XdsAccessOptions;
   let pod: ReturnType<typeof resolvePod>;
   try {
     const parsed = parse(argv);
-    values = parsed.values;
+    const values = parsed.values;
     if (values.help) {
       console.log(USAGE);
       return EXIT_OK;
@@ -49,12 +54,13 @@ export async function runProxyConfig(argv: string[]): Promise<number> {
       throw new UsageError("-o must be table, json or yaml");
     output = values.output as typeof output;
     pod = resolvePod(podArgument, values.namespace);
+    options = await xdsAccessOptions(values, pod.namespace);
   } catch (error) {
     console.error(`skiff proxy-config: ${(error as Error).message}\n\n${USAGE}`);
     return EXIT_USAGE;
   }
   try {
-    const answer = await meshProxies(await xdsAccessOptions(values, pod.namespace));
+    const answer = await meshProxies(options);
     for (const problem of answer.problems) console.error(`skiff proxy-config: ${problem}`);
     const proxy = answer.proxies.find((candidate) => isProxyOf(candidate.config, pod));
     if (!proxy) {
@@ -75,7 +81,7 @@ export async function runProxyConfig(argv: string[]): Promise<number> {
     }
     return answer.incomplete ? EXIT_FAILED : EXIT_OK;
   } catch (error) {
-    if (error instanceof ClusterAccessError || error instanceof UsageError) {
+    if (error instanceof ClusterAccessError) {
       console.error(`skiff proxy-config: ${error.message}`);
       return EXIT_FAILED;
     }

@@ -5,7 +5,12 @@ import { configDiff } from "./proxy/config-diff.js";
 import { meshProxies } from "./proxy/proxies.js";
 import { isProxyOf, resolvePod, type PodRef } from "./proxy/pod-argument.js";
 import { proxyRow, statusTable, unhealthy } from "./proxy/status-table.js";
-import { XDS_ACCESS_OPTIONS, XDS_ACCESS_USAGE, xdsAccessOptions } from "./proxy/xds-options.js";
+import {
+  XDS_ACCESS_OPTIONS,
+  XDS_ACCESS_USAGE,
+  xdsAccessOptions,
+  type XdsAccessOptions,
+} from "./proxy/xds-options.js";
 
 /** The exit status when a proxy NACKs or stays STALE, or a replica does not answer. */
 const EXIT_UNHEALTHY = 1;
@@ -36,10 +41,10 @@ Exit status: 0 all in sync; 1 a proxy NACKs, is STALE for longer than
 export async function runProxyStatus(argv: string[]): Promise<number> {
   let pod: PodRef | undefined;
   let staleAfterMs: number;
-  let values: ReturnType<typeof parse>["values"];
+  let options: XdsAccessOptions;
   try {
     const parsed = parse(argv);
-    values = parsed.values;
+    const values = parsed.values;
     if (values.help) {
       console.log(USAGE);
       return EXIT_OK;
@@ -47,12 +52,12 @@ export async function runProxyStatus(argv: string[]): Promise<number> {
     if (parsed.positionals.length > 1) throw new UsageError("give at most one Pod");
     staleAfterMs = durationMs(values["stale-after"] ?? `${DEFAULT_STALE_AFTER_SECONDS}s`);
     pod = parsed.positionals[0] ? resolvePod(parsed.positionals[0], values.namespace) : undefined;
+    options = await xdsAccessOptions(values, pod?.namespace);
   } catch (error) {
     console.error(`skiff proxy-status: ${(error as Error).message}\n\n${USAGE}`);
     return EXIT_USAGE;
   }
   try {
-    const options = await xdsAccessOptions(values, pod?.namespace);
     const answer = await meshProxies(options, { excludeResourceContents: pod === undefined });
     for (const problem of answer.problems) console.error(`skiff proxy-status: ${problem}`);
     const now = new Date();
@@ -81,7 +86,7 @@ export async function runProxyStatus(argv: string[]): Promise<number> {
     if (problems.length > 0) console.log(`\n${problems.join("\n")}`);
     return problems.length > 0 || answer.incomplete ? EXIT_UNHEALTHY : EXIT_OK;
   } catch (error) {
-    if (error instanceof ClusterAccessError || error instanceof UsageError) {
+    if (error instanceof ClusterAccessError) {
       console.error(`skiff proxy-status: ${error.message}`);
       return EXIT_UNHEALTHY;
     }
