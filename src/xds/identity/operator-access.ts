@@ -1,7 +1,14 @@
-import { status as GrpcStatus } from "@grpc/grpc-js";
+import { status as GrpcStatus, type Metadata } from "@grpc/grpc-js";
 import type { RestClient } from "../../k8s/rest.js";
 import type { WorkloadIdentity } from "../cache/snapshot.js";
-import { AuthenticationError, forbidden, uncheckable } from "../server/authentication-error.js";
+import {
+  AuthenticationError,
+  authenticationFailure,
+  forbidden,
+  uncheckable,
+  type AuthenticationStatus,
+} from "../server/authentication-error.js";
+import { bearerToken } from "./token-review.js";
 
 /**
  * What a caller must be allowed to do, as a SubjectAccessReview asks it, to
@@ -87,4 +94,37 @@ export function cachedOperatorAccess(
     });
     return decision;
   };
+}
+
+/** How an admin method (CSDS, replica status) finds out who calls and whether they may. */
+export interface OperatorAuthentication {
+  /** Who the bearer token belongs to (a TokenReview); rejects with an AuthenticationError. */
+  readonly identify: (token: string, peer: string) => Promise<WorkloadIdentity>;
+  /** Resolves when that identity may read proxy status (cachedOperatorAccess). */
+  readonly authorize: (identity: WorkloadIdentity) => Promise<void>;
+}
+
+/**
+ * The first step of every admin method: the caller's bearer token must name
+ * a ServiceAccount with OPERATOR_ACCESS. Undefined when it does; otherwise
+ * the gRPC status to end the call with, before anything the caller sent is
+ * read.
+ */
+export async function refuseUnlessOperator(
+  metadata: Metadata,
+  peer: string,
+  access: OperatorAuthentication,
+): Promise<{ code: AuthenticationStatus; details: string } | undefined> {
+  const token = bearerToken(metadata);
+  if (token === undefined)
+    return {
+      code: GrpcStatus.UNAUTHENTICATED,
+      details: "no bearer token: send a ServiceAccount token for the skiff audience",
+    };
+  try {
+    await access.authorize(await access.identify(token, peer));
+    return undefined;
+  } catch (error) {
+    return authenticationFailure(error);
+  }
 }

@@ -2,10 +2,8 @@ import { create, fromBinary, fromJson, toBinary } from "@bufbuild/protobuf";
 import { status as GrpcStatus, type Metadata } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import { csdsRequests } from "../../observability/metrics.js";
-import type { WorkloadIdentity } from "../cache/snapshot.js";
-import { bearerToken } from "../identity/token-review.js";
+import { refuseUnlessOperator, type OperatorAuthentication } from "../identity/operator-access.js";
 import { envoyRegistry, messageType } from "../protos/registry.js";
-import { authenticationFailure } from "../server/authentication-error.js";
 import type { ProxyState } from "../server/proxy-state.js";
 import { clientStatusOf, type ClientStatus, type ResourceStatus } from "./client-config.js";
 
@@ -19,13 +17,9 @@ const MAX_REQUEST_BYTES = 64 * 1024;
 export type CsdsAnswer =
   { readonly response: Uint8Array } | { readonly code: GrpcStatus; readonly details: string };
 
-export interface CsdsServiceOptions {
+export interface CsdsServiceOptions extends OperatorAuthentication {
   /** The proxies connected to this replica, with their per-type state. */
   readonly proxies: () => readonly ProxyState[];
-  /** Who the bearer token belongs to (a TokenReview); rejects with an AuthenticationError. */
-  readonly identify: (token: string, peer: string) => Promise<WorkloadIdentity>;
-  /** Resolves when that identity may read proxy status (see operator-access.ts); rejects otherwise. */
-  readonly authorize: (identity: WorkloadIdentity) => Promise<void>;
   readonly logger: Logger;
 }
 
@@ -59,17 +53,8 @@ export class CsdsService {
 
   private async decide(bytes: Uint8Array, metadata: Metadata, peer: string): Promise<CsdsAnswer> {
     // Who is asking comes first: nothing an unauthorized caller sends is parsed.
-    try {
-      const token = bearerToken(metadata);
-      if (token === undefined)
-        return {
-          code: GrpcStatus.UNAUTHENTICATED,
-          details: "no bearer token: send a ServiceAccount token for the skiff audience",
-        };
-      await this.options.authorize(await this.options.identify(token, peer));
-    } catch (error) {
-      return authenticationFailure(error);
-    }
+    const refusal = await refuseUnlessOperator(metadata, peer, this.options);
+    if (refusal) return refusal;
     if (bytes.byteLength > MAX_REQUEST_BYTES)
       return invalid(`the request is ${bytes.byteLength} bytes; at most ${MAX_REQUEST_BYTES} are accepted`);
     let request: ClientStatusRequest;
