@@ -4,7 +4,7 @@ import { ClusterAccessError } from "./cluster/kubeconfig.js";
 import { EXIT_OK, EXIT_USAGE, UsageError } from "./exit-status.js";
 import { CONFIG_KINDS, configDumpOf, resourcesOf, type ConfigKind } from "./proxy/config-dump.js";
 import { configTable } from "./proxy/config-tables.js";
-import { isProxyOf, resolvePod } from "./proxy/pod-argument.js";
+import { isProxyOf, podNodeMatchers, resolvePod } from "./proxy/pod-argument.js";
 import { meshProxies } from "./proxy/proxies.js";
 import {
   XDS_ACCESS_OPTIONS,
@@ -60,7 +60,7 @@ export async function runProxyConfig(argv: string[]): Promise<number> {
     return EXIT_USAGE;
   }
   try {
-    const answer = await meshProxies(options);
+    const answer = await meshProxies(options, { nodeIds: podNodeMatchers(pod) });
     for (const problem of answer.problems) console.error(`skiff proxy-config: ${problem}`);
     const proxy = answer.proxies.find((candidate) => isProxyOf(candidate.config, pod));
     if (!proxy) {

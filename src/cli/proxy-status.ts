@@ -3,7 +3,7 @@ import { ClusterAccessError } from "./cluster/kubeconfig.js";
 import { EXIT_OK, EXIT_USAGE, UsageError } from "./exit-status.js";
 import { configDiff } from "./proxy/config-diff.js";
 import { meshProxies } from "./proxy/proxies.js";
-import { isProxyOf, resolvePod, type PodRef } from "./proxy/pod-argument.js";
+import { isProxyOf, podNodeMatchers, resolvePod, type PodRef } from "./proxy/pod-argument.js";
 import { proxyRow, statusTable, unhealthy } from "./proxy/status-table.js";
 import {
   XDS_ACCESS_OPTIONS,
@@ -58,7 +58,10 @@ export async function runProxyStatus(argv: string[]): Promise<number> {
     return EXIT_USAGE;
   }
   try {
-    const answer = await meshProxies(options, { excludeResourceContents: pod === undefined });
+    const answer = await meshProxies(
+      options,
+      pod ? { nodeIds: podNodeMatchers(pod) } : { excludeResourceContents: true },
+    );
     for (const problem of answer.problems) console.error(`skiff proxy-status: ${problem}`);
     const now = new Date();
     if (pod) {

@@ -1,8 +1,8 @@
+import { createTwoFilesPatch, FILE_HEADERS_ONLY } from "diff";
 import { stringify } from "yaml";
 import { SERVER_METADATA } from "../../xds/status/client-config.js";
 import type { AnyJson, ClientConfig } from "./client-config-json.js";
 import { XDS_TYPES } from "./client-config-json.js";
-import { unifiedDiff } from "./unified-diff.js";
 
 /**
  * What the control plane wants a proxy to run against what it ACKed last,
@@ -40,11 +40,20 @@ export function configDiff(config: ClientConfig): string {
     }
     const ackedVersion = ofType[0]?.version_info ?? "";
     const wantedVersion = ofType.find((e) => e.error_state)?.error_state?.version_info ?? ackedVersion;
-    const diff = unifiedDiff(asYaml(acked), asYaml(wanted), {
-      before: `${type} ACKed by the proxy (version ${ackedVersion || "none"})`,
-      after: `${type} the control plane wants (version ${wantedVersion || "none"})`,
-    });
-    sections.push(diff || `${type}: in sync (${acked.size} resources, version ${ackedVersion || "none"})`);
+    const [before, after] = [asYaml(acked), asYaml(wanted)];
+    sections.push(
+      before === after
+        ? `${type}: in sync (${acked.size} resources, version ${ackedVersion || "none"})`
+        : createTwoFilesPatch(
+            `${type} ACKed by the proxy (version ${ackedVersion || "none"})`,
+            `${type} the control plane wants (version ${wantedVersion || "none"})`,
+            before,
+            after,
+            undefined,
+            undefined,
+            { context: 3, headerOptions: FILE_HEADERS_ONLY },
+          ).trimEnd(),
+    );
   }
   return sections.join("\n");
 }

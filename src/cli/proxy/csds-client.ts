@@ -22,10 +22,13 @@ export interface CsdsCall {
   /** The server name TLS checks the certificate against, when it differs from the address's host. */
   readonly serverName?: string;
   readonly token: string;
-  /** Only the proxies whose node id is one of these (CSDS node_matchers), or all. */
-  readonly nodeIds?: readonly string[];
+  /** Only the proxies whose node id one of these accepts (CSDS node_matchers), or all. */
+  readonly nodeIds?: readonly NodeIdMatcher[];
   readonly excludeResourceContents?: boolean;
 }
+
+/** A node id equal to, or containing, a string: the CSDS StringMatchers the server supports. */
+export type NodeIdMatcher = { readonly exact: string } | { readonly contains: string };
 
 /** A replica's refusal or silence, said in one line. */
 export class CsdsCallError extends Error {}
@@ -40,8 +43,13 @@ export async function fetchClientStatus(call: CsdsCall): Promise<ClientConfig[]>
     ...(call.serverName ? { "grpc.ssl_target_name_override": call.serverName } : {}),
   });
   const request = {
-    nodeMatchers: (call.nodeIds ?? []).map((id) => ({
-      nodeId: { matchPattern: { case: "exact", value: id } },
+    nodeMatchers: (call.nodeIds ?? []).map((matcher) => ({
+      nodeId: {
+        matchPattern:
+          "exact" in matcher
+            ? { case: "exact", value: matcher.exact }
+            : { case: "contains", value: matcher.contains },
+      },
     })),
     excludeResourceContents: call.excludeResourceContents ?? false,
   };

@@ -1,5 +1,6 @@
 import { SERVER_METADATA } from "../../xds/status/client-config.js";
 import type { ClientConfig } from "./client-config-json.js";
+import type { NodeIdMatcher } from "./csds-client.js";
 
 export interface PodRef {
   readonly name: string;
@@ -21,4 +22,14 @@ export function resolvePod(argument: string, namespace: string | undefined): Pod
 export function isProxyOf(config: ClientConfig, pod: PodRef): boolean {
   const named = config.node?.metadata?.[SERVER_METADATA.pod];
   return named === `${pod.namespace}/${pod.name}` || config.node?.id === pod.argument;
+}
+
+/**
+ * What to ask the xDS servers for, so that they send only the Pod's proxies
+ * and not the whole mesh's configuration: node ids name the Pod as their
+ * third field, `<ip>~<pod>.<namespace>~` (src/xds/node.ts), and neither
+ * name can hold a "~". isProxyOf still decides.
+ */
+export function podNodeMatchers(pod: PodRef): NodeIdMatcher[] {
+  return [{ contains: `~${pod.name}.${pod.namespace}~` }, { exact: pod.argument }];
 }

@@ -2,7 +2,7 @@ import type { KubeConfig } from "@kubernetes/client-node";
 import { SERVER_METADATA } from "../../xds/status/client-config.js";
 import { useKubeconfig } from "../cluster/kubeconfig.js";
 import type { ClientConfig } from "./client-config-json.js";
-import { CsdsCallError, fetchClientStatus } from "./csds-client.js";
+import { CsdsCallError, fetchClientStatus, type NodeIdMatcher } from "./csds-client.js";
 import type { XdsAccessOptions } from "./xds-options.js";
 import { xdsAccess } from "./xds-replicas.js";
 
@@ -30,7 +30,7 @@ export interface MeshProxies {
  */
 export async function meshProxies(
   options: XdsAccessOptions,
-  query: { nodeIds?: readonly string[]; excludeResourceContents?: boolean } = {},
+  query: { nodeIds?: readonly NodeIdMatcher[]; excludeResourceContents?: boolean } = {},
 ): Promise<MeshProxies> {
   let kubeConfig: KubeConfig | undefined;
   const access = await xdsAccess(options, () => (kubeConfig ??= useKubeconfig(options)));
