@@ -58,6 +58,7 @@ export async function startDevCluster(options: DevClusterOptions): Promise<DevCl
       kubeConfig,
       apiServerUrl: plane.apiServerUrl,
       credentials: (request) => plane.clientKubeconfig(request),
+      kubeletCredentials: () => plane.kubeletCredentials(),
       programs: { skiffRoot: repositoryRoot(), skiffImages: [IMAGE_REPOSITORY, image], envoy, fortio },
       kubeProxyBinary: kubeProxy!,
       corednsBinary: coredns,

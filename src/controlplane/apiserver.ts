@@ -82,6 +82,8 @@ export async function startApiServer(
     writeFile(file("ca.crt"), pki.ca.certPem),
     writeFile(file("apiserver.crt"), pki.serving.certPem),
     writeFile(file("apiserver.key"), pki.serving.keyPem, { mode: 0o600 }),
+    writeFile(file("kubelet-client.crt"), pki.kubeletClient.certPem),
+    writeFile(file("kubelet-client.key"), pki.kubeletClient.keyPem, { mode: 0o600 }),
     writeFile(file("sa.pub"), pki.serviceAccount.publicPem),
     writeFile(file("sa.key"), pki.serviceAccount.privatePem, { mode: 0o600 }),
     ...(options.auditLogPath ? [writeFile(file("audit-policy.yaml"), AUDIT_POLICY)] : []),
@@ -107,6 +109,14 @@ export async function startApiServer(
       `--service-account-signing-key-file=${file("sa.key")}`,
       `--service-cluster-ip-range=${SERVICE_CLUSTER_IP_RANGE}`,
       "--allow-privileged=true",
+      // Kubelets (a local node's) are dialled by the name they publish as
+      // InternalDNS (localhost: loopback, never through an egress proxy), must
+      // prove it with a certificate from the local CA, and serve only the
+      // API server's own client certificate.
+      "--kubelet-preferred-address-types=InternalDNS,Hostname,InternalIP,ExternalDNS,ExternalIP",
+      `--kubelet-certificate-authority=${file("ca.crt")}`,
+      `--kubelet-client-certificate=${file("kubelet-client.crt")}`,
+      `--kubelet-client-key=${file("kubelet-client.key")}`,
       ...(options.serviceAccountAdmission ? [] : ["--disable-admission-plugins=ServiceAccount"]),
       ...(options.quickShutdown ? ["--shutdown-send-retry-after=true"] : []),
       "--profiling=false",

@@ -9,7 +9,7 @@ import { findBinaries, repositoryRoot, type ControlPlaneBinaries } from "./binar
 import { startControllerManager, type RunningControllerManager } from "./controller-manager.js";
 import { installCrds, readCrds } from "./crds.js";
 import { startEtcd, type RunningEtcd } from "./etcd.js";
-import { createLocalPki, issueFromLocalCa, type LocalPki } from "./pki.js";
+import { createLocalPki, issueFromLocalCa, KUBELET_CLIENT_USER, type LocalPki } from "./pki.js";
 
 export interface LocalControlPlaneOptions {
   /** Folder of CRD YAML to install; defaults to the repository's crds/. Set to null to install none. */
@@ -28,6 +28,17 @@ export interface LocalControlPlaneOptions {
   controllerManager?: boolean;
   /** Have kube-apiserver write an audit log of every request (default false); see `auditLogPath`. */
   auditLog?: boolean;
+}
+
+/** What a local node's kubelet server needs: its serving certificate, and how to recognise the API server. */
+export interface KubeletCredentials {
+  /** The CA that signed the API server's kubelet client certificate (and the serving certificate). */
+  caPem: string;
+  /** A serving certificate for localhost and 127.0.0.1, the address the node publishes. */
+  certPem: string;
+  keyPem: string;
+  /** The only client user the kubelet server answers: the API server's. */
+  clientUser: string;
 }
 
 /** What `clientKubeconfig` makes credentials for. */
@@ -159,6 +170,22 @@ export class LocalControlPlane {
       certPem: pair.certPem,
       keyPem: pair.keyPem,
     });
+  }
+
+  /** Credentials for a local node's kubelet server (see KubeletCredentials). */
+  async kubeletCredentials(): Promise<KubeletCredentials> {
+    const serving = await issueFromLocalCa(this.pki, {
+      kind: "server",
+      commonName: "skiff-local-kubelet",
+      dnsNames: ["localhost"],
+      ipAddresses: ["127.0.0.1"],
+    });
+    return {
+      caPem: this.pki.ca.certPem,
+      certPem: serving.certPem,
+      keyPem: serving.keyPem,
+      clientUser: KUBELET_CLIENT_USER,
+    };
   }
 
   /** A fresh client configuration for the admin user. */

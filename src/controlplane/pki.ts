@@ -14,11 +14,19 @@ export interface LocalPki {
   serving: KeyPair;
   /** A client certificate for an admin user in system:masters. */
   admin: KeyPair;
+  /**
+   * The API server's client certificate toward kubelets (logs, exec,
+   * port-forward): a kubelet serves those only to this user.
+   */
+  kubeletClient: KeyPair;
   /** The key pair that signs ServiceAccount tokens. */
   serviceAccount: { publicPem: string; privatePem: string };
 }
 
 /** The names in the API server's serving certificate besides localhost and 127.0.0.1. */
+/** The user in the API server's kubelet client certificate, the only client a local node's kubelet server answers. */
+export const KUBELET_CLIENT_USER = "kube-apiserver-kubelet-client";
+
 export const IN_CLUSTER_API_SERVER_NAMES = [
   "kubernetes",
   "kubernetes.default",
@@ -48,6 +56,7 @@ export async function createLocalPki(adminUser = "skiff-admin"): Promise<LocalPk
       { type: "ip", value: KUBERNETES_SERVICE_IP },
     ]),
     admin: await leaf(clientSubject(adminUser, ["system:masters"]), x509.ExtendedKeyUsage.clientAuth),
+    kubeletClient: await leaf(clientSubject(KUBELET_CLIENT_USER, []), x509.ExtendedKeyUsage.clientAuth),
     serviceAccount: {
       publicPem: x509.PemConverter.encode(
         await webcrypto.subtle.exportKey("spki", saKeys.publicKey),

@@ -4,6 +4,7 @@ import { accessSync, constants, chmodSync, mkdirSync, mkdtempSync, rmSync, write
 import { createConnection, createServer, type Server } from "node:net";
 import { delimiter, join } from "node:path";
 import type { Logger } from "pino";
+import type { KubeletCredentials } from "../controlplane/controlplane.js";
 import { ManagedProcess } from "../controlplane/process.js";
 import { Informer } from "../k8s/informer.js";
 import { applyManifests } from "../k8s/manifests.js";
@@ -12,6 +13,7 @@ import { closedAncestor, localImageTable, type LocalPrograms } from "./image-tab
 import type { ImageTable } from "./images.js";
 import { PodIpAllocator } from "./ipam.js";
 import { execInPod, type ExecResult } from "./exec.js";
+import { KubeletServer } from "./kubelet-server.js";
 import { createNodeNamespace, deleteNamespace, namespacesWithPrefix } from "./netns.js";
 import { NodeSide } from "./node-side-client.js";
 import { PodWorker } from "./pod-worker.js";
@@ -32,6 +34,8 @@ export interface LocalNodeOptions {
     server: string;
     tlsServerName: string;
   }) => Promise<string>;
+  /** The kubelet server's certificate and its one client, the API server (see KubeletServer). */
+  kubeletCredentials: () => Promise<KubeletCredentials>;
   /** The programs behind the images the node runs (see localImageTable). */
   programs: LocalPrograms;
   kubeProxyBinary: string;
@@ -65,6 +69,13 @@ let instances = 0;
  * mode) and CoreDNS (the kubernetes plugin) run in the node's own network
  * namespace, which holds the Pods' bridge, so nothing touches the machine's
  * network and several nodes can run side by side. Needs root.
+ *
+ * Port-forward works as on a real node: the node serves the kubelet's
+ * WebSocket port-forward (KubeletServer) on 127.0.0.1 and publishes it as
+ * the Node's InternalDNS address `localhost` and kubelet port, so the API
+ * server's pods/portforward (client-node's PortForward, `skiff
+ * proxy-status`) reaches a port on a Pod's loopback. kubectl port-forward
+ * needs SPDY from the kubelet, which it does not serve.
  */
 export class LocalNode {
   readonly nodeName: string;
@@ -79,6 +90,8 @@ export class LocalNode {
   private readonly writtenStatus = new Map<string, string>();
   private nodeSide: NodeSide | undefined;
   private apiForwarder: Server | undefined;
+  private kubelet: KubeletServer | undefined;
+  private kubeletPort = 0;
   private kubeProxy: ManagedProcess | undefined;
   private coredns: ManagedProcess | undefined;
   private pods: Informer<IPod & KubernetesObject> | undefined;
@@ -123,6 +136,7 @@ export class LocalNode {
     const gateway = this.allocator.gateway;
     await createNodeNamespace(this.nodeNamespace, BRIDGE, `${gateway}/${this.allocator.prefixLength}`);
     await this.startApiForwarder();
+    await this.startKubeletServer();
     await this.registerNode();
     await this.publishKubernetesEndpoints();
     await this.supervise("kube-proxy", () => this.startKubeProxy());
@@ -172,6 +186,15 @@ export class LocalNode {
       (line) => this.log.warn({ nodeSide: line }),
     );
     await this.nodeSide.whenReady();
+  }
+
+  private async startKubeletServer(): Promise<void> {
+    const podNetns = (namespace: string, name: string) => {
+      const pod = this.pods?.get(namespace, name);
+      return pod && this.workers.get(pod.metadata!.uid!)?.netns;
+    };
+    this.kubelet = new KubeletServer(await this.options.kubeletCredentials(), podNetns, this.log);
+    this.kubeletPort = await this.kubelet.listen();
   }
 
   private async registerNode(): Promise<void> {
@@ -224,7 +247,10 @@ export class LocalNode {
           addresses: [
             { type: "InternalIP", address: this.address },
             { type: "Hostname", address: this.nodeName },
+            // The API server dials kubelets by this first (see its flags): the kubelet server is on loopback.
+            { type: "InternalDNS", address: "localhost" },
           ],
+          daemonEndpoints: { kubeletEndpoint: { Port: this.kubeletPort } },
           conditions: [
             condition("MemoryPressure", "False", "KubeletHasSufficientMemory", "local node"),
             condition("DiskPressure", "False", "KubeletHasNoDiskPressure", "local node"),
@@ -641,6 +667,7 @@ export class LocalNode {
     await this.coredns?.stop(2000);
     this.nodeSide?.stop();
     this.apiForwarder?.close();
+    this.kubelet?.close();
     await deleteNamespace(this.nodeNamespace).catch(() => {});
     rmSync(this.stateDir, { recursive: true, force: true });
   }
