@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { createPrivateKey, createPublicKey, X509Certificate } from "node:crypto";
-import { createLocalPki } from "../../../src/controlplane/pki.js";
+import { createLocalPki, KUBELET_CLIENT_USER } from "../../../src/controlplane/pki.js";
 
 describe("the local control plane's certificates", () => {
   it("chain the serving and admin certificates to one CA, for the right names and uses", async () => {
@@ -26,7 +26,7 @@ describe("the local control plane's certificates", () => {
 
   it("pairs each certificate with its own private key", async () => {
     const pki = await createLocalPki();
-    for (const pair of [pki.ca, pki.serving, pki.admin]) {
+    for (const pair of [pki.ca, pki.serving, pki.admin, pki.kubeletClient]) {
       assert.ok(new X509Certificate(pair.certPem).checkPrivateKey(createPrivateKey(pair.keyPem)));
     }
     const derived = createPublicKey(createPrivateKey(pki.serviceAccount.privatePem)).export({
@@ -34,6 +34,14 @@ describe("the local control plane's certificates", () => {
       format: "pem",
     });
     assert.equal(derived, pki.serviceAccount.publicPem.replace(/\r\n/g, "\n").trimEnd() + "\n");
+  });
+
+  it("gives the API server a client certificate toward kubelets, as a user of no group", async () => {
+    const pki = await createLocalPki();
+    const kubeletClient = new X509Certificate(pki.kubeletClient.certPem);
+    assert.ok(kubeletClient.checkIssued(new X509Certificate(pki.ca.certPem)));
+    assert.deepEqual(kubeletClient.keyUsage, ["1.3.6.1.5.5.7.3.2"]); // clientAuth
+    assert.equal(kubeletClient.subject, `CN=${KUBELET_CLIENT_USER}`);
   });
 
   it("makes new keys every time", async () => {
