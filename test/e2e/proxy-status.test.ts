@@ -6,13 +6,16 @@
  *
  * The test process has no route to the local node's Pods, so the CLI runs
  * in an xDS Pod's network namespace (as an in-cluster user would run it)
- * and dials every replica by Pod IP with --xds-address.
+ * and dials every replica by Pod IP with --xds-address. One test runs it
+ * as a user outside the cluster does: from this process, with only the
+ * cluster's kubeconfig, through API server port-forwards to the xDS Pods.
  */
 import assert from "node:assert/strict";
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ROOT as REPOSITORY } from "../support/skiff-cli.js";
+import { parseAllDocuments } from "yaml";
+import { ROOT as REPOSITORY, runSkiff } from "../support/skiff-cli.js";
 import { envoyAdmin } from "./envoy-admin.js";
 import {
   apply,
@@ -21,6 +24,7 @@ import {
   deleteNamespace,
   exec,
   listPods,
+  meshCluster,
   meshNamespace,
   rest,
   skipUnlessSupported,
@@ -118,6 +122,14 @@ describe("skiff proxy-status and proxy-config against the generated xDS servers 
 
   after(async () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
+    for (const path of [
+      "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/skiff-mesh-reader",
+      "/apis/rbac.authorization.k8s.io/v1/clusterroles/skiff-mesh-reader",
+      `/api/v1/namespaces/${ROOT}/serviceaccounts/skiff-mesh-reader`,
+    ])
+      await rest()
+        .request("DELETE", path)
+        .catch(() => {});
     await rest()
       .request("DELETE", `/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/${READER}`)
       .catch(() => {});
@@ -141,6 +153,23 @@ describe("skiff proxy-status and proxy-config against the generated xDS servers 
     assert.ok(row, run.stdout);
     assert.deepEqual(row.slice(1, 4), ["sidecar", "SYNCED", "SYNCED"], run.stdout);
     assert.match(row.at(-1)!, /^\d+\.\d+\.\d+\.\d+:15010$/, "the replica, by the address dialled");
+  });
+
+  it("with only the kubeconfig, reaches the xDS servers through API server port-forwards", async () => {
+    // What the install creates for the token the CLI mints (skiff dev does not).
+    const readerRbac = readFileSync(join(REPOSITORY, "config", "rbac", "mesh_reader.yaml"), "utf8");
+    await apply(parseAllDocuments(readerRbac).map((document) => document.toJS() as object));
+    const run = await runSkiff("proxy-status", "--kubeconfig", meshCluster().plane.kubeconfigPath);
+    const [, problems = ""] = run.stdout.split("\n\n");
+    assert.doesNotMatch(problems, new RegExp(`^client\\.${NS} `, "m"), run.stdout);
+    assert.equal(run.code, problems.trim() ? 1 : 0, run.stdout + run.stderr);
+    const row = run.stdout
+      .split("\n")
+      .find((line) => line.startsWith(`client.${NS} `))
+      ?.split(/\s{3,}/);
+    assert.ok(row, run.stdout + run.stderr);
+    assert.deepEqual(row.slice(1, 4), ["sidecar", "SYNCED", "SYNCED"], run.stdout);
+    assert.match(row.at(-1)!, new RegExp(`^skiff-xds-[a-z0-9-]+\\.${ROOT}$`), "the replica, by its Pod");
   });
 
   it("proxy-config clusters -o json equals the sidecar's own /config_dump of its dynamic active clusters", async () => {
