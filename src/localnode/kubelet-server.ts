@@ -76,13 +76,13 @@ export class KubeletServer {
     const peer = (socket as TLSSocket).getPeerCertificate();
     if (peer.subject?.CN !== this.credentials.clientUser)
       return refuse("403 Forbidden", `only ${this.credentials.clientUser} may use this kubelet\n`);
-    const target = parsePortForwardUrl(request.url ?? "/");
-    if ("error" in target) return refuse("400 Bad Request", `${target.error}\n`);
     if (request.headers.upgrade?.toLowerCase() !== "websocket")
       return refuse(
         "400 Bad Request",
         `the local node serves port-forward over WebSocket (v4.channel.k8s.io) only, not ${request.headers.upgrade}\n`,
       );
+    const target = parsePortForwardUrl(request.url ?? "/");
+    if ("error" in target) return refuse("400 Bad Request", `${target.error}\n`);
     const offered = (request.headers["sec-websocket-protocol"] ?? "")
       .split(",")
       .map((p) => p.trim())
