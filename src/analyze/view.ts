@@ -1,10 +1,9 @@
-import type { KubernetesObject } from "@kubernetes/client-node";
 import type { IPod } from "kubernetes-models/v1";
 import { DEFAULT_INJECTION_SELECTOR } from "../api/v1alpha1/mesh.js";
 import type { Mesh } from "../api/v1alpha1/generated/mesh.js";
 import { compile, type CompileResult } from "../compile/compile.js";
 import { selectorMatches, type LabelSelector } from "../k8s/selector.js";
-import { activeMeshOtherThan } from "../mesh/singleton.js";
+import { activeMesh } from "../mesh/singleton.js";
 import type { Snapshot } from "./snapshot.js";
 
 /** What every analyzer reads: the snapshot, the mesh, and compile's view of it. */
@@ -21,11 +20,7 @@ export interface AnalysisView {
 }
 
 export function analysisView(snapshot: Snapshot): AnalysisView {
-  const mesh = snapshot.meshes.find(
-    (m) =>
-      activeMeshOtherThan(m.metadata?.name ?? "", snapshot.meshes as readonly KubernetesObject[]) ===
-      undefined,
-  );
+  const mesh = activeMesh(snapshot.meshes);
   const compiled = compile({ ...snapshot, ...(mesh ? { mesh } : {}) });
   const selector =
     (mesh?.spec?.injection?.namespaceSelector as LabelSelector | undefined) ?? DEFAULT_INJECTION_SELECTOR;

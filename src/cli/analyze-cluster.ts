@@ -1,6 +1,6 @@
 import type { KubernetesObject } from "@kubernetes/client-node";
 import { meshIdentity } from "../mesh/defaults.js";
-import { activeMeshOtherThan } from "../mesh/singleton.js";
+import { activeMesh } from "../mesh/singleton.js";
 import type { Mesh } from "../api/v1alpha1/generated/mesh.js";
 import { ClusterAccessError, useKubeconfig, type KubeconfigChoice } from "./cluster/kubeconfig.js";
 import { getObject, listObjects, type ReadableKind } from "./cluster/read.js";
@@ -52,7 +52,7 @@ export async function readCluster(
   // The context's namespace, as kubectl takes it, is the one fluent-client cannot tell.
   const namespace =
     scope.namespace ?? config.getContextObject(config.getCurrentContext())?.namespace ?? "default";
-  const mesh = meshes.find((m) => activeMeshOtherThan(m.metadata?.name ?? "", meshes) === undefined);
+  const mesh = activeMesh(meshes);
   const root = meshIdentity(mesh as Mesh | undefined).rootNamespace;
   const [ns, lists, rootPolicies] = await Promise.all([
     getObject(NAMESPACE, namespace),

@@ -8,7 +8,7 @@ import type { PeerAuthentication } from "../api/v1alpha1/generated/peerauthentic
 import type { TrafficPolicy } from "../api/v1alpha1/generated/trafficpolicy.js";
 import { compile, type CompileResult } from "../compile/compile.js";
 import type { PolicyKind } from "../compile/findings.js";
-import { activeMeshOtherThan } from "../mesh/singleton.js";
+import { activeMesh } from "../mesh/singleton.js";
 import { Informer } from "../k8s/informer.js";
 import type { ClusterState } from "../compile/state.js";
 import { ChangeCoalescer } from "./change-coalescer.js";
@@ -118,8 +118,7 @@ export class XdsPipeline {
 
   /** The Mesh in force: the oldest one not being deleted. */
   activeMesh(): Mesh | undefined {
-    const meshes = this.informers.meshes.list();
-    return meshes.find((m) => activeMeshOtherThan(m.metadata?.name ?? "", meshes) === undefined);
+    return activeMesh(this.informers.meshes.list());
   }
 
   /** A policy as last seen, with its current status. */

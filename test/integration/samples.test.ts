@@ -9,6 +9,10 @@ describe("config/samples", () => {
   before(async () => {
     await kubectlOk(["apply", "--server-side", "--field-manager=skiff-test", "-k", SAMPLES]);
   });
+  // The samples' Mesh would otherwise be the cluster's mesh for every later test of the shared control plane.
+  after(async () => {
+    await kubectlOk(["delete", "--ignore-not-found", "--wait=false", "-k", SAMPLES]);
+  });
 
   it("apply with kubectl apply -k, and again without changing anything", async () => {
     const versions = async () =>

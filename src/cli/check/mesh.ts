@@ -3,7 +3,7 @@ import type { Mesh } from "../../api/v1alpha1/generated/mesh.js";
 import { meshIdentity } from "../../mesh/defaults.js";
 import { XDS_NAME } from "../../mesh/names.js";
 import { getThroughServiceProxy, type ProxiedAnswer } from "../cluster/service-proxy.js";
-import { activeMeshOtherThan } from "../../mesh/singleton.js";
+import { activeMesh } from "../../mesh/singleton.js";
 import { getObject, listObjects, type ReadableKind } from "../cluster/read.js";
 import { failed, passed, warned, type CheckResult } from "./result.js";
 import {
@@ -21,7 +21,7 @@ export type MeshObject = Mesh & KubernetesObject;
 /** The Mesh in force (the oldest, as the operator picks it), or undefined when there is none. */
 export async function readActiveMesh(): Promise<MeshObject | undefined> {
   const meshes = (await listObjects(MESH)) as MeshObject[];
-  return meshes.find((mesh) => activeMeshOtherThan(mesh.metadata?.name ?? "", meshes) === undefined);
+  return activeMesh(meshes);
 }
 
 export interface ControlPlaneState {

@@ -2,6 +2,7 @@ import type { KubeConfig, KubernetesObject } from "@kubernetes/client-node";
 import { readFile } from "node:fs/promises";
 import { credentials, type ChannelCredentials } from "@grpc/grpc-js";
 import { MESH_DEFAULTS, meshIdentity } from "../../mesh/defaults.js";
+import { activeMesh } from "../../mesh/singleton.js";
 import { INJECTION_LABEL } from "../../mesh/annotations.js";
 import { TRUST_BUNDLE_CONFIGMAP, XDS_GRPC_PORT, XDS_POD_LABELS, xdsServerNames } from "../../mesh/names.js";
 import { forwardPodPort } from "../cluster/port-forward.js";
@@ -84,7 +85,7 @@ async function meshRootNamespace(): Promise<string> {
   const meshes = await listObjects(MESH);
   if (meshes.length === 0)
     throw new ClusterAccessError("the cluster has no Mesh (kubectl get meshes.skiff.dev)");
-  return meshIdentity(meshes[0] as Parameters<typeof meshIdentity>[0]).rootNamespace;
+  return meshIdentity(activeMesh(meshes) as Parameters<typeof meshIdentity>[0]).rootNamespace;
 }
 
 /** The Ready xDS server Pods, each behind a local port-forward to its gRPC port. */
