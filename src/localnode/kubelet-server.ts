@@ -6,9 +6,11 @@ import type { Logger } from "pino";
 import { WebSocketServer, type WebSocket } from "ws";
 import type { KubeletCredentials } from "../controlplane/controlplane.js";
 import { connectToPodPort, type PodPortConnection } from "./pod-port.js";
+import { servePortForwardOverSpdy, SPDY_PORT_FORWARD_PROTOCOL } from "./spdy-port-forward.js";
 import {
   channelMessage,
   chooseSubprotocol,
+  parsePortForwardPath,
   parsePortForwardUrl,
   portPreamble,
   readDataMessage,
@@ -16,9 +18,9 @@ import {
 } from "./port-forward-protocol.js";
 
 /**
- * The part of a kubelet's API the local node serves: WebSocket port-forward
- * (`kubectl port-forward` through the API server's WebSocket-to-SPDY
- * translation is not served: it speaks SPDY to the kubelet). It listens on
+ * The part of a kubelet's API the local node serves: port-forward, over
+ * WebSocket (client-node) and SPDY/3.1 (kubectl, and the API server's
+ * translation of kubectl's WebSocket tunnel). It listens on
  * 127.0.0.1 over TLS and answers only the API server's kubelet client
  * certificate, so nothing else on the machine can reach into a Pod through it.
  */
@@ -30,6 +32,7 @@ export class KubeletServer {
     handleProtocols: (offered) => chooseSubprotocol([...offered]) ?? false,
   });
   private readonly open = new Set<WebSocket>();
+  private readonly spdy = new Set<Duplex>();
 
   constructor(
     private readonly credentials: KubeletCredentials,
@@ -64,6 +67,7 @@ export class KubeletServer {
 
   close(): void {
     for (const socket of this.open) socket.terminate();
+    for (const socket of this.spdy) socket.destroy();
     this.server.close();
   }
 
@@ -76,10 +80,12 @@ export class KubeletServer {
     const peer = (socket as TLSSocket).getPeerCertificate();
     if (peer.subject?.CN !== this.credentials.clientUser)
       return refuse("403 Forbidden", `only ${this.credentials.clientUser} may use this kubelet\n`);
-    if (request.headers.upgrade?.toLowerCase() !== "websocket")
+    const upgrade = request.headers.upgrade?.toLowerCase();
+    if (upgrade === "spdy/3.1") return this.upgradeToSpdy(request, socket, head, refuse);
+    if (upgrade !== "websocket")
       return refuse(
         "400 Bad Request",
-        `the local node serves port-forward over WebSocket (v4.channel.k8s.io) only, not ${request.headers.upgrade}\n`,
+        `the local node serves port-forward over WebSocket (v4.channel.k8s.io) and SPDY/3.1, not ${request.headers.upgrade}\n`,
       );
     const target = parsePortForwardUrl(request.url ?? "/");
     if ("error" in target) return refuse("400 Bad Request", `${target.error}\n`);
@@ -95,6 +101,28 @@ export class KubeletServer {
     const netns = this.podNetns(target.namespace, target.pod);
     if (!netns) return refuse("404 Not Found", `pod ${target.namespace}/${target.pod} does not run here\n`);
     this.sockets.handleUpgrade(request, socket, head, (ws) => this.forward(ws, target, netns));
+  }
+
+  /** kubectl's port-forward (directly, or through the API server's WebSocket-to-SPDY translation). */
+  private upgradeToSpdy(
+    request: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    refuse: (status: string, message: string) => void,
+  ): void {
+    const offered = String(request.headers["x-stream-protocol-version"] ?? "")
+      .split(",")
+      .map((p) => p.trim())
+      .filter(Boolean);
+    if (offered.length > 0 && !offered.includes(SPDY_PORT_FORWARD_PROTOCOL))
+      return refuse("403 Forbidden", `none of the stream protocols ${offered.join(", ")} is supported\n`);
+    const target = parsePortForwardPath(request.url ?? "/");
+    if ("error" in target) return refuse("400 Bad Request", `${target.error}\n`);
+    const netns = this.podNetns(target.namespace, target.pod);
+    if (!netns) return refuse("404 Not Found", `pod ${target.namespace}/${target.pod} does not run here\n`);
+    this.spdy.add(socket);
+    socket.once("close", () => this.spdy.delete(socket));
+    servePortForwardOverSpdy(socket, head, netns, `${target.namespace}/${target.pod}`, this.log);
   }
 
   /** One WebSocket: a connection to each requested port, closed when all of them are. */

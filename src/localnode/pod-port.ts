@@ -19,6 +19,8 @@ socket.on("close", () => process.exit());
 export interface PodPortConnection {
   /** Bytes to the Pod's port. */
   write(data: Buffer): void;
+  /** No more bytes to the Pod's port (a half-close: the Pod may still answer). */
+  endInput(): void;
   /** Ends the connection (kills the forwarder). */
   close(): void;
 }
@@ -56,6 +58,7 @@ export function connectToPodPort(
     write: (data) => {
       if (!child.stdin.destroyed) child.stdin.write(data);
     },
+    endInput: () => child.stdin.end(),
     close: () => {
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
     },

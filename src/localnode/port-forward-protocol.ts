@@ -23,17 +23,9 @@ export interface PortForwardRequest {
  * read too.
  */
 export function parsePortForwardUrl(url: string): PortForwardRequest | { error: string } {
+  const target = parsePortForwardPath(url);
+  if ("error" in target) return target;
   const parsed = new URL(url, "https://kubelet");
-  const segments = parsed.pathname.split("/").slice(1).map(decodeURIComponent);
-  // A trailing segment is the Pod's uid, which the kubelet may be given too.
-  if (
-    segments[0] !== "portForward" ||
-    segments.length < 3 ||
-    segments.length > 4 ||
-    !segments[1] ||
-    !segments[2]
-  )
-    return { error: `not a port-forward path: ${parsed.pathname}` };
   const values = [...parsed.searchParams.getAll("port"), ...parsed.searchParams.getAll("ports")];
   if (values.length === 0) return { error: 'query parameter "port" is required' };
   const ports: number[] = [];
@@ -42,7 +34,23 @@ export function parsePortForwardUrl(url: string): PortForwardRequest | { error: 
     if (!(port >= 1 && port <= 65535)) return { error: `invalid port ${JSON.stringify(text)}` };
     ports.push(port);
   }
-  return { namespace: segments[1], pod: segments[2], ports };
+  return { ...target, ports };
+}
+
+/** The Pod of a kubelet port-forward URL (SPDY clients name the ports in each stream's headers instead). */
+export function parsePortForwardPath(url: string): { namespace: string; pod: string } | { error: string } {
+  const { pathname } = new URL(url, "https://kubelet");
+  const segments = pathname.split("/").slice(1).map(decodeURIComponent);
+  // A trailing segment is the Pod's uid, which the kubelet may be given too.
+  if (
+    segments[0] !== "portForward" ||
+    segments.length < 3 ||
+    segments.length > 4 ||
+    !segments[1] ||
+    !segments[2]
+  )
+    return { error: `not a port-forward path: ${pathname}` };
+  return { namespace: segments[1], pod: segments[2] };
 }
 
 /**

@@ -7,6 +7,8 @@
  */
 import { PortForward } from "@kubernetes/client-node";
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { get as httpGet } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { PassThrough } from "node:stream";
 import type WebSocket from "ws";
@@ -67,6 +69,55 @@ async function forward(pod: string, port: number, bytes: string): Promise<Forwar
   return { data: data(), error: error() };
 }
 
+/**
+ * Runs `kubectl port-forward <pod> :<port>` (SPDY to the kubelet, through
+ * the API server), sends one HTTP GET to the local port it prints, and
+ * returns the answer (or the request's error) with what kubectl printed.
+ */
+async function kubectlForward(pod: string, port: number): Promise<{ answer: string; kubectl: string }> {
+  const { plane } = meshCluster();
+  const kubectl = spawn(
+    plane.binaries.kubectl,
+    ["--kubeconfig", plane.kubeconfigPath, "-n", NS, "port-forward", `pod/${pod}`, `:${port}`],
+    { stdio: ["ignore", "pipe", "pipe"] },
+  );
+  let printed = "";
+  kubectl.stdout.on("data", (chunk: Buffer) => (printed += chunk.toString()));
+  kubectl.stderr.on("data", (chunk: Buffer) => (printed += chunk.toString()));
+  try {
+    const local = await new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`kubectl did not start forwarding:\n${printed}`)),
+        30_000,
+      );
+      kubectl.stdout.on("data", () => {
+        const match = /Forwarding from 127\.0\.0\.1:(\d+)/.exec(printed);
+        if (!match) return;
+        clearTimeout(timer);
+        resolve(Number(match[1]));
+      });
+      kubectl.once("exit", () => reject(new Error(`kubectl exited:\n${printed}`)));
+    });
+    const answer = await new Promise<string>((resolve) => {
+      const request = httpGet(
+        { host: "127.0.0.1", port: local, path: "/debug", timeout: 20_000 },
+        (response) => {
+          let body = `HTTP ${response.statusCode}\n`;
+          response.on("data", (chunk: Buffer) => (body += chunk.toString()));
+          response.on("end", () => resolve(body));
+        },
+      );
+      request.on("timeout", () => request.destroy(new Error("timed out")));
+      request.on("error", (error) => resolve(`error: ${error.message}`));
+    });
+    // kubectl prints a forwarding error after the connection it was for is gone.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    return { answer, kubectl: printed };
+  } finally {
+    kubectl.kill();
+  }
+}
+
 const debugRequest = (path = "/debug") => `GET ${path} HTTP/1.1\r\nHost: echo\r\nConnection: close\r\n\r\n`;
 
 describe("port-forward to a Pod of the local node through the API server", function () {
@@ -111,6 +162,22 @@ describe("port-forward to a Pod of the local node through the API server", funct
       assert.match(answers[index]!.data, new RegExp(`GET /debug\\?${name} HTTP/1\\.1`), answers[index]!.data);
       assert.equal(answeringPod(answers[index]!.data), pod);
     }
+  });
+
+  it("kubectl port-forward (SPDY to the kubelet) carries an HTTP request to the Pod", async () => {
+    const { answer, kubectl } = await kubectlForward(pod, 8080);
+    assert.match(answer, /^HTTP 200\n/, `${answer}\n${kubectl}`);
+    assert.equal(answeringPod(answer), pod, answer);
+  });
+
+  it("kubectl port-forward to a port nothing listens on prints the node's error", async () => {
+    const { answer, kubectl } = await kubectlForward(pod, CLOSED_PORT);
+    assert.match(answer, /^error: /, answer);
+    assert.match(
+      kubectl,
+      new RegExp(`error forwarding port ${CLOSED_PORT} to pod ${NS}/${pod}: .*ECONNREFUSED`),
+      kubectl,
+    );
   });
 
   it("the node's kubelet server answers only the API server's client certificate", async () => {
