@@ -71,11 +71,10 @@ let instances = 0;
  * network and several nodes can run side by side. Needs root.
  *
  * Port-forward works as on a real node: the node serves the kubelet's
- * WebSocket port-forward (KubeletServer) on 127.0.0.1 and publishes it as
- * the Node's InternalDNS address `localhost` and kubelet port, so the API
- * server's pods/portforward (client-node's PortForward, `skiff
- * proxy-status`) reaches a port on a Pod's loopback. kubectl port-forward
- * needs SPDY from the kubelet, which it does not serve.
+ * port-forward (KubeletServer: WebSocket for client-node's PortForward and
+ * `skiff proxy-status`, SPDY for kubectl) on 127.0.0.1, published as the
+ * Node's InternalDNS address `localhost` and kubelet port, so the API
+ * server's pods/portforward reaches a port on a Pod's loopback.
  */
 export class LocalNode {
   readonly nodeName: string;
