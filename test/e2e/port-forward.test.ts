@@ -71,10 +71,16 @@ async function forward(pod: string, port: number, bytes: string): Promise<Forwar
 
 /**
  * Runs `kubectl port-forward <pod> :<port>` (SPDY to the kubelet, through
- * the API server), sends one HTTP GET to the local port it prints, and
- * returns the answer (or the request's error) with what kubectl printed.
+ * the API server), sends an HTTP GET for each path at once to the local
+ * port it prints, each on its own connection (its own pair of streams in
+ * kubectl's one SPDY connection), and returns the answers (or the
+ * requests' errors) with what kubectl printed.
  */
-async function kubectlForward(pod: string, port: number): Promise<{ answer: string; kubectl: string }> {
+async function kubectlForward(
+  pod: string,
+  port: number,
+  paths: string[],
+): Promise<{ answers: string[]; kubectl: string }> {
   const { plane } = meshCluster();
   const kubectl = spawn(
     plane.binaries.kubectl,
@@ -98,21 +104,23 @@ async function kubectlForward(pod: string, port: number): Promise<{ answer: stri
       });
       kubectl.once("exit", () => reject(new Error(`kubectl exited:\n${printed}`)));
     });
-    const answer = await new Promise<string>((resolve) => {
-      const request = httpGet(
-        { host: "127.0.0.1", port: local, path: "/debug", timeout: 20_000 },
-        (response) => {
-          let body = `HTTP ${response.statusCode}\n`;
-          response.on("data", (chunk: Buffer) => (body += chunk.toString()));
-          response.on("end", () => resolve(body));
-        },
-      );
-      request.on("timeout", () => request.destroy(new Error("timed out")));
-      request.on("error", (error) => resolve(`error: ${error.message}`));
-    });
+    const get = (path: string) =>
+      new Promise<string>((resolve) => {
+        const request = httpGet(
+          { host: "127.0.0.1", port: local, path, agent: false, timeout: 20_000 },
+          (response) => {
+            let body = `HTTP ${response.statusCode}\n`;
+            response.on("data", (chunk: Buffer) => (body += chunk.toString()));
+            response.on("end", () => resolve(body));
+          },
+        );
+        request.on("timeout", () => request.destroy(new Error("timed out")));
+        request.on("error", (error) => resolve(`error: ${error.message}`));
+      });
+    const answers = await Promise.all(paths.map(get));
     // kubectl prints a forwarding error after the connection it was for is gone.
     await new Promise((resolve) => setTimeout(resolve, 500));
-    return { answer, kubectl: printed };
+    return { answers, kubectl: printed };
   } finally {
     kubectl.kill();
   }
@@ -164,15 +172,19 @@ describe("port-forward to a Pod of the local node through the API server", funct
     }
   });
 
-  it("kubectl port-forward (SPDY to the kubelet) carries an HTTP request to the Pod", async () => {
-    const { answer, kubectl } = await kubectlForward(pod, 8080);
-    assert.match(answer, /^HTTP 200\n/, `${answer}\n${kubectl}`);
-    assert.equal(answeringPod(answer), pod, answer);
+  it("kubectl port-forward (SPDY to the kubelet) carries concurrent HTTP requests to the Pod", async () => {
+    const paths = ["/debug?first", "/debug?second", "/debug?third"];
+    const { answers, kubectl } = await kubectlForward(pod, 8080, paths);
+    for (const [index, path] of paths.entries()) {
+      assert.match(answers[index]!, /^HTTP 200\n/, `${answers[index]}\n${kubectl}`);
+      assert.ok(answers[index]!.includes(`GET ${path} HTTP/1.1`), answers[index]);
+      assert.equal(answeringPod(answers[index]!), pod, answers[index]);
+    }
   });
 
   it("kubectl port-forward to a port nothing listens on prints the node's error", async () => {
-    const { answer, kubectl } = await kubectlForward(pod, CLOSED_PORT);
-    assert.match(answer, /^error: /, answer);
+    const { answers, kubectl } = await kubectlForward(pod, CLOSED_PORT, ["/debug"]);
+    assert.match(answers[0]!, /^error: /, answers[0]);
     assert.match(
       kubectl,
       new RegExp(`error forwarding port ${CLOSED_PORT} to pod ${NS}/${pod}: .*ECONNREFUSED`),
