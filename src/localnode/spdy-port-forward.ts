@@ -142,6 +142,8 @@ export function servePortForwardOverSpdy(
         if (forward.errorStream !== undefined)
           send(dataFrame(forward.errorStream, FLAG_FIN, Buffer.alloc(0)));
         forwards.delete(requestId);
+        byStream.delete(streamId);
+        if (forward.errorStream !== undefined) byStream.delete(forward.errorStream);
       },
     );
   };
