@@ -1,7 +1,9 @@
 import { CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
+import { join } from "node:path";
 import type { Logger } from "pino";
 import { findBinaries, repositoryRoot } from "../controlplane/binaries.js";
 import { LocalControlPlane } from "../controlplane/controlplane.js";
+import { applyManifests, readManifests } from "../k8s/manifests.js";
 import { LocalNode } from "../localnode/local-node.js";
 import { corednsBinary, envoyBinary, fortioBinary } from "../localnode/tools.js";
 import { startOperator, type RunningOperator } from "../operator/operator.js";
@@ -10,6 +12,7 @@ import { IMAGE_REPOSITORY, operatorImage } from "./image.js";
 
 /** The namespace the control plane runs in; the sample Mesh names it as rootNamespace. */
 export const ROOT_NAMESPACE = "skiff-system";
+const MESH_READER_RBAC = join(repositoryRoot(), "config", "rbac", "mesh_reader.yaml");
 
 /**
  * A whole local cluster with Skiff installed, as `skiff dev` and the
@@ -47,6 +50,8 @@ export async function startDevCluster(options: DevClusterOptions): Promise<DevCl
     await kubeConfig
       .makeApiClient(CoreV1Api)
       .createNamespace({ body: { metadata: { name: ROOT_NAMESPACE } } });
+    // The install's reader, whose token skiff proxy-status and proxy-config mint.
+    await applyManifests(kubeConfig, "skiff/dev", await readManifests(MESH_READER_RBAC));
     const image = await operatorImage();
     const [envoy, fortio, coredns, { kubeProxy }] = await Promise.all([
       envoyBinary(),

@@ -11,10 +11,9 @@
  * cluster's kubeconfig, through API server port-forwards to the xDS Pods.
  */
 import assert from "node:assert/strict";
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseAllDocuments } from "yaml";
 import { ROOT as REPOSITORY, runSkiff } from "../support/skiff-cli.js";
 import { envoyAdmin } from "./envoy-admin.js";
 import {
@@ -122,14 +121,6 @@ describe("skiff proxy-status and proxy-config against the generated xDS servers 
 
   after(async () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
-    for (const path of [
-      "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/skiff-mesh-reader",
-      "/apis/rbac.authorization.k8s.io/v1/clusterroles/skiff-mesh-reader",
-      `/api/v1/namespaces/${ROOT}/serviceaccounts/skiff-mesh-reader`,
-    ])
-      await rest()
-        .request("DELETE", path)
-        .catch(() => {});
     await rest()
       .request("DELETE", `/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/${READER}`)
       .catch(() => {});
@@ -156,9 +147,7 @@ describe("skiff proxy-status and proxy-config against the generated xDS servers 
   });
 
   it("with only the kubeconfig, reaches the xDS servers through API server port-forwards", async () => {
-    // What the install creates for the token the CLI mints (skiff dev does not).
-    const readerRbac = readFileSync(join(REPOSITORY, "config", "rbac", "mesh_reader.yaml"), "utf8");
-    await apply(parseAllDocuments(readerRbac).map((document) => document.toJS() as object));
+    // skiff dev applies the install's skiff-mesh-reader RBAC, whose token the CLI mints.
     const run = await runSkiff("proxy-status", "--kubeconfig", meshCluster().plane.kubeconfigPath);
     const [, problems = ""] = run.stdout.split("\n\n");
     assert.doesNotMatch(problems, new RegExp(`^client\\.${NS} `, "m"), run.stdout);
