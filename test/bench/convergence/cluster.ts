@@ -4,7 +4,7 @@
  *
  * - No Pods: compile builds endpoints from EndpointSlices alone, and uses Pods
  *   only for subset labels and ServiceAccounts (mTLS), which the benchmark has
- *   neither of (there is no Mesh).
+ *   neither of (there is no Mesh); so the endpoints name no Pod (seedState).
  * - The local API server allocates ClusterIPs from 10.0.0.0/24, too small
  *   for 1000 Services, so a ServiceCIDR adds 10.96.0.0/16 (the API server
  *   uses one without a Ready condition when no controller-manager runs). The
@@ -20,13 +20,23 @@ import { inParallel } from "./parallel.js";
 export { NAMESPACE };
 export const STATUS_NAMESPACE = "skiff-system";
 
-/** The state the API server will hold: the fixture without Pods, with ClusterIPs left to the API server. */
+/**
+ * The state the API server will hold: the fixture without Pods, with
+ * ClusterIPs left to the API server, and endpoints that name no Pod (as a
+ * selector-less Service's do). Compile holds back an endpoint whose Pod it
+ * has not seen, as Istio does, so endpoints naming the absent Pods would
+ * give every Service an empty EDS and no change would reach a proxy.
+ */
 export function seedState(services: number, endpoints: number): ClusterState {
   const state = clusterState({ services, endpoints });
   return {
     ...state,
     pods: [],
     services: state.services.map((s) => ({ ...s, spec: { ...s.spec, clusterIP: undefined } })),
+    endpointSlices: state.endpointSlices.map((slice) => ({
+      ...slice,
+      endpoints: slice.endpoints.map(({ targetRef: _pod, ...endpoint }) => endpoint),
+    })),
   };
 }
 

@@ -37,6 +37,9 @@ export async function startXds(
       "127.0.0.1:0",
       "--http-address",
       "127.0.0.1:0",
+      // The simulated sidecars (xdsbench) dial plaintext and send no token; by default the server
+      // serves TLS and refuses them, and B2/B5 measure the pipeline, not TLS or token review.
+      "--insecure",
       ...(debounceMs === undefined ? [] : ["--debounce-ms", String(debounceMs)]),
     ],
     // It prints its ports only in its info-level log (on stderr); at info it logs nothing per push.
