@@ -1,4 +1,6 @@
 import { parseArgs } from "node:util";
+import { durationMs } from "../api/duration.js";
+import { DURATION_PATTERN } from "../api/schema.js";
 import { ClusterAccessError } from "./cluster/kubeconfig.js";
 import { EXIT_OK, EXIT_USAGE, UsageError } from "./exit-status.js";
 import { configDiff } from "./proxy/config-diff.js";
@@ -50,7 +52,7 @@ export async function runProxyStatus(argv: string[]): Promise<number> {
       return EXIT_OK;
     }
     if (parsed.positionals.length > 1) throw new UsageError("give at most one Pod");
-    staleAfterMs = durationMs(values["stale-after"] ?? `${DEFAULT_STALE_AFTER_SECONDS}s`);
+    staleAfterMs = parseStaleAfter(values["stale-after"] ?? `${DEFAULT_STALE_AFTER_SECONDS}s`);
     pod = parsed.positionals[0] ? resolvePod(parsed.positionals[0], values.namespace) : undefined;
     options = await xdsAccessOptions(values, pod?.namespace);
   } catch (error) {
@@ -110,10 +112,10 @@ function parse(argv: string[]) {
   });
 }
 
-/** "30s", "2m", "1500ms" or plain seconds. */
-function durationMs(text: string): number {
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text);
-  if (!match) throw new UsageError(`--stale-after ${text} is not a duration such as 30s or 2m`);
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[match[2] ?? "s"]!;
-  return Number(match[1]) * unit;
+/** "30s", "2m", "1m30s", "1500ms" (a duration as the CRDs write one), or plain seconds. */
+function parseStaleAfter(text: string): number {
+  const duration = /^\d+(?:\.\d+)?$/.test(text) ? `${text}s` : text;
+  if (!text || !new RegExp(DURATION_PATTERN).test(duration))
+    throw new UsageError(`--stale-after ${text} is not a duration such as 30s or 2m`);
+  return durationMs(duration);
 }
