@@ -126,11 +126,12 @@ test-e2e: $(NODE_MODULES) build controlplane envoy fortio coredns
 test-e2e-config: $(NODE_MODULES) build controlplane envoy fortio coredns
 	$(E2E_CONFIG_TESTS)
 
-## bench: benchmarks (outside `make test`): Mesh reconcile latency, operator memory, workload certificate issuance
+## bench: every benchmark (outside `make test`), then bench/results/summary-<date>.md: B1–B12 from the newest result of each
 .PHONY: bench
 bench: build controlplane bench-xds bench-convergence
 	$(TSX) test/bench/mesh-reconcile.ts
 	$(TSX) test/bench/workload-cert.ts
+	$(TSX) test/bench/summary/run.ts
 
 ## bench-xds: Skiff's ADS server against go-control-plane in one run (SERVICES, ENDPOINTS, PROXIES, MODES, RESTART_PROXIES, CHURN_PROXIES, CHURN_SECONDS, CHURN_RATE); writes bench/results/xds-<date>.md
 .PHONY: bench-xds
