@@ -47,9 +47,11 @@ import { machine, writeReport } from "../shared/report.js";
 import { median, round } from "../shared/stats.js";
 import { buildXdsbench, startLoad as startXdsbenchLoad, type Mode } from "../shared/xdsbench.js";
 import { churnSection } from "./churn-report.js";
+import { bounded, loadavg, writeResultsJson, type BenchResult } from "./results-json.js";
 import { runChurn, writeChurnFiles, type ChurnRun, type ChurnSettings } from "./churn.js";
 import { table, type Row } from "./comparison-table.js";
 import { buildFixture, checkViewAgainstSkiff, peerFile } from "./fixture.js";
+import { pushStall, writePushFile, type PushFile, type PushStall } from "./push-stall.js";
 
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 const WORK = join(ROOT, ".skiff", "bench", "xds");
@@ -171,6 +173,10 @@ interface ColdRun {
   heldRssKiB: number;
   idleRssKiB: number;
   stats?: Record<string, number>;
+  /** B12: one Cluster changed with the N proxies held (push-stall.ts). */
+  push?: PushStall;
+  /** Skiff: the event loop's longest delay during the fan-out itself (ms). */
+  fanOutEventLoopDelayMaxMs?: number;
 }
 
 async function coldFanOut(
@@ -178,10 +184,12 @@ async function coldFanOut(
   mode: Mode,
   proxies: number,
   nodeFlags: string[] = [],
+  pushFile?: PushFile,
 ): Promise<ColdRun> {
   const server = await startServer(kind, "127.0.0.1:0", nodeFlags);
   try {
     const idleRssKiB = await rssAfterGc(server);
+    if (kind === "skiff") await skiffStats(server); // resets the event-loop delay for the fan-out
     const peakReset = resetPeak(server.child.pid);
     const cpu0 = cpuSeconds(server.child.pid);
     const load = startLoad(server.address, proxies, mode, `${kind}-${mode}`, ["--hold", "3600"]);
@@ -191,9 +199,13 @@ async function coldFanOut(
       const peakRssKiB = memoryKiB(server.child.pid, "VmHWM");
       if (result.event !== "complete" || result.failures !== 0)
         throw new Error(`${kind} ${mode} N=${proxies}: ${JSON.stringify(result)}`);
+      const fanOut = kind === "skiff" ? await skiffStats(server) : undefined;
       const heldRssKiB = await rssAfterGc(server);
       const stats = kind === "skiff" ? await skiffStats(server) : undefined;
+      const push = pushFile ? await pushStall(kind, server.child, load, pushFile) : undefined;
       return {
+        ...(push ? { push } : {}),
+        ...(fanOut ? { fanOutEventLoopDelayMaxMs: fanOut.eventLoopDelayMaxMs } : {}),
         load: result,
         serverCpuS,
         peakRssKiB,
@@ -249,9 +261,127 @@ async function restart(kind: Kind, mode: Mode, proxies: number): Promise<Restart
   }
 }
 
+// ---------------------------------------------------------------- the summary's figures
+
+const spread = (values: readonly number[], unit: string) =>
+  values.length > 1
+    ? `median of ${values.length} runs; range ${Math.min(...values)}-${Math.max(...values)} ${unit}`
+    : `one run (REPEAT=1) on a shared 2-core machine: 20-30% between runs has been seen`;
+
+/** One entry per B-id and mode for the lead's summary (results-json.ts); ratios are Skiff/peer. */
+function resultsForSummary(
+  cold: ReadonlyMap<string, ColdRun[]>,
+  restarts: ReadonlyMap<string, RestartRun[]>,
+  churn: ReadonlyMap<string, ChurnRun[]> | undefined,
+  b4: { encodes: number; distinctResources: number },
+): BenchResult[] {
+  const results: BenchResult[] = [];
+  const lo = Math.min(...PROXIES);
+  const hi = Math.max(...PROXIES);
+  const runs = <R>(map: ReadonlyMap<string, R[]>, k: string) => map.get(k) ?? [];
+  const ratioOfMedians = <R>(map: ReadonlyMap<string, R[]>, k: (kind: Kind) => string, f: (r: R) => number) =>
+    median(runs(map, k("skiff")).map(f)) / median(runs(map, k("peer")).map(f));
+  for (const mode of MODES) {
+    // B1 and B12 at the largest N; B6 is the slope between the smallest and the largest.
+    const k = (kind: Kind) => `${kind} ${mode} ${hi}`;
+    const totals = runs(cold, k("skiff")).map((r) => Number(r.load.totalMs));
+    results.push(
+      bounded({
+        id: `B1 ${mode}`,
+        what: `cold fan-out, N=${hi}: first connect → last complete ACK, Skiff/go-control-plane`,
+        value: ratioOfMedians(cold, k, (r) => Number(r.load.totalMs)),
+        unit: "ratio",
+        target: 1,
+        noise: spread(totals, "ms (Skiff)"),
+        note: `Skiff ${median(totals)} ms`,
+      }),
+    );
+    const held = (kind: Kind, n: number) =>
+      median(runs(cold, `${kind} ${mode} ${n}`).map((r) => r.heldRssKiB));
+    const idle = median(runs(cold, `skiff ${mode} ${lo}`).map((r) => r.idleRssKiB));
+    const perProxy =
+      hi > lo ? (held("skiff", hi) - held("skiff", lo)) / (hi - lo) : (held("skiff", lo) - idle) / lo;
+    results.push(
+      bounded({
+        id: `B6 ${mode}`,
+        what: "server memory per connected proxy (RSS after a full GC)",
+        value: perProxy,
+        unit: "KiB",
+        target: 32,
+        noise: spread(
+          runs(cold, `skiff ${mode} ${hi}`).map((r) => r.heldRssKiB),
+          `KiB held RSS at N=${hi}`,
+        ),
+        note:
+          hi > lo
+            ? `slope between N=${lo} and N=${hi}`
+            : `(RSS with N=${lo} held − RSS of the same process before any proxy) / N: one N only, so no slope`,
+      }),
+    );
+    const pushes = runs(cold, k("skiff")).map((r) => r.push?.eventLoopDelayMaxMs ?? Number.NaN);
+    results.push(
+      bounded({
+        id: `B12 ${mode}`,
+        what: `longest event-loop stall of the ADS server during a push to ${hi} proxies (one Cluster changed)`,
+        value: median(pushes),
+        unit: "ms",
+        target: 50,
+        noise: `${spread(pushes, "ms")}; monitorEventLoopDelay at 1 ms resolution`,
+        note: `p99 ${median(runs(cold, k("skiff")).map((r) => r.push?.eventLoopDelayP99Ms ?? Number.NaN))} ms; change → last ACK Skiff ${median(runs(cold, k("skiff")).map((r) => r.push?.sentToLastAckMs ?? Number.NaN))} ms, go-control-plane ${median(runs(cold, k("peer")).map((r) => r.push?.sentToLastAckMs ?? Number.NaN))} ms; longest stall during B1's fan-out ${median(runs(cold, k("skiff")).map((r) => r.fanOutEventLoopDelayMaxMs ?? Number.NaN))} ms`,
+      }),
+    );
+    if (restarts.has(`skiff ${mode}`) && restarts.has(`peer ${mode}`)) {
+      const k7 = (kind: Kind) => `${kind} ${mode}`;
+      results.push(
+        bounded({
+          id: `B7 ${mode}`,
+          what: `reconnect storm, N=${RESTART_PROXIES}: server READY → last re-ACK, Skiff/go-control-plane`,
+          value: ratioOfMedians(restarts, k7, (r) => r.readyToAllAckedMs),
+          unit: "ratio",
+          target: 1,
+          noise: spread(
+            runs(restarts, k7("skiff")).map((r) => r.readyToAllAckedMs),
+            "ms (Skiff)",
+          ),
+          note: "up to ~200 ms of each side is the load generator's reconnect backoff",
+        }),
+      );
+    }
+    if (churn?.has(`skiff ${mode}`) && churn.has(`peer ${mode}`)) {
+      const counted = (kind: Kind) => (churn.get(`${kind} ${mode}`) ?? []).filter((r) => !r.failure);
+      const bytes = (kind: Kind) => median(counted(kind).map((r) => Number(r.window.bytesReceived)));
+      results.push(
+        bounded({
+          id: `B3 ${mode}`,
+          what: "endpoint churn: bytes the proxies received, Skiff/go-control-plane",
+          value: bytes("skiff") / bytes("peer"),
+          unit: "ratio",
+          target: null,
+          noise: spread(
+            counted("skiff").map((r) => Number(r.window.bytesReceived)),
+            "bytes (Skiff)",
+          ),
+        }),
+      );
+    }
+  }
+  results.push(
+    bounded({
+      id: "B4",
+      what: "resource encodes after serving N proxies (must equal the distinct resources)",
+      value: b4.encodes,
+      unit: "encodes",
+      target: b4.distinctResources,
+      note: `${b4.distinctResources} distinct resources`,
+    }),
+  );
+  return results;
+}
+
 // ---------------------------------------------------------------- main
 
 async function main(): Promise<void> {
+  const loadStart = loadavg();
   mkdirSync(WORK, { recursive: true });
   log("building xdsbench (hack/xdsbench/build.sh)");
   xdsbench = buildXdsbench();
@@ -278,6 +408,7 @@ async function main(): Promise<void> {
   peerResources = join(WORK, `resources-${SERVICES}-${ENDPOINTS}.json`);
   writeFileSync(peerResources, JSON.stringify(peerFile(fixture.sidecarView)));
   const viewCount = fixture.sidecarView.length;
+  const pushFile = writePushFile(fixture, WORK);
   log(`sidecar view: ${viewCount} resources (${JSON.stringify(view.byType)}), ${view.bytes} bytes encoded`);
 
   // Runs alternate between the servers, so that a slow spell of the machine hits both.
@@ -288,9 +419,11 @@ async function main(): Promise<void> {
       for (let r = 1; r <= REPEAT; r++)
         for (const kind of KINDS) {
           log(`B1 ${kind} ${mode} N=${n}${REPEAT > 1 ? ` (run ${r} of ${REPEAT})` : ""}`);
-          const run = await coldFanOut(kind, mode, n);
+          const run = await coldFanOut(kind, mode, n, [], pushFile);
           cold.set(key(kind, mode, n), [...(cold.get(key(kind, mode, n)) ?? []), run]);
-          log(`  ${JSON.stringify({ ...run.load, serverCpuS: run.serverCpuS, peakRssKiB: run.peakRssKiB })}`);
+          log(
+            `  ${JSON.stringify({ ...run.load, serverCpuS: run.serverCpuS, peakRssKiB: run.peakRssKiB, push: run.push, fanOutEventLoopDelayMaxMs: run.fanOutEventLoopDelayMaxMs })}`,
+          );
         }
 
   const restarts = new Map<string, RestartRun[]>();
@@ -342,6 +475,34 @@ async function main(): Promise<void> {
       });
       rows.push({ measure: `${p} load generator CPU (s)`, ...b1(num("clientCpuSeconds")), digits: 2 });
       for (const k of KINDS) allPeaksReset &&= cold.get(key(k, mode, n))!.every((r) => r.peakReset);
+    }
+  for (const n of PROXIES)
+    for (const mode of MODES) {
+      const p = `B12 ${modeName(mode)} N=${n}, one Cluster changed:`;
+      const b12 = (f: (run: ColdRun) => number) => both(cold, (kind) => key(kind, mode, n), f);
+      const skiffOnly = (f: (run: ColdRun) => number | undefined) => ({
+        skiff: b12((r) => f(r) ?? Number.NaN).skiff,
+        peerText: "n/a (Go, no event loop)",
+      });
+      rows.push({
+        measure: `${p} change sent → last proxy ACK (ms)`,
+        ...b12((r) => r.push!.sentToLastAckMs),
+      });
+      rows.push({
+        measure: `${p} Skiff's longest event-loop delay (ms)`,
+        ...skiffOnly((r) => r.push?.eventLoopDelayMaxMs),
+        digits: 1,
+      });
+      rows.push({
+        measure: `${p} Skiff's event-loop delay, p99 (ms)`,
+        ...skiffOnly((r) => r.push?.eventLoopDelayP99Ms),
+        digits: 1,
+      });
+      rows.push({
+        measure: `B12 ${modeName(mode)} N=${n}: longest event-loop delay during B1's fan-out (ms)`,
+        ...skiffOnly((r) => r.fanOutEventLoopDelayMaxMs),
+        digits: 1,
+      });
     }
   const encodes = [...cold]
     .filter(([k]) => k.startsWith("skiff"))
@@ -440,6 +601,7 @@ async function main(): Promise<void> {
     "- B6: RSS is read after a full garbage collection in each server (`gc` command: V8 with --expose-gc, Go runtime.GC plus debug.FreeOSMemory) while the N proxies are still connected.",
     `- B7: after the kill the load generator's gRPC connections retry every 50-200 ms, so up to about 200 ms of "READY → last re-ACK" is the client's backoff; "first reopened stream" leaves it out. Bytes and responses are counted until none has arrived for 0.5 s after the last proxy was complete. Delta proxies reconnect with initial_resource_versions; both servers answer only the wildcard (CDS, LDS) requests of such a proxy when nothing changed, not the named (EDS, RDS) ones.`,
     `- ${REPEAT > 1 ? `Each number is the median of ${REPEAT} runs (each on a fresh server process, the servers alternating); the raw results list every run.` : "Each number comes from one run; run-to-run differences of 20-30% have been seen on a shared 2-core machine, so REPEAT=3 gives medians."}`,
+    '- B12: with the N proxies of B1 still held, one Cluster changes (its alt_stat_name set to a marker, push-stall.ts): SotW proxies get their whole CDS again, delta proxies the cluster and its endpoints. "change sent" is when the benchmark sent the server its publish (Skiff) or apply (peer) command; the last ACK is when the load generator saw the last proxy ACK a response holding the marker. Skiff\'s event-loop delay is perf_hooks.monitorEventLoopDelay at 1 ms resolution in the server process, reset just before the change; "during B1\'s fan-out" is the same from before the proxies connect until all are complete.',
     "- go-control-plane serves from as many threads as there are cores (GOMAXPROCS); Skiff's JavaScript runs on one thread (V8 collects garbage on helper threads too). Server CPU seconds count every thread.",
     "- The load generator shares the cores with the server under test; its own CPU is in the table to show how much it took.",
     "",
@@ -457,6 +619,10 @@ async function main(): Promise<void> {
           heldRssKiB: run.heldRssKiB,
           idleRssKiB: run.idleRssKiB,
           ...(run.stats ? { skiff: run.stats } : {}),
+          ...(run.push ? { push: run.push } : {}),
+          ...(run.fanOutEventLoopDelayMaxMs !== undefined
+            ? { fanOutEventLoopDelayMaxMs: run.fanOutEventLoopDelayMaxMs }
+            : {}),
         }),
       ),
     ),
@@ -477,6 +643,12 @@ async function main(): Promise<void> {
   ].join("\n");
   const file = await writeReport(markdown, flags.out, "xds", date);
   log(`wrote ${relative(ROOT, file)}`);
+  const results = resultsForSummary(cold, restarts, churn?.runs, {
+    encodes: Math.max(...encodeValues),
+    distinctResources: fixture.distinctResources,
+  });
+  const json = writeResultsJson(flags.out, "xds", date, { start: loadStart, end: loadavg() }, results);
+  log(`wrote ${relative(ROOT, json)}`);
 
   if (flags["cpu-prof"]) {
     for (const mode of MODES) {
