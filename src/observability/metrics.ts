@@ -5,7 +5,9 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom
  * Prometheus conventions (skiff_<subsystem>_<what>_<unit>).
  */
 export const registry = new Registry();
-collectDefaultMetrics({ register: registry });
+// nodejs_eventloop_lag_{max,p99,...}_seconds are sampled every 5 ms (the default 10 ms would hide the
+// stalls an ADS push must stay under); prom-client resets them at each scrape, so max is per scrape interval.
+collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 5 });
 
 export const workqueueDepth = new Gauge({
   name: "skiff_workqueue_depth",
