@@ -19,6 +19,7 @@ import {
   servedMtlsMode,
 } from "../policy/mtls.js";
 import { dataPlaneOf, terminatesMeshTls } from "./data-plane.js";
+import { egressScope, egressScopeOf } from "./egress-scope.js";
 import { interceptionOptions } from "../inject/interception.js";
 import type { MeshSpec } from "../api/v1alpha1/generated/mesh.js";
 import type { IPod } from "kubernetes-models/v1";
@@ -359,6 +360,8 @@ function workloads(
           portModes: Object.fromEntries(ports.map((port) => [port, mode(port)])),
         },
         dataPlane,
+        // Proxyless gRPC clients ask for the names they use: only sidecars are scoped.
+        ...egressScopeOf(dataPlane === "sidecar" ? egressScope(state.mesh?.spec, p) : undefined),
       };
     })
     .sort((a, b) => a.key.localeCompare(b.key));

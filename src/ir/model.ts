@@ -131,6 +131,21 @@ export interface WorkloadModel {
    * application itself as a proxyless gRPC server (an xDS-enabled server).
    */
   readonly dataPlane: DataPlane;
+  /**
+   * The Services its sidecar is configured for (Istio's Sidecar egress
+   * hosts); undefined: every Service of the mesh. Traffic to any other
+   * Service leaves through the sidecar's passthrough, to the address the
+   * application dialled.
+   */
+  readonly egress?: readonly EgressHostModel[];
+}
+
+/** One egress host: the Services of a namespace whose hostname matches a DNS name. */
+export interface EgressHostModel {
+  /** A namespace, "*" for every namespace, or "~" for none. */
+  readonly namespace: string;
+  /** "*" for every Service, "*.<suffix>" for hostnames that end in .<suffix>, or one hostname. */
+  readonly dnsName: string;
 }
 
 export type DataPlane = "sidecar" | "proxyless";

@@ -34,6 +34,13 @@ export const HOLD_ANNOTATION = "proxy.skiff.dev/holdApplicationUntilProxyStarts"
  */
 export const PROXYLESS_ANNOTATION = "proxy.skiff.dev/proxyless";
 
+/**
+ * The Services a Pod's sidecar is configured for, as Istio's Sidecar
+ * `egress.hosts` (comma-separated `<namespace>/<dnsName>`, see
+ * egress-hosts.ts); it replaces the Mesh's `defaults.egressHosts`.
+ */
+export const EGRESS_HOSTS_ANNOTATION = "sidecar.skiff.dev/egressHosts";
+
 /** Inbound ports (comma-separated) that bypass the sidecar. */
 export const EXCLUDE_INBOUND_PORTS_ANNOTATION = "traffic.skiff.dev/excludeInboundPorts";
 /** Outbound destination ports (comma-separated) that bypass the sidecar. */

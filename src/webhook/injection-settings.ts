@@ -13,6 +13,8 @@ import {
   xdsServiceAddress,
 } from "../mesh/names.js";
 import { meshIdentity } from "../mesh/defaults.js";
+import { EGRESS_HOSTS_ANNOTATION } from "../mesh/annotations.js";
+import { parseEgressHosts } from "../mesh/egress-hosts.js";
 
 /**
  * A Pod's sidecar settings from the Mesh (its defaults are filled in by the
@@ -37,6 +39,7 @@ export function injectionSettings(
   const resourceIssues = proxy?.resources ? proxyResourcesIssues(mesh) : [];
   const resources = resourceIssues.length === 0 ? proxy?.resources : undefined;
   const overrides = proxyConfigOverrides(pod.metadata?.annotations);
+  refuseMalformedEgressHosts(pod.metadata?.annotations);
   return {
     settings: {
       proxyImage: proxy?.image ?? proxyImageOf(skiffImage),
@@ -60,4 +63,15 @@ export function injectionSettings(
       ...overrides.warnings,
     ],
   };
+}
+
+/** Throws, naming the annotation, when sidecar.skiff.dev/egressHosts is malformed. */
+function refuseMalformedEgressHosts(annotations: Record<string, string> | undefined): void {
+  const value = annotations?.[EGRESS_HOSTS_ANNOTATION];
+  if (value === undefined) return;
+  try {
+    parseEgressHosts(value);
+  } catch (error) {
+    throw new Error(`annotation ${EGRESS_HOSTS_ANNOTATION}: ${(error as Error).message}`);
+  }
 }

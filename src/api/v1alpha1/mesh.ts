@@ -21,6 +21,7 @@ import {
 import { INJECTION_LABEL } from "../../mesh/annotations.js";
 import { DEFAULT_PROMETHEUS_PORT } from "../../mesh/proxy.js";
 import { MESH_DEFAULTS } from "../../mesh/defaults.js";
+import { EGRESS_HOST_MAX_LENGTH, EGRESS_HOST_PATTERN, WHOLE_MESH_EGRESS } from "../../mesh/egress-hosts.js";
 
 const builtinCa = titled(
   "BuiltinCertificateAuthority",
@@ -184,6 +185,14 @@ const spec = object("The desired mesh.", {
         "The mTLS mode where no PeerAuthentication decides. PERMISSIVE accepts both mTLS and plaintext, STRICT accepts only mTLS, DISABLE accepts only plaintext.",
         ["DISABLE", "PERMISSIVE", "STRICT"],
         { default: MESH_DEFAULTS.mtlsMode },
+      ),
+      egressHosts: array(
+        'The Services every sidecar is configured for, where its Pod has no annotation sidecar.skiff.dev/egressHosts, as the hosts of an Istio Sidecar\'s egress: <namespace>/<dnsName>, where namespace is a namespace, "." (the workload\'s own), "*" (every namespace) or "~" (none), and dnsName is "*" (every Service there), a Service\'s hostname such as reviews.bookinfo.svc.cluster.local, or "*." and a suffix. The default, */*, is the whole mesh: a workload can call any Service, even one it never called before. A narrower scope makes each sidecar smaller; a call to a Service outside it leaves the sidecar as plain TCP to the address dialled (passthrough), without the Service\'s TrafficPolicy or mTLS.',
+        string("One host, <namespace>/<dnsName>.", {
+          maxLength: EGRESS_HOST_MAX_LENGTH,
+          pattern: EGRESS_HOST_PATTERN,
+        }),
+        { maxItems: 256, "x-kubernetes-list-type": "set", default: [WHOLE_MESH_EGRESS], minItems: 1 },
       ),
     },
     { default: {} },

@@ -1,6 +1,7 @@
 import { everyResource, type MeshResources } from "../translate/translate.js";
 import type { EnvoyResource } from "../translate/resource.js";
-import { proxyIdentity } from "../node.js";
+import { proxyIdentity, type ProxyIdentity } from "../node.js";
+import type { EgressScope } from "../translate/egress-scopes.js";
 import { EncodedResourceCache } from "./encoded-resources.js";
 import type { EncodedResource, ProxyNode, Snapshot, SnapshotSource, WorkloadIdentity } from "./snapshot.js";
 
@@ -25,6 +26,14 @@ export class MeshSnapshots implements SnapshotSource {
   private views = new Map<string, Snapshot>();
   /** The previous generation's views, whose per-type maps a new view reuses where nothing changed. */
   private previousViews = new Map<string, Snapshot>();
+  /**
+   * What every proxy of a kind, certificates and egress scope gets before
+   * its own inbound resources and Secrets: views share its per-type maps
+   * (those of types their own resources leave alone), so a type's map costs
+   * memory per distinct scope, not per proxy.
+   */
+  private bases = new Map<string, Snapshot>();
+  private previousBases = new Map<string, Snapshot>();
   /**
    * SDS Secrets per verified identity (namespace/serviceAccount): ROOTCA and
    * skiff-issuer, never a private key. Replaced, never changed in place.
@@ -79,6 +88,8 @@ export class MeshSnapshots implements SnapshotSource {
     // Views are made on demand: a generation no proxy asked for leaves the older ones to compare with.
     if (this.views.size > 0) this.previousViews = this.views;
     this.views = new Map();
+    if (this.bases.size > 0) this.previousBases = this.bases;
+    this.bases = new Map();
     this.generation += 1;
     for (const listener of this.listeners) listener(this.generation);
     return this.generation;
@@ -94,23 +105,64 @@ export class MeshSnapshots implements SnapshotSource {
       identity.workload !== undefined && this.resources.inbound.has(identity.workload)
         ? identity.workload
         : "";
-    const key = `${identity.kind} ${identity.certificates} ${workload} ${verified}`;
+    // A sidecar whose workload has an egress scope gets only the Services in it (proxyless clients ask by name).
+    const scope =
+      identity.kind === "sidecar" && workload ? this.resources.egress?.byWorkload.get(workload) : undefined;
+    const baseKey = `${identity.kind} ${identity.certificates} ${scope?.key ?? "*/*"}`;
+    const key = `${baseKey} ${workload} ${verified}`;
     let view = this.views.get(key);
     if (!view) {
+      const inbound = workload ? (this.resources.inbound.get(workload) ?? []) : [];
+      const secrets = verified ? (this.secrets.get(verified) ?? []) : [];
+      view = this.withOwn(this.baseFor(baseKey, identity, scope), [...inbound, ...secrets], key);
+      this.views.set(key, view);
+    }
+    return view;
+  }
+
+  /** The outbound part of a view: the shared resources and the kind's own, within the egress scope. */
+  private baseFor(baseKey: string, identity: ProxyIdentity, scope: EgressScope | undefined): Snapshot {
+    let base = this.bases.get(baseKey);
+    if (!base) {
       const own =
         identity.kind === "proxyless"
           ? [...this.resources.proxyless, ...(identity.certificates ? this.resources.proxylessMtls : [])]
           : this.resources.sidecar;
-      const inbound = workload ? (this.resources.inbound.get(workload) ?? []) : [];
-      const secrets = verified ? (this.secrets.get(verified) ?? []) : [];
       // Later entries replace earlier ones of the same name: proxylessMtls overrides shared clusters.
-      view = this.snapshotOf(
-        [...this.resources.shared, ...own, ...inbound, ...secrets],
-        this.previousViews.get(key),
-      );
-      this.views.set(key, view);
+      let resources = [...this.resources.shared, ...own];
+      const serviceNames = this.resources.egress?.serviceNames;
+      if (scope && serviceNames)
+        resources = resources.filter((r) => !serviceNames.has(r.name) || scope.names.has(r.name));
+      base = this.snapshotOf(resources, this.previousBases.get(baseKey));
+      this.bases.set(baseKey, base);
     }
-    return view;
+    return base;
+  }
+
+  /**
+   * A base with a proxy's own resources (inbound, Secrets) over it. Only the
+   * types they touch get maps of their own; those keep the previous view's
+   * map where nothing changed, as snapshotOf does.
+   */
+  private withOwn(base: Snapshot, own: readonly EnvoyResource[], key: string): Snapshot {
+    if (own.length === 0) return base;
+    const byType = new Map(base.resources);
+    const touched = new Map<string, Map<string, EncodedResource>>();
+    for (const resource of own) {
+      let ofType = touched.get(resource.typeUrl);
+      if (!ofType) {
+        ofType = new Map(base.resources.get(resource.typeUrl));
+        touched.set(resource.typeUrl, ofType);
+        byType.set(resource.typeUrl, ofType);
+      }
+      ofType.set(resource.name, this.encoded.get(resource)!);
+    }
+    const previous = this.previousViews.get(key);
+    for (const [typeUrl, ofType] of touched) {
+      const before = previous?.resources.get(typeUrl);
+      if (before && sameResources(before, ofType)) byType.set(typeUrl, before);
+    }
+    return { generation: this.generation, resources: byType };
   }
 
   subscribe(listener: (generation: number) => void): () => void {

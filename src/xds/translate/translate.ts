@@ -1,6 +1,7 @@
 import type { MeshModel } from "../../ir/model.js";
 import { outboundClusters, passthroughClusters, proxylessMtlsClusters } from "./clusters.js";
 import { clusterLoadAssignments } from "./endpoints.js";
+import { egressScopes, type EgressScopes } from "./egress-scopes.js";
 import { inboundResources } from "./inbound.js";
 import { outboundListeners, proxylessListeners, virtualOutboundListener } from "./listeners.js";
 import { proxylessInboundResources } from "./proxyless-inbound.js";
@@ -34,6 +35,8 @@ export interface MeshResources {
    * and local clusters, or a proxyless gRPC workload's server listeners.
    */
   readonly inbound: ReadonlyMap<string, readonly EnvoyResource[]>;
+  /** Which of `shared` and `sidecar` each scoped sidecar workload gets; absent: every sidecar gets all. */
+  readonly egress?: EgressScopes;
 }
 
 /** The mesh model as Envoy resources. Pure: equal models give identical output. */
@@ -57,6 +60,7 @@ export function translate(model: MeshModel): MeshResources {
         w.dataPlane === "proxyless" ? proxylessInboundResources(model, w) : inboundResources(model, w),
       ]),
     ),
+    egress: egressScopes(model),
   };
 }
 

@@ -80,6 +80,15 @@ export interface MeshSpec {
      * The mTLS mode where no PeerAuthentication decides. PERMISSIVE accepts both mTLS and plaintext, STRICT accepts only mTLS, DISABLE accepts only plaintext.
      */
     mtlsMode?: "DISABLE" | "PERMISSIVE" | "STRICT";
+    /**
+     * The Services every sidecar is configured for, where its Pod has no annotation sidecar.skiff.dev/egressHosts, as the hosts of an Istio Sidecar's egress: <namespace>/<dnsName>, where namespace is a namespace, "." (the workload's own), "*" (every namespace) or "~" (none), and dnsName is "*" (every Service there), a Service's hostname such as reviews.bookinfo.svc.cluster.local, or "*." and a suffix. The default, * /*, is the whole mesh: a workload can call any Service, even one it never called before. A narrower scope makes each sidecar smaller; a call to a Service outside it leaves the sidecar as plain TCP to the address dialled (passthrough), without the Service's TrafficPolicy or mTLS.
+     *
+     * @minItems 1
+     * @maxItems 256
+     *
+     * Items: One host, <namespace>/<dnsName>.
+     */
+    egressHosts?: string[];
   };
   /**
    * Telemetry produced by the sidecars.
