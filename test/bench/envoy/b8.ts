@@ -1,0 +1,90 @@
+/**
+ * B8: one change at a time written to the real API server (the convergence
+ * benchmark's changes: an EndpointSlice address, a TrafficPolicy route), timed
+ * from the write request being sent until every Envoy serves it, as each
+ * Envoy's own admin endpoint shows: its config_dump, narrowed by name_regex to
+ * the one resource the change touches (the Service's ClusterLoadAssignment, or
+ * its RouteConfiguration), holds the change's marker.
+ *
+ * Every Envoy is polled at once, each in its own loop: a request, and `pollMs`
+ * after each answer without the marker the next. An Envoy's time is when the
+ * first answer holding the marker arrived, so it is late by up to one poll
+ * interval plus one admin request.
+ */
+import type { KubernetesObject } from "@kubernetes/client-node";
+import type { Change, ChangeKind } from "../convergence/changes.js";
+import { NAMESPACE } from "../xds/fixture.js";
+import { adminGet } from "./admin.js";
+import type { Envoy } from "./envoys.js";
+import { escapeRegExp } from "./regexp.js";
+
+export interface B8Sample {
+  kind: ChangeKind;
+  id: string;
+  /** Not in the statistics: the first change of each kind after the Envoys connected. */
+  warmup: boolean;
+  /** The write request's round trip, ms. */
+  writeMs: number;
+  /** Per Envoy, ms from the write being sent to its first admin answer holding the marker; null if none in time. */
+  seenMs: (number | null)[];
+  /** Admin requests made to see it, all Envoys. */
+  polls: number;
+  /** The size of the answer in which the first Envoy showed the marker: what one poll reads. */
+  answerBytes: number;
+}
+
+/**
+ * The admin path that shows the one resource a change touches: for an
+ * EndpointSlice, the EDS of its Service (outbound|<port>||<host>); for the
+ * TrafficPolicy, the route configuration of its Service (<host>:<port>).
+ */
+export function probePath(kind: ChangeKind, service: string): string {
+  const host = escapeRegExp(`${service}.${NAMESPACE}.svc.cluster.local`);
+  const query =
+    kind === "endpoints"
+      ? `resource=dynamic_endpoint_configs&include_eds&name_regex=${encodeURIComponent(`outbound\\|\\d+\\|\\|${host}`)}`
+      : `resource=dynamic_route_configs&name_regex=${encodeURIComponent(`${host}:\\d+`)}`;
+  return `/config_dump?${query}`;
+}
+
+/** The Service a written object belongs to: an EndpointSlice's label, a TrafficPolicy's targetRef. */
+function serviceOf(kind: ChangeKind, written: KubernetesObject): string {
+  const service =
+    kind === "endpoints"
+      ? written.metadata?.labels?.["kubernetes.io/service-name"]
+      : (written as { spec?: { targetRef?: { name?: string } } }).spec?.targetRef?.name;
+  if (!service) throw new Error(`${written.kind} ${written.metadata?.name}: no Service`);
+  return service;
+}
+
+export async function measureChange(
+  change: Change,
+  warmup: boolean,
+  envoys: readonly Envoy[],
+  pollMs: number,
+  timeoutMs: number,
+): Promise<B8Sample> {
+  const sent = performance.now();
+  const written = await change.write();
+  const writeMs = performance.now() - sent;
+  const path = probePath(change.kind, serviceOf(change.kind, written));
+  const deadline = sent + timeoutMs;
+  let polls = 0;
+  let answerBytes = 0;
+  const seenMs = await Promise.all(
+    envoys.map(async (envoy) => {
+      for (;;) {
+        polls += 1;
+        const body = await adminGet(envoy.adminPort, path).catch(() => "");
+        const now = performance.now();
+        if (body.includes(change.marker)) {
+          if (envoy === envoys[0]) answerBytes = Buffer.byteLength(body);
+          return now - sent;
+        }
+        if (now > deadline) return null;
+        await new Promise((resolve) => setTimeout(resolve, pollMs));
+      }
+    }),
+  );
+  return { kind: change.kind, id: change.id, warmup, writeMs, seenMs, polls, answerBytes };
+}
