@@ -241,7 +241,7 @@ export async function startXdsServer(
     clientStatus: (request, metadata, peer) => csds.answer(request, metadata, peer),
     replicaProgramming: (metadata, peer) => replicaStatus.answer(metadata, peer),
     onResponseStatus: () => {
-      convergence.check(() => ads.lowestSyncedGeneration());
+      convergence.check(() => ads.lowestRanGeneration());
       statusWriter?.proxyAnswered();
     },
   });
@@ -263,7 +263,7 @@ export async function startXdsServer(
     convergence.started(run.generation, run.changeSeenAt);
     // After the server's push (also scheduled with setImmediate): a generation
     // that changed nothing for any proxy has converged already.
-    setImmediate(() => convergence.check(() => ads.lowestSyncedGeneration()));
+    setImmediate(() => convergence.check(() => ads.lowestRanGeneration()));
   });
   let port: number;
   try {

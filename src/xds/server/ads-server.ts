@@ -240,15 +240,16 @@ export class AdsServer extends EventEmitter<AdsServerEvents> {
   }
 
   /**
-   * The oldest generation among the identified proxies' syncedGeneration
-   * (-1 if any is not in sync), or undefined with no proxy: cheaper than
+   * The oldest generation among the identified proxies' ranGeneration
+   * (-1 if any has yet to run one in full), or undefined with no proxy:
+   * every proxy runs this generation or a newer one. Cheaper than
    * proxies(), which reports each proxy in full.
    */
-  lowestSyncedGeneration(): number | undefined {
+  lowestRanGeneration(): number | undefined {
     let lowest: number | undefined;
     for (const stream of this.streams) {
       if (!stream.node || !stream.isOpen) continue;
-      const synced = stream.syncedGeneration();
+      const synced = stream.ranGeneration();
       if (synced === undefined) return -1; // none lower
       lowest = lowest === undefined ? synced : Math.min(lowest, synced);
     }

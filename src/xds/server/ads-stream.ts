@@ -87,6 +87,10 @@ export abstract class AdsStream<S extends TypeState = TypeState, R extends AdsRe
   protected readonly nonces: NonceSource;
   /** Types that were awaiting an answer when a push came, and still owe the proxy that push. */
   private readonly owed = new Set<string>();
+  /** The newest generation the proxy has run in full on this stream (see ranGeneration). */
+  private ran: number | undefined;
+  /** The answer (ACK or NACK) in the request being handled, reported once it is (see reportAnswer). */
+  private answer: ProxyResponseStatus | undefined;
   protected log: Logger;
   private closed = false;
   /** Requests that arrived while the proxy's credentials were being checked, in order. */
@@ -161,6 +165,7 @@ export abstract class AdsStream<S extends TypeState = TypeState, R extends AdsRe
         else this.respond(state, true);
       }
       this.releaseRemovals();
+      this.noteRan();
     } catch (err) {
       this.internalError(err);
     } finally {
@@ -186,7 +191,26 @@ export abstract class AdsStream<S extends TypeState = TypeState, R extends AdsRe
         return { ...state.tracker.status(), wildcard: state.wildcard, names: sortedNames(state.names) };
       }),
       syncedGeneration: this.syncedGeneration(),
+      ranGeneration: this.ranGeneration(),
     };
+  }
+
+  /**
+   * The newest generation the proxy has run in full at some moment on this
+   * stream (syncedGeneration then): it runs that one or a newer one since,
+   * for a proxy keeps what it has until it ACKs something newer, and keeps it
+   * on a NACK. Unlike syncedGeneration it does not lapse while a newer push is
+   * in flight, so policy status and convergence do not flicker with every
+   * push. Undefined until the proxy first ran one in full.
+   */
+  ranGeneration(): number | undefined {
+    this.noteRan();
+    return this.ran;
+  }
+
+  private noteRan(): void {
+    const synced = this.syncedGeneration();
+    if (synced !== undefined && synced > (this.ran ?? -1)) this.ran = synced;
   }
 
   /**
@@ -260,7 +284,7 @@ export abstract class AdsStream<S extends TypeState = TypeState, R extends AdsRe
         "proxy rejected a response",
       );
     }
-    this.hooks.responseStatus(status);
+    this.answer = status;
   }
 
   private receive(bytes: Buffer): void {
@@ -323,6 +347,7 @@ export abstract class AdsStream<S extends TypeState = TypeState, R extends AdsRe
       if (this.types.size === limits.maxTypes && !this.types.has(typeUrl))
         throw tooMany("distinct type URLs", limits.maxTypes);
       this.handle(request);
+      this.reportAnswer();
       const state = this.types.get(typeUrl);
       if (state) {
         const held = this.holding(state);
@@ -333,6 +358,20 @@ export abstract class AdsStream<S extends TypeState = TypeState, R extends AdsRe
       if (err instanceof StreamLimitExceeded) this.failOn(err);
       else this.internalError(err);
     }
+  }
+
+  /**
+   * Tells the server of the answer the request carried, once the request
+   * is handled in full: handling it may have sent nothing more (the proxy
+   * is then in sync), and the server's listeners (convergence, policy
+   * status) must see the stream as it is after that, not in between.
+   */
+  private reportAnswer(): void {
+    const status = this.answer;
+    if (!status) return;
+    this.answer = undefined;
+    this.noteRan();
+    this.hooks.responseStatus(status);
   }
 
   private failOn(limit: StreamLimitExceeded): void {

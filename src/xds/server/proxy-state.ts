@@ -61,6 +61,8 @@ export interface ProxyState {
   readonly types: readonly ProxyTypeStatus[];
   /** The generation the proxy runs in full (see AdsStream.syncedGeneration); undefined while in flux or after a NACK. */
   readonly syncedGeneration?: number;
+  /** The newest generation the proxy has run in full on this stream (see AdsStream.ranGeneration); undefined before its first. */
+  readonly ranGeneration?: number;
 }
 
 interface ErrorDetail {

@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
+import { typeUrl } from "../../../src/xds/protos/registry.js";
 import { ConvergenceTracker } from "../../../src/xds/convergence.js";
+import { CLUSTER, LISTENER, fixtures as f } from "../../support/fake-snapshot-source.js";
+import { Harness, eventually } from "./server/harness.js";
+
+const CDS = typeUrl(CLUSTER);
+const LDS = typeUrl(LISTENER);
 
 describe("ConvergenceTracker", () => {
   it("reports a generation once every proxy runs it, with older open ones", () => {
@@ -33,5 +39,74 @@ describe("ConvergenceTracker", () => {
     tracker.check(() => undefined);
     tracker.check(() => 10);
     assert.deepEqual(reported, []);
+  });
+});
+
+describe("convergence on a real ADS server", () => {
+  let h: Harness;
+  afterEach(() => h.stop());
+
+  it("observes a generation at the ACK that brings the last proxy to it, while a newer push is in flight", async () => {
+    // Wired as skiff xds wires it (xds-server.ts): every answer checks the open generations.
+    const reported: { generation: number; seconds: number }[] = [];
+    let open: number[] = [];
+    const convergence = new ConvergenceTracker((seconds) =>
+      reported.push({ generation: open.shift()!, seconds }),
+    );
+    const started = (generation: number) => {
+      open.push(generation);
+      convergence.started(generation, performance.now());
+    };
+    h = new Harness();
+    await h.start({
+      onResponseStatus: (status) => {
+        h.statuses.push(status);
+        convergence.check(() => h.server!.lowestRanGeneration());
+      },
+    });
+    h.source.set(f.cluster(h.source, "c1"), f.listener(h.source, "l1"));
+    // A takes clusters and listeners, B clusters only.
+    const [a, b] = [h.sotw({ id: "proxy-a" }), h.sotw({ id: "proxy-b" })];
+    for (const type of [CDS, LDS]) {
+      a.request({ typeUrl: type });
+      a.ack(await a.next());
+    }
+    b.request({ typeUrl: CDS });
+    b.ack(await b.next());
+    await eventually(() => h.statuses.length === 3);
+
+    // Generation 1 changes the cluster: both get it; A takes it at once.
+    const first = h.source.set(f.cluster(h.source, "c1", "3s"), f.listener(h.source, "l1"));
+    started(first);
+    const [clusterForA, clusterForB] = [await a.next(), await b.next()];
+    a.ack(clusterForA);
+    await eventually(() => h.statuses.length === 4);
+    // Generation 2 changes only the listener: A is sent it, B is owed nothing new.
+    const second = h.source.set(f.cluster(h.source, "c1", "3s"), f.listener(h.source, "l1", 15002));
+    started(second);
+    const listenerForA = await a.next();
+    assert.equal(listenerForA.typeUrl, LDS);
+
+    // B's ACK of the cluster is the last ACK of generation 1: every proxy has run it (A runs 1 or 2).
+    const ackedAt = performance.now();
+    b.ack(clusterForB);
+    await eventually(() => h.statuses.length === 5);
+    assert.deepEqual(
+      reported.map((r) => r.generation),
+      [first],
+      "generation 1 at B's ACK, though A has generation 2 in flight",
+    );
+    const waited = (performance.now() - ackedAt) / 1000;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    a.ack(listenerForA);
+    await eventually(() => h.statuses.length === 6);
+    assert.deepEqual(
+      reported.map((r) => r.generation),
+      [first, second],
+    );
+    // Generation 1's time ends at B's ACK, not at the later one of A (200 ms after).
+    assert.ok(reported[0]!.seconds < waited + 0.15, `${reported[0]!.seconds} s`);
+    assert.ok(reported[1]!.seconds >= 0.2, `${reported[1]!.seconds} s`);
+    open = [];
   });
 });
