@@ -128,7 +128,7 @@ test-e2e-config: $(NODE_MODULES) build controlplane envoy fortio coredns
 
 ## bench: every benchmark (outside `make test`), then bench/results/summary-<date>.md: B1–B12 from the newest result of each
 .PHONY: bench
-bench: build controlplane bench-xds bench-convergence
+bench: build controlplane bench-xds bench-convergence bench-envoy
 	$(TSX) test/bench/mesh-reconcile.ts
 	$(TSX) test/bench/workload-cert.ts
 	$(TSX) test/bench/summary/run.ts
@@ -142,6 +142,11 @@ bench-xds: $(NODE_MODULES)
 .PHONY: bench-convergence
 bench-convergence: build controlplane
 	$(TSX) test/bench/convergence/run.ts
+
+## bench-envoy: B8 (API write to every one of 100 real Envoys serving it) and B10 (latency a pair of sidecars adds, fortio on the local node) (ENVOYS, SERVICES, ENDPOINTS, CHANGES, POLL_MS, B10, QPS, CONNECTIONS, DURATION, ROUNDS); writes bench/results/envoy-<date>.md and .json
+.PHONY: bench-envoy
+bench-envoy: build controlplane envoy fortio coredns
+	$(TSX) test/bench/envoy/run.ts
 
 ## dev: run `skiff dev`: a local cluster with Skiff, a local node running Envoy sidecars, the samples and a canary demo (Ctrl-C stops it)
 .PHONY: dev

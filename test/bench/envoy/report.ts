@@ -169,11 +169,11 @@ export function envoyReport(facts: RunFacts): string {
       "",
       `Sidecars' own stats: the client sidecar sent ${b10.sidecars.clientUpstreamRequests} requests to the server over the measured runs, the server sidecar passed ${b10.sidecars.serverInboundRequests} to its application, and the client sidecar made ${b10.sidecars.clientTlsHandshakes} TLS handshakes to the server since it started.`,
       "",
-      "| run | path | p50 | p90 | p99 | qps | calls | codes |",
-      "| --- | --- | --- | --- | --- | --- | --- | --- |",
+      "| run | path | p50 | p90 | p99 | qps | calls | codes | load average at its end |",
+      "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
       ...b10.runs.map(
         (r, i) =>
-          `| ${i + 1} | ${r.path} | ${fmt(r.ms[50], 3)} | ${fmt(r.ms[90], 3)} | ${fmt(r.ms[99], 3)} | ${fmt(r.actualQps, 0)} | ${r.calls} | ${JSON.stringify(r.retCodes)} |`,
+          `| ${i + 1} | ${r.path} | ${fmt(r.ms[50], 3)} | ${fmt(r.ms[90], 3)} | ${fmt(r.ms[99], 3)} | ${fmt(r.actualQps, 0)} | ${r.calls} | ${JSON.stringify(r.retCodes)} | ${r.loadAverage} |`,
       ),
     );
   }
