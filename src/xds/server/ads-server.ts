@@ -18,6 +18,7 @@ import { AuthenticationError } from "./authentication-error.js";
 import { DeltaStream } from "./delta-stream.js";
 import { DEFAULT_STREAM_LIMITS, MAX_REQUEST_BYTES, type StreamLimits } from "./limits.js";
 import type { ProxyState } from "./proxy-state.js";
+import { PushScheduler } from "./push-scheduler.js";
 import {
   adsServiceDefinition,
   certificateServiceDefinition,
@@ -91,7 +92,7 @@ export class AdsServer extends EventEmitter<AdsServerEvents> {
   private readonly hooks: StreamHooks;
   private server?: Server;
   private unsubscribe?: () => void;
-  private pushScheduled = false;
+  private readonly pushes = new PushScheduler();
   private nextStreamId = 1;
 
   constructor(
@@ -110,10 +111,12 @@ export class AdsServer extends EventEmitter<AdsServerEvents> {
       },
       closed: (stream) => {
         this.streams.delete(stream);
+        this.pushes.forget(stream);
         if (!stream.node) return;
         xdsConnectedProxies.dec();
         this.safely("disconnect listener", () => this.emit("disconnect", stream.state()!));
       },
+      pushLater: (stream) => this.pushes.schedule([stream]),
       responseStatus: (status) =>
         this.safely("onResponseStatus", () => this.options.onResponseStatus?.(status)),
       ...(options.authenticate ? { authenticate: options.authenticate } : {}),
@@ -174,6 +177,7 @@ export class AdsServer extends EventEmitter<AdsServerEvents> {
   async stop(): Promise<void> {
     this.unsubscribe?.();
     this.unsubscribe = undefined;
+    this.pushes.clear();
     const server = this.server;
     if (!server) return;
     this.server = undefined;
@@ -313,16 +317,13 @@ export class AdsServer extends EventEmitter<AdsServerEvents> {
   }
 
   /**
-   * Generations that arrive in one turn of the event loop are pushed once,
-   * from the newest snapshot, and never inside the source's own callback.
+   * Every stream is due for a push, spread over turns of the event loop
+   * (see PushScheduler): generations that arrive before a stream's turn
+   * come are pushed to it once, from the newest snapshot, and never inside
+   * the source's own callback.
    */
   private schedulePush(): void {
-    if (this.pushScheduled) return;
-    this.pushScheduled = true;
-    setImmediate(() => {
-      this.pushScheduled = false;
-      for (const stream of [...this.streams]) stream.push();
-    });
+    this.pushes.schedule(this.streams);
   }
 
   private safely(what: string, fn: () => void): void {

@@ -37,6 +37,8 @@ export interface StreamHooks {
   identified(stream: AdsStream): void;
   closed(stream: AdsStream): void;
   responseStatus(status: ProxyResponseStatus): void;
+  /** Pushes the stream in a later turn (see PushScheduler), as for a new generation. */
+  pushLater(stream: AdsStream): void;
   /**
    * Verifies who the proxy is from its call metadata (a ServiceAccount
    * token), presented from `peer` (grpc-js's "address:port"). Resolves
@@ -99,6 +101,10 @@ export abstract class AdsStream<S extends TypeState = TypeState, R extends AdsRe
   private namesWaiting = 0;
   private readonly held: HeldNames;
   private readonly requestRate: TokenBucket;
+  /** Bytes written to the call that its HTTP/2 stream has not taken yet (see StreamLimits.pushBudgetBytes). */
+  private unflushedBytes = 0;
+  /** A push found the stream over its budget: it is pushed again once the bytes are taken. */
+  private pushWhenFlushed = false;
 
   constructor(
     readonly id: number,
@@ -156,6 +162,10 @@ export abstract class AdsStream<S extends TypeState = TypeState, R extends AdsRe
    */
   push(): void {
     if (this.closed || !this.node) return;
+    if (this.unflushedBytes > this.hooks.limits.pushBudgetBytes) {
+      this.pushWhenFlushed = true;
+      return;
+    }
     const stopTimer = xdsPushDuration.startTimer();
     try {
       this.snapshot = this.hooks.source.snapshotFor(this.node);
@@ -266,7 +276,17 @@ export abstract class AdsStream<S extends TypeState = TypeState, R extends AdsRe
       { typeUrl: state.tracker.typeUrl, nonce: sent.nonce, version: sent.version },
       "sent response",
     );
-    this.call.write(bytes);
+    this.unflushedBytes += bytes.length;
+    this.call.write(bytes, () => this.flushed(bytes.length));
+  }
+
+  /** grpc-js handed a response to HTTP/2 (it never calls back for a cancelled call). */
+  private flushed(bytes: number): void {
+    this.unflushedBytes -= bytes;
+    if (this.pushWhenFlushed && this.unflushedBytes <= this.hooks.limits.pushBudgetBytes) {
+      this.pushWhenFlushed = false;
+      this.hooks.pushLater(this);
+    }
   }
 
   /** Records an ACK or NACK of the outstanding response, if the nonce names it. */

@@ -63,6 +63,13 @@ export interface StreamLimits {
   readonly maxRequestsBeforeIdentified: number;
   /** NACK messages are kept (and shown in status) cut to this many code points, as status cuts them. */
   readonly maxNackMessageCodePoints: number;
+  /**
+   * Responses written to the stream that its HTTP/2 stream has not taken
+   * yet (a proxy that reads slowly, or not at all): past this, a new
+   * generation's push waits until they are, and then sends only the newest.
+   * One response is always written whole, however large.
+   */
+  readonly pushBudgetBytes: number;
 }
 
 const KiB = 1024;
@@ -80,6 +87,7 @@ export const DEFAULT_STREAM_LIMITS: StreamLimits = {
   requestBurst: 1000,
   maxRequestsBeforeIdentified: 16,
   maxNackMessageCodePoints: 32 * KiB,
+  pushBudgetBytes: 2 * MiB,
 };
 
 /**

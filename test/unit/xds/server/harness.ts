@@ -1,3 +1,4 @@
+import type { ChannelOptions } from "@grpc/grpc-js";
 import { pino } from "pino";
 import type { Counter } from "prom-client";
 import type { ProxyResponseStatus } from "../../../../src/xds/cache/snapshot.js";
@@ -25,9 +26,16 @@ export class Harness {
     return this;
   }
 
+  /** "127.0.0.1:<port>", for clients of a test's own. */
+  get serverAddress(): string {
+    return this.address;
+  }
+
   /** With a token, the client sends it as `authorization: Bearer <token>`. */
-  sotw(node?: ClientNode | null, token?: string): SotwClient {
-    return this.track(new SotwClient(this.address, node === undefined ? { id: "proxy-1" } : node, token));
+  sotw(node?: ClientNode | null, token?: string, options?: ChannelOptions): SotwClient {
+    return this.track(
+      new SotwClient(this.address, node === undefined ? { id: "proxy-1" } : node, token, options),
+    );
   }
 
   delta(node?: ClientNode | null, token?: string): DeltaClient {
