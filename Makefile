@@ -128,7 +128,7 @@ test-e2e-config: $(NODE_MODULES) build controlplane envoy fortio coredns
 
 ## bench: every benchmark (outside `make test`), then bench/results/summary-<date>.md: B1–B12 from the newest result of each
 .PHONY: bench
-bench: build controlplane bench-xds bench-convergence bench-envoy
+bench: build controlplane bench-xds bench-convergence bench-envoy bench-scope
 	$(TSX) test/bench/mesh-reconcile.ts
 	$(TSX) test/bench/workload-cert.ts
 	$(TSX) test/bench/summary/run.ts
@@ -147,6 +147,11 @@ bench-convergence: build controlplane
 .PHONY: bench-envoy
 bench-envoy: build controlplane envoy fortio coredns
 	$(TSX) test/bench/envoy/run.ts
+
+## bench-scope: B9 (a real Envoy's memory at 1000 Services when scoped to the 5 it calls, against a 10-Service mesh) (RUNS, SERVICES, SMALL); writes bench/results/scope-<date>.md and .json
+.PHONY: bench-scope
+bench-scope: $(NODE_MODULES) envoy
+	$(TSX) test/bench/scope/run.ts
 
 ## dev: run `skiff dev`: a local cluster with Skiff, a local node running Envoy sidecars, the samples and a canary demo (Ctrl-C stops it)
 .PHONY: dev
