@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import type { IPod } from "kubernetes-models/v1";
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Mesh } from "../../../src/api/v1alpha1/generated/mesh.js";
@@ -274,7 +275,7 @@ describe("egress scope: each sidecar gets the Services it may call", () => {
       metadata: { name: "default" },
       spec: {},
     } as Mesh;
-    const pod = (value: string) => ({
+    const pod = (value: string): IPod => ({
       apiVersion: "v1",
       kind: "Pod",
       metadata: { name: "p", namespace: "a", annotations: { [EGRESS_HOSTS_ANNOTATION]: value } },
