@@ -28,6 +28,7 @@ import { compileSecurity, type SecurityPolicyFindings } from "./security.js";
 import { tcpPorts, tcpWarnings } from "./protocol-warnings.js";
 import { proxylessUnsupported } from "./proxyless-unsupported.js";
 import { byNamespacedName, endpointsByService, servicePorts, type ServiceEndpoints } from "./services.js";
+import type { CompileCache } from "./cache.js";
 import { CLUSTER_DOMAIN, type ClusterState } from "./state.js";
 import { trafficPolicyIssues } from "./traffic-issues.js";
 import { telemetryModel } from "./telemetry.js";
@@ -51,8 +52,18 @@ export interface GoverningPolicyFindings extends SecurityPolicyFindings {
 /**
  * Cluster state to the mesh model, and what was found about each policy.
  * Pure: the same state gives an equal result, whatever the input order.
+ * With a `cache` (see CompileCache) the result is equal too, and shares
+ * the previous run's objects wherever they are equal.
  */
-export function compile(state: ClusterState): CompileResult {
+export function compile(state: ClusterState, cache?: CompileCache): CompileResult {
+  cache?.beginRun();
+  const perObject =
+    <K extends object, V>(kind: string, compute: (object: K) => V) =>
+    (object: K): V =>
+      cache ? cache.of(kind, object, compute) : compute(object);
+  const same = <T extends object>(key: string, built: T): T => (cache ? cache.same(key, built) : built);
+  const traffic = perObject("trafficModel", trafficModel);
+  const ports = perObject("servicePorts", servicePorts);
   const endpoints = endpointsByService(state.endpointSlices, state.pods);
   const security = compileSecurity({
     ...(state.mesh ? { mesh: state.mesh } : {}),
@@ -60,11 +71,14 @@ export function compile(state: ClusterState): CompileResult {
     authorizationPolicies: state.authorizationPolicies,
     pods: state.pods,
   });
-  const invalid = invalidTrafficPolicies(state.trafficPolicies);
+  const invalid = invalidTrafficPolicies(
+    state.trafficPolicies,
+    perObject("trafficPolicyIssues", trafficPolicyIssues),
+  );
   const { winners, findings: conflictFindings } = resolveConflicts(
     state.trafficPolicies.filter((p) => !invalid.has(`${p.metadata.namespace}/${p.metadata.name}`)),
   );
-  const meshWorkloads = workloads(state, security.model, endpoints);
+  const meshWorkloads = workloads(state, security.model, endpoints).map((w) => same(`workload ${w.key}`, w));
   // Only workloads (Pods that can terminate the mesh's TLS) are offered it (auto mTLS).
   const tlsWorkloads = new Map(meshWorkloads.map((w) => [w.key, w]));
 
@@ -78,20 +92,27 @@ export function compile(state: ClusterState): CompileResult {
       const unready = (listed?.unready ?? []).flatMap((e): UnreadyEndpointModel[] =>
         e.workload === undefined ? [] : [{ address: e.address, workload: e.workload, ports: e.ports }],
       );
-      return {
+      return same(`service ${namespace}/${name}`, {
         namespace,
         name,
         hostname: `${name}.${namespace}.svc.${CLUSTER_DOMAIN}`,
         ...(clusterIP && clusterIP !== "None" ? { clusterIP } : {}),
-        ports: servicePorts(service),
+        ports: ports(service),
         endpoints: (listed?.ready ?? []).map((e) => withMtls(e, tlsWorkloads)),
         ...(unready.length > 0 ? { unreadyEndpoints: unready } : {}),
-        ...(policy ? { traffic: trafficModel(policy) } : {}),
-      };
+        ...(policy ? { traffic: traffic(policy) } : {}),
+      });
     })
     .filter((s) => s.ports.length > 0)
     .sort(byNamespacedName);
 
+  // By namespace/name and by governing policy: a lookup per policy, not a scan of every Service.
+  const serviceByKey = new Map(services.map((s) => [`${s.namespace}/${s.name}`, s]));
+  const governedBy = new Map(
+    services.flatMap((s) =>
+      s.traffic ? [[`${s.traffic.source.namespace}/${s.traffic.source.name}`, s]] : [],
+    ),
+  );
   const findings = state.trafficPolicies
     .map((policy): PolicyFindings => {
       const source = {
@@ -107,17 +128,18 @@ export function compile(state: ClusterState): CompileResult {
           reason: "Accepted",
           message: "The policy is valid and governs its target.",
         };
-      const governed = services.find((s) => s.traffic && sameSource(s.traffic.source, source));
+      const governed = governedBy.get(key);
       return {
         kind: "TrafficPolicy",
         source,
         ...(governed ? { service: governed.hostname } : {}),
-        findings: [accepted, resolvedRefs(policy, services)],
-        unsupported: proxylessUnsupported(trafficModel(policy)),
+        findings: [accepted, resolvedRefs(policy, serviceByKey, traffic)],
+        unsupported: proxylessUnsupported(traffic(policy)),
       };
     })
     .sort((a, b) => byNamespacedName(a.source, b.source));
 
+  cache?.endRun();
   const tcp = tcpPorts(services);
   const telemetry = telemetryModel(state.mesh);
   return {
@@ -172,10 +194,13 @@ function sameSource(a: { namespace: string; name: string }, b: { namespace: stri
  * Accepted=False/Invalid, keyed by namespace/name, and govern nothing: the
  * Service is built as if they were not there.
  */
-function invalidTrafficPolicies(policies: readonly TrafficPolicy[]): Map<string, PolicyFinding> {
+function invalidTrafficPolicies(
+  policies: readonly TrafficPolicy[],
+  issuesOf: typeof trafficPolicyIssues,
+): Map<string, PolicyFinding> {
   const invalid = new Map<string, PolicyFinding>();
   for (const policy of policies) {
-    const issues = trafficPolicyIssues(policy);
+    const issues = issuesOf(policy);
     if (issues.length === 0) continue;
     invalid.set(`${policy.metadata.namespace}/${policy.metadata.name}`, {
       type: "Accepted",
@@ -219,9 +244,13 @@ function resolveConflicts(policies: readonly TrafficPolicy[]) {
   return { winners, findings };
 }
 
-function resolvedRefs(policy: TrafficPolicy, services: readonly ServiceModel[]): PolicyFinding {
+function resolvedRefs(
+  policy: TrafficPolicy,
+  services: ReadonlyMap<string, ServiceModel>,
+  traffic: typeof trafficModel,
+): PolicyFinding {
   const namespace = policy.metadata.namespace ?? "";
-  const target = services.find((s) => s.namespace === namespace && s.name === policy.spec.targetRef.name);
+  const target = services.get(`${namespace}/${policy.spec.targetRef.name}`);
   if (!target)
     return {
       type: "ResolvedRefs",
@@ -230,7 +259,7 @@ function resolvedRefs(policy: TrafficPolicy, services: readonly ServiceModel[]):
       message: `Service ${namespace}/${policy.spec.targetRef.name} does not exist.`,
     };
   // The policy's own subsets, even when another policy governs the Service.
-  const empty = trafficModel(policy).subsets.filter((subset) => subsetEndpoints(target, subset).length === 0);
+  const empty = traffic(policy).subsets.filter((subset) => subsetEndpoints(target, subset).length === 0);
   if (empty.length > 0)
     return {
       type: "ResolvedRefs",

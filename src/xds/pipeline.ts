@@ -6,6 +6,7 @@ import type { Mesh } from "../api/v1alpha1/generated/mesh.js";
 import type { AuthorizationPolicy } from "../api/v1alpha1/generated/authorizationpolicy.js";
 import type { PeerAuthentication } from "../api/v1alpha1/generated/peerauthentication.js";
 import type { TrafficPolicy } from "../api/v1alpha1/generated/trafficpolicy.js";
+import { CompileCache } from "../compile/cache.js";
 import { compile, type CompileResult } from "../compile/compile.js";
 import type { PolicyKind } from "../compile/findings.js";
 import { activeMesh } from "../mesh/singleton.js";
@@ -15,6 +16,7 @@ import { ChangeCoalescer } from "./change-coalescer.js";
 import { buildIsolating, rejectionKey, withRejected, type RejectedPolicy } from "./isolation.js";
 import { onlyStatusChanged } from "./status-updates.js";
 import { MeshSnapshots } from "./cache/mesh-snapshots.js";
+import { TranslateMemo } from "./translate/memo.js";
 import { translate, type MeshResources } from "./translate/translate.js";
 import { meshIdentity } from "../mesh/defaults.js";
 
@@ -40,13 +42,18 @@ type Obj<T> = T & KubernetesObject;
  * informers -> compile -> translate -> cache. Changes are coalesced (see
  * ChangeCoalescer): a change after a quiet period runs at once, later ones
  * are folded into at most one run per debounceMs. A run always reads the whole
- * state from the informer caches, so it never depends on which events came.
+ * state from the informer caches, so it never depends on which events came;
+ * what it costs does: compile and translate reuse, by object identity, what
+ * the previous run built for the objects no event replaced (CompileCache,
+ * TranslateMemo), and the cache encodes only the resources that are new.
  */
 export class XdsPipeline {
   readonly snapshots = new MeshSnapshots();
   private readonly informers;
   private readonly runListeners = new Set<(run: PipelineRun) => void>();
   private readonly coalescer: ChangeCoalescer;
+  private readonly compileCache = new CompileCache();
+  private readonly translateMemo = new TranslateMemo();
   private stopped = false;
   private latest: PipelineRun | undefined;
   /** The policies the last run left out (rejectionKey), tried last in the next. */
@@ -170,8 +177,8 @@ export class XdsPipeline {
     };
     // compile and translate stay pure; which objects a run leaves out is decided here, and only here.
     const build = (s: ClusterState): { result: CompileResult; resources: MeshResources } => {
-      const result = compile(s);
-      const resources = translate(result.model);
+      const result = compile(s, this.compileCache);
+      const resources = translate(result.model, this.translateMemo);
       this.snapshots.encode(resources);
       return { result, resources };
     };

@@ -1,10 +1,11 @@
-import type { MeshModel } from "../../ir/model.js";
+import type { MeshModel, ServiceModel, WorkloadModel } from "../../ir/model.js";
 import { outboundClusters, passthroughClusters, proxylessMtlsClusters } from "./clusters.js";
 import { clusterLoadAssignments } from "./endpoints.js";
 import { egressScopes, type EgressScopes } from "./egress-scopes.js";
 import { inboundResources } from "./inbound.js";
 import { outboundListeners, proxylessListeners, virtualOutboundListener } from "./listeners.js";
 import { proxylessInboundResources } from "./proxyless-inbound.js";
+import { servicesByWorkload, type ServiceResources, type TranslateMemo } from "./memo.js";
 import type { EnvoyResource } from "./resource.js";
 import { proxylessRouteConfigurations, routeConfigurations } from "./routes.js";
 
@@ -39,28 +40,47 @@ export interface MeshResources {
   readonly egress?: EgressScopes;
 }
 
-/** The mesh model as Envoy resources. Pure: equal models give identical output. */
-export function translate(model: MeshModel): MeshResources {
+/**
+ * The mesh model as Envoy resources. Pure: equal models give identical
+ * output. With a `memo` (see TranslateMemo), a model object translated
+ * before gives the very same resource objects as then.
+ */
+export function translate(model: MeshModel, memo?: TranslateMemo): MeshResources {
+  memo?.begin(model);
+  const services = model.services.map((s) =>
+    memo ? memo.service(s, () => serviceResources(model, s)) : serviceResources(model, s),
+  );
+  const listing = servicesByWorkload(model);
+  const inbound = (w: WorkloadModel) => {
+    const listed = listing.get(w.key) ?? [];
+    // Only the Services that list the workload shape its inbound side (see servedPorts).
+    const build = () => {
+      const own = { ...model, services: listed };
+      return w.dataPlane === "proxyless" ? proxylessInboundResources(own, w) : inboundResources(own, w);
+    };
+    return memo ? memo.workload(w, listed, build) : build();
+  };
   return {
-    shared: model.services.flatMap((s) => [
+    shared: services.flatMap((s) => s.shared),
+    proxyless: services.flatMap((s) => s.proxyless),
+    proxylessMtls: services.flatMap((s) => s.proxylessMtls),
+    sidecar: [virtualOutboundListener(), ...services.flatMap((s) => s.sidecar), ...passthroughClusters()],
+    inbound: new Map(model.workloads.map((w) => [w.key, inbound(w)])),
+    egress: egressScopes(model),
+  };
+}
+
+/** One Service's resources, by audience. */
+function serviceResources(model: MeshModel, s: ServiceModel): ServiceResources {
+  return {
+    shared: [
       ...outboundClusters(s, model.trustDomain),
       ...clusterLoadAssignments(s, model.telemetry),
       ...routeConfigurations(s),
-    ]),
-    proxyless: model.services.flatMap((s) => [...proxylessListeners(s), ...proxylessRouteConfigurations(s)]),
-    proxylessMtls: model.services.flatMap((s) => proxylessMtlsClusters(s, model.trustDomain)),
-    sidecar: [
-      virtualOutboundListener(),
-      ...model.services.flatMap((s) => outboundListeners(s, model.telemetry)),
-      ...passthroughClusters(),
     ],
-    inbound: new Map(
-      model.workloads.map((w) => [
-        w.key,
-        w.dataPlane === "proxyless" ? proxylessInboundResources(model, w) : inboundResources(model, w),
-      ]),
-    ),
-    egress: egressScopes(model),
+    proxyless: [...proxylessListeners(s), ...proxylessRouteConfigurations(s)],
+    proxylessMtls: proxylessMtlsClusters(s, model.trustDomain),
+    sidecar: outboundListeners(s, model.telemetry),
   };
 }
 

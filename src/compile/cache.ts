@@ -1,0 +1,49 @@
+import { isDeepStrictEqual } from "node:util";
+
+/**
+ * What compile may carry from one run to the next, so that a change costs
+ * work in proportion to what it touches downstream. The xDS pipeline owns
+ * one; every other caller compiles from scratch.
+ *
+ * - Results of pure functions of one cluster object are kept per object.
+ *   The informers replace an object on every change and never mutate one, so
+ *   an object seen again is unchanged.
+ * - A model object (a Service's, a workload's) equal to the one the previous
+ *   run built under the same key is replaced by that earlier object. Equal
+ *   models give equal output either way; keeping the identity lets translate
+ *   (TranslateMemo), the encoder and the snapshots skip what did not change.
+ */
+export class CompileCache {
+  private readonly perObject = new Map<string, WeakMap<object, unknown>>();
+  private previous = new Map<string, object>();
+  private current = new Map<string, object>();
+
+  /** `compute(object)`, computed once per object for a given `kind` of result. */
+  of<K extends object, V>(kind: string, object: K, compute: (object: K) => V): V {
+    let results = this.perObject.get(kind);
+    if (!results) this.perObject.set(kind, (results = new WeakMap()));
+    if (results.has(object)) return results.get(object) as V;
+    const value = compute(object);
+    results.set(object, value);
+    return value;
+  }
+
+  /** `built`, or the equal object the previous run returned for `key`. */
+  same<T extends object>(key: string, built: T): T {
+    const before = this.previous.get(key) as T | undefined;
+    const kept = before !== undefined && isDeepStrictEqual(before, built) ? before : built;
+    this.current.set(key, kept);
+    return kept;
+  }
+
+  /** Starts a run; one that threw before its end leaves nothing behind. */
+  beginRun(): void {
+    this.current = new Map();
+  }
+
+  /** Ends a run: the objects it returned are what the next one compares with. */
+  endRun(): void {
+    this.previous = this.current;
+    this.current = new Map();
+  }
+}
