@@ -126,7 +126,14 @@ export async function startWebhook(kubeConfig: KubeConfig, options: WebhookOptio
   await resync();
   const timer = setInterval(() => void resync(), options.resyncMs ?? 60_000);
   // A Mesh whose injection selector changes is reflected at once.
-  const unsubscribe = meshes.on(() => void resync());
+  // Only then: every other Mesh event (each status write among them) would cost three GETs for nothing.
+  let resyncedFor: string | undefined;
+  const unsubscribe = meshes.on(() => {
+    const selector = JSON.stringify(selectorOf(activeMesh()) ?? null);
+    if (selector === resyncedFor) return;
+    resyncedFor = selector;
+    void resync();
+  });
 
   return {
     port,

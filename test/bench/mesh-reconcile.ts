@@ -1,37 +1,84 @@
 /**
- * Mesh reconcile latency and operator memory, against a real API server.
+ * Mesh reconcile latency, API requests per reconcile and operator memory
+ * (B11), against a real API server.
  *
  * Runs `skiff operator` (the built dist/, as deployed) as its own process,
- * changes the Mesh spec N times, and measures from each API write to the
- * status reporting that generation. Then reads the operator's resident memory
- * after it has been idle. Run with `make bench` (after `make build`).
+ * under a user of its own so that the API server's audit log tells its
+ * requests from ours, changes the Mesh spec N times, and measures from each
+ * API write to the status reporting that generation. Then reads the
+ * operator's resident memory after it has been idle. Run with `make bench`
+ * (after `make build`). Writes bench/results/mesh-reconcile-<date>.md and .json.
+ *
+ * HEAP_SNAPSHOT=1 also has the idle operator write a heap snapshot (into
+ * .skiff/bench/mesh-reconcile/), to see what holds its memory.
  */
-import { spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import type { KubernetesObject } from "@kubernetes/client-node";
 import { repositoryRoot } from "../../src/controlplane/binaries.js";
 import { LocalControlPlane } from "../../src/controlplane/controlplane.js";
+import { freePort } from "../../src/controlplane/ports.js";
 import { ServerSideApplier } from "../../src/k8s/apply.js";
 import { Informer } from "../../src/k8s/informer.js";
+import { AuditLogFollower, type AuditEvent } from "../support/audit-log.js";
+import { memoryKiB } from "./shared/proc.js";
+import { writeReport } from "./shared/report.js";
 import { percentile } from "./shared/stats.js";
 
 const CHANGES = Number(process.env.CHANGES ?? 50);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const rssMiB = (pid: number) =>
-  Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))![1]) / 1024;
+const IDLE_MS = 10_000;
+const OPERATOR_USER = "bench-operator";
+const ROOT = repositoryRoot();
+const RESULTS = join(ROOT, "bench", "results");
+const SNAPSHOTS = join(ROOT, ".skiff", "bench", "mesh-reconcile");
+/** B11's target: the operator's RSS at idle after 50 reconciles (issue 18). */
+const IDLE_RSS_TARGET_MIB = 150;
 
-const plane = await LocalControlPlane.start();
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const loadAverage = () => readFileSync("/proc/loadavg", "utf8").trim();
+const commit = spawnSync("git", ["rev-parse", "--short", "HEAD"], {
+  cwd: ROOT,
+  encoding: "utf8",
+}).stdout.trim();
+
+/** One sample of a Prometheus text exposition, summed over the series whose labels include `labels`. */
+function metric(text: string, name: string, labels = ""): number {
+  let sum = 0;
+  for (const line of text.split("\n")) {
+    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
+    if (labels && !line.includes(labels)) continue;
+    sum += Number(line.slice(line.lastIndexOf(" ") + 1));
+  }
+  return sum;
+}
+
+/** "list configmaps", "patch meshes/status": what a request did, without names, for the breakdown. */
+const requestKind = (e: AuditEvent) =>
+  `${e.verb} ${e.objectRef?.resource ?? "(non-resource)"}${e.objectRef?.subresource ? `/${e.objectRef.subresource}` : ""}`;
+
+const loadAtStart = loadAverage();
+const plane = await LocalControlPlane.start({ auditLog: true });
+const operatorKubeconfig = join(plane.workDir, "operator.kubeconfig");
+writeFileSync(
+  operatorKubeconfig,
+  await plane.clientKubeconfig({ user: OPERATOR_USER, groups: ["system:masters"] }),
+  { mode: 0o600 },
+);
+const httpPort = await freePort();
+mkdirSync(SNAPSHOTS, { recursive: true });
 const operator = spawn(
   process.execPath,
   [
-    join(repositoryRoot(), "dist/src/cli/main.js"),
+    "--heapsnapshot-signal=SIGUSR2",
+    `--diagnostic-dir=${SNAPSHOTS}`,
+    join(ROOT, "dist/src/cli/main.js"),
     "operator",
     "--kubeconfig",
-    plane.kubeconfigPath,
+    operatorKubeconfig,
     "--http-address",
-    "127.0.0.1:0",
+    `127.0.0.1:${httpPort}`,
     "--webhook-address",
     "127.0.0.1:0",
   ],
@@ -40,6 +87,17 @@ const operator = spawn(
     env: { ...process.env, SKIFF_LOG_LEVEL: "warn", POD_NAMESPACE: "default" },
   },
 );
+const scrape = async () => (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+const meshReconciles = async () => metric(await scrape(), "skiff_reconcile_total", 'controller="mesh"');
+/** Waits until the operator has reconciled nothing for a second, so that a count includes a change's tail. */
+async function controllerIdle(): Promise<void> {
+  for (;;) {
+    const before = await meshReconciles();
+    await sleep(1000);
+    if ((await meshReconciles()) === before) return;
+  }
+}
+
 try {
   const applier = new ServerSideApplier(plane.kubeConfig(), "bench");
   // Watch rather than poll, so that measuring does not load the API server.
@@ -60,9 +118,7 @@ try {
       const unsubscribe = meshes.on(check);
       check();
     });
-
-  const latencies: number[] = [];
-  for (let i = 0; i <= CHANGES; i++) {
+  const change = async (i: number) => {
     const started = performance.now();
     const mesh = await applier.apply({
       apiVersion: "skiff.dev/v1alpha1",
@@ -71,21 +127,95 @@ try {
       spec: { observability: { tracing: { samplingPercent: i % 100 } } },
     } as KubernetesObject);
     await reached(mesh.metadata!.generation!);
-    if (i > 0) latencies.push(performance.now() - started); // the first includes CA creation and start-up
-  }
-  latencies.sort((a, b) => a - b);
+    return performance.now() - started;
+  };
 
-  await sleep(10_000);
-  const idleRss = rssMiB(operator.pid!);
-  console.log(`## Mesh reconcile (${CHANGES} spec changes, real kube-apiserver on loopback)\n`);
-  console.log("| measure | value |\n|---|---|");
-  console.log(`| API write to status observedGeneration, p50 | ${percentile(latencies, 50).toFixed(1)} ms |`);
-  console.log(`| API write to status observedGeneration, p99 | ${percentile(latencies, 99).toFixed(1)} ms |`);
-  console.log(`| operator RSS after 10 s idle | ${idleRss.toFixed(1)} MiB |`);
-  console.log(
-    `\nThe end of each change is seen through a watch on the Mesh. Machine: ${cpus().length} cores.`,
-  );
+  await change(0); // includes CA creation and start-up, so it is not counted
+  await controllerIdle();
+  const reconcilesBefore = await meshReconciles();
+  const requests = await AuditLogFollower.fromNow(plane.auditLogPath!, OPERATOR_USER);
+  const latencies: number[] = [];
+  for (let i = 1; i <= CHANGES; i++) latencies.push(await change(i));
+  await controllerIdle();
+  const seen = await requests.waitFor(() => true, 0);
+  const reconciles = (await meshReconciles()) - reconcilesBefore;
+  latencies.sort((a, b) => a - b);
+  const byKind = new Map<string, number>();
+  for (const event of seen) byKind.set(requestKind(event), (byKind.get(requestKind(event)) ?? 0) + 1);
+
+  await sleep(IDLE_MS);
+  const idleRssMiB = memoryKiB(operator.pid!, "VmRSS") / 1024;
+  const metrics = await scrape();
+  const heapUsedMiB = metric(metrics, "nodejs_heap_size_used_bytes") / 2 ** 20;
+  const heapTotalMiB = metric(metrics, "nodejs_heap_size_total_bytes") / 2 ** 20;
+  const externalMiB = metric(metrics, "nodejs_external_memory_bytes") / 2 ** 20;
+  if (process.env.HEAP_SNAPSHOT) operator.kill("SIGUSR2");
+  const loadAtEnd = loadAverage();
   meshes.stop();
+
+  const p50 = percentile(latencies, 50);
+  const p99 = percentile(latencies, 99);
+  const perReconcile = seen.length / reconciles;
+  const perChange = seen.length / CHANGES;
+  const noise = `one run; machine load ${loadAtStart} at start, ${loadAtEnd} at end`;
+  const date = new Date().toISOString().slice(0, 10);
+  const markdown = [
+    `# Mesh reconcile (${date}, commit ${commit})\n`,
+    `${CHANGES} Mesh spec changes against a real kube-apiserver on loopback, the operator as a process of its own. Machine: ${cpus().length} cores; load average ${loadAtStart} at start, ${loadAtEnd} at end.\n`,
+    "| measure | value |\n|---|---|",
+    `| API write to status observedGeneration, p50 | ${p50.toFixed(1)} ms |`,
+    `| API write to status observedGeneration, p99 | ${p99.toFixed(1)} ms |`,
+    `| operator API requests per Mesh change | ${perChange.toFixed(1)} |`,
+    `| Mesh reconciles | ${reconciles} (${(reconciles / CHANGES).toFixed(2)} per change) |`,
+    `| operator API requests per reconcile | ${perReconcile.toFixed(1)} |`,
+    `| operator RSS after ${IDLE_MS / 1000} s idle (B11, target ≤ ${IDLE_RSS_TARGET_MIB} MiB) | ${idleRssMiB.toFixed(1)} MiB |`,
+    `| V8 heap used / total, external memory, at idle | ${heapUsedMiB.toFixed(1)} / ${heapTotalMiB.toFixed(1)} MiB, ${externalMiB.toFixed(1)} MiB |`,
+    "\nThe operator's requests during the changes, from the API server's audit log (watches included):\n",
+    "| request | count |\n|---|---|",
+    ...[...byKind].sort((a, b) => b[1] - a[1]).map(([kind, count]) => `| ${kind} | ${count} |`),
+    "\nThe end of each change is seen through a watch on the Mesh. The first change (CA creation, start-up) is not counted. Requests are counted from the first change until the operator has reconciled nothing for a second after the last, and divided by the reconciles the operator's `skiff_reconcile_total` counted meanwhile.",
+  ].join("\n");
+  const file = await writeReport(markdown, RESULTS, "mesh-reconcile", date);
+  const results = [
+    {
+      id: "B11",
+      what: `operator RSS at idle (${IDLE_MS / 1000} s) after ${CHANGES} Mesh reconciles`,
+      value: Number(idleRssMiB.toFixed(1)),
+      unit: "MiB",
+      target: IDLE_RSS_TARGET_MIB,
+      met: idleRssMiB <= IDLE_RSS_TARGET_MIB,
+      noise,
+      note: `V8 heap used ${heapUsedMiB.toFixed(1)} MiB of ${heapTotalMiB.toFixed(1)}, external ${externalMiB.toFixed(1)} MiB`,
+    },
+    {
+      id: "B11 requests",
+      what: "operator API requests per Mesh reconcile",
+      value: Number(perReconcile.toFixed(2)),
+      unit: "requests",
+      noise,
+      note: `${seen.length} requests over ${reconciles} reconciles for ${CHANGES} changes`,
+    },
+    ...[
+      ["p50", p50],
+      ["p99", p99],
+    ].map(([at, value]) => ({
+      id: `B11 reconcile ${at}`,
+      what: `Mesh spec write to status.observedGeneration, ${at} over ${CHANGES} changes`,
+      value: Number((value as number).toFixed(1)),
+      unit: "ms",
+      noise,
+    })),
+  ];
+  writeFileSync(
+    file.replace(/\.md$/, ".json"),
+    JSON.stringify({ commit, date, loadavg: { start: loadAtStart, end: loadAtEnd }, results }, null, 2) +
+      "\n",
+  );
+  console.log(`wrote ${relative(ROOT, file)} and its .json`);
+  if (process.env.HEAP_SNAPSHOT) {
+    await sleep(5000); // the snapshot is written synchronously by the operator; give it time before SIGTERM
+    console.log(`heap snapshot in ${relative(ROOT, SNAPSHOTS)}`);
+  }
 } finally {
   operator.kill("SIGTERM");
   await new Promise((r) => operator.once("exit", r));

@@ -1,4 +1,3 @@
-import type { KubernetesObject } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import { durationMs } from "../../api/duration.js";
 import type { Mesh } from "../../api/v1alpha1/generated/mesh.js";
@@ -15,15 +14,12 @@ import {
   stagedRootProblem,
 } from "./lost-ca.js";
 import type { MeshObservation } from "./status.js";
+import type { Secret } from "./cache.js";
 import { MANAGED_BY_LABEL, REGENERATE_CA_ANNOTATION, SIGNS_FROM_ANNOTATION } from "../../mesh/annotations.js";
 import { CA_SECRET, TRUST_BUNDLE_CONFIGMAP } from "../../mesh/names.js";
 import { MESH_DEFAULTS, meshIdentity } from "../../mesh/defaults.js";
 
 const DAY_MS = 24 * 3600_000;
-
-interface Secret extends KubernetesObject {
-  data?: Record<string, string>;
-}
 
 const decode = (b64: string | undefined) =>
   b64 === undefined ? undefined : Buffer.from(b64, "base64").toString("utf8");
@@ -41,6 +37,8 @@ export interface BuiltinCaOptions {
   now: () => Date;
   /** How long a regenerated root is trusted before it signs. */
   rootTrustPeriodMs: number;
+  /** Reads a CA Secret (from a cache that may lag, but never reports a Secret missing that exists). */
+  caSecret: (namespace: string, name: string) => Promise<Secret | undefined>;
   /** Records an Event about the Mesh; never fails. */
   event: (mesh: Mesh, log: Logger, event: EventSpec) => Promise<void>;
 }
@@ -67,7 +65,7 @@ export class BuiltinCertificateAuthority {
   ) {}
 
   async observe(mesh: Mesh, s: MeshSettings, log: Logger): Promise<CaObservation> {
-    let secret = await this.rest.getIfExists<Secret>(this.secretsPath(s) + apiPath`/${CA_SECRET}`);
+    let secret = await this.options.caSecret(s.rootNamespace, CA_SECRET);
     if (!secret) {
       const lost = mesh.status?.certificateAuthority?.fingerprintSHA256;
       const request = mesh.metadata.annotations?.[REGENERATE_CA_ANNOTATION];

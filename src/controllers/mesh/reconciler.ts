@@ -3,6 +3,7 @@ import type { Logger } from "pino";
 import type { Certificate } from "../../api/certmanager/v1/generated/certificate.js";
 import type { Mesh, MeshStatus } from "../../api/v1alpha1/generated/mesh.js";
 import { ServerSideApplier } from "../../k8s/apply.js";
+import { ApplyIfChanged } from "../../k8s/apply-if-changed.js";
 import { conditionTransitionEvents, type EventRecorder, type EventSpec } from "../../k8s/events.js";
 import { replaceConditions, type Condition, type DesiredCondition } from "../../k8s/conditions.js";
 import { apiPath, KindNotServedError, KubernetesApiError, RestClient } from "../../k8s/rest.js";
@@ -22,6 +23,7 @@ import { controlPlaneIssues, sidecarIssues } from "./issues.js";
 import { caExpiryFlipInMs } from "./ca-expiry.js";
 import { FIELD_MANAGER, MESH_FINALIZER } from "./names.js";
 import { BuiltinCertificateAuthority, type CaObservation } from "./builtin-ca.js";
+import type { MeshCache, Secret } from "./cache.js";
 import { DEFAULT_ROOT_TRUST_PERIOD_MS } from "./lost-ca.js";
 import { activeMeshOtherThan } from "../../mesh/singleton.js";
 import { meshStatus, reconcileFailedStatus, reconcilerOwnedStatus, type MeshObservation } from "./status.js";
@@ -34,10 +36,6 @@ import { CERT_MANAGER_SECRET, XDS_NAME } from "../../mesh/names.js";
  * flap the condition; three in a row, about 35 ms apart, are not one-off.
  */
 const REPORT_AFTER_FAILURES = 3;
-
-interface Secret extends KubernetesObject {
-  data?: Record<string, string>;
-}
 
 const decode = (b64: string | undefined) =>
   b64 === undefined ? undefined : Buffer.from(b64, "base64").toString("utf8");
@@ -59,10 +57,21 @@ export interface MeshReconcilerOptions {
  * the finalizer and the status. It reads everything it needs, computes the
  * desired objects with pure functions, applies them, and prunes what it made
  * before but no longer wants; it never branches on the event that woke it.
+ *
+ * It reads the Mesh itself from the API server (one GET: its status is what
+ * the next status is computed from, and a cache could lag behind our own last
+ * write), and everything else from the controller's informer caches
+ * (MeshCache), writing only what differs from them. A steady-state
+ * reconcile therefore costs one request. Where a cache that lags would do
+ * harm, the API server is asked: a CA Secret the cache lacks (it is created
+ * at most once, and a lost one is reported), and the objects to delete when
+ * the Mesh goes away (a cache that has not seen a new object yet would leave
+ * it behind).
  */
 export class MeshReconciler {
   private readonly rest: RestClient;
   private readonly applier: ServerSideApplier;
+  private readonly generated: ApplyIfChanged;
   private readonly now: () => Date;
   private readonly builtinCa: BuiltinCertificateAuthority;
   /** Consecutive failed reconciles per Mesh; in memory, so a restart starts counting again. */
@@ -70,12 +79,15 @@ export class MeshReconciler {
 
   constructor(
     kubeConfig: KubeConfig,
+    private readonly cache: MeshCache,
     private readonly options: MeshReconcilerOptions,
   ) {
     this.rest = new RestClient(kubeConfig);
     this.applier = new ServerSideApplier(kubeConfig, FIELD_MANAGER);
+    this.generated = new ApplyIfChanged(this.applier);
     this.now = options.now ?? (() => new Date());
     this.builtinCa = new BuiltinCertificateAuthority(this.rest, {
+      caSecret: (namespace, name) => this.caSecret(namespace, name),
       now: this.now,
       rootTrustPeriodMs: options.rootTrustPeriodMs ?? DEFAULT_ROOT_TRUST_PERIOD_MS,
       event: (mesh, log, event) => this.event(mesh, log, event),
@@ -108,7 +120,7 @@ export class MeshReconciler {
     const finalizers = mesh.metadata.finalizers ?? [];
     if (mesh.metadata.deletionTimestamp) {
       if (!finalizers.includes(MESH_FINALIZER)) return;
-      const removed = await this.prune(name, new Set());
+      const removed = await this.prune(await this.listManaged(name), new Set());
       log.info({ removed }, "mesh deleted: removed generated objects");
       await this.setFinalizers(
         mesh,
@@ -117,15 +129,11 @@ export class MeshReconciler {
       return;
     }
 
-    const all = await this.rest.request<{ items: KubernetesObject[] }>(
-      "GET",
-      "/apis/skiff.dev/v1alpha1/meshes",
-    );
-    const active = activeMeshOtherThan(name, all.items);
+    const active = activeMeshOtherThan(name, this.cache.meshes.list());
     if (active) {
       // A second Mesh generates nothing; it only says why.
       if (finalizers.includes(MESH_FINALIZER)) {
-        await this.prune(name, new Set());
+        await this.prune(await this.listManaged(name), new Set());
         await this.setFinalizers(
           mesh,
           finalizers.filter((f) => f !== MESH_FINALIZER),
@@ -160,11 +168,11 @@ export class MeshReconciler {
     const desired = desiredControlPlane(settings);
     // The namespace first (everything else lives in it), then the rest at once.
     const [namespace, ...rest] = desired;
-    await this.applier.apply(namespace!);
+    await this.applyGenerated(namespace!);
     await Promise.all(
       rest
         .filter((obj) => controlPlaneProblems.length === 0 || obj.kind !== "Deployment")
-        .map((obj) => this.applier.apply(obj)),
+        .map((obj) => this.applyGenerated(obj)),
     );
 
     const ca = await this.certificateAuthority(mesh, settings, log);
@@ -175,8 +183,8 @@ export class MeshReconciler {
     const namespaceSelectorProblems = selectorProblems(selector).map(
       (p) => `spec.injection.namespaceSelector.${p.field}: ${p.message}`,
     );
-    const namespaces = await this.rest.request<{ items: KubernetesObject[] }>("GET", "/api/v1/namespaces");
-    let meshed = namespaces.items
+    let meshed = this.cache.namespaces
+      .list()
       .filter((ns) => !ns.metadata?.deletionTimestamp && selectorMatches(selector, ns.metadata?.labels))
       .map((ns) => ns.metadata!.name!)
       .sort();
@@ -185,26 +193,34 @@ export class MeshReconciler {
     if (writeNamespaces) {
       const perNamespace = meshed.flatMap((ns) => desiredNamespaceConfig(settings, ns, ca.trustBundle!));
       desired.push(...perNamespace);
-      await Promise.all(perNamespace.map((obj) => this.applier.apply(obj)));
+      await Promise.all(perNamespace.map((obj) => this.applyGenerated(obj)));
     } else {
       // Keep what namespaces already have: a broken CA must not strip workloads of their trust
       // bundle, nor a selector that cannot be read (the meshed namespaces are then the ones that
       // have it), nor sidecar settings that no bootstrap can be rendered from.
       const configMaps = GENERATED_OBJECTS.filter((generated) => generated.kind === "ConfigMap");
-      const existing = (await Promise.all(configMaps.map((cm) => this.managedObjects(name, cm)))).flat();
+      const existing = configMaps.flatMap((cm) => this.cache.managed(name, cm));
       if (namespaceSelectorProblems.length > 0)
         meshed = [...new Set(existing.map((cm) => cm.metadata!.namespace!))].sort();
       desired.push(...existing.filter((cm) => meshed.includes(cm.metadata!.namespace!)));
     }
-    const removed = await this.prune(name, new Set(desired.map(identity)));
+    // From the caches: an object they have not seen yet is pruned on the reconcile its arrival starts.
+    const generated = GENERATED_OBJECTS.flatMap((g) => this.cache.managed(name, g));
+    const removed = await this.prune(generated, new Set(desired.map(identity)));
     if (removed.length) log.info({ removed }, "removed generated objects that are no longer wanted");
 
-    const deployment = await this.rest.getIfExists<{
-      status?: {
-        readyReplicas?: number;
-        conditions?: { type: string; status: string; reason?: string; message?: string }[];
-      };
-    }>(apiPath`/apis/apps/v1/namespaces/${settings.rootNamespace}/deployments/${XDS_NAME}`);
+    const deployment = this.cache.stored({
+      apiVersion: "apps/v1",
+      kind: "Deployment",
+      metadata: { namespace: settings.rootNamespace, name: XDS_NAME },
+    }) as
+      | {
+          status?: {
+            readyReplicas?: number;
+            conditions?: { type: string; status: string; reason?: string; message?: string }[];
+          };
+        }
+      | undefined;
     const observation: MeshObservation = {
       generation: mesh.metadata.generation ?? 0,
       ca: ca.inspection,
@@ -274,9 +290,7 @@ export class MeshReconciler {
       }
       throw error;
     }
-    const secret = await this.rest.getIfExists<Secret>(
-      apiPath`/api/v1/namespaces/${s.rootNamespace}/secrets/${CERT_MANAGER_SECRET}`,
-    );
+    const secret = await this.caSecret(s.rootNamespace, CERT_MANAGER_SECRET);
     if (!secret) {
       return {
         inspection: {
@@ -303,6 +317,26 @@ export class MeshReconciler {
     });
   }
 
+  /** A generated object, applied unless the cache shows it as this process last applied it. */
+  private async applyGenerated(object: KubernetesObject): Promise<void> {
+    await this.generated.apply(object, this.cache.stored(object));
+  }
+
+  /** A CA Secret: the cached one, or, when the cache has none, the API server's answer. */
+  private async caSecret(namespace: string, name: string): Promise<Secret | undefined> {
+    return (
+      this.cache.caSecrets.get(name)?.get(namespace, name) ??
+      (await this.rest.getIfExists<Secret>(apiPath`/api/v1/namespaces/${namespace}/secrets/${name}`))
+    );
+  }
+
+  /** Everything this Mesh generated, as the API server has it now. */
+  private async listManaged(mesh: string): Promise<KubernetesObject[]> {
+    return (
+      await Promise.all(GENERATED_OBJECTS.map((generated) => this.managedObjects(mesh, generated)))
+    ).flat();
+  }
+
   /** What this Mesh generated of one kind and name, in every namespace. */
   private async managedObjects(mesh: string, generated: GeneratedObject): Promise<KubernetesObject[]> {
     const { apiVersion, kind, name } = generated;
@@ -314,11 +348,8 @@ export class MeshReconciler {
     return list.items.map((o) => ({ ...o, apiVersion, kind }));
   }
 
-  /** Deletes every object this Mesh generated that is not in `keep`; returns what it deleted. */
-  private async prune(mesh: string, keep: Set<string>): Promise<string[]> {
-    const existing = (
-      await Promise.all(GENERATED_OBJECTS.map((generated) => this.managedObjects(mesh, generated)))
-    ).flat();
+  /** Deletes every object of `existing` (what this Mesh generated) that is not in `keep`; returns what it deleted. */
+  private async prune(existing: KubernetesObject[], keep: Set<string>): Promise<string[]> {
     const unwanted = existing.filter((obj) => !keep.has(identity(obj)));
     await Promise.all(
       unwanted.map(async (obj) => {
