@@ -1,0 +1,103 @@
+import assert from "node:assert/strict";
+import { KubeConfig } from "@kubernetes/client-node";
+import { pino } from "pino";
+import { LocalControlPlane } from "../../src/controlplane/controlplane.js";
+import { startMeshController, type RunningController } from "../../src/controllers/mesh/controller.js";
+import { ServerSideApplier } from "../../src/k8s/apply.js";
+import { RestClient } from "../../src/k8s/rest.js";
+import { AuditLogFollower, describeRequest, type AuditEvent } from "../support/audit-log.js";
+import { applyMesh, meshControllerIdle, meshReconcileCount } from "../support/operator.js";
+import { eventually } from "./kubectl.js";
+
+/** The controller's own user, so that the audit log tells its requests from the test's. */
+const CONTROLLER_USER = "mesh-requests-controller";
+const logger = pino({ level: "error" }, pino.destination(2));
+
+/**
+ * What a Mesh reconcile asks of the API server once the mesh is in place:
+ * the reconciler reads its caches, so a reconcile with nothing to change
+ * costs one GET of the Mesh and, when the status changed, one status write.
+ * Before the caches it was about 21 requests, and this would catch a read
+ * that went back to the API server.
+ */
+describe("Mesh reconciles in a steady state", function () {
+  this.timeout(180_000);
+  let plane: LocalControlPlane;
+  let controller: RunningController | undefined;
+  const admin = () => new ServerSideApplier(plane.kubeConfig(), "test");
+  const observedGeneration = async () =>
+    (
+      await new RestClient(plane.kubeConfig()).request<{ status?: { observedGeneration?: number } }>(
+        "GET",
+        "/apis/skiff.dev/v1alpha1/meshes/default",
+      )
+    ).status?.observedGeneration;
+
+  before(async () => {
+    plane = await LocalControlPlane.start({ auditLog: true });
+    const kubeConfig = new KubeConfig();
+    kubeConfig.loadFromString(
+      await plane.clientKubeconfig({ user: CONTROLLER_USER, groups: ["system:masters"] }),
+    );
+    for (const name of ["alpha", "beta"]) {
+      await admin().apply({
+        apiVersion: "v1",
+        kind: "Namespace",
+        metadata: { name, labels: { "skiff.dev/injection": "enabled" } },
+      });
+    }
+    controller = await startMeshController(kubeConfig, { operatorImage: "skiff:test", logger });
+    const mesh = await applyMesh(admin());
+    await eventually(async () => assert.equal(await observedGeneration(), mesh.metadata?.generation));
+    await meshControllerIdle();
+  });
+  after(async () => {
+    try {
+      await controller?.stop();
+    } finally {
+      await plane?.stop();
+    }
+  });
+
+  /** The controller's requests while `act` runs and until it is idle again, and the reconciles meanwhile. */
+  async function requestsDuring(
+    act: () => Promise<void>,
+  ): Promise<{ requests: AuditEvent[]; reconciles: number }> {
+    const reconcilesBefore = await meshReconcileCount();
+    const follower = await AuditLogFollower.fromNow(plane.auditLogPath!, CONTROLLER_USER);
+    await act();
+    await meshControllerIdle();
+    const requests = await follower.waitFor(() => true, 0);
+    return { requests, reconciles: (await meshReconcileCount()) - reconcilesBefore };
+  }
+
+  it("a change to nothing it generates costs a GET of the Mesh and a status write per reconcile", async () => {
+    const CHANGES = 5;
+    const { requests, reconciles } = await requestsDuring(async () => {
+      for (let i = 1; i <= CHANGES; i++) {
+        const mesh = await applyMesh(admin(), { observability: { tracing: { samplingPercent: i } } });
+        await eventually(async () => assert.equal(await observedGeneration(), mesh.metadata?.generation));
+      }
+    });
+    assert.ok(reconciles >= CHANGES, `${reconciles} reconciles for ${CHANGES} changes`);
+    const described = requests.map(describeRequest);
+    const other = described.filter((r) => r !== "get meshes default" && r !== "patch meshes/status default");
+    assert.deepEqual(other, [], "requests other than the Mesh's GET and status write");
+    assert.ok(
+      requests.length <= 2 * reconciles,
+      `${requests.length} requests over ${reconciles} reconciles: ${described.join(", ")}`,
+    );
+  });
+
+  it("a change to one generated object writes that object alone", async () => {
+    const { requests } = await requestsDuring(async () => {
+      const mesh = await applyMesh(admin(), { controlPlane: { replicas: 3 } });
+      await eventually(async () => assert.equal(await observedGeneration(), mesh.metadata?.generation));
+    });
+    const writes = requests.filter((r) => r.verb !== "get").map(describeRequest);
+    assert.deepEqual([...new Set(writes)].sort(), [
+      "patch deployments skiff-system/skiff-xds",
+      "patch meshes/status default",
+    ]);
+  });
+});
