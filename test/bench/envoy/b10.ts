@@ -86,7 +86,7 @@ interface FortioPercentiles extends FortioResult {
 }
 
 /** The server sidecar's cluster for its application (inboundClusterName). */
-const INBOUND = `inbound|${PORT}||`;
+const INBOUND = `cluster.inbound|${PORT}||`;
 const upstream = (namespace: string) => `cluster.outbound|${PORT}||server.${namespace}.svc.cluster.local`;
 
 export async function measureSidecarLatency(
@@ -144,8 +144,7 @@ export async function measureSidecarLatency(
           "client",
           `^${escapeRegExp(upstream(MESHED))}\\.(upstream_rq_total|ssl\\.handshake)$`,
         ),
-        // (A filter naming "inbound|8080||" itself matched nothing in Envoy 1.40; this one is cheap enough.)
-        envoyStats(MESHED, serverPod, "upstream_rq_total$"),
+        envoyStats(MESHED, serverPod, `^${escapeRegExp(INBOUND)}\\.upstream_rq_total$`),
       ]);
     const [clientBefore, serverBefore] = await sidecarStats();
     for (let round = 0; round < settings.rounds; round++)
