@@ -8,15 +8,23 @@ import { isDeepStrictEqual } from "node:util";
  * - Results of pure functions of one cluster object are kept per object.
  *   The informers replace an object on every change and never mutate one, so
  *   an object seen again is unchanged.
- * - A model object (a Service's, a workload's) equal to the one the previous
- *   run built under the same key is replaced by that earlier object. Equal
- *   models give equal output either way; keeping the identity lets translate
- *   (TranslateMemo), the encoder and the snapshots skip what did not change.
+ * - A part of the result built from the same input objects as in the
+ *   previous run (a Service's endpoints from its slices and their Pods, its
+ *   model from those endpoints, the Service and its policy) is the previous
+ *   run's object, not built again.
+ * - A model object (a workload's) equal to the one the previous run built
+ *   under the same key is replaced by that earlier object.
+ *
+ * Equal models give equal output either way; keeping the identity lets
+ * translate (TranslateMemo), the encoder and the snapshots skip what did
+ * not change.
  */
 export class CompileCache {
   private readonly perObject = new Map<string, WeakMap<object, unknown>>();
   private previous = new Map<string, object>();
   private current = new Map<string, object>();
+  private previousBuilt = new Map<string, Built>();
+  private currentBuilt = new Map<string, Built>();
 
   /** `compute(object)`, computed once per object for a given `kind` of result. */
   of<K extends object, V>(kind: string, object: K, compute: (object: K) => V): V {
@@ -36,14 +44,34 @@ export class CompileCache {
     return kept;
   }
 
+  /** `build()`, or what it returned for `key` in the previous run if `inputs` are the same objects then. */
+  built<T>(key: string, inputs: readonly unknown[], build: () => T): T {
+    const before = this.previousBuilt.get(key);
+    const value = before && sameObjects(before.inputs, inputs) ? (before.value as T) : build();
+    this.currentBuilt.set(key, { inputs, value });
+    return value;
+  }
+
   /** Starts a run; one that threw before its end leaves nothing behind. */
   beginRun(): void {
     this.current = new Map();
+    this.currentBuilt = new Map();
   }
 
-  /** Ends a run: the objects it returned are what the next one compares with. */
+  /** Ends a run: what it returned is what the next one compares with. */
   endRun(): void {
     this.previous = this.current;
     this.current = new Map();
+    this.previousBuilt = this.currentBuilt;
+    this.currentBuilt = new Map();
   }
+}
+
+interface Built {
+  readonly inputs: readonly unknown[];
+  readonly value: unknown;
+}
+
+function sameObjects(a: readonly unknown[], b: readonly unknown[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
 }

@@ -62,9 +62,11 @@ export function compile(state: ClusterState, cache?: CompileCache): CompileResul
     (object: K): V =>
       cache ? cache.of(kind, object, compute) : compute(object);
   const same = <T extends object>(key: string, built: T): T => (cache ? cache.same(key, built) : built);
+  const built = <T>(key: string, inputs: readonly unknown[], build: () => T): T =>
+    cache ? cache.built(key, inputs, build) : build();
   const traffic = perObject("trafficModel", trafficModel);
   const ports = perObject("servicePorts", servicePorts);
-  const endpoints = endpointsByService(state.endpointSlices, state.pods);
+  const endpoints = endpointsByService(state.endpointSlices, state.pods, cache);
   const security = compileSecurity({
     ...(state.mesh ? { mesh: state.mesh } : {}),
     peerAuthentications: state.peerAuthentications,
@@ -89,18 +91,28 @@ export function compile(state: ClusterState, cache?: CompileCache): CompileResul
       const clusterIP = service.spec?.clusterIP;
       const policy = winners.get(`${namespace}/${name}`);
       const listed = endpoints.get(`${namespace}/${name}`);
-      const unready = (listed?.unready ?? []).flatMap((e): UnreadyEndpointModel[] =>
-        e.workload === undefined ? [] : [{ address: e.address, workload: e.workload, ports: e.ports }],
-      );
-      return same(`service ${namespace}/${name}`, {
-        namespace,
-        name,
-        hostname: `${name}.${namespace}.svc.${CLUSTER_DOMAIN}`,
-        ...(clusterIP && clusterIP !== "None" ? { clusterIP } : {}),
-        ports: ports(service),
-        endpoints: (listed?.ready ?? []).map((e) => withMtls(e, tlsWorkloads)),
-        ...(unready.length > 0 ? { unreadyEndpoints: unready } : {}),
-        ...(policy ? { traffic: traffic(policy) } : {}),
+      const ready = listed?.ready ?? [];
+      // Everything the model is built from: auto mTLS reads the workload of each ready endpoint.
+      const inputs = [
+        service,
+        policy,
+        listed,
+        ...ready.map((e) => e.workload && tlsWorkloads.get(e.workload)),
+      ];
+      return built(`service ${namespace}/${name}`, inputs, (): ServiceModel => {
+        const unready = (listed?.unready ?? []).flatMap((e): UnreadyEndpointModel[] =>
+          e.workload === undefined ? [] : [{ address: e.address, workload: e.workload, ports: e.ports }],
+        );
+        return {
+          namespace,
+          name,
+          hostname: `${name}.${namespace}.svc.${CLUSTER_DOMAIN}`,
+          ...(clusterIP && clusterIP !== "None" ? { clusterIP } : {}),
+          ports: ports(service),
+          endpoints: ready.map((e) => withMtls(e, tlsWorkloads)),
+          ...(unready.length > 0 ? { unreadyEndpoints: unready } : {}),
+          ...(policy ? { traffic: traffic(policy) } : {}),
+        };
       });
     })
     .filter((s) => s.ports.length > 0)

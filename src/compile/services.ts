@@ -1,6 +1,7 @@
 import type { IEndpointSlice } from "kubernetes-models/discovery.k8s.io/v1";
 import type { IPod, IService } from "kubernetes-models/v1";
 import type { EndpointModel, ServicePortModel } from "../ir/model.js";
+import type { CompileCache } from "./cache.js";
 import { portProtocol } from "./protocol.js";
 
 const SERVICE_NAME_LABEL = "kubernetes.io/service-name";
@@ -47,33 +48,63 @@ export interface ServiceEndpoints {
  * - An endpoint listed by several slices (one per port set) gets the union
  *   of their ports. Endpoints are told apart by address and Pod, so Pods
  *   that share an address (host networking) stay separate.
+ * - With a `cache`, a Service's endpoints are those of the previous run
+ *   when its slices and the Pods they name are the same objects.
  */
 export function endpointsByService(
   slices: readonly IEndpointSlice[],
   pods: readonly IPod[],
+  cache?: CompileCache,
 ): Map<string, ServiceEndpoints> {
-  const podsByKey = new Map(pods.map((p) => [`${p.metadata?.namespace}/${p.metadata?.name}`, p]));
-  const byService = new Map<
-    string,
-    { ready: Map<string, EndpointModel>; unready: Map<string, EndpointModel> }
-  >();
+  const podKey = (p: IPod) => `${p.metadata?.namespace}/${p.metadata?.name}`;
+  const podsByKey = new Map(pods.map((p) => [cache ? cache.of("podKey", p, podKey) : podKey(p), p]));
+  const named = (slice: IEndpointSlice) => (slice.endpoints ?? []).map((e) => workloadOf(slice, e.targetRef));
+  const slicesByService = new Map<string, IEndpointSlice[]>();
   for (const slice of slices) {
     const service = slice.metadata?.labels?.[SERVICE_NAME_LABEL];
     if (!service || slice.addressType === "FQDN") continue;
     const key = `${slice.metadata?.namespace}/${service}`;
-    const lists = byService.get(key) ?? { ready: new Map(), unready: new Map() };
-    byService.set(key, lists);
+    const group = slicesByService.get(key);
+    if (group) group.push(slice);
+    else slicesByService.set(key, [slice]);
+  }
+  return new Map(
+    [...slicesByService].map(([key, group]) => {
+      const build = () => serviceEndpoints(group, podsByKey);
+      if (!cache) return [key, build()];
+      // What the endpoints are built from: the slices and the Pods they name (or the absence of one).
+      const pods = group.flatMap((slice) =>
+        cache.of("named", slice, named).map((w) => (w === undefined ? undefined : podsByKey.get(w))),
+      );
+      return [key, cache.built(`endpoints ${key}`, [...group, ...pods], build)];
+    }),
+  );
+}
+
+/** The Pod (namespace/name) an endpoint names, if it names one. */
+function workloadOf(
+  slice: IEndpointSlice,
+  target: { kind?: string; namespace?: string; name?: string } | undefined,
+): string | undefined {
+  return target?.kind === "Pod"
+    ? `${target.namespace ?? slice.metadata?.namespace}/${target.name}`
+    : undefined;
+}
+
+/** One Service's endpoints, from its slices. */
+function serviceEndpoints(
+  slices: readonly IEndpointSlice[],
+  podsByKey: ReadonlyMap<string, IPod>,
+): ServiceEndpoints {
+  const lists = { ready: new Map<string, EndpointModel>(), unready: new Map<string, EndpointModel>() };
+  for (const slice of slices) {
     const ports: Record<string, number> = {};
     for (const p of slice.ports ?? []) if (p.port !== undefined) ports[p.name ?? ""] = p.port;
     for (const endpoint of slice.endpoints ?? []) {
       const address = endpoint.addresses[0];
       if (address === undefined) continue;
       const endpoints = endpoint.conditions?.ready === false ? lists.unready : lists.ready;
-      const target = endpoint.targetRef;
-      const workload =
-        target?.kind === "Pod"
-          ? `${target.namespace ?? slice.metadata?.namespace}/${target.name}`
-          : undefined;
+      const workload = workloadOf(slice, endpoint.targetRef);
       const pod = workload === undefined ? undefined : podsByKey.get(workload);
       // An endpoint of a Pod not seen yet waits for it, as Istio's endpoint
       // controller does: without the Pod, its labels (subsets), identity and
@@ -96,10 +127,5 @@ export function endpointsByService(
     [...endpoints.values()].sort(
       (a, b) => a.address.localeCompare(b.address) || (a.workload ?? "").localeCompare(b.workload ?? ""),
     );
-  return new Map(
-    [...byService].map(([key, { ready, unready }]) => [
-      key,
-      { ready: sorted(ready), unready: sorted(unready) },
-    ]),
-  );
+  return { ready: sorted(lists.ready), unready: sorted(lists.unready) };
 }

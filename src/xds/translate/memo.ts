@@ -32,6 +32,8 @@ export class TranslateMemo {
   private settings: string | undefined;
   private services = new WeakMap<ServiceModel, ServiceResources>();
   private inbound = new WeakMap<WorkloadModel, InboundEntry>();
+  /** Not settings-dependent: kept for as long as the Service's model lives. */
+  private readonly listed = new WeakMap<ServiceModel, readonly string[]>();
 
   /** Starts a translation of `model`. */
   begin(model: MeshModel): void {
@@ -46,6 +48,13 @@ export class TranslateMemo {
     let resources = this.services.get(service);
     if (!resources) this.services.set(service, (resources = translate()));
     return resources;
+  }
+
+  /** The workloads a Service lists (see workloadsListedBy). */
+  workloadsListedBy(service: ServiceModel): readonly string[] {
+    let listed = this.listed.get(service);
+    if (!listed) this.listed.set(service, (listed = workloadsListedBy(service)));
+    return listed;
   }
 
   workload(
@@ -66,19 +75,28 @@ export class TranslateMemo {
  * unready endpoints, in the model's order: what a workload's inbound side is
  * built from.
  */
-export function servicesByWorkload(model: MeshModel): Map<string, ServiceModel[]> {
+export function servicesByWorkload(
+  model: MeshModel,
+  listedBy: (service: ServiceModel) => readonly string[] = workloadsListedBy,
+): Map<string, ServiceModel[]> {
   const byWorkload = new Map<string, ServiceModel[]>();
+  if (model.workloads.length === 0) return byWorkload;
   for (const service of model.services) {
-    const listed = new Set<string>();
-    for (const endpoint of [...service.endpoints, ...(service.unreadyEndpoints ?? [])])
-      if (endpoint.workload !== undefined) listed.add(endpoint.workload);
-    for (const workload of listed) {
+    for (const workload of listedBy(service)) {
       const services = byWorkload.get(workload);
       if (services) services.push(service);
       else byWorkload.set(workload, [service]);
     }
   }
   return byWorkload;
+}
+
+/** The workloads (namespace/name) among a Service's ready and unready endpoints, each once. */
+function workloadsListedBy(service: ServiceModel): readonly string[] {
+  const listed = new Set<string>();
+  for (const endpoint of [...service.endpoints, ...(service.unreadyEndpoints ?? [])])
+    if (endpoint.workload !== undefined) listed.add(endpoint.workload);
+  return [...listed];
 }
 
 function sameObjects<T>(a: readonly T[], b: readonly T[]): boolean {

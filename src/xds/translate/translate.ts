@@ -50,7 +50,7 @@ export function translate(model: MeshModel, memo?: TranslateMemo): MeshResources
   const services = model.services.map((s) =>
     memo ? memo.service(s, () => serviceResources(model, s)) : serviceResources(model, s),
   );
-  const listing = servicesByWorkload(model);
+  const listing = servicesByWorkload(model, memo && ((s) => memo.workloadsListedBy(s)));
   const inbound = (w: WorkloadModel) => {
     const listed = listing.get(w.key) ?? [];
     // Only the Services that list the workload shape its inbound side (see servedPorts).
