@@ -71,7 +71,7 @@ describe("config/samples", () => {
         proxy: { logLevel: "warning", concurrency: 2 },
         interception: {},
       },
-      defaults: { mtlsMode: "PERMISSIVE" },
+      defaults: { mtlsMode: "PERMISSIVE", egressHosts: ["*/*"] },
       observability: {
         accessLog: { enabled: true, format: "JSON" },
         tracing: { samplingPercent: 1 },
