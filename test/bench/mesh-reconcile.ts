@@ -22,6 +22,7 @@ import { LocalControlPlane } from "../../src/controlplane/controlplane.js";
 import { freePort } from "../../src/controlplane/ports.js";
 import { ServerSideApplier } from "../../src/k8s/apply.js";
 import { Informer } from "../../src/k8s/informer.js";
+import { readManifests } from "../../src/k8s/manifests.js";
 import { AuditLogFollower, type AuditEvent } from "../support/audit-log.js";
 import { memoryKiB } from "./shared/proc.js";
 import { writeReport } from "./shared/report.js";
@@ -35,6 +36,24 @@ const RESULTS = join(ROOT, "bench", "results");
 const SNAPSHOTS = join(ROOT, ".skiff", "bench", "mesh-reconcile");
 /** B11's target: the operator's RSS at idle after 50 reconciles (issue 18). */
 const IDLE_RSS_TARGET_MIB = 150;
+
+/**
+ * NODE_OPTIONS as config/manager/manager.yaml gives the operator's container,
+ * so that the operator measured is the operator deployed; OPERATOR_NODE_OPTIONS
+ * overrides it (set it empty to measure Node.js's defaults).
+ */
+async function deployedNodeOptions(): Promise<string> {
+  if (process.env.OPERATOR_NODE_OPTIONS !== undefined) return process.env.OPERATOR_NODE_OPTIONS;
+  const deployment = (await readManifests(join(ROOT, "config", "manager", "manager.yaml"))).find(
+    (o) => o.kind === "Deployment",
+  ) as {
+    spec: {
+      template: { spec: { containers: { name: string; env?: { name: string; value?: string }[] }[] } };
+    };
+  };
+  const container = deployment.spec.template.spec.containers.find((c) => c.name === "operator");
+  return container?.env?.find((e) => e.name === "NODE_OPTIONS")?.value ?? "";
+}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const loadAverage = () => readFileSync("/proc/loadavg", "utf8").trim();
@@ -66,6 +85,7 @@ writeFileSync(
   await plane.clientKubeconfig({ user: OPERATOR_USER, groups: ["system:masters"] }),
   { mode: 0o600 },
 );
+const nodeOptions = await deployedNodeOptions();
 const httpPort = await freePort();
 mkdirSync(SNAPSHOTS, { recursive: true });
 const operator = spawn(
@@ -84,7 +104,7 @@ const operator = spawn(
   ],
   {
     stdio: ["ignore", "ignore", "inherit"],
-    env: { ...process.env, SKIFF_LOG_LEVEL: "warn", POD_NAMESPACE: "default" },
+    env: { ...process.env, SKIFF_LOG_LEVEL: "warn", POD_NAMESPACE: "default", NODE_OPTIONS: nodeOptions },
   },
 );
 const scrape = async () => (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
@@ -149,6 +169,12 @@ try {
   const heapUsedMiB = metric(metrics, "nodejs_heap_size_used_bytes") / 2 ** 20;
   const heapTotalMiB = metric(metrics, "nodejs_heap_size_total_bytes") / 2 ** 20;
   const externalMiB = metric(metrics, "nodejs_external_memory_bytes") / 2 ** 20;
+  const heapSpaces = ["new", "old", "code", "large_object"]
+    .map(
+      (space) =>
+        `${space} ${(metric(metrics, "nodejs_heap_space_size_total_bytes", `space="${space}"`) / 2 ** 20).toFixed(1)}`,
+    )
+    .join(", ");
   if (process.env.HEAP_SNAPSHOT) operator.kill("SIGUSR2");
   const loadAtEnd = loadAverage();
   meshes.stop();
@@ -161,7 +187,7 @@ try {
   const date = new Date().toISOString().slice(0, 10);
   const markdown = [
     `# Mesh reconcile (${date}, commit ${commit})\n`,
-    `${CHANGES} Mesh spec changes against a real kube-apiserver on loopback, the operator as a process of its own. Machine: ${cpus().length} cores; load average ${loadAtStart} at start, ${loadAtEnd} at end.\n`,
+    `${CHANGES} Mesh spec changes against a real kube-apiserver on loopback, the operator as a process of its own (NODE_OPTIONS: ${nodeOptions ? `\`${nodeOptions}\`` : "none"}, as config/manager gives it). Machine: ${cpus().length} cores; load average ${loadAtStart} at start, ${loadAtEnd} at end.\n`,
     "| measure | value |\n|---|---|",
     `| API write to status observedGeneration, p50 | ${p50.toFixed(1)} ms |`,
     `| API write to status observedGeneration, p99 | ${p99.toFixed(1)} ms |`,
@@ -170,6 +196,7 @@ try {
     `| operator API requests per reconcile | ${perReconcile.toFixed(1)} |`,
     `| operator RSS after ${IDLE_MS / 1000} s idle (B11, target ≤ ${IDLE_RSS_TARGET_MIB} MiB) | ${idleRssMiB.toFixed(1)} MiB |`,
     `| V8 heap used / total, external memory, at idle | ${heapUsedMiB.toFixed(1)} / ${heapTotalMiB.toFixed(1)} MiB, ${externalMiB.toFixed(1)} MiB |`,
+    `| V8 heap spaces at idle, MiB committed | ${heapSpaces} |`,
     "\nThe operator's requests during the changes, from the API server's audit log (watches included):\n",
     "| request | count |\n|---|---|",
     ...[...byKind].sort((a, b) => b[1] - a[1]).map(([kind, count]) => `| ${kind} | ${count} |`),
@@ -185,7 +212,7 @@ try {
       target: IDLE_RSS_TARGET_MIB,
       met: idleRssMiB <= IDLE_RSS_TARGET_MIB,
       noise,
-      note: `V8 heap used ${heapUsedMiB.toFixed(1)} MiB of ${heapTotalMiB.toFixed(1)}, external ${externalMiB.toFixed(1)} MiB`,
+      note: `NODE_OPTIONS ${JSON.stringify(nodeOptions)}; V8 heap used ${heapUsedMiB.toFixed(1)} MiB of ${heapTotalMiB.toFixed(1)}, external ${externalMiB.toFixed(1)} MiB`,
     },
     {
       id: "B11 requests",
