@@ -1,8 +1,10 @@
 /**
  * Measures convergence: from the moment a cluster change was seen to the
  * moment every connected proxy runs a generation at least as new as the one
- * that carried it. Generations still open when a newer one converges are
- * reported with it.
+ * that carried it, observed at the ACK that brings the last proxy there
+ * (each proxy counts from the moment it ran one in full, so a newer push
+ * in flight to it does not hold an older generation back). Generations
+ * still open when a newer one converges are reported with it.
  */
 export class ConvergenceTracker {
   private readonly open = new Map<number, number>();
@@ -15,7 +17,7 @@ export class ConvergenceTracker {
 
   /**
    * Reports the generations every proxy now runs. `lowestSynced` (see
-   * AdsServer.lowestSyncedGeneration) is only asked while some generation
+   * AdsServer.lowestRanGeneration) is only asked while some generation
    * is open: this runs on every ACK, and most ACKs come when none is.
    */
   check(lowestSynced: () => number | undefined): void {

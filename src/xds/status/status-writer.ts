@@ -9,7 +9,9 @@ import type { LocalProgramming } from "./local-programming.js";
 import { connectedProxyCount } from "./mesh-proxies.js";
 import type { Programming } from "./programming.js";
 import { mergedConnectedProxies, mergedProgramming, type PeerAnswer } from "./replica-merge.js";
+import { inParallel } from "./in-parallel.js";
 import type { StatusTarget } from "./targets.js";
+import { whenToWrite } from "./write-rule.js";
 
 export const STATUS_FIELD_MANAGER = "skiff/xds";
 
@@ -38,6 +40,15 @@ export interface OtherReplicas {
 const PEER_POLL_MS = { unsettled: 2_000, settled: 10_000 };
 
 /**
+ * Status writes in flight at once. One at a time, 1000 policies took
+ * seconds of round trips; past a dozen or so on a small control plane the
+ * API server and etcd are the limit and more in flight only queue there,
+ * while a writer that floods it would take API Priority and Fairness seats
+ * the controllers and kubectl need.
+ */
+const WRITES_IN_FLIGHT = 16;
+
+/**
  * Writes the status of TrafficPolicies, PeerAuthentications and
  * AuthorizationPolicies from the xDS server, the only place that knows both
  * what compile found and what the proxies answered, and the one field of the
@@ -45,7 +56,10 @@ const PEER_POLL_MS = { unsettled: 2_000, settled: 10_000 };
  * owns the rest; server-side apply keeps each field to its manager). It runs
  * in the xDS replica that holds the status Lease, after every pipeline run,
  * proxy answer, connection and disconnection, coalesced, and writes only what
- * changed.
+ * changed, up to WRITES_IN_FLIGHT at once, when write-rule.ts says so:
+ * progress alone (proxy counts) at most every few seconds per policy, and a
+ * Programmed=Pending for a generation the proxies got less than a second ago
+ * held back, so that Accepted and Programmed=True usually land in one write.
  *
  * With several replicas, each proxy is connected to one of them, and only
  * that one knows what it runs. So before each write the writer asks every
@@ -65,6 +79,10 @@ export class PolicyStatusWriter {
   private readonly applier: ServerSideApplier;
   private timer: NodeJS.Timeout | undefined;
   private pollTimer: NodeJS.Timeout | undefined;
+  /** Wakes the writer when a status it held back (write-rule.ts) is due. */
+  private heldTimer: NodeJS.Timeout | undefined;
+  /** When (performance.now()) this writer last wrote each policy's status. */
+  private written = new Map<string, number>();
   private writing = Promise.resolve();
   private stopped = false;
   private readonly unsubscribe: (() => void)[] = [];
@@ -107,6 +125,7 @@ export class PolicyStatusWriter {
     this.stopped = true;
     clearTimeout(this.timer);
     clearTimeout(this.pollTimer);
+    clearTimeout(this.heldTimer);
     this.unsubscribe.forEach((u) => u());
     await this.writing;
   }
@@ -124,30 +143,49 @@ export class PolicyStatusWriter {
     const peers = (await this.options.otherReplicas?.ask()) ?? [];
     if (this.stopped) return;
     const proxies = this.ads.proxies();
-    let failed = false;
+    const now = performance.now();
     let unsettled = peers.some((peer) => "unreachable" in peer);
+    let heldFor: number | undefined;
+    const writes: (() => Promise<void>)[] = [];
+    const written = new Map<string, number>();
     for (const target of this.local.targets(proxies)) {
       const programming = mergedProgramming(target.kind, target.source, target.programming, peers);
       unsettled ||= !settled(programming);
-      try {
-        await this.write(target, programming);
-      } catch (error) {
-        failed = true;
-        this.options.logger.warn(
-          { err: error, kind: target.kind, policy: target.source },
-          "writing a policy's status failed",
-        );
+      const key = `${target.kind}/${target.source.namespace}/${target.source.name}`;
+      const writtenAt = this.written.get(key);
+      if (writtenAt !== undefined) written.set(key, writtenAt);
+      const planned = this.plan(target, programming, now, writtenAt);
+      if (planned === undefined) continue;
+      if (typeof planned === "number") {
+        heldFor = Math.min(heldFor ?? planned, planned);
+        continue;
       }
+      writes.push(async () => {
+        await planned();
+        written.set(key, performance.now());
+      });
     }
-    try {
-      await this.writeConnectedProxies(mergedConnectedProxies(connectedProxyCount(proxies), peers));
-    } catch (error) {
-      failed = true;
-      this.options.logger.warn({ err: error }, "writing the Mesh's connectedProxies failed");
-    }
+    // Policies no longer in the run are forgotten.
+    this.written = written;
+    let failed = false;
+    const connectedProxies = mergedConnectedProxies(connectedProxyCount(proxies), peers);
+    await inParallel(
+      [...writes, () => this.writeConnectedProxies(connectedProxies)],
+      WRITES_IN_FLIGHT,
+      async (write) => {
+        try {
+          await write();
+        } catch (error) {
+          failed = true;
+          this.options.logger.warn({ err: error }, "writing status failed");
+        }
+      },
+    );
     if (this.stopped) return;
     // A failed write is retried with the next change, or in a second at the latest.
     if (failed) setTimeout(() => this.schedule(), 1000);
+    clearTimeout(this.heldTimer);
+    if (heldFor !== undefined) this.heldTimer = setTimeout(() => this.schedule(), heldFor);
     if (this.options.otherReplicas) {
       clearTimeout(this.pollTimer);
       this.pollTimer = setTimeout(
@@ -177,23 +215,44 @@ export class PolicyStatusWriter {
     );
   }
 
-  private async write(target: StatusTarget, programming: Programming): Promise<void> {
+  /**
+   * A policy's status write, if one is due now; how many milliseconds until
+   * a held one is due; or undefined when there is nothing to write.
+   */
+  private plan(
+    target: StatusTarget,
+    programming: Programming,
+    now: number,
+    writtenAt: number | undefined,
+  ): (() => Promise<void>) | number | undefined {
     const { namespace, name, generation } = target.source;
     const current = this.pipeline.policy(target.kind, namespace, name);
     // The informer has a newer object than this run compiled: the next run will cover it.
-    if (!current || (current.metadata.generation ?? 0) !== generation) return;
+    if (!current || (current.metadata.generation ?? 0) !== generation) return undefined;
     const currentStatus = (current.status ?? {}) as StatusBody;
     const status = target.status(programming, currentStatus.conditions ?? [], new Date()) as StatusBody;
-    await applyStatusIfChanged(
-      this.applier,
-      {
-        apiVersion: "skiff.dev/v1alpha1",
-        kind: target.kind,
-        metadata: { name, namespace },
-        status: currentStatus,
-      },
-      status,
-    );
+    const carriedAt = this.local.carriedAt(target.kind, target.source);
+    const decision = whenToWrite(currentStatus, status, {
+      sinceCarriedMs: carriedAt === undefined ? undefined : now - carriedAt,
+      sinceWrittenMs: writtenAt === undefined ? undefined : now - writtenAt,
+    });
+    if (!decision.write) return decision.retryInMs;
+    return async () => {
+      try {
+        await applyStatusIfChanged(
+          this.applier,
+          {
+            apiVersion: "skiff.dev/v1alpha1",
+            kind: target.kind,
+            metadata: { name, namespace },
+            status: currentStatus,
+          },
+          status,
+        );
+      } catch (error) {
+        throw new Error(`${target.kind} ${namespace}/${name}: ${(error as Error).message}`, { cause: error });
+      }
+    };
   }
 }
 

@@ -2,9 +2,9 @@ import type { CompileResult } from "../../compile/compile.js";
 import type { PolicyKind } from "../../compile/findings.js";
 import type { PolicySource } from "../../ir/source.js";
 import type { Condition } from "../../k8s/conditions.js";
-import type { ProxyState } from "../server/proxy-state.js";
 import { serviceResourceNames } from "../translate/names.js";
-import { programmingOf, programmingOfWorkloads, type Programming } from "./programming.js";
+import type { Programming } from "./programming.js";
+import type { ProxyIndex } from "./proxy-index.js";
 import { securityPolicyStatus } from "./security-policy.js";
 import { trafficPolicyStatus } from "./traffic-policy.js";
 
@@ -16,7 +16,7 @@ import { trafficPolicyStatus } from "./traffic-policy.js";
 export interface StatusTarget {
   readonly kind: PolicyKind;
   readonly source: PolicySource;
-  /** Among the proxies given to statusTargets (this replica's). */
+  /** Among the proxies indexed for statusTargets (this replica's). */
   readonly programming: Programming;
   status(programming: Programming, previous: readonly Condition[], now: Date): object;
 }
@@ -34,7 +34,7 @@ const NO_PROXIES: Programming = { targeted: 0, proxyless: 0, acked: 0, nacked: 0
 export function statusTargets(
   result: CompileResult,
   carriedSince: (kind: PolicyKind, source: PolicySource) => number,
-  proxies: readonly ProxyState[],
+  proxies: ProxyIndex,
 ): StatusTarget[] {
   const services = new Map(result.model.services.map((s) => [s.hostname, s]));
   const traffic = result.findings.map((found): StatusTarget => {
@@ -43,7 +43,7 @@ export function statusTargets(
       kind: "TrafficPolicy",
       source: found.source,
       programming: service
-        ? programmingOf(serviceResourceNames(service), carriedSince("TrafficPolicy", found.source), proxies)
+        ? proxies.ofService(serviceResourceNames(service), carriedSince("TrafficPolicy", found.source))
         : NO_PROXIES,
       status: (programming, previous, now) => trafficPolicyStatus(found, programming, previous, now),
     };
@@ -51,11 +51,7 @@ export function statusTargets(
   const security = result.securityFindings.map((found): StatusTarget => ({
     kind: found.kind,
     source: found.source,
-    programming: programmingOfWorkloads(
-      new Set(found.workloads),
-      carriedSince(found.kind, found.source),
-      proxies,
-    ),
+    programming: proxies.ofWorkloads(found.workloads, carriedSince(found.kind, found.source)),
     status: (programming, previous, now) =>
       securityPolicyStatus(found, found.workloads.length, programming, previous, now),
   }));

@@ -10,7 +10,7 @@ import { RestClient } from "../../../src/k8s/rest.js";
 import { cpuSeconds, memoryKiB, resetPeak } from "../shared/proc.js";
 import { unixMs } from "./clock.js";
 import { NAMESPACE } from "./cluster.js";
-import { inParallel } from "./parallel.js";
+import { inParallel } from "../../../src/xds/status/in-parallel.js";
 import { holdsNow, type PolicyObject } from "./policy-status.js";
 import { waitIdle, type XdsProcess } from "./xds-process.js";
 

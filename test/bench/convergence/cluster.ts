@@ -15,7 +15,7 @@ import type { KubeConfig, KubernetesObject } from "@kubernetes/client-node";
 import type { ClusterState } from "../../../src/compile/state.js";
 import { RestClient } from "../../../src/k8s/rest.js";
 import { clusterState, NAMESPACE } from "../xds/fixture.js";
-import { inParallel } from "./parallel.js";
+import { inParallel } from "../../../src/xds/status/in-parallel.js";
 
 export { NAMESPACE };
 export const STATUS_NAMESPACE = "skiff-system";

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { compile } from "../../../../src/compile/compile.js";
+import { ProxyIndex } from "../../../../src/xds/status/proxy-index.js";
 import { statusTargets } from "../../../../src/xds/status/targets.js";
 import type { ProxyState } from "../../../../src/xds/server/ads-server.js";
 import { clusterStateFromFiles } from "../../../support/cluster-state.js";
@@ -19,7 +20,7 @@ function statuses(proxies: ProxyState[] = [], testCase = "authorization-inbound"
     clusterStateFromFiles(join(DATA, "base.yaml"), join(DATA, "in", `${testCase}.yaml`)),
   );
   const out = new Map<string, Status>();
-  for (const target of statusTargets(result, () => 1, proxies)) {
+  for (const target of statusTargets(result, () => 1, new ProxyIndex(proxies))) {
     out.set(
       `${target.kind} ${target.source.namespace}/${target.source.name}`,
       target.status(target.programming, [], now) as Status,
@@ -28,15 +29,16 @@ function statuses(proxies: ProxyState[] = [], testCase = "authorization-inbound"
   return out;
 }
 
-/** A connected sidecar of a bookinfo Pod, running configuration generation `syncedGeneration`. */
-const sidecar = (pod: string, syncedGeneration: number): ProxyState => ({
+/** A connected sidecar of a bookinfo Pod, running configuration generation `ranGeneration`. */
+const sidecar = (pod: string, ranGeneration: number): ProxyState => ({
   streamId: 1,
   protocol: "delta",
   node: { id: `sidecar~10.1.0.1~${pod}.bookinfo~bookinfo.svc.cluster.local`, cluster: "", metadata: {} },
   peer: "",
   connectedAt: now,
   types: [],
-  syncedGeneration,
+  syncedGeneration: ranGeneration,
+  ranGeneration,
 });
 
 const condition = (status: Status | undefined, type: string) =>
@@ -97,13 +99,14 @@ describe("policy status targets", () => {
         },
       ],
       syncedGeneration: 1,
+      ranGeneration: 1,
     });
     const programmed = (proxies: ProxyState[]) => {
       const state = clusterStateFromFiles(
         join(DATA, "base.yaml"),
         join(DATA, "in", "outlier-detection.yaml"),
       );
-      const target = statusTargets(compile(state), () => 1, proxies).find(
+      const target = statusTargets(compile(state), () => 1, new ProxyIndex(proxies)).find(
         (t) => t.kind === "TrafficPolicy" && t.source.name === "reviews",
       )!;
       return condition(target.status(target.programming, [], now) as Status, "Programmed");

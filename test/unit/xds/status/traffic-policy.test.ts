@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import type { PolicyFindings } from "../../../../src/compile/findings.js";
 import { trafficPolicyStatus } from "../../../../src/xds/status/traffic-policy.js";
 import type { ServiceModel } from "../../../../src/ir/model.js";
-import { programmingOf } from "../../../../src/xds/status/programming.js";
+import { ProxyIndex } from "../../../../src/xds/status/proxy-index.js";
 import { serviceResourceNames } from "../../../../src/xds/translate/names.js";
 import type { ProxyState } from "../../../../src/xds/server/ads-server.js";
 
@@ -206,7 +206,7 @@ describe("programming counts", () => {
   const proxy = (
     id: string,
     types: Partial<ProxyState["types"][number]>[],
-    syncedGeneration?: number,
+    ranGeneration?: number,
   ): ProxyState => ({
     streamId: 1,
     protocol: "sotw",
@@ -214,13 +214,15 @@ describe("programming counts", () => {
     peer: "",
     connectedAt: now,
     types: types.map((t) => ({ typeUrl: "", awaitingAnswer: false, ...t })),
-    ...(syncedGeneration === undefined ? {} : { syncedGeneration }),
+    ...(ranGeneration === undefined ? {} : { ranGeneration }),
   });
+  const programmingOf = (proxies: ProxyState[]) =>
+    new ProxyIndex(proxies).ofService(serviceResourceNames(service), 5);
   const RDS = "type.googleapis.com/envoy.config.route.v3.RouteConfiguration";
   const CDS = "type.googleapis.com/envoy.config.cluster.v3.Cluster";
 
   it("targets proxies that subscribe to the Service's routes or clusters, by name or wildcard", () => {
-    const result = programmingOf(serviceResourceNames(service), 5, [
+    const result = programmingOf([
       proxy("by-name", [{ typeUrl: RDS, names: ["reviews.bookinfo.svc.cluster.local:9080"] }], 5),
       proxy("wildcard", [{ typeUrl: CDS, wildcard: true, names: [] }], 4),
       proxy("elsewhere", [{ typeUrl: RDS, names: ["ratings.bookinfo.svc.cluster.local:9080"] }], 5),
@@ -232,7 +234,7 @@ describe("programming counts", () => {
     const grpc = {
       ...proxy("grpc", [{ typeUrl: RDS, names: ["reviews.bookinfo.svc.cluster.local:9080"] }], 5),
     };
-    const result = programmingOf(serviceResourceNames(service), 5, [
+    const result = programmingOf([
       { ...grpc, node: { ...grpc.node, metadata: { GENERATOR: "grpc" } } },
       proxy("envoy", [{ typeUrl: RDS, names: ["reviews.bookinfo.svc.cluster.local:9080"] }], 5),
     ]);
@@ -241,7 +243,7 @@ describe("programming counts", () => {
 
   it("counts a NACK of this generation or later, unless a later ACK superseded it", () => {
     const nack = { generation: 6, version: "x", message: "rejected", at: now };
-    const result = programmingOf(serviceResourceNames(service), 5, [
+    const result = programmingOf([
       proxy("nacked", [
         {
           typeUrl: RDS,
