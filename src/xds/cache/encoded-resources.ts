@@ -31,7 +31,7 @@ export class EncodedResourceCache {
    * republishes the whole mesh) costs a lookup per resource, not a
    * serialisation and a hash.
    */
-  private byObject = new WeakMap<EnvoyResource, EncodedResource>();
+  private byObject = new WeakMap<EnvoyResource, { key: string; encoded: EncodedResource }>();
 
   /** The encoded form of every resource, encoding only those not seen in the previous generation. */
   encodeGeneration(resources: Iterable<EnvoyResource>): Map<EnvoyResource, EncodedResource> {
@@ -40,8 +40,9 @@ export class EncodedResourceCache {
     for (const resource of resources) {
       const seen = this.byObject.get(resource);
       if (seen) {
-        next.set(`${seen.typeUrl}\0${seen.name}\0${seen.version}`, seen);
-        result.set(resource, seen);
+        // The key kept with it: building it again would cost a concatenation and a hash per resource and run.
+        next.set(seen.key, seen.encoded);
+        result.set(resource, seen.encoded);
         continue;
       }
       const json = JSON.stringify(resource.json);
@@ -64,7 +65,7 @@ export class EncodedResourceCache {
       }
       next.set(key, encoded);
       result.set(resource, encoded);
-      this.byObject.set(resource, encoded);
+      this.byObject.set(resource, { key, encoded });
     }
     this.entries = next;
     return result;

@@ -16,6 +16,14 @@ export class MeshSnapshots implements SnapshotSource {
   private readonly listeners = new Set<(generation: number) => void>();
   private generation = 0;
   private encoded = new Map<EnvoyResource, EncodedResource>();
+  /** What encode() last did, which publishing that translation need not do again. */
+  private lastEncoded:
+    | {
+        resources: MeshResources;
+        secrets: ReadonlyMap<string, readonly EnvoyResource[]>;
+        encoded: Map<EnvoyResource, EncodedResource>;
+      }
+    | undefined;
   private resources: MeshResources = {
     shared: [],
     proxyless: [],
@@ -74,15 +82,21 @@ export class MeshSnapshots implements SnapshotSource {
    * encoded.
    */
   encode(resources: MeshResources): void {
-    this.cache.encodeGeneration(allResources(resources, this.secrets));
+    const encoded = this.cache.encodeGeneration(allResources(resources, this.secrets));
+    this.lastEncoded = { resources, secrets: this.secrets, encoded };
   }
 
   private republish(
     resources: MeshResources,
     secrets: ReadonlyMap<string, readonly EnvoyResource[]>,
   ): number {
-    // Encode first: if it throws, the published state is untouched.
-    this.encoded = this.cache.encodeGeneration(allResources(resources, secrets));
+    // Encode first: if it throws, the published state is untouched. The pipeline encodes before it publishes.
+    const last = this.lastEncoded;
+    this.lastEncoded = undefined;
+    this.encoded =
+      last?.resources === resources && last.secrets === secrets
+        ? last.encoded
+        : this.cache.encodeGeneration(allResources(resources, secrets));
     this.resources = resources;
     this.secrets = secrets;
     // Views are made on demand: a generation no proxy asked for leaves the older ones to compare with.
