@@ -201,6 +201,7 @@ async function coldFanOut(
         throw new Error(`${kind} ${mode} N=${proxies}: ${JSON.stringify(result)}`);
       const fanOut = kind === "skiff" ? await skiffStats(server) : undefined;
       const heldRssKiB = await rssAfterGc(server);
+      // Right after the GC: the heap figures in it are what the held proxies keep.
       const stats = kind === "skiff" ? await skiffStats(server) : undefined;
       const push = pushFile ? await pushStall(kind, server.child, load, pushFile) : undefined;
       return {
@@ -540,6 +541,18 @@ async function main(): Promise<void> {
         peer: (held(hi).peer - held(lo).peer) / (hi - lo),
         digits: 1,
       });
+      const skiffAt = (n: number, field: string) =>
+        median(cold.get(key("skiff", mode, n))!.map((r) => r.stats?.[field] ?? Number.NaN));
+      for (const [field, what] of [
+        ["heapUsedKiB", "V8 heap used"],
+        ["externalKiB", "memory outside V8's heap (Buffers)"],
+      ] as const)
+        rows.push({
+          measure: `B6 ${modeName(mode)}: of which ${what}, per held proxy (KiB)`,
+          skiff: (skiffAt(hi, field) - skiffAt(lo, field)) / (hi - lo),
+          peerText: "n/a",
+          digits: 1,
+        });
     }
   }
   for (const mode of MODES) {

@@ -8,7 +8,8 @@
  * MeshSnapshots (which encodes every resource once), then serves it with
  * AdsServer and prints `READY <host:port>`. Commands, one per line on stdin:
  *   stats  prints {"encodes":..,"encodesByType":{..},"distinctResources":..,"pushes":..,"connected":..,
- *          "eventLoopDelayMaxMs":..,"eventLoopDelayP99Ms":..}, the last two how long the event loop was held up
+ *          "eventLoopDelayMaxMs":..,"eventLoopDelayP99Ms":..,
+ *          "heapUsedKiB":..,"externalKiB":..}, the last two how long the event loop was held up
  *          since the previous stats (longest and p99, ms, at 1 ms resolution)
  *   gc     runs a full garbage collection (needs --expose-gc) and prints "GC"
  *   publish FILE  replaces the resources in FILE (the peer's resource-file format, as
@@ -72,6 +73,7 @@ async function stats(): Promise<string> {
   const eventLoopDelayMaxMs = Math.round(eventLoopDelay.max / 1e5) / 10;
   const eventLoopDelayP99Ms = Math.round(eventLoopDelay.percentile(99) / 1e5) / 10;
   eventLoopDelay.reset();
+  const memory = process.memoryUsage();
   return JSON.stringify({
     encodes: encodes.values.reduce((n, s) => n + s.value, 0),
     encodesByType: Object.fromEntries(encodes.values.map((s) => [String(s.labels.type), s.value])),
@@ -80,6 +82,9 @@ async function stats(): Promise<string> {
     connected: await sum(xdsConnectedProxies),
     eventLoopDelayMaxMs,
     eventLoopDelayP99Ms,
+    // B6's breakdown: how much of the RSS is V8's heap, and how much Buffers and other memory outside it.
+    heapUsedKiB: Math.round(memory.heapUsed / 1024),
+    externalKiB: Math.round(memory.external / 1024),
   });
 }
 
