@@ -32,6 +32,7 @@ import { translate } from "../../../src/xds/translate/translate.js";
 import { topSelfTime } from "../shared/cpu-profile.js";
 import { cpuSeconds, memoryKiB, resetPeak } from "../shared/proc.js";
 import { writeReport } from "../shared/report.js";
+import { writeResultsJson } from "../xds/results-json.js";
 import { median } from "../shared/stats.js";
 import { buildXdsbench } from "../shared/xdsbench.js";
 import { measureChange, WriteWatch, type ChangeSample } from "./b2.js";
@@ -41,6 +42,7 @@ import { clockDriftMs } from "./clock.js";
 import { seedCluster, seedState } from "./cluster.js";
 import { Load, type Mode } from "./load.js";
 import { convergenceReport, type ModeRun, type Settings } from "./report.js";
+import { convergenceResults } from "./results.js";
 import { startXds, waitIdle, type XdsProcess } from "./xds-process.js";
 
 const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
@@ -246,6 +248,7 @@ async function main(): Promise<void> {
       runs.push(run);
     }
     const date = new Date().toISOString().slice(0, 10);
+    const loadAround = { start: loadAtStart, end: loadAverage() };
     const markdown = convergenceReport({
       settings,
       date,
@@ -255,11 +258,13 @@ async function main(): Promise<void> {
       pipelineCostMs,
       clockDriftMs: clockDriftMs(),
       revision: measured,
-      loadAverage: { start: loadAtStart, end: loadAverage() },
+      loadAverage: loadAround,
       runs,
     });
     const file = await writeReport(markdown, flags.out, "convergence", date);
     log(`wrote ${relative(ROOT, file)}`);
+    const json = writeResultsJson(flags.out, "convergence", date, loadAround, convergenceResults(runs));
+    log(`wrote ${relative(ROOT, json)}`);
   } finally {
     await load?.stop();
     watch?.stop();
