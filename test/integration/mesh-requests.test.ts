@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
-import { KubeConfig } from "@kubernetes/client-node";
+import { KubeConfig, type KubernetesObject } from "@kubernetes/client-node";
 import { pino } from "pino";
 import { LocalControlPlane } from "../../src/controlplane/controlplane.js";
 import { startMeshController, type RunningController } from "../../src/controllers/mesh/controller.js";
 import { ServerSideApplier } from "../../src/k8s/apply.js";
 import { RestClient } from "../../src/k8s/rest.js";
+import { GENERATED_OBJECTS } from "../../src/controllers/mesh/generated.js";
 import { AuditLogFollower, describeRequest, type AuditEvent } from "../support/audit-log.js";
 import { applyMesh, meshControllerIdle, meshReconcileCount } from "../support/operator.js";
 import { eventually } from "./kubectl.js";
@@ -33,23 +34,31 @@ describe("Mesh reconciles in a steady state", function () {
       )
     ).status?.observedGeneration;
 
-  before(async () => {
-    plane = await LocalControlPlane.start({ auditLog: true });
+  const labelNamespace = (name: string, injection: "enabled" | "disabled") =>
+    admin().apply({
+      apiVersion: "v1",
+      kind: "Namespace",
+      metadata: { name, labels: { "skiff.dev/injection": injection } },
+    });
+  /** Applies the Mesh's spec and waits until the controller has reconciled it and is idle. */
+  const converge = async (spec: Record<string, unknown>) => {
+    const mesh = await applyMesh(admin(), spec);
+    await eventually(async () => assert.equal(await observedGeneration(), mesh.metadata?.generation));
+    await meshControllerIdle();
+  };
+  const startController = async () => {
     const kubeConfig = new KubeConfig();
     kubeConfig.loadFromString(
       await plane.clientKubeconfig({ user: CONTROLLER_USER, groups: ["system:masters"] }),
     );
-    for (const name of ["alpha", "beta"]) {
-      await admin().apply({
-        apiVersion: "v1",
-        kind: "Namespace",
-        metadata: { name, labels: { "skiff.dev/injection": "enabled" } },
-      });
-    }
     controller = await startMeshController(kubeConfig, { operatorImage: "skiff:test", logger });
-    const mesh = await applyMesh(admin());
-    await eventually(async () => assert.equal(await observedGeneration(), mesh.metadata?.generation));
-    await meshControllerIdle();
+  };
+
+  before(async () => {
+    plane = await LocalControlPlane.start({ auditLog: true });
+    for (const name of ["alpha", "beta"]) await labelNamespace(name, "enabled");
+    await startController();
+    await converge({});
   });
   after(async () => {
     try {
@@ -99,5 +108,57 @@ describe("Mesh reconciles in a steady state", function () {
       "patch deployments skiff-system/skiff-xds",
       "patch meshes/status default",
     ]);
+  });
+
+  it("leaves, after a sequence of changes, what a new process applying everything from scratch leaves", async () => {
+    const rest = new RestClient(plane.kubeConfig());
+    /** Every object the Mesh generated, by kind and place, with its resourceVersion. */
+    const generatedObjects = async () => {
+      const found = new Map<string, { resourceVersion: string; object: Record<string, unknown> }>();
+      for (const { apiVersion, kind, name } of GENERATED_OBJECTS) {
+        const list = await rest.request<{ items: KubernetesObject[] }>(
+          "GET",
+          await rest.path(apiVersion, kind, null),
+          {
+            query: { fieldSelector: `metadata.name=${name}`, labelSelector: "skiff.dev/managed-by=default" },
+          },
+        );
+        for (const item of list.items)
+          found.set(`${kind} ${item.metadata!.namespace ?? ""}/${name}`, {
+            resourceVersion: item.metadata!.resourceVersion!,
+            object: item as Record<string, unknown>,
+          });
+      }
+      return found;
+    };
+    // Each step sets, changes or drops what one or more generated objects hold.
+    await converge({ controlPlane: { replicas: 1, resources: { limits: { memory: "256Mi" } } } });
+    await labelNamespace("beta", "disabled");
+    await meshControllerIdle();
+    await converge({ controlPlane: { replicas: 1 } }); // drops the resources it set
+    await converge({ controlPlane: { replicas: 1 }, observability: { metrics: { prometheusPort: 15099 } } });
+    await labelNamespace("beta", "enabled");
+    await meshControllerIdle();
+    const incremental = await generatedObjects();
+    const deployment = incremental.get("Deployment skiff-system/skiff-xds")!.object as {
+      spec: { replicas: number; template: { spec: { containers: { resources?: object }[] } } };
+    };
+    assert.equal(deployment.spec.replicas, 1);
+    assert.deepEqual(deployment.spec.template.spec.containers[0]!.resources ?? {}, {});
+    assert.ok(incremental.has("ConfigMap beta/skiff-envoy-bootstrap"), [...incremental.keys()].join(", "));
+
+    // A new process remembers no apply, so it applies every object once: none may change.
+    await controller!.stop();
+    const { requests } = await requestsDuring(startController);
+    const fromScratch = await generatedObjects();
+    assert.ok(
+      requests.filter((r) => r.verb === "patch" && r.objectRef?.subresource === undefined).length >=
+        incremental.size,
+      "the new process applied everything",
+    );
+    assert.deepEqual(
+      [...fromScratch].map(([key, { resourceVersion }]) => `${key} ${resourceVersion}`).sort(),
+      [...incremental].map(([key, { resourceVersion }]) => `${key} ${resourceVersion}`).sort(),
+    );
   });
 });
