@@ -12,7 +12,7 @@
 const LENGTH_DELIMITED = 2;
 const utf8 = new TextEncoder();
 
-export function varintSize(n: number): number {
+function varintSize(n: number): number {
   let size = 1;
   while (n >= 0x80) {
     n = Math.floor(n / 128);

@@ -4,7 +4,7 @@ export interface Pushable {
 }
 
 /** How long one turn of the event loop may spend pushing before it yields (ms). */
-export const PUSH_SLICE_MS = 5;
+const PUSH_SLICE_MS = 5;
 
 /**
  * Spreads the fan-out of a generation over turns of the event loop: streams
