@@ -23,8 +23,8 @@ export class CompileCache {
   private readonly perObject = new Map<string, WeakMap<object, unknown>>();
   private previous = new Map<string, object>();
   private current = new Map<string, object>();
-  private previousBuilt = new Map<string, Built>();
-  private currentBuilt = new Map<string, Built>();
+  private previousBuilt = new Map<string, Map<string, Built>>();
+  private currentBuilt = new Map<string, Map<string, Built>>();
 
   /** `compute(object)`, computed once per object for a given `kind` of result. */
   of<K extends object, V>(kind: string, object: K, compute: (object: K) => V): V {
@@ -44,11 +44,18 @@ export class CompileCache {
     return kept;
   }
 
-  /** `build()`, or what it returned for `key` in the previous run if `inputs` are the same objects then. */
-  built<T>(key: string, inputs: readonly unknown[], build: () => T): T {
-    const before = this.previousBuilt.get(key);
+  /**
+   * `build()`, or what it returned for this `kind` and `key` in the previous
+   * run if `inputs` are the same objects then. (Kind and key apart: a key
+   * kept per object, such as a Service's namespace/name, is then looked up
+   * as it is, not concatenated and hashed again on every run.)
+   */
+  built<T>(kind: string, key: string, inputs: readonly unknown[], build: () => T): T {
+    const before = this.previousBuilt.get(kind)?.get(key);
     const value = before && sameObjects(before.inputs, inputs) ? (before.value as T) : build();
-    this.currentBuilt.set(key, { inputs, value });
+    let current = this.currentBuilt.get(kind);
+    if (!current) this.currentBuilt.set(kind, (current = new Map()));
+    current.set(key, { inputs, value });
     return value;
   }
 

@@ -22,7 +22,7 @@ import { dataPlaneOf, terminatesMeshTls } from "./data-plane.js";
 import { egressScope, egressScopeOf } from "./egress-scope.js";
 import { interceptionOptions } from "../inject/interception.js";
 import type { MeshSpec } from "../api/v1alpha1/generated/mesh.js";
-import type { IPod } from "kubernetes-models/v1";
+import type { IPod, IService } from "kubernetes-models/v1";
 import type { PolicyFinding, PolicyFindings } from "./findings.js";
 import { compileSecurity, type SecurityPolicyFindings } from "./security.js";
 import { tcpPorts, tcpWarnings } from "./protocol-warnings.js";
@@ -62,8 +62,12 @@ export function compile(state: ClusterState, cache?: CompileCache): CompileResul
     (object: K): V =>
       cache ? cache.of(kind, object, compute) : compute(object);
   const same = <T extends object>(key: string, built: T): T => (cache ? cache.same(key, built) : built);
-  const built = <T>(key: string, inputs: readonly unknown[], build: () => T): T =>
-    cache ? cache.built(key, inputs, build) : build();
+  const built = <T>(kind: string, key: string, inputs: readonly unknown[], build: () => T): T =>
+    cache ? cache.built(kind, key, inputs, build) : build();
+  const serviceKey = perObject(
+    "serviceKey",
+    (s: IService) => `${s.metadata?.namespace ?? ""}/${s.metadata?.name ?? ""}`,
+  );
   const traffic = perObject("trafficModel", trafficModel);
   const ports = perObject("servicePorts", servicePorts);
   const endpoints = endpointsByService(state.endpointSlices, state.pods, cache);
@@ -89,8 +93,9 @@ export function compile(state: ClusterState, cache?: CompileCache): CompileResul
       const namespace = service.metadata?.namespace ?? "";
       const name = service.metadata?.name ?? "";
       const clusterIP = service.spec?.clusterIP;
-      const policy = winners.get(`${namespace}/${name}`);
-      const listed = endpoints.get(`${namespace}/${name}`);
+      const key = serviceKey(service);
+      const policy = winners.get(key);
+      const listed = endpoints.get(key);
       const ready = listed?.ready ?? [];
       // Everything the model is built from: auto mTLS reads the workload of each ready endpoint.
       const inputs = [
@@ -99,7 +104,7 @@ export function compile(state: ClusterState, cache?: CompileCache): CompileResul
         listed,
         ...ready.map((e) => e.workload && tlsWorkloads.get(e.workload)),
       ];
-      return built(`service ${namespace}/${name}`, inputs, (): ServiceModel => {
+      return built("service", key, inputs, (): ServiceModel => {
         const unready = (listed?.unready ?? []).flatMap((e): UnreadyEndpointModel[] =>
           e.workload === undefined ? [] : [{ address: e.address, workload: e.workload, ports: e.ports }],
         );

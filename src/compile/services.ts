@@ -58,27 +58,40 @@ export function endpointsByService(
 ): Map<string, ServiceEndpoints> {
   const podKey = (p: IPod) => `${p.metadata?.namespace}/${p.metadata?.name}`;
   const podsByKey = new Map(pods.map((p) => [cache ? cache.of("podKey", p, podKey) : podKey(p), p]));
-  const named = (slice: IEndpointSlice) => (slice.endpoints ?? []).map((e) => workloadOf(slice, e.targetRef));
   const slicesByService = new Map<string, IEndpointSlice[]>();
   for (const slice of slices) {
-    const service = slice.metadata?.labels?.[SERVICE_NAME_LABEL];
-    if (!service || slice.addressType === "FQDN") continue;
-    const key = `${slice.metadata?.namespace}/${service}`;
+    const key = cache ? cache.of("sliceService", slice, serviceOfSlice) : serviceOfSlice(slice);
+    if (key === undefined) continue;
     const group = slicesByService.get(key);
     if (group) group.push(slice);
     else slicesByService.set(key, [slice]);
   }
-  return new Map(
-    [...slicesByService].map(([key, group]) => {
-      const build = () => serviceEndpoints(group, podsByKey);
-      if (!cache) return [key, build()];
-      // What the endpoints are built from: the slices and the Pods they name (or the absence of one).
-      const pods = group.flatMap((slice) =>
-        cache.of("named", slice, named).map((w) => (w === undefined ? undefined : podsByKey.get(w))),
-      );
-      return [key, cache.built(`endpoints ${key}`, [...group, ...pods], build)];
-    }),
-  );
+  const result = new Map<string, ServiceEndpoints>();
+  for (const [key, group] of slicesByService) {
+    const build = () => serviceEndpoints(group, podsByKey);
+    if (!cache) {
+      result.set(key, build());
+      continue;
+    }
+    // What the endpoints are built from: the slices, and the Pod each name (or its absence).
+    const inputs: unknown[] = [...group];
+    for (const slice of group)
+      for (const pod of cache.of("named", slice, namedPods)) inputs.push(podsByKey.get(pod));
+    result.set(key, cache.built("endpoints", key, inputs, build));
+  }
+  return result;
+}
+
+/** The Service (namespace/name) whose endpoints a slice lists; undefined for one compile ignores. */
+function serviceOfSlice(slice: IEndpointSlice): string | undefined {
+  const service = slice.metadata?.labels?.[SERVICE_NAME_LABEL];
+  if (!service || slice.addressType === "FQDN") return undefined;
+  return `${slice.metadata?.namespace}/${service}`;
+}
+
+/** The Pods (namespace/name) a slice's endpoints name. */
+function namedPods(slice: IEndpointSlice): string[] {
+  return (slice.endpoints ?? []).flatMap((e) => workloadOf(slice, e.targetRef) ?? []);
 }
 
 /** The Pod (namespace/name) an endpoint names, if it names one. */
