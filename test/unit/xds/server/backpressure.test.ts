@@ -94,7 +94,7 @@ class RawSotwProxy {
       const m = fromBinary(
         messageType(`${DISCOVERY}.DiscoveryResponse`),
         this.pending.subarray(5, 5 + length),
-      ) as unknown as RawResponse & { resources: { value: Uint8Array }[] };
+      ) as unknown as Omit<RawResponse, "resources"> & { resources: { value: Uint8Array }[] };
       this.responses.push({
         typeUrl: m.typeUrl,
         versionInfo: m.versionInfo,
