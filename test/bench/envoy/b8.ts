@@ -13,6 +13,7 @@
  */
 import type { KubernetesObject } from "@kubernetes/client-node";
 import type { Change, ChangeKind } from "../convergence/changes.js";
+import { cpuSeconds } from "../shared/proc.js";
 import { NAMESPACE } from "../xds/fixture.js";
 import { adminGet } from "./admin.js";
 import type { Envoy } from "./envoys.js";
@@ -31,6 +32,13 @@ export interface B8Sample {
   polls: number;
   /** The size of the answer in which the first Envoy showed the marker: what one poll reads. */
   answerBytes: number;
+  /**
+   * CPU used from the write until every Envoy showed it: by all the Envoys together (applying the
+   * update, and answering the polls), and by `skiff xds`. On 2 cores, the Envoys' share alone bounds
+   * how soon the last one can have it.
+   */
+  envoysCpuMs: number;
+  xdsCpuMs: number;
 }
 
 /**
@@ -63,7 +71,11 @@ export async function measureChange(
   envoys: readonly Envoy[],
   pollMs: number,
   timeoutMs: number,
+  xdsPid: number,
 ): Promise<B8Sample> {
+  const envoysCpu = () => envoys.reduce((sum, e) => sum + cpuSeconds(e.child.pid), 0);
+  const envoysCpu0 = envoysCpu();
+  const xdsCpu0 = cpuSeconds(xdsPid);
   const sent = performance.now();
   const written = await change.write();
   const writeMs = performance.now() - sent;
@@ -86,5 +98,15 @@ export async function measureChange(
       }
     }),
   );
-  return { kind: change.kind, id: change.id, warmup, writeMs, seenMs, polls, answerBytes };
+  return {
+    kind: change.kind,
+    id: change.id,
+    warmup,
+    writeMs,
+    seenMs,
+    polls,
+    answerBytes,
+    envoysCpuMs: (envoysCpu() - envoysCpu0) * 1000,
+    xdsCpuMs: (cpuSeconds(xdsPid) - xdsCpu0) * 1000,
+  };
 }

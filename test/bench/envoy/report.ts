@@ -143,7 +143,15 @@ export function envoyReport(facts: RunFacts): string {
     const label = kind ?? "both kinds";
     lines.push(row(`**write sent → last Envoy serves it (${label})**`, st.last));
     lines.push(row(`write sent → first Envoy serves it (${label})`, st.first));
-    if (!kind) lines.push(row("write request round trip", st.write));
+    if (!kind) {
+      lines.push(row("write request round trip", st.write));
+      const measured = facts.b8.samples.filter((x) => !x.warmup);
+      const sorted = (values: number[]) => values.sort((a, b) => a - b);
+      lines.push(
+        row("CPU of all Envoys together, write → last Envoy", sorted(measured.map((x) => x.envoysCpuMs))),
+      );
+      lines.push(row("CPU of skiff xds, write → last Envoy", sorted(measured.map((x) => x.xdsCpuMs))));
+    }
   }
   const rss = facts.b8.rssMiB;
   lines.push(
@@ -187,11 +195,11 @@ export function envoyReport(facts: RunFacts): string {
     "",
     "## B8 samples (ms from the write; per change the last Envoy, and how many admin reads it took)",
     "",
-    "| change | last Envoy | first Envoy | write | polls | bytes per poll |",
-    "| --- | --- | --- | --- | --- | --- |",
+    "| change | last Envoy | first Envoy | write | polls | bytes per poll | Envoys' CPU | skiff xds CPU |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ...facts.b8.samples.map(
       (x) =>
-        `| ${x.id}${x.warmup ? " (warm-up)" : ""} | ${fmt(lastEnvoyMs(x), 1)} | ${fmt(Math.min(...x.seenMs.map((ms) => ms ?? Infinity)), 1)} | ${fmt(x.writeMs, 1)} | ${x.polls} | ${x.answerBytes} |`,
+        `| ${x.id}${x.warmup ? " (warm-up)" : ""} | ${fmt(lastEnvoyMs(x), 1)} | ${fmt(Math.min(...x.seenMs.map((ms) => ms ?? Infinity)), 1)} | ${fmt(x.writeMs, 1)} | ${x.polls} | ${x.answerBytes} | ${fmt(x.envoysCpuMs, 0)} | ${fmt(x.xdsCpuMs, 0)} |`,
     ),
   );
   return lines.join("\n") + "\n";

@@ -119,7 +119,14 @@ async function b8(): Promise<{ samples: B8Sample[]; rssMiB: number[]; connectS: 
     // Change 0 of each kind is the warm-up: it creates the policy, and it is the first push after connecting.
     for (let i = 0; i <= settings.changes; i++)
       for (const change of [writer.endpoints(sequence++), writer.policy(sequence++)]) {
-        const sample = await measureChange(change, i === 0, fleet.envoys, settings.pollMs, TIMEOUT_S * 1000);
+        const sample = await measureChange(
+          change,
+          i === 0,
+          fleet.envoys,
+          settings.pollMs,
+          TIMEOUT_S * 1000,
+          xds.child.pid,
+        );
         samples.push(sample);
         const seen = sample.seenMs.filter((ms) => ms !== null);
         log(
