@@ -16,20 +16,21 @@ export class ConvergenceTracker {
   }
 
   /**
-   * Reports the generations every proxy now runs. `lowestSynced` (see
-   * AdsServer.lowestRanGeneration) is only asked while some generation
-   * is open: this runs on every ACK, and most ACKs come when none is.
+   * Reports the generations every proxy now runs, oldest first (a proxy
+   * that runs one runs every older one). `everyProxyRan` (see
+   * AdsServer.everyProxyRan) is only asked while some generation is open:
+   * this runs on every ACK, and most ACKs come when none is.
    */
-  check(lowestSynced: () => number | undefined): void {
+  check(everyProxyRan: (generation: number) => boolean | undefined): void {
     if (this.open.size === 0) return;
-    const everywhere = lowestSynced();
-    if (everywhere === undefined) {
-      this.open.clear(); // nobody to converge
-      return;
-    }
     const now = performance.now();
     for (const [generation, seenAt] of this.open) {
-      if (generation > everywhere) continue;
+      const ran = everyProxyRan(generation);
+      if (ran === undefined) {
+        this.open.clear(); // nobody to converge
+        return;
+      }
+      if (!ran) return;
       this.report((now - seenAt) / 1000);
       this.open.delete(generation);
     }

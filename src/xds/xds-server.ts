@@ -241,7 +241,7 @@ export async function startXdsServer(
     clientStatus: (request, metadata, peer) => csds.answer(request, metadata, peer),
     replicaProgramming: (metadata, peer) => replicaStatus.answer(metadata, peer),
     onResponseStatus: () => {
-      convergence.check(() => ads.lowestRanGeneration());
+      convergence.check((generation) => ads.everyProxyRan(generation));
       statusWriter?.proxyAnswered();
     },
   });
@@ -263,7 +263,7 @@ export async function startXdsServer(
     convergence.started(run.generation, run.changeSeenAt);
     // After the server's push (also scheduled with setImmediate): a generation
     // that changed nothing for any proxy has converged already.
-    setImmediate(() => convergence.check(() => ads.lowestRanGeneration()));
+    setImmediate(() => convergence.check((generation) => ads.everyProxyRan(generation)));
   });
   let port: number;
   try {

@@ -93,6 +93,8 @@ export class AdsServer extends EventEmitter<AdsServerEvents> {
   private server?: Server;
   private unsubscribe?: () => void;
   private readonly pushes = new PushScheduler();
+  /** Where everyProxyRan's scan of a generation stopped. */
+  private ranScan: { generation: number; streams: AdsStream[]; next: number; any: boolean } | undefined;
   private nextStreamId = 1;
 
   constructor(
@@ -106,6 +108,7 @@ export class AdsServer extends EventEmitter<AdsServerEvents> {
       logger: this.log,
       limits: { ...DEFAULT_STREAM_LIMITS, ...options.limits },
       identified: (stream) => {
+        this.ranScan = undefined;
         xdsConnectedProxies.inc();
         this.safely("connect listener", () => this.emit("connect", stream.state()!));
       },
@@ -244,20 +247,25 @@ export class AdsServer extends EventEmitter<AdsServerEvents> {
   }
 
   /**
-   * The oldest generation among the identified proxies' ranGeneration
-   * (-1 if any has yet to run one in full), or undefined with no proxy:
-   * every proxy runs this generation or a newer one. Cheaper than
-   * proxies(), which reports each proxy in full.
+   * Whether every identified proxy has run `generation` or a newer one in
+   * full (AdsStream.ranGeneration); undefined with no proxy. Convergence
+   * asks it on every answer while a generation is open, so it resumes where
+   * its last scan stopped, at a proxy that had not: one that had is not
+   * looked at again for the generation (what a proxy ran only grows), and a
+   * push is sent, and mostly answered, in the order of the scan. A proxy
+   * identified since starts the scan over.
    */
-  lowestRanGeneration(): number | undefined {
-    let lowest: number | undefined;
-    for (const stream of this.streams) {
+  everyProxyRan(generation: number): boolean | undefined {
+    let scan = this.ranScan;
+    if (scan?.generation !== generation)
+      scan = this.ranScan = { generation, streams: [...this.streams], next: 0, any: false };
+    for (; scan.next < scan.streams.length; scan.next++) {
+      const stream = scan.streams[scan.next]!;
       if (!stream.node || !stream.isOpen) continue;
-      const synced = stream.ranGeneration();
-      if (synced === undefined) return -1; // none lower
-      lowest = lowest === undefined ? synced : Math.min(lowest, synced);
+      scan.any = true;
+      if ((stream.ranGeneration() ?? -1) < generation) return false;
     }
-    return lowest;
+    return scan.any ? true : undefined;
   }
 
   private channelOptions(): ChannelOptions {

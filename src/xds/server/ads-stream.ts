@@ -219,6 +219,8 @@ export abstract class AdsStream<S extends TypeState = TypeState, R extends AdsRe
   }
 
   private noteRan(): void {
+    // A stream that has asked for nothing yet runs nothing.
+    if (this.types.size === 0) return;
     const synced = this.syncedGeneration();
     if (synced !== undefined && synced > (this.ran ?? -1)) this.ran = synced;
   }

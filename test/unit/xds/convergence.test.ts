@@ -8,28 +8,36 @@ const CDS = typeUrl(CLUSTER);
 const LDS = typeUrl(LISTENER);
 
 describe("ConvergenceTracker", () => {
+  /** A mesh whose proxies have all run `lowest` or newer. */
+  const ranUpTo = (lowest: number) => (generation: number) => lowest >= generation;
+
   it("reports a generation once every proxy runs it, with older open ones", () => {
     const reported: number[] = [];
     const tracker = new ConvergenceTracker((seconds) => reported.push(seconds));
     tracker.started(1, performance.now());
     tracker.started(2, performance.now());
-    tracker.check(() => -1);
+    tracker.check(ranUpTo(-1));
     assert.equal(reported.length, 0);
-    tracker.check(() => 1);
+    tracker.check(ranUpTo(1));
     assert.equal(reported.length, 1);
-    tracker.check(() => 2);
+    tracker.check(ranUpTo(2));
     assert.equal(reported.length, 2);
     assert.ok(reported.every((s) => s >= 0 && s < 5));
   });
 
-  it("asks the proxies nothing while no generation is open (it runs on every ACK)", () => {
+  it("asks the proxies nothing while no generation is open (it runs on every ACK), and only up to the first not run", () => {
     const tracker = new ConvergenceTracker(() => undefined);
-    let asked = 0;
-    tracker.check(() => (asked += 1));
-    assert.equal(asked, 0);
+    const asked: number[] = [];
+    const ask = (generation: number) => {
+      asked.push(generation);
+      return false;
+    };
+    tracker.check(ask);
+    assert.deepEqual(asked, []);
     tracker.started(3, performance.now());
-    tracker.check(() => (asked += 1));
-    assert.equal(asked, 1);
+    tracker.started(4, performance.now());
+    tracker.check(ask);
+    assert.deepEqual(asked, [3], "a proxy that has not run 3 has not run 4");
   });
 
   it("closes every open generation when no proxy is connected", () => {
@@ -37,7 +45,7 @@ describe("ConvergenceTracker", () => {
     const tracker = new ConvergenceTracker((seconds) => reported.push(seconds));
     tracker.started(4, performance.now());
     tracker.check(() => undefined);
-    tracker.check(() => 10);
+    tracker.check(ranUpTo(10));
     assert.deepEqual(reported, []);
   });
 });
@@ -61,7 +69,7 @@ describe("convergence on a real ADS server", () => {
     await h.start({
       onResponseStatus: (status) => {
         h.statuses.push(status);
-        convergence.check(() => h.server!.lowestRanGeneration());
+        convergence.check((generation) => h.server!.everyProxyRan(generation));
       },
     });
     h.source.set(f.cluster(h.source, "c1"), f.listener(h.source, "l1"));
@@ -108,5 +116,34 @@ describe("convergence on a real ADS server", () => {
     assert.ok(reported[0]!.seconds < waited + 0.15, `${reported[0]!.seconds} s`);
     assert.ok(reported[1]!.seconds >= 0.2, `${reported[1]!.seconds} s`);
     open = [];
+  });
+
+  it("counts a proxy that connects while a generation is open", async () => {
+    const reported: number[] = [];
+    const convergence = new ConvergenceTracker((seconds) => reported.push(seconds));
+    h = new Harness();
+    await h.start({
+      onResponseStatus: (status) => {
+        h.statuses.push(status);
+        convergence.check((generation) => h.server!.everyProxyRan(generation));
+      },
+    });
+    h.source.set(f.cluster(h.source, "c1"));
+    const a = h.sotw({ id: "proxy-a" });
+    a.request({ typeUrl: CDS });
+    a.ack(await a.next());
+    await eventually(() => h.statuses.length === 1);
+
+    convergence.started(h.source.set(f.cluster(h.source, "c1", "3s")), performance.now());
+    const pushed = await a.next();
+    const b = h.sotw({ id: "proxy-b" });
+    b.request({ typeUrl: CDS });
+    const first = await b.next();
+    a.ack(pushed);
+    await eventually(() => h.statuses.length === 2);
+    assert.deepEqual(reported, [], "B has not run the generation yet");
+    b.ack(first);
+    await eventually(() => h.statuses.length === 3);
+    assert.equal(reported.length, 1);
   });
 });

@@ -85,7 +85,7 @@ describe("control-plane metrics of the ADS server", () => {
     await h.start({
       onResponseStatus: (status) => {
         h.statuses.push(status);
-        convergence.check(() => h.server!.lowestRanGeneration());
+        convergence.check((generation) => h.server!.everyProxyRan(generation));
       },
     });
     h.source.set(f.cluster(h.source, "c1"));
