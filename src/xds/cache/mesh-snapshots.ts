@@ -16,6 +16,8 @@ export class MeshSnapshots implements SnapshotSource {
   private readonly listeners = new Set<(generation: number) => void>();
   private generation = 0;
   private encoded = new Map<EnvoyResource, EncodedResource>();
+  /** The resources each per-type map of snapshotOf was made from, in order. */
+  private readonly mapInputs = new WeakMap<ReadonlyMap<string, EncodedResource>, readonly EnvoyResource[]>();
   /** What encode() last did, which publishing that translation need not do again. */
   private lastEncoded:
     | {
@@ -191,16 +193,26 @@ export class MeshSnapshots implements SnapshotSource {
    * proxy is in line with), does nothing for a type the change left alone.
    */
   private snapshotOf(resources: readonly EnvoyResource[], previous: Snapshot | undefined): Snapshot {
-    const byType = new Map<string, ReadonlyMap<string, EncodedResource>>();
+    const inputsByType = new Map<string, EnvoyResource[]>();
     for (const resource of resources) {
-      const encoded = this.encoded.get(resource)!;
-      let ofType = byType.get(resource.typeUrl) as Map<string, EncodedResource> | undefined;
-      if (!ofType) byType.set(resource.typeUrl, (ofType = new Map()));
-      ofType.set(resource.name, encoded);
+      const ofType = inputsByType.get(resource.typeUrl);
+      if (ofType) ofType.push(resource);
+      else inputsByType.set(resource.typeUrl, [resource]);
     }
-    for (const [typeUrl, ofType] of byType) {
+    const byType = new Map<string, ReadonlyMap<string, EncodedResource>>();
+    for (const [typeUrl, inputs] of inputsByType) {
       const before = previous?.resources.get(typeUrl);
-      if (before && sameResources(before, ofType)) byType.set(typeUrl, before);
+      // The same resource objects as before give the same map: a change to one Service does not rebuild every type's.
+      const beforeInputs = before && this.mapInputs.get(before);
+      if (before && beforeInputs && sameObjects(beforeInputs, inputs)) {
+        byType.set(typeUrl, before);
+        continue;
+      }
+      const ofType = new Map<string, EncodedResource>();
+      for (const resource of inputs) ofType.set(resource.name, this.encoded.get(resource)!);
+      const kept = before && sameResources(before, ofType) ? before : ofType;
+      this.mapInputs.set(kept, inputs);
+      byType.set(typeUrl, kept);
     }
     return { generation: this.generation, resources: byType };
   }
@@ -220,4 +232,8 @@ function sameResources(
   if (a.size !== b.size) return false;
   for (const [name, resource] of a) if (b.get(name) !== resource) return false;
   return true;
+}
+
+function sameObjects<T>(a: readonly T[], b: readonly T[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
 }

@@ -32,6 +32,8 @@ export class TranslateMemo {
   private settings: string | undefined;
   private services = new WeakMap<ServiceModel, ServiceResources>();
   private inbound = new WeakMap<WorkloadModel, InboundEntry>();
+  /** Resources that depend on nothing: virtualOutbound, the passthrough clusters. */
+  private readonly fixed = new Map<string, readonly EnvoyResource[]>();
   /** Not settings-dependent: kept for as long as the Service's model lives. */
   private readonly listed = new WeakMap<ServiceModel, readonly string[]>();
 
@@ -47,6 +49,13 @@ export class TranslateMemo {
   service(service: ServiceModel, translate: () => ServiceResources): ServiceResources {
     let resources = this.services.get(service);
     if (!resources) this.services.set(service, (resources = translate()));
+    return resources;
+  }
+
+  /** Resources that depend on nothing, built once. */
+  constant(name: string, build: () => readonly EnvoyResource[]): readonly EnvoyResource[] {
+    let resources = this.fixed.get(name);
+    if (!resources) this.fixed.set(name, (resources = build()));
     return resources;
   }
 

@@ -50,6 +50,9 @@ export function translate(model: MeshModel, memo?: TranslateMemo): MeshResources
   const services = model.services.map((s) =>
     memo ? memo.service(s, () => serviceResources(model, s)) : serviceResources(model, s),
   );
+  // The same objects on every run, so that the snapshots' per-type maps that hold them can be kept.
+  const constant = (name: string, build: () => readonly EnvoyResource[]) =>
+    memo ? memo.constant(name, build) : build();
   const listing = servicesByWorkload(model, memo && ((s) => memo.workloadsListedBy(s)));
   const inbound = (w: WorkloadModel) => {
     const listed = listing.get(w.key) ?? [];
@@ -64,7 +67,11 @@ export function translate(model: MeshModel, memo?: TranslateMemo): MeshResources
     shared: services.flatMap((s) => s.shared),
     proxyless: services.flatMap((s) => s.proxyless),
     proxylessMtls: services.flatMap((s) => s.proxylessMtls),
-    sidecar: [virtualOutboundListener(), ...services.flatMap((s) => s.sidecar), ...passthroughClusters()],
+    sidecar: [
+      ...constant("virtualOutbound", () => [virtualOutboundListener()]),
+      ...services.flatMap((s) => s.sidecar),
+      ...constant("passthrough", passthroughClusters),
+    ],
     inbound: new Map(model.workloads.map((w) => [w.key, inbound(w)])),
     egress: egressScopes(model),
   };

@@ -12,6 +12,8 @@ import {
   PROXYLESS_ANNOTATION,
   STATUS_ANNOTATION,
 } from "../../../src/mesh/annotations.js";
+import { MeshSnapshots } from "../../../src/xds/cache/mesh-snapshots.js";
+import type { ProxyNode } from "../../../src/xds/cache/snapshot.js";
 import { TranslateMemo } from "../../../src/xds/translate/memo.js";
 import { translate } from "../../../src/xds/translate/translate.js";
 import {
@@ -274,26 +276,59 @@ const changeArb: fc.Arbitrary<Change> = fc.oneof(
 );
 
 /**
- * Applies the changes one by one, compiling and translating after each with
- * one CompileCache and TranslateMemo, and checks each result against a
- * compile and translate from scratch.
+ * Applies the changes one by one, compiling, translating and publishing
+ * after each with one CompileCache, TranslateMemo and MeshSnapshots, and
+ * checks each result, and what each kind of proxy is served, against a
+ * compile, translate and publish from scratch.
  */
 function replay(changes: readonly Change[]): void {
   const objects = new Map<string, object>();
   const cache = new CompileCache();
   const memo = new TranslateMemo();
+  const snapshots = new MeshSnapshots();
   for (const [step, change] of changes.entries()) {
     if ("put" in change) objects.set(change.put.key, change.put.object);
     else objects.delete(change.delete);
     const state = stateOf(objects);
     const incremental = compile(state, cache);
+    const resources = translate(incremental.model, memo);
+    snapshots.encode(resources);
+    snapshots.publish(resources);
     const fresh = compile(state);
-    assert.equal(
-      canonical(incremental, translate(incremental.model, memo)),
-      canonical(fresh, translate(fresh.model)),
-      `after change ${step}: ${JSON.stringify(change).slice(0, 300)}`,
-    );
+    const freshResources = translate(fresh.model);
+    const freshSnapshots = new MeshSnapshots();
+    freshSnapshots.publish(freshResources);
+    const at = `after change ${step}: ${JSON.stringify(change).slice(0, 300)}`;
+    assert.equal(canonical(incremental, resources), canonical(fresh, freshResources), at);
+    for (const node of nodesOf(state))
+      assert.deepEqual(served(snapshots, node), served(freshSnapshots, node), `${at}, ${node.id}`);
   }
+}
+
+/** A sidecar and a proxyless client that name no Pod, and a sidecar for each Pod. */
+function nodesOf(state: ClusterState): ProxyNode[] {
+  const node = (id: string, metadata: ProxyNode["metadata"] = {}): ProxyNode => ({
+    id,
+    cluster: "",
+    metadata,
+  });
+  return [
+    node("sidecar~10.9.9.9~client.elsewhere~elsewhere.svc.cluster.local"),
+    node("proxyless-client", { GENERATOR: "grpc" }),
+    ...state.pods.map((p) =>
+      node(
+        `sidecar~${p.status?.podIP}~${p.metadata?.name}.${p.metadata?.namespace}~${p.metadata?.namespace}.svc.cluster.local`,
+      ),
+    ),
+  ];
+}
+
+/** What a proxy is served: each type's resource names and versions. */
+function served(snapshots: MeshSnapshots, node: ProxyNode): [string, [string, string][]][] {
+  return [...snapshots.snapshotFor(node).resources].map(([type, byName]) => [
+    type,
+    [...byName].map(([name, r]) => [name, r.version]),
+  ]);
 }
 
 /** The state of these objects, as the pipeline reads it from its informers. */
@@ -320,7 +355,7 @@ function canonical(result: ReturnType<typeof compile>, resources: ReturnType<typ
   );
 }
 
-describe("the incremental pipeline (CompileCache, TranslateMemo)", () => {
+describe("the incremental pipeline (CompileCache, TranslateMemo, MeshSnapshots)", () => {
   it("builds what compile and translate build from scratch, after every change of a random sequence", () => {
     // Mostly with a Mesh and meshed namespaces, so that there are workloads and mTLS to get wrong.
     const start = fc
