@@ -1,6 +1,6 @@
 import { proxyIdentity } from "../node.js";
 import type { Nack, ProxyState } from "../server/proxy-state.js";
-import { CLUSTER_TYPE, LISTENER_TYPE, ROUTE_TYPE } from "../translate/resource.js";
+import { CLUSTER_TYPE, ENDPOINT_TYPE, LISTENER_TYPE, ROUTE_TYPE } from "../translate/resource.js";
 import type { Programming } from "./programming.js";
 
 /** What a policy's counts need of one proxy, read once per status pass. */
@@ -37,6 +37,22 @@ class ProxyGroup {
       into.nacked += 1;
       // A proxy whose answer since this generation is a NACK runs it in part at best.
       if (member.ran >= generation) into.acked -= 1;
+      if (!into.lastNack || nack.at > into.lastNack.at) into.lastNack = nack;
+    }
+  }
+
+  /**
+   * Adds the counts for `generation` of the members that have not run it:
+   * for a group whose view lacks a Service, those that may still get it.
+   */
+  countBehindInto(into: Counts, generation: number): void {
+    for (const member of this.members) {
+      if (member.ran >= generation) continue;
+      into.targeted += 1;
+      if (member.proxyless) into.proxyless += 1;
+      const nack = member.standingNacks.find((n) => n.generation >= generation);
+      if (!nack) continue;
+      into.nacked += 1;
       if (!into.lastNack || nack.at > into.lastNack.at) into.lastNack = nack;
     }
   }
@@ -89,7 +105,14 @@ function asSet(list: readonly string[]): ReadonlySet<string> {
  */
 export class ProxyIndex {
   private readonly bySubscription = new Map<string, { lists: readonly string[][]; group: ProxyGroup }>();
-  private readonly wildcard = new ProxyGroup();
+  /**
+   * Wildcard subscribers by the ClusterLoadAssignments of their view, as last
+   * sent (undefined: none yet). A wildcard subscriber carries the Services of
+   * its view: all of them, unless an egress scope narrows it; every outbound
+   * cluster has its assignment there, and the views of one scope share that
+   * map (MeshSnapshots), so this is a group per scope and generation.
+   */
+  private readonly wildcard = new Map<ReadonlyMap<string, unknown> | undefined, ProxyGroup>();
   private readonly byWorkload = new Map<string, ProxyGroup>();
 
   constructor(proxies: readonly ProxyState[]) {
@@ -105,7 +128,10 @@ export class ProxyIndex {
       }
       const config = proxy.types.filter((t) => CONFIG_TYPES.has(t.typeUrl));
       if (config.some((t) => t.wildcard)) {
-        this.wildcard.add(counted);
+        const endpoints = proxy.types.find((t) => t.typeUrl === ENDPOINT_TYPE)?.lastSentResources;
+        let group = this.wildcard.get(endpoints);
+        if (!group) this.wildcard.set(endpoints, (group = new ProxyGroup()));
+        group.add(counted);
         continue;
       }
       const lists = config.flatMap((t) => (t.names?.length ? [t.names as string[]] : []));
@@ -126,11 +152,16 @@ export class ProxyIndex {
   /**
    * How the proxies whose configuration includes a Service (they subscribe,
    * by name or wildcard, to one of its listeners, routes or clusters:
-   * `names`, from translate's serviceResourceNames) have taken `generation`.
+   * `names`, from translate's serviceResourceNames; a wildcard subscriber
+   * whose view lacks the Service only until it runs `generation`) have taken
+   * `generation`.
    */
   ofService(names: ReadonlySet<string>, generation: number): Programming {
     const counts: Counts = { targeted: 0, proxyless: 0, acked: 0, nacked: 0 };
-    this.wildcard.countInto(counts, generation);
+    for (const [endpoints, group] of this.wildcard)
+      if (!endpoints || includesAny(endpoints, names)) group.countInto(counts, generation);
+      // A view without the Service: those that have not run `generation` may get it with it.
+      else group.countBehindInto(counts, generation);
     for (const { lists, group } of this.bySubscription.values())
       if (lists.some((list) => includesAny(asSet(list), names))) group.countInto(counts, generation);
     return programming(counts);
@@ -156,7 +187,7 @@ function countedProxy(proxy: ProxyState, proxyless: boolean): CountedProxy | und
   };
 }
 
-function includesAny(set: ReadonlySet<string>, names: ReadonlySet<string>): boolean {
+function includesAny(set: { has(name: string): boolean }, names: ReadonlySet<string>): boolean {
   for (const name of names) if (set.has(name)) return true;
   return false;
 }

@@ -8,8 +8,15 @@ import type { ClusterState } from "../../../src/compile/state.js";
 import { EGRESS_HOSTS_ANNOTATION } from "../../../src/mesh/annotations.js";
 import { MeshSnapshots } from "../../../src/xds/cache/mesh-snapshots.js";
 import type { ProxyNode } from "../../../src/xds/cache/snapshot.js";
+import type { ProxyState } from "../../../src/xds/server/proxy-state.js";
+import { ProxyIndex } from "../../../src/xds/status/proxy-index.js";
 import { serviceOutboundNames } from "../../../src/xds/translate/egress-scopes.js";
-import { PASSTHROUGH_CLUSTER, VIRTUAL_INBOUND, VIRTUAL_OUTBOUND } from "../../../src/xds/translate/names.js";
+import {
+  PASSTHROUGH_CLUSTER,
+  serviceResourceNames,
+  VIRTUAL_INBOUND,
+  VIRTUAL_OUTBOUND,
+} from "../../../src/xds/translate/names.js";
 import {
   CLUSTER_TYPE,
   ENDPOINT_TYPE,
@@ -266,6 +273,42 @@ describe("egress scope: each sidecar gets the Services it may call", () => {
         file,
       );
     }
+  });
+
+  it("counts for a TrafficPolicy's Programmed only the sidecars whose view has its Service", () => {
+    const state = meshState({ "a/near": "./*", "b/far": "./*", "b/whole": undefined, "b/behind": "./*" });
+    const s = published(state);
+    const one = compile(state).model.services.find((svc) => svc.hostname === ONE)!;
+    // Wildcard on listeners and clusters, as Envoy subscribes, with the views' maps as the server sends them.
+    const proxy = (pod: string, ranGeneration: number): ProxyState => ({
+      streamId: 1,
+      protocol: "delta",
+      node: sidecar(pod),
+      peer: "",
+      connectedAt: new Date(0),
+      types: [LISTENER_TYPE, CLUSTER_TYPE, ENDPOINT_TYPE].map((typeUrl) => ({
+        typeUrl,
+        awaitingAnswer: false,
+        wildcard: typeUrl !== ENDPOINT_TYPE,
+        lastSentResources: s.snapshotFor(sidecar(pod)).resources.get(typeUrl)!,
+      })),
+      ranGeneration,
+    });
+    const generation = s.currentGeneration;
+    const index = new ProxyIndex([
+      proxy("a/near", generation),
+      proxy("b/far", generation),
+      proxy("b/whole", generation),
+      // Not yet running the generation: it may still get the Service with it.
+      proxy("b/behind", generation - 1),
+    ]);
+    assert.deepEqual(index.ofService(serviceResourceNames(one), generation), {
+      targeted: 3,
+      proxyless: 0,
+      acked: 2,
+      nacked: 0,
+      lastNackMessage: "",
+    });
   });
 
   it("refuses, at injection, a Pod whose annotation is malformed, naming the annotation", () => {
