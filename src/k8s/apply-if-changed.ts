@@ -33,4 +33,9 @@ export class ApplyIfChanged {
     this.lastApplied.set(key, body);
     return true;
   }
+
+  /** Forgets a deleted object, so that what is remembered does not grow with every object ever applied. */
+  forget(object: KubernetesObject): void {
+    this.lastApplied.delete(identity(object));
+  }
 }

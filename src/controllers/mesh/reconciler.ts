@@ -353,6 +353,7 @@ export class MeshReconciler {
     const unwanted = existing.filter((obj) => !keep.has(identity(obj)));
     await Promise.all(
       unwanted.map(async (obj) => {
+        this.generated.forget(obj);
         try {
           await this.rest.request("DELETE", await this.rest.pathOf(obj));
         } catch (error) {
