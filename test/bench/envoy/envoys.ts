@@ -27,21 +27,39 @@ export interface Envoy {
   readonly child: Child;
 }
 
-/** `count` ports that were free a moment ago: each bound to port 0 by a listener, all held at once, then released. */
+/**
+ * Where the Envoys' own ports are looked for: below Linux's ephemeral range
+ * (32768 and up by default), which every outgoing connection on the machine
+ * draws from, so that a port found free here is not taken by one before its
+ * Envoy binds it (a run lost an Envoy to exactly that).
+ */
+const PORT_RANGE = { first: 20_000, last: 32_000 };
+
+/** Binds 0.0.0.0:port (the Prometheus and health listeners bind 0.0.0.0); undefined if it is taken. */
+function hold(port: number): Promise<Server | undefined> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once("error", () => resolve(undefined));
+    server.listen({ port, host: "0.0.0.0", exclusive: true }, () => resolve(server));
+  });
+}
+
+/** `count` ports that are free now: each bound, all held at once, then released. */
 async function freePorts(count: number): Promise<number[]> {
-  const servers: Server[] = [];
+  const held: Server[] = [];
   try {
-    for (let i = 0; i < count; i++) {
-      const server = createServer();
-      servers.push(server);
-      await new Promise<void>((resolve, reject) => {
-        server.once("error", reject);
-        server.listen(0, "127.0.0.1", resolve);
-      });
+    // A random start, so that two runs at once do not race for the same ports.
+    const span = PORT_RANGE.last - PORT_RANGE.first;
+    const start = Math.floor(Math.random() * span);
+    for (let i = 0; i < span && held.length < count; i++) {
+      const server = await hold(PORT_RANGE.first + ((start + i) % span));
+      if (server) held.push(server);
     }
-    return servers.map((s) => (s.address() as { port: number }).port);
+    if (held.length < count)
+      throw new Error(`only ${held.length} free ports in ${JSON.stringify(PORT_RANGE)}`);
+    return held.map((s) => (s.address() as { port: number }).port);
   } finally {
-    await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
+    await Promise.all(held.map((s) => new Promise((resolve) => s.close(resolve))));
   }
 }
 
