@@ -46,7 +46,7 @@ export async function startMeshController(
   };
   // Every Mesh, not just the one that changed: deleting the cluster's Mesh hands the role to the next.
   cache.meshes.on((event) => {
-    if (!onlyProxyCountChanged(event)) everyMesh();
+    if (!onlyProxyCountChanged(event) && !reconciler.statusWrites.isEcho(event)) everyMesh();
   });
   cache.namespaces.on(everyMesh);
   for (const informer of cache.generated.values()) {

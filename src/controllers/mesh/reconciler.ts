@@ -24,6 +24,7 @@ import { caExpiryFlipInMs } from "./ca-expiry.js";
 import { FIELD_MANAGER, MESH_FINALIZER } from "./names.js";
 import { BuiltinCertificateAuthority, type CaObservation } from "./builtin-ca.js";
 import type { MeshCache, Secret } from "./cache.js";
+import { OwnStatusWrites } from "./own-status-updates.js";
 import { DEFAULT_ROOT_TRUST_PERIOD_MS } from "./lost-ca.js";
 import { activeMeshOtherThan } from "../../mesh/singleton.js";
 import { meshStatus, reconcileFailedStatus, reconcilerOwnedStatus, type MeshObservation } from "./status.js";
@@ -74,6 +75,8 @@ export class MeshReconciler {
   private readonly generated: ApplyIfChanged;
   private readonly now: () => Date;
   private readonly builtinCa: BuiltinCertificateAuthority;
+  /** The status writes of this reconciler, whose echoes the controller need not reconcile. */
+  readonly statusWrites = new OwnStatusWrites();
   /** Consecutive failed reconciles per Mesh; in memory, so a restart starts counting again. */
   private readonly failures = new Map<string, number>();
 
@@ -415,6 +418,7 @@ export class MeshReconciler {
     };
     const current = { ...object, status: reconcilerOwnedStatus(mesh.status) };
     if (!(await applyStatusIfChanged(this.applier, current, status))) return;
+    this.statusWrites.record(mesh.metadata.name ?? "", status);
     for (const event of conditionTransitionEvents(previous, status.conditions as Condition[])) {
       await this.event(mesh, log, event);
     }
