@@ -1,5 +1,3 @@
-import { isDeepStrictEqual } from "node:util";
-
 /**
  * What compile may carry from one run to the next, so that a change costs
  * work in proportion to what it touches downstream. The xDS pipeline owns
@@ -10,10 +8,9 @@ import { isDeepStrictEqual } from "node:util";
  *   an object seen again is unchanged.
  * - A part of the result built from the same input objects as in the
  *   previous run (a Service's endpoints from its slices and their Pods, its
- *   model from those endpoints, the Service and its policy) is the previous
+ *   model from those endpoints, the Service and its policy; a workload's
+ *   model from its Pod, the Mesh and the security policies) is the previous
  *   run's object, not built again.
- * - A model object (a workload's) equal to the one the previous run built
- *   under the same key is replaced by that earlier object.
  *
  * Equal models give equal output either way; keeping the identity lets
  * translate (TranslateMemo), the encoder and the snapshots skip what did
@@ -21,8 +18,6 @@ import { isDeepStrictEqual } from "node:util";
  */
 export class CompileCache {
   private readonly perObject = new Map<string, WeakMap<object, unknown>>();
-  private previous = new Map<string, object>();
-  private current = new Map<string, object>();
   private previousBuilt = new Map<string, Map<string, Built>>();
   private currentBuilt = new Map<string, Map<string, Built>>();
 
@@ -36,19 +31,12 @@ export class CompileCache {
     return value;
   }
 
-  /** `built`, or the equal object the previous run returned for `key`. */
-  same<T extends object>(key: string, built: T): T {
-    const before = this.previous.get(key) as T | undefined;
-    const kept = before !== undefined && isDeepStrictEqual(before, built) ? before : built;
-    this.current.set(key, kept);
-    return kept;
-  }
-
   /**
    * `build()`, or what it returned for this `kind` and `key` in the previous
-   * run if `inputs` are the same objects then. (Kind and key apart: a key
-   * kept per object, such as a Service's namespace/name, is then looked up
-   * as it is, not concatenated and hashed again on every run.)
+   * run if `inputs` are the same objects (or equal primitives) then. (Kind
+   * and key apart: a key kept per object, such as a Service's
+   * namespace/name, is then looked up as it is, not concatenated and hashed
+   * again on every run.)
    */
   built<T>(kind: string, key: string, inputs: readonly unknown[], build: () => T): T {
     const before = this.previousBuilt.get(kind)?.get(key);
@@ -61,14 +49,11 @@ export class CompileCache {
 
   /** Starts a run; one that threw before its end leaves nothing behind. */
   beginRun(): void {
-    this.current = new Map();
     this.currentBuilt = new Map();
   }
 
   /** Ends a run: what it returned is what the next one compares with. */
   endRun(): void {
-    this.previous = this.current;
-    this.current = new Map();
     this.previousBuilt = this.currentBuilt;
     this.currentBuilt = new Map();
   }

@@ -61,7 +61,6 @@ export function compile(state: ClusterState, cache?: CompileCache): CompileResul
     <K extends object, V>(kind: string, compute: (object: K) => V) =>
     (object: K): V =>
       cache ? cache.of(kind, object, compute) : compute(object);
-  const same = <T extends object>(key: string, built: T): T => (cache ? cache.same(key, built) : built);
   const built = <T>(kind: string, key: string, inputs: readonly unknown[], build: () => T): T =>
     cache ? cache.built(kind, key, inputs, build) : build();
   const serviceKey = perObject(
@@ -84,7 +83,14 @@ export function compile(state: ClusterState, cache?: CompileCache): CompileResul
   const { winners, findings: conflictFindings } = resolveConflicts(
     state.trafficPolicies.filter((p) => !invalid.has(`${p.metadata.namespace}/${p.metadata.name}`)),
   );
-  const meshWorkloads = workloads(state, security.model, endpoints).map((w) => same(`workload ${w.key}`, w));
+  // The same object while the Mesh and the policies are: the workloads' models are kept on it.
+  const securityModel = built(
+    "security",
+    "",
+    [state.mesh, ...state.peerAuthentications, ...state.authorizationPolicies],
+    () => security.model,
+  );
+  const meshWorkloads = workloads(state, securityModel, endpoints, built);
   // Only workloads (Pods that can terminate the mesh's TLS) are offered it (auto mTLS).
   const tlsWorkloads = new Map(meshWorkloads.map((w) => [w.key, w]));
 
@@ -338,6 +344,7 @@ function workloads(
   state: ClusterState,
   security: SecurityModel,
   endpoints: ReadonlyMap<string, ServiceEndpoints>,
+  built: <T>(kind: string, key: string, inputs: readonly unknown[], build: () => T) => T,
 ): WorkloadModel[] {
   if (!state.mesh) return [];
   const selector =
@@ -369,46 +376,60 @@ function workloads(
     )
     .map((p) => {
       const namespace = p.metadata?.namespace ?? "";
-      const labels = { ...p.metadata?.labels };
       const key = `${namespace}/${p.metadata?.name}`;
-      const dataPlane = dataPlaneOf(p);
-      const uncaptured = uncapturedInboundPorts(state.mesh?.spec, p);
-      const mode = (port: number | undefined) =>
-        // A port the sidecar never sees (excluded from capture) is served by the application itself: plaintext.
-        port !== undefined && uncaptured.has(port)
-          ? "DISABLE"
-          : servedMtlsMode(
-              effectiveMtls(
-                security.peerAuthentications,
-                security.rootNamespace,
-                { namespace, labels },
-                port,
-                security.defaultMtlsMode,
-              ),
-              dataPlane,
-            );
-      const ports = [
-        ...new Set([
-          ...(targetPorts.get(key) ?? []),
-          ...portLevelMtlsPorts(security.peerAuthentications, security.rootNamespace, { namespace, labels }),
-        ]),
-      ].sort((a, b) => a - b);
-      return {
-        key,
-        address: p.status!.podIP!,
-        labels,
-        serviceAccount: p.spec?.serviceAccountName ?? "default",
-        authorization: security.authorizationPolicies.filter((policy) =>
-          appliesTo(policy, security.rootNamespace, { namespace, labels }),
-        ),
-        mtls: {
-          mode: mode(undefined),
-          portModes: Object.fromEntries(ports.map((port) => [port, mode(port)])),
-        },
-        dataPlane,
-        // Proxyless gRPC clients ask for the names they use: only sidecars are scoped.
-        ...egressScopeOf(dataPlane === "sidecar" ? egressScope(state.mesh?.spec, p) : undefined),
-      };
+      // Everything the model is built from (the security model stays the same object while its policies do).
+      const inputs = [p, state.mesh, security, [...(targetPorts.get(key) ?? [])].join(",")];
+      return built("workload", key, inputs, () => workloadModel(state, security, p, key, targetPorts));
     })
     .sort((a, b) => a.key.localeCompare(b.key));
+}
+
+/** One Pod's workload model (see workloads). */
+function workloadModel(
+  state: ClusterState,
+  security: SecurityModel,
+  p: IPod,
+  key: string,
+  targetPorts: ReadonlyMap<string, ReadonlySet<number>>,
+): WorkloadModel {
+  const namespace = p.metadata?.namespace ?? "";
+  const labels = { ...p.metadata?.labels };
+  const dataPlane = dataPlaneOf(p);
+  const uncaptured = uncapturedInboundPorts(state.mesh?.spec, p);
+  const mode = (port: number | undefined) =>
+    // A port the sidecar never sees (excluded from capture) is served by the application itself: plaintext.
+    port !== undefined && uncaptured.has(port)
+      ? "DISABLE"
+      : servedMtlsMode(
+          effectiveMtls(
+            security.peerAuthentications,
+            security.rootNamespace,
+            { namespace, labels },
+            port,
+            security.defaultMtlsMode,
+          ),
+          dataPlane,
+        );
+  const ports = [
+    ...new Set([
+      ...(targetPorts.get(key) ?? []),
+      ...portLevelMtlsPorts(security.peerAuthentications, security.rootNamespace, { namespace, labels }),
+    ]),
+  ].sort((a, b) => a - b);
+  return {
+    key,
+    address: p.status!.podIP!,
+    labels,
+    serviceAccount: p.spec?.serviceAccountName ?? "default",
+    authorization: security.authorizationPolicies.filter((policy) =>
+      appliesTo(policy, security.rootNamespace, { namespace, labels }),
+    ),
+    mtls: {
+      mode: mode(undefined),
+      portModes: Object.fromEntries(ports.map((port) => [port, mode(port)])),
+    },
+    dataPlane,
+    // Proxyless gRPC clients ask for the names they use: only sidecars are scoped.
+    ...egressScopeOf(dataPlane === "sidecar" ? egressScope(state.mesh?.spec, p) : undefined),
+  };
 }
