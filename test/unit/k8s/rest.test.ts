@@ -1,7 +1,10 @@
 import assert from "node:assert/strict";
 import { createServer, type Server } from "node:http";
+import { createServer as createHttpsServer, type Server as HttpsServer } from "node:https";
 import { KubeConfig } from "@kubernetes/client-node";
 import { apiPath, RestClient } from "../../../src/k8s/rest.js";
+import { createSelfSignedCa } from "../../../src/pki/issue.js";
+import { issueServingCertificate } from "../../../src/pki/serving.js";
 
 describe("API paths", () => {
   it("encode each value as one segment", () => {
@@ -78,5 +81,53 @@ describe("RestClient paths", () => {
       /segment/,
     );
     assert.deepEqual(seen, ["/api/v1"]);
+  });
+});
+
+describe("RestClient connections", () => {
+  let server: HttpsServer;
+  let handshakes = 0;
+  let rest: RestClient;
+
+  before(async () => {
+    const now = new Date();
+    const ca = await createSelfSignedCa(
+      "CN=rest test CA",
+      new Date(now.getTime() - 60_000),
+      new Date(now.getTime() + 3_600_000),
+    );
+    const serving = await issueServingCertificate(ca, {
+      dnsNames: ["localhost"],
+      validityMs: 3_600_000,
+      now,
+    });
+    server = createHttpsServer({ cert: serving.certPem, key: serving.keyPem }, (_req, res) => {
+      res.writeHead(200, { "Content-Type": "application/json" }).end(JSON.stringify({ kind: "Pod" }));
+    });
+    server.on("secureConnection", () => (handshakes += 1));
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const kubeConfig = new KubeConfig();
+    kubeConfig.loadFromOptions({
+      clusters: [
+        {
+          name: "c",
+          server: `https://127.0.0.1:${(server.address() as { port: number }).port}`,
+          caData: Buffer.from(ca.pair.certPem).toString("base64"),
+          tlsServerName: "localhost",
+        },
+      ],
+      users: [{ name: "u", token: "t" }],
+      contexts: [{ name: "x", cluster: "c", user: "u" }],
+      currentContext: "x",
+    });
+    rest = new RestClient(kubeConfig, 5_000);
+  });
+  after(() => new Promise((resolve) => server.close(resolve)));
+
+  it("keeps its TLS connections between requests instead of a handshake per request", async () => {
+    for (let i = 0; i < 5; i++) await rest.request("GET", "/api/v1/namespaces/default/pods/web-0");
+    assert.equal(handshakes, 1);
+    await Promise.all([1, 2, 3].map(() => rest.request("GET", "/api/v1/namespaces/default/pods/web-0")));
+    assert.ok(handshakes <= 3, `${handshakes} handshakes for 8 requests, 3 at once`);
   });
 });
