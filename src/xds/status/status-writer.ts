@@ -84,6 +84,8 @@ export class PolicyStatusWriter {
   /** When (performance.now()) this writer last wrote each policy's status. */
   private written = new Map<string, number>();
   private writing = Promise.resolve();
+  /** A pass is chained behind the running one and has not started. */
+  private passWaiting = false;
   private stopped = false;
   private readonly unsubscribe: (() => void)[] = [];
 
@@ -134,7 +136,14 @@ export class PolicyStatusWriter {
     if (this.stopped || this.timer) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      this.writing = this.writing.then(() => this.writeAll());
+      // A pass still waiting behind a running one will see this change too:
+      // while writes are slow, passes must not pile up behind them.
+      if (this.passWaiting) return;
+      this.passWaiting = true;
+      this.writing = this.writing.then(() => {
+        this.passWaiting = false;
+        return this.writeAll();
+      });
     }, this.options.coalesceMs ?? 100);
   }
 
