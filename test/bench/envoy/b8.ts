@@ -46,7 +46,7 @@ export interface B8Sample {
  * EndpointSlice, the EDS of its Service (outbound|<port>||<host>); for the
  * TrafficPolicy, the route configuration of its Service (<host>:<port>).
  */
-export function probePath(kind: ChangeKind, service: string): string {
+function probePath(kind: ChangeKind, service: string): string {
   const host = escapeRegExp(`${service}.${NAMESPACE}.svc.cluster.local`);
   const query =
     kind === "endpoints"
@@ -65,22 +65,19 @@ function serviceOf(kind: ChangeKind, written: KubernetesObject): string {
   return service;
 }
 
-export async function measureChange(
-  change: Change,
-  warmup: boolean,
+/**
+ * Polls every Envoy at once at `path` until its answer holds `marker` or the
+ * deadline passes: per Envoy, ms from `since` to its first answer holding it
+ * (null if none in time).
+ */
+async function pollUntil(
   envoys: readonly Envoy[],
+  path: string,
+  marker: string,
   pollMs: number,
-  timeoutMs: number,
-  xdsPid: number,
-): Promise<B8Sample> {
-  const envoysCpu = () => envoys.reduce((sum, e) => sum + cpuSeconds(e.child.pid), 0);
-  const envoysCpu0 = envoysCpu();
-  const xdsCpu0 = cpuSeconds(xdsPid);
-  const sent = performance.now();
-  const written = await change.write();
-  const writeMs = performance.now() - sent;
-  const path = probePath(change.kind, serviceOf(change.kind, written));
-  const deadline = sent + timeoutMs;
+  since: number,
+  deadline: number,
+): Promise<{ seenMs: (number | null)[]; polls: number; answerBytes: number }> {
   let polls = 0;
   let answerBytes = 0;
   const seenMs = await Promise.all(
@@ -89,14 +86,77 @@ export async function measureChange(
         polls += 1;
         const body = await adminGet(envoy.adminPort, path).catch(() => "");
         const now = performance.now();
-        if (body.includes(change.marker)) {
+        if (body.includes(marker)) {
           if (envoy === envoys[0]) answerBytes = Buffer.byteLength(body);
-          return now - sent;
+          return now - since;
         }
         if (now > deadline) return null;
         await new Promise((resolve) => setTimeout(resolve, pollMs));
       }
     }),
+  );
+  return { seenMs, polls, answerBytes };
+}
+
+const envoysCpuSeconds = (envoys: readonly Envoy[]) =>
+  envoys.reduce((sum, e) => sum + cpuSeconds(e.child.pid), 0);
+
+/** What the polling alone costs the Envoys: `durationMs` of it with no change to see. */
+export interface PollingCost {
+  durationMs: number;
+  polls: number;
+  envoysCpuMs: number;
+}
+
+/**
+ * Polls every Envoy as measureChange does, for `durationMs`, for a marker
+ * that never comes, and reads the CPU the Envoys used meanwhile: the share of
+ * a change's Envoy CPU that is the benchmark's own reading.
+ */
+export async function measurePollingCost(
+  envoys: readonly Envoy[],
+  service: string,
+  pollMs: number,
+  durationMs: number,
+): Promise<PollingCost> {
+  const cpu0 = envoysCpuSeconds(envoys);
+  const start = performance.now();
+  const { polls } = await pollUntil(
+    envoys,
+    probePath("policy", service),
+    "\0no such marker",
+    pollMs,
+    start,
+    start + durationMs,
+  );
+  return {
+    durationMs: performance.now() - start,
+    polls,
+    envoysCpuMs: (envoysCpuSeconds(envoys) - cpu0) * 1000,
+  };
+}
+
+export async function measureChange(
+  change: Change,
+  warmup: boolean,
+  envoys: readonly Envoy[],
+  pollMs: number,
+  timeoutMs: number,
+  xdsPid: number,
+): Promise<B8Sample> {
+  const envoysCpu0 = envoysCpuSeconds(envoys);
+  const xdsCpu0 = cpuSeconds(xdsPid);
+  const sent = performance.now();
+  const written = await change.write();
+  const writeMs = performance.now() - sent;
+  const path = probePath(change.kind, serviceOf(change.kind, written));
+  const { seenMs, polls, answerBytes } = await pollUntil(
+    envoys,
+    path,
+    change.marker,
+    pollMs,
+    sent,
+    sent + timeoutMs,
   );
   return {
     kind: change.kind,
@@ -106,7 +166,7 @@ export async function measureChange(
     seenMs,
     polls,
     answerBytes,
-    envoysCpuMs: (envoysCpu() - envoysCpu0) * 1000,
+    envoysCpuMs: (envoysCpuSeconds(envoys) - envoysCpu0) * 1000,
     xdsCpuMs: (cpuSeconds(xdsPid) - xdsCpu0) * 1000,
   };
 }

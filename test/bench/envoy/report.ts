@@ -7,7 +7,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fmt, machine, writeReport } from "../shared/report.js";
 import { mean, percentile } from "../shared/stats.js";
-import type { B8Sample } from "./b8.js";
+import type { B8Sample, PollingCost } from "./b8.js";
 import type { B10Result, LatencySettings } from "./b10.js";
 
 export interface Settings extends LatencySettings {
@@ -25,7 +25,7 @@ export interface RunFacts {
   wallS: number;
   revision: { commit: string; dirty: boolean };
   loadAverage: { start: string; end: string };
-  b8: { samples: B8Sample[]; rssMiB: number[]; connectS: number };
+  b8: { samples: B8Sample[]; rssMiB: number[]; connectS: number; pollingCost: PollingCost };
   b10: B10Result | undefined;
 }
 
@@ -153,6 +153,13 @@ export function envoyReport(facts: RunFacts): string {
       lines.push(row("CPU of skiff xds, write → last Envoy", sorted(measured.map((x) => x.xdsCpuMs))));
     }
   }
+  const cost = facts.b8.pollingCost;
+  const perPoll = cost.envoysCpuMs / Math.max(1, cost.polls);
+  const measuredPolls = facts.b8.samples.filter((x) => !x.warmup).map((x) => x.polls);
+  lines.push(
+    "",
+    `The benchmark's own reading costs the Envoys CPU too: polling alone for ${fmt(cost.durationMs, 0)} ms (no change to see, before the changes) made ${cost.polls} admin reads and used ${fmt(cost.envoysCpuMs, 0)} ms of the Envoys' CPU, ${fmt(perPoll, 2)} ms per read (an upper bound: idle Envoys use some too); a change took ${fmt(mean(measuredPolls), 0)} reads on average, about ${fmt(perPoll * mean(measuredPolls), 0)} ms of the Envoys' CPU per change above. CPU times are read from /proc in 10 ms ticks per process.`,
+  );
   const rss = facts.b8.rssMiB;
   lines.push(
     "",

@@ -29,7 +29,7 @@ import { ChangeWriter } from "../convergence/changes.js";
 import { seedCluster, seedState } from "../convergence/cluster.js";
 import { startXds, waitIdle, type XdsProcess } from "../convergence/xds-process.js";
 import { closeAdminConnections } from "./admin.js";
-import { measureChange, type B8Sample } from "./b8.js";
+import { measureChange, measurePollingCost, type B8Sample, type PollingCost } from "./b8.js";
 import { measureSidecarLatency, type B10Result } from "./b10.js";
 import { EnvoyFleet } from "./envoys.js";
 import { envoyReport, writeEnvoyResults, type Settings } from "./report.js";
@@ -93,7 +93,12 @@ const log = (message: string) => process.stderr.write(`[bench-envoy] ${message}\
 const loadAverage = () => readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
 
 /** B8 on its own control plane, `skiff xds` and Envoys; all of them stopped before it returns. */
-async function b8(): Promise<{ samples: B8Sample[]; rssMiB: number[]; connectS: number }> {
+async function b8(): Promise<{
+  samples: B8Sample[];
+  rssMiB: number[];
+  connectS: number;
+  pollingCost: PollingCost;
+}> {
   const binary = await envoyBinary();
   log("starting kube-apiserver and etcd");
   const plane = await LocalControlPlane.start();
@@ -114,6 +119,9 @@ async function b8(): Promise<{ samples: B8Sample[]; rssMiB: number[]; connectS: 
     await waitIdle(xds.child.pid);
     const services = state.services.map((svc) => svc.metadata!.name!);
     const writer = new ChangeWriter(kubeConfig, state.endpointSlices, services[services.length >> 1]!);
+    const pollingCost = await measurePollingCost(fleet.envoys, writer.policyService, settings.pollMs, 3000);
+    log(`  polling alone: ${JSON.stringify(pollingCost)}`);
+    await waitIdle(xds.child.pid);
     const samples: B8Sample[] = [];
     let sequence = 0;
     // Change 0 of each kind is the warm-up: it creates the policy, and it is the first push after connecting.
@@ -141,7 +149,7 @@ async function b8(): Promise<{ samples: B8Sample[]; rssMiB: number[]; connectS: 
       }
     const rssMiB = fleet.rssMiB();
     await writer.deletePolicy();
-    return { samples, rssMiB, connectS };
+    return { samples, rssMiB, connectS, pollingCost };
   } finally {
     closeAdminConnections();
     await fleet?.stop();
