@@ -60,6 +60,8 @@ export interface TypeState {
   readonly names: ReadonlySet<string>;
   /** What the type held when the stream last counted it (see HeldNames). */
   held: Footprint;
+  /** The newest generation whose resources of the type the proxy runs (see AdsStream.ranGeneration). */
+  ranAt?: number;
 }
 
 /** The fields every decoded request has. */
@@ -172,7 +174,7 @@ export abstract class AdsStream<S extends TypeState = TypeState, R extends AdsRe
       for (const typeUrl of inPushOrder(this.types.keys())) {
         const state = this.types.get(typeUrl)!;
         if (state.tracker.awaitingAnswer) this.owed.add(typeUrl);
-        else this.respond(state, true);
+        else this.respondNoting(state, true);
       }
       this.releaseRemovals();
       this.noteRan();
@@ -206,12 +208,15 @@ export abstract class AdsStream<S extends TypeState = TypeState, R extends AdsRe
   }
 
   /**
-   * The newest generation the proxy has run in full at some moment on this
-   * stream (syncedGeneration then): it runs that one or a newer one since,
-   * for a proxy keeps what it has until it ACKs something newer, and keeps it
-   * on a NACK. Unlike syncedGeneration it does not lapse while a newer push is
-   * in flight, so policy status and convergence do not flicker with every
-   * push. Undefined until the proxy first ran one in full.
+   * The newest generation whose resources the proxy runs, of every type it
+   * asked for: for each type, the generation of the last response it ACKed,
+   * or the one a push found nothing new of the type to send for (its last
+   * answer no NACK). A proxy keeps what it has until it ACKs something
+   * newer, and keeps it on a NACK, so this only grows. Unlike
+   * syncedGeneration it does not lapse while a newer push is in flight, and
+   * it moves on while pushes keep coming (a type lags by at most the push it
+   * is taking), so policy status and convergence neither flicker with every
+   * push nor wait for a quiet moment. Undefined until every type has one.
    */
   ranGeneration(): number | undefined {
     this.noteRan();
@@ -221,8 +226,20 @@ export abstract class AdsStream<S extends TypeState = TypeState, R extends AdsRe
   private noteRan(): void {
     // A stream that has asked for nothing yet runs nothing.
     if (this.types.size === 0) return;
-    const synced = this.syncedGeneration();
-    if (synced !== undefined && synced > (this.ran ?? -1)) this.ran = synced;
+    let lowest = this.syncedGeneration() ?? Infinity;
+    if (lowest === Infinity)
+      for (const state of this.types.values()) {
+        if (state.ranAt === undefined) return;
+        lowest = Math.min(lowest, state.ranAt);
+      }
+    if (lowest > (this.ran ?? -1)) this.ran = lowest;
+  }
+
+  /** respond, noting that a type with nothing new to send runs this generation (see ranGeneration). */
+  private respondNoting(state: S, holdRemovals: boolean): void {
+    this.respond(state, holdRemovals);
+    if (!state.tracker.awaitingAnswer && !state.tracker.nackStands)
+      state.ranAt = Math.max(state.ranAt ?? -1, this.snapshot.generation);
   }
 
   /**
@@ -255,7 +272,7 @@ export abstract class AdsStream<S extends TypeState = TypeState, R extends AdsRe
   protected update(state: S): void {
     if (state.tracker.awaitingAnswer) return;
     const owedPush = this.owed.delete(state.tracker.typeUrl);
-    this.respond(state, owedPush || this.owed.size > 0);
+    this.respondNoting(state, owedPush || this.owed.size > 0);
     this.releaseRemovals();
   }
 
@@ -263,7 +280,7 @@ export abstract class AdsStream<S extends TypeState = TypeState, R extends AdsRe
     if (this.owed.size > 0) return;
     for (const typeUrl of inPushOrder(this.types.keys())) {
       const state = this.types.get(typeUrl)!;
-      if (state.removalsHeld && !state.tracker.awaitingAnswer) this.respond(state, false);
+      if (state.removalsHeld && !state.tracker.awaitingAnswer) this.respondNoting(state, false);
     }
   }
 
@@ -298,6 +315,7 @@ export abstract class AdsStream<S extends TypeState = TypeState, R extends AdsRe
     };
     const status = state.tracker.answer(this.node!.id, nonce, error);
     if (!status) return;
+    if (status.acked) state.ranAt = Math.max(state.ranAt ?? -1, status.generation);
     if (status.acked) xdsAcks.inc({ type: shortType(status.typeUrl) });
     else {
       xdsNacks.inc({ type: shortType(status.typeUrl) });

@@ -118,6 +118,42 @@ describe("convergence on a real ADS server", () => {
     open = [];
   });
 
+  it("moves on while pushes keep coming: each type counts from the last response of it the proxy ACKed", async () => {
+    const reported: number[] = [];
+    const convergence = new ConvergenceTracker((seconds) => reported.push(seconds));
+    h = new Harness();
+    await h.start({
+      onResponseStatus: (status) => {
+        h.statuses.push(status);
+        convergence.check((generation) => h.server!.everyProxyRan(generation));
+      },
+    });
+    h.source.set(f.cluster(h.source, "c1"), f.listener(h.source, "l1"));
+    const a = h.sotw({ id: "proxy-a" });
+    for (const type of [CDS, LDS]) {
+      a.request({ typeUrl: type });
+      a.ack(await a.next());
+    }
+    await eventually(() => h.statuses.length === 2);
+    // Generation 1 changes both; the proxy takes the cluster, then generation 2 changes the cluster again.
+    const first = h.source.set(f.cluster(h.source, "c1", "3s"), f.listener(h.source, "l1", 15002));
+    convergence.started(first, performance.now());
+    const [cluster1, listener1] = [await a.next(), await a.next()];
+    assert.deepEqual([cluster1.typeUrl, listener1.typeUrl], [CDS, LDS]);
+    a.ack(cluster1);
+    await eventually(() => h.statuses.length === 3);
+    const second = h.source.set(f.cluster(h.source, "c1", "4s"), f.listener(h.source, "l1", 15002));
+    convergence.started(second, performance.now());
+    const cluster2 = await a.next();
+    // The listener of generation 1 ACKed: the proxy runs generation 1 of both types, though generation 2's cluster is in flight.
+    a.ack(listener1);
+    await eventually(() => h.statuses.length === 4);
+    assert.equal(reported.length, 1, "generation 1 converged");
+    a.ack(cluster2);
+    await eventually(() => h.statuses.length === 5);
+    assert.equal(reported.length, 2, "generation 2 converged");
+  });
+
   it("counts a proxy that connects while a generation is open", async () => {
     const reported: number[] = [];
     const convergence = new ConvergenceTracker((seconds) => reported.push(seconds));
