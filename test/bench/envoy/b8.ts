@@ -101,17 +101,23 @@ async function pollUntil(
 const envoysCpuSeconds = (envoys: readonly Envoy[]) =>
   envoys.reduce((sum, e) => sum + cpuSeconds(e.child.pid), 0);
 
-/** What the polling alone costs the Envoys: `durationMs` of it with no change to see. */
+/**
+ * What the polling alone costs the Envoys: `durationMs` of it with no change
+ * to see, and as long without it (what idle Envoys use).
+ */
 export interface PollingCost {
   durationMs: number;
   polls: number;
   envoysCpuMs: number;
+  idleDurationMs: number;
+  idleEnvoysCpuMs: number;
 }
 
 /**
- * Polls every Envoy as measureChange does, for `durationMs`, for a marker
- * that never comes, and reads the CPU the Envoys used meanwhile: the share of
- * a change's Envoy CPU that is the benchmark's own reading.
+ * Reads the CPU the Envoys use for `durationMs` left alone, then for as long
+ * polled as measureChange polls them, for a marker that never comes: the
+ * difference is the share of a change's Envoy CPU that is the benchmark's own
+ * reading. (A timed wait, on purpose: it is the idle window measured.)
  */
 export async function measurePollingCost(
   envoys: readonly Envoy[],
@@ -119,6 +125,11 @@ export async function measurePollingCost(
   pollMs: number,
   durationMs: number,
 ): Promise<PollingCost> {
+  const idle0 = envoysCpuSeconds(envoys);
+  const idleStart = performance.now();
+  await new Promise((resolve) => setTimeout(resolve, durationMs));
+  const idleDurationMs = performance.now() - idleStart;
+  const idleEnvoysCpuMs = (envoysCpuSeconds(envoys) - idle0) * 1000;
   const cpu0 = envoysCpuSeconds(envoys);
   const start = performance.now();
   const { polls } = await pollUntil(
@@ -133,6 +144,8 @@ export async function measurePollingCost(
     durationMs: performance.now() - start,
     polls,
     envoysCpuMs: (envoysCpuSeconds(envoys) - cpu0) * 1000,
+    idleDurationMs,
+    idleEnvoysCpuMs,
   };
 }
 

@@ -154,11 +154,12 @@ export function envoyReport(facts: RunFacts): string {
     }
   }
   const cost = facts.b8.pollingCost;
-  const perPoll = cost.envoysCpuMs / Math.max(1, cost.polls);
+  const idlePerMs = cost.idleEnvoysCpuMs / cost.idleDurationMs;
+  const perPoll = (cost.envoysCpuMs - idlePerMs * cost.durationMs) / Math.max(1, cost.polls);
   const measuredPolls = facts.b8.samples.filter((x) => !x.warmup).map((x) => x.polls);
   lines.push(
     "",
-    `The benchmark's own reading costs the Envoys CPU too: polling alone for ${fmt(cost.durationMs, 0)} ms (no change to see, before the changes) made ${cost.polls} admin reads and used ${fmt(cost.envoysCpuMs, 0)} ms of the Envoys' CPU, ${fmt(perPoll, 2)} ms per read (an upper bound: idle Envoys use some too); a change took ${fmt(mean(measuredPolls), 0)} reads on average, about ${fmt(perPoll * mean(measuredPolls), 0)} ms of the Envoys' CPU per change above. CPU times are read from /proc in 10 ms ticks per process.`,
+    `The benchmark's own reading costs the Envoys CPU too. Before the changes, left alone for ${fmt(cost.idleDurationMs, 0)} ms the Envoys used ${fmt(cost.idleEnvoysCpuMs, 0)} ms of CPU together; polled for ${fmt(cost.durationMs, 0)} ms (${cost.polls} admin reads, no change to see) they used ${fmt(cost.envoysCpuMs, 0)} ms: ${fmt(perPoll, 2)} ms per read beyond idling. A change took ${fmt(mean(measuredPolls), 0)} reads on average, about ${fmt(perPoll * mean(measuredPolls), 0)} ms of the Envoys' CPU per change in the table above. CPU times are read from /proc in 10 ms ticks per process.`,
   );
   const rss = facts.b8.rssMiB;
   lines.push(
