@@ -93,8 +93,8 @@ export class AdsServer extends EventEmitter<AdsServerEvents> {
   private server?: Server;
   private unsubscribe?: () => void;
   private readonly pushes = new PushScheduler();
-  /** Where everyProxyRan's scan of a generation stopped. */
-  private ranScan: { generation: number; streams: AdsStream[]; next: number; any: boolean } | undefined;
+  /** Where everyProxyRan's scans stopped, by generation (convergence and policy status ask of a few). */
+  private readonly ranScans = new Map<number, { streams: AdsStream[]; next: number; any: boolean }>();
   private nextStreamId = 1;
 
   constructor(
@@ -108,7 +108,7 @@ export class AdsServer extends EventEmitter<AdsServerEvents> {
       logger: this.log,
       limits: { ...DEFAULT_STREAM_LIMITS, ...options.limits },
       identified: (stream) => {
-        this.ranScan = undefined;
+        this.ranScans.clear();
         xdsConnectedProxies.inc();
         this.safely("connect listener", () => this.emit("connect", stream.state()!));
       },
@@ -256,9 +256,13 @@ export class AdsServer extends EventEmitter<AdsServerEvents> {
    * identified since starts the scan over.
    */
   everyProxyRan(generation: number): boolean | undefined {
-    let scan = this.ranScan;
-    if (scan?.generation !== generation)
-      scan = this.ranScan = { generation, streams: [...this.streams], next: 0, any: false };
+    let scan = this.ranScans.get(generation);
+    if (!scan) {
+      // The oldest scans go: only generations still open are asked about.
+      if (this.ranScans.size >= 4) this.ranScans.delete(Math.min(...this.ranScans.keys()));
+      scan = { streams: [...this.streams], next: 0, any: false };
+      this.ranScans.set(generation, scan);
+    }
     for (; scan.next < scan.streams.length; scan.next++) {
       const stream = scan.streams[scan.next]!;
       if (!stream.node || !stream.isOpen) continue;

@@ -26,6 +26,8 @@ export interface CompiledPolicies {
 /** What the writer needs of the ADS server: the proxies connected now, and when that changes. */
 export interface ConnectedProxies {
   proxies(): readonly ProxyState[];
+  /** Whether every proxy has run `generation` or a newer one (AdsServer.everyProxyRan); cheap on every ACK. */
+  everyProxyRan(generation: number): boolean | undefined;
   on(event: "connect" | "disconnect", listener: () => void): unknown;
   off(event: "connect" | "disconnect", listener: () => void): unknown;
 }
@@ -118,9 +120,15 @@ export class PolicyStatusWriter {
     if (others) this.unsubscribe.push(others.onChange(() => this.schedule()));
   }
 
-  /** Call after every ACK or NACK. */
+  /**
+   * Call after every ACK or NACK. The answer that brings the last proxy to
+   * the latest run is written without the coalescing delay: nothing more is
+   * coming to fold into it, and Programmed=True is what users wait for.
+   */
   proxyAnswered(): void {
-    this.schedule();
+    const latest = this.local.latest;
+    if (latest && this.ads.everyProxyRan(latest.generation)) this.schedule(0);
+    else this.schedule();
   }
 
   async stop(): Promise<void> {
@@ -132,8 +140,12 @@ export class PolicyStatusWriter {
     await this.writing;
   }
 
-  private schedule(): void {
-    if (this.stopped || this.timer) return;
+  private schedule(delayMs = this.options.coalesceMs ?? 100): void {
+    if (this.stopped) return;
+    if (this.timer) {
+      if (delayMs > 0) return;
+      clearTimeout(this.timer);
+    }
     this.timer = setTimeout(() => {
       this.timer = undefined;
       // A pass still waiting behind a running one will see this change too:
@@ -144,7 +156,7 @@ export class PolicyStatusWriter {
         this.passWaiting = false;
         return this.writeAll();
       });
-    }, this.options.coalesceMs ?? 100);
+    }, delayMs);
   }
 
   private async writeAll(): Promise<void> {
