@@ -12,8 +12,8 @@
  * HEAP_SNAPSHOT=1 also has the idle operator write a heap snapshot (into
  * .skiff/bench/mesh-reconcile/), to see what holds its memory.
  */
-import { spawn, spawnSync } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { join, relative } from "node:path";
 import type { KubernetesObject } from "@kubernetes/client-node";
@@ -26,6 +26,7 @@ import { readManifests } from "../../src/k8s/manifests.js";
 import { AuditLogFollower, type AuditEvent } from "../support/audit-log.js";
 import { memoryKiB } from "./shared/proc.js";
 import { writeReport } from "./shared/report.js";
+import { checkedOutCommit, loadavg, writeResultFile, type BenchResult } from "./shared/results-file.js";
 import { percentile } from "./shared/stats.js";
 
 const CHANGES = Number(process.env.CHANGES ?? 50);
@@ -56,11 +57,7 @@ async function deployedNodeOptions(): Promise<string> {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const loadAverage = () => readFileSync("/proc/loadavg", "utf8").trim();
-const commit = spawnSync("git", ["rev-parse", "--short", "HEAD"], {
-  cwd: ROOT,
-  encoding: "utf8",
-}).stdout.trim();
+const commit = checkedOutCommit(ROOT);
 
 /** One sample of a Prometheus text exposition, summed over the series whose labels include `labels`. */
 function metric(text: string, name: string, labels = ""): number {
@@ -77,7 +74,7 @@ function metric(text: string, name: string, labels = ""): number {
 const requestKind = (e: AuditEvent) =>
   `${e.verb} ${e.objectRef?.resource ?? "(non-resource)"}${e.objectRef?.subresource ? `/${e.objectRef.subresource}` : ""}`;
 
-const loadAtStart = loadAverage();
+const loadAtStart = loadavg();
 const plane = await LocalControlPlane.start({ auditLog: true });
 const operatorKubeconfig = join(plane.workDir, "operator.kubeconfig");
 writeFileSync(
@@ -176,7 +173,7 @@ try {
     )
     .join(", ");
   if (process.env.HEAP_SNAPSHOT) operator.kill("SIGUSR2");
-  const loadAtEnd = loadAverage();
+  const loadAtEnd = loadavg();
   meshes.stop();
 
   const p50 = percentile(latencies, 50);
@@ -203,7 +200,7 @@ try {
     "\nThe end of each change is seen through a watch on the Mesh. The first change (CA creation, start-up) is not counted. Requests are counted from the first change until the operator has reconciled nothing for a second after the last, and divided by the reconciles the operator's `skiff_reconcile_total` counted meanwhile.",
   ].join("\n");
   const file = await writeReport(markdown, RESULTS, "mesh-reconcile", date);
-  const results = [
+  const results: BenchResult[] = [
     {
       id: "B11",
       what: `operator RSS at idle (${IDLE_MS / 1000} s) after ${CHANGES} Mesh reconciles`,
@@ -233,11 +230,12 @@ try {
       noise,
     })),
   ];
-  writeFileSync(
-    file.replace(/\.md$/, ".json"),
-    JSON.stringify({ commit, date, loadavg: { start: loadAtStart, end: loadAtEnd }, results }, null, 2) +
-      "\n",
-  );
+  writeResultFile(RESULTS, "mesh-reconcile", {
+    commit,
+    date,
+    loadavg: { start: loadAtStart, end: loadAtEnd },
+    results,
+  });
   console.log(`wrote ${relative(ROOT, file)} and its .json`);
   if (process.env.HEAP_SNAPSHOT) {
     await sleep(5000); // the snapshot is written synchronously by the operator; give it time before SIGTERM

@@ -1,11 +1,11 @@
 /**
  * The convergence benchmark's machine-readable results
  * (bench/results/convergence-<date>.json, the shape of
- * test/bench/xds/results-json.ts): B2, B2b and B5 of issue 18 per mode, with
+ * test/bench/shared/results-file.ts): B2, B2b and B5 of issue 18 per mode, with
  * what explains them (B5's writes per policy, the status writes an endpoint
  * change causes, the server's own convergence histogram).
  */
-import { bounded, type BenchResult } from "../xds/results-json.js";
+import { bounded, type BenchResult } from "../shared/results-file.js";
 import { mean, percentile } from "../shared/stats.js";
 import type { ChangeSample } from "./b2.js";
 import type { ChangeKind } from "./changes.js";

@@ -32,7 +32,7 @@ import { translate } from "../../../src/xds/translate/translate.js";
 import { topSelfTime } from "../shared/cpu-profile.js";
 import { cpuSeconds, memoryKiB, resetPeak } from "../shared/proc.js";
 import { writeReport } from "../shared/report.js";
-import { writeResultsJson } from "../xds/results-json.js";
+import { writeResultFile } from "../shared/results-file.js";
 import { median } from "../shared/stats.js";
 import { buildXdsbench } from "../shared/xdsbench.js";
 import { measureChange, WriteWatch, type ChangeSample } from "./b2.js";
@@ -263,7 +263,12 @@ async function main(): Promise<void> {
     });
     const file = await writeReport(markdown, flags.out, "convergence", date);
     log(`wrote ${relative(ROOT, file)}`);
-    const json = writeResultsJson(flags.out, "convergence", date, loadAround, convergenceResults(runs));
+    const json = writeResultFile(flags.out, "convergence", {
+      commit: measured,
+      date,
+      loadavg: loadAround,
+      results: convergenceResults(runs),
+    });
     log(`wrote ${relative(ROOT, json)}`);
   } finally {
     await load?.stop();

@@ -3,9 +3,8 @@
  * and the machine-readable summary beside it (envoy-<date>.json), one entry
  * per measure with its target, as `make bench`'s summary reads them.
  */
-import { writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { fmt, machine, writeReport } from "../shared/report.js";
+import { writeResultFile, type BenchResult } from "../shared/results-file.js";
 import { mean, percentile } from "../shared/stats.js";
 import type { B8Sample, PollingCost } from "./b8.js";
 import type { B10Result, LatencySettings } from "./b10.js";
@@ -29,17 +28,6 @@ export interface RunFacts {
   b10: B10Result | undefined;
 }
 
-interface Entry {
-  id: string;
-  what: string;
-  value: number | null;
-  unit: string;
-  target: number | null;
-  met: boolean | null;
-  noise: string;
-  note: string;
-}
-
 const B8_TARGET_MS = 250;
 const B10_TARGET_MS = { p50: 0.5, p99: 2 };
 
@@ -57,9 +45,9 @@ function b8Stats(samples: B8Sample[]) {
   return { count: measured.length, last, first, write, missed };
 }
 
-function entries(facts: RunFacts): Entry[] {
+function entries(facts: RunFacts): BenchResult[] {
   const { settings: s } = facts;
-  const out: Entry[] = [];
+  const out: BenchResult[] = [];
   const resolution = `polled every ${s.pollMs} ms per Envoy (plus one admin request), so each time is late by up to that`;
   for (const kind of [undefined, "endpoints", "policy"] as const) {
     const samples = facts.b8.samples.filter((x) => kind === undefined || x.kind === kind);
@@ -216,12 +204,13 @@ export function envoyReport(facts: RunFacts): string {
 /** Writes the markdown and, beside it, the JSON summary; returns the markdown file's path. */
 export async function writeEnvoyResults(markdown: string, facts: RunFacts, dir: string): Promise<string> {
   const file = await writeReport(markdown, dir, "envoy", facts.date);
-  const json = {
-    commit: facts.revision.commit,
+  writeResultFile(dir, "envoy", {
+    commit: facts.revision.dirty
+      ? `${facts.revision.commit} (with uncommitted changes in src/)`
+      : facts.revision.commit,
     date: facts.date,
     loadavg: facts.loadAverage,
     results: entries(facts),
-  };
-  writeFileSync(join(dir, `envoy-${facts.date}.json`), JSON.stringify(json, null, 2) + "\n");
+  });
   return file;
 }

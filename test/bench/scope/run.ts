@@ -18,8 +18,6 @@
  *   --small (SMALL, 10): the small mesh's Services  --out (bench/results)
  * Writes bench/results/scope-<date>.md and .json.
  */
-import { execFileSync } from "node:child_process";
-import { writeFileSync } from "node:fs";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -28,6 +26,7 @@ import { envoyBinary } from "../../../src/localnode/tools.js";
 import { adminGet, closeAdminConnections } from "../envoy/admin.js";
 import { EnvoyFleet, type Envoy } from "../envoy/envoys.js";
 import { fmt, machine, writeReport } from "../shared/report.js";
+import { checkedOutCommit, loadavg, writeResultFile, type BenchResult } from "../shared/results-file.js";
 import { median } from "../shared/stats.js";
 import { SCOPED, SCOPED_CLIENT, serveMesh, UNSCOPED_CLIENT } from "./mesh.js";
 
@@ -106,8 +105,8 @@ async function measureMesh(binary: string, services: number): Promise<[Reading, 
   }
 }
 
-const loadavg = () => readFileSync("/proc/loadavg", "utf8").trim();
 const start = loadavg();
+const commit = checkedOutCommit(ROOT);
 const binary = await envoyBinary();
 const readings = {
   smallMesh: [] as Reading[],
@@ -135,7 +134,6 @@ const range = (list: Reading[], key: keyof Reading) =>
 const ratio = med(readings.scoped, "allocatedMiB") / med(readings.smallMesh, "allocatedMiB");
 const rssRatio = med(readings.scoped, "rssMiB") / med(readings.smallMesh, "rssMiB");
 const date = new Date().toISOString().slice(0, 10);
-const commit = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: ROOT, encoding: "utf8" }).trim();
 
 const row = (what: string, list: Reading[]) =>
   `| ${what} | ${fmt(med(list, "activeClusters"))} | ${fmt(med(list, "allocatedMiB"), 2)} (${range(list, "allocatedMiB")}) | ${fmt(med(list, "heapMiB"), 2)} | ${fmt(med(list, "rssMiB"), 1)} (${range(list, "rssMiB")}) |`;
@@ -164,7 +162,7 @@ const result = (
   unit: string,
   noise: string,
   extra: object = {},
-) => ({
+): BenchResult => ({
   id,
   what,
   value: Math.round(value * 1000) / 1000,
@@ -172,48 +170,41 @@ const result = (
   noise,
   ...extra,
 });
-writeFileSync(
-  file.replace(/\.md$/, ".json"),
-  JSON.stringify(
-    {
-      commit,
-      date,
-      loadavg: { start, end },
-      results: [
-        result(
-          "B9",
-          `Envoy memory_allocated at ${large} Services scoped to the ${SCOPED} it calls, over the same Envoy in a ${small}-Service mesh`,
-          ratio,
-          "ratio",
-          `medians of ${runs} runs; scoped ${range(readings.scoped, "allocatedMiB")} MiB, ${small}-Service ${range(readings.smallMesh, "allocatedMiB")} MiB`,
-          { target: 1.1, met: ratio <= 1.1, note: `RSS ratio ${fmt(rssRatio, 3)}` },
-        ),
-        result(
-          "B9 scoped",
-          `memory_allocated, ${large} Services, scoped to ${SCOPED}`,
-          med(readings.scoped, "allocatedMiB"),
-          "MiB",
-          `range ${range(readings.scoped, "allocatedMiB")} over ${runs} runs`,
-        ),
-        result(
-          "B9 small mesh",
-          `memory_allocated, ${small}-Service mesh, unscoped`,
-          med(readings.smallMesh, "allocatedMiB"),
-          "MiB",
-          `range ${range(readings.smallMesh, "allocatedMiB")} over ${runs} runs`,
-        ),
-        result(
-          "B9 unscoped",
-          `memory_allocated, ${large} Services, unscoped (for contrast)`,
-          med(readings.unscoped, "allocatedMiB"),
-          "MiB",
-          `range ${range(readings.unscoped, "allocatedMiB")} over ${runs} runs`,
-        ),
-      ],
-    },
-    null,
-    2,
-  ) + "\n",
-);
+writeResultFile(flags.out!, "scope", {
+  commit,
+  date,
+  loadavg: { start, end },
+  results: [
+    result(
+      "B9",
+      `Envoy memory_allocated at ${large} Services scoped to the ${SCOPED} it calls, over the same Envoy in a ${small}-Service mesh`,
+      ratio,
+      "ratio",
+      `medians of ${runs} runs; scoped ${range(readings.scoped, "allocatedMiB")} MiB, ${small}-Service ${range(readings.smallMesh, "allocatedMiB")} MiB`,
+      { target: 1.1, met: ratio <= 1.1, note: `RSS ratio ${fmt(rssRatio, 3)}` },
+    ),
+    result(
+      "B9 scoped",
+      `memory_allocated, ${large} Services, scoped to ${SCOPED}`,
+      med(readings.scoped, "allocatedMiB"),
+      "MiB",
+      `range ${range(readings.scoped, "allocatedMiB")} over ${runs} runs`,
+    ),
+    result(
+      "B9 small mesh",
+      `memory_allocated, ${small}-Service mesh, unscoped`,
+      med(readings.smallMesh, "allocatedMiB"),
+      "MiB",
+      `range ${range(readings.smallMesh, "allocatedMiB")} over ${runs} runs`,
+    ),
+    result(
+      "B9 unscoped",
+      `memory_allocated, ${large} Services, unscoped (for contrast)`,
+      med(readings.unscoped, "allocatedMiB"),
+      "MiB",
+      `range ${range(readings.unscoped, "allocatedMiB")} over ${runs} runs`,
+    ),
+  ],
+});
 log(`wrote ${file} and its .json`);
 process.exit(0);

@@ -1,28 +1,5 @@
-/**
- * The machine-readable result file every benchmark writes beside its report
- * (bench/results/<name>-<date>.json), and picking the newest of each.
- */
-
-/** One measured figure: a B-id of issue 18's table, or a sub-measure of one ("B6 sotw"). */
-export interface BenchResult {
-  readonly id: string;
-  readonly what: string;
-  readonly value: number | null;
-  readonly unit: string;
-  /** The issue's bound; a figure without one (a breakdown) has none. */
-  readonly target?: number | null;
-  readonly met?: boolean | null;
-  /** How much the figure moves: spread over runs, the percentile's sample size. */
-  readonly noise?: string;
-  readonly note?: string;
-}
-
-export interface BenchResultFile {
-  readonly commit: string;
-  readonly date: string;
-  readonly loadavg?: { readonly start?: string; readonly end?: string };
-  readonly results: readonly BenchResult[];
-}
+/** Finding the result files the benchmarks wrote (shared/results-file.ts), and picking the newest of each. */
+import type { BenchResultFile } from "../shared/results-file.js";
 
 /** A result file as found on disk: its benchmark's name (the file name before the date) and when it was written. */
 export interface FoundResultFile {

@@ -47,7 +47,13 @@ import { machine, writeReport } from "../shared/report.js";
 import { median, round } from "../shared/stats.js";
 import { buildXdsbench, startLoad as startXdsbenchLoad, type Mode } from "../shared/xdsbench.js";
 import { churnSection } from "./churn-report.js";
-import { bounded, loadavg, writeResultsJson, type BenchResult } from "./results-json.js";
+import {
+  bounded,
+  checkedOutCommit,
+  loadavg,
+  writeResultFile,
+  type BenchResult,
+} from "../shared/results-file.js";
 import { runChurn, writeChurnFiles, type ChurnRun, type ChurnSettings } from "./churn.js";
 import { table, type Row } from "./comparison-table.js";
 import { buildFixture, checkViewAgainstSkiff, peerFile } from "./fixture.js";
@@ -269,7 +275,7 @@ const spread = (values: readonly number[], unit: string) =>
     ? `median of ${values.length} runs; range ${Math.min(...values)}-${Math.max(...values)} ${unit}`
     : `one run (REPEAT=1) on a shared 2-core machine: 20-30% between runs has been seen`;
 
-/** One entry per B-id and mode for the lead's summary (results-json.ts); ratios are Skiff/peer. */
+/** One entry per B-id and mode for make bench's summary (shared/results-file.ts); ratios are Skiff/peer. */
 function resultsForSummary(
   cold: ReadonlyMap<string, ColdRun[]>,
   restarts: ReadonlyMap<string, RestartRun[]>,
@@ -383,6 +389,7 @@ function resultsForSummary(
 
 async function main(): Promise<void> {
   const loadStart = loadavg();
+  const commit = checkedOutCommit(ROOT);
   mkdirSync(WORK, { recursive: true });
   log("building xdsbench (hack/xdsbench/build.sh)");
   xdsbench = buildXdsbench();
@@ -660,7 +667,12 @@ async function main(): Promise<void> {
     encodes: Math.max(...encodeValues),
     distinctResources: fixture.distinctResources,
   });
-  const json = writeResultsJson(flags.out, "xds", date, { start: loadStart, end: loadavg() }, results);
+  const json = writeResultFile(flags.out, "xds", {
+    commit,
+    date,
+    loadavg: { start: loadStart, end: loadavg() },
+    results,
+  });
   log(`wrote ${relative(ROOT, json)}`);
 
   if (flags["cpu-prof"]) {

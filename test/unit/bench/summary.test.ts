@@ -1,9 +1,9 @@
 import { strict as assert } from "node:assert";
+import type { BenchResultFile } from "../../bench/shared/results-file.js";
 import {
   benchmarkOf,
   newestPerBenchmark,
   parseResultFile,
-  type BenchResultFile,
   type FoundResultFile,
 } from "../../bench/summary/results.js";
 import { BENCHMARKS, summaryRows } from "../../bench/summary/table.js";
