@@ -48,6 +48,12 @@ export interface XdsServerOptions {
   statusLeaseNamespace?: string;
   /** Where the mesh CA Secret (skiff-ca) is read from: the root namespace, where the xDS server runs. */
   caNamespace: string;
+  /**
+   * How long a new policy generation's Programmed=Pending is held back so
+   * that a quick ACK makes one write of Accepted and Programmed=True
+   * (default 1 s; tests that count writes on a busy machine raise it).
+   */
+  statusPendingHoldMs?: number;
   /** Overrides the Mesh's workloadValidity (tests of rotation). */
   workloadValidityMs?: number;
   /** How proxies reach the server, and whether they must prove who they are (see XdsSecurity). */
@@ -250,6 +256,7 @@ export async function startXdsServer(
   const startStatus = () => {
     statusWriter ??= new PolicyStatusWriter(kubeConfig, pipeline, localProgramming, ads, {
       logger: options.logger,
+      ...(options.statusPendingHoldMs === undefined ? {} : { pendingHoldMs: options.statusPendingHoldMs }),
       ...(otherReplicas ? { otherReplicas } : {}),
     });
     statusWriter.start();

@@ -99,6 +99,8 @@ export class PolicyStatusWriter {
     private readonly options: {
       logger: Logger;
       coalesceMs?: number;
+      /** How long a new generation's Programmed=Pending is held (write-rule.ts; default PENDING_HOLD_MS). */
+      pendingHoldMs?: number;
       /** Absent: this is the only replica. */
       otherReplicas?: OtherReplicas;
     },
@@ -253,10 +255,15 @@ export class PolicyStatusWriter {
     const currentStatus = (current.status ?? {}) as StatusBody;
     const status = target.status(programming, currentStatus.conditions ?? [], new Date()) as StatusBody;
     const carriedAt = this.local.carriedAt(target.kind, target.source);
-    const decision = whenToWrite(currentStatus, status, {
-      sinceCarriedMs: carriedAt === undefined ? undefined : now - carriedAt,
-      sinceWrittenMs: writtenAt === undefined ? undefined : now - writtenAt,
-    });
+    const decision = whenToWrite(
+      currentStatus,
+      status,
+      {
+        sinceCarriedMs: carriedAt === undefined ? undefined : now - carriedAt,
+        sinceWrittenMs: writtenAt === undefined ? undefined : now - writtenAt,
+      },
+      this.options.pendingHoldMs,
+    );
     if (!decision.write) return decision.retryInMs;
     return async () => {
       try {

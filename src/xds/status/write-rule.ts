@@ -31,7 +31,8 @@ export type WriteDecision =
  * - Only progress changed (see PROGRESS_EVERY_MS): at most once per
  *   PROGRESS_EVERY_MS since this writer last wrote the policy.
  * - Programmed turns Pending for a generation that proxies have had for less
- *   than PENDING_HOLD_MS: held until then, so a quick ACK makes it True first.
+ *   than `pendingHoldMs` (PENDING_HOLD_MS): held until then, so a quick ACK
+ *   makes it True first.
  * - Anything else (a condition's status or reason, observedGeneration, any
  *   other field): at once.
  */
@@ -44,6 +45,7 @@ export function whenToWrite(
     /** Since this writer last wrote the policy's status (undefined: it has not). */
     readonly sinceWrittenMs: number | undefined;
   },
+  pendingHoldMs = PENDING_HOLD_MS,
 ): WriteDecision {
   if (!statusChanged(current, next)) return { write: false };
   const { sinceCarriedMs, sinceWrittenMs } = timing;
@@ -55,9 +57,9 @@ export function whenToWrite(
   if (
     programmed(next)?.reason === "Pending" &&
     sinceCarriedMs !== undefined &&
-    sinceCarriedMs < PENDING_HOLD_MS
+    sinceCarriedMs < pendingHoldMs
   )
-    return { write: false, retryInMs: PENDING_HOLD_MS - sinceCarriedMs };
+    return { write: false, retryInMs: pendingHoldMs - sinceCarriedMs };
   return { write: true };
 }
 

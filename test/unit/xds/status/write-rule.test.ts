@@ -77,6 +77,12 @@ describe("when the status writer writes a policy's status", () => {
     assert.deepEqual(whenToWrite(none, allProgrammed, { sinceCarriedMs: 300, sinceWrittenMs: undefined }), {
       write: true,
     });
+    // A hold set longer (the status writer's pendingHoldMs) holds past the default.
+    const atDefault = { sinceCarriedMs: PENDING_HOLD_MS, sinceWrittenMs: undefined };
+    assert.deepEqual(whenToWrite(none, pending(0), atDefault, 60_000), {
+      write: false,
+      retryInMs: 60_000 - PENDING_HOLD_MS,
+    });
   });
 
   it("treats any other difference as more than progress", () => {
