@@ -85,6 +85,14 @@ export class PolicyStatusWriter {
   private heldTimer: NodeJS.Timeout | undefined;
   /** When (performance.now()) this writer last wrote each policy's status. */
   private written = new Map<string, number>();
+  /**
+   * The status this writer last wrote of each policy, and the resourceVersion
+   * it was written over: until the watch brings the write back, the informer
+   * still holds that version, and the written status, not the informer's, is
+   * what the policy has (a pass started in that gap wrote the same status
+   * again, and each such write woke every watcher).
+   */
+  private sent = new Map<string, { readonly over: string | undefined; readonly status: StatusBody }>();
   private writing = Promise.resolve();
   /** A pass is chained behind the running one and has not started. */
   private passWaiting = false;
@@ -190,6 +198,7 @@ export class PolicyStatusWriter {
     }
     // Policies no longer in the run are forgotten.
     this.written = written;
+    this.sent = new Map([...this.sent].filter(([key]) => written.has(key)));
     let failed = false;
     const connectedProxies = mergedConnectedProxies(connectedProxyCount(proxies), peers);
     await inParallel(
@@ -252,7 +261,12 @@ export class PolicyStatusWriter {
     const current = this.pipeline.policy(target.kind, namespace, name);
     // The informer has a newer object than this run compiled: the next run will cover it.
     if (!current || (current.metadata.generation ?? 0) !== generation) return undefined;
-    const currentStatus = (current.status ?? {}) as StatusBody;
+    const key = `${target.kind}/${namespace}/${name}`;
+    const sent = this.sent.get(key);
+    const currentStatus =
+      sent && sent.over === current.metadata.resourceVersion
+        ? sent.status
+        : ((current.status ?? {}) as StatusBody);
     const status = target.status(programming, currentStatus.conditions ?? [], new Date()) as StatusBody;
     const carriedAt = this.local.carriedAt(target.kind, target.source);
     const decision = whenToWrite(
@@ -280,6 +294,7 @@ export class PolicyStatusWriter {
       } catch (error) {
         throw new Error(`${target.kind} ${namespace}/${name}: ${(error as Error).message}`, { cause: error });
       }
+      this.sent.set(key, { over: current.metadata.resourceVersion, status });
     };
   }
 }

@@ -68,6 +68,8 @@ describe("policy status writes of the xDS server, counted on the API server's wa
   const updates: Policy[] = [];
   /** The EDS responses the proxy received, as text, to see an endpoint change arrive. */
   const endpointResponses: string[] = [];
+  /** The types the proxy has ACKed a response of. */
+  const ackedTypes = new Set<string>();
 
   before(async () => {
     await kubectlOk(["create", "namespace", NS]);
@@ -109,9 +111,14 @@ describe("policy status writes of the xDS server, counted on the API server's wa
             response.resources.map((r) => Buffer.from(r.value).toString("latin1")).join(),
           );
         await new Promise((resolve) => setTimeout(resolve, ANSWER_DELAY_MS));
-        if (answering) proxy.ack(response);
+        if (!answering) break;
+        proxy.ack(response);
+        ackedTypes.add(response.typeUrl);
       }
     })().catch(() => {});
+    // The proxy runs its first configuration before any policy exists: one created while it is still
+    // taking that would rightly go from "no proxy" to Pending to Programmed as the proxy is counted.
+    await eventually(async () => assert.equal(ackedTypes.size, 3, [...ackedTypes].join()));
   });
 
   after(async () => {
