@@ -60,7 +60,8 @@ export function summaryRows(files: readonly FoundResultFile[]): SummaryRow[] {
         .map((result): SummaryRow => ({
           id: result.id,
           what: result.what,
-          target: result.target == null ? bench.target : `${number(result.target)} ${result.unit}`,
+          // A breakdown (no target of its own) is not held to its benchmark's target.
+          target: result.target == null ? "—" : `${number(result.target)} ${result.unit}`,
           value: result.value === null ? "not measured" : `${number(result.value)} ${result.unit}`,
           met: result.met == null ? "—" : result.met ? "yes" : "no",
           noise: result.noise ?? "",

@@ -66,6 +66,8 @@ describe("make bench's summary of B1–B12", () => {
       ],
     );
     assert.equal(rows.find((r) => r.id === "B12")?.value, "not measured");
+    assert.equal(rows.find((r) => r.id === "B12")?.target, "—", "a figure without a target is held to none");
+    assert.equal(rows.find((r) => r.id === "B1")?.target, "ratio to go-control-plane");
     assert.equal(rows.find((r) => r.id === "B2")?.source, "no benchmark result file has it");
     assert.equal(BENCHMARKS.length, 13);
   });
