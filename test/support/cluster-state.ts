@@ -18,7 +18,11 @@ export function clusterStateFromFiles(...files: string[]): ClusterState {
       objects.set(`${object.kind}/${object.metadata?.namespace ?? ""}/${object.metadata?.name}`, object);
     }
   }
-  const all = [...objects.values()];
+  return clusterStateOf([...objects.values()]);
+}
+
+/** Objects, each with its kind, grouped into the ClusterState that compile takes (the first Mesh is its Mesh). */
+export function clusterStateOf(all: readonly { readonly kind: string }[]): ClusterState {
   const ofKind = <T>(kind: string) => all.filter((o) => o.kind === kind) as T[];
   const meshes = ofKind<NonNullable<ClusterState["mesh"]>>("Mesh");
   return {

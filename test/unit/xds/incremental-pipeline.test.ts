@@ -22,6 +22,7 @@ import {
   trafficPolicySpec,
   type PolicyPools,
 } from "../../support/arbitrary-policies.js";
+import { clusterStateOf } from "../../support/cluster-state.js";
 
 /**
  * The xDS pipeline compiles and translates incrementally (CompileCache,
@@ -331,22 +332,9 @@ function served(snapshots: MeshSnapshots, node: ProxyNode): [string, [string, st
   ]);
 }
 
-/** The state of these objects, as the pipeline reads it from its informers. */
-function stateOf(objects: ReadonlyMap<string, object>): ClusterState {
-  const ofKind = <T>(kind: string) =>
-    [...objects].filter(([key]) => key.startsWith(`${kind}/`)).map(([, object]) => object as T);
-  const mesh = objects.get("Mesh//default") as Mesh | undefined;
-  return {
-    ...(mesh ? { mesh } : {}),
-    namespaces: ofKind("Namespace"),
-    services: ofKind("Service"),
-    endpointSlices: ofKind("EndpointSlice"),
-    pods: ofKind("Pod"),
-    trafficPolicies: ofKind("TrafficPolicy"),
-    peerAuthentications: ofKind("PeerAuthentication"),
-    authorizationPolicies: ofKind("AuthorizationPolicy"),
-  };
-}
+/** The state of these objects, as the pipeline reads it from its informers (every object the test puts has its kind). */
+const stateOf = (objects: ReadonlyMap<string, object>): ClusterState =>
+  clusterStateOf([...objects.values()] as { kind: string }[]);
 
 /** A compile result and its translation, as comparable JSON (Maps as their entries, in order). */
 function canonical(result: ReturnType<typeof compile>, resources: ReturnType<typeof translate>): string {
