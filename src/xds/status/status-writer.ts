@@ -185,7 +185,7 @@ export class PolicyStatusWriter {
       const key = `${target.kind}/${target.source.namespace}/${target.source.name}`;
       const writtenAt = this.written.get(key);
       if (writtenAt !== undefined) written.set(key, writtenAt);
-      const planned = this.plan(target, programming, now, writtenAt);
+      const planned = this.plan(key, target, programming, now, writtenAt);
       if (planned === undefined) continue;
       if (typeof planned === "number") {
         heldFor = Math.min(heldFor ?? planned, planned);
@@ -249,9 +249,11 @@ export class PolicyStatusWriter {
 
   /**
    * A policy's status write, if one is due now; how many milliseconds until
-   * a held one is due; or undefined when there is nothing to write.
+   * a held one is due; or undefined when there is nothing to write. `key`
+   * names the policy in this writer's own records (written, sent).
    */
   private plan(
+    key: string,
     target: StatusTarget,
     programming: Programming,
     now: number,
@@ -261,7 +263,6 @@ export class PolicyStatusWriter {
     const current = this.pipeline.policy(target.kind, namespace, name);
     // The informer has a newer object than this run compiled: the next run will cover it.
     if (!current || (current.metadata.generation ?? 0) !== generation) return undefined;
-    const key = `${target.kind}/${namespace}/${name}`;
     const sent = this.sent.get(key);
     const currentStatus =
       sent && sent.over === current.metadata.resourceVersion
