@@ -83,9 +83,12 @@ describe("Mesh reconciles in a steady state", function () {
   it("a change to nothing it generates costs a GET of the Mesh and a status write per reconcile", async () => {
     const CHANGES = 5;
     const { requests, reconciles } = await requestsDuring(async () => {
+      let generation = (await observedGeneration()) ?? 0;
       for (let i = 1; i <= CHANGES; i++) {
-        const mesh = await applyMesh(admin(), { observability: { tracing: { samplingPercent: i } } });
-        await eventually(async () => assert.equal(await observedGeneration(), mesh.metadata?.generation));
+        // Not 1: that is the field's default, and applying it changes no generation.
+        const mesh = await applyMesh(admin(), { observability: { tracing: { samplingPercent: 10 + i } } });
+        assert.equal(mesh.metadata?.generation, ++generation, "each change is a new generation");
+        await eventually(async () => assert.equal(await observedGeneration(), generation));
       }
     });
     assert.ok(reconciles >= CHANGES, `${reconciles} reconciles for ${CHANGES} changes`);
