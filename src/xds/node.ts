@@ -18,6 +18,15 @@ export interface ProxyIdentity {
  * proxyless clients that only call others may use any id.
  */
 export function proxyIdentity(node: ProxyNode): ProxyIdentity {
+  // Nodes are immutable, and each status pass asks again of every connected one.
+  let identity = identities.get(node);
+  if (!identity) identities.set(node, (identity = identityOf(node)));
+  return identity;
+}
+
+const identities = new WeakMap<ProxyNode, ProxyIdentity>();
+
+function identityOf(node: ProxyNode): ProxyIdentity {
   const proxyless = node.metadata["GENERATOR"] === "grpc";
   const workload = workloadOf(node.id);
   return {

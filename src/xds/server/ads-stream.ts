@@ -107,6 +107,16 @@ export abstract class AdsStream<S extends TypeState = TypeState, R extends AdsRe
   private unflushedBytes = 0;
   /** A push found the stream over its budget: it is pushed again once the bytes are taken. */
   private pushWhenFlushed = false;
+  /** The subscribed types in push order, kept as types are added (pushes and ACKs walk them). */
+  private typesInPushOrder: readonly string[] = [];
+  /**
+   * The last state() built, until the stream changes: a status pass reads
+   * every stream's state, and most have not changed since the last pass.
+   * Cleared before and after anything that can change the stream (a
+   * request, a push, identification).
+   */
+  private lastState: ProxyState | undefined;
+  private peer: string | undefined;
 
   constructor(
     readonly id: number,
@@ -169,9 +179,10 @@ export abstract class AdsStream<S extends TypeState = TypeState, R extends AdsRe
       return;
     }
     const stopTimer = xdsPushDuration.startTimer();
+    this.lastState = undefined;
     try {
       this.snapshot = this.hooks.source.snapshotFor(this.node);
-      for (const typeUrl of inPushOrder(this.types.keys())) {
+      for (const typeUrl of this.typesInPushOrder) {
         const state = this.types.get(typeUrl)!;
         if (state.tracker.awaitingAnswer) this.owed.add(typeUrl);
         else this.respondNoting(state, true);
@@ -181,6 +192,7 @@ export abstract class AdsStream<S extends TypeState = TypeState, R extends AdsRe
     } catch (err) {
       this.internalError(err);
     } finally {
+      this.lastState = undefined;
       stopTimer();
     }
   }
@@ -192,19 +204,20 @@ export abstract class AdsStream<S extends TypeState = TypeState, R extends AdsRe
 
   state(): ProxyState | undefined {
     if (!this.node) return undefined;
-    return {
+    this.lastState ??= {
       streamId: this.id,
       protocol: this.protocol,
       node: this.node,
-      peer: this.call.getPeer(),
+      peer: (this.peer ??= this.call.getPeer()),
       connectedAt: this.connectedAt,
-      types: inPushOrder(this.types.keys()).map((t) => {
+      types: this.typesInPushOrder.map((t) => {
         const state = this.types.get(t)!;
-        return { ...state.tracker.status(), wildcard: state.wildcard, names: sortedNames(state.names) };
+        return state.tracker.status(state.wildcard, sortedNames(state.names));
       }),
       syncedGeneration: this.syncedGeneration(),
       ranGeneration: this.ranGeneration(),
     };
+    return this.lastState;
   }
 
   /**
@@ -260,6 +273,7 @@ export abstract class AdsStream<S extends TypeState = TypeState, R extends AdsRe
   }
 
   protected newType(typeUrl: string): void {
+    this.typesInPushOrder = inPushOrder(this.types.keys());
     if (!isKnownType(typeUrl))
       this.log.info({ typeUrl }, "proxy subscribed to a type Skiff does not produce");
   }
@@ -278,7 +292,7 @@ export abstract class AdsStream<S extends TypeState = TypeState, R extends AdsRe
 
   private releaseRemovals(): void {
     if (this.owed.size > 0) return;
-    for (const typeUrl of inPushOrder(this.types.keys())) {
+    for (const typeUrl of this.typesInPushOrder) {
       const state = this.types.get(typeUrl)!;
       if (state.removalsHeld && !state.tracker.awaitingAnswer) this.respondNoting(state, false);
     }
@@ -375,6 +389,7 @@ export abstract class AdsStream<S extends TypeState = TypeState, R extends AdsRe
   }
 
   private handleChecked(request: R): void {
+    this.lastState = undefined;
     try {
       const { typeUrl } = request;
       if (typeUrl === "") {
@@ -397,6 +412,8 @@ export abstract class AdsStream<S extends TypeState = TypeState, R extends AdsRe
     } catch (err) {
       if (err instanceof StreamLimitExceeded) this.failOn(err);
       else this.internalError(err);
+    } finally {
+      this.lastState = undefined;
     }
   }
 
@@ -459,6 +476,7 @@ export abstract class AdsStream<S extends TypeState = TypeState, R extends AdsRe
     // Identified (and counted as connected) only once its snapshot exists.
     this.snapshot = this.hooks.source.snapshotFor(proxy);
     this.node = proxy;
+    this.lastState = undefined;
     this.log = this.log.child({ proxy: proxy.id });
     this.hooks.identified(this);
   }

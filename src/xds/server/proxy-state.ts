@@ -139,7 +139,8 @@ export class ResponseTracker {
     return { ...base, acked: false, errorDetail: errorDetail.message };
   }
 
-  status(): ProxyTypeStatus {
+  /** The type's status, with the subscription the stream keeps (`wildcard`, `names`). */
+  status(wildcard?: boolean, names?: readonly string[]): ProxyTypeStatus {
     return {
       typeUrl: this.typeUrl,
       lastSentGeneration: this.lastSent?.generation,
@@ -152,6 +153,8 @@ export class ResponseTracker {
       lastAckedResources: this.lastAcked?.resources,
       lastNack: this.lastNack,
       awaitingAnswer: this.awaitingAnswer,
+      wildcard,
+      names,
     };
   }
 }

@@ -54,7 +54,7 @@ interface SotwTypeState extends TypeState {
  */
 export class SotwStream extends AdsStream<SotwTypeState, SotwRequest> {
   protected decode(bytes: Uint8Array, limits: StreamLimits): SotwRequest {
-    return decodeSotwRequest(bytes, limits);
+    return decodeSotwRequest(bytes, limits, this.types);
   }
 
   protected namesIn(request: SotwRequest): number {
@@ -93,7 +93,8 @@ export class SotwStream extends AdsStream<SotwTypeState, SotwRequest> {
       this.types.set(request.typeUrl, state);
       this.newType(request.typeUrl);
     }
-    this.subscribe(state, request.resourceNames);
+    // An ACK that repeats the subscription, as decode found, leaves it as it is.
+    if (request.sameNamesAs !== state.names || state.wildcard) this.subscribe(state, request.resourceNames);
     this.update(state);
   }
 

@@ -168,6 +168,20 @@ describe("ADS server, state of the world", () => {
     assert.deepEqual(r3.names, ["b"]);
   });
 
+  it("ends a wildcard when the proxy names, without '*', the same resources it named beside it", async () => {
+    h.source.set(f.cluster(h.source, "c1"), f.cluster(h.source, "c2"), f.cluster(h.source, "c3"));
+    const proxy = h.sotw();
+    proxy.request({ typeUrl: CDS, resourceNames: ["*", "c1", "c2"] });
+    const r1 = await proxy.next();
+    assert.deepEqual(r1.names, ["c1", "c2", "c3"]);
+    // An ACK repeating the named part alone: the set of names is the one the stream holds.
+    proxy.ack(r1, ["c1", "c2"]);
+    const r2 = await proxy.next();
+    assert.deepEqual(r2.names, ["c1", "c2"]);
+    proxy.ack(r2, ["c1", "c2"]);
+    await proxy.expectNothing();
+  });
+
   it("pushes only the changed endpoints of an unchanged EDS subscription, under the whole set's version", async () => {
     h.source.set(f.endpoints(h.source, "a"), f.endpoints(h.source, "b"), f.endpoints(h.source, "c"));
     const proxy = h.sotw();
