@@ -8,6 +8,7 @@ import { footprintOfNames, footprintOfVersions, NOTHING_HELD, plus, type Footpri
 import type { StreamLimits } from "./limits.js";
 import { CLUSTER, ENDPOINT } from "./type-urls.js";
 import { encodeDeltaResponse, withNonce } from "./wire.js";
+import { namesAbsentFrom, snapshotDiff } from "./snapshot-diff.js";
 
 const NOTHING: ReadonlyMap<string, EncodedResource> = new Map();
 
@@ -127,10 +128,50 @@ export class DeltaStream extends AdsStream<DeltaTypeState, DeltaRequest> {
     if (!state.mustRespond && inLine?.available === available && inLine.names === state.names) return;
 
     const { known, names } = state;
-    const upserts: EncodedResource[] = [];
+    let upserts: EncodedResource[] = [];
     /** Resources the proxy had in another version. */
-    const changed: string[] = [];
+    let changed: string[] = [];
     let removals: string[] = [];
+    if (!state.mustRespond && inLine?.names === names) {
+      // In line with an earlier map and the same subscription: the proxy has that map's
+      // resources (of its names), so what it lacks is what changed between the maps.
+      const diff = snapshotDiff(inLine.available, available);
+      const wanted = (name: string) => state.wildcard || names.has(name);
+      upserts = diff.upserted.filter((r) => wanted(r.name));
+      changed = upserts.filter((r) => diff.changed.has(r.name)).map((r) => r.name);
+      removals = diff.removed.filter(wanted);
+    } else {
+      this.compare(state, available, upserts, changed, removals);
+    }
+    state.removalsHeld = holdRemovals && removals.length > 0;
+    if (state.removalsHeld) removals = [];
+    const sending = upserts.length > 0 || removals.length > 0 || state.mustRespond;
+    if (sending) this.send(state, available, upserts, removals);
+    // Recorded as sent, not as ACKed: after a NACK the same versions are not sent again.
+    if (state.removalsHeld) {
+      state.inLine = undefined;
+      for (const r of upserts) known.set(r.name, r.version);
+    } else {
+      state.inLine = { available, names };
+      state.initialVersions = NOTHING_HELD; // inLineWith replaces them
+      known.inLineWith(available, state.wildcard ? undefined : names, namesAbsentFrom(available, names));
+    }
+    if (sending && typeUrl === CLUSTER && changed.length > 0) this.resendEndpoints(changed);
+  }
+
+  /**
+   * What the proxy lacks of `available`, resource by resource against what
+   * it is known to have: upserts, the names of those it has in another
+   * version (`changed`), and removals.
+   */
+  private compare(
+    state: DeltaTypeState,
+    available: ReadonlyMap<string, EncodedResource>,
+    upserts: EncodedResource[],
+    changed: string[],
+    removals: string[],
+  ): void {
+    const { known, names } = state;
     const consider = (name: string) => {
       const resource = available.get(name);
       const has = known.get(name);
@@ -151,21 +192,6 @@ export class DeltaStream extends AdsStream<DeltaTypeState, DeltaRequest> {
     } else {
       for (const name of names) consider(name);
     }
-    state.removalsHeld = holdRemovals && removals.length > 0;
-    if (state.removalsHeld) removals = [];
-    const sending = upserts.length > 0 || removals.length > 0 || state.mustRespond;
-    if (sending) this.send(state, available, upserts, removals);
-    // Recorded as sent, not as ACKed: after a NACK the same versions are not sent again.
-    if (state.removalsHeld) {
-      state.inLine = undefined;
-      for (const r of upserts) known.set(r.name, r.version);
-    } else {
-      state.inLine = { available, names };
-      state.initialVersions = NOTHING_HELD; // inLineWith replaces them
-      const absent = [...names].filter((name) => !available.has(name));
-      known.inLineWith(available, state.wildcard ? undefined : names, absent);
-    }
-    if (sending && typeUrl === CLUSTER && changed.length > 0) this.resendEndpoints(changed);
   }
 
   /**
