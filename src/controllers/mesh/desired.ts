@@ -18,6 +18,7 @@ import {
   renderBootstrap,
 } from "../../inject/bootstrap.js";
 import { proxyMemoryLimitBytes } from "./issues.js";
+import { XDS_ALLOCATOR_ENV } from "./xds-allocator-env.js";
 import {
   AGENT_RUN_DIRECTORY,
   AGENT_SDS_SOCKET,
@@ -203,6 +204,7 @@ export function desiredControlPlane(s: MeshSettings): KubernetesObject[] {
                     { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
                     { name: "POD_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
                     { name: "SKIFF_MESH", value: s.name },
+                    ...XDS_ALLOCATOR_ENV,
                   ],
                   readinessProbe: { httpGet: { path: "/readyz", port: "http-monitoring" }, periodSeconds: 5 },
                   livenessProbe: {

@@ -6,6 +6,7 @@
 import { get } from "node:http";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { xdsAllocatorEnv } from "../../../src/controllers/mesh/xds-allocator-env.js";
 import { Child } from "../shared/child.js";
 import { cpuSeconds } from "../shared/proc.js";
 import { STATUS_NAMESPACE } from "./cluster.js";
@@ -43,7 +44,11 @@ export async function startXds(
       ...(debounceMs === undefined ? [] : ["--debounce-ms", String(debounceMs)]),
     ],
     // It prints its ports only in its info-level log (on stderr); at info it logs nothing per push.
-    { env: { SKIFF_LOG_LEVEL: "info", POD_NAMESPACE: STATUS_NAMESPACE }, linesFrom: "stderr" },
+    // With the allocator settings of the xDS Deployment.
+    {
+      env: { SKIFF_LOG_LEVEL: "info", POD_NAMESPACE: STATUS_NAMESPACE, ...xdsAllocatorEnv() },
+      linesFrom: "stderr",
+    },
   );
   const line = await child.line((l) => l.includes('"xDS server running"'), "its ports", 300_000);
   const { port, httpPort } = JSON.parse(line) as { port: number; httpPort: number };

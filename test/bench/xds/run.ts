@@ -40,6 +40,7 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { xdsAllocatorEnv } from "../../../src/controllers/mesh/xds-allocator-env.js";
 import { Child } from "../shared/child.js";
 import { topSelfTime } from "../shared/cpu-profile.js";
 import { cpuSeconds, memoryKiB, resetPeak } from "../shared/proc.js";
@@ -138,7 +139,8 @@ async function startServer(kind: Kind, address: string, nodeFlags: string[] = []
             "--address",
             address,
           ],
-          { env: { SKIFF_LOG_LEVEL: "warn" } },
+          // The allocator settings the xDS Deployment runs with (B6 measures its memory).
+          { env: { SKIFF_LOG_LEVEL: "warn", ...xdsAllocatorEnv() } },
         )
       : new Child("go-control-plane peer", [
           xdsbench,

@@ -4,6 +4,7 @@ import {
   desiredNamespaceConfig,
   meshSettings,
 } from "../../../../src/controllers/mesh/desired.js";
+import { xdsAllocatorEnv } from "../../../../src/controllers/mesh/xds-allocator-env.js";
 import { durationMs } from "../../../../src/api/duration.js";
 import type { Mesh } from "../../../../src/api/v1alpha1/generated/mesh.js";
 import { DEFAULT_MAX_HEAP_SIZE_BYTES } from "../../../../src/inject/bootstrap.js";
@@ -44,6 +45,15 @@ describe("Mesh desired objects", () => {
       undefined,
       "deleting a Mesh never deletes a namespace",
     );
+  });
+
+  it("run the xDS server with the allocator settings the benchmarks start it with", () => {
+    const deployment = desiredControlPlane(settings).find((o) => o.kind === "Deployment") as unknown as {
+      spec: { template: { spec: { containers: { env: { name: string; value?: string }[] }[] } } };
+    };
+    const env = deployment.spec.template.spec.containers[0]!.env;
+    for (const [name, value] of Object.entries(xdsAllocatorEnv()))
+      assert.deepEqual(env.find((e) => e.name === name)?.value, value, name);
   });
 
   it("run the operator's image unless the Mesh names one, with the Mesh's replicas", () => {
