@@ -25,10 +25,12 @@ interface Carried {
 export class LocalProgramming {
   private carried = new Map<string, Carried>();
   private latestRun: PipelineRun | undefined;
+  private latestRunAt: number | undefined;
 
   /** Call with every pipeline run. */
   observe(run: PipelineRun): void {
     this.latestRun = run;
+    this.latestRunAt = performance.now();
     const sources: [PolicyKind, PolicySource][] = [
       ...run.result.findings.map((f): [PolicyKind, PolicySource] => [f.kind, f.source]),
       ...run.result.securityFindings.map((f): [PolicyKind, PolicySource] => [f.kind, f.source]),
@@ -51,6 +53,11 @@ export class LocalProgramming {
 
   get latest(): PipelineRun | undefined {
     return this.latestRun;
+  }
+
+  /** When (performance.now()) the latest run was observed; undefined before the first. */
+  get latestAt(): number | undefined {
+    return this.latestRunAt;
   }
 
   /** When (performance.now()) a run first carried the policy's generation; undefined if none has. */

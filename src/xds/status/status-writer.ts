@@ -270,12 +270,14 @@ export class PolicyStatusWriter {
         : ((current.status ?? {}) as StatusBody);
     const status = target.status(programming, currentStatus.conditions ?? [], new Date()) as StatusBody;
     const carriedAt = this.local.carriedAt(target.kind, target.source);
+    const latestRunAt = this.local.latestAt;
     const decision = whenToWrite(
       currentStatus,
       status,
       {
         sinceCarriedMs: carriedAt === undefined ? undefined : now - carriedAt,
         sinceWrittenMs: writtenAt === undefined ? undefined : now - writtenAt,
+        sinceLatestRunMs: latestRunAt === undefined ? undefined : now - latestRunAt,
       },
       this.options.pendingHoldMs,
     );

@@ -19,6 +19,17 @@ export const PENDING_HOLD_MS = 1000;
  */
 export const PROGRESS_EVERY_MS = 5000;
 
+/**
+ * How long Programmed=Pending is held at most while pipeline runs still
+ * follow one another (the latest less than the hold ago): in a burst of
+ * changes (a thousand policies applied at once) proxies take each
+ * generation later than they would one change alone, and holding the
+ * policies of the burst until it settles saves each a write of Pending
+ * that the API server, busy with the burst, pays for. As long as progress
+ * is held (PROGRESS_EVERY_MS), so status lags a rollout by at most that.
+ */
+export const PENDING_HOLD_IN_BURST_MS = 5000;
+
 export type WriteDecision =
   | { readonly write: true }
   /** Nothing to write now; ask again in `retryInMs` if given (what is held then may be due). */
@@ -32,7 +43,8 @@ export type WriteDecision =
  *   PROGRESS_EVERY_MS since this writer last wrote the policy.
  * - Programmed turns Pending for a generation that proxies have had for less
  *   than `pendingHoldMs` (PENDING_HOLD_MS): held until then, so a quick ACK
- *   makes it True first.
+ *   makes it True first; and while runs follow one another (the latest less
+ *   than `pendingHoldMs` ago), up to PENDING_HOLD_IN_BURST_MS.
  * - Anything else (a condition's status or reason, observedGeneration, any
  *   other field): at once.
  */
@@ -44,6 +56,8 @@ export function whenToWrite(
     readonly sinceCarriedMs: number | undefined;
     /** Since this writer last wrote the policy's status (undefined: it has not). */
     readonly sinceWrittenMs: number | undefined;
+    /** Since the latest pipeline run (undefined: not known). */
+    readonly sinceLatestRunMs?: number | undefined;
   },
   pendingHoldMs = PENDING_HOLD_MS,
 ): WriteDecision {
@@ -54,12 +68,20 @@ export function whenToWrite(
       return { write: false, retryInMs: PROGRESS_EVERY_MS - sinceWrittenMs };
     return { write: true };
   }
-  if (
-    programmed(next)?.reason === "Pending" &&
-    sinceCarriedMs !== undefined &&
-    sinceCarriedMs < pendingHoldMs
-  )
-    return { write: false, retryInMs: pendingHoldMs - sinceCarriedMs };
+  if (programmed(next)?.reason === "Pending" && sinceCarriedMs !== undefined) {
+    if (sinceCarriedMs < pendingHoldMs) return { write: false, retryInMs: pendingHoldMs - sinceCarriedMs };
+    const { sinceLatestRunMs } = timing;
+    const inBurst = sinceLatestRunMs !== undefined && sinceLatestRunMs < pendingHoldMs;
+    if (inBurst && sinceCarriedMs < Math.max(PENDING_HOLD_IN_BURST_MS, pendingHoldMs))
+      // Asked again when the burst has settled, or at the latest when the hold ends.
+      return {
+        write: false,
+        retryInMs: Math.min(
+          pendingHoldMs - sinceLatestRunMs,
+          Math.max(PENDING_HOLD_IN_BURST_MS, pendingHoldMs) - sinceCarriedMs,
+        ),
+      };
+  }
   return { write: true };
 }
 

@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
 import type { Condition } from "../../../../src/k8s/conditions.js";
-import { PENDING_HOLD_MS, PROGRESS_EVERY_MS, whenToWrite } from "../../../../src/xds/status/write-rule.js";
+import {
+  PENDING_HOLD_IN_BURST_MS,
+  PENDING_HOLD_MS,
+  PROGRESS_EVERY_MS,
+  whenToWrite,
+} from "../../../../src/xds/status/write-rule.js";
 
 const at = "2026-12-04T12:00:00Z";
 const accepted: Condition = {
@@ -83,6 +88,31 @@ describe("when the status writer writes a policy's status", () => {
       write: false,
       retryInMs: 60_000 - PENDING_HOLD_MS,
     });
+  });
+
+  it("holds Pending past PENDING_HOLD_MS while runs follow one another, up to PENDING_HOLD_IN_BURST_MS", () => {
+    const none = {};
+    const at = (sinceCarriedMs: number, sinceLatestRunMs: number | undefined) => ({
+      sinceCarriedMs,
+      sinceWrittenMs: undefined,
+      sinceLatestRunMs,
+    });
+    // A run 300 ms ago: asked again when the burst would have settled.
+    assert.deepEqual(whenToWrite(none, pending(0), at(2000, 300)), {
+      write: false,
+      retryInMs: PENDING_HOLD_MS - 300,
+    });
+    // Or when the hold ends, if that comes first.
+    assert.deepEqual(whenToWrite(none, pending(0), at(PENDING_HOLD_IN_BURST_MS - 200, 100)), {
+      write: false,
+      retryInMs: 200,
+    });
+    assert.deepEqual(whenToWrite(none, pending(0), at(PENDING_HOLD_IN_BURST_MS, 100)), { write: true });
+    // The burst is over (no run for a hold), or not known: Pending is written.
+    assert.deepEqual(whenToWrite(none, pending(0), at(2000, PENDING_HOLD_MS)), { write: true });
+    assert.deepEqual(whenToWrite(none, pending(0), at(2000, undefined)), { write: true });
+    // What is True is written at once, burst or not.
+    assert.deepEqual(whenToWrite(none, allProgrammed, at(2000, 10)), { write: true });
   });
 
   it("treats any other difference as more than progress", () => {
