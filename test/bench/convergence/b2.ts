@@ -71,6 +71,10 @@ export class WriteWatch {
       if (event.type === "update" && event.old.metadata.generation === event.object.metadata.generation)
         this.statusWrites += 1;
       const key = `${event.object.metadata.name}@${event.object.metadata.generation}`;
+      // A policy created again (a later mode's run) starts its generations over.
+      if (event.type === "delete")
+        for (const seen of [...this.programmed.keys()])
+          if (seen.startsWith(`${event.object.metadata.name}@`)) this.programmed.delete(seen);
       if (event.type !== "delete" && !this.programmed.has(key) && holdsNow(event.object, "Programmed")) {
         this.programmed.set(key, unixMs());
         for (const wake of this.waiters) wake();
