@@ -71,15 +71,12 @@ export function whenToWrite(
   if (programmed(next)?.reason === "Pending" && sinceCarriedMs !== undefined) {
     if (sinceCarriedMs < pendingHoldMs) return { write: false, retryInMs: pendingHoldMs - sinceCarriedMs };
     const { sinceLatestRunMs } = timing;
-    const inBurst = sinceLatestRunMs !== undefined && sinceLatestRunMs < pendingHoldMs;
-    if (inBurst && sinceCarriedMs < Math.max(PENDING_HOLD_IN_BURST_MS, pendingHoldMs))
+    const burstHoldMs = Math.max(PENDING_HOLD_IN_BURST_MS, pendingHoldMs);
+    if (sinceLatestRunMs !== undefined && sinceLatestRunMs < pendingHoldMs && sinceCarriedMs < burstHoldMs)
       // Asked again when the burst has settled, or at the latest when the hold ends.
       return {
         write: false,
-        retryInMs: Math.min(
-          pendingHoldMs - sinceLatestRunMs,
-          Math.max(PENDING_HOLD_IN_BURST_MS, pendingHoldMs) - sinceCarriedMs,
-        ),
+        retryInMs: Math.min(pendingHoldMs - sinceLatestRunMs, burstHoldMs - sinceCarriedMs),
       };
   }
   return { write: true };
